@@ -1,0 +1,1 @@
+//! Benchmarks of corelane against peer clients (programs, not timed tests).

@@ -1,0 +1,1 @@
+//! Throwaway servers and a fault proxy for tests.
