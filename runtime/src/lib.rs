@@ -1,1 +1,2 @@
 //! corelane-runtime.
+pub mod pool;
