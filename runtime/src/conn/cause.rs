@@ -1,0 +1,62 @@
+//! Why a connection closed, and why a write was refused.
+
+use std::sync::Arc;
+
+/// Why a registered connection closed. Cheap to clone: every pending request gets a copy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseCause {
+    /// The peer closed the connection (read returned end of stream).
+    #[error("connection closed by the peer")]
+    PeerClosed,
+    /// A read or write failed.
+    #[error("I/O error on the connection: {message}")]
+    Io {
+        /// The error kind the OS reported.
+        kind: std::io::ErrorKind,
+        /// The OS error text.
+        message: Arc<str>,
+    },
+    /// The peer sent bytes the protocol does not allow; nothing after them can be trusted.
+    #[error("protocol error: {0}")]
+    Protocol(Arc<str>),
+    /// The connection was closed locally ([`Registered::unregister`](crate::Registered::unregister)
+    /// or its last handle dropped).
+    #[error("connection closed locally")]
+    Unregistered,
+    /// The worker that owned the connection shut down.
+    #[error("the worker's loop shut down")]
+    LoopClosed,
+}
+
+impl CloseCause {
+    /// A cause from an I/O error.
+    pub fn io(err: &std::io::Error) -> Self {
+        CloseCause::Io {
+            kind: err.kind(),
+            message: err.to_string().into(),
+        }
+    }
+
+    /// A protocol violation with a message.
+    pub fn protocol(message: impl std::fmt::Display) -> Self {
+        CloseCause::Protocol(message.to_string().into())
+    }
+}
+
+/// Why [`Registered::write`](crate::Registered::write) refused bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The outbound buffer is full: the peer is not reading fast enough. Nothing was queued.
+    #[error("outbound buffer full ({queued} bytes queued, limit {limit})")]
+    QueueFull {
+        /// Bytes queued and not yet sent.
+        queued: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The connection is closed.
+    #[error("connection closed: {0}")]
+    Closed(CloseCause),
+}

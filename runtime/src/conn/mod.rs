@@ -1,0 +1,25 @@
+//! Registered connections: a connected socket owned by one worker, read by a loop task that
+//! hands bytes to a [`Handler`], written through a coalescing, bounded outbound buffer.
+//!
+//! # Call order
+//!
+//! 1. Connect a [`Stream`] on the worker ([`Stream::connect_tcp`], [`Stream::connect_unix`]).
+//! 2. [`Registered::register`] it with a handler. From then on the worker's reader task calls
+//!    [`Handler::on_recv`] whenever bytes arrive, unless a [`ReadLease`] holder reads instead.
+//! 3. [`Registered::write`] queues bytes; every write issued in one scheduler tick goes out in one
+//!    `send`. Past [`Limits::max_outbound`] unsent bytes a write fails with
+//!    [`WriteError::QueueFull`] and queues nothing.
+//! 4. [`Handler::on_close`] is called exactly once, whatever ends the connection: the peer,
+//!    an I/O error, a protocol error from the handler, [`Registered::unregister`], the last
+//!    handle dropped, or the loop shutting down.
+
+mod cause;
+mod core;
+mod lease;
+pub(crate) mod registry;
+mod stream;
+
+pub use self::cause::{CloseCause, WriteError};
+pub use self::core::{Handler, Limits, Registered};
+pub use self::lease::ReadLease;
+pub use self::stream::{Listener, Stream};

@@ -1,0 +1,137 @@
+//! The socket types a connection can be registered with.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_lite::{AsyncRead, AsyncWrite};
+
+/// A connected TCP or Unix stream on the current worker.
+#[derive(Debug)]
+pub struct Stream(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    Tcp(glommio::net::TcpStream),
+    Unix(glommio::net::UnixStream),
+}
+
+impl Stream {
+    /// Connects over TCP, with `TCP_NODELAY` set. Takes a resolved address: resolving a host
+    /// name here would block the worker.
+    pub async fn connect_tcp(addr: SocketAddr) -> io::Result<Stream> {
+        let stream = glommio::net::TcpStream::connect(addr)
+            .await
+            .map_err(io::Error::from)?;
+        stream.set_nodelay(true).map_err(io::Error::from)?;
+        Ok(Stream(Inner::Tcp(stream)))
+    }
+
+    /// Connects over TCP, failing with `TimedOut` after `timeout`.
+    pub async fn connect_tcp_timeout(
+        addr: SocketAddr,
+        timeout: std::time::Duration,
+    ) -> io::Result<Stream> {
+        match crate::task::timeout(timeout, Self::connect_tcp(addr)).await {
+            Some(result) => result,
+            None => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connect to {addr} timed out after {timeout:?}"),
+            )),
+        }
+    }
+
+    /// Connects to a Unix domain socket.
+    pub async fn connect_unix(path: impl AsRef<Path>) -> io::Result<Stream> {
+        let stream = glommio::net::UnixStream::connect(path)
+            .await
+            .map_err(io::Error::from)?;
+        Ok(Stream(Inner::Unix(stream)))
+    }
+
+    /// Wraps an already connected std TCP stream (it is switched to non-blocking mode).
+    pub fn from_std_tcp(stream: std::net::TcpStream) -> io::Result<Stream> {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        stream.set_nonblocking(true)?;
+        stream.set_nodelay(true)?;
+        let fd = stream.into_raw_fd();
+        // SAFETY: `fd` is an open, connected TCP socket whose ownership we just took from the
+        // std stream; the glommio stream becomes its only owner and closes it on drop.
+        let stream = unsafe { glommio::net::TcpStream::from_raw_fd(fd) };
+        Ok(Stream(Inner::Tcp(stream)))
+    }
+
+    /// The peer's address, for TCP streams.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        match &self.0 {
+            Inner::Tcp(s) => s.peer_addr().ok(),
+            Inner::Unix(_) => None,
+        }
+    }
+
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        match &mut self.0 {
+            Inner::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Inner::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.0 {
+            Inner::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Inner::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    /// Shuts both directions down so pending reads and writes end at once.
+    pub(crate) fn shutdown(&self) {
+        match &self.0 {
+            Inner::Tcp(s) => {
+                use std::os::fd::AsRawFd;
+                // SAFETY: the fd is owned by this stream and open while `self` lives; shutdown
+                // does not close or invalidate it.
+                unsafe { libc::shutdown(s.as_raw_fd(), libc::SHUT_RDWR) };
+            }
+            Inner::Unix(s) => {
+                // glommio's Unix shutdown is a synchronous syscall behind an async signature:
+                // one poll completes it.
+                let fut = s.shutdown(std::net::Shutdown::Both);
+                let mut fut = std::pin::pin!(fut);
+                let _ = fut
+                    .as_mut()
+                    .poll(&mut Context::from_waker(std::task::Waker::noop()));
+            }
+        }
+    }
+}
+
+/// A TCP listener on the current worker, for thread-per-core servers built on corelane.
+///
+/// It sets `SO_REUSEPORT`: every worker may bind the same address, and the kernel spreads
+/// incoming connections across them.
+#[derive(Debug)]
+pub struct Listener(glommio::net::TcpListener);
+
+impl Listener {
+    /// Binds and listens on `addr` (port 0 picks a free port).
+    pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        glommio::net::TcpListener::bind(addr)
+            .map(Listener)
+            .map_err(io::Error::from)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr().map_err(io::Error::from)
+    }
+
+    /// Waits for the next connection.
+    pub async fn accept(&self) -> io::Result<Stream> {
+        let stream = self.0.accept().await.map_err(io::Error::from)?;
+        stream.set_nodelay(true).map_err(io::Error::from)?;
+        Ok(Stream(Inner::Tcp(stream)))
+    }
+}

@@ -1,0 +1,74 @@
+//! The round-trip toolkit: the bridge queue, the direct-index batch and the handoff between
+//! them, generic over a driver's [`Codec`].
+//!
+//! # Behavior
+//!
+//! Replies come back in request order, so every connection keeps a FIFO of requests waiting
+//! for replies: the **bridge queue**.
+//!
+//! - **Bridge mode** (the loop reads). A request's entry is queued *before* its bytes are
+//!   written; the connection's reader task decodes each reply with the head entry's `Expect`
+//!   and completes that entry. Callers on the worker are woken without atomics; callers on
+//!   other threads get their reply through a oneshot ([`Pipe::send_remote`]).
+//! - **Direct index** (the caller reads). A [`Batch`] run on an idle connection (nothing in
+//!   flight, nobody else reading) writes its bytes from the caller's task and then reads the
+//!   socket itself, putting reply `k` straight into slot `k`: no queue operation, no waker,
+//!   no allocation per reply.
+//! - **The handoff.** When a direct batch stops reading early — its future was dropped — its
+//!   unanswered requests move, in order, to the *front* of the bridge queue as placeholders
+//!   whose replies are read and dropped, and reading passes back to the loop. Requests that
+//!   arrived meanwhile were queued behind them, so the queue order stays the wire order.
+//!
+//! ```text
+//!  wire:   [b0 b1 b2 b3 | x0 x1]      b* = direct batch (b0, b1 answered), x* = bridge callers
+//!  drop:   queue = [x0 x1]  ->  [b2' b3' x0 x1]   (b' = placeholder, reply discarded)
+//! ```
+//!
+//! Every request ends exactly once: with its reply, or with [`RequestError::Closed`] carrying
+//! why the connection ended (peer closed, I/O error, protocol error, loop shut down).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # use corelane_runtime::roundtrip::{Codec, Pipe, Batch};
+//! # use corelane_runtime::{Limits, Stream};
+//! # use bytes::BytesMut;
+//! /// Replies are lines.
+//! struct Lines;
+//! impl Codec for Lines {
+//!     type Reply = bytes::Bytes;
+//!     type Expect = ();
+//!     type Error = &'static str;
+//!     fn decode(&mut self, _: &(), input: &mut BytesMut) -> Result<Option<bytes::Bytes>, &'static str> {
+//!         Ok(input.iter().position(|&b| b == b'\n').map(|i| input.split_to(i + 1).freeze()))
+//!     }
+//!     fn unsolicited(&mut self, input: &mut BytesMut) -> Result<(), &'static str> {
+//!         if input.is_empty() { Ok(()) } else { Err("reply nobody asked for") }
+//!     }
+//! }
+//! # async fn demo(addr: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+//! // On a worker (inside a job or task of a corelane loop):
+//! let pipe = Pipe::new(Stream::connect_tcp(addr).await?, Lines, Limits::default())?;
+//! let one = pipe.call((), |buf| buf.extend_from_slice(b"hello\n")).await?;
+//! let mut batch = Batch::new();
+//! for i in 0..64 {
+//!     batch.push((), |buf| buf.extend_from_slice(format!("line {i}\n").as_bytes()));
+//! }
+//! pipe.run(&mut batch).await?;
+//! let replies = batch.take_all();
+//! # Ok(()) }
+//! ```
+
+mod batch;
+mod bridge;
+mod codec;
+mod error;
+mod pipe;
+mod run;
+mod slots;
+
+pub use self::batch::Batch;
+pub use self::codec::Codec;
+pub use self::error::RequestError;
+pub use self::pipe::{Pipe, PipeStats};
+pub use self::run::Run;

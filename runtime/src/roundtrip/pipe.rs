@@ -1,0 +1,187 @@
+//! A pipelined connection: the handle drivers hold.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+
+use super::bridge::{Entry, PipeHandler, PipeState};
+use super::slots::Sink;
+use super::{Batch, Codec, RequestError, Run};
+use crate::conn::{CloseCause, Limits, Registered, Stream};
+use crate::{oneshot, Error};
+
+/// How many finished single-call batches a connection keeps for reuse, so concurrent `call`s
+/// stop allocating once warm.
+const SPARE_BATCHES: usize = 64;
+
+/// A pipelined connection on the current worker: requests from any number of tasks, replies
+/// in request order. Cheap to clone (all clones are one connection); `!Send`.
+pub struct Pipe<C: Codec> {
+    pub(crate) conn: Registered<PipeHandler<C>>,
+    pub(crate) state: Rc<RefCell<PipeState<C>>>,
+    spare: Rc<RefCell<Vec<Batch<C>>>>,
+    pub(crate) stats: Rc<StatCells>,
+}
+
+/// Counters of how batches travelled, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipeStats {
+    /// Batches (and single calls) that read their own replies by direct index.
+    pub direct: u64,
+    /// Batches (and single calls) that went through the bridge queue.
+    pub bridged: u64,
+    /// Batches dropped mid-read whose unanswered requests became placeholders.
+    pub handoffs: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct StatCells {
+    pub(crate) direct: std::cell::Cell<u64>,
+    pub(crate) bridged: std::cell::Cell<u64>,
+    pub(crate) handoffs: std::cell::Cell<u64>,
+}
+
+impl StatCells {
+    pub(crate) fn bump(cell: &std::cell::Cell<u64>) {
+        cell.set(cell.get().wrapping_add(1));
+    }
+}
+
+impl<C: Codec> Clone for Pipe<C> {
+    fn clone(&self) -> Self {
+        Pipe {
+            conn: self.conn.clone(),
+            state: self.state.clone(),
+            spare: self.spare.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+impl<C: Codec> std::fmt::Debug for Pipe<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipe")
+            .field("in_flight", &self.in_flight())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Codec> Pipe<C> {
+    /// Registers `stream` on the current worker with `codec` decoding its replies.
+    pub fn new(stream: Stream, codec: C, limits: Limits) -> Result<Self, Error> {
+        let state = Rc::new(RefCell::new(PipeState {
+            codec,
+            queue: VecDeque::new(),
+        }));
+        let handler = PipeHandler {
+            state: state.clone(),
+        };
+        let conn = Registered::register(stream, handler, limits)?;
+        Ok(Pipe {
+            conn,
+            state,
+            spare: Rc::new(RefCell::new(Vec::new())),
+            stats: Rc::default(),
+        })
+    }
+
+    /// Sends `batch` and fills its reply slots. On an idle connection the batch reads its own
+    /// replies (direct index); otherwise it joins the bridge queue behind the requests in
+    /// flight. See [`Run`] for cancellation.
+    pub fn run<'a>(&'a self, batch: &'a mut Batch<C>) -> Run<'a, C> {
+        Run::new(self, batch)
+    }
+
+    /// Sends one request and waits for its reply. Concurrent calls from many tasks share the
+    /// connection: their bytes leave in one write per tick and their replies come back in order.
+    pub async fn call(
+        &self,
+        expect: C::Expect,
+        encode: impl FnOnce(&mut BytesMut),
+    ) -> Result<C::Reply, RequestError> {
+        let mut batch = self.spare.borrow_mut().pop().unwrap_or_default();
+        batch.push(expect, encode);
+        let outcome = self.run(&mut batch).await;
+        let reply = match outcome {
+            Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
+            Err(e) => Err(e),
+        };
+        batch.clear();
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < SPARE_BATCHES {
+            spare.push(batch);
+        }
+        reply
+    }
+
+    /// Sends one request whose reply goes to a caller on another thread through `reply_to`
+    /// (the off-worker path: call this from a job submitted to the worker). Always uses the
+    /// bridge queue; no task is spawned. Failures are delivered through `reply_to` too.
+    pub fn send_remote(
+        &self,
+        expect: C::Expect,
+        encode: impl FnOnce(&mut BytesMut),
+        reply_to: oneshot::Sender<Result<C::Reply, RequestError>>,
+    ) where
+        C::Reply: Send,
+    {
+        if let Some(cause) = self.conn.close_cause() {
+            let _ = reply_to.send(Err(RequestError::Closed(cause)));
+            return;
+        }
+        if let Err(e) = self.conn.core().check_room_for(0) {
+            let _ = reply_to.send(Err(e.into()));
+            return;
+        }
+        self.state.borrow_mut().queue.push_back(Entry {
+            expect,
+            sink: Sink::Remote(reply_to),
+        });
+        // Cannot fail: room and liveness were checked above, in the same tick.
+        let _ = self.conn.write_with(0, encode);
+    }
+
+    /// Requests sent (or queued) whose replies the loop's reader has not delivered yet.
+    /// A batch reading its own replies is not counted.
+    pub fn in_flight(&self) -> usize {
+        self.state.borrow().queue.len()
+    }
+
+    /// True when nothing is in flight and nobody reads: the next batch takes the direct path.
+    pub fn is_idle(&self) -> bool {
+        self.in_flight() == 0 && !self.conn.core().is_leased()
+    }
+
+    /// True once the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_cause(&self) -> Option<CloseCause> {
+        self.conn.close_cause()
+    }
+
+    /// Closes the connection; every request in flight ends with `Closed(Unregistered)`.
+    pub fn close(&self) {
+        self.conn.unregister();
+    }
+
+    /// How batches on this connection travelled so far.
+    pub fn stats(&self) -> PipeStats {
+        PipeStats {
+            direct: self.stats.direct.get(),
+            bridged: self.stats.bridged.get(),
+            handoffs: self.stats.handoffs.get(),
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn outbound_len(&self) -> usize {
+        self.conn.outbound_len()
+    }
+}

@@ -1,0 +1,111 @@
+//! Where replies go: a batch's slots, a caller on another thread, or nowhere.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::{Context, Waker};
+
+use super::RequestError;
+use crate::oneshot;
+
+/// The result slots of one batch, shared between the batch and its bridge-queue entries.
+/// Same-worker only: no atomics.
+pub(crate) struct Slots<R> {
+    results: RefCell<Vec<Option<Result<R, RequestError>>>>,
+    remaining: Cell<usize>,
+    waker: Cell<Option<Waker>>,
+    /// The batch's future was dropped: replies still arrive (and must be read) but are dropped.
+    abandoned: Cell<bool>,
+}
+
+impl<R> Slots<R> {
+    pub(crate) fn new() -> Rc<Self> {
+        Rc::new(Slots {
+            results: RefCell::new(Vec::new()),
+            remaining: Cell::new(0),
+            waker: Cell::new(None),
+            abandoned: Cell::new(false),
+        })
+    }
+
+    /// Prepares `n` empty slots for a new run.
+    pub(crate) fn reset(&self, n: usize) {
+        let mut results = self.results.borrow_mut();
+        results.clear();
+        results.resize_with(n, || None);
+        self.remaining.set(n);
+        self.abandoned.set(false);
+        self.waker.take();
+    }
+
+    /// Stores a result without waking anyone: the direct path, where the batch itself reads.
+    pub(crate) fn put(&self, k: usize, result: Result<R, RequestError>) {
+        if let Some(slot) = self.results.borrow_mut().get_mut(k) {
+            *slot = Some(result);
+        }
+        self.remaining.set(self.remaining.get().saturating_sub(1));
+    }
+
+    /// Stores a result delivered by the reader and wakes the batch when it was the last one.
+    pub(crate) fn fill(&self, k: usize, result: Result<R, RequestError>) {
+        if self.abandoned.get() {
+            return;
+        }
+        self.put(k, result);
+        if self.remaining.get() == 0 {
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.remaining.get()
+    }
+
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        self.waker.set(Some(cx.waker().clone()));
+    }
+
+    pub(crate) fn abandon(&self) {
+        self.abandoned.set(true);
+        self.waker.take();
+    }
+
+    pub(crate) fn take(&self, k: usize) -> Option<Result<R, RequestError>> {
+        self.results.borrow_mut().get_mut(k).and_then(Option::take)
+    }
+
+    pub(crate) fn take_all(&self) -> Vec<Result<R, RequestError>> {
+        std::mem::take(&mut *self.results.borrow_mut())
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(RequestError::WorkerClosed)))
+            .collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.results.borrow().len()
+    }
+}
+
+/// Where the reply of one bridge-queue entry goes.
+pub(crate) enum Sink<R> {
+    /// Slot `k` of a batch on this worker.
+    Batch(Rc<Slots<R>>, usize),
+    /// A caller on another thread.
+    Remote(oneshot::Sender<Result<R, RequestError>>),
+    /// A placeholder: the caller is gone, the reply is read and dropped.
+    Discard,
+}
+
+impl<R> Sink<R> {
+    pub(crate) fn deliver(self, result: Result<R, RequestError>) {
+        match self {
+            Sink::Batch(slots, k) => slots.fill(k, result),
+            Sink::Remote(tx) => {
+                // The receiver may be gone (its future dropped); the reply is then dropped.
+                let _ = tx.send(result);
+            }
+            Sink::Discard => {}
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Task and time helpers for code running on a worker, so drivers never name glommio.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::Error;
+
+/// Spawns `fut` on the current worker and lets it run on its own (its output is dropped).
+///
+/// Must be called on a worker thread (inside a job or a task of a worker). glommio starts a spawned task at once, before this returns. Panics inside `fut` kill the
+/// worker, as any panic on a worker does; keep task bodies panic-free.
+pub fn spawn_detached(fut: impl Future<Output = ()> + 'static) -> Result<(), Error> {
+    if crate::WorkerLoop::current().is_none() {
+        return Err(Error::NotOnWorker);
+    }
+    glommio::spawn_local(fut).detach();
+    Ok(())
+}
+
+/// A task spawned on the current worker; await it for its output, drop it to cancel it.
+pub struct LocalTask<T>(glommio::Task<T>);
+
+impl<T> std::fmt::Debug for LocalTask<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTask").finish_non_exhaustive()
+    }
+}
+
+impl<T> Future for LocalTask<T> {
+    type Output = T;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// Spawns `fut` on the current worker; dropping the returned handle cancels it.
+pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> Result<LocalTask<T>, Error> {
+    if crate::WorkerLoop::current().is_none() {
+        return Err(Error::NotOnWorker);
+    }
+    Ok(LocalTask(glommio::spawn_local(fut)))
+}
+
+/// Waits for `dur` on the current worker.
+pub async fn sleep(dur: Duration) {
+    glommio::timer::sleep(dur).await;
+}
+
+/// Lets the worker's other tasks run before this one continues.
+pub async fn yield_now() {
+    futures_lite::future::yield_now().await;
+}
+
+/// Runs `fut` with a deadline; `None` when it did not finish in time (it is then dropped).
+pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(fut.await) }, async {
+        glommio::timer::sleep(dur).await;
+        None
+    })
+    .await
+}

@@ -1,0 +1,262 @@
+//! One worker: its identity, the thread-local "which worker am I on", and its mailbox.
+//!
+//! A [`WorkerLoop`] is the `Send + Sync` face of one glommio executor. Code on another thread
+//! reaches the worker by [`WorkerLoop::submit`]: the job goes into a lock-free queue and the
+//! worker's mailbox task, which lives in a `Latency::Matters` task queue, is woken. glommio defers
+//! foreign wakes of tasks in ordinary queues until its next timer-driven poll (~100 ms); a
+//! latency-sensitive queue makes the reactor notice them at once.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use crossbeam_queue::SegQueue;
+
+use crate::oneshot;
+use crate::{Error, SubmitError};
+
+/// A unit of work sent to a worker from any thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// How many jobs the mailbox task runs before it yields to the worker's other tasks.
+/// Keeps a flood of submissions from starving connections on the same core.
+const JOBS_PER_WAKE: usize = 64;
+
+const RUNNING: u8 = 0;
+const CLOSING: u8 = 1;
+const CLOSED: u8 = 2;
+
+pub(crate) struct WorkerShared {
+    id: usize,
+    cpu: Option<usize>,
+    thread: OnceLock<ThreadId>,
+    mailbox: SegQueue<Job>,
+    waker: Mutex<Option<Waker>>,
+    state: AtomicU8,
+}
+
+/// One worker of a loop (standalone or a server's): usable from any thread.
+#[derive(Clone)]
+pub struct WorkerLoop {
+    shared: Arc<WorkerShared>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<WorkerLoop>> = const { RefCell::new(None) };
+}
+
+impl WorkerLoop {
+    pub(crate) fn new(id: usize, cpu: Option<usize>) -> Self {
+        WorkerLoop {
+            shared: Arc::new(WorkerShared {
+                id,
+                cpu,
+                thread: OnceLock::new(),
+                mailbox: SegQueue::new(),
+                waker: Mutex::new(None),
+                state: AtomicU8::new(RUNNING),
+            }),
+        }
+    }
+
+    /// The worker's index in its provider (0-based).
+    pub fn id(&self) -> usize {
+        self.shared.id
+    }
+
+    /// The CPU this worker is pinned to, or `None` when it is unbound.
+    pub fn cpu(&self) -> Option<usize> {
+        self.shared.cpu
+    }
+
+    /// True when the calling thread is this worker's thread.
+    pub fn is_current(&self) -> bool {
+        CURRENT.with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|w| Arc::ptr_eq(&w.shared, &self.shared))
+        })
+    }
+
+    /// The worker the calling thread runs, if it is one.
+    pub fn current() -> Option<WorkerLoop> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// True until the worker has begun shutting down.
+    pub fn is_running(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    /// Runs `job` on this worker's thread, from any thread (the worker's own included: the job
+    /// then runs after the current task yields). Jobs submitted from one thread run in order.
+    ///
+    /// A job that panics is caught and dropped; the worker and its connections live on.
+    pub fn submit<F>(&self, job: F) -> Result<(), SubmitError>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if self.shared.state.load(Ordering::Acquire) == CLOSED {
+            return Err(SubmitError::WorkerClosed);
+        }
+        self.shared.mailbox.push(Box::new(job));
+        self.wake_mailbox();
+        Ok(())
+    }
+
+    /// Runs the future made by `make` on this worker and returns a `Send` handle to its output.
+    ///
+    /// The future itself need not be `Send`: it is created on the worker. Dropping the returned
+    /// [`RemoteTask`] does not stop the future; it runs to completion and its output is dropped.
+    pub fn spawn<F, Fut, T>(&self, make: F) -> RemoteTask<T>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let submitted = self.submit(move || {
+            let fut = make();
+            // Cannot fail: jobs run on the worker. Were it to, `tx` drops and the caller
+            // sees the worker as closed.
+            let _ = crate::task::spawn_detached(async move {
+                let _ = tx.send(fut.await);
+            });
+        });
+        RemoteTask {
+            rx,
+            refused: submitted.is_err(),
+        }
+    }
+
+    fn wake_mailbox(&self) {
+        let waker = self
+            .shared
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Asks the worker to stop: its mailbox drains what was queued, then the worker closes its
+    /// connections and its thread ends.
+    pub(crate) fn begin_shutdown(&self) {
+        let _ = self.shared.state.compare_exchange(
+            RUNNING,
+            CLOSING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.wake_mailbox();
+    }
+
+    /// Attaches this worker to the calling glommio executor thread: sets the thread-local
+    /// identity and starts the mailbox task. Returns the mailbox task, which ends after
+    /// [`WorkerLoop::begin_shutdown`].
+    pub(crate) fn attach(&self) -> Result<glommio::Task<()>, Error> {
+        let _ = self.shared.thread.set(std::thread::current().id());
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        let queue = glommio::executor().create_task_queue(
+            glommio::Shares::default(),
+            glommio::Latency::Matters(Duration::from_millis(1)),
+            "corelane-mailbox",
+        );
+        let mailbox = Mailbox {
+            shared: self.shared.clone(),
+        };
+        glommio::spawn_local_into(mailbox, queue).map_err(|e| Error::WorkerStart {
+            worker: self.id(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Clears the thread-local identity after the worker's loop ended.
+    pub(crate) fn detach(&self) {
+        self.shared.state.store(CLOSED, Ordering::Release);
+        CURRENT.with(|c| *c.borrow_mut() = None);
+        // Jobs that raced with the shutdown are dropped here, which drops their result senders,
+        // so their callers see `Canceled` instead of waiting forever.
+        while self.shared.mailbox.pop().is_some() {}
+    }
+}
+
+impl std::fmt::Debug for WorkerLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerLoop")
+            .field("id", &self.shared.id)
+            .field("cpu", &self.shared.cpu)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The task that runs submitted jobs on the worker.
+struct Mailbox {
+    shared: Arc<WorkerShared>,
+}
+
+impl Future for Mailbox {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let shared = &self.shared;
+        loop {
+            let mut ran = 0;
+            while let Some(job) = shared.mailbox.pop() {
+                // A panicking job must not take the executor (and every connection on this
+                // core) down with it.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                ran += 1;
+                if ran == JOBS_PER_WAKE {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+            if shared.state.load(Ordering::Acquire) != RUNNING {
+                return Poll::Ready(());
+            }
+            {
+                let mut slot = shared.waker.lock().unwrap_or_else(|p| p.into_inner());
+                *slot = Some(cx.waker().clone());
+            }
+            // Re-check after publishing the waker: a job pushed before it was stored would
+            // otherwise sleep in the queue.
+            if shared.mailbox.is_empty() && shared.state.load(Ordering::Acquire) == RUNNING {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// The output of a future spawned on a worker with [`WorkerLoop::spawn`], awaitable anywhere.
+pub struct RemoteTask<T> {
+    rx: oneshot::Receiver<T>,
+    refused: bool,
+}
+
+impl<T> Future for RemoteTask<T> {
+    type Output = Result<T, SubmitError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.refused {
+            return Poll::Ready(Err(SubmitError::WorkerClosed));
+        }
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.map_err(|_| SubmitError::WorkerClosed))
+    }
+}
+
+impl<T> std::fmt::Debug for RemoteTask<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteTask").finish_non_exhaustive()
+    }
+}
