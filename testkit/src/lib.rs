@@ -1,1 +1,54 @@
 //! Throwaway servers and a fault proxy for tests.
+//!
+//! - [`RedisServer`]: a `redis-server` child process on a free loopback port, persistence off,
+//!   in its own temp dir.
+//! - [`PgServer`]: a PostgreSQL cluster made by `initdb` in its own temp dir, with users, a
+//!   `test` database and a chosen [`PgAuth`] method for TCP connections.
+//! - [`FaultProxy`]: a TCP proxy whose [`Mode`] (delay, stall, cut, corrupt, fragment) can be
+//!   switched while a client is connected.
+//!
+//! ```no_run
+//! use corelane_testkit::{FaultProxy, Mode, PgAuth, PgServer, RedisServer};
+//!
+//! # fn main() -> Result<(), corelane_testkit::Error> {
+//! let redis = RedisServer::start()?;
+//! let proxy = FaultProxy::start(redis.addr())?;
+//! proxy.set_mode(Mode::Fragment(1));
+//! // connect a client to `proxy.addr()`: every reply arrives one byte at a time.
+//!
+//! let pg = PgServer::builder()
+//!     .auth(PgAuth::ScramSha256)
+//!     .user("alice", "secret")
+//!     .start()?;
+//! let url = pg.url_for("alice", "secret"); // postgres://alice:secret@127.0.0.1:PORT/test
+//! # let _ = url;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Behavior
+//!
+//! - Every server picks its own port and directory, so parallel tests can each start many.
+//!   Startup retries with a fresh port when the picked one was taken in the meantime.
+//! - Dropping a server stops it and removes its directory; `kill()` stops it early (as a crash
+//!   would) and `restart()` brings it back on the same port.
+//! - [`redis_url`] and [`database_url`] honour `REDIS_URL` / `DATABASE_URL` and start nothing
+//!   when those are set; keep the returned target alive while you use its URL.
+//! - Running as root, PostgreSQL runs as the `postgres` OS user (initdb refuses root).
+//! - Nothing panics: failures are [`Error`] values; a missing executable names the package to
+//!   install.
+
+mod error;
+mod port;
+mod postgres;
+mod process;
+mod proxy;
+mod redis;
+mod tempdir;
+
+pub use error::{Error, Result};
+pub use port::free_port;
+pub use postgres::{database_url, PgAuth, PgBuilder, PgServer, PgTarget, PgUser};
+pub use proxy::{Direction, FaultProxy, Mode};
+pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget};
+pub use tempdir::TempDir;

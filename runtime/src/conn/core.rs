@@ -69,6 +69,9 @@ pub(crate) struct ConnCore<H> {
     limits: Limits,
     handler: RefCell<H>,
     cause: RefCell<Option<CloseCause>>,
+    /// A write failed (typically `EPIPE`: the peer closed). Reading goes on until end of
+    /// stream so replies already on their way are still delivered; then this is the cause.
+    write_failed: RefCell<Option<CloseCause>>,
     closed: Cell<bool>,
     close_notified: Cell<bool>,
     /// A [`ReadLease`] holder reads the socket; the reader task waits.
@@ -126,6 +129,30 @@ impl<H: Handler> ConnCore<H> {
         wake(&self.writer_waker);
         wake(&self.lease_waker);
         self.notify_close();
+    }
+
+    /// The read side reached end of stream.
+    pub(crate) fn close_at_eof(&self) {
+        let cause = self
+            .write_failed
+            .borrow_mut()
+            .take()
+            .unwrap_or(CloseCause::PeerClosed);
+        self.close(cause);
+    }
+
+    /// A write failed: drop what is unsent, refuse new writes, keep reading until end of stream.
+    fn fail_writes(&self, cause: CloseCause) {
+        if self.closed.get() || self.write_failed.borrow().is_some() {
+            return;
+        }
+        *self.write_failed.borrow_mut() = Some(cause);
+        if let Ok(mut out) = self.output.try_borrow_mut() {
+            *out = BytesMut::new();
+        }
+        if let Ok(stream) = self.stream.try_borrow() {
+            stream.shutdown_write();
+        }
     }
 
     /// Calls `on_close` unless it ran already. When the handler is busy (the close came from
@@ -188,7 +215,7 @@ impl<H: Handler> ConnCore<H> {
             store_waker(&self.reader_waker, cx);
             match self.poll_fill(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(0)) => self.close(CloseCause::PeerClosed),
+                Poll::Ready(Ok(0)) => self.close_at_eof(),
                 Poll::Ready(Ok(_)) => {
                     reads += 1;
                     self.input_unseen.set(true);
@@ -218,9 +245,15 @@ impl<H: Handler> ConnCore<H> {
                     self.write_blocked.set(true);
                     return Poll::Pending;
                 }
-                Poll::Ready(Ok(0)) => self.close(CloseCause::io(&std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(0)) => {
+                    self.fail_writes(CloseCause::io(&std::io::ErrorKind::WriteZero.into()));
+                    return Poll::Ready(());
+                }
                 Poll::Ready(Ok(n)) => self.output.borrow_mut().advance(n),
-                Poll::Ready(Err(e)) => self.close(CloseCause::io(&e)),
+                Poll::Ready(Err(e)) => {
+                    self.fail_writes(CloseCause::io(&e));
+                    return Poll::Ready(());
+                }
             }
         }
     }
@@ -228,6 +261,9 @@ impl<H: Handler> ConnCore<H> {
     fn check_room(&self, out: &BytesMut, len: usize) -> Result<(), WriteError> {
         if self.closed.get() {
             return Err(WriteError::Closed(self.closed_cause()));
+        }
+        if let Some(cause) = self.write_failed.borrow().as_ref() {
+            return Err(WriteError::Closed(cause.clone()));
         }
         let queued = out.len();
         if queued > 0 && queued.saturating_add(len) > self.limits.max_outbound {
@@ -288,11 +324,11 @@ impl<H: Handler> ConnCore<H> {
                 Poll::Ready(Ok(n)) if n > 0 => self.output.borrow_mut().advance(n),
                 Poll::Pending => return,
                 Poll::Ready(Ok(_)) => {
-                    self.close(CloseCause::io(&std::io::ErrorKind::WriteZero.into()));
+                    self.fail_writes(CloseCause::io(&std::io::ErrorKind::WriteZero.into()));
                     return;
                 }
                 Poll::Ready(Err(e)) => {
-                    self.close(CloseCause::io(&e));
+                    self.fail_writes(CloseCause::io(&e));
                     return;
                 }
             }
@@ -396,6 +432,7 @@ impl<H: Handler> Registered<H> {
             limits,
             handler: RefCell::new(handler),
             cause: RefCell::new(None),
+            write_failed: RefCell::new(None),
             closed: Cell::new(false),
             close_notified: Cell::new(false),
             leased: Cell::new(false),

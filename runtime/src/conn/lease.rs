@@ -42,7 +42,7 @@ impl<H: Handler> ReadLease<H> {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(n)) if n > 0 => Poll::Ready(Ok(n)),
             Poll::Ready(Ok(_)) => {
-                self.core.close(CloseCause::PeerClosed);
+                self.core.close_at_eof();
                 Poll::Ready(Err(self.closed_cause().unwrap_or(CloseCause::PeerClosed)))
             }
             Poll::Ready(Err(e)) => {

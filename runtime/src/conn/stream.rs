@@ -88,17 +88,31 @@ impl Stream {
 
     /// Shuts both directions down so pending reads and writes end at once.
     pub(crate) fn shutdown(&self) {
+        self.shutdown_how(std::net::Shutdown::Both);
+    }
+
+    /// Shuts the write direction down; reads go on.
+    pub(crate) fn shutdown_write(&self) {
+        self.shutdown_how(std::net::Shutdown::Write);
+    }
+
+    fn shutdown_how(&self, how: std::net::Shutdown) {
         match &self.0 {
             Inner::Tcp(s) => {
                 use std::os::fd::AsRawFd;
+                let how = match how {
+                    std::net::Shutdown::Read => libc::SHUT_RD,
+                    std::net::Shutdown::Write => libc::SHUT_WR,
+                    std::net::Shutdown::Both => libc::SHUT_RDWR,
+                };
                 // SAFETY: the fd is owned by this stream and open while `self` lives; shutdown
                 // does not close or invalidate it.
-                unsafe { libc::shutdown(s.as_raw_fd(), libc::SHUT_RDWR) };
+                unsafe { libc::shutdown(s.as_raw_fd(), how) };
             }
             Inner::Unix(s) => {
                 // glommio's Unix shutdown is a synchronous syscall behind an async signature:
                 // one poll completes it.
-                let fut = s.shutdown(std::net::Shutdown::Both);
+                let fut = s.shutdown(how);
                 let mut fut = std::pin::pin!(fut);
                 let _ = fut
                     .as_mut()
