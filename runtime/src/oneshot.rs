@@ -20,7 +20,9 @@ type Shared<T> = Arc<Mutex<State<T>>>;
 fn lock<T>(shared: &Shared<T>) -> MutexGuard<'_, State<T>> {
     // A poisoned lock only means another thread panicked while holding it; the state itself is
     // a plain Option and stays consistent, so keep going.
-    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Creates a connected sender and receiver.

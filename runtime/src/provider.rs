@@ -53,7 +53,10 @@ impl Clone for Provider {
     fn clone(&self) -> Self {
         Provider {
             workers: self.workers.clone(),
-            lease: self.lease.as_ref().map(|_| StandaloneLease::acquire_existing()),
+            lease: self
+                .lease
+                .as_ref()
+                .map(|_| StandaloneLease::acquire_existing()),
         }
     }
 }

@@ -233,7 +233,8 @@ fn queue_full_is_reachable_and_queues_nothing() {
     let addr = server.addr;
     run_on(&lp.workers()[0], move || async move {
         let stream = Stream::connect_tcp(addr).await.unwrap();
-        let pipe = Rc::new(Pipe::new(stream, Lines, Limits::with_max_outbound(256 * 1024)).unwrap());
+        let pipe =
+            Rc::new(Pipe::new(stream, Lines, Limits::with_max_outbound(256 * 1024)).unwrap());
         let payload = vec![b'x'; 64 * 1024];
         let mut full = None;
         let mut pending = Vec::new();

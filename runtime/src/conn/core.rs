@@ -446,11 +446,15 @@ impl<H: Handler> Registered<H> {
         let weak: std::rc::Weak<dyn Closeable> = Rc::downgrade(&core) as _;
         registry::add(weak);
         let reader = core.clone();
-        glommio::spawn_local(futures_lite::future::poll_fn(move |cx| reader.poll_reader(cx)))
-            .detach();
+        glommio::spawn_local(futures_lite::future::poll_fn(move |cx| {
+            reader.poll_reader(cx)
+        }))
+        .detach();
         let writer = core.clone();
-        glommio::spawn_local(futures_lite::future::poll_fn(move |cx| writer.poll_writer(cx)))
-            .detach();
+        glommio::spawn_local(futures_lite::future::poll_fn(move |cx| {
+            writer.poll_writer(cx)
+        }))
+        .detach();
         Ok(Registered {
             handle: Rc::new(Handle { core }),
         })
@@ -462,7 +466,8 @@ impl<H: Handler> Registered<H> {
 
     /// Queues `bytes`; all writes queued in one scheduler tick leave in one `send`.
     pub fn write(&self, bytes: &[u8]) -> Result<(), WriteError> {
-        self.core().write_with(bytes.len(), |out| out.extend_from_slice(bytes))
+        self.core()
+            .write_with(bytes.len(), |out| out.extend_from_slice(bytes))
     }
 
     /// Queues what `encode` appends to the outbound buffer (about `len` bytes, for the limit

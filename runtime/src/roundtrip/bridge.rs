@@ -35,10 +35,7 @@ impl<C: Codec> Handler for PipeHandler<C> {
         let state = &mut *state;
         loop {
             let Some(head) = state.queue.front() else {
-                return state
-                    .codec
-                    .unsolicited(input)
-                    .map_err(CloseCause::protocol);
+                return state.codec.unsolicited(input).map_err(CloseCause::protocol);
             };
             match state.codec.decode(&head.expect, input) {
                 Ok(Some(reply)) => {

@@ -84,10 +84,16 @@ impl<'a, C: Codec> Run<'a, C> {
         {
             let mut state = self.pipe.state.borrow_mut();
             let slots = &self.batch.slots;
-            state.queue.extend(self.batch.expects.drain(..).enumerate().map(|(k, expect)| Entry {
-                expect,
-                sink: Sink::Batch(slots.clone(), k),
-            }));
+            state.queue.extend(
+                self.batch
+                    .expects
+                    .drain(..)
+                    .enumerate()
+                    .map(|(k, expect)| Entry {
+                        expect,
+                        sink: Sink::Batch(slots.clone(), k),
+                    }),
+            );
         }
         conn.write(&self.batch.bytes)?;
         self.batch.bytes.clear();

@@ -130,6 +130,8 @@ impl DeafServer {
 }
 
 /// A loop of `n` unbound workers, for tests (the machine may have fewer CPUs than tests).
+pub mod toy_server;
+
 pub fn test_loop(n: usize) -> Loop {
     Loop::builder()
         .workers(n)

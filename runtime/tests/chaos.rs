@@ -1,0 +1,272 @@
+//! Randomized cancellation: many tasks on 2 workers issue batches of random size and single
+//! calls, and drop their futures at random points; a plain thread calls in through the mailbox.
+//! 100k requests in all. Every completed reply must be its own request's, nothing may hang, and
+//! every connection must still be in step at the end.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    non_snake_case
+)]
+
+mod support;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
+use corelane_runtime::{oneshot, Limits, Stream};
+use support::{run_on, test_loop, wait, Cancellable, EchoServer, Lines};
+
+const WORKERS: usize = 2;
+
+/// One chaos scenario.
+#[derive(Clone, Copy)]
+struct Shape {
+    pipes_per_worker: usize,
+    tasks_per_worker: usize,
+    requests_per_task: usize,
+    remote_requests: usize,
+}
+
+thread_local! {
+    static PIPES: RefCell<Vec<Pipe<Lines>>> = const { RefCell::new(Vec::new()) };
+}
+
+#[derive(Default)]
+struct Tally {
+    issued: AtomicU64,
+    completed: AtomicU64,
+    dropped_runs: AtomicU64,
+}
+
+fn check(reply: Result<Bytes, RequestError>, request: &str) -> bool {
+    match reply {
+        Ok(line) => {
+            assert_eq!(
+                line,
+                request.as_bytes(),
+                "a reply went to the wrong request"
+            );
+            true
+        }
+        Err(e) => panic!("request {request:?} failed: {e}"),
+    }
+}
+
+async fn task_body(worker: usize, task: usize, seed: u64, tally: Arc<Tally>, shape: Shape) {
+    let total = shape.requests_per_task;
+    let mut rng = fastrand::Rng::with_seed(seed ^ ((worker as u64) << 32) ^ task as u64);
+    let pipes = PIPES.with(|p| p.borrow().clone());
+    let mut seq = 0usize;
+    let mut batch = Batch::new();
+    while seq < total {
+        let pipe = &pipes[rng.usize(..pipes.len())];
+        let size = if rng.bool() { 1 } else { rng.usize(1..=200) }.min(total - seq);
+        let reqs: Vec<String> = (seq..seq + size)
+            .map(|i| format!("w{worker}-t{task}-{i}\n"))
+            .collect();
+        seq += size;
+        tally.issued.fetch_add(size as u64, Ordering::Relaxed);
+        let drop_after = if rng.u8(..100) < 35 {
+            Some(rng.usize(0..4))
+        } else {
+            None
+        };
+        if size == 1 && rng.bool() {
+            let req = reqs[0].clone();
+            let call = Box::pin(pipe.call((), |b| b.extend_from_slice(req.as_bytes())));
+            let outcome = Cancellable {
+                fut: call,
+                polls_left: drop_after.unwrap_or(usize::MAX),
+            }
+            .await;
+            match outcome {
+                Some(reply) => {
+                    check(reply, &reqs[0]);
+                    tally.completed.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    tally.dropped_runs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        } else {
+            batch.clear();
+            for r in &reqs {
+                batch.push_bytes((), r.as_bytes());
+            }
+            let run = Box::pin(pipe.run(&mut batch));
+            let outcome = Cancellable {
+                fut: run,
+                polls_left: drop_after.unwrap_or(usize::MAX),
+            }
+            .await;
+            match outcome {
+                Some(done) => {
+                    done.unwrap();
+                    for (k, reply) in batch.take_all().into_iter().enumerate() {
+                        check(reply, &reqs[k]);
+                    }
+                    tally.completed.fetch_add(size as u64, Ordering::Relaxed);
+                }
+                None => {
+                    tally.dropped_runs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if rng.u8(..8) == 0 {
+            corelane_runtime::task::yield_now().await;
+        }
+    }
+}
+
+/// Many tasks on few connections: mostly the bridge queue, with direct batches whenever a
+/// connection goes idle.
+#[test]
+fn crowded_connections_random_batches_and_drops() {
+    chaos(Shape {
+        pipes_per_worker: 2,
+        tasks_per_worker: 24,
+        requests_per_task: 2000, // 2 workers * 24 * 2000 = 96k, plus 4k through the mailbox
+        remote_requests: 4000,
+    });
+}
+
+/// Few tasks: mostly direct batches, so most drops land mid-read and exercise the handoff.
+#[test]
+fn quiet_connections_random_batches_and_drops() {
+    chaos(Shape {
+        pipes_per_worker: 1,
+        tasks_per_worker: 2,
+        requests_per_task: 25_000, // 2 workers * 2 * 25k = 100k
+        remote_requests: 500,
+    });
+}
+
+fn chaos(shape: Shape) {
+    let Shape {
+        pipes_per_worker: PIPES_PER_WORKER,
+        tasks_per_worker: TASKS_PER_WORKER,
+        remote_requests: REMOTE_REQUESTS,
+        ..
+    } = shape;
+    let seed = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("chaos seed {seed} (set CHAOS_SEED to replay)");
+    let server = EchoServer::start();
+    let lp = test_loop(WORKERS);
+    let tally = Arc::new(Tally::default());
+
+    for worker in lp.workers() {
+        let addr = server.addr;
+        run_on(worker, move || async move {
+            for _ in 0..PIPES_PER_WORKER {
+                let stream = Stream::connect_tcp(addr).await.unwrap();
+                let pipe = Pipe::new(stream, support::Lines, Limits::default()).unwrap();
+                PIPES.with(|p| p.borrow_mut().push(pipe));
+            }
+        });
+    }
+
+    // The tasks of both workers, plus a plain thread calling in through the mailbox.
+    let mut runs = Vec::new();
+    for worker in lp.workers() {
+        let w = worker.id();
+        let tally = tally.clone();
+        runs.push(worker.spawn(move || async move {
+            let handles: Vec<_> = (0..TASKS_PER_WORKER)
+                .map(|t| {
+                    corelane_runtime::task::spawn(task_body(w, t, seed, tally.clone(), shape))
+                        .unwrap()
+                })
+                .collect();
+            for h in handles {
+                h.await;
+            }
+        }));
+    }
+    let remote_workers = lp.workers().to_vec();
+    let remote = std::thread::spawn(move || {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut pending = Vec::new();
+        for i in 0..REMOTE_REQUESTS {
+            let worker = &remote_workers[rng.usize(..remote_workers.len())];
+            let pick = rng.usize(..PIPES_PER_WORKER);
+            let req = format!("remote-{i}\n");
+            let (tx, rx) = oneshot::channel();
+            let bytes = req.clone();
+            worker
+                .submit(move || {
+                    PIPES.with(|p| {
+                        let pipes = p.borrow();
+                        pipes[pick].send_remote((), |b| b.extend_from_slice(bytes.as_bytes()), tx);
+                    })
+                })
+                .unwrap();
+            // Abandon some receivers: their replies must be read and dropped.
+            if rng.u8(..10) == 0 {
+                drop(rx);
+            } else {
+                pending.push((req, rx));
+            }
+            if pending.len() >= 64 {
+                for (req, rx) in pending.drain(..) {
+                    check(futures_lite::future::block_on(rx).unwrap(), &req);
+                }
+            }
+        }
+        for (req, rx) in pending {
+            check(futures_lite::future::block_on(rx).unwrap(), &req);
+        }
+    });
+    for run in runs {
+        wait(run);
+    }
+    remote.join().expect("remote caller failed");
+
+    // Every connection is still open and in step.
+    for worker in lp.workers() {
+        run_on(worker, move || async move {
+            let pipes = PIPES.with(|p| p.borrow().clone());
+            for (n, pipe) in pipes.iter().enumerate() {
+                assert!(
+                    !pipe.is_closed(),
+                    "pipe {n} closed: {:?}",
+                    pipe.close_cause()
+                );
+                let reqs: Vec<String> = (0..500).map(|i| format!("final-{n}-{i}\n")).collect();
+                let mut batch = Batch::new();
+                for r in &reqs {
+                    batch.push_bytes((), r.as_bytes());
+                }
+                pipe.run(&mut batch).await.unwrap();
+                for (k, reply) in batch.take_all().into_iter().enumerate() {
+                    check(reply, &reqs[k]);
+                }
+                assert_eq!(pipe.in_flight(), 0);
+            }
+            let handoffs: u64 = pipes.iter().map(|p| p.stats().handoffs).sum();
+            let bridged: u64 = pipes.iter().map(|p| p.stats().bridged).sum();
+            let direct: u64 = pipes.iter().map(|p| p.stats().direct).sum();
+            eprintln!("worker stats: direct {direct} bridged {bridged} handoffs {handoffs}");
+            assert!(direct > 0, "the direct path was never taken");
+            if TASKS_PER_WORKER > 2 {
+                assert!(bridged > 0, "the bridge queue was never used");
+            } else {
+                assert!(handoffs > 0, "no drop landed mid-read");
+            }
+        });
+    }
+    let issued = tally.issued.load(Ordering::Relaxed);
+    eprintln!(
+        "issued {issued}, completed {}, dropped runs {}",
+        tally.completed.load(Ordering::Relaxed),
+        tally.dropped_runs.load(Ordering::Relaxed)
+    );
+    assert!(issued + REMOTE_REQUESTS as u64 >= 100_000);
+    assert!(tally.dropped_runs.load(Ordering::Relaxed) > 0);
+}

@@ -1,0 +1,97 @@
+//! The mailbox: jobs from a plain thread and from tokio reach the right worker.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use corelane_runtime::{SubmitError, WorkerLoop};
+use support::{test_loop, wait};
+
+#[test]
+fn submit_from_a_plain_thread_reaches_the_right_worker() {
+    let lp = test_loop(2);
+    assert!(lp.workers().iter().all(|w| !w.is_current()));
+    for worker in lp.workers() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let expected = worker.clone();
+        worker
+            .submit(move || {
+                let here = WorkerLoop::current().map(|w| w.id());
+                tx.send((here, expected.is_current())).unwrap();
+            })
+            .unwrap();
+        let (here, is_current) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(here, Some(worker.id()));
+        assert!(is_current);
+    }
+}
+
+#[test]
+fn submit_from_a_tokio_runtime_reaches_the_right_worker() {
+    let lp = test_loop(2);
+    let workers: Vec<WorkerLoop> = lp.workers().to_vec();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let mut handles = Vec::new();
+        for _ in 0..8 {
+            for worker in workers.clone() {
+                handles.push(tokio::spawn(async move {
+                    let id = worker
+                        .spawn(|| async { WorkerLoop::current().map(|w| w.id()) })
+                        .await
+                        .unwrap();
+                    assert_eq!(id, Some(worker.id()));
+                }));
+            }
+        }
+        for h in handles {
+            tokio::time::timeout(Duration::from_secs(30), h)
+                .await
+                .expect("hung")
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn jobs_from_one_thread_run_in_order() {
+    let lp = test_loop(1);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..2000 {
+        let seen = seen.clone();
+        lp.workers()[0]
+            .submit(move || seen.lock().unwrap().push(i))
+            .unwrap();
+    }
+    wait(lp.workers()[0].spawn(|| async {}));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, (0..2000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_panicking_job_does_not_kill_the_worker() {
+    let lp = test_loop(1);
+    let worker = &lp.workers()[0];
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    worker.submit(|| panic!("job failure")).unwrap();
+    let answer = wait(worker.spawn(|| async { 42 }));
+    std::panic::set_hook(prev);
+    assert_eq!(answer, 42);
+}
+
+#[test]
+fn submit_after_shutdown_is_refused() {
+    let lp = test_loop(1);
+    let worker = lp.workers()[0].clone();
+    lp.shutdown();
+    assert_eq!(worker.submit(|| ()), Err(SubmitError::WorkerClosed));
+    let refused = futures_lite::future::block_on(worker.spawn(|| async { 1 }));
+    assert_eq!(refused, Err(SubmitError::WorkerClosed));
+}
