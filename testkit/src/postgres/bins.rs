@@ -77,7 +77,7 @@ fn highest_debian_dir(root: &Path) -> Option<PathBuf> {
         if in_dir(&bin, "initdb").is_none() || in_dir(&bin, "pg_ctl").is_none() {
             continue;
         }
-        if best.as_ref().map_or(true, |(v, _)| version > *v) {
+        if best.as_ref().is_none_or(|(v, _)| version > *v) {
             best = Some((version, bin));
         }
     }
