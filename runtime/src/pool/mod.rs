@@ -1,1 +1,80 @@
-//! Per-worker connection pools (being written).
+//! Per-worker connection pools, driver-agnostic.
+//!
+//! A pool lives on one worker (one glommio `LocalExecutor` thread) and is `!Send`: each worker
+//! keeps its own pool per server, with no lock and no atomic. A driver plugs in a [`Manager`]
+//! (open, `is_broken`, health check, recycle); the pool owns slots, lifetimes, idle limits,
+//! health checks and reconnect backoff.
+//!
+//! ```ignore
+//! use corelane_runtime::pool::{Config, Pool, SharedPool};
+//!
+//! // On a worker:
+//! let pool = Pool::new(MyManager::new(addr), Config::default().with_max_size(8))?;
+//! let mut conn = pool.get().await?;      // exclusive: a `Pooled` permit
+//! conn.query("SELECT 1").await?;
+//! drop(conn);                            // back to the pool (recycled before next use)
+//!
+//! let shared = SharedPool::new(MyManager::new(addr), Config::shared())?;
+//! let conn = shared.get_shared().await?; // a `Shared` handle, multiplexed with other callers
+//! conn.send(request).await?;
+//! ```
+//!
+//! # Two ways to use connections
+//!
+//! - [`Pool::get`] checks a connection out for **exclusive** use and returns a [`Pooled`]
+//!   permit. Dropping the permit returns the connection, or closes it and frees its slot when
+//!   it is broken, past its lifetime, or marked with [`Pooled::discard`];
+//!   [`Pooled::detach`] takes it out of the pool for good.
+//! - [`SharedPool::get_shared`] returns a [`Shared`] handle to a **pipelined** connection that
+//!   many callers use at once; the pool spreads users over up to `max_size` connections.
+//!
+//! # Behavior
+//!
+//! - **Slots.** At most [`Config::max_size`] connections exist per pool (idle + checked out +
+//!   being opened). A `get` that finds none free waits; waiters are served **FIFO**, and a freed
+//!   slot or returned connection goes straight to the oldest waiter.
+//! - **Cancellation.** Every `get` / `get_shared` future is cancel-safe: dropped while waiting,
+//!   during the backoff, mid-connect, or mid-check, it releases whatever slot it held (or passes
+//!   a grant it had received to the next waiter). No error path leaks a permit.
+//! - **Timeouts.** [`Config::acquire_timeout`] bounds a whole call ([`PoolError::Timeout`]);
+//!   [`Config::connect_timeout`] bounds one connect ([`PoolError::ConnectTimeout`]).
+//! - **Reconnect backoff.** After a failed connect, the failure is returned to *that* caller
+//!   ([`PoolError::Connect`]) and the next connect of this pool waits a random delay in
+//!   `[0, ceiling]`, the ceiling doubling per consecutive failure from
+//!   [`Config::backoff_initial`] up to [`Config::backoff_max`]; a success resets it. Each call
+//!   makes at most one connect attempt, so with the server down `get` returns the connect error
+//!   (after at most the backoff plus the connect timeout), never hangs; waiters retry in turn.
+//! - **Recycling** is lazy: a `Drop` cannot await, so a returned connection is marked dirty and
+//!   [`Manager::recycle`] runs at its next checkout, before the health check
+//!   ([`Config::health_check_after`]). A failed recycle or check closes that connection and the
+//!   caller gets a fresh one.
+//! - **Expiry** ([`Config::max_lifetime`], [`Config::idle_timeout`]) is checked lazily at
+//!   checkout and return; there is no background reaper. Call `reap_now()` from a timer to close
+//!   idle connections on time in a quiet pool; [`Pool::fill`] opens [`Config::min_idle`]
+//!   connections ahead of demand.
+//!
+//! # Time
+//!
+//! The decisions live in sans-IO parts that take `now` and report deadlines ([`Backoff`],
+//! [`Expiry`]); only the thin glommio shell reads the clock and sleeps.
+
+mod backoff;
+mod balance;
+mod config;
+mod connect;
+mod error;
+mod exclusive;
+mod expiry;
+mod manager;
+mod permit;
+mod shared;
+mod slots;
+
+pub use backoff::Backoff;
+pub use config::{Config, ConfigError};
+pub use error::PoolError;
+pub use exclusive::{Pool, Status};
+pub use expiry::{Expiry, ExpiryReason};
+pub use manager::Manager;
+pub use permit::Pooled;
+pub use shared::{Shared, SharedPool, SharedStatus};

@@ -1,0 +1,52 @@
+//! The driver-supplied half of a pool: how to open, check and reset one connection.
+
+/// Opens and vets connections of one driver to one server.
+///
+/// The pool calls it only from the worker that owns the pool, so nothing here needs to be
+/// `Send`; the futures may hold `Rc`s and borrow `self`.
+///
+/// When each method runs:
+/// - [`connect`](Self::connect): a checkout found no usable idle connection and a slot is free.
+/// - [`is_broken`](Self::is_broken): at every checkout and return, and when shared connections
+///   are scanned; `true` closes the connection and frees its slot.
+/// - [`recycle`](Self::recycle): **lazily**, when a connection that was returned by a
+///   [`Pooled`](super::Pooled) permit is checked out next (a `Drop` cannot await, and spawning
+///   from `Drop` would fail off the executor). Reset per-session state here.
+/// - [`health_check`](Self::health_check): at checkout, after `recycle`, when the connection was
+///   idle longer than [`Config::health_check_after`](super::Config::health_check_after).
+///
+/// A failed `recycle` or `health_check` closes that connection; the caller then gets a freshly
+/// opened one (or the connect error), never the error of the check.
+///
+/// Shared connections ([`SharedPool`](super::SharedPool)) are multiplexed by many callers at once
+/// and are never recycled or health-checked: only `is_broken` vets them.
+// `async fn` in a public trait: deliberate, these futures are local to one worker and must not
+// be required to be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Manager: 'static {
+    /// The connection type.
+    type Conn: 'static;
+    /// The driver's error type.
+    type Error: std::error::Error + 'static;
+
+    /// Opens one new connection.
+    async fn connect(&self) -> Result<Self::Conn, Self::Error>;
+
+    /// Cheap synchronous check: is this connection already known dead (closed socket, protocol
+    /// error)? Must not block.
+    fn is_broken(&self, conn: &Self::Conn) -> bool;
+
+    /// Checks a connection that was idle longer than `Config::health_check_after`; `Err` closes
+    /// it. The default accepts every connection.
+    async fn health_check(&self, conn: &mut Self::Conn) -> Result<(), Self::Error> {
+        let _ = conn;
+        Ok(())
+    }
+
+    /// Resets a returned connection before its next use (e.g. `DISCARD ALL`, `UNWATCH`).
+    /// `Ok(true)` keeps it; `Ok(false)` or `Err` closes it. The default keeps every connection.
+    async fn recycle(&self, conn: &mut Self::Conn) -> Result<bool, Self::Error> {
+        let _ = conn;
+        Ok(true)
+    }
+}
