@@ -36,6 +36,7 @@ mod provider;
 pub mod roundtrip;
 mod standalone;
 pub mod task;
+mod thread_bound;
 mod worker;
 
 pub use conn::{CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, WriteError};
@@ -46,4 +47,5 @@ pub use provider::{
     Provider, ServerProvider,
 };
 pub use standalone::{Loop, LoopBuilder, Placement, DEFAULT_IO_MEMORY};
+pub use thread_bound::ThreadBound;
 pub use worker::{RemoteTask, WorkerLoop};
