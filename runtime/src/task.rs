@@ -62,3 +62,28 @@ pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T
     })
     .await
 }
+
+/// Runs a blocking function (a DNS lookup, a file read) on the worker's helper thread and
+/// waits for it without blocking the worker.
+pub async fn blocking<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    glommio::executor().spawn_blocking(f).await
+}
+
+/// Resolves `host:port` to socket addresses without blocking the worker (IP literals are
+/// parsed in place; names go through the system resolver on the helper thread).
+pub async fn resolve_host(host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+    let trimmed = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = trimmed.parse::<std::net::IpAddr>() {
+        return Ok(vec![std::net::SocketAddr::new(ip, port)]);
+    }
+    let host = host.to_owned();
+    blocking(move || {
+        use std::net::ToSocketAddrs;
+        (host.as_str(), port).to_socket_addrs().map(Iterator::collect)
+    })
+    .await
+}

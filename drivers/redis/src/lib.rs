@@ -1,1 +1,10 @@
-//! Not yet built: see the issue tracker. This crate is a placeholder in the workspace.
+//! corelane-redis: a pipelined Redis client on corelane-runtime (being built).
+
+mod config;
+mod error;
+mod secret;
+mod url;
+
+pub use config::{Addr, Config, Protocol, DEFAULT_PORT};
+pub use error::{Error, ServerError};
+pub use secret::Secret;

@@ -1,0 +1,209 @@
+//! One error type for everything the client can report.
+
+use corelane_runtime::roundtrip::RequestError;
+use corelane_runtime::CloseCause;
+
+/// An error reply from the server (`-ERR ...`, `-WRONGTYPE ...`, `!` blob errors): a value,
+/// not a broken connection — the connection stays usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    code: String,
+    message: String,
+}
+
+impl ServerError {
+    /// From the error line: the first word is the code (`ERR`, `WRONGTYPE`, `MOVED`, `NOAUTH`…).
+    pub fn from_line(line: &str) -> Self {
+        let line = line.trim_end();
+        match line.split_once(' ') {
+            Some((code, message)) => ServerError {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+            None => ServerError {
+                code: line.to_owned(),
+                message: String::new(),
+            },
+        }
+    }
+
+    /// The error code (the reply's first word), e.g. `WRONGTYPE`.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The rest of the reply after the code.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "{}", self.code)
+        } else {
+            write!(f, "{} {}", self.code, self.message)
+        }
+    }
+}
+
+/// What went wrong. Use the `is_*` helpers and [`Error::server_error`] rather than matching
+/// on text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct Error {
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+enum Kind {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to {addr}: {message}")]
+    Connect { addr: String, message: String },
+    #[error("authentication failed: {0}")]
+    Auth(ServerError),
+    #[error("server error: {0}")]
+    Server(ServerError),
+    #[error("connection closed: {0}")]
+    Closed(CloseCause),
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the connection's outbound buffer is full; the command was not sent")]
+    QueueFull,
+    #[error("no worker is available (the event loop shut down)")]
+    WorkerClosed,
+    #[error("unexpected reply: {0}")]
+    Type(String),
+    #[error("transaction aborted: a WATCHed key changed (EXEC returned null)")]
+    ExecAborted,
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("runtime error: {0}")]
+    Runtime(String),
+}
+
+impl Error {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Kind::Config(message.into()).into()
+    }
+
+    pub(crate) fn connect(addr: impl std::fmt::Display, message: impl std::fmt::Display) -> Self {
+        Kind::Connect {
+            addr: addr.to_string(),
+            message: message.to_string(),
+        }
+        .into()
+    }
+
+    pub(crate) fn auth(e: ServerError) -> Self {
+        Kind::Auth(e).into()
+    }
+
+    pub(crate) fn server(e: ServerError) -> Self {
+        Kind::Server(e).into()
+    }
+
+    pub(crate) fn timeout(after: std::time::Duration) -> Self {
+        Kind::Timeout(after).into()
+    }
+
+    pub(crate) fn type_mismatch(message: impl Into<String>) -> Self {
+        Kind::Type(message.into()).into()
+    }
+
+    pub(crate) fn exec_aborted() -> Self {
+        Kind::ExecAborted.into()
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Kind::Protocol(message.into()).into()
+    }
+
+    pub(crate) fn runtime(e: impl std::fmt::Display) -> Self {
+        Kind::Runtime(e.to_string()).into()
+    }
+
+    pub(crate) fn worker_closed() -> Self {
+        Kind::WorkerClosed.into()
+    }
+
+    /// The server's error reply, when this is one (including a failed AUTH).
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match &self.kind {
+            Kind::Server(e) | Kind::Auth(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The server's error code (`WRONGTYPE`, `MOVED`, …), when this is a server error.
+    pub fn code(&self) -> Option<&str> {
+        self.server_error().map(ServerError::code)
+    }
+
+    /// True when the connection is gone (closed, reset, killed server, loop shut down):
+    /// retrying on a new connection may succeed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, Kind::Closed(_) | Kind::WorkerClosed)
+    }
+
+    /// True when connecting failed.
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind, Kind::Connect { .. })
+    }
+
+    /// True when authentication was refused.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.kind, Kind::Auth(_))
+    }
+
+    /// True when a deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, Kind::Timeout(_))
+    }
+
+    /// True when the reply did not have the type asked for.
+    pub fn is_type_mismatch(&self) -> bool {
+        matches!(self.kind, Kind::Type(_))
+    }
+
+    /// True when `EXEC` was aborted because a watched key changed.
+    pub fn is_exec_aborted(&self) -> bool {
+        matches!(self.kind, Kind::ExecAborted)
+    }
+
+    /// True for configuration errors (bad URL, unsupported option).
+    pub fn is_config(&self) -> bool {
+        matches!(self.kind, Kind::Config(_))
+    }
+
+    /// True when the server sent bytes that are not valid RESP (the connection was closed).
+    pub fn is_protocol(&self) -> bool {
+        matches!(self.kind, Kind::Protocol(_))
+            || matches!(self.kind, Kind::Closed(CloseCause::Protocol(_)))
+    }
+}
+
+impl From<Kind> for Error {
+    fn from(kind: Kind) -> Self {
+        Error { kind }
+    }
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Closed(cause) => Kind::Closed(cause).into(),
+            RequestError::QueueFull { .. } => Kind::QueueFull.into(),
+            RequestError::WorkerClosed => Kind::WorkerClosed.into(),
+            other => Kind::Runtime(other.to_string()).into(),
+        }
+    }
+}
+
+impl From<corelane_runtime::SubmitError> for Error {
+    fn from(_: corelane_runtime::SubmitError) -> Self {
+        Kind::WorkerClosed.into()
+    }
+}
