@@ -83,7 +83,9 @@ pub async fn resolve_host(host: &str, port: u16) -> std::io::Result<Vec<std::net
     let host = host.to_owned();
     blocking(move || {
         use std::net::ToSocketAddrs;
-        (host.as_str(), port).to_socket_addrs().map(Iterator::collect)
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
     })
     .await
 }

@@ -272,3 +272,37 @@ fn queue_full_is_reachable_and_queues_nothing() {
         }
     });
 }
+
+#[test]
+fn owned_runs_complete_and_hand_off_when_dropped() {
+    let server = EchoServer::start();
+    let lp = test_loop(1);
+    let addr = server.addr;
+    run_on(&lp.workers()[0], move || async move {
+        let pipe = connect(addr).await;
+        for round in 0..30 {
+            let reqs = lines(&format!("owned{round}"), 300);
+            let run = pipe.run_owned(batch_of(&reqs));
+            if round % 2 == 0 {
+                let mut run = run;
+                (&mut run).await.unwrap();
+                let mut batch = run.into_batch();
+                for (k, reply) in batch.take_all().into_iter().enumerate() {
+                    assert_eq!(reply.unwrap(), reqs[k].as_bytes());
+                }
+                pipe.recycle_batch(batch);
+            } else {
+                // Dropped after a few polls: the rest become placeholders.
+                let outcome = Cancellable {
+                    fut: run,
+                    polls_left: 1 + round % 4,
+                }
+                .await;
+                if let Some(done) = outcome {
+                    done.unwrap();
+                }
+            }
+            run_checked(&pipe, &lines(&format!("check{round}"), 50)).await;
+        }
+    });
+}

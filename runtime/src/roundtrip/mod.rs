@@ -71,4 +71,4 @@ pub use self::batch::Batch;
 pub use self::codec::Codec;
 pub use self::error::RequestError;
 pub use self::pipe::{Pipe, PipeStats};
-pub use self::run::Run;
+pub use self::run::{OwnedRun, Run};

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 
 use super::bridge::{Entry, PipeHandler, PipeState};
 use super::slots::Sink;
-use super::{Batch, Codec, RequestError, Run};
+use super::{Batch, Codec, OwnedRun, RequestError, Run};
 use crate::conn::{CloseCause, Limits, Registered, Stream};
 use crate::{oneshot, Error};
 
@@ -96,6 +96,27 @@ impl<C: Codec> Pipe<C> {
         Run::new(self, batch)
     }
 
+    /// Like [`run`](Self::run), but the future owns a handle to this connection and the batch:
+    /// it is `'static`, for drivers that keep a batch in flight inside their own future types.
+    pub fn run_owned(&self, batch: Batch<C>) -> OwnedRun<C> {
+        OwnedRun::new(self.clone(), batch)
+    }
+
+    /// An empty batch from this connection's spares (or a new one): with
+    /// [`recycle_batch`](Self::recycle_batch), lets hot paths run without allocating.
+    pub fn take_batch(&self) -> Batch<C> {
+        self.spare.borrow_mut().pop().unwrap_or_default()
+    }
+
+    /// Clears `batch` and keeps it for a later [`take_batch`](Self::take_batch).
+    pub fn recycle_batch(&self, mut batch: Batch<C>) {
+        batch.clear();
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < SPARE_BATCHES {
+            spare.push(batch);
+        }
+    }
+
     /// Sends one request and waits for its reply. Concurrent calls from many tasks share the
     /// connection: their bytes leave in one write per tick and their replies come back in order.
     pub async fn call(
@@ -103,18 +124,14 @@ impl<C: Codec> Pipe<C> {
         expect: C::Expect,
         encode: impl FnOnce(&mut BytesMut),
     ) -> Result<C::Reply, RequestError> {
-        let mut batch = self.spare.borrow_mut().pop().unwrap_or_default();
+        let mut batch = self.take_batch();
         batch.push(expect, encode);
         let outcome = self.run(&mut batch).await;
         let reply = match outcome {
             Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
             Err(e) => Err(e),
         };
-        batch.clear();
-        let mut spare = self.spare.borrow_mut();
-        if spare.len() < SPARE_BATCHES {
-            spare.push(batch);
-        }
+        self.recycle_batch(batch);
         reply
     }
 

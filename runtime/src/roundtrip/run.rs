@@ -28,6 +28,23 @@ pub struct Run<'a, C: Codec> {
     state: RunState<C>,
 }
 
+/// [`Run`] that owns its connection handle and batch: a `'static` future, for drivers that
+/// keep an in-flight batch inside their own future types. [`OwnedRun::into_batch`] gives the
+/// batch (and its replies) back once the run is complete.
+#[must_use = "a batch is sent only when its future is polled"]
+pub struct OwnedRun<C: Codec> {
+    pipe: Pipe<C>,
+    batch: Batch<C>,
+    state: RunState<C>,
+}
+
+/// A run's borrowed view: the logic shared by [`Run`] and [`OwnedRun`].
+struct Progress<'p, C: Codec> {
+    pipe: &'p Pipe<C>,
+    batch: &'p mut Batch<C>,
+    state: &'p mut RunState<C>,
+}
+
 enum RunState<C: Codec> {
     Start,
     /// We read the socket ourselves; replies `..next` are in their slots.
@@ -49,6 +66,42 @@ impl<'a, C: Codec> Run<'a, C> {
         }
     }
 
+    fn progress(&mut self) -> Progress<'_, C> {
+        Progress {
+            pipe: self.pipe,
+            batch: self.batch,
+            state: &mut self.state,
+        }
+    }
+}
+
+impl<C: Codec> OwnedRun<C> {
+    pub(crate) fn new(pipe: Pipe<C>, batch: Batch<C>) -> Self {
+        OwnedRun {
+            pipe,
+            batch,
+            state: RunState::Start,
+        }
+    }
+
+    fn progress(&mut self) -> Progress<'_, C> {
+        Progress {
+            pipe: &self.pipe,
+            batch: &mut self.batch,
+            state: &mut self.state,
+        }
+    }
+
+    /// The batch with its replies. Call it once the run has completed; taken earlier, the
+    /// run is dropped first (unanswered requests become placeholders) and the batch holds
+    /// only the replies that had arrived.
+    pub fn into_batch(mut self) -> Batch<C> {
+        self.progress().abandon();
+        std::mem::take(&mut self.batch)
+    }
+}
+
+impl<'p, C: Codec> Progress<'p, C> {
     /// Sends the batch and picks the path. `Ok(true)` when the batch is complete already.
     fn start(&mut self) -> Result<bool, RequestError> {
         let n = self.batch.expects.len();
@@ -72,7 +125,7 @@ impl<'a, C: Codec> Run<'a, C> {
                 // Nothing in flight and nobody else reading: send now and read our own replies.
                 conn.write_now(&self.batch.bytes)?;
                 self.batch.bytes.clear();
-                self.state = RunState::Direct { lease, next: 0 };
+                *self.state = RunState::Direct { lease, next: 0 };
                 StatCells::bump(&self.pipe.stats.direct);
                 return Ok(false);
             }
@@ -97,13 +150,13 @@ impl<'a, C: Codec> Run<'a, C> {
         }
         conn.write(&self.batch.bytes)?;
         self.batch.bytes.clear();
-        self.state = RunState::Bridge;
+        *self.state = RunState::Bridge;
         StatCells::bump(&self.pipe.stats.bridged);
         Ok(false)
     }
 
     fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let RunState::Direct { lease, next } = &mut self.state else {
+        let RunState::Direct { lease, next } = &mut *self.state else {
             return Poll::Ready(());
         };
         let n = self.batch.expects.len();
@@ -160,7 +213,7 @@ impl<'a, C: Codec> Run<'a, C> {
 
     /// Every request from `next` on ends with the connection's close cause.
     fn fail_rest(&mut self, cause: CloseCause) {
-        if let RunState::Direct { next, .. } = &self.state {
+        if let RunState::Direct { next, .. } = &*self.state {
             for k in *next..self.batch.expects.len() {
                 self.batch
                     .slots
@@ -172,50 +225,44 @@ impl<'a, C: Codec> Run<'a, C> {
 
     /// All replies are in: give reading back to the loop (the lease's drop does it).
     fn finish_direct(&mut self) {
-        self.state = RunState::Done;
+        *self.state = RunState::Done;
         self.batch.expects.clear();
     }
-}
 
-impl<C: Codec> Future for Run<'_, C> {
-    type Output = Result<(), RequestError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RequestError>> {
         loop {
-            match &this.state {
-                RunState::Start => match this.start() {
+            match &*self.state {
+                RunState::Start => match self.start() {
                     Ok(true) => {
-                        this.state = RunState::Done;
+                        *self.state = RunState::Done;
                         return Poll::Ready(Ok(()));
                     }
                     Ok(false) => {}
                     Err(e) => {
-                        this.state = RunState::Done;
-                        this.batch.expects.clear();
-                        this.batch.bytes.clear();
-                        this.batch.slots.reset(0);
+                        *self.state = RunState::Done;
+                        self.batch.expects.clear();
+                        self.batch.bytes.clear();
+                        self.batch.slots.reset(0);
                         return Poll::Ready(Err(e));
                     }
                 },
-                RunState::Direct { .. } => return this.poll_direct(cx).map(Ok),
+                RunState::Direct { .. } => return self.poll_direct(cx).map(Ok),
                 RunState::Bridge => {
-                    if this.batch.slots.remaining() == 0 {
-                        this.state = RunState::Done;
+                    if self.batch.slots.remaining() == 0 {
+                        *self.state = RunState::Done;
                         return Poll::Ready(Ok(()));
                     }
-                    this.batch.slots.register(cx);
+                    self.batch.slots.register(cx);
                     return Poll::Pending;
                 }
                 RunState::Done => return Poll::Ready(Ok(())),
             }
         }
     }
-}
 
-impl<C: Codec> Drop for Run<'_, C> {
-    fn drop(&mut self) {
-        match std::mem::replace(&mut self.state, RunState::Done) {
+    /// Every exit path that is not completion: the handoff.
+    fn abandon(&mut self) {
+        match std::mem::replace(self.state, RunState::Done) {
             RunState::Direct { lease, next } => {
                 // The handoff: unanswered requests move, in order, to the FRONT of the bridge
                 // queue as placeholders (their replies come before those of anything queued
@@ -250,5 +297,36 @@ impl<C: Codec> Drop for Run<'_, C> {
             }
             RunState::Start | RunState::Done => {}
         }
+    }
+}
+
+impl<C: Codec> Future for Run<'_, C> {
+    type Output = Result<(), RequestError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().progress().poll(cx)
+    }
+}
+
+impl<C: Codec> Drop for Run<'_, C> {
+    fn drop(&mut self) {
+        self.progress().abandon();
+    }
+}
+
+// Nothing in a run is structurally pinned: it is polled through `&mut`.
+impl<C: Codec> Unpin for OwnedRun<C> {}
+
+impl<C: Codec> Future for OwnedRun<C> {
+    type Output = Result<(), RequestError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().progress().poll(cx)
+    }
+}
+
+impl<C: Codec> Drop for OwnedRun<C> {
+    fn drop(&mut self) {
+        self.progress().abandon();
     }
 }
