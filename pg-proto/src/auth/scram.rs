@@ -1,0 +1,421 @@
+//! SCRAM-SHA-256 client (RFC 5802, RFC 7677), without channel binding.
+//!
+//! Call order, driven by the server's Authentication messages:
+//!
+//! 1. [`ScramSha256::new`]; send [`ScramSha256::message`] in a SASLInitialResponse with
+//!    mechanism [`SCRAM_SHA_256`].
+//! 2. On AuthenticationSASLContinue: [`ScramSha256::update`] with its data; send
+//!    [`ScramSha256::message`] (now the client-final message) in a SASLResponse.
+//! 3. On AuthenticationSASLFinal: [`ScramSha256::finish`] with its data, which verifies the
+//!    server signature (constant-time comparison).
+//! 4. On AuthenticationOk: [`ScramSha256::ensure_verified`]. An AuthenticationOk that arrives
+//!    before a verified SASLFinal means the server never proved it knows the password: reject it.
+//!
+//! Passwords: ASCII passwords are used as is (SASLprep leaves them unchanged). Other passwords
+//! are used as raw bytes without SASLprep normalization, which matches the server whenever the
+//! password is already in SASLprep normal form (true of most real-world passwords; a password
+//! with, e.g., non-ASCII spaces or compatibility characters would not authenticate).
+//!
+//! The server's iteration count is bounded below by 4096 (RFC 7677) and above by a client limit
+//! ([`DEFAULT_MAX_ITERATIONS`]) so a hostile server cannot stall a thread in PBKDF2.
+
+use std::fmt;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::AuthError;
+
+/// The SASL mechanism name.
+pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+/// The smallest iteration count accepted (RFC 7677).
+pub const MIN_ITERATIONS: u32 = 4096;
+/// The default largest iteration count accepted: about a second of PBKDF2 on a slow core.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 1_000_000;
+
+/// `base64("n,,")`: GS2 header without channel binding.
+const GS2_HEADER_B64: &str = "biws";
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &[u8]) -> Result<HmacSha256, AuthError> {
+    let mut mac =
+        HmacSha256::new_from_slice(key).map_err(|_| AuthError::Malformed("HMAC key length"))?;
+    mac.update(data);
+    Ok(mac)
+}
+
+enum State {
+    /// Client-first sent; waiting for server-first.
+    ClientFirst {
+        message: String,
+        bare_start: usize,
+        nonce: String,
+        password: Vec<u8>,
+    },
+    /// Client-final sent; waiting for server-final.
+    ClientFinal {
+        message: String,
+        server_key: [u8; 32],
+        auth_message: String,
+    },
+    /// Server signature verified.
+    Verified,
+    /// A step failed; the exchange cannot continue.
+    Failed,
+}
+
+/// A SCRAM-SHA-256 exchange. `Debug` shows the state only, never the password or keys.
+pub struct ScramSha256 {
+    state: State,
+    max_iterations: u32,
+}
+
+impl fmt::Debug for ScramSha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::ClientFirst { .. } => "ClientFirst",
+            State::ClientFinal { .. } => "ClientFinal",
+            State::Verified => "Verified",
+            State::Failed => "Failed",
+        };
+        f.debug_struct("ScramSha256")
+            .field("state", &state)
+            .field("max_iterations", &self.max_iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `printable` from RFC 5802: %x21-2B / %x2D-7E.
+fn printable(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+}
+
+/// `saslname` escaping: `=` → `=3D`, `,` → `=2C`.
+fn escape_user(user: &str, out: &mut String) {
+    for c in user.chars() {
+        match c {
+            '=' => out.push_str("=3D"),
+            ',' => out.push_str("=2C"),
+            c => out.push(c),
+        }
+    }
+}
+
+impl ScramSha256 {
+    /// Starts an exchange with a fresh 24-character random nonce from the OS CSPRNG.
+    ///
+    /// The user name is sent empty: PostgreSQL takes it from the startup message.
+    pub fn new(password: &[u8]) -> Result<ScramSha256, AuthError> {
+        let mut raw = [0u8; 18];
+        getrandom::getrandom(&mut raw).map_err(|_| AuthError::Rng)?;
+        ScramSha256::with_nonce("", password, &STANDARD.encode(raw))
+    }
+
+    /// Starts an exchange with a given user name and client nonce (for tests and recorded
+    /// exchanges; production code should use [`ScramSha256::new`]).
+    pub fn with_nonce(user: &str, password: &[u8], nonce: &str) -> Result<ScramSha256, AuthError> {
+        if !printable(nonce) {
+            return Err(AuthError::InvalidNonce);
+        }
+        let mut message = String::from("n,,");
+        let bare_start = message.len();
+        message.push_str("n=");
+        escape_user(user, &mut message);
+        message.push_str(",r=");
+        message.push_str(nonce);
+        Ok(ScramSha256 {
+            state: State::ClientFirst {
+                message,
+                bare_start,
+                nonce: nonce.to_owned(),
+                password: password.to_vec(),
+            },
+            max_iterations: DEFAULT_MAX_ITERATIONS,
+        })
+    }
+
+    /// Sets the largest iteration count accepted from the server.
+    pub fn set_max_iterations(&mut self, max: u32) {
+        self.max_iterations = max;
+    }
+
+    /// The message to send now: client-first before [`update`](Self::update), client-final
+    /// after it, empty once finished.
+    pub fn message(&self) -> &[u8] {
+        match &self.state {
+            State::ClientFirst { message, .. } | State::ClientFinal { message, .. } => {
+                message.as_bytes()
+            }
+            State::Verified | State::Failed => b"",
+        }
+    }
+
+    /// Processes the server-first message (AuthenticationSASLContinue data) and prepares the
+    /// client-final message.
+    pub fn update(&mut self, server_first: &[u8]) -> Result<(), AuthError> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let State::ClientFirst {
+            message,
+            bare_start,
+            nonce,
+            password,
+        } = state
+        else {
+            return Err(AuthError::OutOfOrder);
+        };
+        let server_first =
+            std::str::from_utf8(server_first).map_err(|_| AuthError::Malformed("not UTF-8"))?;
+        if let Some(e) = server_first.strip_prefix("e=") {
+            return Err(AuthError::Server(e.to_owned()));
+        }
+        let mut parts = server_first.split(',');
+        let mut next = |key: &'static str| {
+            parts
+                .next()
+                .and_then(|p| p.strip_prefix(key))
+                .ok_or(AuthError::Malformed(key))
+        };
+        if server_first.starts_with("m=") {
+            return Err(AuthError::Malformed("unsupported mandatory extension"));
+        }
+        let server_nonce = next("r=")?;
+        let salt = next("s=")?;
+        let iterations = next("i=")?;
+        let extends = server_nonce.len() > nonce.len() && server_nonce.starts_with(&nonce);
+        if !(extends && printable(server_nonce)) {
+            return Err(AuthError::NonceMismatch);
+        }
+        let salt = STANDARD
+            .decode(salt)
+            .map_err(|_| AuthError::Malformed("salt is not base64"))?;
+        if salt.is_empty() {
+            return Err(AuthError::Malformed("empty salt"));
+        }
+        let iterations: u32 = iterations
+            .parse()
+            .map_err(|_| AuthError::Malformed("iteration count"))?;
+        if iterations < MIN_ITERATIONS {
+            return Err(AuthError::TooFewIterations(iterations));
+        }
+        if iterations > self.max_iterations {
+            return Err(AuthError::TooManyIterations {
+                count: iterations,
+                max: self.max_iterations,
+            });
+        }
+
+        let mut salted = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(&password, &salt, iterations, &mut salted);
+        let client_key = hmac(&salted, b"Client Key")?.finalize().into_bytes();
+        let stored_key = Sha256::digest(client_key);
+        let server_key: [u8; 32] = hmac(&salted, b"Server Key")?.finalize().into_bytes().into();
+
+        let mut client_final = String::with_capacity(128);
+        client_final.push_str("c=");
+        client_final.push_str(GS2_HEADER_B64);
+        client_final.push_str(",r=");
+        client_final.push_str(server_nonce);
+
+        let bare = message.get(bare_start..).unwrap_or("");
+        let auth_message = format!("{bare},{server_first},{client_final}");
+        let signature = hmac(&stored_key, auth_message.as_bytes())?
+            .finalize()
+            .into_bytes();
+        let mut proof = [0u8; 32];
+        for (p, (k, s)) in proof
+            .iter_mut()
+            .zip(client_key.iter().zip(signature.iter()))
+        {
+            *p = k ^ s;
+        }
+        client_final.push_str(",p=");
+        client_final.push_str(&STANDARD.encode(proof));
+
+        self.state = State::ClientFinal {
+            message: client_final,
+            server_key,
+            auth_message,
+        };
+        Ok(())
+    }
+
+    /// Processes the server-final message (AuthenticationSASLFinal data): verifies the server
+    /// signature in constant time.
+    pub fn finish(&mut self, server_final: &[u8]) -> Result<(), AuthError> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let State::ClientFinal {
+            server_key,
+            auth_message,
+            ..
+        } = state
+        else {
+            return Err(AuthError::OutOfOrder);
+        };
+        let server_final =
+            std::str::from_utf8(server_final).map_err(|_| AuthError::Malformed("not UTF-8"))?;
+        if let Some(e) = server_final.strip_prefix("e=") {
+            return Err(AuthError::Server(e.to_owned()));
+        }
+        let v = server_final
+            .split(',')
+            .next()
+            .and_then(|p| p.strip_prefix("v="))
+            .ok_or(AuthError::Malformed("v="))?;
+        let v = STANDARD
+            .decode(v)
+            .map_err(|_| AuthError::Malformed("server signature is not base64"))?;
+        hmac(&server_key, auth_message.as_bytes())?
+            .verify_slice(&v)
+            .map_err(|_| AuthError::InvalidServerSignature)?;
+        self.state = State::Verified;
+        Ok(())
+    }
+
+    /// Whether the server signature has been verified.
+    pub fn is_verified(&self) -> bool {
+        matches!(self.state, State::Verified)
+    }
+
+    /// Call on AuthenticationOk: errors with [`AuthError::NotVerified`] unless the server
+    /// signature was verified.
+    pub fn ensure_verified(&self) -> Result<(), AuthError> {
+        if self.is_verified() {
+            Ok(())
+        } else {
+            Err(AuthError::NotVerified)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
+    const SERVER_FIRST: &str =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    const SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+    fn start() -> ScramSha256 {
+        ScramSha256::with_nonce("user", b"pencil", NONCE).unwrap()
+    }
+
+    #[test]
+    fn rfc7677_vector() {
+        let mut s = start();
+        assert_eq!(s.message(), b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+        assert_eq!(s.ensure_verified(), Err(AuthError::NotVerified));
+        s.update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(std::str::from_utf8(s.message()).unwrap(), CLIENT_FINAL);
+        assert!(!s.is_verified());
+        s.finish(SERVER_FINAL.as_bytes()).unwrap();
+        assert!(s.is_verified());
+        s.ensure_verified().unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("pencil"));
+    }
+
+    #[test]
+    fn wrong_server_signature() {
+        let mut s = start();
+        s.update(SERVER_FIRST.as_bytes()).unwrap();
+        let r = s.finish(b"v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        assert_eq!(r, Err(AuthError::InvalidServerSignature));
+        assert_eq!(s.ensure_verified(), Err(AuthError::NotVerified));
+        // Truncated signature.
+        let mut s = start();
+        s.update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(
+            s.finish(b"v=6rr"),
+            Err(AuthError::Malformed("server signature is not base64"))
+        );
+        let mut s = start();
+        s.update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(s.finish(b"v=AAAA"), Err(AuthError::InvalidServerSignature));
+    }
+
+    #[test]
+    fn tampered_server_first() {
+        let cases = [
+            // Nonce not extending ours.
+            (
+                "r=XOprNGfwEbeRWgbNEkqO%hvY,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+                AuthError::NonceMismatch,
+            ),
+            // Nonce equal to ours (server added nothing).
+            (
+                "r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+                AuthError::NonceMismatch,
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqO%hvY,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4095",
+                AuthError::TooFewIterations(4095),
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqO%hvY,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0",
+                AuthError::TooFewIterations(0),
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqO%hvY,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4000000000",
+                AuthError::TooManyIterations {
+                    count: 4_000_000_000,
+                    max: DEFAULT_MAX_ITERATIONS,
+                },
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqO%hvY,s=!!!,i=4096",
+                AuthError::Malformed("salt is not base64"),
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqO%hvY,i=4096",
+                AuthError::Malformed("s="),
+            ),
+            (
+                "m=ext,r=rOprNGfwEbeRWgbNEkqO%hvY,s=W22Z,i=4096",
+                AuthError::Malformed("unsupported mandatory extension"),
+            ),
+            ("e=other-error", AuthError::Server("other-error".into())),
+        ];
+        for (msg, err) in cases {
+            let mut s = start();
+            assert_eq!(s.update(msg.as_bytes()), Err(err), "{msg}");
+            // A failed exchange cannot continue.
+            assert_eq!(
+                s.finish(SERVER_FINAL.as_bytes()),
+                Err(AuthError::OutOfOrder)
+            );
+        }
+    }
+
+    #[test]
+    fn order_and_server_errors() {
+        let mut s = start();
+        assert_eq!(
+            s.finish(SERVER_FINAL.as_bytes()),
+            Err(AuthError::OutOfOrder)
+        );
+        let mut s = start();
+        s.update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(
+            s.finish(b"e=invalid-proof"),
+            Err(AuthError::Server("invalid-proof".into()))
+        );
+        assert!(ScramSha256::with_nonce("u", b"p", "a,b").is_err());
+        assert!(ScramSha256::with_nonce("u", b"p", "").is_err());
+        let s = ScramSha256::with_nonce("a=b,c", b"p", "n").unwrap();
+        assert_eq!(s.message(), b"n,,n=a=3Db=2Cc,r=n");
+    }
+
+    #[test]
+    fn random_nonce() {
+        let a = ScramSha256::new(b"pw").unwrap();
+        let b = ScramSha256::new(b"pw").unwrap();
+        assert_ne!(a.message(), b.message());
+        assert!(a.message().starts_with(b"n,,n=,r="));
+        assert_eq!(a.message().len(), "n,,n=,r=".len() + 24);
+    }
+}

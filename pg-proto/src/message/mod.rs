@@ -1,0 +1,4 @@
+//! Protocol messages: [`frontend`] encoders and [`backend`] parsers.
+
+pub mod backend;
+pub mod frontend;

@@ -1,0 +1,63 @@
+//! OIDs of the built-in types this crate knows (from `pg_type.dat`).
+
+use super::Oid;
+
+macro_rules! oids {
+    ($($name:ident = $oid:expr, $array:ident = $aoid:expr;)*) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "`.")]
+            pub const $name: Oid = $oid;
+            #[doc = concat!("`", stringify!($name), "[]`.")]
+            pub const $array: Oid = $aoid;
+        )*
+
+        /// The element type of an array type, or `None` if `array` is not a known array type.
+        pub fn array_element(array: Oid) -> Option<Oid> {
+            match array {
+                $($aoid => Some($oid),)*
+                _ => None,
+            }
+        }
+
+        /// The array type whose elements are `element`, if known.
+        pub fn array_of(element: Oid) -> Option<Oid> {
+            match element {
+                $($oid => Some($aoid),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+oids! {
+    BOOL = 16, BOOL_ARRAY = 1000;
+    BYTEA = 17, BYTEA_ARRAY = 1001;
+    CHAR = 18, CHAR_ARRAY = 1002;
+    NAME = 19, NAME_ARRAY = 1003;
+    INT8 = 20, INT8_ARRAY = 1016;
+    INT2 = 21, INT2_ARRAY = 1005;
+    INT4 = 23, INT4_ARRAY = 1007;
+    TEXT = 25, TEXT_ARRAY = 1009;
+    OID = 26, OID_ARRAY = 1028;
+    JSON = 114, JSON_ARRAY = 199;
+    FLOAT4 = 700, FLOAT4_ARRAY = 1021;
+    FLOAT8 = 701, FLOAT8_ARRAY = 1022;
+    BPCHAR = 1042, BPCHAR_ARRAY = 1014;
+    VARCHAR = 1043, VARCHAR_ARRAY = 1015;
+    DATE = 1082, DATE_ARRAY = 1182;
+    TIME = 1083, TIME_ARRAY = 1183;
+    TIMESTAMP = 1114, TIMESTAMP_ARRAY = 1115;
+    TIMESTAMPTZ = 1184, TIMESTAMPTZ_ARRAY = 1185;
+    INTERVAL = 1186, INTERVAL_ARRAY = 1187;
+    TIMETZ = 1266, TIMETZ_ARRAY = 1270;
+    NUMERIC = 1700, NUMERIC_ARRAY = 1231;
+    UUID = 2950, UUID_ARRAY = 2951;
+    JSONB = 3802, JSONB_ARRAY = 3807;
+}
+
+/// `unknown` (untyped literals).
+pub const UNKNOWN: Oid = 705;
+/// `void`.
+pub const VOID: Oid = 2278;
+/// `record`.
+pub const RECORD: Oid = 2249;
