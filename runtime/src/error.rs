@@ -22,6 +22,9 @@ pub enum Error {
         /// What glommio or the OS reported.
         reason: String,
     },
+    /// The worker is shutting down and takes no new connections.
+    #[error("the worker is shutting down")]
+    WorkerClosing,
     /// A call that must run on a worker thread ran elsewhere.
     #[error("this must be called on a corelane worker thread")]
     NotOnWorker,

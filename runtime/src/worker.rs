@@ -97,15 +97,27 @@ impl WorkerLoop {
     /// Runs `job` on this worker's thread, from any thread (the worker's own included: the job
     /// then runs after the current task yields). Jobs submitted from one thread run in order.
     ///
-    /// A job that panics is caught and dropped; the worker and its connections live on.
+    /// A job that panics is caught and dropped, so the worker lives on; what the job had done
+    /// before panicking stays done.
+    ///
+    /// Once the worker has begun shutting down, jobs are refused with
+    /// [`SubmitError::WorkerClosed`] (so busy submitters cannot hold a shutdown open). A job
+    /// that races with the shutdown is either run or dropped unrun; when `Err` is returned, it
+    /// was not run to completion by a live worker.
     pub fn submit<F>(&self, job: F) -> Result<(), SubmitError>
     where
         F: FnOnce() + Send + 'static,
     {
-        if self.shared.state.load(Ordering::Acquire) == CLOSED {
+        if self.shared.state.load(Ordering::SeqCst) != RUNNING {
             return Err(SubmitError::WorkerClosed);
         }
         self.shared.mailbox.push(Box::new(job));
+        // Pairs with `detach`: it stores CLOSED, then drains. Either it drains after our push,
+        // or we see CLOSED here and drain ourselves — no job is left queued for nobody.
+        if self.shared.state.load(Ordering::SeqCst) == CLOSED {
+            while self.shared.mailbox.pop().is_some() {}
+            return Err(SubmitError::WorkerClosed);
+        }
         self.wake_mailbox();
         Ok(())
     }
@@ -153,8 +165,8 @@ impl WorkerLoop {
         let _ = self.shared.state.compare_exchange(
             RUNNING,
             CLOSING,
-            Ordering::AcqRel,
-            Ordering::Acquire,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
         );
         self.wake_mailbox();
     }
@@ -181,7 +193,7 @@ impl WorkerLoop {
 
     /// Clears the thread-local identity after the worker's loop ended.
     pub(crate) fn detach(&self) {
-        self.shared.state.store(CLOSED, Ordering::Release);
+        self.shared.state.store(CLOSED, Ordering::SeqCst);
         CURRENT.with(|c| *c.borrow_mut() = None);
         // Jobs that raced with the shutdown are dropped here, which drops their result senders,
         // so their callers see `Canceled` instead of waiting forever.

@@ -49,6 +49,32 @@ impl Limits {
     }
 }
 
+/// Appends what `encode` writes to `buf`, or nothing at all: if `encode` unwinds, the bytes it
+/// wrote are cut off again, so a panicking encoder (caught by the mailbox) cannot leave half a
+/// request on the wire.
+pub(crate) fn append_whole(buf: &mut BytesMut, encode: impl FnOnce(&mut BytesMut)) {
+    struct Rollback<'a> {
+        buf: &'a mut BytesMut,
+        mark: usize,
+        done: bool,
+    }
+    impl Drop for Rollback<'_> {
+        fn drop(&mut self) {
+            if !self.done {
+                self.buf.truncate(self.mark);
+            }
+        }
+    }
+    let mark = buf.len();
+    let mut guard = Rollback {
+        buf,
+        mark,
+        done: false,
+    };
+    encode(guard.buf);
+    guard.done = true;
+}
+
 /// How big one `recv` may be. Reads go into one per-worker scratch buffer of this size and
 /// only the bytes received are copied into the connection's input buffer, so an idle
 /// connection costs no read buffer at all.
@@ -206,6 +232,7 @@ impl<H: Handler> ConnCore<H> {
                 if let Err(cause) = result {
                     self.close(cause);
                 }
+                self.shrink_idle_input();
                 continue;
             }
             if reads == READS_PER_WAKE {
@@ -222,6 +249,15 @@ impl<H: Handler> ConnCore<H> {
                 }
                 Poll::Ready(Err(e)) => self.close(CloseCause::io(&e)),
             }
+        }
+    }
+
+    /// A burst of big replies should not pin its buffer: once drained, a buffer that grew past
+    /// a few reads' worth is released.
+    fn shrink_idle_input(&self) {
+        let mut input = self.input.borrow_mut();
+        if input.is_empty() && input.capacity() > 4 * READ_BUFFER_SIZE {
+            *input = BytesMut::new();
         }
     }
 
@@ -284,7 +320,7 @@ impl<H: Handler> ConnCore<H> {
         {
             let mut out = self.output.borrow_mut();
             self.check_room(&out, len)?;
-            encode(&mut out);
+            append_whole(&mut out, encode);
         }
         self.schedule_writer();
         Ok(())
@@ -422,8 +458,10 @@ impl<H: Handler> Registered<H> {
     /// Registers `stream` on the current worker: starts its reader and writer tasks.
     /// Fails with [`Error::NotOnWorker`] off a worker thread.
     pub fn register(stream: Stream, handler: H, limits: Limits) -> Result<Self, Error> {
-        if crate::WorkerLoop::current().is_none() {
-            return Err(Error::NotOnWorker);
+        match crate::WorkerLoop::current() {
+            Some(worker) if worker.is_running() => {}
+            Some(_) => return Err(Error::WorkerClosing),
+            None => return Err(Error::NotOnWorker),
         }
         let core = Rc::new(ConnCore {
             stream: RefCell::new(stream),

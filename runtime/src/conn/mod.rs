@@ -20,6 +20,7 @@ pub(crate) mod registry;
 mod stream;
 
 pub use self::cause::{CloseCause, WriteError};
+pub(crate) use self::core::append_whole;
 pub use self::core::{Handler, Limits, Registered};
 pub use self::lease::ReadLease;
 pub use self::stream::{Listener, Stream};

@@ -29,8 +29,15 @@ pub(crate) fn add(conn: Weak<dyn Closeable>) {
 
 /// Closes every live connection on this worker with `cause`.
 pub(crate) fn close_all(cause: &CloseCause) {
-    let conns = REGISTERED.with(|list| std::mem::take(&mut *list.borrow_mut()));
-    for conn in conns.iter().filter_map(Weak::upgrade) {
-        conn.close_with(cause.clone());
+    // An `on_close` may register a new connection (reconnect-on-close); registering is refused
+    // once the worker is shutting down, so this loop ends.
+    loop {
+        let conns = REGISTERED.with(|list| std::mem::take(&mut *list.borrow_mut()));
+        if conns.is_empty() {
+            return;
+        }
+        for conn in conns.iter().filter_map(Weak::upgrade) {
+            conn.close_with(cause.clone());
+        }
     }
 }

@@ -19,10 +19,23 @@ enum Inner {
     Unix(glommio::net::UnixStream),
 }
 
+/// glommio's sockets panic when created off an executor; ours say so instead.
+fn on_worker() -> io::Result<()> {
+    if crate::WorkerLoop::current().is_some() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "sockets can only be created on a corelane worker thread",
+        ))
+    }
+}
+
 impl Stream {
     /// Connects over TCP, with `TCP_NODELAY` set. Takes a resolved address: resolving a host
     /// name here would block the worker.
     pub async fn connect_tcp(addr: SocketAddr) -> io::Result<Stream> {
+        on_worker()?;
         let stream = glommio::net::TcpStream::connect(addr)
             .await
             .map_err(io::Error::from)?;
@@ -35,6 +48,7 @@ impl Stream {
         addr: SocketAddr,
         timeout: std::time::Duration,
     ) -> io::Result<Stream> {
+        on_worker()?;
         match crate::task::timeout(timeout, Self::connect_tcp(addr)).await {
             Some(result) => result,
             None => Err(io::Error::new(
@@ -46,6 +60,7 @@ impl Stream {
 
     /// Connects to a Unix domain socket.
     pub async fn connect_unix(path: impl AsRef<Path>) -> io::Result<Stream> {
+        on_worker()?;
         let stream = glommio::net::UnixStream::connect(path)
             .await
             .map_err(io::Error::from)?;
@@ -55,6 +70,7 @@ impl Stream {
     /// Wraps an already connected std TCP stream (it is switched to non-blocking mode).
     pub fn from_std_tcp(stream: std::net::TcpStream) -> io::Result<Stream> {
         use std::os::fd::{FromRawFd, IntoRawFd};
+        on_worker()?;
         stream.set_nonblocking(true)?;
         stream.set_nodelay(true)?;
         let fd = stream.into_raw_fd();
@@ -140,6 +156,7 @@ pub struct Listener(glommio::net::TcpListener);
 impl Listener {
     /// Binds and listens on `addr` (port 0 picks a free port).
     pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        on_worker()?;
         glommio::net::TcpListener::bind(addr)
             .map(Listener)
             .map_err(io::Error::from)

@@ -56,7 +56,8 @@ impl<C: Codec> Batch<C> {
 
     /// Adds one request: `encode` appends its bytes, `expect` describes its reply.
     pub fn push(&mut self, expect: C::Expect, encode: impl FnOnce(&mut BytesMut)) {
-        encode(&mut self.bytes);
+        // All or nothing: a panicking encoder must not leave bytes without an entry.
+        crate::conn::append_whole(&mut self.bytes, encode);
         self.expects.push(expect);
     }
 

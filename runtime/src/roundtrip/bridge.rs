@@ -50,11 +50,31 @@ impl<C: Codec> Handler for PipeHandler<C> {
     }
 
     fn on_close(&mut self, cause: &CloseCause) {
-        // Take the entries out first: delivering may wake callers, and none of them may see the
-        // queue half-drained.
-        let entries = std::mem::take(&mut self.state.borrow_mut().queue);
-        for entry in entries {
-            entry.sink.deliver(Err(RequestError::Closed(cause.clone())));
+        match self.state.try_borrow_mut() {
+            Ok(mut state) => {
+                // Take the entries out first: delivering may wake callers, and none of them may
+                // see the queue half-drained.
+                let entries = std::mem::take(&mut state.queue);
+                drop(state);
+                fail_all(entries, cause);
+            }
+            Err(_) => {
+                // The close came from inside a section that holds the state (no such path is
+                // known). Fail the entries as soon as it is released, from a task of this worker,
+                // rather than panic.
+                let state = self.state.clone();
+                let cause = cause.clone();
+                let _ = crate::task::spawn_detached(async move {
+                    let entries = std::mem::take(&mut state.borrow_mut().queue);
+                    fail_all(entries, &cause);
+                });
+            }
         }
+    }
+}
+
+fn fail_all<C: Codec>(entries: VecDeque<Entry<C>>, cause: &CloseCause) {
+    for entry in entries {
+        entry.sink.deliver(Err(RequestError::Closed(cause.clone())));
     }
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use bytes::BytesMut;
 
 use super::bridge::{Entry, PipeHandler, PipeState};
-use super::slots::Sink;
+use super::slots::{Sink, WakerCache};
 use super::{Batch, Codec, OwnedRun, RequestError, Run};
 use crate::conn::{CloseCause, Limits, Registered, Stream};
 use crate::{oneshot, Error};
@@ -16,6 +16,10 @@ use crate::{oneshot, Error};
 /// stop allocating once warm.
 const SPARE_BATCHES: usize = 64;
 
+/// A spare batch whose buffer grew past this is dropped rather than kept, so one huge request
+/// does not pin its memory for the connection's lifetime.
+const MAX_SPARE_BYTES: usize = 64 * 1024;
+
 /// A pipelined connection on the current worker: requests from any number of tasks, replies
 /// in request order. Cheap to clone (all clones are one connection); `!Send`.
 pub struct Pipe<C: Codec> {
@@ -23,6 +27,7 @@ pub struct Pipe<C: Codec> {
     pub(crate) state: Rc<RefCell<PipeState<C>>>,
     spare: Rc<RefCell<Vec<Batch<C>>>>,
     pub(crate) stats: Rc<StatCells>,
+    pub(crate) wakers: Rc<WakerCache>,
 }
 
 /// Counters of how batches travelled, for tests and benchmarks.
@@ -57,6 +62,7 @@ impl<C: Codec> Clone for Pipe<C> {
             state: self.state.clone(),
             spare: self.spare.clone(),
             stats: self.stats.clone(),
+            wakers: self.wakers.clone(),
         }
     }
 }
@@ -86,6 +92,7 @@ impl<C: Codec> Pipe<C> {
             state,
             spare: Rc::new(RefCell::new(Vec::new())),
             stats: Rc::default(),
+            wakers: Rc::default(),
         })
     }
 
@@ -110,6 +117,9 @@ impl<C: Codec> Pipe<C> {
 
     /// Clears `batch` and keeps it for a later [`take_batch`](Self::take_batch).
     pub fn recycle_batch(&self, mut batch: Batch<C>) {
+        if batch.bytes.capacity() > MAX_SPARE_BYTES {
+            return;
+        }
         batch.clear();
         let mut spare = self.spare.borrow_mut();
         if spare.len() < SPARE_BATCHES {
@@ -154,12 +164,18 @@ impl<C: Codec> Pipe<C> {
             let _ = reply_to.send(Err(e.into()));
             return;
         }
-        self.state.borrow_mut().queue.push_back(Entry {
-            expect,
-            sink: Sink::Remote(reply_to),
-        });
-        // Cannot fail: room and liveness were checked above, in the same tick.
-        let _ = self.conn.write_with(0, encode);
+        // Encode first, then queue the entry: both happen before the writer task can run (it
+        // only runs after this job returns), so "entry before bytes" holds on the wire, and an
+        // encoder that panics leaves neither an entry nor bytes behind.
+        match self.conn.write_with(0, encode) {
+            Ok(()) => self.state.borrow_mut().queue.push_back(Entry {
+                expect,
+                sink: Sink::Remote(reply_to),
+            }),
+            Err(e) => {
+                let _ = reply_to.send(Err(e.into()));
+            }
+        }
     }
 
     /// Requests sent (or queued) whose replies the loop's reader has not delivered yet.

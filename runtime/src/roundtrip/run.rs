@@ -252,7 +252,7 @@ impl<'p, C: Codec> Progress<'p, C> {
                         *self.state = RunState::Done;
                         return Poll::Ready(Ok(()));
                     }
-                    self.batch.slots.register(cx);
+                    self.batch.slots.register(cx, &self.pipe.wakers);
                     return Poll::Pending;
                 }
                 RunState::Done => return Poll::Ready(Ok(())),

@@ -12,7 +12,7 @@ use crate::oneshot;
 pub(crate) struct Slots<R> {
     results: RefCell<Vec<Option<Result<R, RequestError>>>>,
     remaining: Cell<usize>,
-    waker: Cell<Option<Waker>>,
+    waker: Cell<Option<Rc<Waker>>>,
     /// The batch's future was dropped: replies still arrive (and must be read) but are dropped.
     abandoned: Cell<bool>,
 }
@@ -53,7 +53,7 @@ impl<R> Slots<R> {
         self.put(k, result);
         if self.remaining.get() == 0 {
             if let Some(w) = self.waker.take() {
-                w.wake();
+                w.wake_by_ref();
             }
         }
     }
@@ -62,8 +62,10 @@ impl<R> Slots<R> {
         self.remaining.get()
     }
 
-    pub(crate) fn register(&self, cx: &Context<'_>) {
-        self.waker.set(Some(cx.waker().clone()));
+    /// Remembers who to wake. Thousands of runs awaited by one task share one waker clone
+    /// through `cache`: glommio counts a task's waker clones in an `i16` and aborts past it.
+    pub(crate) fn register(&self, cx: &Context<'_>, cache: &WakerCache) {
+        self.waker.set(Some(cache.get(cx)));
     }
 
     pub(crate) fn abandon(&self) {
@@ -84,6 +86,24 @@ impl<R> Slots<R> {
 
     pub(crate) fn len(&self) -> usize {
         self.results.borrow().len()
+    }
+}
+
+/// The last waker registered on a connection, shared by the runs of the task that owns it.
+#[derive(Default)]
+pub(crate) struct WakerCache(RefCell<Option<Rc<Waker>>>);
+
+impl WakerCache {
+    fn get(&self, cx: &Context<'_>) -> Rc<Waker> {
+        let mut cached = self.0.borrow_mut();
+        match &*cached {
+            Some(w) if w.will_wake(cx.waker()) => w.clone(),
+            _ => {
+                let fresh = Rc::new(cx.waker().clone());
+                *cached = Some(fresh.clone());
+                fresh
+            }
+        }
     }
 }
 

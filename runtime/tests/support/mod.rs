@@ -129,6 +129,8 @@ impl DeafServer {
     }
 }
 
+pub mod framed;
+
 /// A loop of `n` unbound workers, for tests (the machine may have fewer CPUs than tests).
 pub mod toy_server;
 
