@@ -89,3 +89,31 @@ pub async fn resolve_host(host: &str, port: u16) -> std::io::Result<Vec<std::net
     })
     .await
 }
+
+/// A timer on the current worker: a nameable future (for drivers' own future types) that
+/// completes once `dur` has passed.
+pub struct Sleep(glommio::timer::Timer);
+
+impl Sleep {
+    /// A timer of `dur`; `None` off a worker thread.
+    pub fn new(dur: Duration) -> Option<Sleep> {
+        crate::WorkerLoop::current()?;
+        Some(Sleep(glommio::timer::Timer::new(dur)))
+    }
+}
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep").finish_non_exhaustive()
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}

@@ -57,6 +57,20 @@ impl<T> ThreadBound<T> {
     }
 }
 
+impl<T> ThreadBound<T> {
+    /// The value, on the owning thread; `None` elsewhere (the value is then leaked).
+    pub fn into_inner(self) -> Option<T> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        if this.is_owner() {
+            // SAFETY: `this` is never dropped (ManuallyDrop), so the value is moved out exactly
+            // once, on the owning thread.
+            Some(unsafe { ManuallyDrop::take(&mut this.value) })
+        } else {
+            None
+        }
+    }
+}
+
 impl<T> Drop for ThreadBound<T> {
     fn drop(&mut self) {
         if self.is_owner() {

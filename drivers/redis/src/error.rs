@@ -3,50 +3,7 @@
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::CloseCause;
 
-/// An error reply from the server (`-ERR ...`, `-WRONGTYPE ...`, `!` blob errors): a value,
-/// not a broken connection — the connection stays usable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerError {
-    code: String,
-    message: String,
-}
-
-impl ServerError {
-    /// From the error line: the first word is the code (`ERR`, `WRONGTYPE`, `MOVED`, `NOAUTH`…).
-    pub fn from_line(line: &str) -> Self {
-        let line = line.trim_end();
-        match line.split_once(' ') {
-            Some((code, message)) => ServerError {
-                code: code.to_owned(),
-                message: message.to_owned(),
-            },
-            None => ServerError {
-                code: line.to_owned(),
-                message: String::new(),
-            },
-        }
-    }
-
-    /// The error code (the reply's first word), e.g. `WRONGTYPE`.
-    pub fn code(&self) -> &str {
-        &self.code
-    }
-
-    /// The rest of the reply after the code.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl std::fmt::Display for ServerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.message.is_empty() {
-            write!(f, "{}", self.code)
-        } else {
-            write!(f, "{} {}", self.code, self.message)
-        }
-    }
-}
+pub use corelane_redis_proto::ServerError;
 
 /// What went wrong. Use the `is_*` helpers and [`Error::server_error`] rather than matching
 /// on text.
@@ -78,8 +35,6 @@ enum Kind {
     Type(String),
     #[error("transaction aborted: a WATCHed key changed (EXEC returned null)")]
     ExecAborted,
-    #[error("protocol error: {0}")]
-    Protocol(String),
     #[error("runtime error: {0}")]
     Runtime(String),
 }
@@ -117,10 +72,6 @@ impl Error {
         Kind::ExecAborted.into()
     }
 
-    pub(crate) fn protocol(message: impl Into<String>) -> Self {
-        Kind::Protocol(message.into()).into()
-    }
-
     pub(crate) fn runtime(e: impl std::fmt::Display) -> Self {
         Kind::Runtime(e.to_string()).into()
     }
@@ -139,7 +90,7 @@ impl Error {
 
     /// The server's error code (`WRONGTYPE`, `MOVED`, …), when this is a server error.
     pub fn code(&self) -> Option<&str> {
-        self.server_error().map(ServerError::code)
+        self.server_error().and_then(ServerError::code)
     }
 
     /// True when the connection is gone (closed, reset, killed server, loop shut down):
@@ -180,8 +131,7 @@ impl Error {
 
     /// True when the server sent bytes that are not valid RESP (the connection was closed).
     pub fn is_protocol(&self) -> bool {
-        matches!(self.kind, Kind::Protocol(_))
-            || matches!(self.kind, Kind::Closed(CloseCause::Protocol(_)))
+        matches!(self.kind, Kind::Closed(CloseCause::Protocol(_)))
     }
 }
 

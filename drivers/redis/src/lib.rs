@@ -1,10 +1,63 @@
-//! corelane-redis: a pipelined Redis client on corelane-runtime (being built).
+//! corelane-redis: a pipelined Redis client for thread-per-core services, on corelane-runtime.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_redis::Error> {
+//! use corelane_redis::{Client, Pipeline};
+//!
+//! let client = Client::open("redis://127.0.0.1:6379")?;
+//! futures_lite::future::block_on(async {
+//!     client.set::<()>("greeting", "hello").await?;
+//!     let greeting: Option<String> = client.get("greeting").await?;
+//!     assert_eq!(greeting.as_deref(), Some("hello"));
+//!
+//!     let mut pipe = Pipeline::new();
+//!     pipe.incr("hits").incr("hits").get("hits");
+//!     let (_, _, hits): (i64, i64, i64) = client.pipeline(&pipe).await?;
+//!     println!("{hits} hits");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Behavior
+//!
+//! - **Per-core connections.** Every worker of the event loop (the standalone loop, or a
+//!   thread-per-core server's own workers) keeps its own connection(s) to the server. A call made
+//!   on a worker uses that worker's connection: no lock, no atomic, no thread hop. A call made
+//!   elsewhere (a tokio task, a plain thread) is handed to a worker through its mailbox. The
+//!   same [`Client`] value works in both places.
+//! - **Pipelining.** Concurrent calls on one worker share its connection: their commands leave
+//!   in one write per scheduler tick and the replies come back in order (implicit pipelining).
+//!   A [`Pipeline`] sends many commands in one write; on an idle connection its replies are read
+//!   straight into their slots by the calling task.
+//! - **Cancellation.** Dropping a call at any point leaves its connection in step: replies of
+//!   requests already sent are read and discarded.
+//! - **Errors.** A server error reply is an [`Error`] with the server's code
+//!   ([`Error::code`]) and leaves the connection usable; a broken connection gives
+//!   [`Error::is_closed`], and the next call reconnects.
+//! - **Protocol.** RESP3 (`HELLO 3`) by default, falling back to RESP2 when the server refuses
+//!   HELLO; AUTH with an ACL user or a legacy password; SELECT; CLIENT SETNAME.
 
+mod call;
+mod client;
+mod codec;
+mod commands;
 mod config;
+mod connection;
 mod error;
+mod from_value;
+mod pipeline;
+mod request;
 mod secret;
 mod url;
+mod worker_state;
 
+pub use call::Call;
+pub use client::Client;
+pub use commands::{SetCondition, SetOptions};
 pub use config::{Addr, Config, Protocol, DEFAULT_PORT};
+pub use corelane_redis_proto::{Cmd, ToArg, Value};
 pub use error::{Error, ServerError};
+pub use from_value::FromValue;
+pub use pipeline::Pipeline;
 pub use secret::Secret;

@@ -118,7 +118,11 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
                 config.protocol = match value.as_str() {
                     "resp3" | "3" => Protocol::Resp3,
                     "resp2" | "2" => Protocol::Resp2,
-                    _ => return Err(Error::config(format!("bad protocol {value:?} (resp2 or resp3)"))),
+                    _ => {
+                        return Err(Error::config(format!(
+                            "bad protocol {value:?} (resp2 or resp3)"
+                        )))
+                    }
                 }
             }
             "db" => {
@@ -236,10 +240,16 @@ mod tests {
     fn tls_and_garbage_are_clear_errors() {
         let e = parse("rediss://h").unwrap_err().to_string();
         assert!(e.contains("TLS"), "{e}");
-        assert!(parse("http://h").unwrap_err().to_string().contains("scheme"));
+        assert!(parse("http://h")
+            .unwrap_err()
+            .to_string()
+            .contains("scheme"));
         assert!(parse("redis://h:notaport").is_err());
         assert!(parse("redis://h/x").is_err());
-        assert!(parse("redis://h?bogus=1").unwrap_err().to_string().contains("bogus"));
+        assert!(parse("redis://h?bogus=1")
+            .unwrap_err()
+            .to_string()
+            .contains("bogus"));
         assert!(parse("nourl").is_err());
     }
 

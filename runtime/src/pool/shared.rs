@@ -144,6 +144,37 @@ impl<M: Manager> SharedPool<M> {
             .unwrap_or(Err(PoolError::Timeout))
     }
 
+    /// A handle to a live connection without waiting: `Some` when [`get_shared`] would return
+    /// an existing connection at once, `None` when it would have to open one or wait (call
+    /// [`get_shared`] then). The hot path of drivers: no future, no allocation.
+    ///
+    /// [`get_shared`]: SharedPool::get_shared
+    pub fn try_get_shared(&self) -> Option<Shared<M::Conn>> {
+        let now = Instant::now();
+        self.reap_at(now);
+        let mut state = self.inner.state.borrow_mut();
+        if state.closed {
+            return None;
+        }
+        let loads = Loads {
+            len: state.conns.len(),
+            cursor: state.cursor,
+            connecting: state.connecting,
+            waiting: state.waiting,
+            max_size: self.inner.config.max_size,
+            target: self.inner.config.shared_target_load,
+        };
+        let conns = &state.conns;
+        let Choice::Use(idx) = choose(loads, |i| {
+            conns.get(i).map_or(usize::MAX, |e| e.users.get())
+        }) else {
+            return None;
+        };
+        let entry = state.conns.get(idx).map(Rc::clone)?;
+        state.cursor = idx.wrapping_add(1);
+        Some(Shared::new(entry, now))
+    }
+
     async fn get_inner(&self) -> Result<Shared<M::Conn>, PoolError<M::Error>> {
         loop {
             let now = Instant::now();

@@ -1,0 +1,208 @@
+//! The future of one call: it picks its path at the first poll.
+//!
+//! - On one of the client's workers: take a live connection of this worker's pool and run the
+//!   request as a batch — direct index when the connection is idle, the bridge queue when
+//!   others are in flight. No thread hop, no atomics, no allocation on the warm path.
+//! - Anywhere else (a tokio task, a plain thread): hand the request to a worker's mailbox and
+//!   wait on a oneshot.
+//!
+//! The future is `Send` (tokio can spawn it); the worker-local state it holds on the first path
+//! lives in a [`ThreadBound`], untouchable from any other thread.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use corelane_redis_proto::Value;
+use corelane_runtime::oneshot;
+use corelane_runtime::roundtrip::{OwnedRun, Pipe};
+use corelane_runtime::task::Sleep;
+use corelane_runtime::ThreadBound;
+
+use crate::client::Client;
+use crate::codec::RespCodec;
+use crate::connection::Connection;
+use crate::request::Request;
+use crate::worker_state::{worker_client, WorkerClient};
+use crate::{Error, FromValue};
+
+type Acquire = Pin<Box<dyn Future<Output = Result<Connection, Error>>>>;
+
+/// A pending command or pipeline; resolves to its typed reply. Dropping it at any point is safe:
+/// the connection stays in step (an unanswered request's reply is read and discarded).
+#[must_use = "a call does nothing until awaited"]
+pub struct Call<T> {
+    client: Client,
+    request: Option<Request>,
+    state: State,
+    /// The command timeout, on the local path.
+    deadline: Option<ThreadBound<Sleep>>,
+    _out: PhantomData<fn() -> T>,
+}
+
+enum State {
+    Start,
+    /// Waiting for this worker's pool to open a connection.
+    Acquire(ThreadBound<Acquire>),
+    /// The request is in flight on this worker.
+    Run(ThreadBound<(Pipe<RespCodec>, OwnedRun<RespCodec>)>),
+    /// A worker runs it for us.
+    Remote(oneshot::Receiver<Result<Value, Error>>),
+    Done,
+}
+
+impl<T> Call<T> {
+    pub(crate) fn new(client: Client, request: Request) -> Self {
+        Call {
+            client,
+            request: Some(request),
+            state: State::Start,
+            deadline: None,
+            _out: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call").finish_non_exhaustive()
+    }
+}
+
+fn moved_thread() -> Error {
+    Error::runtime("a call started on a worker was polled from another thread")
+}
+
+impl<T: FromValue> Call<T> {
+    fn start(&mut self) -> Result<(), Error> {
+        let client = &self.client;
+        let timeout = client.config().command_timeout;
+        if client.on_own_worker() {
+            self.deadline = timeout.and_then(Sleep::new).map(ThreadBound::new);
+            let state = worker_client(client.id(), client.config())?;
+            match state.pool.try_get_shared() {
+                Some(shared) => self.run_on(&shared.pipe),
+                None => {
+                    let acquire: Acquire = Box::pin(async move { state.connection().await });
+                    self.state = State::Acquire(ThreadBound::new(acquire));
+                }
+            }
+            return Ok(());
+        }
+        let request = self
+            .request
+            .take()
+            .ok_or_else(|| Error::runtime("call polled after completion"))?;
+        let (tx, rx) = oneshot::channel();
+        let id = client.id();
+        let config = client.config().clone();
+        client
+            .pick_worker()?
+            .submit(move || {
+                let state: Result<std::rc::Rc<WorkerClient>, Error> = worker_client(id, &config);
+                let _ = corelane_runtime::task::spawn_detached(async move {
+                    let result = match (state, timeout) {
+                        (Ok(state), None) => state.execute(&request).await,
+                        (Ok(state), Some(limit)) => {
+                            corelane_runtime::task::timeout(limit, state.execute(&request))
+                                .await
+                                .unwrap_or(Err(Error::timeout(limit)))
+                        }
+                        (Err(e), _) => Err(e),
+                    };
+                    let _ = tx.send(result);
+                });
+            })
+            .map_err(Error::from)?;
+        self.state = State::Remote(rx);
+        Ok(())
+    }
+
+    fn run_on(&mut self, pipe: &Pipe<RespCodec>) {
+        let mut batch = pipe.take_batch();
+        if let Some(request) = &self.request {
+            request.fill(&mut batch);
+        }
+        let run = pipe.run_owned(batch);
+        self.state = State::Run(ThreadBound::new((pipe.clone(), run)));
+    }
+
+    fn finish(&mut self, value: Result<Value, Error>) -> Poll<Result<T, Error>> {
+        self.state = State::Done;
+        self.deadline = None;
+        Poll::Ready(value.and_then(T::from_value))
+    }
+}
+
+impl<T: FromValue> Future for Call<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(deadline) = &mut this.deadline {
+            if let Some(sleep) = deadline.get_mut() {
+                if Pin::new(sleep).poll(cx).is_ready() {
+                    // Dropping the state drops the run: its request becomes a placeholder whose
+                    // reply is read and discarded, so the connection stays in step.
+                    this.state = State::Done;
+                    this.deadline = None;
+                    let limit = this.client.config().command_timeout.unwrap_or_default();
+                    return Poll::Ready(Err(Error::timeout(limit)));
+                }
+            }
+        }
+        loop {
+            match &mut this.state {
+                State::Start => {
+                    if let Err(e) = this.start() {
+                        return this.finish(Err(e));
+                    }
+                }
+                State::Acquire(acquire) => {
+                    let Some(acquire) = acquire.get_mut() else {
+                        return this.finish(Err(moved_thread()));
+                    };
+                    match acquire.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return this.finish(Err(e)),
+                        Poll::Ready(Ok(conn)) => this.run_on(&conn.pipe),
+                    }
+                }
+                State::Run(bound) => {
+                    let Some((_, run)) = bound.get_mut() else {
+                        return this.finish(Err(moved_thread()));
+                    };
+                    let outcome = match Pin::new(run).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(outcome) => outcome,
+                    };
+                    let State::Run(bound) = std::mem::replace(&mut this.state, State::Done) else {
+                        return this.finish(Err(moved_thread()));
+                    };
+                    let Some((pipe, run)) = bound.into_inner() else {
+                        return this.finish(Err(moved_thread()));
+                    };
+                    let mut batch = run.into_batch();
+                    let value = match (outcome, &this.request) {
+                        (Ok(()), Some(request)) => request.assemble(&mut batch),
+                        (Ok(()), None) => Err(Error::runtime("call lost its request")),
+                        (Err(e), _) => Err(e.into()),
+                    };
+                    pipe.recycle_batch(batch);
+                    return this.finish(value);
+                }
+                State::Remote(rx) => {
+                    return match Pin::new(rx).poll(cx) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(Ok(value)) => this.finish(value),
+                        Poll::Ready(Err(_)) => this.finish(Err(Error::worker_closed())),
+                    };
+                }
+                State::Done => {
+                    return Poll::Ready(Err(Error::runtime("call polled after completion")))
+                }
+            }
+        }
+    }
+}

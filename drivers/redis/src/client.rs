@@ -1,0 +1,123 @@
+//! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use corelane_redis_proto::Cmd;
+use corelane_runtime::{resolve, Provider, ServerProvider, WorkerLoop};
+
+use crate::call::Call;
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::request::Request;
+use crate::worker_state;
+use crate::{Error, FromValue};
+
+/// A Redis client. Cheap to clone; every clone shares the same per-worker connections.
+///
+/// On a worker of its event loop, a call uses that worker's own connection (no hop); elsewhere
+/// (tokio, plain threads) it goes through a worker's mailbox. Concurrent calls on one worker
+/// share a connection: their commands leave in one write per scheduler tick and their replies
+/// come back in order (implicit pipelining).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    config: Config,
+    workers: Provider,
+    next_worker: AtomicUsize,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .field("workers", &self.inner.workers.num_workers())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for `url` (see [`Config::from_url`]) on the shared standalone loop. Connections
+    /// open lazily, on first use, on each worker.
+    pub fn open(url: &str) -> Result<Client, Error> {
+        Client::new(Config::from_url(url)?)
+    }
+
+    /// A client on the shared standalone loop (started if needed).
+    pub fn new(config: Config) -> Result<Client, Error> {
+        let workers = resolve(None).map_err(Error::runtime)?;
+        Ok(Client::with_workers(config, workers))
+    }
+
+    /// A client whose connections live on a thread-per-core server's own workers.
+    pub fn with_server(config: Config, server: &dyn ServerProvider) -> Result<Client, Error> {
+        let workers = resolve(Some(server)).map_err(Error::runtime)?;
+        Ok(Client::with_workers(config, workers))
+    }
+
+    fn with_workers(config: Config, workers: Provider) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                config,
+                workers,
+                next_worker: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// True when the calling thread is one of this client's workers.
+    pub(crate) fn on_own_worker(&self) -> bool {
+        self.inner.workers.current_worker().is_some()
+    }
+
+    /// The worker for the next off-loop call, round-robin.
+    pub(crate) fn pick_worker(&self) -> Result<WorkerLoop, Error> {
+        let n = self.inner.workers.num_workers();
+        let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        self.inner
+            .workers
+            .worker(i)
+            .cloned()
+            .ok_or_else(Error::worker_closed)
+    }
+
+    /// Sends any command and converts its reply: `client.query::<String>(Cmd::new("GET").arg("k"))`.
+    pub fn query<T: FromValue>(&self, cmd: Cmd) -> Call<T> {
+        Call::new(self.clone(), Request::One(cmd))
+    }
+
+    /// Sends a pipeline: all its commands in one write, the replies as one value (an array, or
+    /// for an atomic pipeline the `EXEC` reply), converted to `T` — e.g. a tuple.
+    pub fn pipeline<T: FromValue>(&self, pipeline: &Pipeline) -> Call<T> {
+        Call::new(self.clone(), pipeline.request())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Release this client's connections on every worker (best effort: a worker that has
+        // shut down has none).
+        let id = self.id;
+        for n in 0..self.workers.num_workers() {
+            if let Some(worker) = self.workers.worker(n) {
+                let _ = worker.submit(move || worker_state::forget(id));
+            }
+        }
+    }
+}

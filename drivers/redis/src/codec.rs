@@ -1,0 +1,71 @@
+//! RESP over the runtime's round trip: decoding replies and routing pushes.
+
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use corelane_redis_proto::{DecodeError, Decoder, Frame, Value};
+use corelane_runtime::roundtrip::Codec;
+
+/// Where RESP3 push frames (client-side caching invalidations, …) on a command connection go.
+pub(crate) type PushSink = Rc<dyn Fn(Vec<Value>)>;
+
+/// Why the byte stream from the server cannot be trusted any more.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WireError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("a reply arrived while no request was waiting for one")]
+    Unsolicited,
+    #[error("a frame of a kind this client does not know")]
+    UnknownFrame,
+}
+
+/// The codec of a command connection: one reply per request, pushes routed aside.
+pub(crate) struct RespCodec {
+    decoder: Decoder,
+    on_push: Option<PushSink>,
+}
+
+impl RespCodec {
+    pub(crate) fn new(on_push: Option<PushSink>) -> Self {
+        RespCodec {
+            decoder: Decoder::new(),
+            on_push,
+        }
+    }
+
+    fn push(&self, frame: Vec<Value>) {
+        if let Some(sink) = &self.on_push {
+            sink(frame);
+        }
+    }
+}
+
+impl Codec for RespCodec {
+    type Reply = Value;
+    type Expect = ();
+    type Error = WireError;
+
+    fn decode(&mut self, _: &(), input: &mut BytesMut) -> Result<Option<Value>, WireError> {
+        loop {
+            match self.decoder.decode(input)? {
+                Some(Frame::Reply(value)) => return Ok(Some(value)),
+                Some(Frame::Push(push)) => self.push(push),
+                None => return Ok(None),
+                Some(_) => return Err(WireError::UnknownFrame),
+            }
+        }
+    }
+
+    fn unsolicited(&mut self, input: &mut BytesMut) -> Result<(), WireError> {
+        loop {
+            match self.decoder.decode(input)? {
+                Some(Frame::Push(push)) => self.push(push),
+                None => return Ok(()),
+                // A reply nobody asked for: the stream is out of step with our requests.
+                Some(Frame::Reply(_)) => return Err(WireError::Unsolicited),
+                Some(_) => return Err(WireError::UnknownFrame),
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! The typed commands, defined once for both [`Client`] (returning a [`Call`]) and
+//! [`Pipeline`] (chaining).
+
+use corelane_redis_proto::{Cmd, ToArg};
+
+use crate::call::Call;
+use crate::client::Client;
+use crate::pipeline::Pipeline;
+use crate::FromValue;
+
+/// Expiry and condition options of `SET`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetOptions {
+    /// Expire after this many milliseconds (`PX`).
+    pub expire_ms: Option<u64>,
+    /// Only set if the key does not exist (`NX`) / already exists (`XX`).
+    pub condition: Option<SetCondition>,
+    /// Keep the existing time to live (`KEEPTTL`).
+    pub keep_ttl: bool,
+    /// Return the old value (`GET`).
+    pub get: bool,
+}
+
+/// `NX` / `XX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetCondition {
+    /// Only if the key does not exist.
+    NotExists,
+    /// Only if the key exists.
+    Exists,
+}
+
+impl SetOptions {
+    /// Expire after `ms` milliseconds.
+    pub fn expire_ms(mut self, ms: u64) -> Self {
+        self.expire_ms = Some(ms);
+        self
+    }
+    /// Only if the key does not exist.
+    pub fn nx(mut self) -> Self {
+        self.condition = Some(SetCondition::NotExists);
+        self
+    }
+    /// Only if the key exists.
+    pub fn xx(mut self) -> Self {
+        self.condition = Some(SetCondition::Exists);
+        self
+    }
+    /// Keep the key's time to live.
+    pub fn keep_ttl(mut self) -> Self {
+        self.keep_ttl = true;
+        self
+    }
+    /// Return the old value.
+    pub fn get(mut self) -> Self {
+        self.get = true;
+        self
+    }
+
+    fn apply(self, mut cmd: Cmd) -> Cmd {
+        if let Some(ms) = self.expire_ms {
+            cmd = cmd.arg("PX").arg(ms);
+        }
+        match self.condition {
+            Some(SetCondition::NotExists) => cmd = cmd.arg("NX"),
+            Some(SetCondition::Exists) => cmd = cmd.arg("XX"),
+            None => {}
+        }
+        if self.keep_ttl {
+            cmd = cmd.arg("KEEPTTL");
+        }
+        if self.get {
+            cmd = cmd.arg("GET");
+        }
+        cmd
+    }
+}
+
+fn with_all(mut cmd: Cmd, items: &[impl ToArg]) -> Cmd {
+    for item in items {
+        cmd = cmd.arg(item);
+    }
+    cmd
+}
+
+fn with_pairs(mut cmd: Cmd, pairs: &[(impl ToArg, impl ToArg)]) -> Cmd {
+    for (a, b) in pairs {
+        cmd = cmd.arg(a).arg(b);
+    }
+    cmd
+}
+
+/// Defines each command once, as a `Client` method returning `Call<T>` and a chaining
+/// `Pipeline` method.
+macro_rules! commands {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),*) $body:block
+    )*) => {
+        impl Client {
+            $(
+                $(#[$doc])*
+                pub fn $name<T: FromValue>(&self, $($arg: $ty),*) -> Call<T> {
+                    self.query($body)
+                }
+            )*
+        }
+
+        impl Pipeline {
+            $(
+                $(#[$doc])*
+                pub fn $name(&mut self, $($arg: $ty),*) -> &mut Self {
+                    self.add($body)
+                }
+            )*
+        }
+    };
+}
+
+commands! {
+    // ---- strings
+    /// `GET key`.
+    fn get(key: impl ToArg) { Cmd::new("GET").arg(key) }
+    /// `SET key value`.
+    fn set(key: impl ToArg, value: impl ToArg) { Cmd::new("SET").arg(key).arg(value) }
+    /// `SET key value` with options (expiry, NX/XX, KEEPTTL, GET).
+    fn set_options(key: impl ToArg, value: impl ToArg, options: SetOptions) {
+        options.apply(Cmd::new("SET").arg(key).arg(value))
+    }
+    /// `SET key value EX seconds`.
+    fn set_ex(key: impl ToArg, value: impl ToArg, seconds: u64) {
+        Cmd::new("SET").arg(key).arg(value).arg("EX").arg(seconds)
+    }
+    /// `SETNX key value` (true when set).
+    fn set_nx(key: impl ToArg, value: impl ToArg) { Cmd::new("SETNX").arg(key).arg(value) }
+    /// `GETDEL key`.
+    fn get_del(key: impl ToArg) { Cmd::new("GETDEL").arg(key) }
+    /// `GETEX key PX ms` (`None`: `PERSIST`).
+    fn get_ex(key: impl ToArg, expire_ms: Option<u64>) {
+        match expire_ms {
+            Some(ms) => Cmd::new("GETEX").arg(key).arg("PX").arg(ms),
+            None => Cmd::new("GETEX").arg(key).arg("PERSIST"),
+        }
+    }
+    /// `MGET key...`.
+    fn mget(keys: &[impl ToArg]) { with_all(Cmd::new("MGET"), keys) }
+    /// `MSET key value ...`.
+    fn mset(pairs: &[(impl ToArg, impl ToArg)]) { with_pairs(Cmd::new("MSET"), pairs) }
+    /// `INCR key`.
+    fn incr(key: impl ToArg) { Cmd::new("INCR").arg(key) }
+    /// `INCRBY key delta`.
+    fn incr_by(key: impl ToArg, delta: i64) { Cmd::new("INCRBY").arg(key).arg(delta) }
+    /// `INCRBYFLOAT key delta`.
+    fn incr_by_float(key: impl ToArg, delta: f64) { Cmd::new("INCRBYFLOAT").arg(key).arg(delta) }
+    /// `DECR key`.
+    fn decr(key: impl ToArg) { Cmd::new("DECR").arg(key) }
+    /// `DECRBY key delta`.
+    fn decr_by(key: impl ToArg, delta: i64) { Cmd::new("DECRBY").arg(key).arg(delta) }
+    /// `APPEND key value`.
+    fn append(key: impl ToArg, value: impl ToArg) { Cmd::new("APPEND").arg(key).arg(value) }
+    /// `STRLEN key`.
+    fn strlen(key: impl ToArg) { Cmd::new("STRLEN").arg(key) }
+    /// `GETRANGE key start end`.
+    fn getrange(key: impl ToArg, start: i64, end: i64) {
+        Cmd::new("GETRANGE").arg(key).arg(start).arg(end)
+    }
+
+    // ---- keys
+    /// `DEL key...` (how many were removed).
+    fn del(keys: &[impl ToArg]) { with_all(Cmd::new("DEL"), keys) }
+    /// `UNLINK key...`.
+    fn unlink(keys: &[impl ToArg]) { with_all(Cmd::new("UNLINK"), keys) }
+    /// `EXISTS key...` (how many exist).
+    fn exists(keys: &[impl ToArg]) { with_all(Cmd::new("EXISTS"), keys) }
+    /// `EXPIRE key seconds`.
+    fn expire(key: impl ToArg, seconds: i64) { Cmd::new("EXPIRE").arg(key).arg(seconds) }
+    /// `PEXPIRE key ms`.
+    fn pexpire(key: impl ToArg, ms: i64) { Cmd::new("PEXPIRE").arg(key).arg(ms) }
+    /// `EXPIREAT key unix_seconds`.
+    fn expire_at(key: impl ToArg, unix_seconds: i64) {
+        Cmd::new("EXPIREAT").arg(key).arg(unix_seconds)
+    }
+    /// `TTL key` (-1: no expiry, -2: no key).
+    fn ttl(key: impl ToArg) { Cmd::new("TTL").arg(key) }
+    /// `PTTL key`.
+    fn pttl(key: impl ToArg) { Cmd::new("PTTL").arg(key) }
+    /// `PERSIST key`.
+    fn persist(key: impl ToArg) { Cmd::new("PERSIST").arg(key) }
+    /// `TYPE key`.
+    fn key_type(key: impl ToArg) { Cmd::new("TYPE").arg(key) }
+    /// `RENAME key new`.
+    fn rename(key: impl ToArg, new_key: impl ToArg) { Cmd::new("RENAME").arg(key).arg(new_key) }
+    /// `RENAMENX key new`.
+    fn rename_nx(key: impl ToArg, new_key: impl ToArg) {
+        Cmd::new("RENAMENX").arg(key).arg(new_key)
+    }
+
+    // ---- hashes
+    /// `HSET key field value`.
+    fn hset(key: impl ToArg, field: impl ToArg, value: impl ToArg) {
+        Cmd::new("HSET").arg(key).arg(field).arg(value)
+    }
+    /// `HSET key field value ...`.
+    fn hset_multiple(key: impl ToArg, pairs: &[(impl ToArg, impl ToArg)]) {
+        with_pairs(Cmd::new("HSET").arg(key), pairs)
+    }
+    /// `HSETNX key field value`.
+    fn hset_nx(key: impl ToArg, field: impl ToArg, value: impl ToArg) {
+        Cmd::new("HSETNX").arg(key).arg(field).arg(value)
+    }
+    /// `HGET key field`.
+    fn hget(key: impl ToArg, field: impl ToArg) { Cmd::new("HGET").arg(key).arg(field) }
+    /// `HMGET key field...`.
+    fn hmget(key: impl ToArg, fields: &[impl ToArg]) { with_all(Cmd::new("HMGET").arg(key), fields) }
+    /// `HGETALL key` (into a map).
+    fn hgetall(key: impl ToArg) { Cmd::new("HGETALL").arg(key) }
+    /// `HDEL key field...`.
+    fn hdel(key: impl ToArg, fields: &[impl ToArg]) { with_all(Cmd::new("HDEL").arg(key), fields) }
+    /// `HEXISTS key field`.
+    fn hexists(key: impl ToArg, field: impl ToArg) { Cmd::new("HEXISTS").arg(key).arg(field) }
+    /// `HINCRBY key field delta`.
+    fn hincr_by(key: impl ToArg, field: impl ToArg, delta: i64) {
+        Cmd::new("HINCRBY").arg(key).arg(field).arg(delta)
+    }
+    /// `HINCRBYFLOAT key field delta`.
+    fn hincr_by_float(key: impl ToArg, field: impl ToArg, delta: f64) {
+        Cmd::new("HINCRBYFLOAT").arg(key).arg(field).arg(delta)
+    }
+    /// `HKEYS key`.
+    fn hkeys(key: impl ToArg) { Cmd::new("HKEYS").arg(key) }
+    /// `HVALS key`.
+    fn hvals(key: impl ToArg) { Cmd::new("HVALS").arg(key) }
+    /// `HLEN key`.
+    fn hlen(key: impl ToArg) { Cmd::new("HLEN").arg(key) }
+
+    // ---- lists
+    /// `LPUSH key value...`.
+    fn lpush(key: impl ToArg, values: &[impl ToArg]) { with_all(Cmd::new("LPUSH").arg(key), values) }
+    /// `RPUSH key value...`.
+    fn rpush(key: impl ToArg, values: &[impl ToArg]) { with_all(Cmd::new("RPUSH").arg(key), values) }
+    /// `LPOP key` (one element, or nil).
+    fn lpop(key: impl ToArg) { Cmd::new("LPOP").arg(key) }
+    /// `LPOP key count`.
+    fn lpop_count(key: impl ToArg, count: usize) { Cmd::new("LPOP").arg(key).arg(count) }
+    /// `RPOP key`.
+    fn rpop(key: impl ToArg) { Cmd::new("RPOP").arg(key) }
+    /// `RPOP key count`.
+    fn rpop_count(key: impl ToArg, count: usize) { Cmd::new("RPOP").arg(key).arg(count) }
+    /// `LRANGE key start stop`.
+    fn lrange(key: impl ToArg, start: i64, stop: i64) {
+        Cmd::new("LRANGE").arg(key).arg(start).arg(stop)
+    }
+    /// `LLEN key`.
+    fn llen(key: impl ToArg) { Cmd::new("LLEN").arg(key) }
+    /// `LINDEX key index`.
+    fn lindex(key: impl ToArg, index: i64) { Cmd::new("LINDEX").arg(key).arg(index) }
+    /// `LSET key index value`.
+    fn lset(key: impl ToArg, index: i64, value: impl ToArg) {
+        Cmd::new("LSET").arg(key).arg(index).arg(value)
+    }
+    /// `LREM key count value`.
+    fn lrem(key: impl ToArg, count: i64, value: impl ToArg) {
+        Cmd::new("LREM").arg(key).arg(count).arg(value)
+    }
+    /// `LTRIM key start stop`.
+    fn ltrim(key: impl ToArg, start: i64, stop: i64) {
+        Cmd::new("LTRIM").arg(key).arg(start).arg(stop)
+    }
+
+    // ---- sets
+    /// `SADD key member...`.
+    fn sadd(key: impl ToArg, members: &[impl ToArg]) { with_all(Cmd::new("SADD").arg(key), members) }
+    /// `SREM key member...`.
+    fn srem(key: impl ToArg, members: &[impl ToArg]) { with_all(Cmd::new("SREM").arg(key), members) }
+    /// `SMEMBERS key`.
+    fn smembers(key: impl ToArg) { Cmd::new("SMEMBERS").arg(key) }
+    /// `SISMEMBER key member`.
+    fn sismember(key: impl ToArg, member: impl ToArg) { Cmd::new("SISMEMBER").arg(key).arg(member) }
+    /// `SCARD key`.
+    fn scard(key: impl ToArg) { Cmd::new("SCARD").arg(key) }
+    /// `SPOP key`.
+    fn spop(key: impl ToArg) { Cmd::new("SPOP").arg(key) }
+    /// `SRANDMEMBER key`.
+    fn srandmember(key: impl ToArg) { Cmd::new("SRANDMEMBER").arg(key) }
+    /// `SINTER key...`.
+    fn sinter(keys: &[impl ToArg]) { with_all(Cmd::new("SINTER"), keys) }
+    /// `SUNION key...`.
+    fn sunion(keys: &[impl ToArg]) { with_all(Cmd::new("SUNION"), keys) }
+    /// `SDIFF key...`.
+    fn sdiff(keys: &[impl ToArg]) { with_all(Cmd::new("SDIFF"), keys) }
+
+    // ---- sorted sets
+    /// `ZADD key score member`.
+    fn zadd(key: impl ToArg, score: f64, member: impl ToArg) {
+        Cmd::new("ZADD").arg(key).arg(score).arg(member)
+    }
+    /// `ZADD key score member ...`.
+    fn zadd_multiple(key: impl ToArg, items: &[(f64, impl ToArg)]) {
+        with_pairs(Cmd::new("ZADD").arg(key), items)
+    }
+    /// `ZREM key member...`.
+    fn zrem(key: impl ToArg, members: &[impl ToArg]) { with_all(Cmd::new("ZREM").arg(key), members) }
+    /// `ZSCORE key member`.
+    fn zscore(key: impl ToArg, member: impl ToArg) { Cmd::new("ZSCORE").arg(key).arg(member) }
+    /// `ZINCRBY key delta member`.
+    fn zincr_by(key: impl ToArg, delta: f64, member: impl ToArg) {
+        Cmd::new("ZINCRBY").arg(key).arg(delta).arg(member)
+    }
+    /// `ZRANK key member`.
+    fn zrank(key: impl ToArg, member: impl ToArg) { Cmd::new("ZRANK").arg(key).arg(member) }
+    /// `ZCARD key`.
+    fn zcard(key: impl ToArg) { Cmd::new("ZCARD").arg(key) }
+    /// `ZCOUNT key min max`.
+    fn zcount(key: impl ToArg, min: f64, max: f64) { Cmd::new("ZCOUNT").arg(key).arg(min).arg(max) }
+    /// `ZRANGE key start stop`.
+    fn zrange(key: impl ToArg, start: i64, stop: i64) {
+        Cmd::new("ZRANGE").arg(key).arg(start).arg(stop)
+    }
+    /// `ZRANGE key start stop WITHSCORES` (into `Vec<(String, f64)>`).
+    fn zrange_withscores(key: impl ToArg, start: i64, stop: i64) {
+        Cmd::new("ZRANGE").arg(key).arg(start).arg(stop).arg("WITHSCORES")
+    }
+    /// `ZRANGE key min max BYSCORE`.
+    fn zrange_by_score(key: impl ToArg, min: f64, max: f64) {
+        Cmd::new("ZRANGE").arg(key).arg(min).arg(max).arg("BYSCORE")
+    }
+    /// `ZREVRANGE key start stop`.
+    fn zrevrange(key: impl ToArg, start: i64, stop: i64) {
+        Cmd::new("ZREVRANGE").arg(key).arg(start).arg(stop)
+    }
+
+    // ---- scripting and pub/sub
+    /// `EVAL script numkeys key... arg...`.
+    fn eval(script: &str, keys: &[impl ToArg], args: &[impl ToArg]) {
+        with_all(with_all(Cmd::new("EVAL").arg(script).arg(keys.len()), keys), args)
+    }
+    /// `EVALSHA sha numkeys key... arg...`.
+    fn evalsha(sha: &str, keys: &[impl ToArg], args: &[impl ToArg]) {
+        with_all(with_all(Cmd::new("EVALSHA").arg(sha).arg(keys.len()), keys), args)
+    }
+    /// `SCRIPT LOAD script` (the SHA1).
+    fn script_load(script: &str) { Cmd::new("SCRIPT").arg("LOAD").arg(script) }
+    /// `PUBLISH channel message` (how many subscribers received it).
+    fn publish(channel: impl ToArg, message: impl ToArg) {
+        Cmd::new("PUBLISH").arg(channel).arg(message)
+    }
+
+    // ---- server
+    /// `PING`.
+    fn ping() { Cmd::new("PING") }
+    /// `ECHO message`.
+    fn echo(message: impl ToArg) { Cmd::new("ECHO").arg(message) }
+    /// `DBSIZE`.
+    fn dbsize() { Cmd::new("DBSIZE") }
+    /// `FLUSHDB`.
+    fn flushdb() { Cmd::new("FLUSHDB") }
+    /// `INFO [section]` (`""` for the default sections).
+    fn info(section: &str) {
+        if section.is_empty() { Cmd::new("INFO") } else { Cmd::new("INFO").arg(section) }
+    }
+}

@@ -1,0 +1,144 @@
+//! One connection: connect, handshake (HELLO / AUTH / SETNAME / SELECT), then pipelined calls.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use corelane_redis_proto::{Cmd, Value};
+use corelane_runtime::roundtrip::Pipe;
+use corelane_runtime::{Limits, Stream};
+
+use crate::codec::{PushSink, RespCodec};
+use crate::config::{Addr, Config, Protocol};
+use crate::{Error, FromValue};
+
+/// A handshaken connection on the current worker. Cheap to clone (one connection).
+#[derive(Clone, Debug)]
+pub(crate) struct Connection {
+    pub(crate) pipe: Pipe<RespCodec>,
+    /// The protocol the server agreed to.
+    pub(crate) protocol: Protocol,
+}
+
+impl Connection {
+    /// Connects and authenticates, all within `config.connect_timeout`.
+    pub(crate) async fn open(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
+        let timeout = config.connect_timeout;
+        match corelane_runtime::task::timeout(timeout, Self::open_inner(config, on_push)).await {
+            Some(result) => result,
+            None => Err(Error::connect(
+                describe(&config.addr),
+                format!("timed out after {timeout:?} (connect + handshake)"),
+            )),
+        }
+    }
+
+    async fn open_inner(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
+        let stream = connect_stream(&config.addr, config.connect_timeout).await?;
+        let pipe = Pipe::new(stream, RespCodec::new(on_push), Limits::default())
+            .map_err(Error::runtime)?;
+        let mut conn = Connection {
+            pipe,
+            protocol: Protocol::Resp2,
+        };
+        conn.handshake(config).await?;
+        Ok(conn)
+    }
+
+    /// Sends one command and converts its reply.
+    pub(crate) async fn query<T: FromValue>(&self, cmd: &Cmd) -> Result<T, Error> {
+        let value = self.pipe.call((), |buf| cmd.write_to(buf)).await?;
+        T::from_value(value)
+    }
+
+    async fn handshake(&mut self, config: &Config) -> Result<(), Error> {
+        if config.protocol == Protocol::Resp3 {
+            let mut hello = Cmd::new("HELLO").arg(3);
+            if let Some(password) = &config.password {
+                let user = config.username.as_deref().unwrap_or("default");
+                hello = hello.arg("AUTH").arg(user).arg(password.expose());
+            }
+            if let Some(name) = &config.client_name {
+                hello = hello.arg("SETNAME").arg(name.as_str());
+            }
+            let reply: Value = self
+                .pipe
+                .call((), |buf| hello.write_to(buf))
+                .await
+                .map_err(Error::from)?;
+            match reply {
+                Value::Error(e) | Value::BlobError(e) => {
+                    if is_auth_failure(e.code()) {
+                        return Err(Error::auth(e));
+                    }
+                    // Redis < 6 or HELLO disabled: continue in RESP2.
+                    self.resp2_handshake(config).await?;
+                }
+                _ => self.protocol = Protocol::Resp3,
+            }
+        } else {
+            self.resp2_handshake(config).await?;
+        }
+        if config.db != 0 {
+            self.query::<()>(&Cmd::new("SELECT").arg(config.db)).await?;
+        }
+        Ok(())
+    }
+
+    async fn resp2_handshake(&mut self, config: &Config) -> Result<(), Error> {
+        self.protocol = Protocol::Resp2;
+        if let Some(password) = &config.password {
+            let auth = match &config.username {
+                Some(user) => Cmd::new("AUTH").arg(user.as_str()).arg(password.expose()),
+                None => Cmd::new("AUTH").arg(password.expose()),
+            };
+            let reply = self.pipe.call((), |buf| auth.write_to(buf)).await?;
+            if let Value::Error(e) | Value::BlobError(e) = reply {
+                return Err(Error::auth(e));
+            }
+        }
+        if let Some(name) = &config.client_name {
+            self.query::<()>(&Cmd::new("CLIENT").arg("SETNAME").arg(name.as_str()))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn is_auth_failure(code: Option<&str>) -> bool {
+    matches!(code, Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
+        || code.is_some_and(|c| c.starts_with("WRONGPASS"))
+}
+
+fn describe(addr: &Addr) -> String {
+    match addr {
+        Addr::Tcp { host, port } => format!("{host}:{port}"),
+        Addr::Unix(path) => path.display().to_string(),
+    }
+}
+
+async fn connect_stream(addr: &Addr, timeout: Duration) -> Result<Stream, Error> {
+    match addr {
+        Addr::Tcp { host, port } => {
+            let addrs: Vec<SocketAddr> = corelane_runtime::task::resolve_host(host, *port)
+                .await
+                .map_err(|e| Error::connect(describe(addr), e))?;
+            let mut last = None;
+            for sa in addrs {
+                match Stream::connect_tcp_timeout(sa, timeout).await {
+                    Ok(stream) => return Ok(stream),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(Error::connect(
+                describe(addr),
+                last.map_or_else(
+                    || "the host name resolved to no address".to_owned(),
+                    |e| e.to_string(),
+                ),
+            ))
+        }
+        Addr::Unix(path) => Stream::connect_unix(path)
+            .await
+            .map_err(|e| Error::connect(describe(addr), e)),
+    }
+}

@@ -1,0 +1,370 @@
+//! Typed replies: what a `Value` can be converted into.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
+
+use bytes::Bytes;
+use corelane_redis_proto::Value;
+
+use crate::Error;
+
+/// A type a reply can be converted into. A server error reply becomes `Err` with the server's
+/// code and message (check it with [`Error::code`]); a reply of the wrong shape becomes a type
+/// error naming what came.
+///
+/// Implemented for `Value` (the raw reply), `()`, `bool`, the integer types (except `u8`: use
+/// `Vec<u8>`/`Bytes` for binary data), `f32`/`f64`, `String`, `Vec<u8>`, `Bytes`, `Option<T>`
+/// (nil is `None`), `Vec<T>`, `HashMap`/`BTreeMap` (from RESP3 maps and RESP2 flat arrays),
+/// `HashSet`/`BTreeSet`, and tuples of up to 6 elements.
+pub trait FromValue: Sized {
+    /// Converts a reply.
+    fn from_value(value: Value) -> Result<Self, Error>;
+
+    /// Converts the elements of an array into a `Vec<Self>`. Tuples override it so that a flat
+    /// RESP2 array (`ZRANGE … WITHSCORES`: member, score, member, score) and a RESP3 array of
+    /// pairs both become `Vec<(member, score)>`.
+    #[doc(hidden)]
+    fn from_values(items: Vec<Value>) -> Result<Vec<Self>, Error> {
+        items.into_iter().map(Self::from_value).collect()
+    }
+}
+
+/// Turns error replies into `Err`.
+fn ok(value: Value) -> Result<Value, Error> {
+    match value {
+        Value::Error(e) | Value::BlobError(e) => Err(Error::server(e)),
+        other => Ok(other),
+    }
+}
+
+fn mismatch<T>(want: &str, got: &Value) -> Result<T, Error> {
+    Err(Error::type_mismatch(format!(
+        "expected {want}, got {}",
+        got.type_name()
+    )))
+}
+
+impl FromValue for Value {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        ok(value)
+    }
+}
+
+impl FromValue for () {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        ok(value).map(|_| ())
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        match ok(value)? {
+            Value::Boolean(b) => Ok(b),
+            Value::Integer(i) => Ok(i != 0),
+            // `SET .. NX` answers OK or nil.
+            Value::SimpleString(s) => Ok(&s[..] == b"OK" || &s[..] == b"1"),
+            Value::BulkString(s) => Ok(&s[..] == b"1" || &s[..] == b"OK"),
+            Value::Null(_) => Ok(false),
+            other => mismatch("a boolean", &other),
+        }
+    }
+}
+
+fn text_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::SimpleString(b) | Value::BulkString(b) | Value::BigNumber(b) => Some(b),
+        Value::Verbatim { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+fn parse_text<T: std::str::FromStr>(value: &Value, want: &str) -> Result<T, Error> {
+    text_of(value)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| {
+            Error::type_mismatch(format!(
+                "expected {want}, got a {} that is not one",
+                value.type_name()
+            ))
+        })
+}
+
+macro_rules! integers {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            fn from_value(value: Value) -> Result<Self, Error> {
+                match ok(value)? {
+                    Value::Integer(i) => <$t>::try_from(i).map_err(|_| {
+                        Error::type_mismatch(format!(
+                            "integer {i} does not fit in {}", stringify!($t)
+                        ))
+                    }),
+                    Value::Boolean(b) => Ok(<$t>::from(b)),
+                    other if text_of(&other).is_some() => parse_text(&other, stringify!($t)),
+                    other => mismatch(stringify!($t), &other),
+                }
+            }
+        }
+    )*};
+}
+
+integers!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize);
+
+macro_rules! floats {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            fn from_value(value: Value) -> Result<Self, Error> {
+                match ok(value)? {
+                    Value::Double(d) => Ok(d as $t),
+                    Value::Integer(i) => Ok(i as $t),
+                    other if text_of(&other).is_some() => parse_text(&other, stringify!($t)),
+                    other => mismatch(stringify!($t), &other),
+                }
+            }
+        }
+    )*};
+}
+
+floats!(f32, f64);
+
+impl FromValue for String {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        match ok(value)? {
+            Value::Integer(i) => Ok(i.to_string()),
+            Value::Double(d) => Ok(d.to_string()),
+            Value::Boolean(b) => Ok(b.to_string()),
+            other => match text_of(&other) {
+                Some(bytes) => String::from_utf8(bytes.to_vec())
+                    .map_err(|_| Error::type_mismatch("expected UTF-8 text, got binary data")),
+                None => mismatch("a string", &other),
+            },
+        }
+    }
+}
+
+impl FromValue for Bytes {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        match ok(value)? {
+            Value::SimpleString(b) | Value::BulkString(b) | Value::BigNumber(b) => Ok(b),
+            Value::Verbatim { text, .. } => Ok(text),
+            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            other => mismatch("a string", &other),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        Bytes::from_value(value).map(|b| b.to_vec())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        match ok(value)? {
+            Value::Null(_) => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// The elements of an aggregate; maps flatten to `k1, v1, k2, v2, ...`; nil is empty.
+fn elements(value: Value, want: &str) -> Result<Vec<Value>, Error> {
+    match ok(value)? {
+        Value::Array(v) | Value::Set(v) | Value::Push(v) => Ok(v),
+        Value::Map(pairs) => Ok(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        Value::Null(_) => Ok(Vec::new()),
+        other => mismatch(want, &other),
+    }
+}
+
+impl<T: FromValue> FromValue for Vec<T> {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        T::from_values(elements(value, "an array")?)
+    }
+}
+
+fn is_aggregate(value: &Value) -> bool {
+    matches!(
+        value,
+        Value::Array(_) | Value::Set(_) | Value::Map(_) | Value::Push(_)
+    )
+}
+
+/// Key/value pairs from a RESP3 map or a RESP2 flat array.
+fn pairs(value: Value) -> Result<Vec<(Value, Value)>, Error> {
+    match ok(value)? {
+        Value::Map(pairs) => Ok(pairs),
+        Value::Null(_) => Ok(Vec::new()),
+        Value::Array(flat) => {
+            if flat.len() % 2 != 0 {
+                return Err(Error::type_mismatch(
+                    "expected key/value pairs, got an odd-length array",
+                ));
+            }
+            let mut out = Vec::with_capacity(flat.len() / 2);
+            let mut it = flat.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((k, v));
+            }
+            Ok(out)
+        }
+        other => mismatch("a map", &other),
+    }
+}
+
+impl<K: FromValue + Eq + Hash, V: FromValue, S: std::hash::BuildHasher + Default> FromValue
+    for HashMap<K, V, S>
+{
+    fn from_value(value: Value) -> Result<Self, Error> {
+        pairs(value)?
+            .into_iter()
+            .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
+            .collect()
+    }
+}
+
+impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        pairs(value)?
+            .into_iter()
+            .map(|(k, v)| Ok((K::from_value(k)?, V::from_value(v)?)))
+            .collect()
+    }
+}
+
+impl<T: FromValue + Eq + Hash, S: std::hash::BuildHasher + Default> FromValue for HashSet<T, S> {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        elements(value, "a set")?
+            .into_iter()
+            .map(T::from_value)
+            .collect()
+    }
+}
+
+impl<T: FromValue + Ord> FromValue for BTreeSet<T> {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        elements(value, "a set")?
+            .into_iter()
+            .map(T::from_value)
+            .collect()
+    }
+}
+
+macro_rules! tuples {
+    ($( ($n:expr; $($t:ident),+) )*) => {$(
+        #[allow(clippy::modulo_one)]
+        impl<$($t: FromValue),+> FromValue for ($($t,)+) {
+            fn from_value(value: Value) -> Result<Self, Error> {
+                let items = elements(value, "an array")?;
+                if items.len() != $n {
+                    return Err(Error::type_mismatch(format!(
+                        "expected {} elements, got {}", $n, items.len()
+                    )));
+                }
+                let mut it = items.into_iter();
+                Ok(($(
+                    $t::from_value(it.next().unwrap_or(Value::NULL))?,
+                )+))
+            }
+
+            fn from_values(items: Vec<Value>) -> Result<Vec<Self>, Error> {
+                if items.first().is_none_or(is_aggregate) {
+                    return items.into_iter().map(Self::from_value).collect();
+                }
+                // A flat array: every `$n` elements make one tuple.
+                if items.len() % $n != 0 {
+                    return Err(Error::type_mismatch(format!(
+                        "expected a multiple of {} elements, got {}", $n, items.len()
+                    )));
+                }
+                let mut out = Vec::with_capacity(items.len() / $n);
+                let mut it = items.into_iter();
+                while it.len() > 0 {
+                    out.push(($(
+                        $t::from_value(it.next().unwrap_or(Value::NULL))?,
+                    )+));
+                }
+                Ok(out)
+            }
+        }
+    )*};
+}
+
+tuples! {
+    (1; A)
+    (2; A, B)
+    (3; A, B, C)
+    (4; A, B, C, D)
+    (5; A, B, C, D, E)
+    (6; A, B, C, D, E, F)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corelane_redis_proto::{NullKind, ServerError};
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(i64::from_value(Value::Integer(i64::MIN)).unwrap(), i64::MIN);
+        assert_eq!(u32::from_value(bulk("42")).unwrap(), 42);
+        assert!(u16::from_value(Value::Integer(-1))
+            .unwrap_err()
+            .is_type_mismatch());
+        assert_eq!(f64::from_value(bulk("1.5")).unwrap(), 1.5);
+        assert_eq!(
+            f64::from_value(Value::Double(f64::INFINITY)).unwrap(),
+            f64::INFINITY
+        );
+        assert_eq!(String::from_value(bulk("hé")).unwrap(), "hé");
+        assert_eq!(String::from_value(Value::Integer(7)).unwrap(), "7");
+        assert!(bool::from_value(Value::SimpleString("OK".into())).unwrap());
+        assert!(!bool::from_value(Value::Null(NullKind::Bulk)).unwrap());
+        assert_eq!(
+            Option::<String>::from_value(Value::Null(NullKind::Bulk)).unwrap(),
+            None
+        );
+        assert!(String::from_value(Value::Null(NullKind::Null))
+            .unwrap_err()
+            .is_type_mismatch());
+    }
+
+    #[test]
+    fn server_errors_are_errors_with_codes() {
+        let e =
+            String::from_value(Value::Error(ServerError::new("WRONGTYPE Operation"))).unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"));
+        let e = Vec::<String>::from_value(Value::BlobError(ServerError::new("ERR x"))).unwrap_err();
+        assert_eq!(e.code(), Some("ERR"));
+    }
+
+    #[test]
+    fn aggregates() {
+        let flat = Value::Array(vec![bulk("a"), bulk("1"), bulk("b"), bulk("2")]);
+        let m: HashMap<String, i64> = FromValue::from_value(flat).unwrap();
+        assert_eq!(m["b"], 2);
+        let map = Value::Map(vec![(bulk("a"), Value::Integer(1))]);
+        let m: BTreeMap<String, i64> = FromValue::from_value(map).unwrap();
+        assert_eq!(m["a"], 1);
+        let t: (String, Option<i64>, Vec<u8>) = FromValue::from_value(Value::Array(vec![
+            bulk("x"),
+            Value::Null(NullKind::Bulk),
+            bulk("z"),
+        ]))
+        .unwrap();
+        assert_eq!(t, ("x".into(), None, b"z".to_vec()));
+        assert!(<(i64, i64)>::from_value(Value::Array(vec![Value::Integer(1)])).is_err());
+        let s: HashSet<String> =
+            FromValue::from_value(Value::Set(vec![bulk("a"), bulk("a")])).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(Vec::<i64>::from_value(Value::Null(NullKind::Array))
+            .unwrap()
+            .is_empty());
+    }
+}

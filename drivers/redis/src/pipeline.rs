@@ -1,0 +1,90 @@
+//! Explicit pipelines: many commands, one write, replies in order.
+
+use bytes::BytesMut;
+use corelane_redis_proto::Cmd;
+
+use crate::request::Request;
+
+/// Commands sent together. Build it with the command methods (the same ones as on
+/// [`Client`](crate::Client), chainable) or [`Pipeline::cmd`], then run it with
+/// [`Client::pipeline`](crate::Client::pipeline), converting the replies at once into a tuple,
+/// a `Vec`, or `Vec<Value>` to see each reply (server errors included) as it came.
+///
+/// ```no_run
+/// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+/// let mut pipe = corelane_redis::Pipeline::new();
+/// pipe.set("a", 1).incr_by("a", 41).get("a");
+/// let (_, _, a): ((), i64, i64) = client.pipeline(&pipe).await?;
+/// assert_eq!(a, 42);
+/// # Ok(()) }
+/// ```
+///
+/// [`atomic`](Pipeline::atomic) wraps the commands in `MULTI`/`EXEC`: the result is then the
+/// `EXEC` reply, and a transaction aborted by a changed `WATCH`ed key is
+/// [`Error::is_exec_aborted`](crate::Error::is_exec_aborted).
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    bytes: BytesMut,
+    commands: usize,
+    atomic: bool,
+}
+
+impl Pipeline {
+    /// An empty pipeline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes it a transaction (`MULTI` … `EXEC`).
+    pub fn atomic(&mut self) -> &mut Self {
+        self.atomic = true;
+        self
+    }
+
+    /// Adds any command.
+    pub fn cmd(&mut self, cmd: Cmd) -> &mut Self {
+        self.add(cmd)
+    }
+
+    pub(crate) fn add(&mut self, cmd: Cmd) -> &mut Self {
+        cmd.write_to(&mut self.bytes);
+        self.commands += 1;
+        self
+    }
+
+    /// How many commands it holds.
+    pub fn len(&self) -> usize {
+        self.commands
+    }
+
+    /// True when it holds no command.
+    pub fn is_empty(&self) -> bool {
+        self.commands == 0
+    }
+
+    /// Removes every command (keeping the buffer and the atomic flag).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.commands = 0;
+    }
+
+    pub(crate) fn request(&self) -> Request {
+        if self.atomic {
+            let mut bytes = BytesMut::with_capacity(self.bytes.len() + 32);
+            Cmd::new("MULTI").write_to(&mut bytes);
+            bytes.extend_from_slice(&self.bytes);
+            Cmd::new("EXEC").write_to(&mut bytes);
+            Request::Many {
+                bytes: bytes.freeze(),
+                replies: self.commands + 2,
+                atomic: true,
+            }
+        } else {
+            Request::Many {
+                bytes: self.bytes.clone().freeze(),
+                replies: self.commands,
+                atomic: false,
+            }
+        }
+    }
+}

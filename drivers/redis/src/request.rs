@@ -1,0 +1,75 @@
+//! What a call sends, and how its replies become one value.
+
+use bytes::{Bytes, BytesMut};
+use corelane_redis_proto::{Cmd, Value};
+use corelane_runtime::roundtrip::{Batch, RequestError};
+
+use crate::codec::RespCodec;
+use crate::Error;
+
+/// One call's request: a command, or a pipeline (optionally wrapped in MULTI/EXEC).
+#[derive(Debug, Clone)]
+pub(crate) enum Request {
+    One(Cmd),
+    Many {
+        /// Every command's bytes, back to back (with MULTI/EXEC when atomic).
+        bytes: Bytes,
+        /// Replies to read: one per command (+2 when atomic).
+        replies: usize,
+        atomic: bool,
+    },
+}
+
+impl Request {
+    /// Puts the request into `batch`: one entry per reply.
+    pub(crate) fn fill(&self, batch: &mut Batch<RespCodec>) {
+        match self {
+            Request::One(cmd) => batch.push((), |buf: &mut BytesMut| cmd.write_to(buf)),
+            Request::Many { bytes, replies, .. } => {
+                batch.push((), |buf| buf.extend_from_slice(bytes));
+                for _ in 1..*replies {
+                    batch.push((), |_| {});
+                }
+            }
+        }
+    }
+
+    /// The call's value from the batch's slots: the reply of a single command, an array of a
+    /// pipeline's replies (server errors stay values inside it), or the `EXEC` reply of an
+    /// atomic pipeline (nil: a watched key changed).
+    pub(crate) fn assemble(&self, batch: &mut Batch<RespCodec>) -> Result<Value, Error> {
+        match self {
+            Request::One(_) => take(batch, 0),
+            Request::Many {
+                replies,
+                atomic: false,
+                ..
+            } => (0..*replies)
+                .map(|k| take(batch, k))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Request::Many {
+                replies,
+                atomic: true,
+                ..
+            } => {
+                // MULTI's OK and each QUEUED: a queuing error makes EXEC fail with EXECABORT,
+                // which is the error to report, so only transport errors matter here.
+                for k in 0..replies.saturating_sub(1) {
+                    take(batch, k)?;
+                }
+                match take(batch, replies.saturating_sub(1))? {
+                    Value::Null(_) => Err(Error::exec_aborted()),
+                    exec => Ok(exec),
+                }
+            }
+        }
+    }
+}
+
+fn take(batch: &mut Batch<RespCodec>, k: usize) -> Result<Value, Error> {
+    match batch.take(k) {
+        Some(reply) => reply.map_err(Error::from),
+        None => Err(RequestError::WorkerClosed.into()),
+    }
+}

@@ -1,0 +1,105 @@
+//! Each worker's share of a client: its own pool of pipelined connections (shared-nothing).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use corelane_redis_proto::Value;
+use corelane_runtime::pool::{Config as PoolConfig, Manager, PoolError, SharedPool};
+
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::request::Request;
+use crate::Error;
+
+/// Opens connections for a worker's pool.
+pub(crate) struct RedisManager {
+    config: Config,
+}
+
+impl Manager for RedisManager {
+    type Conn = Connection;
+    type Error = Error;
+
+    async fn connect(&self) -> Result<Connection, Error> {
+        Connection::open(&self.config, None).await
+    }
+
+    fn is_broken(&self, conn: &Connection) -> bool {
+        conn.pipe.is_closed()
+    }
+}
+
+/// One client's state on one worker.
+pub(crate) struct WorkerClient {
+    pub(crate) pool: SharedPool<RedisManager>,
+}
+
+thread_local! {
+    /// Client id → its state on this worker.
+    static CLIENTS: RefCell<HashMap<u64, Rc<WorkerClient>>> = RefCell::new(HashMap::new());
+}
+
+/// This worker's state for client `id`, created on first use.
+pub(crate) fn worker_client(id: u64, config: &Config) -> Result<Rc<WorkerClient>, Error> {
+    if let Some(found) = CLIENTS.with(|c| c.borrow().get(&id).cloned()) {
+        return Ok(found);
+    }
+    let pool_config = PoolConfig::shared()
+        .with_max_size(config.connections_per_worker)
+        .with_connect_timeout(Some(config.connect_timeout));
+    let pool = SharedPool::new(
+        RedisManager {
+            config: config.clone(),
+        },
+        pool_config,
+    )
+    .map_err(|e| Error::config(e.to_string()))?;
+    let state = Rc::new(WorkerClient { pool });
+    CLIENTS.with(|c| c.borrow_mut().insert(id, state.clone()));
+    Ok(state)
+}
+
+/// Drops client `id`'s state on this worker (its connections close when their last user is
+/// done).
+pub(crate) fn forget(id: u64) {
+    let removed = CLIENTS.with(|c| c.borrow_mut().remove(&id));
+    if let Some(state) = removed {
+        state.pool.close();
+    }
+}
+
+pub(crate) fn pool_error(e: PoolError<Error>) -> Error {
+    match e {
+        PoolError::Connect(e) => e,
+        PoolError::Timeout => Error::connect("pool", "timed out waiting for a connection"),
+        PoolError::ConnectTimeout => Error::connect("pool", "connect timed out"),
+        PoolError::Closed => Error::worker_closed(),
+        other => Error::runtime(other),
+    }
+}
+
+impl WorkerClient {
+    /// A live connection, opening one if needed.
+    pub(crate) async fn connection(&self) -> Result<Connection, Error> {
+        if let Some(shared) = self.pool.try_get_shared() {
+            return Ok((*shared).clone());
+        }
+        let shared = self.pool.get_shared().await.map_err(pool_error)?;
+        Ok((*shared).clone())
+    }
+
+    /// Runs a request to completion on this worker (the path of callers on other threads).
+    pub(crate) async fn execute(&self, request: &Request) -> Result<Value, Error> {
+        let conn = self.connection().await?;
+        let mut batch = conn.pipe.take_batch();
+        request.fill(&mut batch);
+        let outcome = conn.pipe.run(&mut batch).await;
+        let value = match outcome {
+            Ok(()) => request.assemble(&mut batch),
+            Err(e) => Err(e.into()),
+        };
+        conn.pipe.recycle_batch(batch);
+        value
+    }
+}
