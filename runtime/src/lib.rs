@@ -28,6 +28,7 @@
 //! ```
 
 pub mod conn;
+mod dispatch;
 mod error;
 pub mod oneshot;
 pub mod pool;
@@ -40,6 +41,7 @@ mod thread_bound;
 mod worker;
 
 pub use conn::{CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, WriteError};
+pub use dispatch::{dispatch, Dispatch};
 pub use error::{Error, SubmitError};
 pub use probe::probe_io_uring;
 pub use provider::{

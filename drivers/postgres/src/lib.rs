@@ -1,1 +1,56 @@
-//! Not yet built: see the issue tracker. This crate is a placeholder in the workspace.
+//! corelane-postgres: a pipelined PostgreSQL client for thread-per-core services, on
+//! corelane-runtime.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_postgres::Error> {
+//! use corelane_postgres::Client;
+//!
+//! let client = Client::connect("postgres://postgres@127.0.0.1:5432/postgres")?;
+//! futures_lite::future::block_on(async {
+//!     let row = client.query_one("SELECT $1::int4 + 1 AS n", &[&41i32]).await?;
+//!     let n: i32 = row.get("n")?;
+//!     assert_eq!(n, 42);
+//!
+//!     // Three statements, one round trip, one Sync.
+//!     let outcomes = client
+//!         .pipeline(&[("SELECT $1::int4", &[&1i32]), ("SELECT $1::int4", &[&2i32]), ("SELECT 3", &[])])
+//!         .await?;
+//!     assert_eq!(outcomes.len(), 3);
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Behavior
+//!
+//! - **Per-core connections.** Each worker keeps its own connection(s); a query on a worker uses
+//!   that worker's connection, a query elsewhere (tokio, plain threads) runs on a worker through
+//!   its mailbox. Concurrent queries on one worker are pipelined on its connection.
+//! - **Statements.** Queries with parameters use the extended protocol: the client describes a
+//!   SQL text once (parameter types, result columns), and each connection prepares it on first
+//!   use and keeps it in an LRU cache (re-preparing once if the server lost it, SQLSTATE 26000).
+//!   Steady state: one round trip per query. Results come in binary where a decoder exists,
+//!   as text otherwise.
+//! - **Pipelines.** [`Client::pipeline`] sends N statements with one `Sync` — one round trip —
+//!   and reports each statement's own outcome (see its docs for a failure mid-batch).
+//! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
+//!
+//! Not yet: transactions, COPY, LISTEN/NOTIFY, CancelRequest on timeout, TLS (see the issue
+//! tracker).
+
+mod client;
+mod codec;
+mod config;
+mod connection;
+mod error;
+mod row;
+mod statement;
+mod worker_state;
+
+pub use client::{Client, Outcome};
+pub use config::{Config, Password};
+pub use corelane_pg_proto::types::{FromSql, ToSql};
+pub use corelane_pg_proto::SqlState;
+pub use error::{DbError, Error};
+pub use row::{ColumnIndex, Row};
+pub use statement::{Column, Statement};

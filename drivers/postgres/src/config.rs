@@ -1,0 +1,322 @@
+//! Connection settings: from a `postgres://` URL, a `key=value` string, or the builder.
+
+use std::time::Duration;
+
+use crate::Error;
+
+/// A password that never shows up in `Debug`, logs or errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Settings of a client.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
+    pub(crate) password: Option<Password>,
+    pub(crate) dbname: Option<String>,
+    pub(crate) application_name: Option<String>,
+    pub(crate) options: Option<String>,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) statement_cache_size: usize,
+    pub(crate) connections_per_worker: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: None,
+            dbname: None,
+            application_name: None,
+            options: None,
+            params: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            statement_cache_size: 256,
+            connections_per_worker: 1,
+        }
+    }
+}
+
+impl Config {
+    /// Parses `postgres://user:pass@host:port/db?application_name=..&connect_timeout=..&
+    /// options=..&sslmode=..&statement_cache_size=..&connections_per_worker=..` or a
+    /// `key=value key=value` string with the same keys (plus host, port, user, password,
+    /// dbname). `sslmode=require` (and stricter) is refused until TLS lands; `prefer` and
+    /// `allow` connect in plaintext.
+    pub fn parse(s: &str) -> Result<Config, Error> {
+        let s = s.trim();
+        if let Some(rest) = s
+            .strip_prefix("postgres://")
+            .or_else(|| s.strip_prefix("postgresql://"))
+        {
+            parse_url(rest)
+        } else {
+            parse_kv(s)
+        }
+    }
+
+    /// Host (name or IP) and port.
+    pub fn host(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.host = host.into();
+        self.port = port;
+        self
+    }
+    /// User name.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+    /// Password.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(Password(password.into()));
+        self
+    }
+    /// Database name (default: the user name).
+    pub fn dbname(mut self, db: impl Into<String>) -> Self {
+        self.dbname = Some(db.into());
+        self
+    }
+    /// `application_name`.
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+    /// Any other startup parameter (e.g. `search_path`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+    /// Bound on connect + authentication (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+    /// Prepared statements kept per connection (default 256; 0 disables the cache).
+    pub fn statement_cache_size(mut self, n: usize) -> Self {
+        self.statement_cache_size = n;
+        self
+    }
+    /// Pipelined connections each worker opens (default 1).
+    pub fn connections_per_worker(mut self, n: usize) -> Self {
+        self.connections_per_worker = n.max(1);
+        self
+    }
+    /// The user name.
+    pub fn get_user(&self) -> &str {
+        &self.user
+    }
+    /// The database name.
+    pub fn get_dbname(&self) -> &str {
+        self.dbname.as_deref().unwrap_or(&self.user)
+    }
+
+    fn set(&mut self, key: &str, value: String) -> Result<(), Error> {
+        let number = |v: &str| -> Result<u64, Error> {
+            v.parse()
+                .map_err(|_| Error::config(format!("bad number {v:?} for {key}")))
+        };
+        match key {
+            "host" | "hostaddr" => self.host = value,
+            "port" => {
+                self.port = value
+                    .parse()
+                    .map_err(|_| Error::config(format!("bad port {value:?}")))?
+            }
+            "user" => self.user = value,
+            "password" => self.password = Some(Password(value)),
+            "dbname" => self.dbname = Some(value),
+            "application_name" => self.application_name = Some(value),
+            "options" => self.options = Some(value),
+            "connect_timeout" => self.connect_timeout = Duration::from_secs(number(&value)?.max(1)),
+            "statement_cache_size" => self.statement_cache_size = number(&value)? as usize,
+            "connections_per_worker" => {
+                self.connections_per_worker = (number(&value)? as usize).max(1)
+            }
+            "sslmode" => match value.as_str() {
+                "disable" | "allow" | "prefer" => {}
+                "require" | "verify-ca" | "verify-full" => {
+                    return Err(Error::config(format!(
+                        "sslmode={value}: TLS is not yet supported by corelane-postgres; use sslmode=disable or prefer on a trusted network"
+                    )))
+                }
+                other => return Err(Error::config(format!("unknown sslmode {other:?}"))),
+            },
+            other => {
+                return Err(Error::config(format!("unknown connection parameter {other:?}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_url(rest: &str) -> Result<Config, Error> {
+    let mut config = Config::default();
+    let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = main.split_once('/').unwrap_or((main, ""));
+    let host_port = match authority.rsplit_once('@') {
+        Some((userinfo, hp)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            if !user.is_empty() {
+                config.user = decode(user)?;
+            }
+            if userinfo.contains(':') {
+                config.password = Some(Password(decode(pass)?));
+            }
+            hp
+        }
+        None => authority,
+    };
+    if !host_port.is_empty() {
+        let (host, port) = match host_port.strip_prefix('[') {
+            Some(v6) => {
+                let (h, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| Error::config("bad IPv6 host in URL"))?;
+                (h, after.strip_prefix(':'))
+            }
+            None => match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (host_port, None),
+            },
+        };
+        config.host = decode(host)?;
+        if let Some(port) = port {
+            config.port = port
+                .parse()
+                .map_err(|_| Error::config(format!("bad port {port:?} in URL")))?;
+        }
+    }
+    if !path.is_empty() {
+        config.dbname = Some(decode(path)?);
+    }
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        config.set(k, decode(v)?)?;
+    }
+    Ok(config)
+}
+
+fn parse_kv(s: &str) -> Result<Config, Error> {
+    let mut config = Config::default();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Ok(config);
+        }
+        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
+        let key = key.trim().to_owned();
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => {
+                        closed = true;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            if !closed {
+                return Err(Error::config(format!(
+                    "unterminated quoted value for {key}"
+                )));
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                value.push(c);
+                chars.next();
+            }
+        }
+        if key.is_empty() {
+            return Err(Error::config("missing key in connection string"));
+        }
+        config.set(&key, value)?;
+    }
+}
+
+fn decode(s: &str) -> Result<String, Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let v = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::config("bad percent-escape in URL"))?;
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::config("URL component is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url() {
+        let c = Config::parse(
+            "postgres://bob:p%40ss@db.example:6543/app?application_name=x&sslmode=prefer",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str()),
+            ("db.example", 6543, "bob")
+        );
+        assert_eq!(c.password.as_ref().map(Password::expose), Some("p@ss"));
+        assert_eq!(c.get_dbname(), "app");
+        assert_eq!(c.application_name.as_deref(), Some("x"));
+        assert!(!format!("{c:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn key_value() {
+        let c =
+            Config::parse("host=localhost port=5433 user=me password='a b\\'c' dbname=d").unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("localhost", 5433));
+        assert_eq!(c.password.as_ref().map(Password::expose), Some("a b'c"));
+        assert_eq!(c.get_dbname(), "d");
+    }
+
+    #[test]
+    fn tls_and_unknown_keys_are_clear_errors() {
+        let e = Config::parse("postgres://h/d?sslmode=require")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("TLS"), "{e}");
+        assert!(Config::parse("bogus=1").unwrap_err().is_config());
+        assert!(Config::parse("postgres://h:99999/d").is_err());
+    }
+}

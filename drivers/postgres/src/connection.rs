@@ -1,0 +1,383 @@
+//! One connection on a worker: startup, authentication, the statement cache, and requests.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use corelane_pg_proto::auth::{md5, scram::ScramSha256};
+use corelane_pg_proto::message::backend::{
+    Authentication, BackendKeyData, DEFAULT_MAX_MESSAGE_LEN,
+};
+use corelane_pg_proto::message::frontend::{self, Format, Target};
+use corelane_pg_proto::types::IsNull;
+use corelane_runtime::roundtrip::{Batch, Pipe};
+use corelane_runtime::{Limits, Stream};
+
+use crate::codec::{Expect, PgCodec, Response};
+use crate::config::Config;
+use crate::statement::{Params, Statement};
+use crate::Error;
+
+/// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
+const INVALID_STATEMENT_NAME: &str = "26000";
+
+/// A connection on the current worker. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    pub(crate) pipe: Pipe<PgCodec>,
+    cache: Rc<RefCell<StatementCache>>,
+    pub(crate) key: Option<BackendKeyData>,
+}
+
+/// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
+struct StatementCache {
+    names: HashMap<Arc<str>, (String, u64)>,
+    capacity: usize,
+    next_id: u64,
+    clock: u64,
+    /// Evicted names to `Close` with the next request.
+    to_close: Vec<String>,
+}
+
+impl StatementCache {
+    fn lookup(&mut self, sql: &Arc<str>) -> Option<String> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.names.get_mut(sql).map(|(name, used)| {
+            *used = clock;
+            name.clone()
+        })
+    }
+
+    fn insert(&mut self, sql: Arc<str>) -> String {
+        if self.names.len() >= self.capacity {
+            if let Some(oldest) = self
+                .names
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            {
+                if let Some((name, _)) = self.names.remove(&oldest) {
+                    self.to_close.push(name);
+                }
+            }
+        }
+        self.next_id += 1;
+        self.clock += 1;
+        let name = format!("cl{}", self.next_id);
+        if self.capacity > 0 {
+            self.names.insert(sql, (name.clone(), self.clock));
+        }
+        name
+    }
+
+    fn forget(&mut self, sql: &str) {
+        self.names.remove(sql);
+    }
+}
+
+fn encode_err(e: impl std::fmt::Display) -> Error {
+    Error::type_error(e)
+}
+
+impl Connection {
+    pub(crate) async fn open(config: &Config) -> Result<Connection, Error> {
+        let limit = config.connect_timeout;
+        match corelane_runtime::task::timeout(limit, Self::open_inner(config)).await {
+            Some(result) => result,
+            None => Err(Error::connect(
+                format!("{}:{}", config.host, config.port),
+                format!("timed out after {limit:?} (connect + authentication)"),
+            )),
+        }
+    }
+
+    async fn open_inner(config: &Config) -> Result<Connection, Error> {
+        let addr = format!("{}:{}", config.host, config.port);
+        let addrs: Vec<SocketAddr> =
+            corelane_runtime::task::resolve_host(&config.host, config.port)
+                .await
+                .map_err(|e| Error::connect(&addr, e))?;
+        let mut last = None;
+        let mut stream = None;
+        for sa in addrs {
+            match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let stream = stream.ok_or_else(|| {
+            Error::connect(
+                &addr,
+                last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
+            )
+        })?;
+        let pipe = Pipe::new(
+            stream,
+            PgCodec::new(None, DEFAULT_MAX_MESSAGE_LEN),
+            Limits::default(),
+        )
+        .map_err(Error::runtime)?;
+        let mut conn = Connection {
+            pipe,
+            cache: Rc::new(RefCell::new(StatementCache {
+                names: HashMap::new(),
+                capacity: config.statement_cache_size,
+                next_id: 0,
+                clock: 0,
+                to_close: Vec::new(),
+            })),
+            key: None,
+        };
+        conn.startup(config).await?;
+        Ok(conn)
+    }
+
+    async fn call(
+        &self,
+        expect: Expect,
+        encode: impl FnOnce(&mut BytesMut),
+    ) -> Result<Response, Error> {
+        self.pipe.call(expect, encode).await.map_err(Error::from)
+    }
+
+    async fn startup(&mut self, config: &Config) -> Result<(), Error> {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("user", config.user.as_str()),
+            ("database", config.get_dbname()),
+            ("client_encoding", "UTF8"),
+        ];
+        if let Some(name) = &config.application_name {
+            params.push(("application_name", name));
+        }
+        if let Some(options) = &config.options {
+            params.push(("options", options));
+        }
+        for (k, v) in &config.params {
+            params.push((k, v));
+        }
+        let mut startup = BytesMut::new();
+        frontend::startup(params.iter().copied(), &mut startup).map_err(encode_err)?;
+        let mut reply = self
+            .call(Expect::AuthStep, |b| b.extend_from_slice(&startup))
+            .await?;
+        let mut scram: Option<ScramSha256> = None;
+        loop {
+            let auth = match reply {
+                Response::Auth(auth) => auth,
+                Response::Failed(e) => return Err(Error::db(e)),
+                _ => return Err(Error::protocol("unexpected reply during authentication")),
+            };
+            let password = || {
+                config
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose().as_bytes())
+                    .ok_or_else(|| {
+                        Error::auth("the server asks for a password and none is configured")
+                    })
+            };
+            let mut out = BytesMut::new();
+            match auth {
+                Authentication::Ok => {
+                    if let Some(scram) = &scram {
+                        // AuthenticationOk before a verified SASLFinal: the server did not
+                        // prove it knows the password.
+                        scram
+                            .ensure_verified()
+                            .map_err(|e| Error::auth(e.to_string()))?;
+                    }
+                    break;
+                }
+                Authentication::CleartextPassword => {
+                    frontend::password_message(password()?, &mut out).map_err(encode_err)?;
+                }
+                Authentication::Md5Password { salt } => {
+                    let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
+                    frontend::password_message(hashed.as_bytes(), &mut out).map_err(encode_err)?;
+                }
+                Authentication::Sasl { mechanisms } => {
+                    if !mechanisms.iter().any(|m| &**m == "SCRAM-SHA-256") {
+                        return Err(Error::auth(
+                            "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
+                        ));
+                    }
+                    let s =
+                        ScramSha256::new(password()?).map_err(|e| Error::auth(e.to_string()))?;
+                    frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out)
+                        .map_err(encode_err)?;
+                    scram = Some(s);
+                }
+                Authentication::SaslContinue(data) => {
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| Error::auth("SASL continue without a SASL exchange"))?;
+                    s.update(&data).map_err(|e| Error::auth(e.to_string()))?;
+                    frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
+                }
+                Authentication::SaslFinal(data) => {
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| Error::auth("SASL final without a SASL exchange"))?;
+                    s.finish(&data).map_err(|e| Error::auth(e.to_string()))?;
+                    // Nothing to send: AuthenticationOk follows.
+                    reply = self.call(Expect::AuthStep, |_| {}).await?;
+                    continue;
+                }
+                other => {
+                    return Err(Error::auth(format!(
+                        "unsupported authentication method requested by the server: {other:?}"
+                    )))
+                }
+            }
+            reply = self
+                .call(Expect::AuthStep, |b| b.extend_from_slice(&out))
+                .await?;
+        }
+        match self.call(Expect::StartupDone, |_| {}).await? {
+            Response::Startup { key } => {
+                self.key = key;
+                Ok(())
+            }
+            Response::Failed(e) => Err(Error::db(e)),
+            _ => Err(Error::protocol("unexpected reply after authentication")),
+        }
+    }
+
+    /// Parse + Describe: parameter types and result columns.
+    pub(crate) async fn describe(&self, sql: &str) -> Result<Statement, Error> {
+        let mut out = BytesMut::new();
+        frontend::parse("", sql, [], &mut out).map_err(encode_err)?;
+        frontend::describe(Target::Statement, "", &mut out).map_err(encode_err)?;
+        frontend::sync(&mut out);
+        match self
+            .call(Expect::Describe, |b| b.extend_from_slice(&out))
+            .await?
+        {
+            Response::Described { params, columns } => Ok(Statement::new(sql, params, columns)),
+            Response::Failed(e) => Err(Error::db(e)),
+            _ => Err(Error::protocol("unexpected reply to Describe")),
+        }
+    }
+
+    /// Appends `[Close…][Parse] Bind Execute` for one statement (no Sync). Returns whether a
+    /// Parse was included.
+    fn encode_execute(
+        &self,
+        stmt: &Statement,
+        params: &Params,
+        out: &mut BytesMut,
+    ) -> Result<bool, Error> {
+        let mut cache = self.cache.borrow_mut();
+        for name in cache.to_close.drain(..) {
+            frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
+        }
+        let (name, parse) = match cache.lookup(&stmt.sql) {
+            Some(name) => (name, false),
+            None => (cache.insert(stmt.sql.clone()), true),
+        };
+        drop(cache);
+        if parse {
+            frontend::parse(&name, &stmt.sql, stmt.params.iter().copied(), out)
+                .map_err(encode_err)?;
+        }
+        frontend::bind(
+            "",
+            &name,
+            [Format::Binary],
+            params.values.iter(),
+            |value, buf| -> Result<IsNull, std::convert::Infallible> {
+                match value {
+                    Some(bytes) => {
+                        buf.extend_from_slice(bytes);
+                        Ok(IsNull::No)
+                    }
+                    None => Ok(IsNull::Yes),
+                }
+            },
+            stmt.result_formats(),
+            out,
+        )
+        .map_err(encode_err)?;
+        frontend::execute("", 0, out).map_err(encode_err)?;
+        Ok(parse)
+    }
+
+    /// Runs one statement; re-prepares and retries once when the server lost it (26000).
+    pub(crate) async fn execute(
+        &self,
+        stmt: &Statement,
+        params: &Params,
+    ) -> Result<Response, Error> {
+        for attempt in 0..2 {
+            let mut out = BytesMut::new();
+            let parsed = self.encode_execute(stmt, params, &mut out)?;
+            frontend::sync(&mut out);
+            let response = self
+                .call(Expect::Execute, |b| b.extend_from_slice(&out))
+                .await?;
+            if let Response::Failed(e) = &response {
+                // A failed Parse may have left no statement behind: never reuse the name.
+                if parsed || e.code.code() == INVALID_STATEMENT_NAME {
+                    self.cache.borrow_mut().forget(&stmt.sql);
+                }
+                if e.code.code() == INVALID_STATEMENT_NAME && attempt == 0 {
+                    continue;
+                }
+            }
+            return Ok(response);
+        }
+        Err(Error::protocol("statement retry loop ended"))
+    }
+
+    /// Runs statements as one pipelined batch with a single `Sync`: each slot gets its own
+    /// outcome; after a failure the server skips the rest until the `Sync`.
+    pub(crate) async fn execute_batch(
+        &self,
+        items: &[(Statement, Params)],
+    ) -> Result<Vec<Response>, Error> {
+        let mut batch: Batch<PgCodec> = self.pipe.take_batch();
+        let mut parsed = Vec::with_capacity(items.len());
+        for (stmt, params) in items {
+            let mut out = BytesMut::new();
+            parsed.push(self.encode_execute(stmt, params, &mut out)?);
+            batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
+        }
+        batch.push(Expect::Sync, frontend::sync);
+        self.pipe.run(&mut batch).await.map_err(Error::from)?;
+        let mut replies = Vec::with_capacity(items.len());
+        for k in 0..items.len() {
+            let reply = batch
+                .take(k)
+                .unwrap_or(Err(corelane_runtime::roundtrip::RequestError::WorkerClosed))
+                .map_err(Error::from)?;
+            if matches!(reply, Response::Failed(_) | Response::Skipped)
+                && parsed.get(k) == Some(&true)
+            {
+                if let Some((stmt, _)) = items.get(k) {
+                    self.cache.borrow_mut().forget(&stmt.sql);
+                }
+            }
+            replies.push(reply);
+        }
+        if let Some(Err(e)) = batch.take(items.len()) {
+            return Err(e.into());
+        }
+        self.pipe.recycle_batch(batch);
+        Ok(replies)
+    }
+
+    /// Simple-protocol query (one or more statements, no parameters).
+    pub(crate) async fn simple(&self, sql: &str) -> Result<Response, Error> {
+        let mut out = BytesMut::new();
+        frontend::query(sql, &mut out).map_err(encode_err)?;
+        self.call(Expect::Simple, |b| b.extend_from_slice(&out))
+            .await
+    }
+}

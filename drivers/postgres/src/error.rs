@@ -1,0 +1,159 @@
+//! One error type: the server's (with every field and the SQLSTATE), or ours.
+
+use corelane_pg_proto::message::backend::ErrorFields;
+use corelane_pg_proto::SqlState;
+use corelane_runtime::roundtrip::RequestError;
+use corelane_runtime::CloseCause;
+
+/// An error the server reported (`ErrorResponse`), with all its fields.
+pub type DbError = ErrorFields;
+
+/// What went wrong. Use [`Error::code`] / [`Error::as_db_error`] rather than matching text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct Error {
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+enum Kind {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to {addr}: {message}")]
+    Connect { addr: String, message: String },
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    #[error("{} {}: {}", .0.severity, .0.code.code(), .0.message)]
+    Db(Box<DbError>),
+    #[error("connection closed: {0}")]
+    Closed(CloseCause),
+    #[error("the connection's outbound buffer is full; the query was not sent")]
+    QueueFull,
+    #[error("no worker is available (the event loop shut down)")]
+    WorkerClosed,
+    #[error("type conversion: {0}")]
+    Type(String),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("query returned {0} rows, expected exactly one")]
+    RowCount(usize),
+    #[error("no column {0}")]
+    Column(String),
+    #[error("skipped: an earlier statement of the same pipeline failed")]
+    Skipped,
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<Kind> for Error {
+    fn from(kind: Kind) -> Self {
+        Error { kind }
+    }
+}
+
+impl Error {
+    pub(crate) fn config(m: impl Into<String>) -> Self {
+        Kind::Config(m.into()).into()
+    }
+    pub(crate) fn connect(addr: impl std::fmt::Display, m: impl std::fmt::Display) -> Self {
+        Kind::Connect {
+            addr: addr.to_string(),
+            message: m.to_string(),
+        }
+        .into()
+    }
+    pub(crate) fn auth(m: impl Into<String>) -> Self {
+        Kind::Auth(m.into()).into()
+    }
+    pub(crate) fn db(e: Box<DbError>) -> Self {
+        Kind::Db(e).into()
+    }
+    pub(crate) fn type_error(m: impl std::fmt::Display) -> Self {
+        Kind::Type(m.to_string()).into()
+    }
+    pub(crate) fn protocol(m: impl std::fmt::Display) -> Self {
+        Kind::Protocol(m.to_string()).into()
+    }
+    pub(crate) fn row_count(n: usize) -> Self {
+        Kind::RowCount(n).into()
+    }
+    pub(crate) fn column(name: impl Into<String>) -> Self {
+        Kind::Column(name.into()).into()
+    }
+    pub(crate) fn runtime(m: impl std::fmt::Display) -> Self {
+        Kind::Runtime(m.to_string()).into()
+    }
+    pub(crate) fn skipped() -> Self {
+        Kind::Skipped.into()
+    }
+    pub(crate) fn worker_closed() -> Self {
+        Kind::WorkerClosed.into()
+    }
+
+    /// The server's error, with every field, when this is one.
+    pub fn as_db_error(&self) -> Option<&DbError> {
+        match &self.kind {
+            Kind::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The SQLSTATE code, when the server reported the error.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.as_db_error().map(|e| &e.code)
+    }
+
+    /// True when the connection is gone; a retry on a new connection may succeed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, Kind::Closed(_) | Kind::WorkerClosed)
+    }
+
+    /// True when authentication was refused.
+    pub fn is_auth(&self) -> bool {
+        matches!(self.kind, Kind::Auth(_))
+            || self.code().is_some_and(|c| c.code().starts_with("28"))
+    }
+
+    /// True when connecting failed.
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind, Kind::Connect { .. })
+    }
+
+    /// True when a pipelined statement did not run because an earlier one failed.
+    pub fn is_skipped(&self) -> bool {
+        matches!(self.kind, Kind::Skipped)
+    }
+
+    /// True for configuration errors.
+    pub fn is_config(&self) -> bool {
+        matches!(self.kind, Kind::Config(_))
+    }
+
+    /// True when a value could not be converted.
+    pub fn is_type(&self) -> bool {
+        matches!(self.kind, Kind::Type(_))
+    }
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Closed(cause) => Kind::Closed(cause).into(),
+            RequestError::QueueFull { .. } => Kind::QueueFull.into(),
+            RequestError::WorkerClosed => Kind::WorkerClosed.into(),
+            other => Kind::Runtime(other.to_string()).into(),
+        }
+    }
+}
+
+impl From<corelane_runtime::SubmitError> for Error {
+    fn from(_: corelane_runtime::SubmitError) -> Self {
+        Kind::WorkerClosed.into()
+    }
+}
+
+impl From<corelane_pg_proto::types::TypeError> for Error {
+    fn from(e: corelane_pg_proto::types::TypeError) -> Self {
+        Kind::Type(e.to_string()).into()
+    }
+}

@@ -1,0 +1,154 @@
+//! Prepared statements as the client sees them: parameter types and result columns.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use corelane_pg_proto::message::backend::RowDescription;
+use corelane_pg_proto::message::frontend::Format;
+use corelane_pg_proto::types::{oid, IsNull, Oid, ToSql};
+
+use crate::Error;
+
+/// A result column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    name: String,
+    type_oid: Oid,
+    binary: bool,
+}
+
+impl Column {
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The column's type OID.
+    pub fn type_oid(&self) -> Oid {
+        self.type_oid
+    }
+    /// True when the column is transferred in binary (a decoder exists for its type);
+    /// otherwise it comes as text and reads as `String`/`&str`.
+    pub fn is_binary(&self) -> bool {
+        self.binary
+    }
+}
+
+/// A statement the client has described: its SQL, parameter types and result columns.
+/// Cheap to clone; shared by every connection of the client (each prepares it on first use).
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub(crate) sql: Arc<str>,
+    pub(crate) params: Arc<[Oid]>,
+    pub(crate) columns: Arc<[Column]>,
+}
+
+impl Statement {
+    pub(crate) fn new(sql: &str, params: Vec<Oid>, description: Option<RowDescription>) -> Self {
+        let columns: Vec<Column> = description
+            .map(|d| {
+                d.fields
+                    .into_iter()
+                    .map(|f| Column {
+                        name: f.name.to_string(),
+                        type_oid: f.type_oid,
+                        binary: binary_decodable(f.type_oid),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Statement {
+            sql: sql.into(),
+            params: params.into(),
+            columns: columns.into(),
+        }
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+    /// The parameter types.
+    pub fn params(&self) -> &[Oid] {
+        &self.params
+    }
+    /// The result columns (empty for statements returning no rows).
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Result formats for Bind: binary where a decoder exists, text elsewhere.
+    pub(crate) fn result_formats(&self) -> impl Iterator<Item = Format> + '_ {
+        self.columns.iter().map(|c| {
+            if c.binary {
+                Format::Binary
+            } else {
+                Format::Text
+            }
+        })
+    }
+
+    /// Encodes `values` for this statement's parameter types (checked), on the caller's thread.
+    pub(crate) fn encode(&self, values: &[&(dyn ToSql + Sync)]) -> Result<Params, Error> {
+        if values.len() != self.params.len() {
+            return Err(Error::type_error(format!(
+                "the statement takes {} parameters, {} given",
+                self.params.len(),
+                values.len()
+            )));
+        }
+        let mut buf = BytesMut::new();
+        let mut ranges = Vec::with_capacity(values.len());
+        for (i, (value, ty)) in values.iter().zip(self.params.iter()).enumerate() {
+            let start = buf.len();
+            match value.to_sql_checked(*ty, &mut buf) {
+                Ok(IsNull::No) => ranges.push(Some((start, buf.len()))),
+                Ok(IsNull::Yes) => ranges.push(None),
+                Err(e) => {
+                    return Err(Error::type_error(format!("parameter ${}: {e}", i + 1)));
+                }
+            }
+        }
+        let bytes = buf.freeze();
+        Ok(Params {
+            values: ranges
+                .into_iter()
+                .map(|r| r.map(|(s, e)| bytes.slice(s..e)))
+                .collect(),
+        })
+    }
+}
+
+/// Parameter values encoded in binary, ready to splice into a Bind (`Send`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Params {
+    pub(crate) values: Vec<Option<Bytes>>,
+}
+
+/// Types whose binary form the client decodes; other columns are requested as text.
+pub(crate) fn binary_decodable(ty: Oid) -> bool {
+    const SCALARS: &[Oid] = &[
+        oid::BOOL,
+        oid::BYTEA,
+        oid::CHAR,
+        oid::NAME,
+        oid::INT8,
+        oid::INT2,
+        oid::INT4,
+        oid::TEXT,
+        oid::OID,
+        oid::JSON,
+        oid::FLOAT4,
+        oid::FLOAT8,
+        oid::BPCHAR,
+        oid::VARCHAR,
+        oid::DATE,
+        oid::TIME,
+        oid::TIMESTAMP,
+        oid::TIMESTAMPTZ,
+        oid::INTERVAL,
+        oid::NUMERIC,
+        oid::UUID,
+        oid::JSONB,
+    ];
+    SCALARS.contains(&ty) || oid::array_element(ty).is_some_and(|e| SCALARS.contains(&e))
+}
