@@ -86,6 +86,14 @@ impl Client {
         self.inner.workers.current_worker().is_some()
     }
 
+    pub(crate) fn workers(&self) -> &Provider {
+        &self.inner.workers
+    }
+
+    pub(crate) fn next_fallback(&self) -> usize {
+        self.inner.next_worker.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// The worker for the next off-loop call, round-robin.
     pub(crate) fn pick_worker(&self) -> Result<WorkerLoop, Error> {
         let n = self.inner.workers.num_workers();

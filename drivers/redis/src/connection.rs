@@ -17,6 +17,8 @@ pub(crate) struct Connection {
     pub(crate) pipe: Pipe<RespCodec>,
     /// The protocol the server agreed to.
     pub(crate) protocol: Protocol,
+    /// Exclusive use may have left state behind (WATCH, an open MULTI): reset before reuse.
+    pub(crate) needs_reset: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl Connection {
@@ -39,6 +41,7 @@ impl Connection {
         let mut conn = Connection {
             pipe,
             protocol: Protocol::Resp2,
+            needs_reset: std::rc::Rc::default(),
         };
         conn.handshake(config).await?;
         Ok(conn)
@@ -48,6 +51,22 @@ impl Connection {
     pub(crate) async fn query<T: FromValue>(&self, cmd: &Cmd) -> Result<T, Error> {
         let value = self.pipe.call((), |buf| cmd.write_to(buf)).await?;
         T::from_value(value)
+    }
+
+    /// Undoes what exclusive use may have left: an open `MULTI` (`DISCARD`; its "without
+    /// MULTI" error is expected and ignored) and `WATCH`ed keys (`UNWATCH`).
+    pub(crate) async fn reset(&self) -> Result<(), Error> {
+        let mut batch = self.pipe.take_batch();
+        batch.push((), |buf| Cmd::new("DISCARD").write_to(buf));
+        batch.push((), |buf| Cmd::new("UNWATCH").write_to(buf));
+        self.pipe.run(&mut batch).await?;
+        let unwatch = batch.take(1);
+        self.pipe.recycle_batch(batch);
+        match unwatch {
+            Some(Ok(reply)) => <()>::from_value(reply),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(Error::runtime("reset lost its reply")),
+        }
     }
 
     async fn handshake(&mut self, config: &Config) -> Result<(), Error> {

@@ -5,7 +5,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use corelane_redis_proto::Value;
-use corelane_runtime::pool::{Config as PoolConfig, Manager, PoolError, SharedPool};
+use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, SharedPool};
+
+/// Exclusive connections a worker keeps per client (transactions, blocking commands); more
+/// callers than this wait their turn.
+const EXCLUSIVE_PER_WORKER: usize = 8;
 
 use crate::config::Config;
 use crate::connection::Connection;
@@ -28,11 +32,21 @@ impl Manager for RedisManager {
     fn is_broken(&self, conn: &Connection) -> bool {
         conn.pipe.is_closed()
     }
+
+    /// Exclusive connections only (shared ones are never recycled).
+    async fn recycle(&self, conn: &mut Connection) -> Result<bool, Error> {
+        if conn.needs_reset.replace(false) {
+            conn.reset().await?;
+        }
+        Ok(!conn.pipe.is_closed())
+    }
 }
 
 /// One client's state on one worker.
 pub(crate) struct WorkerClient {
     pub(crate) pool: SharedPool<RedisManager>,
+    /// Connections for exclusive use: WATCH transactions, blocking commands.
+    pub(crate) exclusive: Pool<RedisManager>,
 }
 
 thread_local! {
@@ -55,7 +69,16 @@ pub(crate) fn worker_client(id: u64, config: &Config) -> Result<Rc<WorkerClient>
         pool_config,
     )
     .map_err(|e| Error::config(e.to_string()))?;
-    let state = Rc::new(WorkerClient { pool });
+    let exclusive = Pool::new(
+        RedisManager {
+            config: config.clone(),
+        },
+        PoolConfig::default()
+            .with_max_size(EXCLUSIVE_PER_WORKER)
+            .with_connect_timeout(Some(config.connect_timeout)),
+    )
+    .map_err(|e| Error::config(e.to_string()))?;
+    let state = Rc::new(WorkerClient { pool, exclusive });
     CLIENTS.with(|c| c.borrow_mut().insert(id, state.clone()));
     Ok(state)
 }
@@ -66,6 +89,7 @@ pub(crate) fn forget(id: u64) {
     let removed = CLIENTS.with(|c| c.borrow_mut().remove(&id));
     if let Some(state) = removed {
         state.pool.close();
+        state.exclusive.close();
     }
 }
 

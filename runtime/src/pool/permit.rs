@@ -39,6 +39,13 @@ impl<M: Manager> Pooled<M> {
         self.discard = true;
     }
 
+    /// Sets or clears the discard mark: a driver marks a connection before an operation that
+    /// would leave it unusable if cancelled (a blocking command) and clears the mark when the
+    /// operation completes.
+    pub fn set_discard(&mut self, discard: bool) {
+        self.discard = discard;
+    }
+
     /// Whether [`Pooled::discard`] was called.
     pub fn is_discarded(&self) -> bool {
         self.discard

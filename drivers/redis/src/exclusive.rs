@@ -1,0 +1,200 @@
+//! Exclusive connections: `WATCH` transactions and blocking commands.
+//!
+//! The client's ordinary calls share pipelined connections, where another caller's commands
+//! can land between yours. `WATCH … MULTI … EXEC` and blocking pops need a connection of their
+//! own: these run on a connection checked out of the worker's exclusive pool, which is reset
+//! (`DISCARD`, `UNWATCH`) before its next user.
+
+use std::future::Future;
+use std::time::Duration;
+
+use corelane_redis_proto::{Cmd, ToArg};
+use corelane_runtime::dispatch;
+use corelane_runtime::pool::Pooled;
+
+use crate::client::Client;
+use crate::connection::Connection;
+use crate::pipeline::Pipeline;
+use crate::worker_state::{pool_error, worker_client, RedisManager};
+use crate::{Error, FromValue};
+
+/// Optimistic transactions retry at most this many times when a watched key keeps changing.
+pub const MAX_TRANSACTION_ATTEMPTS: usize = 64;
+
+/// A connection checked out for one caller's exclusive use (inside
+/// [`Client::with_connection`] and [`Client::transaction`]). Lives on the worker.
+#[derive(Clone)]
+pub struct Exclusive {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Exclusive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exclusive").finish_non_exhaustive()
+    }
+}
+
+impl Exclusive {
+    /// Sends any command on this connection.
+    pub async fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        self.conn.query(&cmd).await
+    }
+
+    /// Sends a pipeline on this connection (see [`Client::pipeline`]).
+    pub async fn pipeline<T: FromValue>(&self, pipeline: &Pipeline) -> Result<T, Error> {
+        let request = pipeline.request();
+        let mut batch = self.conn.pipe.take_batch();
+        request.fill(&mut batch);
+        let outcome = self.conn.pipe.run(&mut batch).await;
+        let value = match outcome {
+            Ok(()) => request.assemble(&mut batch),
+            Err(e) => Err(e.into()),
+        };
+        self.conn.pipe.recycle_batch(batch);
+        T::from_value(value?)
+    }
+}
+
+async fn checkout(id: u64, config: &crate::Config) -> Result<Pooled<RedisManager>, Error> {
+    let state = worker_client(id, config)?;
+    let permit = state.exclusive.get().await.map_err(pool_error)?;
+    // Whatever the caller does may leave state behind; the pool resets it before reuse.
+    permit.needs_reset.set(true);
+    Ok(permit)
+}
+
+impl Client {
+    /// Runs `f` with a connection of its own (no other caller's commands interleave), on a
+    /// worker of this client, from any thread. The connection is reset before its next user.
+    pub async fn with_connection<T, F, Fut>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Exclusive) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
+        let id = self.id();
+        let config = self.config().clone();
+        dispatch(
+            &**self.workers(),
+            self.next_fallback(),
+            move || async move {
+                let permit = checkout(id, &config).await?;
+                f(Exclusive {
+                    conn: (*permit).clone(),
+                })
+                .await
+            },
+        )
+        .await
+        .map_err(Error::from)?
+    }
+
+    /// An optimistic transaction: `WATCH keys`, then `build` reads what it needs through the
+    /// connection it is given and returns the commands to run atomically; they run as
+    /// `MULTI … EXEC`. When a watched key changed meanwhile (`EXEC` aborted), it starts over —
+    /// at most [`MAX_TRANSACTION_ATTEMPTS`] times, then the abort is returned
+    /// ([`Error::is_exec_aborted`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+    /// use corelane_redis::{Cmd, Pipeline};
+    /// let (_, balance): ((), i64) = client
+    ///     .transaction(&["balance"], |conn| async move {
+    ///         let balance: Option<i64> = conn.query(Cmd::new("GET").arg("balance")).await?;
+    ///         let mut pipe = Pipeline::new();
+    ///         pipe.set("balance", balance.unwrap_or(0) + 10).get("balance");
+    ///         Ok(pipe)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F, Fut>(
+        &self,
+        keys: &[impl ToArg],
+        mut build: F,
+    ) -> Result<T, Error>
+    where
+        T: FromValue + Send + 'static,
+        F: FnMut(Exclusive) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Pipeline, Error>> + 'static,
+    {
+        let mut watch = Cmd::new("WATCH");
+        for key in keys {
+            watch = watch.arg(key);
+        }
+        self.with_connection(move |conn| async move {
+            let mut last = Error::exec_aborted();
+            for _ in 0..MAX_TRANSACTION_ATTEMPTS {
+                conn.query::<()>(watch.clone()).await?;
+                let mut pipeline = build(conn.clone()).await?;
+                pipeline.atomic();
+                match conn.pipeline::<T>(&pipeline).await {
+                    Err(e) if e.is_exec_aborted() => last = e,
+                    other => return other,
+                }
+            }
+            Err(last)
+        })
+        .await
+    }
+
+    /// `BLPOP keys timeout`: the first element pushed to any of `keys`, as `(key, value)`, or
+    /// `None` after `timeout` (server-side). Runs on a connection of its own; if the call is
+    /// dropped while blocked, that connection is closed rather than reused (the server would
+    /// keep it blocked).
+    pub async fn blpop<T: FromValue + Send + 'static>(
+        &self,
+        keys: &[impl ToArg],
+        timeout: Duration,
+    ) -> Result<Option<(String, T)>, Error> {
+        self.blocking_pop("BLPOP", keys, timeout).await
+    }
+
+    /// `BRPOP keys timeout` (see [`blpop`](Self::blpop)).
+    pub async fn brpop<T: FromValue + Send + 'static>(
+        &self,
+        keys: &[impl ToArg],
+        timeout: Duration,
+    ) -> Result<Option<(String, T)>, Error> {
+        self.blocking_pop("BRPOP", keys, timeout).await
+    }
+
+    async fn blocking_pop<T: FromValue + Send + 'static>(
+        &self,
+        name: &str,
+        keys: &[impl ToArg],
+        timeout: Duration,
+    ) -> Result<Option<(String, T)>, Error> {
+        let mut cmd = Cmd::new(name);
+        for key in keys {
+            cmd = cmd.arg(key);
+        }
+        cmd = cmd.arg(timeout.as_secs_f64());
+        let id = self.id();
+        let config = self.config().clone();
+        // The server answers by `timeout`; past it (plus slack for the network) something is
+        // wrong with the connection.
+        let guard = timeout + config.connect_timeout;
+        dispatch(
+            &**self.workers(),
+            self.next_fallback(),
+            move || async move {
+                let mut permit = checkout(id, &config).await?;
+                // Cancelled while blocked: the connection must not be reused.
+                permit.set_discard(true);
+                let reply = corelane_runtime::task::timeout(
+                    guard,
+                    permit.query::<Option<(String, T)>>(&cmd),
+                )
+                .await
+                .unwrap_or(Err(Error::timeout(guard)));
+                if reply.is_ok() {
+                    permit.set_discard(false);
+                }
+                reply
+            },
+        )
+        .await
+        .map_err(Error::from)?
+    }
+}
