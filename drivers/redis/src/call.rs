@@ -79,7 +79,6 @@ impl<T: FromValue> Call<T> {
         let client = &self.client;
         let timeout = client.config().command_timeout;
         if client.on_own_worker() {
-            self.deadline = timeout.and_then(Sleep::new).map(ThreadBound::new);
             let state = worker_client(client.id(), client.config())?;
             match state.pool.try_get_shared() {
                 Some(shared) => self.run_on(&shared.pipe),
@@ -120,6 +119,11 @@ impl<T: FromValue> Call<T> {
     }
 
     fn run_on(&mut self, pipe: &Pipe<RespCodec>) {
+        // The command timeout starts once there is a connection: opening one is bounded by
+        // `connect_timeout`, and a call must not abandon a connect half-way (the next call
+        // would start over, and a timeout shorter than a handshake would never connect).
+        let timeout = self.client.config().command_timeout;
+        self.deadline = timeout.and_then(Sleep::new).map(ThreadBound::new);
         let mut batch = pipe.take_batch();
         if let Some(request) = &self.request {
             request.fill(&mut batch);
