@@ -123,19 +123,19 @@ impl Connection {
     }
 }
 
-fn is_auth_failure(code: Option<&str>) -> bool {
+pub(crate) fn is_auth_failure(code: Option<&str>) -> bool {
     matches!(code, Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
         || code.is_some_and(|c| c.starts_with("WRONGPASS"))
 }
 
-fn describe(addr: &Addr) -> String {
+pub(crate) fn describe(addr: &Addr) -> String {
     match addr {
         Addr::Tcp { host, port } => format!("{host}:{port}"),
         Addr::Unix(path) => path.display().to_string(),
     }
 }
 
-async fn connect_stream(addr: &Addr, timeout: Duration) -> Result<Stream, Error> {
+pub(crate) async fn connect_stream(addr: &Addr, timeout: Duration) -> Result<Stream, Error> {
     match addr {
         Addr::Tcp { host, port } => {
             let addrs: Vec<SocketAddr> = corelane_runtime::task::resolve_host(host, *port)

@@ -1,0 +1,132 @@
+//! Pub/sub: `SUBSCRIBE`, `PSUBSCRIBE` and `SSUBSCRIBE` on a dedicated connection, as a stream
+//! of messages that survives reconnections.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_redis::Error> {
+//! use corelane_redis::Client;
+//!
+//! let client = Client::open("redis://127.0.0.1:6379")?;
+//! futures_lite::future::block_on(async {
+//!     let mut sub = client.subscriber()?;
+//!     sub.subscribe(["news", "alerts"]).await?; // confirmed by the server
+//!     sub.psubscribe(["metrics.*"]).await?;
+//!
+//!     client.publish::<i64>("news", "hello").await?;
+//!     while let Some(msg) = sub.next().await {
+//!         println!("{:?} on {:?} (pattern {:?})", msg.payload, msg.channel, msg.pattern);
+//!         break;
+//!     }
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Design
+//!
+//! ```text
+//!  any thread                         worker (picked round-robin)
+//!  ──────────                         ─────────────────────────────────────────────
+//!  Subscriber ── request + wanted ──▶ connection task: connect, HELLO/AUTH, resubscribe,
+//!      ▲            (mailbox wake)     write requests, pause/resume reading
+//!      │                              Registered<PubSubHandler>: decode RESP2/RESP3,
+//!      └──── bounded inbox ◀───────── messages → inbox, confirmations → waiters
+//! ```
+//!
+//! - **Dedicated connection.** A subscriber never uses the client's pooled command
+//!   connections. Its connection lives on one worker, read by the runtime's reader task with
+//!   [`PubSubHandler`](handler::PubSubHandler); the connection task owns it.
+//! - **Typestate.** A [`Subscriber`] has only pub/sub methods, so "a command on a subscribed
+//!   connection" cannot be written.
+//! - **Backpressure.** Messages wait in a bounded inbox ([`SubscriberOptions::capacity`]). When
+//!   it is full the connection stops reading the socket (beyond at most one read burst already
+//!   buffered) until the consumer has drained half of it; the server then buffers for us, up to
+//!   its `client-output-buffer-limit pubsub`, past which it drops the connection — we reconnect
+//!   and resubscribe, and the messages in between are lost. Memory never grows unbounded.
+//! - **Reconnection.** When the connection closes (`CLIENT KILL`, a restart, a network
+//!   failure), the task reconnects with exponential backoff and full jitter
+//!   ([`Backoff`](corelane_runtime::pool::Backoff)) and subscribes again to everything
+//!   subscribed. The stream goes on; [`Subscriber::connects`] counts the connections.
+//!   **Messages published while disconnected are lost**: Redis pub/sub is at-most-once.
+//!   A dead peer that never closes (a half-open TCP connection) is not detected.
+//! - **Drop.** Dropping the [`Subscriber`] closes the connection and stops reconnecting.
+
+mod handler;
+mod message;
+mod session;
+mod shared;
+mod subscriber;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use self::message::Message;
+pub use self::subscriber::{Subscriber, SubscriberHandle};
+
+use self::shared::{EndGuard, Shared};
+use crate::{Client, Error};
+
+/// Settings of a [`Subscriber`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriberOptions {
+    /// Messages received and not yet consumed before the connection stops reading
+    /// (default 1024).
+    pub capacity: usize,
+    /// First reconnect delay ceiling (default 100 ms).
+    pub backoff_initial: Duration,
+    /// Largest reconnect delay ceiling (default 5 s).
+    pub backoff_max: Duration,
+}
+
+impl Default for SubscriberOptions {
+    fn default() -> Self {
+        SubscriberOptions {
+            capacity: 1024,
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl SubscriberOptions {
+    /// Sets the inbox capacity, in messages (at least 1).
+    pub fn capacity(mut self, messages: usize) -> Self {
+        self.capacity = messages.max(1);
+        self
+    }
+
+    /// Sets the reconnect backoff: the delay ceiling starts at `initial` and doubles per
+    /// consecutive failure up to `max`; each delay is drawn uniformly below it.
+    pub fn reconnect_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff_initial = initial;
+        self.backoff_max = max;
+        self
+    }
+}
+
+impl Client {
+    /// A new [`Subscriber`] with default [`SubscriberOptions`]: a dedicated connection on one
+    /// of the client's workers. It connects in the background; the first
+    /// [`subscribe`](Subscriber::subscribe) waits for it.
+    pub fn subscriber(&self) -> Result<Subscriber, Error> {
+        self.subscriber_with(SubscriberOptions::default())
+    }
+
+    /// A new [`Subscriber`] with `options`.
+    pub fn subscriber_with(&self, options: SubscriberOptions) -> Result<Subscriber, Error> {
+        let worker = self.pick_worker()?;
+        let shared = Arc::new(Shared::new(worker.clone(), options.capacity));
+        let task_shared = shared.clone();
+        let config = self.config().clone();
+        // If the job never runs (the worker is shutting down), dropping it drops the guard,
+        // which ends the stream.
+        let guard = EndGuard(shared.clone());
+        worker.submit(move || {
+            let task = session::run(task_shared, config, options, guard);
+            // Fails only off a worker, and jobs run on one; were it to, the task (and its
+            // guard) is dropped and the stream ends.
+            let _ = corelane_runtime::task::spawn_detached(task);
+        })?;
+        Ok(Subscriber::new(shared, self.clone()))
+    }
+}
