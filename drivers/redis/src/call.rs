@@ -144,9 +144,15 @@ impl<T: FromValue> Future for Call<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(deadline) = &mut this.deadline {
-            if let Some(sleep) = deadline.get_mut() {
-                if Pin::new(sleep).poll(cx).is_ready() {
+        let polled = this.poll_state(cx);
+        if polled.is_pending() {
+            if let Some(deadline) = &mut this.deadline {
+                // Polled after the state machine, so a timer created during this poll is
+                // registered with the executor right away.
+                if deadline
+                    .get_mut()
+                    .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready())
+                {
                     // Dropping the state drops the run: its request becomes a placeholder whose
                     // reply is read and discarded, so the connection stays in step.
                     this.state = State::Done;
@@ -156,6 +162,13 @@ impl<T: FromValue> Future for Call<T> {
                 }
             }
         }
+        polled
+    }
+}
+
+impl<T: FromValue> Call<T> {
+    fn poll_state(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let this = self;
         loop {
             match &mut this.state {
                 State::Start => {

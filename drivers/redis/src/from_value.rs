@@ -48,6 +48,12 @@ impl FromValue for Value {
     fn from_value(value: Value) -> Result<Self, Error> {
         ok(value)
     }
+
+    /// Inside an aggregate (`Vec<Value>`: a pipeline's replies), error replies stay values, so
+    /// each reply can be inspected on its own.
+    fn from_values(items: Vec<Value>) -> Result<Vec<Self>, Error> {
+        Ok(items)
+    }
 }
 
 impl FromValue for () {

@@ -25,6 +25,8 @@ impl Request {
     pub(crate) fn fill(&self, batch: &mut Batch<RespCodec>) {
         match self {
             Request::One(cmd) => batch.push((), |buf: &mut BytesMut| cmd.write_to(buf)),
+            // An empty pipeline sends nothing and waits for nothing.
+            Request::Many { replies: 0, .. } => {}
             Request::Many { bytes, replies, .. } => {
                 batch.push((), |buf| buf.extend_from_slice(bytes));
                 for _ in 1..*replies {

@@ -193,6 +193,25 @@ impl<'p, C: Codec> Progress<'p, C> {
                 return Poll::Ready(());
             }
             if *next == n {
+                // Bytes left over with no request queued behind us answer nobody: let the
+                // codec consume what the protocol allows unsolicited, now — before the next
+                // batch could take them for its own reply.
+                let leftover = {
+                    let mut state = self.pipe.state.borrow_mut();
+                    let mut input = lease.input();
+                    if state.queue.is_empty() && !input.is_empty() {
+                        state
+                            .codec
+                            .unsolicited(&mut input)
+                            .err()
+                            .map(CloseCause::protocol)
+                    } else {
+                        None
+                    }
+                };
+                if let Some(cause) = leftover {
+                    lease.close(cause);
+                }
                 self.finish_direct();
                 return Poll::Ready(());
             }
