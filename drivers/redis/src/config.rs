@@ -44,6 +44,21 @@ pub struct Config {
     pub(crate) connections_per_worker: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) command_timeout: Option<Duration>,
+    pub(crate) on_push: Option<PushCallback>,
+}
+
+/// Receives RESP3 push frames that arrive on command connections (client-side caching
+/// invalidations with `CLIENT TRACKING`, …). Called on the worker that read the frame: keep
+/// it short and non-blocking.
+#[derive(Clone)]
+pub struct PushCallback(
+    pub(crate) std::sync::Arc<dyn Fn(Vec<corelane_redis_proto::Value>) + Send + Sync>,
+);
+
+impl std::fmt::Debug for PushCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushCallback")
+    }
 }
 
 /// The default port.
@@ -64,6 +79,7 @@ impl Default for Config {
             connections_per_worker: 1,
             connect_timeout: Duration::from_secs(5),
             command_timeout: None,
+            on_push: None,
         }
     }
 }
@@ -138,6 +154,16 @@ impl Config {
     /// error; its reply is read and discarded when it comes, so the connection stays usable.
     pub fn command_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.command_timeout = timeout;
+        self
+    }
+
+    /// Where RESP3 push frames on command connections go (default: dropped). Pub/sub
+    /// messages do not come here: they go to a [`Subscriber`](crate::Subscriber).
+    pub fn on_push(
+        mut self,
+        callback: impl Fn(Vec<corelane_redis_proto::Value>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_push = Some(PushCallback(std::sync::Arc::new(callback)));
         self
     }
 

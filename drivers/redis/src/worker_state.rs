@@ -26,7 +26,11 @@ impl Manager for RedisManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Connection, Error> {
-        Connection::open(&self.config, None).await
+        let on_push = self.config.on_push.clone().map(|callback| {
+            let sink: crate::codec::PushSink = std::rc::Rc::new(move |frame| (callback.0)(frame));
+            sink
+        });
+        Connection::open(&self.config, on_push).await
     }
 
     fn is_broken(&self, conn: &Connection) -> bool {
