@@ -36,7 +36,16 @@
 //!   ([`Error::code`]) and leaves the connection usable; a broken connection gives
 //!   [`Error::is_closed`], and the next call reconnects.
 //! - **Protocol.** RESP3 (`HELLO 3`) by default, falling back to RESP2 when the server refuses
-//!   HELLO; AUTH with an ACL user or a legacy password; SELECT; CLIENT SETNAME.
+//!   HELLO; AUTH with an ACL user or a legacy password; SELECT; CLIENT SETNAME. RESP3 pushes on
+//!   command connections go to [`Config::on_push`].
+//! - **Exclusive connections.** `WATCH` transactions ([`Client::transaction`], retried while a
+//!   watched key changes), blocking pops ([`Client::blpop`]) and [`Client::with_connection`]
+//!   run on a connection of their own, reset (`DISCARD`, `UNWATCH`) before its next user.
+//! - **Pub/sub** runs on dedicated connections ([`Client::subscriber`]): a stream of messages
+//!   that reconnects with backoff and resubscribes.
+//! - **SCAN** family as streams ([`Client::scan`], `hscan`, `sscan`, `zscan`).
+//!
+//! Not yet: Cluster, Sentinel, TLS (`rediss://` is refused with a clear error).
 
 mod call;
 mod client;
