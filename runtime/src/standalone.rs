@@ -149,7 +149,6 @@ async fn run_worker(worker: WorkerLoop, ready: std::sync::mpsc::Sender<Result<()
         Ok(task) => task,
         Err(e) => {
             let _ = ready.send(Err(e));
-            worker.detach();
             return;
         }
     };

@@ -49,6 +49,20 @@ pub struct WorkerLoop {
 
 thread_local! {
     static CURRENT: RefCell<Option<WorkerLoop>> = const { RefCell::new(None) };
+    /// Closes the worker when its thread exits, however it exits.
+    static EXIT_GUARD: RefCell<Option<DetachOnExit>> = const { RefCell::new(None) };
+}
+
+/// Marks a worker closed when its thread ends — after a clean shutdown, or because a task
+/// panicked and took the executor (and the thread) down. Without it a dead worker would keep
+/// accepting jobs nobody runs, and their callers would wait forever. A thread-local's
+/// destructor runs on every thread exit, unwinding included.
+struct DetachOnExit(WorkerLoop);
+
+impl Drop for DetachOnExit {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
 }
 
 impl WorkerLoop {
@@ -177,6 +191,7 @@ impl WorkerLoop {
     pub(crate) fn attach(&self) -> Result<glommio::Task<()>, Error> {
         let _ = self.shared.thread.set(std::thread::current().id());
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        EXIT_GUARD.with(|g| *g.borrow_mut() = Some(DetachOnExit(self.clone())));
         let queue = glommio::executor().create_task_queue(
             glommio::Shares::default(),
             glommio::Latency::Matters(Duration::from_millis(1)),
@@ -194,7 +209,12 @@ impl WorkerLoop {
     /// Clears the thread-local identity after the worker's loop ended.
     pub(crate) fn detach(&self) {
         self.shared.state.store(CLOSED, Ordering::SeqCst);
-        CURRENT.with(|c| *c.borrow_mut() = None);
+        // `try_`: this also runs while the thread unwinds or tears down its thread-locals.
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut current) = c.try_borrow_mut() {
+                *current = None;
+            }
+        });
         // Jobs that raced with the shutdown are dropped here, which drops their result senders,
         // so their callers see `Canceled` instead of waiting forever.
         while self.shared.mailbox.pop().is_some() {}

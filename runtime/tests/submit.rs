@@ -95,3 +95,59 @@ fn submit_after_shutdown_is_refused() {
     let refused = futures_lite::future::block_on(worker.spawn(|| async { 1 }));
     assert_eq!(refused, Err(SubmitError::WorkerClosed));
 }
+
+#[test]
+fn a_panicking_task_never_leaves_callers_hanging() {
+    let lp = test_loop(1);
+    let worker = lp.workers()[0].clone();
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    worker
+        .submit(|| {
+            let _ = corelane_runtime::task::spawn_detached(async {
+                panic!("a task failure");
+            });
+        })
+        .unwrap();
+    // Whatever the executor does with the panic (glommio 0.9 contains it in the task), the
+    // worker either keeps serving or refuses work; a caller never waits forever.
+    let after = wait_result(worker.spawn(|| async { 2 }));
+    std::panic::set_hook(prev);
+    match after {
+        Ok(v) => assert_eq!(v, 2),
+        Err(e) => {
+            assert_eq!(e, SubmitError::WorkerClosed);
+            assert!(!worker.is_running());
+        }
+    }
+}
+
+fn wait_result<T: Send + 'static>(task: corelane_runtime::RemoteTask<T>) -> Result<T, SubmitError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(futures_lite::future::block_on(task));
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the remote task hung")
+}
+
+#[test]
+fn a_remote_task_that_panics_ends_with_an_error() {
+    let lp = test_loop(1);
+    let worker = lp.workers()[0].clone();
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = wait_result(worker.spawn(|| async {
+        if worker_id_is_zero() {
+            panic!("the spawned future fails");
+        }
+        1
+    }));
+    std::panic::set_hook(prev);
+    assert_eq!(outcome, Err(SubmitError::WorkerClosed));
+    assert_eq!(wait_result(worker.spawn(|| async { 3 })), Ok(3));
+}
+
+fn worker_id_is_zero() -> bool {
+    WorkerLoop::current().map(|w| w.id()) == Some(0)
+}

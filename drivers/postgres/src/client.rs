@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use corelane_pg_proto::types::ToSql;
@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::row::Row;
 use crate::statement::{Params, Statement};
+use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state;
 use crate::Error;
 
@@ -113,19 +114,29 @@ impl Client {
 
     /// Describes `sql` (parameter types, result columns); remembered per client.
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
-        if let Some(found) = self.lock_described().get(sql) {
-            return Ok(found.clone());
+        if let Some(found) = self.described(sql) {
+            return Ok(found);
         }
         let owned = sql.to_owned();
         let stmt = self
             .on_connection(move |conn| async move { conn.describe(&owned).await })
             .await?;
+        self.remember(stmt.clone());
+        Ok(stmt)
+    }
+
+    /// The statement the client already described for `sql`, if any.
+    pub(crate) fn described(&self, sql: &str) -> Option<Statement> {
+        self.lock_described().get(sql).cloned()
+    }
+
+    /// Remembers a described statement for every later use of its SQL.
+    pub(crate) fn remember(&self, stmt: Statement) {
         let mut described = self.lock_described();
         if described.len() >= MAX_DESCRIBED {
             described.clear();
         }
-        described.insert(stmt.sql.clone(), stmt.clone());
-        Ok(stmt)
+        described.insert(stmt.sql.clone(), stmt);
     }
 
     fn lock_described(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Statement>> {
@@ -225,9 +236,93 @@ impl Client {
         })
         .await
     }
+
+    /// Runs `f` in a transaction on a connection of its own (no other caller's statements
+    /// interleave), on a worker: this worker when called on one, else one reached through its
+    /// mailbox, so it works from tokio and plain threads too.
+    ///
+    /// `BEGIN` (with `options`) runs first; then `f`'s future, with a [`Transaction`] handle
+    /// for the statements; then `COMMIT` when it returns `Ok`, `ROLLBACK` when it returns
+    /// `Err` (whose error is returned). A `COMMIT` the server refuses (a deferred constraint,
+    /// a serialization failure) or answers with `ROLLBACK` (a statement failed and `f`
+    /// ignored it) is an error with [`Error::is_commit_failed`]: nothing of the transaction
+    /// persists. If the connection fails during `COMMIT` the outcome is unknown and the error
+    /// is [`Error::is_closed`].
+    ///
+    /// **Cancellation.** Dropping this future before `COMMIT` is sent rolls the transaction
+    /// back: on a worker, `f`'s future is dropped and `ROLLBACK` is queued on the connection
+    /// at once; from another thread, the transaction's next statement (or its `COMMIT`) fails
+    /// and it rolls back. Either way the connection is reset before anyone else uses it.
+    ///
+    /// The connection comes from a per-worker pool of exclusive connections, and goes back
+    /// reset: `COMMIT`/`ROLLBACK` is sent with `DISCARD ALL` in one round trip, so a `SET`,
+    /// `LISTEN`, temp table or advisory lock of one transaction never reaches the next.
+    ///
+    /// `f` and its future run on the worker: like any task there they must not block or
+    /// panic (a panic takes the worker's executor down). `SERIALIZABLE` transactions should
+    /// be retried when the error's [`code`](Error::code) is `40001`, whether a statement or
+    /// the `COMMIT` failed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// use corelane_postgres::{IsolationLevel, TransactionOptions};
+    ///
+    /// let options = TransactionOptions::new().isolation(IsolationLevel::Serializable);
+    /// let balance: i64 = client
+    ///     .transaction(options, |mut tx| async move {
+    ///         tx.execute("UPDATE account SET balance = balance - $1 WHERE id = 1", &[&10i64])
+    ///             .await?;
+    ///         tx.savepoint(|sp| async move {
+    ///             sp.execute("INSERT INTO audit (note) VALUES ('debit')", &[]).await
+    ///         })
+    ///         .await?;
+    ///         tx.query_one("SELECT balance FROM account WHERE id = 1", &[])
+    ///             .await?
+    ///             .get(0)
+    ///     })
+    ///     .await?;
+    /// # let _ = balance; Ok(()) }
+    /// ```
+    pub async fn transaction<T, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let mut cancel = CancelOnDrop(Some(cancelled.clone()));
+        let client = self.clone();
+        let id = self.inner.id;
+        let config = self.inner.config.clone();
+        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let out = dispatch(&*self.inner.workers, fallback, move || async move {
+            let permit = worker_state::exclusive(id, &config).await?;
+            transaction::run(client, permit, options, cancelled, f).await
+        })
+        .await
+        .map_err(Error::from);
+        cancel.0 = None;
+        out?
+    }
 }
 
-fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, Error> {
+/// Tells a transaction running on another thread that its caller stopped waiting (set when
+/// dropped still armed).
+struct CancelOnDrop(Option<Arc<AtomicBool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, Error> {
     match response {
         Response::Rows { rows, complete } => Ok(Outcome {
             rows: rows

@@ -6,11 +6,14 @@
 //! server skip every later statement until the `Sync`: those requests end as
 //! [`Response::Skipped`] at once, and the `Sync`'s `ReadyForQuery` ends the batch.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::backend::{
     Authentication, BackendKeyData, CommandComplete, DataRow, ErrorFields, Message, RowDescription,
+    TransactionStatus,
 };
 use corelane_pg_proto::types::Oid;
 use corelane_runtime::roundtrip::Codec;
@@ -18,10 +21,10 @@ use corelane_runtime::roundtrip::Codec;
 /// What ends one request's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Expect {
-    /// One authentication message (or an error).
+    /// One authentication challenge the client must answer (or an error); or, once the
+    /// server accepts, everything up to the first `ReadyForQuery`: `SASLFinal`,
+    /// `AuthenticationOk`, parameter status and key data arrive together and are one reply.
     AuthStep,
-    /// After `AuthenticationOk`: parameter status and key data, until `ReadyForQuery`.
-    StartupDone,
     /// `Parse`/`Describe`/`Sync`: parameter types and columns, until `ReadyForQuery`.
     Describe,
     /// `[Parse]`/`Bind`/`Execute`/`Sync`: rows, until `ReadyForQuery`.
@@ -39,8 +42,11 @@ pub(crate) enum Expect {
 #[derive(Debug)]
 pub(crate) enum Response {
     Auth(Authentication),
+    /// Authentication ended and the server is ready (`AuthenticationOk` was seen).
     Startup {
         key: Option<BackendKeyData>,
+        /// The SCRAM server-final message, when one came (the caller verifies it).
+        sasl_final: Option<Bytes>,
     },
     Described {
         params: Vec<Oid>,
@@ -67,6 +73,8 @@ struct Partial {
     complete: Option<CommandComplete>,
     error: Option<Box<ErrorFields>>,
     key: Option<BackendKeyData>,
+    auth_ok: bool,
+    sasl_final: Option<Bytes>,
 }
 
 pub(crate) struct PgCodec {
@@ -75,6 +83,9 @@ pub(crate) struct PgCodec {
     batch_failed: bool,
     notices: Option<Notices>,
     max_message: usize,
+    /// The transaction status of the last `ReadyForQuery` read (shared with the connection,
+    /// which resets a session returned in a transaction).
+    status: Rc<Cell<TransactionStatus>>,
 }
 
 impl PgCodec {
@@ -84,7 +95,13 @@ impl PgCodec {
             batch_failed: false,
             notices,
             max_message,
+            status: Rc::new(Cell::new(TransactionStatus::Idle)),
         }
+    }
+
+    /// Where this codec records the status of each `ReadyForQuery` it reads.
+    pub(crate) fn status(&self) -> Rc<Cell<TransactionStatus>> {
+        self.status.clone()
     }
 
     fn take(&mut self) -> Partial {
@@ -163,14 +180,30 @@ impl Codec for PgCodec {
                 continue;
             }
             match (*expect, message) {
-                (Expect::AuthStep, Message::Authentication(auth)) => {
+                (Expect::AuthStep, Message::Authentication(Authentication::Ok)) => {
+                    self.partial.auth_ok = true
+                }
+                (Expect::AuthStep, Message::Authentication(Authentication::SaslFinal(data)))
+                    if !self.partial.auth_ok && self.partial.sasl_final.is_none() =>
+                {
+                    self.partial.sasl_final = Some(data)
+                }
+                (Expect::AuthStep, Message::Authentication(auth))
+                    if !self.partial.auth_ok && self.partial.sasl_final.is_none() =>
+                {
                     return Ok(Some(Response::Auth(auth)))
                 }
                 (Expect::AuthStep, Message::ErrorResponse(e)) => {
-                    return Ok(Some(Response::Failed(e)))
+                    self.take();
+                    return Ok(Some(Response::Failed(e)));
                 }
-                (Expect::StartupDone, Message::BackendKeyData(key)) => self.partial.key = Some(key),
-                (Expect::StartupDone, Message::NegotiateProtocolVersion(_)) => {}
+                (Expect::AuthStep, Message::BackendKeyData(key)) if self.partial.auth_ok => {
+                    self.partial.key = Some(key)
+                }
+                (Expect::AuthStep, Message::NegotiateProtocolVersion(_)) => {}
+                (Expect::AuthStep, Message::ReadyForQuery(_)) if !self.partial.auth_ok => {
+                    return Err(WireError::Unexpected("ReadyForQuery", Expect::AuthStep))
+                }
                 (_, Message::ErrorResponse(e)) => {
                     if *expect == Expect::InBatch {
                         self.batch_failed = true;
@@ -180,14 +213,18 @@ impl Codec for PgCodec {
                     // Until ReadyForQuery, then report it.
                     self.partial.error = Some(e);
                 }
-                (_, Message::ReadyForQuery(_)) if *expect != Expect::InBatch => {
+                (_, Message::ReadyForQuery(status)) if *expect != Expect::InBatch => {
+                    self.status.set(status);
                     self.batch_failed = false;
                     let p = self.take();
                     if let Some(e) = p.error {
                         return Ok(Some(Response::Failed(e)));
                     }
                     return Ok(Some(match expect {
-                        Expect::StartupDone => Response::Startup { key: p.key },
+                        Expect::AuthStep => Response::Startup {
+                            key: p.key,
+                            sasl_final: p.sasl_final,
+                        },
                         Expect::Describe => Response::Described {
                             params: p.params,
                             columns: p.columns,

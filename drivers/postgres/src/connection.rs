@@ -1,7 +1,8 @@
 //! One connection on a worker: startup, authentication, the statement cache, and requests.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use corelane_pg_proto::auth::{md5, scram::ScramSha256};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, DEFAULT_MAX_MESSAGE_LEN,
+    Authentication, BackendKeyData, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
@@ -30,6 +31,11 @@ pub(crate) struct Connection {
     pub(crate) pipe: Pipe<PgCodec>,
     cache: Rc<RefCell<StatementCache>>,
     pub(crate) key: Option<BackendKeyData>,
+    /// The status of the last `ReadyForQuery` (written by the codec).
+    status: Rc<Cell<TransactionStatus>>,
+    /// Set when an exclusive user may have changed the session (a transaction began); cleared
+    /// by [`Connection::end_session`] once `DISCARD ALL` succeeded.
+    session_dirty: Rc<Cell<bool>>,
 }
 
 /// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
@@ -77,6 +83,12 @@ impl StatementCache {
     fn forget(&mut self, sql: &str) {
         self.names.remove(sql);
     }
+
+    /// After `DISCARD ALL`: the server deallocated every prepared statement.
+    fn clear(&mut self) {
+        self.names.clear();
+        self.to_close.clear();
+    }
 }
 
 fn encode_err(e: impl std::fmt::Display) -> Error {
@@ -118,12 +130,9 @@ impl Connection {
                 last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
             )
         })?;
-        let pipe = Pipe::new(
-            stream,
-            PgCodec::new(None, DEFAULT_MAX_MESSAGE_LEN),
-            Limits::default(),
-        )
-        .map_err(Error::runtime)?;
+        let codec = PgCodec::new(None, DEFAULT_MAX_MESSAGE_LEN);
+        let status = codec.status();
+        let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,
             cache: Rc::new(RefCell::new(StatementCache {
@@ -134,6 +143,8 @@ impl Connection {
                 to_close: Vec::new(),
             })),
             key: None,
+            status,
+            session_dirty: Rc::new(Cell::new(false)),
         };
         conn.startup(config).await?;
         Ok(conn)
@@ -171,6 +182,26 @@ impl Connection {
         loop {
             let auth = match reply {
                 Response::Auth(auth) => auth,
+                Response::Startup { key, sasl_final } => {
+                    match (&mut scram, sasl_final) {
+                        (Some(s), Some(data)) => {
+                            s.finish(&data).map_err(|e| Error::auth(e.to_string()))?
+                        }
+                        (None, Some(_)) => {
+                            return Err(Error::auth("SASL final without a SASL exchange"))
+                        }
+                        _ => {}
+                    }
+                    if let Some(scram) = &scram {
+                        // AuthenticationOk before a verified SASLFinal: the server did not
+                        // prove it knows the password.
+                        scram
+                            .ensure_verified()
+                            .map_err(|e| Error::auth(e.to_string()))?;
+                    }
+                    self.key = key;
+                    return Ok(());
+                }
                 Response::Failed(e) => return Err(Error::db(e)),
                 _ => return Err(Error::protocol("unexpected reply during authentication")),
             };
@@ -185,16 +216,6 @@ impl Connection {
             };
             let mut out = BytesMut::new();
             match auth {
-                Authentication::Ok => {
-                    if let Some(scram) = &scram {
-                        // AuthenticationOk before a verified SASLFinal: the server did not
-                        // prove it knows the password.
-                        scram
-                            .ensure_verified()
-                            .map_err(|e| Error::auth(e.to_string()))?;
-                    }
-                    break;
-                }
                 Authentication::CleartextPassword => {
                     frontend::password_message(password()?, &mut out).map_err(encode_err)?;
                 }
@@ -221,15 +242,6 @@ impl Connection {
                     s.update(&data).map_err(|e| Error::auth(e.to_string()))?;
                     frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
                 }
-                Authentication::SaslFinal(data) => {
-                    let s = scram
-                        .as_mut()
-                        .ok_or_else(|| Error::auth("SASL final without a SASL exchange"))?;
-                    s.finish(&data).map_err(|e| Error::auth(e.to_string()))?;
-                    // Nothing to send: AuthenticationOk follows.
-                    reply = self.call(Expect::AuthStep, |_| {}).await?;
-                    continue;
-                }
                 other => {
                     return Err(Error::auth(format!(
                         "unsupported authentication method requested by the server: {other:?}"
@@ -239,14 +251,6 @@ impl Connection {
             reply = self
                 .call(Expect::AuthStep, |b| b.extend_from_slice(&out))
                 .await?;
-        }
-        match self.call(Expect::StartupDone, |_| {}).await? {
-            Response::Startup { key } => {
-                self.key = key;
-                Ok(())
-            }
-            Response::Failed(e) => Err(Error::db(e)),
-            _ => Err(Error::protocol("unexpected reply after authentication")),
         }
     }
 
@@ -379,5 +383,84 @@ impl Connection {
         frontend::query(sql, &mut out).map_err(encode_err)?;
         self.call(Expect::Simple, |b| b.extend_from_slice(&out))
             .await
+    }
+
+    /// The transaction status of the last `ReadyForQuery` read on this connection.
+    pub(crate) fn transaction_status(&self) -> TransactionStatus {
+        self.status.get()
+    }
+
+    /// Marks the session as possibly changed by an exclusive user (`SET`, `LISTEN`, temp
+    /// tables, an open transaction): it must be reset before anyone else uses it.
+    pub(crate) fn mark_session_dirty(&self) {
+        self.session_dirty.set(true);
+    }
+
+    /// True when the session must be reset ([`end_session`](Self::end_session)) before reuse:
+    /// marked dirty, or the last `ReadyForQuery` said a transaction is open.
+    pub(crate) fn needs_reset(&self) -> bool {
+        self.session_dirty.get() || self.transaction_status() != TransactionStatus::Idle
+    }
+
+    /// Ends an exclusive use in one round trip: `end` (e.g. `COMMIT`, `ROLLBACK`), then
+    /// `DISCARD ALL`, as two simple queries in one write. Returns `end`'s reply.
+    ///
+    /// Once `DISCARD ALL` succeeds the session is as fresh as after startup: no transaction,
+    /// settings reset, no LISTEN, no temp tables, no advisory locks, and no prepared
+    /// statements (so this connection's statement cache is cleared too). If it fails, that is
+    /// not `end`'s error: the connection just stays marked for a reset (see
+    /// [`needs_reset`](Self::needs_reset)).
+    pub(crate) async fn end_session(&self, end: Option<&str>) -> Result<Option<Response>, Error> {
+        let mut batch: Batch<PgCodec> = self.pipe.take_batch();
+        let mut out = BytesMut::new();
+        if let Some(sql) = end {
+            frontend::query(sql, &mut out).map_err(encode_err)?;
+            batch.push_bytes(Expect::Simple, &out);
+            out.clear();
+        }
+        frontend::query("DISCARD ALL", &mut out).map_err(encode_err)?;
+        batch.push_bytes(Expect::Simple, &out);
+        self.pipe.run(&mut batch).await.map_err(Error::from)?;
+        let replies = batch.take_all();
+        self.pipe.recycle_batch(batch);
+        let mut replies = replies.into_iter();
+        let mut next = || {
+            replies
+                .next()
+                .unwrap_or(Err(corelane_runtime::roundtrip::RequestError::WorkerClosed))
+                .map_err(Error::from)
+        };
+        let first = match end {
+            Some(_) => Some(next()?),
+            None => None,
+        };
+        // Forget every prepared statement: DISCARD ALL deallocated them. (Were it to have
+        // failed, forgetting costs a Parse later, never an error: new names are never reused.)
+        self.cache.borrow_mut().clear();
+        if matches!(next(), Ok(Response::Rows { .. })) {
+            self.session_dirty.set(false);
+        }
+        Ok(first)
+    }
+
+    /// Queues `sql` (simple protocol) and throws its reply away: for `Drop` paths, which cannot
+    /// await. The request is on the connection's queue when this returns, so it runs before
+    /// anything sent later. If it cannot be queued the connection is closed instead (the
+    /// server then rolls back whatever was open), never left out of step.
+    pub(crate) fn send_and_forget(&self, sql: &str) {
+        let mut out = BytesMut::new();
+        if frontend::query(sql, &mut out).is_err() {
+            self.pipe.close();
+            return;
+        }
+        let (reply_to, mut reply) = corelane_runtime::oneshot::channel();
+        self.pipe
+            .send_remote(Expect::Simple, |b| b.extend_from_slice(&out), reply_to);
+        // `send_remote` reports a refusal (closed, outbound buffer full) at once, through the
+        // channel; a queued request leaves it pending.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(Ok(Err(_))) = std::pin::Pin::new(&mut reply).poll(&mut cx) {
+            self.pipe.close();
+        }
     }
 }

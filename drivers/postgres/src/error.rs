@@ -43,6 +43,15 @@ enum Kind {
     Skipped,
     #[error("{0}")]
     Runtime(String),
+    #[error("COMMIT failed, the transaction was rolled back: {}", commit_cause(.0))]
+    Commit(Option<Box<DbError>>),
+}
+
+fn commit_cause(e: &Option<Box<DbError>>) -> String {
+    match e {
+        Some(e) => format!("{} {}: {}", e.severity, e.code.code(), e.message),
+        None => "an earlier statement of the transaction had failed".to_owned(),
+    }
 }
 
 impl From<Kind> for Error {
@@ -89,11 +98,17 @@ impl Error {
     pub(crate) fn worker_closed() -> Self {
         Kind::WorkerClosed.into()
     }
+    /// COMMIT was refused (`Some`: the server's error, e.g. a deferred constraint or a
+    /// serialization failure) or answered `ROLLBACK` (`None`: the transaction had failed).
+    pub(crate) fn commit_failed(e: Option<Box<DbError>>) -> Self {
+        Kind::Commit(e).into()
+    }
 
-    /// The server's error, with every field, when this is one.
+    /// The server's error, with every field, when this is one (also when it made a COMMIT
+    /// fail, see [`is_commit_failed`](Self::is_commit_failed)).
     pub fn as_db_error(&self) -> Option<&DbError> {
         match &self.kind {
-            Kind::Db(e) => Some(e),
+            Kind::Db(e) | Kind::Commit(Some(e)) => Some(e),
             _ => None,
         }
     }
@@ -127,6 +142,13 @@ impl Error {
     /// True for configuration errors.
     pub fn is_config(&self) -> bool {
         matches!(self.kind, Kind::Config(_))
+    }
+
+    /// True when a transaction's `COMMIT` failed and the transaction was rolled back (nothing
+    /// of it persists). [`code`](Self::code) gives the server's reason when it sent one, e.g.
+    /// `40001` (serialization failure: retry) or a deferred constraint's `23505`/`23503`.
+    pub fn is_commit_failed(&self) -> bool {
+        matches!(self.kind, Kind::Commit(_))
     }
 
     /// True when a value could not be converted.

@@ -33,10 +33,16 @@
 //!   as text otherwise.
 //! - **Pipelines.** [`Client::pipeline`] sends N statements with one `Sync` — one round trip —
 //!   and reports each statement's own outcome (see its docs for a failure mid-batch).
+//! - **Transactions** ([`Client::transaction`]) run a closure on a connection of their own,
+//!   checked out of a per-worker pool of exclusive connections (the shared ones interleave
+//!   other callers' statements): `BEGIN` with [`TransactionOptions`], `COMMIT` on `Ok`,
+//!   `ROLLBACK` on `Err` or when the future is dropped, nested savepoints
+//!   ([`Transaction::savepoint`]), and a refused `COMMIT` reported as such
+//!   ([`Error::is_commit_failed`]). A connection goes back to that pool reset (`DISCARD ALL`),
+//!   so one transaction's `SET`, `LISTEN` or temp tables never reach the next.
 //! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
 //!
-//! Not yet: transactions, COPY, LISTEN/NOTIFY, CancelRequest on timeout, TLS (see the issue
-//! tracker).
+//! Not yet: COPY, LISTEN/NOTIFY, CancelRequest on timeout, TLS (see the issue tracker).
 
 mod client;
 mod codec;
@@ -45,6 +51,7 @@ mod connection;
 mod error;
 mod row;
 mod statement;
+mod transaction;
 mod worker_state;
 
 pub use client::{Client, Outcome};
@@ -54,3 +61,4 @@ pub use corelane_pg_proto::SqlState;
 pub use error::{DbError, Error};
 pub use row::{ColumnIndex, Row};
 pub use statement::{Column, Statement};
+pub use transaction::{IsolationLevel, Transaction, TransactionOptions};

@@ -1,14 +1,24 @@
-//! Each worker's share of a client: its own pool of pipelined connections (shared-nothing).
+//! Each worker's share of a client (shared-nothing): a pool of pipelined connections that
+//! every caller shares, and a pool of exclusive connections for transactions.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 
-use corelane_runtime::pool::{Config as PoolConfig, Manager, PoolError, SharedPool};
+use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, Pooled, SharedPool};
 
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::Error;
+
+/// Exclusive (transaction) connections per worker per client: the pool's default. A
+/// transaction that finds them all busy waits (FIFO) for one, up to the pool's acquire timeout.
+const EXCLUSIVE_PER_WORKER: usize = 10;
+
+/// Bounds the reset of a returned exclusive connection; past it the connection is closed. A
+/// reset waits behind whatever its last user left in flight (a cancelled long query).
+const RESET_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct PgManager {
     config: Config,
@@ -25,51 +35,96 @@ impl Manager for PgManager {
     fn is_broken(&self, conn: &Connection) -> bool {
         conn.pipe.is_closed()
     }
+
+    /// Runs before a returned exclusive connection is handed out again. A transaction that
+    /// ended normally already reset the session (`COMMIT`/`ROLLBACK` + `DISCARD ALL` in one
+    /// round trip), so this costs nothing; one that was cancelled, or failed to reset, left
+    /// the session marked: `ROLLBACK` (when the last `ReadyForQuery` showed a transaction)
+    /// and `DISCARD ALL` now, or the connection is closed.
+    async fn recycle(&self, conn: &mut Connection) -> Result<bool, Error> {
+        if !conn.needs_reset() {
+            return Ok(true);
+        }
+        let end = (conn.transaction_status()
+            != corelane_pg_proto::message::backend::TransactionStatus::Idle)
+            .then_some("ROLLBACK");
+        match corelane_runtime::task::timeout(RESET_TIMEOUT, conn.end_session(end)).await {
+            Some(Ok(_)) => Ok(!conn.needs_reset()),
+            Some(Err(_)) | None => Ok(false),
+        }
+    }
+}
+
+/// Client `id`'s pools on this worker.
+struct Pools {
+    shared: Rc<SharedPool<PgManager>>,
+    exclusive: Pool<PgManager>,
 }
 
 thread_local! {
-    static CLIENTS: RefCell<HashMap<u64, Rc<SharedPool<PgManager>>>> = RefCell::new(HashMap::new());
+    static CLIENTS: RefCell<HashMap<u64, Rc<Pools>>> = RefCell::new(HashMap::new());
 }
 
-fn pool(id: u64, config: &Config) -> Result<Rc<SharedPool<PgManager>>, Error> {
+fn pools(id: u64, config: &Config) -> Result<Rc<Pools>, Error> {
     if let Some(found) = CLIENTS.with(|c| c.borrow().get(&id).cloned()) {
         return Ok(found);
     }
-    let pool_config = PoolConfig::shared()
-        .with_max_size(config.connections_per_worker)
-        .with_connect_timeout(Some(config.connect_timeout));
-    let pool = SharedPool::new(
-        PgManager {
-            config: config.clone(),
-        },
-        pool_config,
+    let manager = || PgManager {
+        config: config.clone(),
+    };
+    let shared = SharedPool::new(
+        manager(),
+        PoolConfig::shared()
+            .with_max_size(config.connections_per_worker)
+            .with_connect_timeout(Some(config.connect_timeout)),
     )
     .map_err(|e| Error::config(e.to_string()))?;
-    let pool = Rc::new(pool);
-    CLIENTS.with(|c| c.borrow_mut().insert(id, pool.clone()));
-    Ok(pool)
+    let exclusive = Pool::new(
+        manager(),
+        PoolConfig::default()
+            .with_max_size(EXCLUSIVE_PER_WORKER)
+            .with_connect_timeout(Some(config.connect_timeout)),
+    )
+    .map_err(|e| Error::config(e.to_string()))?;
+    let pools = Rc::new(Pools {
+        shared: Rc::new(shared),
+        exclusive,
+    });
+    CLIENTS.with(|c| c.borrow_mut().insert(id, pools.clone()));
+    Ok(pools)
 }
 
-/// A live connection of client `id` on this worker, opened if needed.
+fn pool_error(config: &Config, e: PoolError<Error>) -> Error {
+    match e {
+        PoolError::Connect(e) => e,
+        PoolError::Closed => Error::worker_closed(),
+        other => Error::connect(format!("{}:{}", config.host, config.port), other),
+    }
+}
+
+/// A live shared (pipelined) connection of client `id` on this worker, opened if needed.
 pub(crate) async fn connection(id: u64, config: &Config) -> Result<Connection, Error> {
-    let pool = pool(id, config)?;
+    let pool = pools(id, config)?.shared.clone();
     if let Some(shared) = pool.try_get_shared() {
         return Ok((*shared).clone());
     }
     match pool.get_shared().await {
         Ok(shared) => Ok((*shared).clone()),
-        Err(PoolError::Connect(e)) => Err(e),
-        Err(PoolError::Closed) => Err(Error::worker_closed()),
-        Err(other) => Err(Error::connect(
-            format!("{}:{}", config.host, config.port),
-            other,
-        )),
+        Err(e) => Err(pool_error(config, e)),
     }
 }
 
-/// Drops client `id`'s pool on this worker.
+/// A connection of client `id` on this worker for exclusive use (a transaction), checked out
+/// until the permit drops. It comes reset (see [`PgManager::recycle`]).
+pub(crate) async fn exclusive(id: u64, config: &Config) -> Result<Pooled<PgManager>, Error> {
+    let pool = pools(id, config)?.exclusive.clone();
+    pool.get().await.map_err(|e| pool_error(config, e))
+}
+
+/// Drops client `id`'s pools on this worker.
 pub(crate) fn forget(id: u64) {
-    if let Some(pool) = CLIENTS.with(|c| c.borrow_mut().remove(&id)) {
-        pool.close();
+    if let Some(pools) = CLIENTS.with(|c| c.borrow_mut().remove(&id)) {
+        pools.shared.close();
+        pools.exclusive.close();
     }
 }

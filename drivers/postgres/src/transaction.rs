@@ -1,0 +1,467 @@
+//! Transactions and savepoints, on an exclusive connection.
+//!
+//! The client's ordinary queries share pipelined connections: many callers' statements
+//! interleave on one connection, so a `BEGIN` there would pull other callers into the
+//! transaction. A transaction therefore runs on a connection checked out of the worker's
+//! *exclusive* pool ([`Client::transaction`]) and only its own statements go there.
+//!
+//! # Lifecycle
+//!
+//! 1. Check out an exclusive connection (it comes reset, see below) and mark its session dirty.
+//! 2. `BEGIN [ISOLATION LEVEL …] [READ ONLY | READ WRITE] [[NOT] DEFERRABLE]`.
+//! 3. Run the caller's closure with a [`Transaction`] handle.
+//! 4. `Ok` → `COMMIT`; `Err` → `ROLLBACK`; either is sent together with `DISCARD ALL` (one
+//!    round trip), which also clears the connection's statement cache and the dirty mark.
+//!    `COMMIT` refused, or answered `ROLLBACK` (the transaction had failed), is
+//!    [`Error::is_commit_failed`].
+//!
+//! # Cancellation
+//!
+//! If the closure's future is dropped before step 4 completes, a guard queues `ROLLBACK` on the
+//! connection at once (no await needed: it goes on the connection's FIFO), so locks are freed
+//! as soon as the server reaches it, and the connection goes back to the pool still marked
+//! dirty. The pool's `recycle` then sends `ROLLBACK` (when the last `ReadyForQuery` showed a
+//! transaction) and `DISCARD ALL` before anyone else gets it, or closes it.
+//!
+//! A savepoint works the same way one level down: `SAVEPOINT`, the closure, then `RELEASE` on
+//! `Ok` or `ROLLBACK TO` + `RELEASE` on `Err` or when dropped, so the enclosing transaction
+//! carries on as if the savepoint's work never happened.
+//!
+//! # Handles
+//!
+//! Each level (the transaction, each savepoint) has its own handle; only the innermost open one
+//! works. A handle used after its level ended (e.g. smuggled out of the closure) returns an
+//! error instead of touching a connection that is back in the pool.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use corelane_pg_proto::types::ToSql;
+use corelane_runtime::pool::Pooled;
+
+use crate::client::{outcome, Client};
+use crate::codec::Response;
+use crate::connection::Connection;
+use crate::row::Row;
+use crate::statement::Statement;
+use crate::worker_state::PgManager;
+use crate::Error;
+
+/// A transaction isolation level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IsolationLevel {
+    /// `READ UNCOMMITTED` (PostgreSQL runs it as `READ COMMITTED`).
+    ReadUncommitted,
+    /// `READ COMMITTED`, PostgreSQL's default.
+    ReadCommitted,
+    /// `REPEATABLE READ`: one snapshot for the whole transaction.
+    RepeatableRead,
+    /// `SERIALIZABLE`: may fail with SQLSTATE `40001`, to be retried.
+    Serializable,
+}
+
+impl IsolationLevel {
+    fn sql(self) -> &'static str {
+        match self {
+            IsolationLevel::ReadUncommitted => "ISOLATION LEVEL READ UNCOMMITTED",
+            IsolationLevel::ReadCommitted => "ISOLATION LEVEL READ COMMITTED",
+            IsolationLevel::RepeatableRead => "ISOLATION LEVEL REPEATABLE READ",
+            IsolationLevel::Serializable => "ISOLATION LEVEL SERIALIZABLE",
+        }
+    }
+}
+
+/// How to `BEGIN` a transaction. Unset options keep the server's defaults.
+///
+/// ```
+/// use corelane_postgres::{IsolationLevel, TransactionOptions};
+///
+/// let report = TransactionOptions::new()
+///     .isolation(IsolationLevel::Serializable)
+///     .read_only(true)
+///     .deferrable(true);
+/// # let _ = report;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransactionOptions {
+    isolation: Option<IsolationLevel>,
+    read_only: Option<bool>,
+    deferrable: Option<bool>,
+}
+
+impl TransactionOptions {
+    /// The server's defaults (`BEGIN`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The isolation level.
+    pub fn isolation(mut self, level: IsolationLevel) -> Self {
+        self.isolation = Some(level);
+        self
+    }
+
+    /// `READ ONLY` (`true`) or `READ WRITE` (`false`).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = Some(read_only);
+        self
+    }
+
+    /// `DEFERRABLE` (`true`) or `NOT DEFERRABLE` (`false`); it matters only for a
+    /// `SERIALIZABLE`, `READ ONLY` transaction, which then waits for a snapshot that cannot
+    /// fail with a serialization error.
+    pub fn deferrable(mut self, deferrable: bool) -> Self {
+        self.deferrable = Some(deferrable);
+        self
+    }
+
+    /// The `BEGIN` statement for these options.
+    pub(crate) fn begin_sql(&self) -> String {
+        let mut modes: Vec<&str> = Vec::with_capacity(3);
+        if let Some(level) = self.isolation {
+            modes.push(level.sql());
+        }
+        if let Some(read_only) = self.read_only {
+            modes.push(if read_only { "READ ONLY" } else { "READ WRITE" });
+        }
+        if let Some(deferrable) = self.deferrable {
+            modes.push(if deferrable {
+                "DEFERRABLE"
+            } else {
+                "NOT DEFERRABLE"
+            });
+        }
+        if modes.is_empty() {
+            "BEGIN".to_owned()
+        } else {
+            format!("BEGIN {}", modes.join(", "))
+        }
+    }
+}
+
+/// State shared by the handles of one transaction.
+struct Scope {
+    /// The id of the innermost open level; 0 once the transaction ended.
+    active: Cell<u64>,
+    /// The next level id.
+    next: Cell<u64>,
+    /// Set when the caller on another thread stopped waiting.
+    cancelled: Arc<AtomicBool>,
+}
+
+/// A transaction (or a savepoint inside one) in progress: its statements run on its own
+/// connection, in order.
+///
+/// Given to the closure of [`Client::transaction`] or [`Transaction::savepoint`]; it works
+/// until that closure's future completes. Statements may be issued concurrently from the
+/// closure (e.g. joined futures): they are pipelined on the connection and run in the order
+/// they were issued.
+pub struct Transaction {
+    client: Client,
+    conn: Connection,
+    scope: Rc<Scope>,
+    /// This level's id (see [`Scope::active`]).
+    level: u64,
+    /// 0 for the transaction, n for the n-th nested savepoint.
+    depth: u32,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("depth", &self.depth)
+            .field("active", &(self.scope.active.get() == self.level))
+            .finish_non_exhaustive()
+    }
+}
+
+fn cancelled_error() -> Error {
+    Error::runtime("the transaction was cancelled: its caller stopped waiting")
+}
+
+impl Transaction {
+    /// Fails when this handle may not be used: its level ended, a savepoint inside it is open,
+    /// or the caller went away.
+    fn check(&self) -> Result<(), Error> {
+        if self.scope.cancelled.load(Ordering::Relaxed) {
+            return Err(cancelled_error());
+        }
+        if self.scope.active.get() != self.level {
+            return Err(Error::runtime(
+                "this transaction handle is not active: its transaction or savepoint has ended, \
+                 or a savepoint inside it is open",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How deep this handle is: 0 for the transaction, 1 for a savepoint in it, and so on.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Describes `sql` through the client's statement cache; a statement the client has not
+    /// seen yet is described on this transaction's connection (so it may name tables created
+    /// earlier in the transaction).
+    pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
+        self.check()?;
+        if let Some(found) = self.client.described(sql) {
+            return Ok(found);
+        }
+        let stmt = self.conn.describe(sql).await?;
+        self.client.remember(stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Runs `sql` with `params` in the transaction and returns its rows.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let stmt = self.prepare(sql).await?;
+        let encoded = stmt.encode(params)?;
+        self.check()?;
+        let response = self.conn.execute(&stmt, &encoded).await?;
+        Ok(outcome(&stmt, response)?.rows)
+    }
+
+    /// Like [`query`](Self::query), for exactly one row.
+    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            1 => rows.pop().ok_or_else(|| Error::row_count(0)),
+            n => Err(Error::row_count(n)),
+        }
+    }
+
+    /// Like [`query`](Self::query), for zero or one row.
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        let mut rows = self.query(sql, params).await?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            n => Err(Error::row_count(n)),
+        }
+    }
+
+    /// Runs a statement in the transaction and returns the rows it affected.
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        let stmt = self.prepare(sql).await?;
+        let encoded = stmt.encode(params)?;
+        self.check()?;
+        let response = self.conn.execute(&stmt, &encoded).await?;
+        Ok(outcome(&stmt, response)?.affected.unwrap_or(0))
+    }
+
+    /// Runs one or more statements with the simple protocol (no parameters) in the
+    /// transaction. Transaction-control statements (`COMMIT`, `ROLLBACK`, `SAVEPOINT`) do not
+    /// belong here: use the closures' results and [`savepoint`](Self::savepoint).
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.check()?;
+        match self.conn.simple(sql).await? {
+            Response::Failed(e) => Err(Error::db(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `f` inside a savepoint (a nested transaction): `SAVEPOINT`, then `f`'s future with
+    /// the savepoint's own handle, then `RELEASE SAVEPOINT` when it returns `Ok`, or
+    /// `ROLLBACK TO SAVEPOINT` + `RELEASE SAVEPOINT` when it returns `Err` (whose error is
+    /// returned) or is dropped. Either way this transaction carries on: after a rollback, as
+    /// if the savepoint's statements never ran — including a failed one, which would otherwise
+    /// have aborted the whole transaction.
+    ///
+    /// Savepoints nest (`f` may open its own). This handle is unusable while the savepoint is
+    /// open (`&mut self`).
+    pub async fn savepoint<T, F, Fut>(&mut self, f: F) -> Result<T, Error>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        self.check()?;
+        let depth = self.depth.saturating_add(1);
+        let name = format!("corelane_sp{depth}");
+        if let Response::Failed(e) = self.conn.simple(&format!("SAVEPOINT {name}")).await? {
+            return Err(Error::db(e));
+        }
+        let level = self.scope.next.get();
+        self.scope.next.set(level.wrapping_add(1));
+        self.scope.active.set(level);
+        let rollback = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
+        let mut guard = SavepointGuard {
+            conn: self.conn.clone(),
+            scope: self.scope.clone(),
+            parent: self.level,
+            rollback: Some(rollback),
+        };
+        let inner = Transaction {
+            client: self.client.clone(),
+            conn: self.conn.clone(),
+            scope: self.scope.clone(),
+            level,
+            depth,
+        };
+        let result = f(inner).await;
+        self.scope.active.set(self.level);
+        let end = match &result {
+            Ok(_) => format!("RELEASE SAVEPOINT {name}"),
+            Err(_) => guard.rollback.clone().unwrap_or_default(),
+        };
+        let reply = self.conn.simple(&end).await;
+        guard.rollback = None;
+        match (result, reply) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Ok(Response::Failed(e))) => Err(Error::db(e)),
+            (Ok(value), Ok(_)) => Ok(value),
+        }
+    }
+}
+
+/// Rolls a savepoint back if its future is dropped before it ended.
+struct SavepointGuard {
+    conn: Connection,
+    scope: Rc<Scope>,
+    parent: u64,
+    /// `Some` while the savepoint is open: the statements that undo it.
+    rollback: Option<String>,
+}
+
+impl Drop for SavepointGuard {
+    fn drop(&mut self) {
+        if let Some(rollback) = self.rollback.take() {
+            self.scope.active.set(self.parent);
+            self.conn.send_and_forget(&rollback);
+        }
+    }
+}
+
+/// Holds the exclusive connection for the whole transaction; rolls back if dropped before
+/// the transaction ended (its future was cancelled). Then the permit returns the connection
+/// to the pool, still marked dirty, so it is reset before its next use.
+struct TransactionGuard {
+    conn: Connection,
+    open: bool,
+    _permit: Pooled<PgManager>,
+}
+
+impl Drop for TransactionGuard {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.send_and_forget("ROLLBACK");
+        }
+    }
+}
+
+/// Runs a whole transaction on `permit`'s connection (on its worker). See the module docs.
+pub(crate) async fn run<T, F, Fut>(
+    client: Client,
+    permit: Pooled<PgManager>,
+    options: TransactionOptions,
+    cancelled: Arc<AtomicBool>,
+    f: F,
+) -> Result<T, Error>
+where
+    F: FnOnce(Transaction) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let conn = (*permit).clone();
+    // From here on the session may differ from a fresh one until `end_session` succeeds.
+    conn.mark_session_dirty();
+    // Armed before BEGIN is sent: if this future is dropped while BEGIN is in flight, the
+    // ROLLBACK queued behind it ends the transaction (or warns that there is none).
+    let mut guard = TransactionGuard {
+        conn: conn.clone(),
+        open: true,
+        _permit: permit,
+    };
+    if let Response::Failed(e) = conn.simple(&options.begin_sql()).await? {
+        return Err(Error::db(e));
+    }
+    let scope = Rc::new(Scope {
+        active: Cell::new(1),
+        next: Cell::new(2),
+        cancelled,
+    });
+    let tx = Transaction {
+        client,
+        conn: conn.clone(),
+        scope: scope.clone(),
+        level: 1,
+        depth: 0,
+    };
+    let result = f(tx).await;
+    // No handle works from here on, whatever the closure kept.
+    scope.active.set(0);
+    let result = match result {
+        Ok(_) if scope.cancelled.load(Ordering::Relaxed) => Err(cancelled_error()),
+        other => other,
+    };
+    match result {
+        Ok(value) => {
+            let reply = conn.end_session(Some("COMMIT")).await;
+            guard.open = false;
+            match reply? {
+                Some(Response::Rows {
+                    complete: Some(c), ..
+                }) if &*c.tag == "COMMIT" => Ok(value),
+                // The server answers COMMIT of a failed transaction with a ROLLBACK tag.
+                Some(Response::Rows { .. }) => Err(Error::commit_failed(None)),
+                Some(Response::Failed(e)) => Err(Error::commit_failed(Some(e))),
+                _ => Err(Error::protocol("unexpected reply to COMMIT")),
+            }
+        }
+        Err(e) => {
+            if conn.end_session(Some("ROLLBACK")).await.is_ok() {
+                guard.open = false;
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_statements() {
+        assert_eq!(TransactionOptions::new().begin_sql(), "BEGIN");
+        assert_eq!(
+            TransactionOptions::new()
+                .isolation(IsolationLevel::Serializable)
+                .read_only(true)
+                .deferrable(true)
+                .begin_sql(),
+            "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE"
+        );
+        assert_eq!(
+            TransactionOptions::new()
+                .isolation(IsolationLevel::RepeatableRead)
+                .read_only(false)
+                .deferrable(false)
+                .begin_sql(),
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE, NOT DEFERRABLE"
+        );
+        assert_eq!(
+            TransactionOptions::new()
+                .isolation(IsolationLevel::ReadCommitted)
+                .begin_sql(),
+            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        );
+        assert_eq!(
+            TransactionOptions::new()
+                .isolation(IsolationLevel::ReadUncommitted)
+                .begin_sql(),
+            "BEGIN ISOLATION LEVEL READ UNCOMMITTED"
+        );
+    }
+}
