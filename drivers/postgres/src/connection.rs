@@ -80,8 +80,13 @@ impl StatementCache {
         name
     }
 
+    /// Drops `sql`'s entry and closes its statement with the next request: a Parse that
+    /// succeeded before a later failure left it on the server, and closing a statement that
+    /// does not exist is not an error.
     fn forget(&mut self, sql: &str) {
-        self.names.remove(sql);
+        if let Some((name, _)) = self.names.remove(sql) {
+            self.to_close.push(name);
+        }
     }
 
     /// After `DISCARD ALL`: the server deallocated every prepared statement.
@@ -343,6 +348,29 @@ impl Connection {
     /// Runs statements as one pipelined batch with a single `Sync`: each slot gets its own
     /// outcome; after a failure the server skips the rest until the `Sync`.
     pub(crate) async fn execute_batch(
+        &self,
+        items: &[(Statement, Params)],
+    ) -> Result<Vec<Response>, Error> {
+        let mut replies = self.execute_batch_once(items).await?;
+        // A statement another caller's failed batch never parsed (its Parse was skipped after
+        // the failure) answers 26000 here. Everything before that slot ran and everything
+        // after it was skipped, so re-running from that slot, with fresh Parses, is safe.
+        let lost = replies.iter().position(
+            |r| matches!(r, Response::Failed(e) if e.code.code() == INVALID_STATEMENT_NAME),
+        );
+        if let Some(k) = lost {
+            let rest = items.get(k..).unwrap_or_default();
+            for (stmt, _) in rest {
+                self.cache.borrow_mut().forget(&stmt.sql);
+            }
+            let again = self.execute_batch_once(rest).await?;
+            replies.truncate(k);
+            replies.extend(again);
+        }
+        Ok(replies)
+    }
+
+    async fn execute_batch_once(
         &self,
         items: &[(Statement, Params)],
     ) -> Result<Vec<Response>, Error> {

@@ -25,9 +25,6 @@ async fn server_statements(client: &Client) -> Vec<String> {
 /// failing call of a statement that was parsed in the same request forgets the statement's
 /// name without closing it, and the next call parses it again under a new name.
 #[test]
-#[ignore = "BUG: connection.rs execute()/execute_batch() forget a statement whose Parse succeeded \
-            (the Execute failed) without closing it: every failing call leaks a server-side \
-            prepared statement"]
 fn failing_executions_do_not_leak_prepared_statements() {
     let server = shared_server();
     let client = client_for(&server, |c| c);
@@ -64,9 +61,6 @@ fn failing_executions_do_not_leak_prepared_statements() {
 /// statement it parses; the second one's batch, sent right behind it, binds that statement by
 /// the cached name. The second caller did nothing wrong and must get its results.
 #[test]
-#[ignore = "BUG: a pipeline item that binds a cached statement whose Parse was in another \
-            caller's skipped batch gets SQLSTATE 26000 (execute_batch never re-prepares, unlike \
-            execute), and the rest of its batch is skipped"]
 fn a_failed_pipeline_does_not_break_a_concurrent_pipeline() {
     let server = shared_server();
     let client = client_for(&server, |c| c);
