@@ -1,5 +1,5 @@
-//! Connect, get/set, a pipeline, a transaction — from a plain `main`, and on the loop's own
-//! workers (the thread-per-core way).
+//! Connect, get/set, a pipeline, a transaction, pub/sub — from a plain `main`, and on the
+//! loop's own workers (the thread-per-core way).
 //!
 //! `cargo run --example redis_quickstart` (uses `REDIS_URL`, or starts a throwaway server).
 
@@ -34,6 +34,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .await?;
         println!("transaction -> visits = {doubled}");
+
+        // Pub/sub: a subscriber owns a dedicated connection (resubscribed after reconnects).
+        let mut subscriber = client.subscriber()?;
+        subscriber.subscribe(["news"]).await?;
+        let receivers: i64 = client.publish("news", "corelane is up").await?;
+        if let Some(message) = subscriber.next().await {
+            println!(
+                "pub/sub -> {} receiver(s); got {:?} on {:?}",
+                receivers,
+                message.payload_str().unwrap_or("<binary>"),
+                message.channel_str().unwrap_or("<binary>")
+            );
+        }
         Ok::<(), corelane_redis::Error>(())
     })?;
 
