@@ -1,0 +1,550 @@
+//! `compare`: corelane's Redis and PostgreSQL clients side by side with the peer clients, on
+//! the same workloads against the same live servers, in one run.
+//!
+//! ```text
+//! cargo run --release -p corelane-benches --bin compare [-- --quick] [--only a,b] [--spin-us N]
+//! ```
+//!
+//! Servers: throwaway ones from corelane-testkit, or `REDIS_URL` / `DATABASE_URL` when set.
+//! Each line is `WORKLOAD CLIENT ops_per_sec p50_us p99_us client_cpu_us_per_op`, followed by
+//! allocations per op (counting global allocator, whole process) and the server processes' CPU
+//! per op; after each workload, the ratio of corelane to the best peer. corelane runs its tasks
+//! on the loop's own workers; `corelane-offloop` runs the same calls from a tokio runtime
+//! (mailbox path). C tools (redis-benchmark, pgbench) are a ceiling, not peers.
+
+#[path = "compare/alloc.rs"]
+mod alloc;
+#[path = "compare/ceiling.rs"]
+mod ceiling;
+#[path = "runtime_bench/guard.rs"]
+mod guard;
+#[path = "compare/measure.rs"]
+mod measure;
+#[path = "compare/pg_side.rs"]
+mod pg_side;
+#[path = "compare/redis_side.rs"]
+mod redis_side;
+#[path = "runtime_bench/sys.rs"]
+#[allow(dead_code)]
+mod sys;
+
+use std::error::Error;
+use std::time::Duration;
+
+use corelane_runtime::{Loop, Placement, Provider};
+
+use measure::{Sample, Timing};
+use pg_side::PgClient;
+use redis_side::RedisClient;
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// The workloads of issue 5, in run order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workload {
+    RedisGetC1,
+    RedisGetC64,
+    RedisPipeP64,
+    RedisSet1kC64,
+    PgSelect1C1,
+    PgSelect1C64,
+    PgPipeP64,
+    PgRows1k,
+}
+
+impl Workload {
+    const ALL: [Workload; 8] = [
+        Workload::RedisGetC1,
+        Workload::RedisGetC64,
+        Workload::RedisPipeP64,
+        Workload::RedisSet1kC64,
+        Workload::PgSelect1C1,
+        Workload::PgSelect1C64,
+        Workload::PgPipeP64,
+        Workload::PgRows1k,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Workload::RedisGetC1 => "redis_get_c1",
+            Workload::RedisGetC64 => "redis_get_c64",
+            Workload::RedisPipeP64 => "redis_pipe_p64",
+            Workload::RedisSet1kC64 => "redis_set_1k_c64",
+            Workload::PgSelect1C1 => "pg_select1_c1",
+            Workload::PgSelect1C64 => "pg_select1_c64",
+            Workload::PgPipeP64 => "pg_pipe_p64",
+            Workload::PgRows1k => "pg_rows_1k",
+        }
+    }
+
+    /// Concurrent tasks issuing ops back to back.
+    pub(crate) fn tasks(self) -> usize {
+        match self {
+            Workload::RedisGetC64 | Workload::RedisSet1kC64 | Workload::PgSelect1C64 => 64,
+            _ => 1,
+        }
+    }
+
+    fn is_redis(self) -> bool {
+        matches!(
+            self,
+            Workload::RedisGetC1
+                | Workload::RedisGetC64
+                | Workload::RedisPipeP64
+                | Workload::RedisSet1kC64
+        )
+    }
+}
+
+/// What every measurement needs (cheap to clone into a guarded thread).
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) redis_url: String,
+    pub(crate) database_url: String,
+    pub(crate) timing: Timing,
+    pub(crate) workers: Provider,
+}
+
+struct Args {
+    quick: bool,
+    only: Option<Vec<Workload>>,
+    spin_us: u64,
+}
+
+const USAGE: &str =
+    "usage: compare [--quick] [--only WORKLOAD,...] [--spin-us N (0: park at once; default 50)]";
+
+fn parse_args() -> Result<Args, Box<dyn Error>> {
+    let mut args = Args {
+        quick: false,
+        only: None,
+        spin_us: 50,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => args.quick = true,
+            "--bench" => {}
+            "--only" => {
+                let list = it.next().ok_or(USAGE)?;
+                let mut picked = Vec::new();
+                for name in list.split(',').filter(|s| !s.is_empty()) {
+                    let w = Workload::ALL
+                        .iter()
+                        .find(|w| w.name() == name)
+                        .ok_or_else(|| {
+                            let known: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+                            format!("unknown workload {name:?} (known: {})", known.join(", "))
+                        })?;
+                    picked.push(*w);
+                }
+                args.only = Some(picked);
+            }
+            "--spin-us" => {
+                args.spin_us = it.next().ok_or(USAGE)?.parse()?;
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?}; {USAGE}").into()),
+        }
+    }
+    Ok(args)
+}
+
+/// One printed result.
+struct Line {
+    client: String,
+    kind: Kind,
+    ops_per_sec: f64,
+    cpu_us_per_op: Option<f64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Corelane,
+    Offloop,
+    Peer,
+    Ceiling,
+}
+
+fn fmt_opt(x: Option<f64>, width: usize, prec: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:>width$.prec$}"),
+        _ => format!("{:>width$}", "-"),
+    }
+}
+
+/// The numbers of one printed line (`None` prints `-`).
+struct Numbers {
+    ops: f64,
+    p50: Option<f64>,
+    p99: Option<f64>,
+    cpu: Option<f64>,
+    allocs: Option<f64>,
+    server: Option<f64>,
+    /// Server CPU over the window as a share of one core, in %.
+    server_util: Option<f64>,
+}
+
+fn print_row(workload: Workload, client: &str, n: Numbers) {
+    let Numbers {
+        ops,
+        p50,
+        p99,
+        cpu,
+        allocs,
+        server,
+        server_util,
+    } = n;
+    println!(
+        "{:<17} {:<34} {:>12.0} {} {} {} {} {} {}",
+        workload.name(),
+        client,
+        ops,
+        fmt_opt(p50, 8, 1),
+        fmt_opt(p99, 8, 1),
+        fmt_opt(cpu, 8, 2),
+        fmt_opt(allocs, 8, 2),
+        fmt_opt(server, 8, 2),
+        fmt_opt(server_util, 6, 0),
+    );
+}
+
+fn report_sample(workload: Workload, client: &str, kind: Kind, s: &Sample) -> Line {
+    let ops = s.ops.max(1) as f64;
+    let cpu = s.cpu.as_secs_f64() * 1e6 / ops;
+    let server = s.server_cpu.map(|d| d.as_secs_f64() * 1e6 / ops);
+    print_row(
+        workload,
+        client,
+        Numbers {
+            ops: s.ops_per_sec(),
+            p50: Some(s.hist.value_at_quantile(0.5) as f64 / 1000.0),
+            p99: Some(s.hist.value_at_quantile(0.99) as f64 / 1000.0),
+            cpu: Some(cpu),
+            allocs: Some(s.allocs as f64 / ops),
+            server,
+            server_util: s
+                .server_cpu
+                .map(|d| d.as_secs_f64() * 100.0 / s.window.as_secs_f64()),
+        },
+    );
+    Line {
+        client: client.to_owned(),
+        kind,
+        ops_per_sec: s.ops_per_sec(),
+        cpu_us_per_op: Some(cpu),
+    }
+}
+
+/// The outcome of the whole run so far.
+#[derive(Default)]
+struct Run {
+    hung: bool,
+    ratios: Vec<String>,
+    failures: Vec<String>,
+}
+
+fn run_workload(
+    ctx: &Ctx,
+    workload: Workload,
+    quick: bool,
+    tmp: &std::path::Path,
+    run: &mut Run,
+) -> Result<(), Box<dyn Error>> {
+    let mut lines: Vec<Line> = Vec::new();
+    let clients: Vec<(String, Kind)> = if workload.is_redis() {
+        RedisClient::ALL
+            .iter()
+            .map(|c| (c.name().to_owned(), kind_of(c.name())))
+            .collect()
+    } else {
+        PgClient::ALL
+            .iter()
+            .filter(|c| c.applies(workload))
+            .map(|c| (c.name().to_owned(), kind_of(c.name())))
+            .collect()
+    };
+    for (i, (name, kind)) in clients.iter().enumerate() {
+        let ctx2 = ctx.clone();
+        let result = guard::guarded(ctx.timing.hang_limit(), move || {
+            let sample = if workload.is_redis() {
+                let c = *RedisClient::ALL.get(i).ok_or("no such client")?;
+                redis_side::run(&ctx2, workload, c)
+            } else {
+                let c = *PgClient::ALL
+                    .iter()
+                    .filter(|c| c.applies(workload))
+                    .nth(i)
+                    .ok_or("no such client")?;
+                pg_side::run(&ctx2, workload, c)
+            };
+            sample.map_err(Into::into)
+        });
+        match result {
+            Ok(sample) => lines.push(report_sample(workload, name, *kind, &sample)),
+            Err(failure) => {
+                let text = failure.to_string();
+                println!("{:<17} {:<34} {text}", workload.name(), name);
+                if matches!(failure, guard::Failure::Hang(_)) {
+                    run.hung = true;
+                }
+                if text.contains("wrong value") {
+                    return Err(format!("{} {name}: {text}", workload.name()).into());
+                }
+                run.failures
+                    .push(format!("{} {name}: {text}", workload.name()));
+            }
+        }
+    }
+    let ceiling = if workload.is_redis() {
+        ceiling::redis_benchmark(&ctx.redis_url, workload, quick)
+    } else {
+        ceiling::pgbench(&ctx.database_url, workload, ctx.timing, tmp)
+    };
+    match ceiling {
+        Some(Ok(c)) => {
+            let name = format!("{} [ceiling]", c.name);
+            print_row(
+                workload,
+                &name,
+                Numbers {
+                    ops: c.ops_per_sec,
+                    p50: c.p50_us,
+                    p99: c.p99_us,
+                    cpu: c.cpu_us_per_op,
+                    allocs: None,
+                    server: None,
+                    server_util: None,
+                },
+            );
+            lines.push(Line {
+                client: name,
+                kind: Kind::Ceiling,
+                ops_per_sec: c.ops_per_sec,
+                cpu_us_per_op: c.cpu_us_per_op,
+            });
+        }
+        Some(Err(e)) => {
+            println!("{:<17} {:<34} error: {e}", workload.name(), "[ceiling]");
+            run.failures
+                .push(format!("{} ceiling: {e}", workload.name()));
+        }
+        None => println!("{:<17} {:<34} not installed", workload.name(), "[ceiling]"),
+    }
+    let ratio = ratio_line(workload, &lines);
+    println!("{ratio}");
+    run.ratios.push(ratio);
+    Ok(())
+}
+
+fn kind_of(name: &str) -> Kind {
+    match name {
+        "corelane" => Kind::Corelane,
+        "corelane-offloop" => Kind::Offloop,
+        _ => Kind::Peer,
+    }
+}
+
+fn ratio_line(workload: Workload, lines: &[Line]) -> String {
+    let of = |k: Kind| lines.iter().find(|l| l.kind == k);
+    let best_peer = lines
+        .iter()
+        .filter(|l| l.kind == Kind::Peer)
+        .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+    let leanest_peer = lines
+        .iter()
+        .filter(|l| l.kind == Kind::Peer)
+        .filter_map(|l| l.cpu_us_per_op.map(|c| (l, c)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    let mut parts = vec![format!("RATIO {:<17}", workload.name())];
+    match (of(Kind::Corelane), best_peer) {
+        (Some(c), Some(p)) => parts.push(format!(
+            "corelane/best-peer ops {:.2}x ({})",
+            c.ops_per_sec / p.ops_per_sec,
+            p.client
+        )),
+        _ => parts.push("corelane/best-peer ops ?".to_owned()),
+    }
+    match (
+        of(Kind::Corelane).and_then(|c| c.cpu_us_per_op),
+        leanest_peer,
+    ) {
+        (Some(c), Some((p, pc))) => {
+            parts.push(format!("cpu/op {:.2}x (leanest peer {})", c / pc, p.client))
+        }
+        _ => parts.push("cpu/op ?".to_owned()),
+    }
+    if let (Some(o), Some(p)) = (of(Kind::Offloop), best_peer) {
+        parts.push(format!(
+            "offloop/best-peer {:.2}x",
+            o.ops_per_sec / p.ops_per_sec
+        ));
+    }
+    if let (Some(c), Some(x)) = (of(Kind::Corelane), of(Kind::Ceiling)) {
+        parts.push(format!(
+            "corelane/ceiling {:.2}x",
+            c.ops_per_sec / x.ops_per_sec
+        ));
+    }
+    parts.join(" | ")
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args = parse_args()?;
+    let workloads: Vec<Workload> = args.only.clone().unwrap_or_else(|| Workload::ALL.to_vec());
+    let timing = if args.quick {
+        Timing {
+            warmup: Duration::from_millis(200),
+            window: Duration::from_millis(500),
+        }
+    } else {
+        Timing {
+            warmup: Duration::from_secs(1),
+            window: Duration::from_secs(5),
+        }
+    };
+
+    // corelane's loop: configured before its first use.
+    let mut builder = Loop::builder().placement(Placement::Auto);
+    if args.spin_us > 0 {
+        builder = builder.spin_before_park(Duration::from_micros(args.spin_us));
+    }
+    let configured = corelane_runtime::configure_standalone(builder);
+    let workers = corelane_runtime::resolve(None)?;
+
+    let needs_redis = workloads.iter().any(|w| w.is_redis());
+    let needs_pg = workloads.iter().any(|w| !w.is_redis());
+    let redis_target = if needs_redis {
+        Some(corelane_testkit::redis_url()?)
+    } else {
+        None
+    };
+    let pg_target = if needs_pg {
+        Some(corelane_testkit::database_url()?)
+    } else {
+        None
+    };
+    let describe = |external: bool| {
+        if external {
+            "external"
+        } else {
+            "throwaway (testkit)"
+        }
+    };
+    let redis_url = redis_target.as_ref().map(|t| t.url()).unwrap_or_default();
+    let database_url = pg_target.as_ref().map(|t| t.url()).unwrap_or_default();
+
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "# corelane compare  mode={}  date={}",
+        if args.quick { "quick" } else { "full" },
+        sys::utc_now()
+    );
+    println!(
+        "# machine: {cpus} CPUs ({})  kernel {}",
+        sys::cpu_model(),
+        sys::kernel()
+    );
+    let worker_cpus: Vec<String> = (0..workers.num_workers())
+        .map(|i| {
+            workers
+                .worker(i)
+                .and_then(|w| w.cpu())
+                .map_or("unbound".to_owned(), |c| format!("cpu{c}"))
+        })
+        .collect();
+    println!(
+        "# corelane: standalone loop, {} workers [{}], placement Auto, {}{}",
+        workers.num_workers(),
+        worker_cpus.join(", "),
+        if args.spin_us > 0 {
+            format!("spin_before_park {} us", args.spin_us)
+        } else {
+            "park at once (no spin)".to_owned()
+        },
+        if configured {
+            ""
+        } else {
+            " (NOT applied: loop already running)"
+        }
+    );
+    println!(
+        "# window: {} ms warm-up + {} ms measured; an op counts if it starts and ends in the window",
+        timing.warmup.as_millis(),
+        timing.window.as_millis()
+    );
+    if needs_redis {
+        println!(
+            "# redis: {} {}",
+            describe(matches!(
+                redis_target,
+                Some(corelane_testkit::RedisTarget::External(_))
+            )),
+            redis_url
+        );
+    }
+    if needs_pg {
+        println!(
+            "# postgres: {} {}",
+            describe(matches!(
+                pg_target,
+                Some(corelane_testkit::PgTarget::External(_))
+            )),
+            database_url
+        );
+    }
+    println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
+    println!(
+        "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
+    );
+    println!("# allocs_per_op: counting allocator, whole client process; srv_us/op and srv% (of one core): /proc CPU of every local redis-server/postgres process over the window (10 ms ticks)");
+    println!(
+        "{:<17} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "WORKLOAD",
+        "CLIENT",
+        "ops_per_sec",
+        "p50_us",
+        "p99_us",
+        "cpu_us/op",
+        "alloc/op",
+        "srv_us/op",
+        "srv%"
+    );
+
+    if needs_redis {
+        redis_side::prepare(&redis_url)?;
+    }
+    let tmp = corelane_testkit::TempDir::new("corelane-compare")?;
+    let ctx = Ctx {
+        redis_url,
+        database_url,
+        timing,
+        workers: workers.clone(),
+    };
+    let mut run = Run::default();
+    let mut outcome = Ok(());
+    for w in &workloads {
+        if let Err(e) = run_workload(&ctx, *w, args.quick, tmp.path(), &mut run) {
+            outcome = Err(e);
+            break;
+        }
+    }
+    println!();
+    println!("## ratios (targets: get_c64, select1_c1, get_c1 >= 1.5x; pipe_p64, set_1k_c64, select1_c64 >= 1.3x; pg_pipe_p64 >= 2.5x; rows_1k >= 1.2x; cpu/op <= 0.5x)");
+    for r in &run.ratios {
+        println!("{r}");
+    }
+    for f in &run.failures {
+        println!("FAILED: {f}");
+    }
+    if run.hung {
+        // A stuck worker cannot be joined: leave the loop to die with the process.
+        std::mem::forget(ctx);
+        std::mem::forget(workers);
+    }
+    outcome
+}

@@ -1,0 +1,306 @@
+//! PostgreSQL workloads for corelane-postgres and tokio-postgres.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use corelane_postgres::ToSql;
+
+use crate::measure::{self, Sample, Timing};
+use crate::{Ctx, Workload};
+
+/// The single-value query.
+pub const SELECT1: &str = "SELECT $1::int";
+/// The 1000-row query.
+pub const ROWS: &str =
+    "SELECT g::int4, ('row-'||g)::text, (g*0.5)::float8 FROM generate_series(1,1000) g";
+/// Rows it returns.
+pub const ROWS_N: usize = 1000;
+/// Queries per pipelined batch.
+pub const PIPE: usize = 64;
+const SERVER: &str = "postgres";
+
+/// The PostgreSQL clients measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgClient {
+    Corelane,
+    CorelaneOffloop,
+    TokioPgCurrentThread,
+    TokioPgMultiThread2,
+    TokioPgMultiThread2Conns2,
+}
+
+impl PgClient {
+    pub const ALL: [PgClient; 5] = [
+        PgClient::Corelane,
+        PgClient::CorelaneOffloop,
+        PgClient::TokioPgCurrentThread,
+        PgClient::TokioPgMultiThread2,
+        PgClient::TokioPgMultiThread2Conns2,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PgClient::Corelane => "corelane",
+            PgClient::CorelaneOffloop => "corelane-offloop",
+            PgClient::TokioPgCurrentThread => "tokio-postgres-ct",
+            PgClient::TokioPgMultiThread2 => "tokio-postgres-mt2",
+            PgClient::TokioPgMultiThread2Conns2 => "tokio-postgres-mt2-2conn",
+        }
+    }
+
+    /// Whether this client is worth a line on `workload` (two connections only matter with
+    /// more than one task).
+    pub fn applies(self, workload: Workload) -> bool {
+        self != PgClient::TokioPgMultiThread2Conns2 || workload.tasks() > 1
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn wrong_int(got: i32, want: i32) -> String {
+    format!("wrong value: SELECT $1::int with {want} returned {got}")
+}
+
+/// Checks one row of [`ROWS`] (all three cells decoded); returns its integer.
+fn check_row(a: i32, b: &str, c: f64) -> Result<i64, String> {
+    if !b.starts_with("row-") || b.len() < 5 || c != f64::from(a) * 0.5 {
+        return Err(format!("wrong value: row ({a}, {b:?}, {c})"));
+    }
+    Ok(i64::from(a))
+}
+
+fn check_rows(n: usize, sum: i64) -> Result<u64, String> {
+    let want = (ROWS_N as i64) * (ROWS_N as i64 + 1) / 2;
+    if n != ROWS_N || sum != want {
+        return Err(format!(
+            "wrong value: {n} rows summing to {sum}, expected {ROWS_N} / {want}"
+        ));
+    }
+    Ok(1)
+}
+
+/// One measurement of `client` on `workload`.
+pub fn run(ctx: &Ctx, workload: Workload, client: PgClient) -> Result<Sample, String> {
+    match client {
+        PgClient::Corelane => corelane(ctx, workload, false),
+        PgClient::CorelaneOffloop => corelane(ctx, workload, true),
+        PgClient::TokioPgCurrentThread => {
+            tokio_pg(ctx, workload, measure::tokio_current_thread()?, 1)
+        }
+        PgClient::TokioPgMultiThread2 => {
+            tokio_pg(ctx, workload, measure::tokio_multi_thread(2)?, 1)
+        }
+        PgClient::TokioPgMultiThread2Conns2 => {
+            tokio_pg(ctx, workload, measure::tokio_multi_thread(2)?, 2)
+        }
+    }
+}
+
+enum Place<'a> {
+    Loop(&'a corelane_runtime::Provider),
+    Tokio(tokio::runtime::Runtime),
+}
+
+fn go<M, F, Fut>(timing: Timing, place: Place<'_>, tasks: usize, make: M) -> Result<Sample, String>
+where
+    M: FnMut(usize) -> F,
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<u64, String>> + Send + 'static,
+{
+    let ops: Vec<F> = (0..tasks).map(make).collect();
+    measure::measure(timing, SERVER, move |window| match place {
+        Place::Loop(workers) => measure::launch_corelane(workers, window, ops),
+        Place::Tokio(rt) => measure::launch_tokio(rt, window, ops),
+    })
+}
+
+/// The parameter values of task `task`: distinct per task, changing every op.
+fn counter(task: usize) -> impl FnMut() -> i32 {
+    let mut x = (task as i32).wrapping_mul(10_000_000);
+    move || {
+        x = x.wrapping_add(1);
+        x
+    }
+}
+
+fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
+    let client = corelane_postgres::Client::connect(&ctx.database_url).map_err(err)?;
+    let place = if offloop {
+        Place::Tokio(measure::tokio_multi_thread(2)?)
+    } else {
+        Place::Loop(&ctx.workers)
+    };
+    let tasks = workload.tasks();
+    match workload {
+        Workload::PgSelect1C1 | Workload::PgSelect1C64 => go(ctx.timing, place, tasks, |task| {
+            let c = client.clone();
+            let mut next = counter(task);
+            move || {
+                let c = c.clone();
+                let v = next();
+                async move {
+                    let row = c.query_one(SELECT1, &[&v]).await.map_err(err)?;
+                    let got: i32 = row.get(0).map_err(err)?;
+                    if got != v {
+                        return Err(wrong_int(got, v));
+                    }
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::PgPipeP64 => go(ctx.timing, place, tasks, |task| {
+            let c = client.clone();
+            let mut next = counter(task);
+            move || {
+                let c = c.clone();
+                let mut xs = [0i32; PIPE];
+                for x in &mut xs {
+                    *x = next();
+                }
+                async move {
+                    let params: Vec<[&(dyn ToSql + Sync); 1]> =
+                        xs.iter().map(|x| [x as _]).collect();
+                    let items: Vec<(&str, &[&(dyn ToSql + Sync)])> =
+                        params.iter().map(|p| (SELECT1, &p[..])).collect();
+                    let outcomes = c.pipeline(&items).await.map_err(err)?;
+                    if outcomes.len() != PIPE {
+                        return Err(format!(
+                            "wrong value: {} outcomes for {PIPE} queries",
+                            outcomes.len()
+                        ));
+                    }
+                    for (outcome, want) in outcomes.into_iter().zip(xs) {
+                        let outcome = outcome.map_err(err)?;
+                        let row = outcome.rows.first().ok_or("wrong value: no row")?;
+                        let got: i32 = row.get(0).map_err(err)?;
+                        if got != want {
+                            return Err(wrong_int(got, want));
+                        }
+                    }
+                    Ok(PIPE as u64)
+                }
+            }
+        }),
+        Workload::PgRows1k => go(ctx.timing, place, tasks, |_| {
+            let c = client.clone();
+            move || {
+                let c = c.clone();
+                async move {
+                    let rows = c.query(ROWS, &[]).await.map_err(err)?;
+                    let mut sum = 0i64;
+                    for row in &rows {
+                        let a: i32 = row.get(0).map_err(err)?;
+                        let b: &str = row.get(1).map_err(err)?;
+                        let c: f64 = row.get(2).map_err(err)?;
+                        sum += check_row(a, b, c)?;
+                    }
+                    check_rows(rows.len(), sum)
+                }
+            }
+        }),
+        _ => Err("not a PostgreSQL workload".into()),
+    }
+}
+
+type Conn = (Arc<tokio_postgres::Client>, tokio_postgres::Statement);
+
+fn tokio_pg(
+    ctx: &Ctx,
+    workload: Workload,
+    rt: tokio::runtime::Runtime,
+    connections: usize,
+) -> Result<Sample, String> {
+    let sql = if workload == Workload::PgRows1k {
+        ROWS
+    } else {
+        SELECT1
+    };
+    let mut conns: Vec<Conn> = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (client, connection) = rt
+            .block_on(tokio_postgres::connect(
+                &ctx.database_url,
+                tokio_postgres::NoTls,
+            ))
+            .map_err(err)?;
+        // The connection task runs on the same runtime as the queries.
+        rt.spawn(connection);
+        let stmt = rt.block_on(client.prepare(sql)).map_err(err)?;
+        conns.push((Arc::new(client), stmt));
+    }
+    let pick = |task: usize| -> Result<Conn, String> {
+        conns
+            .get(task % connections.max(1))
+            .cloned()
+            .ok_or_else(|| "no connection".to_owned())
+    };
+    let first = pick(0)?;
+    let conns_for_tasks: Vec<Conn> = (0..workload.tasks()).map(pick).collect::<Result<_, _>>()?;
+    let mut per_task = conns_for_tasks.into_iter();
+    let mut next_conn = move || per_task.next().unwrap_or_else(|| first.clone());
+    let tasks = workload.tasks();
+    let place = Place::Tokio(rt);
+    match workload {
+        Workload::PgSelect1C1 | Workload::PgSelect1C64 => go(ctx.timing, place, tasks, |task| {
+            let (client, stmt) = next_conn();
+            let mut next = counter(task);
+            move || {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                let v = next();
+                async move {
+                    let row = client.query_one(&stmt, &[&v]).await.map_err(err)?;
+                    let got: i32 = row.try_get(0).map_err(err)?;
+                    if got != v {
+                        return Err(wrong_int(got, v));
+                    }
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::PgPipeP64 => go(ctx.timing, place, tasks, |task| {
+            let (client, stmt) = next_conn();
+            let mut next = counter(task);
+            move || {
+                // Pipelined the tokio-postgres way: concurrent futures on one connection.
+                let queries: Vec<_> = (0..PIPE)
+                    .map(|_| {
+                        let (client, stmt) = (client.clone(), stmt.clone());
+                        let v = next();
+                        async move {
+                            let row = client.query_one(&stmt, &[&v]).await.map_err(err)?;
+                            let got: i32 = row.try_get(0).map_err(err)?;
+                            if got != v {
+                                return Err(wrong_int(got, v));
+                            }
+                            Ok::<(), String>(())
+                        }
+                    })
+                    .collect();
+                async move {
+                    futures_util::future::try_join_all(queries).await?;
+                    Ok(PIPE as u64)
+                }
+            }
+        }),
+        Workload::PgRows1k => go(ctx.timing, place, tasks, |_| {
+            let (client, stmt) = next_conn();
+            move || {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                async move {
+                    let rows = client.query(&stmt, &[]).await.map_err(err)?;
+                    let mut sum = 0i64;
+                    for row in &rows {
+                        let a: i32 = row.try_get(0).map_err(err)?;
+                        let b: &str = row.try_get(1).map_err(err)?;
+                        let c: f64 = row.try_get(2).map_err(err)?;
+                        sum += check_row(a, b, c)?;
+                    }
+                    check_rows(rows.len(), sum)
+                }
+            }
+        }),
+        _ => Err("not a PostgreSQL workload".into()),
+    }
+}

@@ -1,0 +1,344 @@
+//! Redis workloads for corelane-redis, redis-rs (MultiplexedConnection) and fred.
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+use crate::measure::{self, Sample, Timing};
+use crate::{Ctx, Workload};
+
+/// The key every GET reads; set once before the runs.
+pub const KEY: &str = "corelane:bench:get";
+/// Its 16-byte value, checked on every GET.
+pub const VALUE: &[u8; 16] = b"0123456789abcdef";
+/// Commands per pipeline.
+pub const PIPE: usize = 64;
+/// Size of the SET value.
+pub const SET_SIZE: usize = 1024;
+const SERVER: &str = "redis-server";
+
+/// The Redis clients measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisClient {
+    Corelane,
+    CorelaneOffloop,
+    RedisRsCurrentThread,
+    RedisRsMultiThread2,
+    Fred,
+    FredPool2,
+}
+
+impl RedisClient {
+    pub const ALL: [RedisClient; 6] = [
+        RedisClient::Corelane,
+        RedisClient::CorelaneOffloop,
+        RedisClient::RedisRsCurrentThread,
+        RedisClient::RedisRsMultiThread2,
+        RedisClient::Fred,
+        RedisClient::FredPool2,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RedisClient::Corelane => "corelane",
+            RedisClient::CorelaneOffloop => "corelane-offloop",
+            RedisClient::RedisRsCurrentThread => "redis-rs-ct",
+            RedisClient::RedisRsMultiThread2 => "redis-rs-mt2",
+            RedisClient::Fred => "fred-mt2",
+            RedisClient::FredPool2 => "fred-pool2-mt2",
+        }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn check(got: Option<&[u8]>) -> Result<(), String> {
+    if got == Some(&VALUE[..]) {
+        Ok(())
+    } else {
+        Err(format!(
+            "wrong value: GET {KEY} returned {:?}, expected {:?}",
+            got.map(String::from_utf8_lossy),
+            String::from_utf8_lossy(VALUE)
+        ))
+    }
+}
+
+fn set_value() -> Bytes {
+    Bytes::from(vec![b'x'; SET_SIZE])
+}
+
+/// Sets the key the GET workloads read (with redis-rs' blocking connection).
+pub fn prepare(url: &str) -> Result<(), String> {
+    use redis::Commands;
+    let client = redis::Client::open(url).map_err(err)?;
+    let mut conn = client.get_connection().map_err(err)?;
+    conn.set::<_, _, ()>(KEY, &VALUE[..]).map_err(err)?;
+    let back: Option<Vec<u8>> = conn.get(KEY).map_err(err)?;
+    check(back.as_deref())
+}
+
+/// One measurement of `client` on `workload`.
+pub fn run(ctx: &Ctx, workload: Workload, client: RedisClient) -> Result<Sample, String> {
+    match client {
+        RedisClient::Corelane => corelane(ctx, workload, false),
+        RedisClient::CorelaneOffloop => corelane(ctx, workload, true),
+        RedisClient::RedisRsCurrentThread => {
+            redis_rs(ctx, workload, measure::tokio_current_thread()?)
+        }
+        RedisClient::RedisRsMultiThread2 => {
+            redis_rs(ctx, workload, measure::tokio_multi_thread(2)?)
+        }
+        RedisClient::Fred => fred_client(ctx, workload, None),
+        RedisClient::FredPool2 => fred_client(ctx, workload, Some(2)),
+    }
+}
+
+/// Where the tasks run.
+enum Place<'a> {
+    Loop(&'a corelane_runtime::Provider),
+    Tokio(tokio::runtime::Runtime),
+}
+
+fn go<M, F, Fut>(timing: Timing, place: Place<'_>, tasks: usize, make: M) -> Result<Sample, String>
+where
+    M: FnMut(usize) -> F,
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<u64, String>> + Send + 'static,
+{
+    let ops: Vec<F> = (0..tasks).map(make).collect();
+    measure::measure(timing, SERVER, move |window| match place {
+        Place::Loop(workers) => measure::launch_corelane(workers, window, ops),
+        Place::Tokio(rt) => measure::launch_tokio(rt, window, ops),
+    })
+}
+
+fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
+    let client = corelane_redis::Client::open(&ctx.redis_url).map_err(err)?;
+    let place = || -> Result<Place<'_>, String> {
+        Ok(if offloop {
+            Place::Tokio(measure::tokio_multi_thread(2)?)
+        } else {
+            Place::Loop(&ctx.workers)
+        })
+    };
+    let tasks = workload.tasks();
+    match workload {
+        Workload::RedisGetC1 | Workload::RedisGetC64 => go(ctx.timing, place()?, tasks, |_| {
+            let c = client.clone();
+            move || {
+                let call = c.get::<Option<Bytes>>(KEY);
+                async move {
+                    let v = call.await.map_err(err)?;
+                    check(v.as_deref())?;
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::RedisPipeP64 => go(ctx.timing, place()?, tasks, |_| {
+            let c = client.clone();
+            move || {
+                let mut pipe = corelane_redis::Pipeline::new();
+                for _ in 0..PIPE {
+                    pipe.get(KEY);
+                }
+                let call = c.pipeline::<Vec<corelane_redis::Value>>(&pipe);
+                async move {
+                    let replies = call.await.map_err(err)?;
+                    if replies.len() != PIPE {
+                        return Err(format!(
+                            "wrong value: {} replies to {PIPE} GETs",
+                            replies.len()
+                        ));
+                    }
+                    for r in &replies {
+                        match r {
+                            corelane_redis::Value::BulkString(b) => check(Some(b))?,
+                            other => return Err(format!("wrong value: GET returned {other:?}")),
+                        }
+                    }
+                    Ok(PIPE as u64)
+                }
+            }
+        }),
+        Workload::RedisSet1kC64 => {
+            let value = set_value();
+            go(ctx.timing, place()?, tasks, |task| {
+                let c = client.clone();
+                let key = format!("key:{task}");
+                let value = value.clone();
+                move || {
+                    let call = c.set::<()>(key.as_str(), &value[..]);
+                    async move {
+                        call.await.map_err(err)?;
+                        Ok(1)
+                    }
+                }
+            })
+        }
+        _ => Err("not a Redis workload".into()),
+    }
+}
+
+fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Result<Sample, String> {
+    use redis::AsyncCommands;
+    let client = redis::Client::open(ctx.redis_url.as_str()).map_err(err)?;
+    // The multiplexed connection's driver task lives on this runtime.
+    let conn = rt
+        .block_on(client.get_multiplexed_async_connection())
+        .map_err(err)?;
+    let tasks = workload.tasks();
+    let place = Place::Tokio(rt);
+    match workload {
+        Workload::RedisGetC1 | Workload::RedisGetC64 => go(ctx.timing, place, tasks, |_| {
+            let conn = conn.clone();
+            move || {
+                let mut c = conn.clone();
+                async move {
+                    let v: Option<Vec<u8>> = c.get(KEY).await.map_err(err)?;
+                    check(v.as_deref())?;
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::RedisPipeP64 => go(ctx.timing, place, tasks, |_| {
+            let conn = conn.clone();
+            move || {
+                let mut c = conn.clone();
+                async move {
+                    let mut pipe = redis::pipe();
+                    for _ in 0..PIPE {
+                        pipe.get(KEY);
+                    }
+                    let replies: Vec<Option<Vec<u8>>> =
+                        pipe.query_async(&mut c).await.map_err(err)?;
+                    if replies.len() != PIPE {
+                        return Err(format!(
+                            "wrong value: {} replies to {PIPE} GETs",
+                            replies.len()
+                        ));
+                    }
+                    for r in &replies {
+                        check(r.as_deref())?;
+                    }
+                    Ok(PIPE as u64)
+                }
+            }
+        }),
+        Workload::RedisSet1kC64 => {
+            let value = set_value();
+            go(ctx.timing, place, tasks, |task| {
+                let conn = conn.clone();
+                let key = format!("key:{task}");
+                let value = value.clone();
+                move || {
+                    let mut c = conn.clone();
+                    let key = key.clone();
+                    let value = value.clone();
+                    async move {
+                        c.set::<_, _, ()>(key, &value[..]).await.map_err(err)?;
+                        Ok(1)
+                    }
+                }
+            })
+        }
+        _ => Err("not a Redis workload".into()),
+    }
+}
+
+fn fred_client(ctx: &Ctx, workload: Workload, pool: Option<usize>) -> Result<Sample, String> {
+    use fred::prelude::{Builder, ClientLike, Config};
+    let rt = measure::tokio_multi_thread(2)?;
+    let config = Config::from_url(&ctx.redis_url).map_err(err)?;
+    let builder = Builder::from_config(config);
+    let tasks = workload.tasks();
+    match pool {
+        None => {
+            let client = builder.build().map_err(err)?;
+            rt.block_on(client.init()).map_err(err)?;
+            fred_ops(ctx.timing, workload, Place::Tokio(rt), tasks, move || {
+                client.clone()
+            })
+        }
+        Some(n) => {
+            let pool = builder.build_pool(n).map_err(err)?;
+            rt.block_on(pool.init()).map_err(err)?;
+            // Each op (a command or a whole pipeline) goes to the pool's next client.
+            fred_ops(ctx.timing, workload, Place::Tokio(rt), tasks, move || {
+                pool.next().clone()
+            })
+        }
+    }
+}
+
+/// fred's ops; `pick` gives the client for the next op (the one client, or the pool's next).
+fn fred_ops<P>(
+    timing: Timing,
+    workload: Workload,
+    place: Place<'_>,
+    tasks: usize,
+    pick: P,
+) -> Result<Sample, String>
+where
+    P: Fn() -> fred::clients::Client + Clone + Send + 'static,
+{
+    use fred::prelude::{KeysInterface, Value};
+    match workload {
+        Workload::RedisGetC1 | Workload::RedisGetC64 => go(timing, place, tasks, |_| {
+            let pick = pick.clone();
+            move || {
+                let c = pick();
+                async move {
+                    let v: Option<Bytes> = c.get(KEY).await.map_err(err)?;
+                    check(v.as_deref())?;
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::RedisPipeP64 => go(timing, place, tasks, |_| {
+            let pick = pick.clone();
+            move || {
+                let c = pick();
+                async move {
+                    let pipe = c.pipeline();
+                    for _ in 0..PIPE {
+                        let _: Value = pipe.get(KEY).await.map_err(err)?;
+                    }
+                    let replies: Vec<Option<Bytes>> = pipe.all().await.map_err(err)?;
+                    if replies.len() != PIPE {
+                        return Err(format!(
+                            "wrong value: {} replies to {PIPE} GETs",
+                            replies.len()
+                        ));
+                    }
+                    for r in &replies {
+                        check(r.as_deref())?;
+                    }
+                    Ok(PIPE as u64)
+                }
+            }
+        }),
+        Workload::RedisSet1kC64 => {
+            let value = set_value();
+            go(timing, place, tasks, |task| {
+                let pick = pick.clone();
+                let key = format!("key:{task}");
+                let value = value.clone();
+                move || {
+                    let c = pick();
+                    let key = key.clone();
+                    let value = value.clone();
+                    async move {
+                        c.set::<(), _, _>(key, value, None, None, false)
+                            .await
+                            .map_err(err)?;
+                        Ok(1)
+                    }
+                }
+            })
+        }
+        _ => Err("not a Redis workload".into()),
+    }
+}
