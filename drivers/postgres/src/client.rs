@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use corelane_pg_proto::types::ToSql;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
+use crate::cancel;
 use crate::codec::Response;
 use crate::config::Config;
 use crate::connection::Connection;
@@ -27,14 +29,16 @@ const MAX_DESCRIBED: usize = 4096;
 /// worker share the connection (pipelined through its bridge queue).
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
+    /// This handle's query timeout (the config's, unless set by [`Client::with_query_timeout`]).
+    query_timeout: Option<Duration>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     id: u64,
     config: Config,
-    workers: Provider,
-    next_worker: AtomicUsize,
+    pub(crate) workers: Provider,
+    pub(crate) next_worker: AtomicUsize,
     described: Mutex<HashMap<Arc<str>, Statement>>,
 }
 
@@ -44,6 +48,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("config", &self.inner.config)
+            .field("query_timeout", &self.query_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +84,7 @@ impl Client {
 
     fn with_workers(config: Config, workers: Provider) -> Client {
         Client {
+            query_timeout: config.query_timeout,
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 config,
@@ -94,8 +100,63 @@ impl Client {
         &self.inner.config
     }
 
-    /// Runs `op` with a connection of the worker this call runs on.
-    async fn on_connection<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    /// A handle on the same connections (a clone) whose calls time out after `timeout`
+    /// instead of the configured [`Config::query_timeout`]; `None` waits as long as the
+    /// server takes.
+    ///
+    /// The timeout bounds each call (`query`, `query_one`, `query_opt`, `execute`,
+    /// `pipeline`, `batch_execute`, `prepare`) from the moment it is issued, including the
+    /// wait for a connection; it runs on the worker, so it works the same from tokio or plain
+    /// threads. Past it the call fails with [`Error::is_timeout`], and what it sent is
+    /// cancelled on the server (`CancelRequest` on a side connection) **when that cannot hit
+    /// another caller's statement**: the cancel is sent only once no other call is in
+    /// progress on the connection, and no statement is written on the connection until the
+    /// cancel has landed and the connection has drained to `ReadyForQuery` (then it serves
+    /// on) — or it is closed and replaced when that is not sure within a few seconds. While
+    /// other calls share the connection, the timed-out statement is left to finish and its
+    /// reply is discarded. Dropping a call's future on a worker is handled the same way; off
+    /// the loop a dropped call runs on to its end or its timeout. The full argument is in
+    /// the crate's source (`cancel.rs`).
+    ///
+    /// Statements inside [`transaction`](Self::transaction) are not bounded by it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let quick = client.with_query_timeout(Some(Duration::from_millis(100)));
+    /// match quick.query("SELECT pg_sleep(10)", &[]).await {
+    ///     Err(e) if e.is_timeout() => {} // cancelled on the server
+    ///     other => { other?; }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn with_query_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            query_timeout: timeout.filter(|d| !d.is_zero()),
+        }
+    }
+
+    /// This handle's query timeout (see [`with_query_timeout`](Self::with_query_timeout)).
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.query_timeout
+    }
+
+    /// The deadline of a call issued now.
+    fn deadline(&self) -> Option<(Instant, Duration)> {
+        // A timeout too large to add to the clock is no timeout.
+        self.query_timeout
+            .and_then(|d| Instant::now().checked_add(d).map(|at| (at, d)))
+    }
+
+    /// Runs `op` with a connection of the worker this call runs on, under `deadline` (see
+    /// [`crate::cancel`]).
+    async fn on_connection<T, F, Fut>(
+        &self,
+        deadline: Option<(Instant, Duration)>,
+        op: F,
+    ) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(Connection) -> Fut + Send + 'static,
@@ -105,8 +166,18 @@ impl Client {
         let config = self.inner.config.clone();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         dispatch(&*self.inner.workers, fallback, move || async move {
-            let conn = worker_state::connection(id, &config).await?;
-            op(conn).await
+            // Built in place inside the race (no copy of the call's future is kept beside it:
+            // futures are large in debug builds, and a remote call's is spawned by value).
+            futures_lite::FutureExt::or(
+                async {
+                    let conn = cancel::connection(id, &config).await?;
+                    // Before the call's future: dropped after it (see `Watch`).
+                    let _watch = cancel::Watch::new(&conn);
+                    op(conn).await
+                },
+                cancel::expire(deadline),
+            )
+            .await
         })
         .await
         .map_err(Error::from)?
@@ -114,12 +185,23 @@ impl Client {
 
     /// Describes `sql` (parameter types, result columns); remembered per client.
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
+        self.prepare_by(sql, self.deadline()).await
+    }
+
+    async fn prepare_by(
+        &self,
+        sql: &str,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
         if let Some(found) = self.described(sql) {
             return Ok(found);
         }
         let owned = sql.to_owned();
         let stmt = self
-            .on_connection(move |conn| async move { conn.describe(&owned).await })
+            .on_connection(
+                deadline,
+                move |conn| async move { conn.describe(&owned).await },
+            )
             .await?;
         self.remember(stmt.clone());
         Ok(stmt)
@@ -153,9 +235,10 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let stmt = self.prepare(sql).await?;
+        let deadline = self.deadline();
+        let stmt = self.prepare_by(sql, deadline).await?;
         let encoded = stmt.encode(params)?;
-        let out = self.run_one(stmt, encoded).await?;
+        let out = self.run_one(stmt, encoded, deadline).await?;
         Ok(out.rows)
     }
 
@@ -183,13 +266,23 @@ impl Client {
 
     /// Runs a statement and returns the rows it affected.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let stmt = self.prepare(sql).await?;
+        let deadline = self.deadline();
+        let stmt = self.prepare_by(sql, deadline).await?;
         let encoded = stmt.encode(params)?;
-        Ok(self.run_one(stmt, encoded).await?.affected.unwrap_or(0))
+        Ok(self
+            .run_one(stmt, encoded, deadline)
+            .await?
+            .affected
+            .unwrap_or(0))
     }
 
-    async fn run_one(&self, stmt: Statement, params: Params) -> Result<Outcome, Error> {
-        self.on_connection(move |conn| async move {
+    async fn run_one(
+        &self,
+        stmt: Statement,
+        params: Params,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Outcome, Error> {
+        self.on_connection(deadline, move |conn| async move {
             let response = conn.execute(&stmt, &params).await?;
             outcome(&stmt, response)
         })
@@ -199,7 +292,7 @@ impl Client {
     /// Runs one or more statements with the simple protocol (no parameters, text results).
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         let owned = sql.to_owned();
-        self.on_connection(move |conn| async move {
+        self.on_connection(self.deadline(), move |conn| async move {
             match conn.simple(&owned).await? {
                 Response::Failed(e) => Err(Error::db(e)),
                 _ => Ok(()),
@@ -220,13 +313,14 @@ impl Client {
         &self,
         items: &[(&str, &[&(dyn ToSql + Sync)])],
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        let deadline = self.deadline();
         let mut prepared = Vec::with_capacity(items.len());
         for (sql, params) in items {
-            let stmt = self.prepare(sql).await?;
+            let stmt = self.prepare_by(sql, deadline).await?;
             let encoded = stmt.encode(params)?;
             prepared.push((stmt, encoded));
         }
-        self.on_connection(move |conn| async move {
+        self.on_connection(deadline, move |conn| async move {
             let replies = conn.execute_batch(&prepared).await?;
             Ok(prepared
                 .iter()

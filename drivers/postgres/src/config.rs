@@ -34,6 +34,7 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) statement_cache_size: usize,
     pub(crate) connections_per_worker: usize,
+    pub(crate) query_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -50,13 +51,15 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             statement_cache_size: 256,
             connections_per_worker: 1,
+            query_timeout: None,
         }
     }
 }
 
 impl Config {
     /// Parses `postgres://user:pass@host:port/db?application_name=..&connect_timeout=..&
-    /// options=..&sslmode=..&statement_cache_size=..&connections_per_worker=..` or a
+    /// options=..&sslmode=..&statement_cache_size=..&connections_per_worker=..&
+    /// query_timeout_ms=..` or a
     /// `key=value key=value` string with the same keys (plus host, port, user, password,
     /// dbname). `sslmode=require` (and stricter) is refused until TLS lands; `prefer` and
     /// `allow` connect in plaintext.
@@ -118,6 +121,22 @@ impl Config {
         self.connections_per_worker = n.max(1);
         self
     }
+    /// Default bound on each call of the client (`query`, `execute`, `pipeline`,
+    /// `batch_execute`, `prepare`; not the statements of a transaction), from the moment it is
+    /// issued: past it the call fails with [`Error::is_timeout`] and its statement is
+    /// cancelled on the server when that is safe (see [`Client::with_query_timeout`], which
+    /// also overrides this per handle). `None` (the default) waits as long as the server
+    /// takes. In a URL or key=value string: `query_timeout_ms` (0 = none).
+    ///
+    /// [`Client::with_query_timeout`]: crate::Client::with_query_timeout
+    pub fn query_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.query_timeout = timeout.filter(|d| !d.is_zero());
+        self
+    }
+    /// The default query timeout.
+    pub fn get_query_timeout(&self) -> Option<Duration> {
+        self.query_timeout
+    }
     /// The user name.
     pub fn get_user(&self) -> &str {
         &self.user
@@ -148,6 +167,10 @@ impl Config {
             "statement_cache_size" => self.statement_cache_size = number(&value)? as usize,
             "connections_per_worker" => {
                 self.connections_per_worker = (number(&value)? as usize).max(1)
+            }
+            "query_timeout_ms" => {
+                let ms = number(&value)?;
+                self.query_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
             "sslmode" => match value.as_str() {
                 "disable" | "allow" | "prefer" => {}
@@ -298,6 +321,12 @@ mod tests {
         assert_eq!(c.password.as_ref().map(Password::expose), Some("p@ss"));
         assert_eq!(c.get_dbname(), "app");
         assert_eq!(c.application_name.as_deref(), Some("x"));
+        assert_eq!(c.query_timeout, None);
+        let c = Config::parse("postgres://h/d?query_timeout_ms=250").unwrap();
+        assert_eq!(c.query_timeout, Some(Duration::from_millis(250)));
+        let c = Config::parse("host=h query_timeout_ms=0").unwrap();
+        assert_eq!(c.query_timeout, None);
+        assert!(Config::parse("postgres://h/d?query_timeout_ms=x").is_err());
         assert!(!format!("{c:?}").contains("p@ss"));
     }
 

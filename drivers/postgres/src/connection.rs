@@ -36,6 +36,10 @@ pub(crate) struct Connection {
     /// Set when an exclusive user may have changed the session (a transaction began); cleared
     /// by [`Connection::end_session`] once `DISCARD ALL` succeeded.
     session_dirty: Rc<Cell<bool>>,
+    /// The address this connection reached: where a `CancelRequest` for it must go.
+    pub(crate) server: Option<SocketAddr>,
+    /// Calls in progress and the cancel gate (see [`crate::cancel`]).
+    pub(crate) cancel: Rc<crate::cancel::CancelState>,
 }
 
 /// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
@@ -120,10 +124,12 @@ impl Connection {
                 .map_err(|e| Error::connect(&addr, e))?;
         let mut last = None;
         let mut stream = None;
+        let mut server = None;
         for sa in addrs {
             match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
                 Ok(s) => {
                     stream = Some(s);
+                    server = Some(sa);
                     break;
                 }
                 Err(e) => last = Some(e),
@@ -150,6 +156,8 @@ impl Connection {
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
+            server,
+            cancel: Rc::default(),
         };
         conn.startup(config).await?;
         Ok(conn)

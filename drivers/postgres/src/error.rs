@@ -45,6 +45,8 @@ enum Kind {
     Runtime(String),
     #[error("COMMIT failed, the transaction was rolled back: {}", commit_cause(.0))]
     Commit(Option<Box<DbError>>),
+    #[error("query timed out after {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
@@ -98,6 +100,9 @@ impl Error {
     pub(crate) fn worker_closed() -> Self {
         Kind::WorkerClosed.into()
     }
+    pub(crate) fn timeout(after: std::time::Duration) -> Self {
+        Kind::Timeout(after).into()
+    }
     /// COMMIT was refused (`Some`: the server's error, e.g. a deferred constraint or a
     /// serialization failure) or answered `ROLLBACK` (`None`: the transaction had failed).
     pub(crate) fn commit_failed(e: Option<Box<DbError>>) -> Self {
@@ -149,6 +154,16 @@ impl Error {
     /// `40001` (serialization failure: retry) or a deferred constraint's `23505`/`23503`.
     pub fn is_commit_failed(&self) -> bool {
         matches!(self.kind, Kind::Commit(_))
+    }
+
+    /// True when the call ran past its query timeout ([`Config::query_timeout`],
+    /// [`Client::with_query_timeout`]). Its server-side work was cancelled when that was safe
+    /// (see [`Client::with_query_timeout`]); nothing else of the connection was affected.
+    ///
+    /// [`Config::query_timeout`]: crate::Config::query_timeout
+    /// [`Client::with_query_timeout`]: crate::Client::with_query_timeout
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, Kind::Timeout(_))
     }
 
     /// True when a value could not be converted.

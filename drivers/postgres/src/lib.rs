@@ -41,14 +41,21 @@
 //!   ([`Error::is_commit_failed`]). A connection goes back to that pool reset (`DISCARD ALL`),
 //!   so one transaction's `SET`, `LISTEN` or temp tables never reach the next.
 //! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
+//! - **Timeouts and cancellation** ([`Config::query_timeout`], [`Client::with_query_timeout`]):
+//!   a call past its timeout fails with [`Error::is_timeout`], and its statement is cancelled
+//!   on the server (`CancelRequest`) only when that cannot hit another caller's statement on
+//!   the pipelined connection; the connection then drains to `ReadyForQuery` and serves on,
+//!   or is closed and replaced. A call dropped on a worker is cancelled the same way.
 //!
-//! Not yet: COPY, LISTEN/NOTIFY, CancelRequest on timeout, TLS (see the issue tracker).
+//! Not yet: COPY, LISTEN/NOTIFY, TLS (see the issue tracker).
 
+mod cancel;
 mod client;
 mod codec;
 mod config;
 mod connection;
 mod error;
+mod listen;
 mod row;
 mod statement;
 mod transaction;
@@ -59,6 +66,7 @@ pub use config::{Config, Password};
 pub use corelane_pg_proto::types::{FromSql, ToSql};
 pub use corelane_pg_proto::SqlState;
 pub use error::{DbError, Error};
+pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use statement::{Column, Statement};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};

@@ -1,0 +1,202 @@
+//! The registered connection's handler: parses backend messages as they arrive, hands
+//! notifications to the inbox, matches `ReadyForQuery` to requests, and stops taking
+//! notifications when the inbox is full.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use corelane_pg_proto::message::backend::{tag, Header, Message};
+use corelane_runtime::{CloseCause, Handler};
+
+use super::shared::{Shared, Waiter};
+use super::Notification;
+use crate::Error;
+
+/// The largest backend message accepted on a listener connection. A NOTIFY payload is at
+/// most 8000 bytes by default; errors and parameter statuses are small.
+pub(crate) const MAX_MESSAGE: usize = 1024 * 1024;
+
+/// A simple `Query` written and not yet answered with `ReadyForQuery`.
+pub(crate) struct Pending {
+    /// The channel of a `LISTEN` (forgotten if the server refuses it).
+    pub(crate) listen: Option<String>,
+    /// The first error the server sent for it.
+    pub(crate) error: Option<Error>,
+    /// Completed at its `ReadyForQuery`. A re-`LISTEN` carries the waiters of every request
+    /// it covers.
+    pub(crate) waiters: Vec<Waiter>,
+}
+
+/// Worker-local state of one connection, shared by its handler and its connection task.
+/// Borrows are never held across a call into the connection (closing runs `on_close`).
+#[derive(Default)]
+pub(crate) struct Local {
+    /// Messages during startup and authentication, in order, for the connection task.
+    startup: RefCell<VecDeque<Message>>,
+    pending: RefCell<VecDeque<Pending>>,
+    closed: RefCell<Option<CloseCause>>,
+    /// Startup is over: messages answer queries or are notifications.
+    ready: Cell<bool>,
+}
+
+impl Local {
+    pub(crate) fn next_startup(&self) -> Option<Message> {
+        self.startup.borrow_mut().pop_front()
+    }
+
+    pub(crate) fn closed(&self) -> Option<CloseCause> {
+        self.closed.borrow().clone()
+    }
+
+    pub(crate) fn set_ready(&self) {
+        self.ready.set(true);
+    }
+
+    pub(crate) fn push_pending(&self, pending: Pending) {
+        self.pending.borrow_mut().push_back(pending);
+    }
+
+    /// Removes the newest pending query (its write was refused).
+    pub(crate) fn pop_newest(&self) -> Option<Pending> {
+        self.pending.borrow_mut().pop_back()
+    }
+
+    /// Everything still unanswered (the connection is gone).
+    pub(crate) fn take_pending(&self) -> VecDeque<Pending> {
+        std::mem::take(&mut *self.pending.borrow_mut())
+    }
+
+    /// The server reported an error for the head query (its `ReadyForQuery` follows).
+    fn fail_head(&self, shared: &Shared, error: Error) {
+        let mut pending = self.pending.borrow_mut();
+        match pending.front_mut() {
+            Some(head) if head.error.is_none() => head.error = Some(error),
+            Some(_) => {}
+            // Unsolicited (e.g. the FATAL sent before `pg_terminate_backend` closes us).
+            None => shared.set_error(error),
+        }
+    }
+
+    /// `ReadyForQuery`: the head query is answered.
+    fn complete_head(&self, shared: &Shared) -> Result<(), CloseCause> {
+        let Some(head) = self.pending.borrow_mut().pop_front() else {
+            return Err(CloseCause::protocol(
+                "ReadyForQuery while no query was waiting",
+            ));
+        };
+        match head.error {
+            None => head.waiters.into_iter().for_each(Waiter::succeed),
+            Some(error) => {
+                if let Some(channel) = &head.listen {
+                    shared.unwant(channel);
+                }
+                shared.set_error(error.clone());
+                for waiter in head.waiters {
+                    let _ = waiter.done.send(Err(error.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many notifications `on_recv` parses before handing its batch to the inbox, so one
+/// lock and one consumer wake serve many without holding a big batch.
+const DELIVER_EVERY: usize = 64;
+
+pub(crate) struct ListenHandler {
+    shared: Arc<Shared>,
+    local: Rc<Local>,
+    batch: Vec<Notification>,
+}
+
+impl ListenHandler {
+    pub(crate) fn new(shared: Arc<Shared>, local: Rc<Local>) -> Self {
+        ListenHandler {
+            shared,
+            local,
+            batch: Vec::new(),
+        }
+    }
+
+    fn decode(&mut self, input: &mut BytesMut) -> Result<(), CloseCause> {
+        let mut room = self.shared.room();
+        loop {
+            let header = match Header::parse_with_max(input, MAX_MESSAGE) {
+                Ok(Some(header)) => header,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(CloseCause::protocol(e)),
+            };
+            if header.tag() == tag::NOTIFICATION_RESPONSE && self.local.ready.get() && room == 0 {
+                room = self.shared.deliver(&mut self.batch);
+                if room == 0 {
+                    if self.shared.pause_if_full() {
+                        // Backpressure: leave the rest in the input buffer; the connection
+                        // task stops the reads until the consumer has drained half the inbox.
+                        self.shared.wake_task_local();
+                        return Ok(());
+                    }
+                    // The consumer made room meanwhile.
+                    room = self.shared.room();
+                    continue;
+                }
+            }
+            let message = match Message::parse_with_max(input, MAX_MESSAGE) {
+                Ok(Some(message)) => message,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(CloseCause::protocol(e)),
+            };
+            if !self.local.ready.get() {
+                match message {
+                    Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                    other => {
+                        self.local.startup.borrow_mut().push_back(other);
+                        self.shared.wake_task_local();
+                    }
+                }
+                continue;
+            }
+            match message {
+                Message::NotificationResponse(n) => {
+                    self.batch.push(Notification {
+                        channel: n.channel.as_str().to_owned(),
+                        payload: n.payload.as_str().to_owned(),
+                        process_id: n.process_id,
+                    });
+                    room = room.saturating_sub(1);
+                    if self.batch.len() >= DELIVER_EVERY {
+                        room = self.shared.deliver(&mut self.batch);
+                    }
+                }
+                Message::ErrorResponse(e) => self.local.fail_head(&self.shared, Error::db(e)),
+                Message::ReadyForQuery(_) => self.local.complete_head(&self.shared)?,
+                Message::CommandComplete(_)
+                | Message::EmptyQueryResponse
+                | Message::NoticeResponse(_)
+                | Message::ParameterStatus(_) => {}
+                _ => {
+                    return Err(CloseCause::protocol(
+                        "unexpected message on a LISTEN connection",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Handler for ListenHandler {
+    fn on_recv(&mut self, input: &mut BytesMut) -> Result<(), CloseCause> {
+        let result = self.decode(input);
+        // Notifications parsed before a protocol error are genuine: deliver them too.
+        let _room = self.shared.deliver(&mut self.batch);
+        result
+    }
+
+    fn on_close(&mut self, cause: &CloseCause) {
+        *self.local.closed.borrow_mut() = Some(cause.clone());
+        self.shared.wake_task_local();
+    }
+}

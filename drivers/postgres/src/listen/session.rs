@@ -1,0 +1,504 @@
+//! The connection task: connect, start up, re-`LISTEN`, serve; on loss, back off and again.
+//!
+//! It runs on one worker for the listener's whole life. One round:
+//!
+//! 1. wait out the backoff, unless the listener is dropped;
+//! 2. connect, start up and authenticate within `connect_timeout` — on failure, fail waiting
+//!    `LISTEN`s (their channels stay wanted), record the failure and go to 1;
+//! 3. send `LISTEN` for every wanted channel;
+//! 4. serve: write queued requests, pause and resume reading for the inbox, until the
+//!    connection closes (a short jittered pause, go to 1) or the listener is dropped (close
+//!    the connection, end).
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use corelane_pg_proto::auth::{md5, scram::ScramSha256};
+use corelane_pg_proto::message::backend::{Authentication, Message};
+use corelane_pg_proto::message::frontend;
+use corelane_runtime::roundtrip::RequestError;
+use corelane_runtime::{CloseCause, Limits, ReadLease, Registered, Stream};
+
+use super::handler::{ListenHandler, Local, Pending};
+use super::shared::{Action, EndGuard, Op, Shared, Waiter};
+use super::ListenerOptions;
+use crate::config::Config;
+use crate::Error;
+
+type Conn = Registered<ListenHandler>;
+
+/// The connection task's body. `guard` ends the stream when this returns or is dropped.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    config: Config,
+    options: ListenerOptions,
+    guard: EndGuard,
+) {
+    let _guard = guard;
+    let mut backoff = Jitter::new(options.backoff_initial, options.backoff_max);
+    // Waiters whose request was in flight when a connection died: the next re-LISTEN covers
+    // them.
+    let mut carried: Vec<Waiter> = Vec::new();
+    let mut wait = None;
+    loop {
+        if shared.is_closed() {
+            return;
+        }
+        if let Some(wait) = wait.take() {
+            if !sleep_unless_closed(&shared, wait).await {
+                return;
+            }
+            continue;
+        }
+        let session = match Session::open(&shared, &config).await {
+            Ok(session) => session,
+            Err(error) => {
+                for waiter in carried.drain(..) {
+                    waiter.connection_failed(&error);
+                }
+                for op in shared.take_ops() {
+                    op.waiter.connection_failed(&error);
+                }
+                shared.set_error(error);
+                wait = Some(backoff.on_failure());
+                continue;
+            }
+        };
+        backoff.on_success();
+        shared.set_connected(Some(session.pid));
+        session.relisten(std::mem::take(&mut carried));
+        let end = session.serve().await;
+        shared.set_connected(None);
+        match end {
+            End::Dropped => return,
+            End::Lost(cause, unanswered) => {
+                carried = unanswered;
+                shared.set_error(Error::from(RequestError::Closed(cause)));
+                // Even after a healthy session, wait a jittered moment before reconnecting,
+                // so a server that keeps killing us is not hammered.
+                wait = Some(backoff.on_failure());
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: after the `k`-th consecutive failure the delay is
+/// drawn uniformly from `[0, min(initial * 2^(k-1), max)]`.
+///
+/// (The runtime's `pool::Backoff` does the same but takes a `fastrand::Rng`, which this crate
+/// does not depend on; the randomness here comes from std's per-instance hasher keys.)
+struct Jitter {
+    initial: Duration,
+    max: Duration,
+    failures: u32,
+    seed: std::collections::hash_map::RandomState,
+    draws: u64,
+}
+
+impl Jitter {
+    fn new(initial: Duration, max: Duration) -> Self {
+        Jitter {
+            initial: initial.min(max),
+            max,
+            failures: 0,
+            seed: std::collections::hash_map::RandomState::new(),
+            draws: 0,
+        }
+    }
+
+    fn on_success(&mut self) {
+        self.failures = 0;
+    }
+
+    fn on_failure(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let factor = 2u32.checked_pow(self.failures - 1).unwrap_or(u32::MAX);
+        let ceiling = self.initial.saturating_mul(factor).min(self.max);
+        let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        self.draws = self.draws.wrapping_add(1);
+        let mut hasher = self.seed.build_hasher();
+        hasher.write_u64(self.draws);
+        let random = hasher.finish();
+        Duration::from_nanos(match ceiling_nanos.checked_add(1) {
+            Some(range) => random % range,
+            None => random,
+        })
+    }
+}
+
+/// How a served connection ended.
+enum End {
+    /// The listener was dropped.
+    Dropped,
+    /// The connection closed; the waiters of unanswered requests.
+    Lost(CloseCause, Vec<Waiter>),
+}
+
+/// Sleeps `wait`; false when the listener was dropped meanwhile.
+async fn sleep_unless_closed(shared: &Arc<Shared>, wait: Duration) -> bool {
+    let sleep = async {
+        corelane_runtime::task::sleep(wait).await;
+        true
+    };
+    let dropped = poll_fn(|cx| {
+        shared.set_task_waker(cx);
+        if shared.is_closed() {
+            Poll::Ready(false)
+        } else {
+            Poll::Pending
+        }
+    });
+    futures_lite::future::or(sleep, dropped).await
+}
+
+fn encode_err(e: impl std::fmt::Display) -> Error {
+    Error::type_error(e)
+}
+
+/// `name` as a quoted SQL identifier: in double quotes, inner double quotes doubled.
+pub(crate) fn quote_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn sql_for(action: &Action) -> String {
+    match action {
+        Action::Listen(channel) => format!("LISTEN {}", quote_ident(channel)),
+        Action::Unlisten(channel) => format!("UNLISTEN {}", quote_ident(channel)),
+        Action::UnlistenAll => "UNLISTEN *".to_owned(),
+    }
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    local: Rc<Local>,
+    conn: Conn,
+    pid: i32,
+    /// Held while the inbox is full: the reader task does not read.
+    lease: Option<ReadLease<ListenHandler>>,
+}
+
+impl Session {
+    async fn open(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
+        let limit = config.connect_timeout;
+        match corelane_runtime::task::timeout(limit, Self::open_inner(shared, config)).await {
+            Some(result) => result,
+            None => Err(Error::connect(
+                format!("{}:{}", config.host, config.port),
+                format!("timed out after {limit:?} (connect + authentication)"),
+            )),
+        }
+    }
+
+    async fn open_inner(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
+        let stream = connect_stream(config).await?;
+        let local = Rc::new(Local::default());
+        let handler = ListenHandler::new(shared.clone(), local.clone());
+        let conn =
+            Registered::register(stream, handler, Limits::default()).map_err(Error::runtime)?;
+        let mut session = Session {
+            shared: shared.clone(),
+            local,
+            conn,
+            pid: 0,
+            lease: None,
+        };
+        session.startup(config).await?;
+        session.local.set_ready();
+        Ok(session)
+    }
+
+    fn write(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.conn
+            .write(bytes)
+            .map_err(|e| Error::from(RequestError::from(e)))
+    }
+
+    /// The next startup message, or the reason the connection closed.
+    async fn next_startup(&self) -> Result<Message, Error> {
+        poll_fn(|cx| {
+            self.shared.set_task_waker(cx);
+            if let Some(message) = self.local.next_startup() {
+                return Poll::Ready(Ok(message));
+            }
+            match self.local.closed() {
+                Some(cause) => Poll::Ready(Err(Error::from(RequestError::Closed(cause)))),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Startup and authentication (trust, cleartext, MD5, SCRAM-SHA-256 with the server's
+    /// signature verified), up to the first `ReadyForQuery`.
+    ///
+    /// This mirrors `Connection::startup`, which runs the same exchange through the pipelined
+    /// codec (which drops notifications, so it cannot serve a listener).
+    async fn startup(&mut self, config: &Config) -> Result<(), Error> {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("user", config.user.as_str()),
+            ("database", config.get_dbname()),
+            ("client_encoding", "UTF8"),
+        ];
+        if let Some(name) = &config.application_name {
+            params.push(("application_name", name));
+        }
+        if let Some(options) = &config.options {
+            params.push(("options", options));
+        }
+        for (k, v) in &config.params {
+            params.push((k, v));
+        }
+        let mut out = BytesMut::new();
+        frontend::startup(params.iter().copied(), &mut out).map_err(encode_err)?;
+        self.write(&out)?;
+        let password = || {
+            config
+                .password
+                .as_ref()
+                .map(|p| p.expose().as_bytes())
+                .ok_or_else(|| Error::auth("the server asks for a password and none is configured"))
+        };
+        let mut scram: Option<ScramSha256> = None;
+        let mut auth_ok = false;
+        loop {
+            let message = self.next_startup().await?;
+            let mut out = BytesMut::new();
+            match message {
+                Message::ErrorResponse(e) => return Err(Error::db(e)),
+                Message::BackendKeyData(key) if auth_ok => self.pid = key.process_id,
+                Message::ReadyForQuery(_) if auth_ok => return Ok(()),
+                Message::NegotiateProtocolVersion(_) if !auth_ok => {}
+                Message::Authentication(Authentication::Ok) if !auth_ok => {
+                    if let Some(scram) = &scram {
+                        // AuthenticationOk before a verified SASLFinal: the server did not
+                        // prove it knows the password.
+                        scram
+                            .ensure_verified()
+                            .map_err(|e| Error::auth(e.to_string()))?;
+                    }
+                    auth_ok = true;
+                }
+                Message::Authentication(auth) if !auth_ok => {
+                    match auth {
+                        Authentication::CleartextPassword => {
+                            frontend::password_message(password()?, &mut out)
+                                .map_err(encode_err)?;
+                        }
+                        Authentication::Md5Password { salt } => {
+                            let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
+                            frontend::password_message(hashed.as_bytes(), &mut out)
+                                .map_err(encode_err)?;
+                        }
+                        Authentication::Sasl { mechanisms } => {
+                            if scram.is_some() {
+                                return Err(Error::auth("a second SASL exchange"));
+                            }
+                            if !mechanisms.iter().any(|m| &**m == "SCRAM-SHA-256") {
+                                return Err(Error::auth(
+                                    "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
+                                ));
+                            }
+                            let s = ScramSha256::new(password()?)
+                                .map_err(|e| Error::auth(e.to_string()))?;
+                            frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out)
+                                .map_err(encode_err)?;
+                            scram = Some(s);
+                        }
+                        Authentication::SaslContinue(data) => {
+                            let s = scram.as_mut().ok_or_else(|| {
+                                Error::auth("SASL continue without a SASL exchange")
+                            })?;
+                            s.update(&data).map_err(|e| Error::auth(e.to_string()))?;
+                            frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
+                        }
+                        Authentication::SaslFinal(data) => {
+                            let s = scram
+                                .as_mut()
+                                .ok_or_else(|| Error::auth("SASL final without a SASL exchange"))?;
+                            s.finish(&data).map_err(|e| Error::auth(e.to_string()))?;
+                        }
+                        other => {
+                            return Err(Error::auth(format!(
+                            "unsupported authentication method requested by the server: {other:?}"
+                        )))
+                        }
+                    }
+                    if !out.is_empty() {
+                        self.write(&out)?;
+                    }
+                }
+                _ => return Err(Error::protocol("unexpected message during startup")),
+            }
+        }
+    }
+
+    // ---- requests
+
+    /// Sends one simple query and records what answers it. Entry before bytes: the pending
+    /// entry is queued before the write, so its reply always finds it.
+    fn send(&self, action: &Action, waiters: Vec<Waiter>) {
+        let mut out = BytesMut::new();
+        if let Err(e) = frontend::query(&sql_for(action), &mut out) {
+            let error = encode_err(e);
+            for waiter in waiters {
+                let _ = waiter.done.send(Err(error.clone()));
+            }
+            return;
+        }
+        let listen = match action {
+            Action::Listen(channel) => Some(channel.clone()),
+            _ => None,
+        };
+        self.local.push_pending(Pending {
+            listen,
+            error: None,
+            waiters,
+        });
+        if let Err(e) = self.conn.write(&out) {
+            if matches!(e, corelane_runtime::WriteError::Closed(_)) {
+                // The connection is going: the entry stays and is carried to the next one.
+                return;
+            }
+            // The outbound buffer is full (the server is not reading): refuse this request.
+            let error = Error::from(RequestError::from(e));
+            if let Some(refused) = self.local.pop_newest() {
+                if let Some(channel) = &refused.listen {
+                    self.shared.unwant(channel);
+                }
+                for waiter in refused.waiters {
+                    let _ = waiter.done.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Listens to every wanted channel on a fresh connection. The queued requests are covered
+    /// by it (the wanted set includes them), so their waiters — and those carried from the
+    /// lost connection — complete when its last `LISTEN` is answered.
+    fn relisten(&self, carried: Vec<Waiter>) {
+        let (channels, ops) = self.shared.relisten_plan();
+        let mut waiters = carried;
+        waiters.extend(ops.into_iter().map(|op| op.waiter));
+        let last = channels.len();
+        for (i, channel) in channels.into_iter().enumerate() {
+            let waiters = if i + 1 == last {
+                std::mem::take(&mut waiters)
+            } else {
+                Vec::new()
+            };
+            self.send(&Action::Listen(channel), waiters);
+        }
+        // Nothing wanted: nothing to confirm.
+        waiters.into_iter().for_each(Waiter::succeed);
+    }
+
+    fn send_ops(&self, ops: VecDeque<Op>) {
+        for op in ops {
+            self.send(&op.action, vec![op.waiter]);
+        }
+    }
+
+    async fn serve(mut self) -> End {
+        let end = poll_fn(|cx| self.poll_serve(cx)).await;
+        self.lease = None;
+        if let End::Dropped = end {
+            let mut out = BytesMut::new();
+            frontend::terminate(&mut out);
+            let _ = self.conn.write_now(&out);
+            self.conn.unregister();
+        }
+        end
+    }
+
+    fn poll_serve(&mut self, cx: &Context<'_>) -> Poll<End> {
+        // The waker first, then the checks: a wake between them is not lost.
+        self.shared.set_task_waker(cx);
+        if self.shared.is_closed() {
+            return Poll::Ready(End::Dropped);
+        }
+        if let Some(cause) = self.local.closed() {
+            let unanswered = self
+                .local
+                .take_pending()
+                .into_iter()
+                .flat_map(|p| p.waiters)
+                .collect();
+            return Poll::Ready(End::Lost(cause, unanswered));
+        }
+        self.send_ops(self.shared.take_ops());
+        let (paused, resume) = self.shared.flow();
+        if paused {
+            if self.lease.is_none() {
+                self.lease = self.conn.take_reading();
+            }
+        } else if self.lease.take().is_none() && resume {
+            // The handler stopped with input left over, but the consumer caught up before we
+            // took the lease: a lease taken and dropped at once makes the reader task show the
+            // handler that input again, without waiting for more bytes from the server.
+            drop(self.conn.take_reading());
+        }
+        Poll::Pending
+    }
+}
+
+/// Resolves the configured host and connects to the first address that accepts.
+async fn connect_stream(config: &Config) -> Result<Stream, Error> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let addrs: Vec<SocketAddr> = corelane_runtime::task::resolve_host(&config.host, config.port)
+        .await
+        .map_err(|e| Error::connect(&addr, e))?;
+    let mut last = None;
+    for sa in addrs {
+        match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::connect(
+        &addr,
+        last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("chan"), "\"chan\"");
+        assert_eq!(quote_ident("Mixed Case"), "\"Mixed Case\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_ident("é\"\""), "\"é\"\"\"\"\"");
+    }
+
+    #[test]
+    fn jitter_stays_below_the_ceiling() {
+        let mut j = Jitter::new(Duration::from_millis(10), Duration::from_millis(80));
+        for k in 1..20u32 {
+            let d = j.on_failure();
+            let ceiling = Duration::from_millis(10)
+                .saturating_mul(2u32.saturating_pow(k - 1))
+                .min(Duration::from_millis(80));
+            assert!(d <= ceiling, "{d:?} > {ceiling:?}");
+        }
+        j.on_success();
+        assert!(j.on_failure() <= Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,371 @@
+//! The state a listener shares between its consumer (any thread) and its connection task
+//! (one worker): the bounded inbox, the wanted channels, the queue of requests, status.
+//!
+//! Everything here is behind short `std::sync::Mutex` sections (no lock is held across an
+//! await or a callback). Wakes that cross threads go through the target worker's mailbox:
+//! glommio notices a foreign wake of an ordinary task only at its next timer tick (~100 ms),
+//! its mailbox at once.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use corelane_runtime::{oneshot, WorkerLoop};
+
+use super::Notification;
+use crate::Error;
+
+/// Completes a caller waiting for its `LISTEN`/`UNLISTEN` to take effect.
+pub(crate) type Done = oneshot::Sender<Result<(), Error>>;
+
+/// Someone waiting for a `LISTEN`/`UNLISTEN`.
+pub(crate) struct Waiter {
+    pub(crate) listen: bool,
+    pub(crate) done: Done,
+}
+
+impl Waiter {
+    /// The request took effect.
+    pub(crate) fn succeed(self) {
+        let _ = self.done.send(Ok(()));
+    }
+
+    /// The request could not be applied on a connection. An `UNLISTEN` still succeeds: with no
+    /// connection nothing is listened to, and the channel is no longer listened to again. A
+    /// `LISTEN` fails, but its channel stays wanted and is listened to on the next connection.
+    pub(crate) fn connection_failed(self, error: &Error) {
+        let result = if self.listen {
+            Err(error.clone())
+        } else {
+            Ok(())
+        };
+        let _ = self.done.send(result);
+    }
+}
+
+/// What one request asks of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    Listen(String),
+    Unlisten(String),
+    UnlistenAll,
+}
+
+/// One request, queued for the connection task.
+pub(crate) struct Op {
+    pub(crate) action: Action,
+    pub(crate) waiter: Waiter,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock means a thread panicked while holding it; every section here leaves the
+    // state consistent at each step, so carry on.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Inbox {
+    notifications: VecDeque<Notification>,
+    /// The connection stopped reading because the inbox is full.
+    paused: bool,
+    /// The consumer drained the inbox after a pause: the connection must read again.
+    resume: bool,
+    /// The connection task is gone; once drained, the stream ends.
+    ended: bool,
+    consumer: Option<(Waker, Option<WorkerLoop>)>,
+}
+
+#[derive(Default)]
+struct Control {
+    /// The channels listened to (or to be, on the next connection).
+    wanted: BTreeSet<String>,
+    ops: VecDeque<Op>,
+    /// The connection task is gone: nobody would ever take a queued request.
+    ended: bool,
+}
+
+pub(crate) struct Shared {
+    worker: WorkerLoop,
+    capacity: usize,
+    /// The [`Listener`](super::Listener) was dropped: close and stop reconnecting.
+    closed: AtomicBool,
+    connected: AtomicBool,
+    connects: AtomicU64,
+    /// The process id of the current connection's backend (0: none).
+    backend_pid: AtomicI32,
+    last_error: Mutex<Option<Error>>,
+    inbox: Mutex<Inbox>,
+    control: Mutex<Control>,
+    task: Mutex<Option<Waker>>,
+}
+
+impl Shared {
+    pub(crate) fn new(worker: WorkerLoop, capacity: usize) -> Self {
+        Shared {
+            worker,
+            capacity: capacity.max(1),
+            closed: AtomicBool::new(false),
+            connected: AtomicBool::new(false),
+            connects: AtomicU64::new(0),
+            backend_pid: AtomicI32::new(0),
+            last_error: Mutex::new(None),
+            inbox: Mutex::new(Inbox {
+                notifications: VecDeque::new(),
+                paused: false,
+                resume: false,
+                ended: false,
+                consumer: None,
+            }),
+            control: Mutex::new(Control::default()),
+            task: Mutex::new(None),
+        }
+    }
+
+    // ---- lifetime and status
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The listener was dropped: the connection task closes its connection and ends.
+    pub(crate) fn close(self: &Arc<Self>) {
+        self.closed.store(true, Ordering::Release);
+        self.wake_task();
+    }
+
+    /// A connection is up (`Some(pid)`) or gone (`None`).
+    pub(crate) fn set_connected(&self, backend: Option<i32>) {
+        if backend.is_some() {
+            self.connects.fetch_add(1, Ordering::Relaxed);
+        }
+        self.backend_pid
+            .store(backend.unwrap_or(0), Ordering::Release);
+        self.connected.store(backend.is_some(), Ordering::Release);
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn backend_pid(&self) -> Option<i32> {
+        match self.backend_pid.load(Ordering::Acquire) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    pub(crate) fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_error(&self, error: Error) {
+        *lock(&self.last_error) = Some(error);
+    }
+
+    pub(crate) fn last_error(&self) -> Option<Error> {
+        lock(&self.last_error).clone()
+    }
+
+    // ---- requests (any thread → connection task)
+
+    /// Records the request in the wanted set and queues it for the connection, or gives the
+    /// reason it cannot be made.
+    pub(crate) fn request(self: &Arc<Self>, action: Action, waiter: Waiter) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(listener_closed());
+        }
+        {
+            let mut control = lock(&self.control);
+            if control.ended {
+                return Err(Error::worker_closed());
+            }
+            match &action {
+                Action::Listen(channel) => {
+                    control.wanted.insert(channel.clone());
+                }
+                Action::Unlisten(channel) => {
+                    control.wanted.remove(channel);
+                }
+                Action::UnlistenAll => control.wanted.clear(),
+            }
+            // Always sent, even when the set did not change: the future then resolves only
+            // once the server has confirmed (an earlier identical request may be in flight).
+            control.ops.push_back(Op { action, waiter });
+        }
+        self.wake_task();
+        Ok(())
+    }
+
+    /// The queued requests, in order.
+    pub(crate) fn take_ops(&self) -> VecDeque<Op> {
+        std::mem::take(&mut lock(&self.control).ops)
+    }
+
+    /// For a new connection: every wanted channel, plus the queued requests (which the wanted
+    /// set already accounts for, so a re-`LISTEN` covers them).
+    pub(crate) fn relisten_plan(&self) -> (Vec<String>, VecDeque<Op>) {
+        let mut control = lock(&self.control);
+        let plan = control.wanted.iter().cloned().collect();
+        (plan, std::mem::take(&mut control.ops))
+    }
+
+    /// The server refused a `LISTEN`: stop asking for that channel.
+    pub(crate) fn unwant(&self, channel: &str) {
+        lock(&self.control).wanted.remove(channel);
+    }
+
+    /// The channels listened to (or to be, on the next connection).
+    pub(crate) fn wanted(&self) -> Vec<String> {
+        lock(&self.control).wanted.iter().cloned().collect()
+    }
+
+    // ---- the connection task's waker
+
+    pub(crate) fn set_task_waker(&self, cx: &Context<'_>) {
+        let mut slot = lock(&self.task);
+        match &*slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Wakes the connection task; call on its worker.
+    pub(crate) fn wake_task_local(&self) {
+        let waker = lock(&self.task).take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Wakes the connection task from any thread (through the worker's mailbox when off it).
+    pub(crate) fn wake_task(self: &Arc<Self>) {
+        if self.worker.is_current() {
+            self.wake_task_local();
+            return;
+        }
+        let shared = self.clone();
+        // A refused job means the worker shut down; its tasks are gone, nothing to wake.
+        let _ = self.worker.submit(move || shared.wake_task_local());
+    }
+
+    // ---- the inbox (connection task → consumer)
+
+    /// Notifications the inbox can take now.
+    pub(crate) fn room(&self) -> usize {
+        self.capacity
+            .saturating_sub(lock(&self.inbox).notifications.len())
+    }
+
+    /// Appends notifications (at most [`room`](Self::room) of them), wakes the consumer and
+    /// returns the room left.
+    pub(crate) fn deliver(&self, batch: &mut Vec<Notification>) -> usize {
+        let (room, consumer) = {
+            let mut inbox = lock(&self.inbox);
+            if batch.is_empty() {
+                return self.capacity.saturating_sub(inbox.notifications.len());
+            }
+            inbox.notifications.extend(batch.drain(..));
+            let room = self.capacity.saturating_sub(inbox.notifications.len());
+            (room, inbox.consumer.take())
+        };
+        wake_consumer(consumer);
+        room
+    }
+
+    /// If the inbox is full, marks the connection paused (it stops reading until the consumer
+    /// has drained half the inbox) and returns true. Check and mark are one critical section,
+    /// so a consumer draining in between cannot miss the pause.
+    pub(crate) fn pause_if_full(&self) -> bool {
+        let mut inbox = lock(&self.inbox);
+        if inbox.notifications.len() < self.capacity {
+            return false;
+        }
+        inbox.paused = true;
+        inbox.resume = false;
+        true
+    }
+
+    /// `(paused, resume)`: whether the connection should hold off reading, and whether it
+    /// must re-show its buffered input to the handler (taken: reported once).
+    pub(crate) fn flow(&self) -> (bool, bool) {
+        let mut inbox = lock(&self.inbox);
+        let resume = std::mem::take(&mut inbox.resume);
+        (inbox.paused, resume)
+    }
+
+    /// The connection task ended: queued requests fail, the stream ends once drained.
+    pub(crate) fn end(&self) {
+        let orphans = {
+            let mut control = lock(&self.control);
+            control.ended = true;
+            std::mem::take(&mut control.ops)
+        };
+        for op in orphans {
+            let _ = op.waiter.done.send(Err(Error::worker_closed()));
+        }
+        let consumer = {
+            let mut inbox = lock(&self.inbox);
+            inbox.ended = true;
+            inbox.consumer.take()
+        };
+        wake_consumer(consumer);
+    }
+
+    /// The consumer side of the stream.
+    pub(crate) fn poll_next(self: &Arc<Self>, cx: &Context<'_>) -> Poll<Option<Notification>> {
+        let mut inbox = lock(&self.inbox);
+        if let Some(notification) = inbox.notifications.pop_front() {
+            let resume = inbox.paused && inbox.notifications.len() <= self.capacity / 2;
+            if resume {
+                inbox.paused = false;
+                inbox.resume = true;
+            }
+            drop(inbox);
+            if resume {
+                self.wake_task();
+            }
+            return Poll::Ready(Some(notification));
+        }
+        if inbox.ended {
+            return Poll::Ready(None);
+        }
+        match &inbox.consumer {
+            Some((w, _)) if w.will_wake(cx.waker()) => {}
+            _ => inbox.consumer = Some((cx.waker().clone(), WorkerLoop::current())),
+        }
+        Poll::Pending
+    }
+}
+
+/// Wakes the consumer. A consumer that is a task on another worker is woken through that
+/// worker's mailbox, so it does not wait for the worker's next timer tick.
+fn wake_consumer(consumer: Option<(Waker, Option<WorkerLoop>)>) {
+    match consumer {
+        Some((waker, Some(worker))) if !worker.is_current() => {
+            let spare = waker.clone();
+            if worker.submit(move || waker.wake()).is_err() {
+                spare.wake();
+            }
+        }
+        Some((waker, _)) => waker.wake(),
+        None => {}
+    }
+}
+
+/// The error of a request made on a dropped listener.
+pub(crate) fn listener_closed() -> Error {
+    Error::from(corelane_runtime::roundtrip::RequestError::Closed(
+        corelane_runtime::CloseCause::Unregistered,
+    ))
+}
+
+/// Marks the stream ended when the connection task finishes — or is dropped unrun, or torn
+/// down with its worker.
+pub(crate) struct EndGuard(pub(crate) Arc<Shared>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.set_connected(None);
+        self.0.end();
+    }
+}
