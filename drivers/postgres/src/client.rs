@@ -35,8 +35,8 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    id: u64,
-    config: Config,
+    pub(crate) id: u64,
+    pub(crate) config: Config,
     pub(crate) workers: Provider,
     pub(crate) next_worker: AtomicUsize,
     described: Mutex<HashMap<Arc<str>, Statement>>,

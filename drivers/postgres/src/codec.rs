@@ -36,6 +36,32 @@ pub(crate) enum Expect {
     Sync,
     /// A simple `Query` (possibly several statements): until `ReadyForQuery`.
     Simple,
+    /// A simple `Query` that starts a COPY: until `CopyInResponse` or `CopyOutResponse`
+    /// (the connection is then in copy mode), or, when it does not start one (an error, or
+    /// not a COPY), until `ReadyForQuery`.
+    CopyStart,
+    /// A `CopyData` message in COPY IN: the server does not answer it, so its reply is
+    /// immediate ([`Response::CopySent`]); messages already received (an early error and its
+    /// `ReadyForQuery`) are taken aside first.
+    CopySend,
+    /// `CopyDone` or `CopyFail` in COPY IN: until `ReadyForQuery` (at once when the server
+    /// already ended the copy with an error).
+    CopyEnd,
+    /// The next piece of a COPY OUT: one or more `CopyData` payloads (up to
+    /// [`COPY_CHUNK`] bytes), or the end (`CopyDone`, `CommandComplete`, `ReadyForQuery`).
+    CopyChunk,
+}
+
+/// How many bytes of COPY OUT data one [`Expect::CopyChunk`] reply gathers at most (more when
+/// a single row is larger).
+pub(crate) const COPY_CHUNK: usize = 64 * 1024;
+
+/// Where the connection is in a COPY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyMode {
+    None,
+    In,
+    Out,
 }
 
 /// One request's reply.
@@ -60,6 +86,16 @@ pub(crate) enum Response {
     Skipped,
     Synced,
     Failed(Box<ErrorFields>),
+    /// The server entered COPY IN mode.
+    CopyIn,
+    /// The server entered COPY OUT mode.
+    CopyOut,
+    /// A `CopyData` went out; `ended` when the server already ended the copy (an error).
+    CopySent {
+        ended: bool,
+    },
+    /// COPY OUT data: whole `CopyData` payloads, concatenated.
+    CopyChunk(Bytes),
 }
 
 /// Where notices and notifications go.
@@ -86,6 +122,12 @@ pub(crate) struct PgCodec {
     /// The transaction status of the last `ReadyForQuery` read (shared with the connection,
     /// which resets a session returned in a transaction).
     status: Rc<Cell<TransactionStatus>>,
+    copy: CopyMode,
+    /// COPY OUT data gathered for the next [`Response::CopyChunk`].
+    copy_buf: BytesMut,
+    /// Set by the COPY OUT pump while its consumer is full: [`Expect::CopyChunk`] then waits
+    /// without consuming (see `copy.rs`).
+    copy_paused: Rc<Cell<bool>>,
 }
 
 impl PgCodec {
@@ -96,6 +138,149 @@ impl PgCodec {
             notices,
             max_message,
             status: Rc::new(Cell::new(TransactionStatus::Idle)),
+            copy: CopyMode::None,
+            copy_buf: BytesMut::new(),
+            copy_paused: Rc::new(Cell::new(false)),
+        }
+    }
+
+    /// The COPY OUT pause switch (see [`Expect::CopyChunk`]).
+    pub(crate) fn copy_paused(&self) -> Rc<Cell<bool>> {
+        self.copy_paused.clone()
+    }
+
+    /// One message received in COPY IN mode (the server sends nothing there but notices, or an
+    /// error and then `ReadyForQuery`, which ends the copy).
+    fn copy_in_message(&mut self, message: Message, expect: Expect) -> Result<(), WireError> {
+        match message {
+            Message::ErrorResponse(e) => {
+                self.partial.error = Some(e);
+                Ok(())
+            }
+            Message::ReadyForQuery(status) => {
+                self.status.set(status);
+                self.copy = CopyMode::None;
+                Ok(())
+            }
+            other => Err(WireError::Unexpected(name(&other), expect)),
+        }
+    }
+
+    /// The end of a COPY: a `ReadyForQuery` was read.
+    fn copy_finished(&mut self) -> Response {
+        self.copy = CopyMode::None;
+        self.copy_buf = BytesMut::new();
+        let p = self.take();
+        match p.error {
+            Some(e) => Response::Failed(e),
+            None => Response::Rows {
+                rows: Vec::new(),
+                complete: p.complete,
+            },
+        }
+    }
+
+    fn decode_copy(
+        &mut self,
+        expect: Expect,
+        input: &mut BytesMut,
+    ) -> Result<Option<Response>, WireError> {
+        match expect {
+            Expect::CopySend => {
+                while self.copy == CopyMode::In {
+                    let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                        break;
+                    };
+                    if !self.asynchronous(&message) {
+                        self.copy_in_message(message, expect)?;
+                    }
+                }
+                Ok(Some(Response::CopySent {
+                    ended: self.copy != CopyMode::In,
+                }))
+            }
+            Expect::CopyEnd => loop {
+                if self.copy != CopyMode::In {
+                    return Ok(Some(self.copy_finished()));
+                }
+                let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                    return Ok(None);
+                };
+                if self.asynchronous(&message) {
+                    continue;
+                }
+                match message {
+                    Message::CommandComplete(c) => self.partial.complete = Some(c),
+                    other => self.copy_in_message(other, expect)?,
+                }
+            },
+            Expect::CopyChunk => loop {
+                if self.copy_paused.get() {
+                    return Ok(None);
+                }
+                if self.copy_buf.len() >= COPY_CHUNK {
+                    return Ok(Some(Response::CopyChunk(self.copy_buf.split().freeze())));
+                }
+                // Data gathered goes out before anything else is consumed: the end of the
+                // copy comes as a reply of its own.
+                let is_data = input.first() == Some(&b'd');
+                if !is_data && !self.copy_buf.is_empty() {
+                    return Ok(Some(Response::CopyChunk(self.copy_buf.split().freeze())));
+                }
+                let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                    if self.copy_buf.is_empty() {
+                        return Ok(None);
+                    }
+                    return Ok(Some(Response::CopyChunk(self.copy_buf.split().freeze())));
+                };
+                if self.asynchronous(&message) {
+                    continue;
+                }
+                match message {
+                    Message::CopyData(data) if self.copy == CopyMode::Out => {
+                        self.copy_buf.extend_from_slice(&data)
+                    }
+                    Message::CopyDone if self.copy == CopyMode::Out => {}
+                    Message::CommandComplete(c) => self.partial.complete = Some(c),
+                    Message::ErrorResponse(e) => self.partial.error = Some(e),
+                    Message::ReadyForQuery(status) => {
+                        self.status.set(status);
+                        return Ok(Some(self.copy_finished()));
+                    }
+                    other => return Err(WireError::Unexpected(name(&other), expect)),
+                }
+            },
+            // CopyStart
+            _ => loop {
+                let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                    return Ok(None);
+                };
+                if self.asynchronous(&message) {
+                    continue;
+                }
+                match message {
+                    Message::CopyInResponse(_) => {
+                        self.copy = CopyMode::In;
+                        return Ok(Some(Response::CopyIn));
+                    }
+                    Message::CopyOutResponse(_) => {
+                        self.copy = CopyMode::Out;
+                        self.copy_buf = BytesMut::new();
+                        return Ok(Some(Response::CopyOut));
+                    }
+                    Message::ErrorResponse(e) => self.partial.error = Some(e),
+                    Message::CommandComplete(c) => self.partial.complete = Some(c),
+                    // Not a COPY: its rows are dropped (the caller reports the misuse).
+                    Message::RowDescription(_)
+                    | Message::DataRow(_)
+                    | Message::EmptyQueryResponse => {}
+                    Message::ReadyForQuery(status) => {
+                        self.status.set(status);
+                        return Ok(Some(self.copy_finished()));
+                    }
+                    other => return Err(WireError::Unexpected(name(&other), expect)),
+                }
+            },
         }
     }
 
@@ -171,6 +356,12 @@ impl Codec for PgCodec {
     ) -> Result<Option<Response>, WireError> {
         if *expect == Expect::InBatch && self.batch_failed {
             return Ok(Some(Response::Skipped));
+        }
+        if matches!(
+            expect,
+            Expect::CopyStart | Expect::CopySend | Expect::CopyEnd | Expect::CopyChunk
+        ) {
+            return self.decode_copy(*expect, input);
         }
         loop {
             let Some(message) = Message::parse_with_max(input, self.max_message)? else {
@@ -281,6 +472,24 @@ impl Codec for PgCodec {
     }
 
     fn unsolicited(&mut self, input: &mut BytesMut) -> Result<(), WireError> {
+        match self.copy {
+            // Between two `CopyData` sends the loop may read an early error (and the
+            // `ReadyForQuery` that ends the copy): kept for the `CopyEnd` reply.
+            CopyMode::In => {
+                while self.copy == CopyMode::In {
+                    let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                        return Ok(());
+                    };
+                    if !self.asynchronous(&message) {
+                        self.copy_in_message(message, Expect::CopySend)?;
+                    }
+                }
+            }
+            // COPY OUT data waits in the input for the pump's next `CopyChunk` (the pump holds
+            // the read lease meanwhile, so this is only what arrived with the last reply).
+            CopyMode::Out => return Ok(()),
+            CopyMode::None => {}
+        }
         loop {
             let Some(message) = Message::parse_with_max(input, self.max_message)? else {
                 return Ok(());

@@ -35,6 +35,19 @@ pub struct Config {
     pub(crate) statement_cache_size: usize,
     pub(crate) connections_per_worker: usize,
     pub(crate) query_timeout: Option<Duration>,
+    pub(crate) on_notice: Option<NoticeCallback>,
+}
+
+/// Receives the notices (`NoticeResponse`: `RAISE NOTICE`, warnings, …) the server sends on
+/// the client's connections. Called on the worker that read the notice, in the middle of
+/// reading replies: keep it short and non-blocking.
+#[derive(Clone)]
+pub struct NoticeCallback(pub(crate) std::sync::Arc<dyn Fn(&crate::DbError) + Send + Sync>);
+
+impl std::fmt::Debug for NoticeCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NoticeCallback")
+    }
 }
 
 impl Default for Config {
@@ -52,6 +65,7 @@ impl Default for Config {
             statement_cache_size: 256,
             connections_per_worker: 1,
             query_timeout: None,
+            on_notice: None,
         }
     }
 }
@@ -73,6 +87,21 @@ impl Config {
         } else {
             parse_kv(s)
         }
+    }
+
+    /// Sends the server's notices (`NoticeResponse`, e.g. `RAISE NOTICE`, warnings) to
+    /// `callback`, with all their fields (severity, code, message, …). Without one, notices
+    /// are dropped. It runs on a worker thread while replies are read: keep it short, never
+    /// block, never panic. Connections opened before the change keep the old setting.
+    ///
+    /// ```
+    /// let config = corelane_postgres::Config::default()
+    ///     .on_notice(|n| eprintln!("postgres {}: {}", n.severity, n.message));
+    /// # let _ = config;
+    /// ```
+    pub fn on_notice(mut self, callback: impl Fn(&crate::DbError) + Send + Sync + 'static) -> Self {
+        self.on_notice = Some(NoticeCallback(std::sync::Arc::new(callback)));
+        self
     }
 
     /// Host (name or IP) and port.

@@ -40,6 +40,8 @@ pub(crate) struct Connection {
     pub(crate) server: Option<SocketAddr>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
+    /// The codec's COPY OUT pause switch (see [`crate::copy`]).
+    pub(crate) copy_paused: Rc<Cell<bool>>,
 }
 
 /// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
@@ -141,8 +143,10 @@ impl Connection {
                 last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
             )
         })?;
-        let codec = PgCodec::new(None, DEFAULT_MAX_MESSAGE_LEN);
+        let notices = config.on_notice.as_ref().map(|n| n.0.clone());
+        let codec = PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN);
         let status = codec.status();
+        let copy_paused = codec.copy_paused();
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,
@@ -158,6 +162,7 @@ impl Connection {
             session_dirty: Rc::new(Cell::new(false)),
             server,
             cancel: Rc::default(),
+            copy_paused,
         };
         conn.startup(config).await?;
         Ok(conn)

@@ -47,6 +47,8 @@ enum Kind {
     Commit(Option<Box<DbError>>),
     #[error("query timed out after {0:?}")]
     Timeout(std::time::Duration),
+    #[error("COPY aborted, nothing of it was kept: {0}")]
+    CopyAborted(String),
 }
 
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
@@ -103,6 +105,10 @@ impl Error {
     pub(crate) fn timeout(after: std::time::Duration) -> Self {
         Kind::Timeout(after).into()
     }
+    /// A COPY IN was aborted with `CopyFail` (its source failed, or its caller went away).
+    pub(crate) fn copy_aborted(why: impl Into<String>) -> Self {
+        Kind::CopyAborted(why.into()).into()
+    }
     /// COMMIT was refused (`Some`: the server's error, e.g. a deferred constraint or a
     /// serialization failure) or answered `ROLLBACK` (`None`: the transaction had failed).
     pub(crate) fn commit_failed(e: Option<Box<DbError>>) -> Self {
@@ -154,6 +160,12 @@ impl Error {
     /// `40001` (serialization failure: retry) or a deferred constraint's `23505`/`23503`.
     pub fn is_commit_failed(&self) -> bool {
         matches!(self.kind, Kind::Commit(_))
+    }
+
+    /// True when a COPY IN was aborted (`CopyFail`) because its source yielded an error (whose
+    /// message this error carries) or its caller stopped waiting: nothing of it was kept.
+    pub fn is_copy_aborted(&self) -> bool {
+        matches!(self.kind, Kind::CopyAborted(_))
     }
 
     /// True when the call ran past its query timeout ([`Config::query_timeout`],

@@ -47,13 +47,20 @@
 //!   the pipelined connection; the connection then drains to `ReadyForQuery` and serves on,
 //!   or is closed and replaced. A call dropped on a worker is cancelled the same way.
 //!
-//! Not yet: COPY, LISTEN/NOTIFY, TLS (see the issue tracker).
+//! - **COPY** ([`Client::copy_in`], [`Client::copy_out`]) runs on an exclusive connection
+//!   too: `COPY ... FROM STDIN` from a stream of bytes (with [`copy_text_row`] and
+//!   [`CopyBinary`] to format rows), a failing source aborting it with `CopyFail`; `COPY ... TO
+//!   STDOUT` as a stream, in bounded memory.
+//! - **Notices** go to [`Config::on_notice`] (dropped without one).
+//!
+//! Not yet: TLS (see the issue tracker).
 
 mod cancel;
 mod client;
 mod codec;
 mod config;
 mod connection;
+mod copy;
 mod error;
 mod listen;
 mod row;
@@ -62,7 +69,9 @@ mod transaction;
 mod worker_state;
 
 pub use client::{Client, Outcome};
-pub use config::{Config, Password};
+pub use config::{Config, NoticeCallback, Password};
+pub use copy::{copy_text_row, CopyBinary, CopyOutStream};
+pub use corelane_pg_proto::types::oid;
 pub use corelane_pg_proto::types::{FromSql, ToSql};
 pub use corelane_pg_proto::SqlState;
 pub use error::{DbError, Error};
