@@ -202,7 +202,10 @@ impl Config {
                 self.query_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
             "sslmode" => match value.as_str() {
-                "disable" | "allow" | "prefer" => {}
+                "disable" => {}
+                // libpq would try TLS first; we cannot yet, so say so — once per process, not
+                // per connection.
+                "allow" | "prefer" => warn_plaintext_once(&value),
                 "require" | "verify-ca" | "verify-full" => {
                     return Err(Error::config(format!(
                         "sslmode={value}: TLS is not yet supported by corelane-postgres; use sslmode=disable or prefer on a trusted network"
@@ -215,6 +218,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Tells the user, once per process, that `sslmode=prefer`/`allow` connects without TLS.
+fn warn_plaintext_once(mode: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "corelane-postgres: sslmode={mode}: TLS is not supported yet, connecting without it"
+        );
     }
 }
 
