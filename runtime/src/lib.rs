@@ -30,6 +30,7 @@
 pub mod conn;
 mod dispatch;
 mod error;
+pub mod inbox;
 pub mod oneshot;
 pub mod pool;
 mod probe;

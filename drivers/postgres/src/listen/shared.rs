@@ -9,8 +9,9 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
+use corelane_runtime::inbox::Inbox;
 use corelane_runtime::{oneshot, WorkerLoop};
 
 use super::Notification;
@@ -64,17 +65,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-struct Inbox {
-    notifications: VecDeque<Notification>,
-    /// The connection stopped reading because the inbox is full.
-    paused: bool,
-    /// The consumer drained the inbox after a pause: the connection must read again.
-    resume: bool,
-    /// The connection task is gone; once drained, the stream ends.
-    ended: bool,
-    consumer: Option<(Waker, Option<WorkerLoop>)>,
-}
-
 #[derive(Default)]
 struct Control {
     /// The channels listened to (or to be, on the next connection).
@@ -85,8 +75,7 @@ struct Control {
 }
 
 pub(crate) struct Shared {
-    worker: WorkerLoop,
-    capacity: usize,
+    inbox: Arc<Inbox<Notification>>,
     /// The [`Listener`](super::Listener) was dropped: close and stop reconnecting.
     closed: AtomicBool,
     connected: AtomicBool,
@@ -94,30 +83,19 @@ pub(crate) struct Shared {
     /// The process id of the current connection's backend (0: none).
     backend_pid: AtomicI32,
     last_error: Mutex<Option<Error>>,
-    inbox: Mutex<Inbox>,
     control: Mutex<Control>,
-    task: Mutex<Option<Waker>>,
 }
 
 impl Shared {
     pub(crate) fn new(worker: WorkerLoop, capacity: usize) -> Self {
         Shared {
-            worker,
-            capacity: capacity.max(1),
+            inbox: Arc::new(Inbox::new(worker, capacity)),
             closed: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             connects: AtomicU64::new(0),
             backend_pid: AtomicI32::new(0),
             last_error: Mutex::new(None),
-            inbox: Mutex::new(Inbox {
-                notifications: VecDeque::new(),
-                paused: false,
-                resume: false,
-                ended: false,
-                consumer: None,
-            }),
             control: Mutex::new(Control::default()),
-            task: Mutex::new(None),
         }
     }
 
@@ -219,78 +197,40 @@ impl Shared {
         lock(&self.control).wanted.iter().cloned().collect()
     }
 
-    // ---- the connection task's waker
+    // ---- the connection task's waker and the inbox (shared toolkit: runtime::inbox)
 
     pub(crate) fn set_task_waker(&self, cx: &Context<'_>) {
-        let mut slot = lock(&self.task);
-        match &*slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        self.inbox.set_task_waker(cx);
     }
 
     /// Wakes the connection task; call on its worker.
     pub(crate) fn wake_task_local(&self) {
-        let waker = lock(&self.task).take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.inbox.wake_task_local();
     }
 
     /// Wakes the connection task from any thread (through the worker's mailbox when off it).
     pub(crate) fn wake_task(self: &Arc<Self>) {
-        if self.worker.is_current() {
-            self.wake_task_local();
-            return;
-        }
-        let shared = self.clone();
-        // A refused job means the worker shut down; its tasks are gone, nothing to wake.
-        let _ = self.worker.submit(move || shared.wake_task_local());
+        self.inbox.wake_task();
     }
 
-    // ---- the inbox (connection task → consumer)
-
-    /// Notifications the inbox can take now.
+    /// Messages the inbox can take now.
     pub(crate) fn room(&self) -> usize {
-        self.capacity
-            .saturating_sub(lock(&self.inbox).notifications.len())
+        self.inbox.room()
     }
 
-    /// Appends notifications (at most [`room`](Self::room) of them), wakes the consumer and
-    /// returns the room left.
+    /// Appends messages, wakes the consumer and returns the room left.
     pub(crate) fn deliver(&self, batch: &mut Vec<Notification>) -> usize {
-        let (room, consumer) = {
-            let mut inbox = lock(&self.inbox);
-            if batch.is_empty() {
-                return self.capacity.saturating_sub(inbox.notifications.len());
-            }
-            inbox.notifications.extend(batch.drain(..));
-            let room = self.capacity.saturating_sub(inbox.notifications.len());
-            (room, inbox.consumer.take())
-        };
-        wake_consumer(consumer);
-        room
+        self.inbox.deliver(batch)
     }
 
-    /// If the inbox is full, marks the connection paused (it stops reading until the consumer
-    /// has drained half the inbox) and returns true. Check and mark are one critical section,
-    /// so a consumer draining in between cannot miss the pause.
+    /// If the inbox is full, pauses reading and returns true (see `Inbox::pause_if_full`).
     pub(crate) fn pause_if_full(&self) -> bool {
-        let mut inbox = lock(&self.inbox);
-        if inbox.notifications.len() < self.capacity {
-            return false;
-        }
-        inbox.paused = true;
-        inbox.resume = false;
-        true
+        self.inbox.pause_if_full()
     }
 
-    /// `(paused, resume)`: whether the connection should hold off reading, and whether it
-    /// must re-show its buffered input to the handler (taken: reported once).
+    /// `(paused, resume)` (see `Inbox::flow`).
     pub(crate) fn flow(&self) -> (bool, bool) {
-        let mut inbox = lock(&self.inbox);
-        let resume = std::mem::take(&mut inbox.resume);
-        (inbox.paused, resume)
+        self.inbox.flow()
     }
 
     /// The connection task ended: queued requests fail, the stream ends once drained.
@@ -303,52 +243,12 @@ impl Shared {
         for op in orphans {
             let _ = op.waiter.done.send(Err(Error::worker_closed()));
         }
-        let consumer = {
-            let mut inbox = lock(&self.inbox);
-            inbox.ended = true;
-            inbox.consumer.take()
-        };
-        wake_consumer(consumer);
+        self.inbox.end();
     }
 
     /// The consumer side of the stream.
     pub(crate) fn poll_next(self: &Arc<Self>, cx: &Context<'_>) -> Poll<Option<Notification>> {
-        let mut inbox = lock(&self.inbox);
-        if let Some(notification) = inbox.notifications.pop_front() {
-            let resume = inbox.paused && inbox.notifications.len() <= self.capacity / 2;
-            if resume {
-                inbox.paused = false;
-                inbox.resume = true;
-            }
-            drop(inbox);
-            if resume {
-                self.wake_task();
-            }
-            return Poll::Ready(Some(notification));
-        }
-        if inbox.ended {
-            return Poll::Ready(None);
-        }
-        match &inbox.consumer {
-            Some((w, _)) if w.will_wake(cx.waker()) => {}
-            _ => inbox.consumer = Some((cx.waker().clone(), WorkerLoop::current())),
-        }
-        Poll::Pending
-    }
-}
-
-/// Wakes the consumer. A consumer that is a task on another worker is woken through that
-/// worker's mailbox, so it does not wait for the worker's next timer tick.
-fn wake_consumer(consumer: Option<(Waker, Option<WorkerLoop>)>) {
-    match consumer {
-        Some((waker, Some(worker))) if !worker.is_current() => {
-            let spare = waker.clone();
-            if worker.submit(move || waker.wake()).is_err() {
-                spare.wake();
-            }
-        }
-        Some((waker, _)) => waker.wake(),
-        None => {}
+        self.inbox.poll_next(cx)
     }
 }
 
