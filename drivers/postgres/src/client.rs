@@ -36,7 +36,7 @@ pub struct Client {
 
 pub(crate) struct Inner {
     pub(crate) id: u64,
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     pub(crate) workers: Provider,
     pub(crate) next_worker: AtomicUsize,
     described: Mutex<HashMap<Arc<str>, Statement>>,
@@ -87,7 +87,7 @@ impl Client {
             query_timeout: config.query_timeout,
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                config,
+                config: Arc::new(config),
                 workers,
                 next_worker: AtomicUsize::new(0),
                 described: Mutex::new(HashMap::new()),
