@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use crate::WorkerLoop;
+use crate::{Handler, ReadLease, Registered, WorkerLoop};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means a thread panicked while holding it; every section leaves the state
@@ -116,6 +116,23 @@ impl<M> Inbox<M> {
         let mut state = lock(&self.state);
         let resume = std::mem::take(&mut state.resume);
         (state.paused, resume)
+    }
+
+    /// Applies [`flow`](Self::flow) to the connection the task serves: while paused it holds
+    /// the connection's read lease (so its reader task stops reading); on resume it lets go.
+    /// Call from the connection task's poll, after [`set_task_waker`](Self::set_task_waker).
+    pub fn hold_reading<H: Handler>(&self, conn: &Registered<H>, lease: &mut Option<ReadLease<H>>) {
+        let (paused, resume) = self.flow();
+        if paused {
+            if lease.is_none() {
+                *lease = conn.take_reading();
+            }
+        } else if lease.take().is_none() && resume {
+            // The handler stopped with input left over, but the consumer caught up before we
+            // took the lease: a lease taken and dropped at once makes the reader task show the
+            // handler that input again, without waiting for more bytes from the server.
+            drop(conn.take_reading());
+        }
     }
 
     /// The connection task ended for good: the stream ends once drained.

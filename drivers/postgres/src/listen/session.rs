@@ -12,17 +12,17 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use corelane_pg_proto::auth::{md5, scram::ScramSha256};
 use corelane_pg_proto::message::backend::{Authentication, Message};
 use corelane_pg_proto::message::frontend;
+use corelane_runtime::pool::Backoff;
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::{CloseCause, Limits, ReadLease, Registered, Stream};
 
@@ -42,16 +42,16 @@ pub(crate) async fn run(
     guard: EndGuard,
 ) {
     let _guard = guard;
-    let mut backoff = Jitter::new(options.backoff_initial, options.backoff_max);
+    let mut backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+    let mut rng = fastrand::Rng::new();
     // Waiters whose request was in flight when a connection died: the next re-LISTEN covers
     // them.
     let mut carried: Vec<Waiter> = Vec::new();
-    let mut wait = None;
     loop {
         if shared.is_closed() {
             return;
         }
-        if let Some(wait) = wait.take() {
+        if let Some(wait) = backoff.wait_at(Instant::now()) {
             if !sleep_unless_closed(&shared, wait).await {
                 return;
             }
@@ -67,7 +67,7 @@ pub(crate) async fn run(
                     op.waiter.connection_failed(&error);
                 }
                 shared.set_error(error);
-                wait = Some(backoff.on_failure());
+                backoff.on_failure(Instant::now(), &mut rng);
                 continue;
             }
         };
@@ -83,53 +83,9 @@ pub(crate) async fn run(
                 shared.set_error(Error::from(RequestError::Closed(cause)));
                 // Even after a healthy session, wait a jittered moment before reconnecting,
                 // so a server that keeps killing us is not hammered.
-                wait = Some(backoff.on_failure());
+                backoff.on_failure(Instant::now(), &mut rng);
             }
         }
-    }
-}
-
-/// Exponential backoff with full jitter: after the `k`-th consecutive failure the delay is
-/// drawn uniformly from `[0, min(initial * 2^(k-1), max)]`.
-///
-/// (The runtime's `pool::Backoff` does the same but takes a `fastrand::Rng`, which this crate
-/// does not depend on; the randomness here comes from std's per-instance hasher keys.)
-struct Jitter {
-    initial: Duration,
-    max: Duration,
-    failures: u32,
-    seed: std::collections::hash_map::RandomState,
-    draws: u64,
-}
-
-impl Jitter {
-    fn new(initial: Duration, max: Duration) -> Self {
-        Jitter {
-            initial: initial.min(max),
-            max,
-            failures: 0,
-            seed: std::collections::hash_map::RandomState::new(),
-            draws: 0,
-        }
-    }
-
-    fn on_success(&mut self) {
-        self.failures = 0;
-    }
-
-    fn on_failure(&mut self) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        let factor = 2u32.checked_pow(self.failures - 1).unwrap_or(u32::MAX);
-        let ceiling = self.initial.saturating_mul(factor).min(self.max);
-        let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        self.draws = self.draws.wrapping_add(1);
-        let mut hasher = self.seed.build_hasher();
-        hasher.write_u64(self.draws);
-        let random = hasher.finish();
-        Duration::from_nanos(match ceiling_nanos.checked_add(1) {
-            Some(range) => random % range,
-            None => random,
-        })
     }
 }
 
@@ -442,17 +398,7 @@ impl Session {
             return Poll::Ready(End::Lost(cause, unanswered));
         }
         self.send_ops(self.shared.take_ops());
-        let (paused, resume) = self.shared.flow();
-        if paused {
-            if self.lease.is_none() {
-                self.lease = self.conn.take_reading();
-            }
-        } else if self.lease.take().is_none() && resume {
-            // The handler stopped with input left over, but the consumer caught up before we
-            // took the lease: a lease taken and dropped at once makes the reader task show the
-            // handler that input again, without waiting for more bytes from the server.
-            drop(self.conn.take_reading());
-        }
+        self.shared.hold_reading(&self.conn, &mut self.lease);
         Poll::Pending
     }
 }
@@ -486,19 +432,5 @@ mod tests {
         assert_eq!(quote_ident("Mixed Case"), "\"Mixed Case\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_ident("é\"\""), "\"é\"\"\"\"\"");
-    }
-
-    #[test]
-    fn jitter_stays_below_the_ceiling() {
-        let mut j = Jitter::new(Duration::from_millis(10), Duration::from_millis(80));
-        for k in 1..20u32 {
-            let d = j.on_failure();
-            let ceiling = Duration::from_millis(10)
-                .saturating_mul(2u32.saturating_pow(k - 1))
-                .min(Duration::from_millis(80));
-            assert!(d <= ceiling, "{d:?} > {ceiling:?}");
-        }
-        j.on_success();
-        assert!(j.on_failure() <= Duration::from_millis(10));
     }
 }

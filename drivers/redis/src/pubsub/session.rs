@@ -322,17 +322,7 @@ impl Session {
             return Poll::Ready(End::Lost(cause, unconfirmed));
         }
         self.send_ops(self.shared.take_ops());
-        let (paused, resume) = self.shared.flow();
-        if paused {
-            if self.lease.is_none() {
-                self.lease = self.conn.take_reading();
-            }
-        } else if self.lease.take().is_none() && resume {
-            // The handler stopped with input left over, but the consumer caught up before we
-            // took the lease: a lease taken and dropped at once makes the reader task show the
-            // handler that input again, without waiting for more bytes from the server.
-            drop(self.conn.take_reading());
-        }
+        self.shared.hold_reading(&self.conn, &mut self.lease);
         Poll::Pending
     }
 }

@@ -238,9 +238,13 @@ impl Shared {
         self.inbox.pause_if_full()
     }
 
-    /// `(paused, resume)` (see `Inbox::flow`).
-    pub(crate) fn flow(&self) -> (bool, bool) {
-        self.inbox.flow()
+    /// Applies the inbox's flow control to the connection (see `Inbox::hold_reading`).
+    pub(crate) fn hold_reading<H: corelane_runtime::Handler>(
+        &self,
+        conn: &corelane_runtime::Registered<H>,
+        lease: &mut Option<corelane_runtime::ReadLease<H>>,
+    ) {
+        self.inbox.hold_reading(conn, lease);
     }
 
     /// The connection task ended: queued requests fail, the stream ends once the inbox is
