@@ -44,6 +44,7 @@ mod postgres;
 mod process;
 mod proxy;
 mod redis;
+mod scripted;
 mod tempdir;
 
 pub use error::{Error, Result};
@@ -51,4 +52,5 @@ pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};
 pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget};
+pub use scripted::{rss_kib, wait_for_close, ScriptedServer};
 pub use tempdir::TempDir;

@@ -6,10 +6,9 @@
 
 use std::future::Future;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -116,12 +115,7 @@ pub fn num_workers() -> usize {
 
 /// The resident set size of this process, in KiB (`VmRSS` in `/proc/self/status`).
 pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
+    corelane_testkit::rss_kib().expect("VmRSS in /proc/self/status")
 }
 
 /// xorshift64*: small, deterministic, good enough to pick test actions.
@@ -309,23 +303,7 @@ impl Session {
     /// Blocks until the client closes the connection (or [`HANG`] passes), discarding what it
     /// sends. True when the client closed it.
     pub fn wait_for_close(&mut self) -> bool {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.stream.read(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return false
-                }
-                Err(_) => return true,
-            }
-        }
+        corelane_testkit::wait_for_close(&mut self.stream)
     }
 
     /// Closes both directions now.
@@ -337,49 +315,23 @@ impl Session {
 /// A scripted PostgreSQL impostor: each accepted connection runs `script` on its own thread.
 pub struct FakePg {
     pub addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+    server: corelane_testkit::ScriptedServer,
 }
 
 impl FakePg {
     pub fn start(script: impl Fn(Session) + Send + Sync + 'static) -> FakePg {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let script = Arc::new(script);
-        let (accepted2, stop2) = (accepted.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop2.load(Ordering::Acquire) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let index = accepted2.fetch_add(1, Ordering::AcqRel);
-                let script = script.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(HANG));
-                    let _ = stream.set_nodelay(true);
-                    script(Session { index, stream });
-                });
-            }
-        });
+        let server = corelane_testkit::ScriptedServer::start(HANG, move |index, stream| {
+            script(Session { index, stream })
+        })
+        .unwrap();
         FakePg {
-            addr,
-            accepted,
-            stop,
+            addr: server.addr(),
+            server,
         }
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for FakePg {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        let _ = TcpStream::connect(self.addr);
+        self.server.accepted()
     }
 }

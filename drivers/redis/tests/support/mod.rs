@@ -4,11 +4,9 @@
 
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use corelane_redis::{Client, Config, Protocol};
@@ -86,12 +84,7 @@ pub const PROTOCOLS: [Protocol; 2] = [Protocol::Resp3, Protocol::Resp2];
 
 /// The resident set size of this process, in KiB (`VmRSS` in `/proc/self/status`).
 pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
+    corelane_testkit::rss_kib().expect("VmRSS in /proc/self/status")
 }
 
 /// One client connection to a [`FakeServer`], driven by the test's script.
@@ -154,23 +147,7 @@ impl Session {
     /// Blocks until the client closes the connection (or the read guard of [`HANG`] passes),
     /// discarding whatever it sends. True when the client closed it.
     pub fn wait_for_close(&mut self) -> bool {
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.reader.read(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return false
-                }
-                Err(_) => return true,
-            }
-        }
+        corelane_testkit::wait_for_close(&mut self.reader)
     }
 
     /// Closes both directions now.
@@ -182,44 +159,25 @@ impl Session {
 /// A scripted Redis impostor: each accepted connection runs `script` on its own thread.
 pub struct FakeServer {
     pub addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+    server: corelane_testkit::ScriptedServer,
 }
 
 impl FakeServer {
     pub fn start(script: impl Fn(Session) + Send + Sync + 'static) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let script = Arc::new(script);
-        let (accepted2, stop2) = (accepted.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop2.load(Ordering::Acquire) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let index = accepted2.fetch_add(1, Ordering::AcqRel);
-                let script = script.clone();
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(HANG));
-                    let _ = stream.set_nodelay(true);
-                    let Ok(writer) = stream.try_clone() else {
-                        return;
-                    };
-                    script(Session {
-                        index,
-                        reader: BufReader::new(stream),
-                        writer,
-                    });
-                });
-            }
-        });
+        let server = corelane_testkit::ScriptedServer::start(HANG, move |index, stream| {
+            let Ok(writer) = stream.try_clone() else {
+                return;
+            };
+            script(Session {
+                index,
+                reader: BufReader::new(stream),
+                writer,
+            });
+        })
+        .unwrap();
         FakeServer {
-            addr,
-            accepted,
-            stop,
+            addr: server.addr(),
+            server,
         }
     }
 
@@ -230,14 +188,7 @@ impl FakeServer {
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for FakeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        let _ = TcpStream::connect(self.addr);
+        self.server.accepted()
     }
 }
 
