@@ -1481,7 +1481,15 @@ impl LocalExecutor {
                 // ring ASAP (before we run the task queues). We will also use
                 // the opportunity to install the timer.
                 this.parker
-                    .poll_io(|| Some(this.preempt_timer_duration()))
+                    // corelane patch 2: a zero duration asks for no preemption timer when
+                    // no task queue is runnable (the executor is about to park).
+                    .poll_io(|| {
+                        Some(if this.queues.borrow().active_executors.is_empty() {
+                            Duration::ZERO
+                        } else {
+                            this.preempt_timer_duration()
+                        })
+                    })
                     .expect("Failed to poll io! This is actually pretty bad!");
 
                 // run user code
@@ -1498,6 +1506,14 @@ impl LocalExecutor {
                         // test again here. We can't test *just* here because the main
                         // future is probably the one setting up the task queues and etc.
                         break t.unwrap();
+                    } else if spin_before_park.is_zero() {
+                        // corelane patch 2: without spinning, `park` does all that
+                        // `spin_poll_io` would (flush, collect, timers, channels) and
+                        // more, so one pass of it would only add an `io_uring_enter`.
+                        this.parker
+                            .park()
+                            .expect("Failed to park! This is actually pretty bad!");
+                        pre_time = Instant::now();
                     } else {
                         while !this.reactor.spin_poll_io().unwrap() {
                             if pre_time.elapsed() > spin_before_park {

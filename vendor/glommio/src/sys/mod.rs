@@ -306,6 +306,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // corelane patch 3: pairs with the fence the sleeper issues after `prepare_to_sleep`
+        // (instead of its membarrier): either the sleeper sees what we queued before this
+        // call, or we see its `should_notify` and write the eventfd.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)

@@ -1072,13 +1072,19 @@ impl SleepableRing {
             // We have now prepared the SQE that links the two rings. We now need to submit
             // it successfully to be able to safely sleep.
 
-            if self
-                .submit_sqes()
-                .or_else(Reactor::busy_ok)
-                .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)?
-                != 1
-            {
+            // corelane patch (patch 3): submit the link and wait in one `io_uring_enter`
+            // instead of two. The kernel submits before it waits and fails the call without
+            // waiting when it cannot submit, so we never sleep unlinked.
+            let submitted = match self.ring.submit_sqes_and_wait(1) {
+                Ok(n) => {
+                    self.in_kernel += n as usize;
+                    n as usize
+                }
+                Err(e) => Reactor::busy_ok(e)
+                    .or_else(Reactor::again_ok)
+                    .or_else(Reactor::intr_ok)?,
+            };
+            if submitted != 1 {
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
                 // Waiting here is unsafe because we could end up waiting much longer than
                 // needed.
@@ -1086,14 +1092,8 @@ impl SleepableRing {
                 unsafe { crate::uring_sys::io_uring_prep_nop(sqe_ptr) };
                 Err(io::Error::from_raw_os_error(libc::EBUSY))
             } else {
-                // The rings are linked. Goodnight!
-                self.ring
-                    .cq()
-                    .wait(1)
-                    .map(|_| 1)
-                    .or_else(Reactor::busy_ok)
-                    .or_else(Reactor::again_ok)
-                    .or_else(Reactor::intr_ok)
+                // The rings were linked and we slept. Goodnight (already)!
+                Ok(1)
             }
         } else {
             // Can't link rings because we ran out of `CQE`s. Just can't sleep.
@@ -1222,6 +1222,9 @@ pub(crate) struct Reactor {
     poll_ring: RefCell<PollRing>,
 
     latency_preemption_timeout_src: Cell<Option<Source>>,
+    /// corelane patch: when the pending latency timer fires, so it can be kept across loop
+    /// turns instead of being cancelled and re-armed on every one.
+    latency_preemption_deadline: Cell<Option<Instant>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1353,6 +1356,7 @@ impl Reactor {
             latency_ring: RefCell::new(latency_ring),
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
+            latency_preemption_deadline: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1814,22 +1818,44 @@ impl Reactor {
         // consume all events from the rings
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
-        // Cancel the old timer regardless of whether we can sleep:
-        // if we won't sleep, we will register the new timer with its new
-        // value.
-        //
-        // But if we will sleep, there might be a timer registered that needs
-        // to be removed otherwise we'll wake up when it expires.
-        drop(self.latency_preemption_timeout_src.take());
+        // corelane patch (see CORELANE_PATCHES.md, patch 2): upstream cancelled the latency
+        // timer and the throughput timer here and armed new ones on every call, i.e. twice
+        // per loop turn: four or five extra `io_uring_enter`s per network round trip. A timer
+        // that is still pending is kept instead. Keeping one only makes a preemption come
+        // earlier than asked, never later, which is harmless (the executor just polls I/O).
+        let pending_latency_deadline = self.pending_latency_deadline();
+        // On the way to sleep (no preemption wanted), a pending timer is kept if it fires no
+        // later than the user timer needs (waking a little early is harmless) or if there is
+        // no user timer: it then wakes an idle executor once, and `poll_io` arms no new one
+        // while nothing is runnable. Otherwise it is cancelled here, before the flush below,
+        // so its cancellation completes before the sleep decision.
+        let keep_for_sleep = preempt_timer().is_none()
+            && match (pending_latency_deadline, user_timer) {
+                (Some(pending), Some(dur)) => pending <= Instant::now() + dur,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+        if preempt_timer().is_none() && !keep_for_sleep {
+            self.drop_latency_timer();
+        }
 
-        // Schedule the throughput-based timeout immediately: it won't matter if we end
-        // up sleeping.
-        self.throughput_preemption_timeout_src.replace(Some(
-            main_ring.prepare_throughput_preemption_timer(
-                self.ring_depth() as u32,
-                self.eventfd_src.raw(),
-            ),
-        ));
+        // The throughput timer completes after `ring_depth` main-ring completions counted
+        // from when it was armed; keeping the pending one only preempts sooner.
+        let throughput = self.throughput_preemption_timeout_src.take();
+        match throughput {
+            Some(src) if src.result().is_none() => {
+                self.throughput_preemption_timeout_src.set(Some(src))
+            }
+            old => {
+                drop(old);
+                self.throughput_preemption_timeout_src.replace(Some(
+                    main_ring.prepare_throughput_preemption_timer(
+                        self.ring_depth() as u32,
+                        self.eventfd_src.raw(),
+                    ),
+                ));
+            }
+        }
 
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
@@ -1850,10 +1876,14 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let Some(dur) = user_timer {
-                self.latency_preemption_timeout_src
-                    .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
-                assert!(flush_rings!(lat_ring)? > 0);
+            // A pending preemption timer that fires no later than needed is kept (waking a
+            // little early is harmless); one that is not needed is cancelled, so an idle
+            // executor sleeps until real work arrives.
+            if !keep_for_sleep {
+                if let Some(dur) = user_timer {
+                    self.arm_latency_timer(&mut lat_ring, dur);
+                    assert!(flush_rings!(lat_ring)? > 0);
+                }
             }
             // From this moment on the remote executors are aware that we are sleeping
             // We have to sweep the remote channels function once more because since
@@ -1863,7 +1893,10 @@ impl Reactor {
             // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
             // details. This translates to `sys_membarrier()` /
             // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            membarrier::heavy();
+            // corelane patch (see CORELANE_PATCHES.md, patch 3): a SeqCst fence here paired
+            // with one in `SleepNotifier::notify` instead of a process-wide membarrier, a
+            // syscall plus an IPI to every CPU running this process on every sleep.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
@@ -1879,10 +1912,18 @@ impl Reactor {
             }
         }
 
-        if let Some(preempt) = preempt_timer() {
-            self.latency_preemption_timeout_src
-                .set(Some(lat_ring.prepare_latency_preemption_timer(preempt)));
-            flush_rings!(lat_ring, main_ring)?;
+        // A zero duration (corelane patch): nothing is runnable, so no preemption timer is
+        // needed; the executor is about to park.
+        if let Some(preempt) = preempt_timer().filter(|d| !d.is_zero()) {
+            // Keep a pending timer while at least half the slice is left on it.
+            let keep = self
+                .pending_latency_deadline()
+                .is_some_and(|pending| pending >= Instant::now() + preempt / 2);
+            if !keep {
+                self.drop_latency_timer();
+                self.arm_latency_timer(&mut lat_ring, preempt);
+                flush_rings!(lat_ring, main_ring)?;
+            }
         }
 
         // A Note about `need_preempt`:
@@ -1893,6 +1934,33 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// corelane patch: the deadline of the latency timer, if it is armed and has not fired.
+    fn pending_latency_deadline(&self) -> Option<Instant> {
+        let src = self.latency_preemption_timeout_src.take();
+        let pending = src.as_ref().is_some_and(|s| s.result().is_none());
+        self.latency_preemption_timeout_src.set(src);
+        if pending {
+            self.latency_preemption_deadline.get()
+        } else {
+            None
+        }
+    }
+
+    /// corelane patch: cancels the latency timer (the cancellation is queued, see
+    /// `flush_cancellations!`).
+    fn drop_latency_timer(&self) {
+        drop(self.latency_preemption_timeout_src.take());
+        self.latency_preemption_deadline.set(None);
+    }
+
+    /// corelane patch: arms the latency timer for `dur` from now.
+    fn arm_latency_timer(&self, lat_ring: &mut SleepableRing, dur: Duration) {
+        self.latency_preemption_timeout_src
+            .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+        self.latency_preemption_deadline
+            .set(Some(Instant::now() + dur));
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
