@@ -110,16 +110,25 @@ struct Args {
     quick: bool,
     only: Option<Vec<Workload>>,
     spin_us: u64,
+    /// Only these clients (names as printed; `ceiling` for the C tools), for profiling one.
+    clients: Option<Vec<String>>,
+    /// Measured window in ms (overrides the mode's).
+    window_ms: Option<u64>,
+    /// Rounds over the clients (overrides the mode's).
+    rounds: Option<usize>,
 }
 
 const USAGE: &str =
-    "usage: compare [--quick] [--only WORKLOAD,...] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
+    "usage: compare [--quick] [--only WORKLOAD,...] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args {
         quick: false,
         only: None,
         spin_us: 0,
+        clients: None,
+        window_ms: None,
+        rounds: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -143,6 +152,16 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             }
             "--spin-us" => {
                 args.spin_us = it.next().ok_or(USAGE)?.parse()?;
+            }
+            "--clients" => {
+                let list = it.next().ok_or(USAGE)?;
+                args.clients = Some(list.split(',').map(str::to_owned).collect());
+            }
+            "--rounds" => {
+                args.rounds = Some(it.next().ok_or(USAGE)?.parse::<usize>()?.max(1));
+            }
+            "--window-ms" => {
+                args.window_ms = Some(it.next().ok_or(USAGE)?.parse()?);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -248,97 +267,160 @@ struct Run {
     failures: Vec<String>,
 }
 
+/// One client of a workload: its printed name and how to run it.
+#[derive(Clone, Copy)]
+enum Which {
+    Redis(RedisClient),
+    Pg(PgClient),
+}
+
+/// The middle element by `key` (the upper middle for an even count).
+fn median_by<T>(mut items: Vec<T>, key: impl Fn(&T) -> f64) -> Option<T> {
+    items.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let mid = items.len() / 2;
+    items.into_iter().nth(mid)
+}
+
 fn run_workload(
     ctx: &Ctx,
     workload: Workload,
-    quick: bool,
+    opts: &RunOpts<'_>,
     tmp: &std::path::Path,
     run: &mut Run,
 ) -> Result<(), Box<dyn Error>> {
-    let mut lines: Vec<Line> = Vec::new();
-    let clients: Vec<(String, Kind)> = if workload.is_redis() {
+    let wanted = |name: &str| {
+        opts.clients
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    };
+    let clients: Vec<(&str, Which)> = if workload.is_redis() {
         RedisClient::ALL
             .iter()
-            .map(|c| (c.name().to_owned(), kind_of(c.name())))
+            .map(|c| (c.name(), Which::Redis(*c)))
             .collect()
     } else {
         PgClient::ALL
             .iter()
             .filter(|c| c.applies(workload))
-            .map(|c| (c.name().to_owned(), kind_of(c.name())))
+            .map(|c| (c.name(), Which::Pg(*c)))
             .collect()
     };
-    for (i, (name, kind)) in clients.iter().enumerate() {
-        let ctx2 = ctx.clone();
-        let result = guard::guarded(ctx.timing.hang_limit(), move || {
-            let sample = if workload.is_redis() {
-                let c = *RedisClient::ALL.get(i).ok_or("no such client")?;
-                redis_side::run(&ctx2, workload, c)
+    let mut clients: Vec<(&str, Which)> = clients
+        .into_iter()
+        .filter(|(name, _)| wanted(name))
+        .collect();
+    // Rounds interleave the clients, so a slow spell of a shared machine (seconds long on
+    // a VM) hits them all alike; each client is reported by its median round.
+    let mut samples: Vec<(&str, Vec<Sample>)> = clients
+        .iter()
+        .map(|(name, _)| (*name, Vec::new()))
+        .collect();
+    let mut ceilings: Vec<ceiling::Ceiling> = Vec::new();
+    let mut ceiling_state = if wanted("ceiling") {
+        CeilingState::Wanted
+    } else {
+        CeilingState::Skipped
+    };
+    for _ in 0..opts.rounds {
+        let mut failed: Vec<&str> = Vec::new();
+        for (name, which) in &clients {
+            let (name, which) = (*name, *which);
+            let ctx2 = ctx.clone();
+            let result = guard::guarded(ctx.timing.hang_limit(), move || {
+                let sample = match which {
+                    Which::Redis(c) => redis_side::run(&ctx2, workload, c),
+                    Which::Pg(c) => pg_side::run(&ctx2, workload, c),
+                };
+                sample.map_err(Into::into)
+            });
+            match result {
+                Ok(sample) => {
+                    if let Some((_, list)) = samples.iter_mut().find(|(n, _)| *n == name) {
+                        list.push(sample);
+                    }
+                }
+                Err(failure) => {
+                    let text = failure.to_string();
+                    println!("{:<17} {:<34} {text}", workload.name(), name);
+                    if matches!(failure, guard::Failure::Hang(_)) {
+                        run.hung = true;
+                    }
+                    if text.contains("wrong value") {
+                        return Err(format!("{} {name}: {text}", workload.name()).into());
+                    }
+                    run.failures
+                        .push(format!("{} {name}: {text}", workload.name()));
+                    failed.push(name);
+                }
+            }
+        }
+        clients.retain(|(name, _)| !failed.contains(name));
+        if ceiling_state == CeilingState::Wanted {
+            let ceiling = if workload.is_redis() {
+                ceiling::redis_benchmark(&ctx.redis_url, workload, opts.quick)
             } else {
-                let c = *PgClient::ALL
-                    .iter()
-                    .filter(|c| c.applies(workload))
-                    .nth(i)
-                    .ok_or("no such client")?;
-                pg_side::run(&ctx2, workload, c)
+                ceiling::pgbench(&ctx.database_url, workload, ctx.timing, tmp)
             };
-            sample.map_err(Into::into)
-        });
-        match result {
-            Ok(sample) => lines.push(report_sample(workload, name, *kind, &sample)),
-            Err(failure) => {
-                let text = failure.to_string();
-                println!("{:<17} {:<34} {text}", workload.name(), name);
-                if matches!(failure, guard::Failure::Hang(_)) {
-                    run.hung = true;
+            match ceiling {
+                Some(Ok(c)) => ceilings.push(c),
+                Some(Err(e)) => {
+                    println!("{:<17} {:<34} error: {e}", workload.name(), "[ceiling]");
+                    run.failures
+                        .push(format!("{} ceiling: {e}", workload.name()));
+                    ceiling_state = CeilingState::Failed;
                 }
-                if text.contains("wrong value") {
-                    return Err(format!("{} {name}: {text}", workload.name()).into());
+                None => {
+                    println!("{:<17} {:<34} not installed", workload.name(), "[ceiling]");
+                    ceiling_state = CeilingState::Failed;
                 }
-                run.failures
-                    .push(format!("{} {name}: {text}", workload.name()));
             }
         }
     }
-    let ceiling = if workload.is_redis() {
-        ceiling::redis_benchmark(&ctx.redis_url, workload, quick)
-    } else {
-        ceiling::pgbench(&ctx.database_url, workload, ctx.timing, tmp)
-    };
-    match ceiling {
-        Some(Ok(c)) => {
-            let name = format!("{} [ceiling]", c.name);
-            print_row(
-                workload,
-                &name,
-                Numbers {
-                    ops: c.ops_per_sec,
-                    p50: c.p50_us,
-                    p99: c.p99_us,
-                    cpu: c.cpu_us_per_op,
-                    allocs: None,
-                    server: None,
-                    server_util: None,
-                },
-            );
-            lines.push(Line {
-                client: name,
-                kind: Kind::Ceiling,
-                ops_per_sec: c.ops_per_sec,
-                cpu_us_per_op: c.cpu_us_per_op,
-            });
+    let mut lines: Vec<Line> = Vec::new();
+    for (name, list) in samples {
+        if let Some(sample) = median_by(list, Sample::ops_per_sec) {
+            lines.push(report_sample(workload, name, kind_of(name), &sample));
         }
-        Some(Err(e)) => {
-            println!("{:<17} {:<34} error: {e}", workload.name(), "[ceiling]");
-            run.failures
-                .push(format!("{} ceiling: {e}", workload.name()));
-        }
-        None => println!("{:<17} {:<34} not installed", workload.name(), "[ceiling]"),
+    }
+    if let Some(c) = median_by(ceilings, |c| c.ops_per_sec) {
+        let name = format!("{} [ceiling]", c.name);
+        print_row(
+            workload,
+            &name,
+            Numbers {
+                ops: c.ops_per_sec,
+                p50: c.p50_us,
+                p99: c.p99_us,
+                cpu: c.cpu_us_per_op,
+                allocs: None,
+                server: None,
+                server_util: None,
+            },
+        );
+        lines.push(Line {
+            client: name,
+            kind: Kind::Ceiling,
+            ops_per_sec: c.ops_per_sec,
+            cpu_us_per_op: c.cpu_us_per_op,
+        });
     }
     let ratio = ratio_line(workload, &lines);
     println!("{ratio}");
     run.ratios.push(ratio);
     Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CeilingState {
+    Wanted,
+    Skipped,
+    Failed,
+}
+
+/// How each workload is run.
+struct RunOpts<'a> {
+    quick: bool,
+    rounds: usize,
+    clients: Option<&'a [String]>,
 }
 
 fn kind_of(name: &str) -> Kind {
@@ -403,9 +485,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     } else {
         Timing {
-            warmup: Duration::from_secs(1),
-            window: Duration::from_secs(5),
+            warmup: Duration::from_millis(500),
+            window: Duration::from_secs(2),
         }
+    };
+    let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 3 });
+    let timing = match args.window_ms {
+        Some(ms) => Timing {
+            window: Duration::from_millis(ms),
+            ..timing
+        },
+        None => timing,
     };
 
     // corelane's loop: configured before its first use.
@@ -477,6 +567,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         timing.warmup.as_millis(),
         timing.window.as_millis()
     );
+    println!(
+        "# rounds: {rounds}, interleaving the clients; each row is that client's median round by ops/s"
+    );
     if needs_redis {
         println!(
             "# redis: {} {}",
@@ -525,10 +618,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         timing,
         workers: workers.clone(),
     };
+    let opts = RunOpts {
+        quick: args.quick,
+        rounds,
+        clients: args.clients.as_deref(),
+    };
     let mut run = Run::default();
     let mut outcome = Ok(());
     for w in &workloads {
-        if let Err(e) = run_workload(&ctx, *w, args.quick, tmp.path(), &mut run) {
+        if let Err(e) = run_workload(&ctx, *w, &opts, tmp.path(), &mut run) {
             outcome = Err(e);
             break;
         }
