@@ -1,11 +1,16 @@
-//! The corelane tour: Redis and PostgreSQL basics, a pipeline each, then a few seconds of
-//! pipelined load on every core with a live progress line.
+//! The corelane tour: Redis and PostgreSQL basics, a pipeline each, then a 10-second
+//! side-by-side against redis-rs: the same `GET tour:load` load (every reply checked) runs for
+//! 5 s on corelane — 64 tasks on each worker, implicitly pipelined — and then for 5 s on
+//! redis-rs — one `MultiplexedConnection` on a tokio multi-thread runtime with as many worker
+//! threads, 64 tasks each — with a live progress line, then both rates and their ratio.
 //!
 //! `cargo run --release --example tour` — uses `REDIS_URL` / `DATABASE_URL` when set, else
-//! starts throwaway servers. The side-by-side against redis-rs, fred and tokio-postgres is
-//! `cargo run --release -p corelane-benches --bin compare`.
+//! starts throwaway servers. The full side-by-side (latency, CPU, allocations; redis-rs, fred
+//! and tokio-postgres) is `cargo run --release -p corelane-benches --bin compare`.
 
+use std::fmt::Display;
 use std::io::Write;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +19,24 @@ use corelane_postgres::Client as PgClient;
 use corelane_redis::{Client as RedisClient, Pipeline};
 use futures_lite::future::block_on;
 
+/// How long each side of the side-by-side runs.
 const LOAD_SECONDS: u64 = 5;
 const TASKS_PER_WORKER: usize = 64;
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+const LOAD_KEY: &str = "tour:load";
+const LOAD_VALUE: &str = "value";
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\ntour failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("== corelane tour\n");
     let redis_server = corelane_examples::redis()?;
     let pg_server = corelane_examples::postgres()?;
@@ -66,69 +85,172 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<(), corelane_postgres::Error>(())
     })?;
 
+    block_on(redis.set::<()>(LOAD_KEY, LOAD_VALUE))?;
+    let n = workers.num_workers();
+
     println!(
-        "-- {LOAD_SECONDS} s of Redis GETs from {TASKS_PER_WORKER} tasks on each worker (implicit pipelining)"
+        "-- {LOAD_SECONDS} s of GET {LOAD_KEY} with corelane: {TASKS_PER_WORKER} tasks on each of {n} workers (implicit pipelining)"
     );
-    block_on(redis.set::<()>("tour:load", "value"))?;
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut runs = Vec::new();
-    for n in 0..workers.num_workers() {
-        let Some(worker) = workers.worker(n) else {
-            continue;
-        };
-        let (redis, done, stop) = (redis.clone(), done.clone(), stop.clone());
-        runs.push(worker.spawn(move || async move {
-            let tasks: Vec<_> = (0..TASKS_PER_WORKER)
-                .filter_map(|_| {
-                    let (redis, done, stop) = (redis.clone(), done.clone(), stop.clone());
-                    corelane_runtime::task::spawn(async move {
-                        while !stop.load(Ordering::Relaxed) {
-                            match redis.get::<String>("tour:load").await {
-                                Ok(v) if v == "value" => {
-                                    done.fetch_add(1, Ordering::Relaxed);
-                                }
-                                _ => return false,
-                            }
+    let corelane_rate = run_load("corelane", |load| {
+        let mut runs = Vec::with_capacity(n);
+        for i in 0..n {
+            let worker = workers.worker(i).ok_or_else(|| format!("no worker {i}"))?;
+            let (redis, load) = (redis.clone(), load.clone());
+            runs.push(worker.spawn(move || async move {
+                let mut tasks = Vec::with_capacity(TASKS_PER_WORKER);
+                for _ in 0..TASKS_PER_WORKER {
+                    let redis = redis.clone();
+                    let task = drive(load.clone(), async move || {
+                        check(redis.get::<Option<String>>(LOAD_KEY).await)
+                    });
+                    match corelane_runtime::task::spawn(task) {
+                        Ok(t) => tasks.push(t),
+                        Err(e) => {
+                            load.stop.store(true, Ordering::Relaxed);
+                            return Err(e.to_string());
                         }
-                        true
-                    })
-                    .ok()
-                })
-                .collect();
-            let mut ok = true;
-            for t in tasks {
-                ok &= t.await;
-            }
-            ok
-        }));
+                    }
+                }
+                let mut first_error = Ok(());
+                for t in tasks {
+                    first_error = first_error.and(t.await);
+                }
+                first_error
+            }));
+        }
+        Ok(move || {
+            runs.into_iter().try_for_each(|run| {
+                block_on(run).map_err(|e| format!("a worker went away: {e}"))?
+            })
+        })
+    })?;
+
+    println!(
+        "-- {LOAD_SECONDS} s of the same GETs with redis-rs: one MultiplexedConnection, {TASKS_PER_WORKER} tasks on each of {n} tokio worker threads"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .enable_all()
+        .build()?;
+    let client = redis::Client::open(redis_server.url().as_str())?;
+    // The multiplexed connection's driver task lives on this runtime.
+    let conn = rt.block_on(client.get_multiplexed_async_connection())?;
+    let redis_rs_rate = run_load("redis-rs", |load| {
+        let tasks: Vec<_> = (0..n * TASKS_PER_WORKER)
+            .map(|_| {
+                let mut conn = conn.clone();
+                rt.spawn(drive(load.clone(), async move || {
+                    use redis::AsyncCommands;
+                    check(conn.get::<_, Option<String>>(LOAD_KEY).await)
+                }))
+            })
+            .collect();
+        Ok(|| {
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.map_err(|e| format!("a task died: {e}"))??;
+                }
+                Ok(())
+            })
+        })
+    })?;
+
+    println!(
+        "-- side by side: the same {} tasks, the same GETs",
+        n * TASKS_PER_WORKER
+    );
+    println!("corelane  {corelane_rate:>10.0} GET/s");
+    println!("redis-rs  {redis_rs_rate:>10.0} GET/s");
+    println!(
+        "corelane / redis-rs = {:.2}x",
+        corelane_rate / redis_rs_rate
+    );
+    println!("\nNext: cargo run --release -p corelane-benches --bin compare   (the full side-by-side: latency, CPU, allocations; redis-rs, fred, tokio-postgres)");
+    Ok(())
+}
+
+/// What the tasks of one load share: the count of checked GETs and the flag that ends them.
+#[derive(Default)]
+struct Load {
+    done: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// One load task: runs `get` back to back until the load stops. An error stops every task of
+/// the load (so the demo ends at once) and is this task's output.
+async fn drive(
+    load: Arc<Load>,
+    mut get: impl AsyncFnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    while !load.stop.load(Ordering::Relaxed) {
+        if let Err(e) = get().await {
+            load.stop.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
+        load.done.fetch_add(1, Ordering::Relaxed);
     }
+    Ok(())
+}
+
+/// Checks one `GET tour:load` reply.
+fn check<E: Display>(reply: Result<Option<String>, E>) -> Result<(), String> {
+    match reply {
+        Ok(Some(v)) if v == LOAD_VALUE => Ok(()),
+        Ok(Some(v)) => Err(format!(
+            "GET {LOAD_KEY} returned {v:?}, expected {LOAD_VALUE:?}"
+        )),
+        Ok(None) => Err(format!(
+            "GET {LOAD_KEY} returned nil, expected {LOAD_VALUE:?}"
+        )),
+        Err(e) => Err(format!("GET {LOAD_KEY} failed: {e}")),
+    }
+}
+
+/// Runs a load for [`LOAD_SECONDS`] with a progress line, then prints and returns its GET/s.
+///
+/// `launch` starts the load's tasks (each one [`drive`]) and returns what waits for them all.
+fn run_load<J>(
+    who: &str,
+    launch: impl FnOnce(&Arc<Load>) -> Result<J, String>,
+) -> Result<f64, String>
+where
+    J: FnOnce() -> Result<(), String>,
+{
+    let load = Arc::new(Load::default());
+    let join = match launch(&load) {
+        Ok(join) => join,
+        Err(e) => {
+            // Tasks that did start end at their next GET.
+            load.stop.store(true, Ordering::Relaxed);
+            return Err(format!("{who}: could not start the load: {e}"));
+        }
+    };
     let start = Instant::now();
-    let mut last = 0;
-    while start.elapsed() < Duration::from_secs(LOAD_SECONDS) {
-        std::thread::sleep(Duration::from_millis(500));
-        let now = done.load(Ordering::Relaxed);
+    let end = start + Duration::from_secs(LOAD_SECONDS);
+    let (mut tick, mut last_at, mut last_done) = (start, start, 0);
+    while tick < end && !load.stop.load(Ordering::Relaxed) {
+        tick = (tick + PROGRESS_EVERY).min(end);
+        std::thread::sleep(tick.saturating_duration_since(Instant::now()));
+        let (at, done) = (Instant::now(), load.done.load(Ordering::Relaxed));
         print!(
             "\r{:>4.1} s  {:>10} GETs  {:>9.0} GET/s now",
-            start.elapsed().as_secs_f64(),
-            now,
-            (now - last) as f64 / 0.5
+            (at - start).as_secs_f64(),
+            done,
+            (done - last_done) as f64 / (at - last_at).as_secs_f64()
         );
-        std::io::stdout().flush()?;
-        last = now;
+        std::io::stdout().flush().map_err(|e| e.to_string())?;
+        (last_at, last_done) = (at, done);
     }
-    stop.store(true, Ordering::Relaxed);
-    for run in runs {
-        if !block_on(run)? {
-            return Err("a GET returned a wrong value or failed".into());
-        }
-    }
-    let total = done.load(Ordering::Relaxed);
+    load.stop.store(true, Ordering::Relaxed);
+    let joined = join();
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "\n{total} GETs in {secs:.1} s = {:.0} GET/s, every reply checked",
-        total as f64 / secs
-    );
-    println!("\nNext: cargo run --release -p corelane-benches --bin compare   (side by side with redis-rs, fred, tokio-postgres)");
-    Ok(())
+    let total = load.done.load(Ordering::Relaxed);
+    println!();
+    joined.map_err(|e| format!("{who}: {e}"))?;
+    if total == 0 {
+        return Err(format!("{who}: no GET completed in {secs:.1} s"));
+    }
+    let rate = total as f64 / secs;
+    println!("{who}: {total} GETs in {secs:.1} s = {rate:.0} GET/s, every reply checked\n");
+    Ok(rate)
 }
