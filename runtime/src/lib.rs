@@ -36,6 +36,7 @@ pub mod pool;
 mod probe;
 mod provider;
 pub mod roundtrip;
+mod spare;
 mod standalone;
 pub mod task;
 mod thread_bound;
@@ -49,6 +50,7 @@ pub use provider::{
     configure_standalone, resolve, standalone_running, standalone_starts, EventLoopProvider,
     Provider, ServerProvider,
 };
+pub use spare::SpareBuf;
 pub use standalone::{Loop, LoopBuilder, Placement, DEFAULT_IO_MEMORY};
 pub use thread_bound::ThreadBound;
 pub use worker::{RemoteTask, WorkerLoop};

@@ -8,9 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use corelane_runtime::{Limits, Stream};
 use corelane_runtime::roundtrip::Pipe;
 use corelane_runtime::{task, ThreadBound};
+use corelane_runtime::{Limits, Stream};
 use support::{run_on, test_loop, EchoServer, Lines};
 
 /// utime + stime of one thread of this process, in clock ticks.

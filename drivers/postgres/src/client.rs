@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use corelane_pg_proto::message::backend::DataRow;
 use corelane_pg_proto::types::ToSql;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
@@ -14,7 +15,7 @@ use crate::codec::Response;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::row::Row;
-use crate::statement::{Params, Statement};
+use crate::statement::{Column, Params, Statement};
 use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state;
 use crate::Error;
@@ -244,9 +245,12 @@ impl Client {
 
     /// Like [`query`](Self::query), for exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        let mut rows = self.query(sql, params).await?;
+        let (columns, mut rows) = self.query_data(sql, params).await?;
         match rows.len() {
-            1 => rows.pop().ok_or_else(|| Error::row_count(0)),
+            1 => rows
+                .pop()
+                .map(|data| Row { columns, data })
+                .ok_or_else(|| Error::row_count(0)),
             n => Err(Error::row_count(n)),
         }
     }
@@ -257,11 +261,31 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(sql, params).await?;
+        let (columns, mut rows) = self.query_data(sql, params).await?;
         match rows.len() {
-            0 | 1 => Ok(rows.pop()),
+            0 | 1 => Ok(rows.pop().map(|data| Row { columns, data })),
             n => Err(Error::row_count(n)),
         }
+    }
+
+    /// Runs `sql` and returns its rows as received, with their columns: `query_one` and
+    /// `query_opt` build their single `Row` from it without first collecting a `Vec<Row>`.
+    async fn query_data(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Arc<[Column]>, Vec<DataRow>), Error> {
+        let deadline = self.deadline();
+        let stmt = self.prepare_by(sql, deadline).await?;
+        let encoded = stmt.encode(params)?;
+        let columns = stmt.columns.clone();
+        let rows = self
+            .on_connection(deadline, move |conn| async move {
+                let response = conn.execute(&stmt, &encoded).await?;
+                raw_outcome(response).map(|(rows, _)| rows)
+            })
+            .await?;
+        Ok((columns, rows))
     }
 
     /// Runs a statement and returns the rows it affected.
@@ -417,17 +441,23 @@ impl Drop for CancelOnDrop {
 }
 
 pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, Error> {
+    let (rows, affected) = raw_outcome(response)?;
+    Ok(Outcome {
+        rows: rows
+            .into_iter()
+            .map(|data| Row {
+                columns: stmt.columns.clone(),
+                data,
+            })
+            .collect(),
+        affected,
+    })
+}
+
+/// The received rows and the affected count of an Execute's response, or its error.
+fn raw_outcome(response: Response) -> Result<(Vec<DataRow>, Option<u64>), Error> {
     match response {
-        Response::Rows { rows, complete } => Ok(Outcome {
-            rows: rows
-                .into_iter()
-                .map(|data| Row {
-                    columns: stmt.columns.clone(),
-                    data,
-                })
-                .collect(),
-            affected: complete.and_then(|c| c.rows()),
-        }),
+        Response::Rows { rows, complete } => Ok((rows, complete.and_then(|c| c.rows()))),
         Response::Failed(e) => Err(Error::db(e)),
         Response::Skipped => Err(Error::skipped()),
         _ => Err(Error::protocol("unexpected reply to Execute")),

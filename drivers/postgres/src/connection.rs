@@ -15,7 +15,7 @@ use corelane_pg_proto::message::backend::{
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
 use corelane_runtime::roundtrip::{Batch, Pipe};
-use corelane_runtime::{Limits, Stream};
+use corelane_runtime::{Limits, SpareBuf, Stream};
 
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
@@ -55,12 +55,14 @@ struct StatementCache {
 }
 
 impl StatementCache {
-    fn lookup(&mut self, sql: &Arc<str>) -> Option<String> {
+    /// The server-side name of `sql`'s statement, marked as just used. Borrowed: the caller
+    /// encodes with the cache still borrowed, so no name is copied per query.
+    fn lookup(&mut self, sql: &Arc<str>) -> Option<&str> {
         self.clock += 1;
         let clock = self.clock;
         self.names.get_mut(sql).map(|(name, used)| {
             *used = clock;
-            name.clone()
+            name.as_str()
         })
     }
 
@@ -300,20 +302,28 @@ impl Connection {
         for name in cache.to_close.drain(..) {
             frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
         }
-        let (name, parse) = match cache.lookup(&stmt.sql) {
-            Some(name) => (name, false),
-            None => (cache.insert(stmt.sql.clone()), true),
+        // The cache stays borrowed while encoding (nothing here awaits or runs user code).
+        // A known statement's name is used in place; only a new one is created (and owned).
+        let fresh = match cache.lookup(&stmt.sql) {
+            Some(_) => None,
+            None => Some(cache.insert(stmt.sql.clone())),
         };
-        drop(cache);
+        let parse = fresh.is_some();
+        let name = match &fresh {
+            Some(name) => name.as_str(),
+            None => cache
+                .lookup(&stmt.sql)
+                .ok_or_else(|| Error::protocol("statement cache lost an entry"))?,
+        };
         if parse {
-            frontend::parse(&name, &stmt.sql, stmt.params.iter().copied(), out)
+            frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
                 .map_err(encode_err)?;
         }
         frontend::bind(
             "",
-            &name,
+            name,
             [Format::Binary],
-            params.values.iter(),
+            params.iter(),
             |value, buf| -> Result<IsNull, std::convert::Infallible> {
                 match value {
                     Some(bytes) => {
@@ -338,7 +348,9 @@ impl Connection {
         params: &Params,
     ) -> Result<Response, Error> {
         for attempt in 0..2 {
-            let mut out = BytesMut::new();
+            // Encoded aside first (an encoding error must send nothing), in a spare buffer
+            // so a query does not allocate (and grow) one each time.
+            let mut out = SpareBuf::new();
             let parsed = self.encode_execute(stmt, params, &mut out)?;
             frontend::sync(&mut out);
             let response = self
@@ -390,7 +402,7 @@ impl Connection {
         let mut batch: Batch<PgCodec> = self.pipe.take_batch();
         let mut parsed = Vec::with_capacity(items.len());
         for (stmt, params) in items {
-            let mut out = BytesMut::new();
+            let mut out = SpareBuf::new();
             parsed.push(self.encode_execute(stmt, params, &mut out)?);
             batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
         }

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BufMut;
 use corelane_pg_proto::message::backend::RowDescription;
 use corelane_pg_proto::message::frontend::Format;
 use corelane_pg_proto::types::{oid, IsNull, Oid, ToSql};
+use corelane_runtime::SpareBuf;
 
 use crate::Error;
 
@@ -96,24 +97,31 @@ impl Statement {
                 values.len()
             )));
         }
-        let mut buf = BytesMut::new();
-        let mut ranges = Vec::with_capacity(values.len());
+        // Each value goes in as Bind carries it (length, then bytes) into one spare buffer:
+        // no vector of values, no buffer per value, and in steady state no allocation.
+        let mut encoded = SpareBuf::new();
         for (i, (value, ty)) in values.iter().zip(self.params.iter()).enumerate() {
-            let start = buf.len();
-            match value.to_sql_checked(*ty, &mut buf) {
-                Ok(IsNull::No) => ranges.push(Some((start, buf.len()))),
-                Ok(IsNull::Yes) => ranges.push(None),
+            let len_at = encoded.len();
+            encoded.put_i32(0);
+            let len = match value.to_sql_checked(*ty, &mut encoded) {
+                Ok(IsNull::No) => i32::try_from(encoded.len() - len_at - 4).map_err(|_| {
+                    Error::type_error(format!("parameter ${}: value too large", i + 1))
+                })?,
+                Ok(IsNull::Yes) => {
+                    encoded.truncate(len_at + 4);
+                    -1
+                }
                 Err(e) => {
                     return Err(Error::type_error(format!("parameter ${}: {e}", i + 1)));
                 }
+            };
+            if let Some(at) = encoded.get_mut(len_at..len_at + 4) {
+                at.copy_from_slice(&len.to_be_bytes());
             }
         }
-        let bytes = buf.freeze();
         Ok(Params {
-            values: ranges
-                .into_iter()
-                .map(|r| r.map(|(s, e)| bytes.slice(s..e)))
-                .collect(),
+            encoded,
+            count: values.len(),
         })
     }
 }
@@ -121,7 +129,28 @@ impl Statement {
 /// Parameter values encoded in binary, ready to splice into a Bind (`Send`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params {
-    pub(crate) values: Vec<Option<Bytes>>,
+    /// Per value: its length as a big-endian `i32` (`-1` for NULL), then its bytes.
+    encoded: SpareBuf,
+    count: usize,
+}
+
+impl Params {
+    /// The values in order, `None` for NULL.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Option<&[u8]>> + '_ {
+        let mut rest: &[u8] = &self.encoded;
+        (0..self.count).map(move |_| {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = i32::from_be_bytes(*len);
+            // Negative: NULL (only -1 is written).
+            let Ok(len) = usize::try_from(len) else {
+                rest = tail;
+                return None;
+            };
+            let value = tail.get(..len)?;
+            rest = tail.get(len..).unwrap_or_default();
+            Some(value)
+        })
+    }
 }
 
 /// Types whose binary form the client decodes; other columns are requested as text.

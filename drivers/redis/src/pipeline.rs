@@ -1,7 +1,7 @@
 //! Explicit pipelines: many commands, one write, replies in order.
 
-use bytes::BytesMut;
 use corelane_redis_proto::Cmd;
+use corelane_runtime::SpareBuf;
 
 use crate::request::Request;
 
@@ -24,7 +24,9 @@ use crate::request::Request;
 /// [`Error::is_exec_aborted`](crate::Error::is_exec_aborted).
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
-    bytes: BytesMut,
+    /// From this thread's spare buffers (and back to them on drop): a pipeline built per call
+    /// does not allocate its buffer each time.
+    bytes: SpareBuf,
     commands: usize,
     atomic: bool,
 }
@@ -69,19 +71,23 @@ impl Pipeline {
     }
 
     pub(crate) fn request(&self) -> Request {
+        // The call owns a copy (it may run on another worker, after `self` is gone), in a
+        // spare buffer that goes back to the spares when the call is done with it.
+        let mut bytes = SpareBuf::new();
         if self.atomic {
-            let mut bytes = BytesMut::with_capacity(self.bytes.len() + 32);
+            bytes.reserve(self.bytes.len() + 32);
             Cmd::new("MULTI").write_to(&mut bytes);
             bytes.extend_from_slice(&self.bytes);
             Cmd::new("EXEC").write_to(&mut bytes);
             Request::Many {
-                bytes: bytes.freeze(),
+                bytes,
                 replies: self.commands + 2,
                 atomic: true,
             }
         } else {
+            bytes.extend_from_slice(&self.bytes);
             Request::Many {
-                bytes: self.bytes.clone().freeze(),
+                bytes,
                 replies: self.commands,
                 atomic: false,
             }

@@ -1,8 +1,9 @@
 //! What a call sends, and how its replies become one value.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use corelane_redis_proto::{Cmd, Value};
 use corelane_runtime::roundtrip::{Batch, RequestError};
+use corelane_runtime::SpareBuf;
 
 use crate::codec::RespCodec;
 use crate::Error;
@@ -13,7 +14,7 @@ pub(crate) enum Request {
     One(Cmd),
     Many {
         /// Every command's bytes, back to back (with MULTI/EXEC when atomic).
-        bytes: Bytes,
+        bytes: SpareBuf,
         /// Replies to read: one per command (+2 when atomic).
         replies: usize,
         atomic: bool,
@@ -46,10 +47,14 @@ impl Request {
                 replies,
                 atomic: false,
                 ..
-            } => (0..*replies)
-                .map(|k| take(batch, k))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
+            } => {
+                // Sized once: collecting `Result`s would grow the vector step by step.
+                let mut values = Vec::with_capacity(*replies);
+                for k in 0..*replies {
+                    values.push(take(batch, k)?);
+                }
+                Ok(Value::Array(values))
+            }
             Request::Many {
                 replies,
                 atomic: true,

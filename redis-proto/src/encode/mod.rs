@@ -1,6 +1,7 @@
 //! Encoding commands: RESP arrays of bulk strings, written straight into a `BytesMut`.
 
 mod arg;
+mod spare;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -33,7 +34,12 @@ pub struct Cmd {
 impl Cmd {
     /// A command whose first argument is `name` (e.g. `"GET"`).
     pub fn new(name: impl ToArg) -> Self {
-        let mut cmd = Self::default();
+        // The buffer comes from this thread's spares and goes back when the command is
+        // dropped (see `Drop`): a command built per call allocates nothing in steady state.
+        let mut cmd = Cmd {
+            args: spare::take(),
+            argc: 0,
+        };
         cmd.push(name);
         cmd
     }
@@ -92,6 +98,12 @@ impl Cmd {
     pub fn clear(&mut self) {
         self.args.clear();
         self.argc = 0;
+    }
+}
+
+impl Drop for Cmd {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.args));
     }
 }
 

@@ -258,6 +258,19 @@ impl<M: Manager> SharedPool<M> {
         let inner = &*self.inner;
         let removed = {
             let mut state = inner.state.borrow_mut();
+            // The common case, on every call's hot path: nothing to evict. Checked first so
+            // that case allocates nothing (the rebuild below needs two vectors).
+            let any_candidate = state.conns.iter().any(|entry| {
+                entry.discarded.get()
+                    || inner.manager.is_broken(&entry.conn)
+                    || inner
+                        .expiry
+                        .expired(entry.created, entry.last_used.get(), now)
+                        .is_some()
+            });
+            if !any_candidate {
+                return 0;
+            }
             let mut removed = Vec::new();
             let mut kept = Vec::with_capacity(state.conns.len());
             let mut remaining = state.conns.len();

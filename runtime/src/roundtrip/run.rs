@@ -34,7 +34,9 @@ pub struct Run<'a, C: Codec> {
 #[must_use = "a batch is sent only when its future is polled"]
 pub struct OwnedRun<C: Codec> {
     pipe: Pipe<C>,
-    batch: Batch<C>,
+    /// `None` only inside [`OwnedRun::into_batch`], which moves it out without putting a
+    /// fresh batch (and its slot allocation) in its place.
+    batch: Option<Batch<C>>,
     state: RunState<C>,
 }
 
@@ -79,25 +81,28 @@ impl<C: Codec> OwnedRun<C> {
     pub(crate) fn new(pipe: Pipe<C>, batch: Batch<C>) -> Self {
         OwnedRun {
             pipe,
-            batch,
+            batch: Some(batch),
             state: RunState::Start,
         }
     }
 
-    fn progress(&mut self) -> Progress<'_, C> {
-        Progress {
+    fn progress(&mut self) -> Option<Progress<'_, C>> {
+        Some(Progress {
             pipe: &self.pipe,
-            batch: &mut self.batch,
+            batch: self.batch.as_mut()?,
             state: &mut self.state,
-        }
+        })
     }
 
     /// The batch with its replies. Call it once the run has completed; taken earlier, the
     /// run is dropped first (unanswered requests become placeholders) and the batch holds
     /// only the replies that had arrived.
     pub fn into_batch(mut self) -> Batch<C> {
-        self.progress().abandon();
-        std::mem::take(&mut self.batch)
+        if let Some(mut progress) = self.progress() {
+            progress.abandon();
+        }
+        // Always `Some` here: only this method takes it, and it consumes the run.
+        self.batch.take().unwrap_or_default()
     }
 }
 
@@ -340,12 +345,18 @@ impl<C: Codec> Future for OwnedRun<C> {
     type Output = Result<(), RequestError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().progress().poll(cx)
+        match self.get_mut().progress() {
+            Some(mut progress) => progress.poll(cx),
+            // Unreachable: the batch is only taken by `into_batch`, which consumes the run.
+            None => Poll::Ready(Err(RequestError::WorkerClosed)),
+        }
     }
 }
 
 impl<C: Codec> Drop for OwnedRun<C> {
     fn drop(&mut self) {
-        self.progress().abandon();
+        if let Some(mut progress) = self.progress() {
+            progress.abandon();
+        }
     }
 }
