@@ -116,10 +116,12 @@ struct Args {
     window_ms: Option<u64>,
     /// Rounds over the clients (overrides the mode's).
     rounds: Option<usize>,
+    /// Where corelane's workers run.
+    placement: Placement,
 }
 
 const USAGE: &str =
-    "usage: compare [--quick] [--only WORKLOAD,...] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
+    "usage: compare [--quick] [--only WORKLOAD,...] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args {
@@ -129,6 +131,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         clients: None,
         window_ms: None,
         rounds: None,
+        placement: Placement::Auto,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -156,6 +159,14 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--clients" => {
                 let list = it.next().ok_or(USAGE)?;
                 args.clients = Some(list.split(',').map(str::to_owned).collect());
+            }
+            "--placement" => {
+                args.placement = match it.next().ok_or(USAGE)?.as_str() {
+                    "auto" => Placement::Auto,
+                    "pinned" => Placement::Pinned,
+                    "unbound" => Placement::Unbound,
+                    other => return Err(format!("unknown placement {other:?}; {USAGE}").into()),
+                };
             }
             "--rounds" => {
                 args.rounds = Some(it.next().ok_or(USAGE)?.parse::<usize>()?.max(1));
@@ -499,7 +510,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
 
     // corelane's loop: configured before its first use.
-    let mut builder = Loop::builder().placement(Placement::Auto);
+    let mut builder = Loop::builder().placement(args.placement);
     if args.spin_us > 0 {
         builder = builder.spin_before_park(Duration::from_micros(args.spin_us));
     }
@@ -548,9 +559,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         })
         .collect();
     println!(
-        "# corelane: standalone loop, {} workers [{}], placement Auto, {}{}",
+        "# corelane: standalone loop, {} workers [{}], placement {:?}, {}{}",
         workers.num_workers(),
         worker_cpus.join(", "),
+        args.placement,
         if args.spin_us > 0 {
             format!("spin_before_park {} us", args.spin_us)
         } else {
