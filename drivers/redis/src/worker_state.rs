@@ -131,3 +131,28 @@ impl WorkerClient {
         value
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WorkerClient;
+    use crate::request::Request;
+
+    fn future_size<'a, F, Fut>(_f: F) -> usize
+    where
+        F: Fn(&'a WorkerClient, &'a Request) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every call from another thread spawns this future on a worker. The connect path
+    /// (TCP connect, handshake) once made it 26 KB, which cost an allocation of that size and
+    /// its copies per call; the pool now boxes the connect, so the future stays small.
+    #[test]
+    fn the_per_call_future_does_not_carry_the_connect_path() {
+        let size = future_size(WorkerClient::execute);
+        assert!(
+            size < 2048,
+            "WorkerClient::execute's future is {size} bytes"
+        );
+    }
+}

@@ -54,7 +54,11 @@ impl Connector {
                 None => break,
             }
         }
-        let result = with_timeout(self.connect_timeout, manager.connect()).await;
+        // Boxed: a driver's connect (TCP connect, handshake, auth) is a large state machine
+        // (~26 KB for Redis), and without the box it is part of every future that *may*
+        // connect — each call's future on paths that acquire a connection — which then costs
+        // a big allocation and copies per call. One allocation per connect is nothing.
+        let result = with_timeout(self.connect_timeout, Box::pin(manager.connect())).await;
         match result {
             Some(Ok(conn)) => {
                 self.backoff.borrow_mut().on_success();
