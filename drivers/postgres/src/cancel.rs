@@ -103,6 +103,11 @@ pub(crate) struct CancelState {
 }
 
 impl CancelState {
+    /// A cancel is in flight: no call may write on the connection until the gate opens.
+    pub(crate) fn is_gated(&self) -> bool {
+        self.draining.get()
+    }
+
     fn open_gate(&self) {
         self.draining.set(false);
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
@@ -162,6 +167,11 @@ impl Watch {
         let state = &conn.cancel;
         state.active.set(state.active.get().saturating_add(1));
         Watch { conn: conn.clone() }
+    }
+
+    /// The connection watched.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
     }
 }
 

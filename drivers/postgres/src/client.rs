@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use corelane_pg_proto::message::backend::DataRow;
 use corelane_pg_proto::types::ToSql;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
@@ -14,6 +13,8 @@ use crate::cancel;
 use crate::codec::Response;
 use crate::config::Config;
 use crate::connection::Connection;
+use crate::data_rows::DataRows;
+use crate::execute::Execute;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
 use crate::transaction::{self, Transaction, TransactionOptions};
@@ -245,13 +246,11 @@ impl Client {
 
     /// Like [`query`](Self::query), for exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        let (columns, mut rows) = self.query_data(sql, params).await?;
-        match rows.len() {
-            1 => rows
-                .pop()
-                .map(|data| Row { columns, data })
-                .ok_or_else(|| Error::row_count(0)),
-            n => Err(Error::row_count(n)),
+        let (columns, rows) = self.query_data(sql, params).await?;
+        match rows.at_most_one() {
+            Ok(Some(data)) => Ok(Row { columns, data }),
+            Ok(None) => Err(Error::row_count(0)),
+            Err(n) => Err(Error::row_count(n)),
         }
     }
 
@@ -261,10 +260,10 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let (columns, mut rows) = self.query_data(sql, params).await?;
-        match rows.len() {
-            0 | 1 => Ok(rows.pop().map(|data| Row { columns, data })),
-            n => Err(Error::row_count(n)),
+        let (columns, rows) = self.query_data(sql, params).await?;
+        match rows.at_most_one() {
+            Ok(data) => Ok(data.map(|data| Row { columns, data })),
+            Err(n) => Err(Error::row_count(n)),
         }
     }
 
@@ -274,18 +273,38 @@ impl Client {
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<(Arc<[Column]>, Vec<DataRow>), Error> {
+    ) -> Result<(Arc<[Column]>, DataRows), Error> {
         let deadline = self.deadline();
         let stmt = self.prepare_by(sql, deadline).await?;
         let encoded = stmt.encode(params)?;
         let columns = stmt.columns.clone();
-        let rows = self
-            .on_connection(deadline, move |conn| async move {
-                let response = conn.execute(&stmt, &encoded).await?;
-                raw_outcome(response).map(|(rows, _)| rows)
-            })
-            .await?;
+        let response = self.execute_response(stmt, encoded, deadline).await?;
+        let (rows, _) = raw_outcome(response)?;
         Ok((columns, rows))
+    }
+
+    /// Runs one prepared statement and returns its response. On one of the client's workers
+    /// with the worker's connection ready (the hot path) it runs as [`Execute`], a future held
+    /// by value; anywhere else through [`on_connection`](Self::on_connection), which boxes
+    /// the work on a worker. Both take the same steps (see `execute.rs`).
+    async fn execute_response(
+        &self,
+        stmt: Statement,
+        params: Params,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Response, Error> {
+        let (stmt, params) = if self.inner.workers.current_worker().is_some() {
+            match Execute::start(self.inner.id, &self.inner.config, stmt, params, deadline) {
+                Ok(execute) => return execute.await,
+                Err(back) => back,
+            }
+        } else {
+            (stmt, params)
+        };
+        self.on_connection(deadline, move |conn| async move {
+            conn.execute(&stmt, &params).await
+        })
+        .await
     }
 
     /// Runs a statement and returns the rows it affected.
@@ -306,11 +325,10 @@ impl Client {
         params: Params,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Outcome, Error> {
-        self.on_connection(deadline, move |conn| async move {
-            let response = conn.execute(&stmt, &params).await?;
-            outcome(&stmt, response)
-        })
-        .await
+        let response = self
+            .execute_response(stmt.clone(), params, deadline)
+            .await?;
+        outcome(&stmt, response)
     }
 
     /// Runs one or more statements with the simple protocol (no parameters, text results).
@@ -455,7 +473,7 @@ pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, E
 }
 
 /// The received rows and the affected count of an Execute's response, or its error.
-fn raw_outcome(response: Response) -> Result<(Vec<DataRow>, Option<u64>), Error> {
+fn raw_outcome(response: Response) -> Result<(DataRows, Option<u64>), Error> {
     match response {
         Response::Rows { rows, complete } => Ok((rows, complete.and_then(|c| c.rows()))),
         Response::Failed(e) => Err(Error::db(e)),

@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, CommandComplete, DataRow, ErrorFields, Message, RowDescription,
+    Authentication, BackendKeyData, CommandComplete, ErrorFields, Message, RowDescription,
     TransactionStatus,
 };
 use corelane_pg_proto::types::Oid;
 use corelane_runtime::roundtrip::Codec;
+
+use crate::data_rows::DataRows;
 
 /// What ends one request's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +81,7 @@ pub(crate) enum Response {
         columns: Option<RowDescription>,
     },
     Rows {
-        rows: Vec<DataRow>,
+        rows: DataRows,
         complete: Option<CommandComplete>,
     },
     /// Skipped by the server after an earlier error in the same batch.
@@ -105,7 +107,7 @@ pub(crate) type Notices = Arc<dyn Fn(&ErrorFields) + Send + Sync>;
 struct Partial {
     params: Vec<Oid>,
     columns: Option<RowDescription>,
-    rows: Vec<DataRow>,
+    rows: DataRows,
     complete: Option<CommandComplete>,
     error: Option<Box<ErrorFields>>,
     key: Option<BackendKeyData>,
@@ -174,7 +176,7 @@ impl PgCodec {
         match p.error {
             Some(e) => Response::Failed(e),
             None => Response::Rows {
-                rows: Vec::new(),
+                rows: DataRows::default(),
                 complete: p.complete,
             },
         }

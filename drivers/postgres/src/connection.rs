@@ -14,7 +14,7 @@ use corelane_pg_proto::message::backend::{
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
-use corelane_runtime::roundtrip::{Batch, Pipe};
+use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
 use corelane_runtime::{Limits, SpareBuf, Stream};
 
 use crate::codec::{Expect, PgCodec, Response};
@@ -348,26 +348,71 @@ impl Connection {
         params: &Params,
     ) -> Result<Response, Error> {
         for attempt in 0..2 {
-            // Encoded aside first (an encoding error must send nothing), in a spare buffer
-            // so a query does not allocate (and grow) one each time.
-            let mut out = SpareBuf::new();
-            let parsed = self.encode_execute(stmt, params, &mut out)?;
-            frontend::sync(&mut out);
-            let response = self
-                .call(Expect::Execute, |b| b.extend_from_slice(&out))
-                .await?;
-            if let Response::Failed(e) = &response {
-                // A failed Parse may have left no statement behind: never reuse the name.
-                if parsed || e.code.code() == INVALID_STATEMENT_NAME {
-                    self.cache.borrow_mut().forget(&stmt.sql);
-                }
-                if e.code.code() == INVALID_STATEMENT_NAME && attempt == 0 {
-                    continue;
-                }
+            let (mut run, parsed) = self.start_execute(stmt, params)?;
+            let outcome = (&mut run).await;
+            let response = self.finish_execute(run, outcome)?;
+            if self.retry_execute(stmt, parsed, &response, attempt) {
+                continue;
             }
             return Ok(response);
         }
         Err(Error::protocol("statement retry loop ended"))
+    }
+
+    /// Starts one statement (`[Close…][Parse] Bind Execute Sync`) as a run that owns its batch,
+    /// so [`crate::execute::Execute`] can hold it by value. Also returns whether a Parse was
+    /// included, for [`Connection::retry_execute`].
+    pub(crate) fn start_execute(
+        &self,
+        stmt: &Statement,
+        params: &Params,
+    ) -> Result<(OwnedRun<PgCodec>, bool), Error> {
+        // Encoded aside first (an encoding error must send nothing), in a spare buffer
+        // so a query does not allocate (and grow) one each time.
+        let mut out = SpareBuf::new();
+        let parsed = self.encode_execute(stmt, params, &mut out)?;
+        frontend::sync(&mut out);
+        // A spare batch of this connection: no allocation once warm.
+        let mut batch = self.pipe.take_batch();
+        batch.push(Expect::Execute, |b| b.extend_from_slice(&out));
+        Ok((self.pipe.run_owned(batch), parsed))
+    }
+
+    /// The reply of a run from [`Connection::start_execute`] that has completed with
+    /// `outcome`; its batch goes back to the connection's spares.
+    pub(crate) fn finish_execute(
+        &self,
+        run: OwnedRun<PgCodec>,
+        outcome: Result<(), RequestError>,
+    ) -> Result<Response, Error> {
+        let mut batch = run.into_batch();
+        let reply = match outcome {
+            Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
+            Err(e) => Err(e),
+        };
+        self.pipe.recycle_batch(batch);
+        reply.map_err(Error::from)
+    }
+
+    /// After attempt `attempt` (from 0) of a statement answered `response`: forgets the
+    /// statement's name when the server may not have it, and says whether to run it again
+    /// (once, when the server lost it: 26000).
+    pub(crate) fn retry_execute(
+        &self,
+        stmt: &Statement,
+        parsed: bool,
+        response: &Response,
+        attempt: u32,
+    ) -> bool {
+        let Response::Failed(e) = response else {
+            return false;
+        };
+        let lost = e.code.code() == INVALID_STATEMENT_NAME;
+        // A failed Parse may have left no statement behind: never reuse the name.
+        if parsed || lost {
+            self.cache.borrow_mut().forget(&stmt.sql);
+        }
+        lost && attempt == 0
     }
 
     /// Runs statements as one pipelined batch with a single `Sync`: each slot gets its own
@@ -412,7 +457,7 @@ impl Connection {
         for k in 0..items.len() {
             let reply = batch
                 .take(k)
-                .unwrap_or(Err(corelane_runtime::roundtrip::RequestError::WorkerClosed))
+                .unwrap_or(Err(RequestError::WorkerClosed))
                 .map_err(Error::from)?;
             if matches!(reply, Response::Failed(_) | Response::Skipped)
                 && parsed.get(k) == Some(&true)
@@ -480,7 +525,7 @@ impl Connection {
         let mut next = || {
             replies
                 .next()
-                .unwrap_or(Err(corelane_runtime::roundtrip::RequestError::WorkerClosed))
+                .unwrap_or(Err(RequestError::WorkerClosed))
                 .map_err(Error::from)
         };
         let first = match end {

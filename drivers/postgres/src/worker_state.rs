@@ -114,6 +114,15 @@ pub(crate) async fn connection(id: u64, config: &Config) -> Result<Connection, E
     }
 }
 
+/// The shared connection of client `id` on this worker when one is open now: the hot path,
+/// which must not await. `None` when one has to be opened or waited for (or the pools cannot be
+/// made: the awaiting path reports that).
+pub(crate) fn ready_connection(id: u64, config: &Config) -> Option<Connection> {
+    let pools = pools(id, config).ok()?;
+    let shared = pools.shared.try_get_shared()?;
+    Some((*shared).clone())
+}
+
 /// A connection of client `id` on this worker for exclusive use (a transaction), checked out
 /// until the permit drops. It comes reset (see [`PgManager::recycle`]).
 pub(crate) async fn exclusive(id: u64, config: &Config) -> Result<Pooled<PgManager>, Error> {

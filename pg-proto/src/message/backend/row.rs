@@ -73,44 +73,137 @@ impl RowDescription {
 
 /// DataRow: one row, kept as the received body plus the byte range of each non-NULL column.
 ///
-/// Column values are borrowed from (or cheaply sliced out of) the one body buffer; parsing a
-/// row allocates one vector of ranges, never one buffer per column.
+/// Column values are borrowed from (or cheaply sliced out of) the one body buffer. The ranges
+/// of a row of up to four columns are stored inside the `DataRow` itself, so parsing such a
+/// row allocates nothing; a wider row allocates one slice of ranges (sized by the columns
+/// actually present), never one buffer per column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataRow {
     body: Bytes,
-    ranges: Vec<Option<Range<usize>>>,
+    columns: Columns,
 }
+
+/// How many columns a [`DataRow`] keeps inline. Small enough that a row stays a few words
+/// (rows are moved into result vectors by the thousand), large enough for the common narrow
+/// result (`SELECT $1`, a key and a value or two).
+const INLINE_COLUMNS: usize = 4;
+
+/// Where one column's value lies in the row's body.
+///
+/// Offsets are `u32`: a message's length field is an `i32`, so no body reaches 4 GiB, and
+/// half-size offsets let four columns fit inline in the space of two `Range<usize>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Column {
+    start: u32,
+    /// The value's length, or [`Column::NULL_LEN`] for NULL (a real length is at most
+    /// `i32::MAX`, so it cannot collide).
+    len: u32,
+}
+
+impl Column {
+    const NULL_LEN: u32 = u32::MAX;
+    const NULL: Column = Column {
+        start: 0,
+        len: Column::NULL_LEN,
+    };
+
+    /// Reads one length-prefixed value off `r`, whose cursor is in a body of `body_len` bytes.
+    fn read(r: &mut Reader, body_len: usize) -> Result<Column, Error> {
+        let len = r.i32("column length")?;
+        if len == -1 {
+            return Ok(Column::NULL);
+        }
+        let len = u32::try_from(len).map_err(|_| r.invalid("column length"))?;
+        let start = body_len
+            .checked_sub(r.remaining())
+            .ok_or_else(|| r.invalid("column offset"))?;
+        let start = u32::try_from(start).map_err(|_| r.invalid("column offset"))?;
+        // Bounds-checked against the bytes present before the range is recorded.
+        r.bytes(len as usize, "column value")?;
+        Ok(Column { start, len })
+    }
+
+    fn range(self) -> Option<Range<usize>> {
+        if self.len == Column::NULL_LEN {
+            return None;
+        }
+        let start = self.start as usize;
+        Some(start..start + self.len as usize)
+    }
+}
+
+/// The columns of a row: inline up to [`INLINE_COLUMNS`], else one heap slice.
+#[derive(Clone)]
+enum Columns {
+    /// The first `len` entries are the row's columns; the rest are unused.
+    Inline {
+        len: u8,
+        cols: [Column; INLINE_COLUMNS],
+    },
+    Heap(Box<[Column]>),
+}
+
+impl Columns {
+    fn as_slice(&self) -> &[Column] {
+        match self {
+            Columns::Inline { len, cols } => cols.get(..usize::from(*len)).unwrap_or(&[]),
+            Columns::Heap(cols) => cols,
+        }
+    }
+}
+
+// Both by the columns in use only: the unused inline entries are not part of the row.
+impl std::fmt::Debug for Columns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.as_slice().iter().map(|c| c.range()))
+            .finish()
+    }
+}
+
+impl PartialEq for Columns {
+    fn eq(&self, other: &Columns) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Columns {}
 
 impl DataRow {
     pub(crate) fn parse(body: Bytes) -> Result<DataRow, Error> {
         // The reader walks a second handle on the same buffer (a refcount bump, no copy).
         let mut r = Reader::new(b'D', body.clone());
-        // Each column takes at least its 4-byte length: the count is bounded by what arrived.
+        // Each column takes at least its 4-byte length: the count is bounded by what arrived,
+        // so the heap slice of a wide row is never larger than the body justifies.
         let n = r.count("column count", 4)?;
-        let mut ranges = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len = r.i32("column length")?;
-            if len == -1 {
-                ranges.push(None);
-                continue;
+        let columns = match u8::try_from(n) {
+            Ok(len) if n <= INLINE_COLUMNS => {
+                let mut cols = [Column::NULL; INLINE_COLUMNS];
+                for col in cols.iter_mut().take(n) {
+                    *col = Column::read(&mut r, body.len())?;
+                }
+                Columns::Inline { len, cols }
             }
-            let len = usize::try_from(len).map_err(|_| r.invalid("column length"))?;
-            let start = body.len() - r.remaining();
-            r.bytes(len, "column value")?;
-            ranges.push(Some(start..start + len));
-        }
+            _ => {
+                let mut cols = Vec::with_capacity(n);
+                for _ in 0..n {
+                    cols.push(Column::read(&mut r, body.len())?);
+                }
+                Columns::Heap(cols.into_boxed_slice())
+            }
+        };
         r.finish()?;
-        Ok(DataRow { body, ranges })
+        Ok(DataRow { body, columns })
     }
 
     /// Number of columns.
     pub fn len(&self) -> usize {
-        self.ranges.len()
+        self.columns.as_slice().len()
     }
 
     /// Whether the row has no columns.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.len() == 0
     }
 
     /// The raw message body (column count, then length-prefixed values).
@@ -120,20 +213,21 @@ impl DataRow {
 
     /// Column `i`: `None` if out of range, `Some(None)` for NULL, `Some(Some(bytes))` otherwise.
     pub fn get(&self, i: usize) -> Option<Option<&[u8]>> {
-        let range = self.ranges.get(i)?;
-        Some(range.as_ref().and_then(|r| self.body.get(r.clone())))
+        let col = self.columns.as_slice().get(i)?;
+        Some(col.range().and_then(|r| self.body.get(r)))
     }
 
     /// Like [`DataRow::get`], as a `Bytes` sharing the row's buffer.
     pub fn get_bytes(&self, i: usize) -> Option<Option<Bytes>> {
-        let range = self.ranges.get(i)?;
-        Some(range.as_ref().map(|r| self.body.slice(r.clone())))
+        let col = self.columns.as_slice().get(i)?;
+        Some(col.range().map(|r| self.body.slice(r)))
     }
 
     /// The columns in order, `None` for NULL.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Option<&[u8]>> + '_ {
-        self.ranges
+        self.columns
+            .as_slice()
             .iter()
-            .map(|r| r.as_ref().and_then(|r| self.body.get(r.clone())))
+            .map(|c| c.range().and_then(|r| self.body.get(r)))
     }
 }

@@ -365,6 +365,7 @@ fn malformed_bodies_are_errors() {
         frame(b'D', &[0xff, 0xff]),                   // negative count
         frame(b'D', &[0, 1, 0, 0, 0, 9, 1]),          // column longer than body
         frame(b'D', &[0, 1, 0xff, 0xff, 0xff, 0xfe]), // length -2
+        frame(b'D', &[0, 5, 0, 0, 0, 0, 0, 0, 0, 0]), // wide row: count exceeds body
         frame(b'T', &[0, 100]),                       // count exceeds body
         frame(b't', &[0, 3, 0, 0, 0, 23]),            // count exceeds body
         frame(b'R', &99i32.to_be_bytes()),            // unknown auth
@@ -387,7 +388,63 @@ fn malformed_bodies_are_errors() {
     }
 }
 
+/// A DataRow body holding `values` (`None` for NULL).
+fn data_row_of(values: &[Option<Vec<u8>>]) -> Vec<u8> {
+    let mut b = (values.len() as i16).to_be_bytes().to_vec();
+    for v in values {
+        match v {
+            Some(v) => {
+                b.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                b.extend_from_slice(v);
+            }
+            None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    frame(b'D', &b)
+}
+
+#[test]
+fn data_rows_inline_and_wide() {
+    // 0..=4 columns are kept inline, 5 and more on the heap: both read the same.
+    for n in 0..10usize {
+        let values: Vec<Option<Vec<u8>>> = (0..n)
+            .map(|i| (i % 3 != 1).then(|| vec![i as u8; i]))
+            .collect();
+        let Some(Message::DataRow(row)) = parse_all(&data_row_of(&values)).unwrap() else {
+            panic!("{n} columns")
+        };
+        assert_eq!(row.len(), n);
+        assert_eq!(row.is_empty(), n == 0);
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(row.get(i), Some(v.as_deref()), "column {i} of {n}");
+            assert_eq!(row.get_bytes(i).unwrap().as_deref(), v.as_deref());
+        }
+        assert_eq!(row.get(n), None);
+        assert_eq!(row.get_bytes(n), None);
+        assert!(row.iter().eq(values.iter().map(|v| v.as_deref())));
+        assert_eq!(row.clone(), row);
+        // Debug lists the columns in use only (a range each, or `None` for NULL).
+        let debug = format!("{row:?}");
+        assert_eq!(
+            debug.matches("..").count() + debug.matches("None").count(),
+            n
+        );
+    }
+}
+
 proptest! {
+    #[test]
+    fn data_rows_match_their_values(values in proptest::collection::vec(proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)), 0..12)) {
+        let Some(Message::DataRow(row)) = parse_all(&data_row_of(&values)).unwrap() else {
+            panic!("not a DataRow")
+        };
+        prop_assert_eq!(row.len(), values.len());
+        prop_assert!(row.iter().eq(values.iter().map(|v| v.as_deref())));
+        for (i, v) in values.iter().enumerate() {
+            prop_assert_eq!(row.get(i), Some(v.as_deref()));
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256)) {
         let mut buf = BytesMut::from(&data[..]);
