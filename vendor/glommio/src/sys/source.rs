@@ -294,6 +294,11 @@ impl Source {
         }
     }
 
+    /// corelane patch 4: the source's request is queued or in the kernel (not yet completed).
+    pub(super) fn is_enqueued(&self) -> bool {
+        self.inner.borrow().enqueued.is_some()
+    }
+
     pub(super) fn raw(&self) -> RawFd {
         self.inner.borrow().raw
     }

@@ -681,6 +681,17 @@ pub(crate) trait UringCommon {
 
     /// We will not dispatch the cancellation queue unless we need to.
     /// Dispatches will come from the submission queue.
+    /// corelane patch 5: moves queued requests into the SQ without entering the kernel
+    /// (unless the SQ is full); the caller's next `io_uring_enter` submits them.
+    fn stage_submission_queue(&mut self) -> io::Result<usize> {
+        let q = self.submission_queue();
+        let mut queue = q.borrow_mut();
+        self.consume_sqe_queue(&mut queue.submissions, false)
+            .or_else(Reactor::busy_ok)
+            .or_else(Reactor::again_ok)
+            .or_else(Reactor::intr_ok)
+    }
+
     fn consume_cancellation_queue(&mut self) -> io::Result<usize> {
         let q = self.submission_queue();
         let mut queue = q.borrow_mut();
@@ -1044,12 +1055,40 @@ impl SleepableRing {
         }
     }
 
+    /// corelane patch 5: like `can_sleep`, but requests staged in the SQ are fine: the
+    /// sleep's own `io_uring_enter` submits them.
+    fn can_sleep_staged(&self) -> bool {
+        self.submission_queue.borrow().is_empty() && self.waiting_kernel_collection() == 0
+    }
+
+    /// corelane patch 4: waits for a completion with the link poll already armed, submitting
+    /// whatever is staged in the same `io_uring_enter` (patch 5). The kernel does not wait
+    /// when it could not submit everything; we then just return.
+    fn wait_linked(&mut self) -> io::Result<()> {
+        let staged = self.waiting_kernel_submission();
+        if staged == 0 {
+            return self
+                .ring
+                .cq()
+                .wait(1)
+                .or_else(Reactor::busy_ok)
+                .or_else(Reactor::again_ok)
+                .or_else(Reactor::intr_ok);
+        }
+        match self.ring.submit_sqes_and_wait(1) {
+            Ok(n) => {
+                self.in_kernel += n as usize;
+                Ok(())
+            }
+            Err(e) => Reactor::busy_ok(e)
+                .or_else(Reactor::again_ok)
+                .or_else(Reactor::intr_ok),
+        }
+    }
+
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
-        assert_eq!(
-            self.waiting_kernel_submission(),
-            0,
-            "sleeping with pending SQEs"
-        );
+        // corelane patch 5: requests staged in the SQ go with the link, in one enter.
+        let staged = self.waiting_kernel_submission();
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
             let op = UringDescriptor {
@@ -1084,7 +1123,7 @@ impl SleepableRing {
                     .or_else(Reactor::again_ok)
                     .or_else(Reactor::intr_ok)?,
             };
-            if submitted != 1 {
+            if submitted != staged + 1 {
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
                 // Waiting here is unsafe because we could end up waiting much longer than
                 // needed.
@@ -1228,6 +1267,9 @@ pub(crate) struct Reactor {
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
+    /// corelane patch 4: the poll on `link_fd` the sleeping ring waits with (see
+    /// `link_rings_and_sleep`).
+    link_src: Source,
 
     // This keeps the `eventfd` alive. Drop will close it when we're done
     notifier: Arc<sys::SleepNotifier>,
@@ -1360,6 +1402,13 @@ impl Reactor {
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
+            link_src: Source::new(
+                IoRequirements::default(),
+                link_fd,
+                SourceType::LinkRings,
+                None,
+                None,
+            ),
             notifier,
             eventfd_src,
             source_map,
@@ -1729,15 +1778,17 @@ impl Reactor {
     ///
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
+    ///
+    /// corelane patch 4: one link source lives as long as the reactor. Upstream made a new one
+    /// per sleep and dropped it on waking, which cost an allocation per sleep and, when
+    /// something other than the linked ring woke us (a socket, most of the time), a cancel
+    /// request and its `io_uring_enter`. Now a link poll still armed from an earlier sleep is
+    /// simply waited on again (it fires when the linked ring next has completions).
     fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
-        let link_rings = Source::new(
-            IoRequirements::default(),
-            self.link_fd,
-            SourceType::LinkRings,
-            None,
-            None,
-        );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+        if self.link_src.is_enqueued() {
+            return ring.wait_linked().or_else(Self::busy_ok);
+        }
+        ring.sleep(&self.link_src).or_else(Self::busy_ok).map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1862,15 +1913,25 @@ impl Reactor {
         flush_cancellations!(into &mut woke; lat_ring, poll_ring, main_ring);
         // ... which happens right here. If you ever reorder this code just
         // be careful about this dependency.
-        flush_rings!(lat_ring, poll_ring, main_ring)?;
+        // corelane patch 5: on the way to sleep, the main ring's new requests (typically the
+        // readiness poll of the socket just written to) are only staged: the sleep submits
+        // them and waits in one `io_uring_enter`. Whatever is still staged when we do not
+        // sleep is submitted below.
+        let parking = preempt_timer().is_none();
+        if parking {
+            flush_rings!(lat_ring, poll_ring)?;
+            main_ring.stage_submission_queue()?;
+        } else {
+            flush_rings!(lat_ring, poll_ring, main_ring)?;
+        }
         // pick up the results of any cancellations
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
         // If we generated any event so far, we can't sleep. Need to handle them.
-        let should_sleep = preempt_timer().is_none()
+        let should_sleep = parking
             && (woke == 0)
             && poll_ring.can_sleep()
-            && main_ring.can_sleep()
+            && main_ring.can_sleep_staged()
             && lat_ring.can_sleep();
 
         if should_sleep {
@@ -1911,6 +1972,8 @@ impl Reactor {
                 self.notifier.wake_up();
             }
         }
+        // corelane patch 5: submit what was staged for a sleep that did not happen.
+        flush_rings!(main_ring)?;
 
         // A zero duration (corelane patch): nothing is runnable, so no preemption timer is
         // needed; the executor is about to park.
