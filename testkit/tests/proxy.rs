@@ -147,11 +147,21 @@ fn fragment_one_still_delivers_the_full_reply() {
     let mut client = connect(&proxy);
     let value = "x".repeat(3000);
     let request = format!("*2\r\n$4\r\nECHO\r\n$3000\r\n{value}\r\n");
-    client.write_all(request.as_bytes()).unwrap();
     let expected = format!("$3000\r\n{value}\r\n");
-    let (reply, reads) = read_n(&mut client, expected.len());
-    assert_eq!(reply, expected.as_bytes());
-    assert!(reads > 1, "reply arrived in a single read");
+    // Every attempt must deliver the whole reply. That it came in pieces is visible only when
+    // this thread reads faster than the proxy writes; a loaded machine can let the kernel
+    // coalesce the 1-byte writes, so one of several attempts must show it.
+    let mut most_reads = 0;
+    for _ in 0..5 {
+        client.write_all(request.as_bytes()).unwrap();
+        let (reply, reads) = read_n(&mut client, expected.len());
+        assert_eq!(reply, expected.as_bytes());
+        most_reads = most_reads.max(reads);
+        if most_reads > 1 {
+            break;
+        }
+    }
+    assert!(most_reads > 1, "the reply arrived in a single read 5 times");
 }
 
 #[test]

@@ -89,21 +89,42 @@ impl<R> Slots<R> {
     }
 }
 
-/// The last waker registered on a connection, shared by the runs of the task that owns it.
+/// Wakers of the tasks that recently ran requests on a connection, each shared (as one
+/// `Rc<Waker>`) by all the runs of its task: a task with tens of thousands of runs in flight
+/// must not clone its glommio waker once per run (the waker count is an `i16`).
+///
+/// Up to [`WAKER_CACHE_SIZE`] tasks are remembered, so tasks taking turns on one connection —
+/// the bridge queue's usual case — find theirs instead of allocating a new `Rc` per request;
+/// beyond that the oldest entry is replaced. An entry keeps its task's header alive until it
+/// is replaced or the connection goes, a bounded amount.
 #[derive(Default)]
-pub(crate) struct WakerCache(RefCell<Option<Rc<Waker>>>);
+pub(crate) struct WakerCache {
+    entries: RefCell<Vec<Rc<Waker>>>,
+    /// The entry replaced next once the cache is full.
+    next: std::cell::Cell<usize>,
+}
+
+/// How many tasks' wakers a connection remembers (64 concurrent callers per worker is the
+/// benchmarks' busy case; more only costs an allocation per request for the extra ones).
+const WAKER_CACHE_SIZE: usize = 64;
 
 impl WakerCache {
     fn get(&self, cx: &Context<'_>) -> Rc<Waker> {
-        let mut cached = self.0.borrow_mut();
-        match &*cached {
-            Some(w) if w.will_wake(cx.waker()) => w.clone(),
-            _ => {
-                let fresh = Rc::new(cx.waker().clone());
-                *cached = Some(fresh.clone());
-                fresh
-            }
+        let mut entries = self.entries.borrow_mut();
+        if let Some(w) = entries.iter().find(|w| w.will_wake(cx.waker())) {
+            return w.clone();
         }
+        let fresh = Rc::new(cx.waker().clone());
+        if entries.len() < WAKER_CACHE_SIZE {
+            entries.push(fresh.clone());
+        } else {
+            let at = self.next.get() % WAKER_CACHE_SIZE;
+            if let Some(slot) = entries.get_mut(at) {
+                *slot = fresh.clone();
+            }
+            self.next.set(at + 1);
+        }
+        fresh
     }
 }
 

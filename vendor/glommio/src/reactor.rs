@@ -433,6 +433,23 @@ impl Reactor {
         source
     }
 
+    /// corelane patch 6: arms a read-readiness poll, reusing `previous` when it has
+    /// completed (no new allocation per socket wait); otherwise a new source.
+    pub(crate) fn rearm_poll_read_ready(&self, fd: RawFd, previous: Option<Source>) -> Source {
+        match previous {
+            Some(source)
+                if source.raw() == fd
+                    && !source.is_enqueued()
+                    && source.has_result() =>
+            {
+                source.reset_for_rearm();
+                self.sys.poll_ready(&source, common_flags() | read_flags());
+                source
+            }
+            _ => self.poll_read_ready(fd),
+        }
+    }
+
     pub(crate) fn poll_write_ready(&self, fd: RawFd) -> Source {
         let source = self.new_source(fd, SourceType::PollAdd, None);
         self.sys

@@ -269,14 +269,16 @@ impl<S: AsRawFd> NonBufferedStream<S> {
 
         if no_pending_poll {
             if let Some(result) = super::yolo_recv(self.stream.as_raw_fd(), buf) {
-                self.source_rx.take();
+                // corelane patch 6: keep the completed poll source to re-arm it below.
+                let previous = self.source_rx.take();
                 self.read_timeout.cancel_timer(reactor);
                 let result = poll_err!(result);
                 // Start an early poll if the buffer is not fully filled. So when
                 // the next time `poll_read` is called, it will be known immediately
                 // whether the underlying stream is ready for reading.
                 if result > 0 && result < buf.len() {
-                    self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+                    self.source_rx =
+                        Some(reactor.rearm_poll_read_ready(self.stream.as_raw_fd(), previous));
                     // The `rush_dispatch`s here and after could be removed to
                     // improve performance if #458 is handled appropriately.
                     // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
@@ -288,7 +290,8 @@ impl<S: AsRawFd> NonBufferedStream<S> {
         poll_err!(self.read_timeout.check(reactor));
 
         if no_pending_poll {
-            self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
+            let previous = self.source_rx.take();
+            self.source_rx = Some(reactor.rearm_poll_read_ready(self.stream.as_raw_fd(), previous));
             // reactor.rush_dispatch(self.source_rx.as_ref().unwrap());
         }
 

@@ -294,12 +294,31 @@ impl Source {
         }
     }
 
+    /// corelane patch 6: makes a completed source ready to be queued again (its result,
+    /// timestamps and waiters cleared), so a stream can re-arm its readiness poll without a
+    /// new allocation. Only for a source that is neither queued nor in the kernel.
+    pub(crate) fn reset_for_rearm(&self) {
+        let mut inner = self.inner.borrow_mut();
+        debug_assert!(inner.enqueued.is_none());
+        inner.wakers.result = None;
+        inner.wakers.queued_at = None;
+        inner.wakers.submitted_at = None;
+        inner.wakers.fulfilled_at = None;
+        inner.wakers.waiters.clear();
+    }
+
     /// corelane patch 4: the source's request is queued or in the kernel (not yet completed).
-    pub(super) fn is_enqueued(&self) -> bool {
+    pub(crate) fn is_enqueued(&self) -> bool {
         self.inner.borrow().enqueued.is_some()
     }
 
-    pub(super) fn raw(&self) -> RawFd {
+    /// corelane patch 6: the request completed (without the latency-stats side effects of
+    /// `result`).
+    pub(crate) fn has_result(&self) -> bool {
+        self.inner.borrow().wakers.result.is_some()
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
         self.inner.borrow().raw
     }
 
