@@ -943,6 +943,19 @@ impl SleepableRing {
             None,
             None,
         );
+        self.queue_latency_preemption_timer(&source);
+        source
+    }
+
+    /// corelane patch 7: arms the latency timer again with a completed source (see
+    /// `Reactor::arm_latency_timer`), without allocating.
+    fn rearm_latency_preemption_timer(&mut self, source: &Source, d: Duration) {
+        source.reset_for_rearm();
+        *source.source_type_mut() = SourceType::Timeout(TimeSpec64::try_from(d).unwrap(), 0);
+        self.queue_latency_preemption_timer(source);
+    }
+
+    fn queue_latency_preemption_timer(&mut self, source: &Source) {
         let op = match &*source.source_type() {
             SourceType::Timeout(ts, events) => {
                 UringOpDescriptor::Timeout(&ts.raw as *const _, *events)
@@ -960,10 +973,9 @@ impl SleepableRing {
                 user_data: to_user_data(
                     self.source_map
                         .borrow_mut()
-                        .add_source(&source, self.submission_queue.clone()),
+                        .add_source(source, self.submission_queue.clone()),
                 ),
             });
-        source
     }
 
     /// This function prepares a timer that fires only after a given number of
@@ -1264,6 +1276,8 @@ pub(crate) struct Reactor {
     /// corelane patch: when the pending latency timer fires, so it can be kept across loop
     /// turns instead of being cancelled and re-armed on every one.
     latency_preemption_deadline: Cell<Option<Instant>>,
+    /// corelane patch 7: a latency timer source that completed, kept for the next arm.
+    spare_latency_timer: Cell<Option<Source>>,
     throughput_preemption_timeout_src: Cell<Option<Source>>,
 
     link_fd: RawFd,
@@ -1399,6 +1413,7 @@ impl Reactor {
             poll_ring: RefCell::new(poll_ring),
             latency_preemption_timeout_src: Cell::new(None),
             latency_preemption_deadline: Cell::new(None),
+            spare_latency_timer: Cell::new(None),
             throughput_preemption_timeout_src: Cell::new(None),
             blocking_thread,
             link_fd,
@@ -1978,10 +1993,13 @@ impl Reactor {
         // A zero duration (corelane patch): nothing is runnable, so no preemption timer is
         // needed; the executor is about to park.
         if let Some(preempt) = preempt_timer().filter(|d| !d.is_zero()) {
-            // Keep a pending timer while at least half the slice is left on it.
+            // Keep a pending timer that fires no later than a new one would: preempting
+            // sooner than asked is harmless, later is not (a timer armed for a distant user
+            // timer while sleeping must not stand in for the preemption timer). When it fires,
+            // the next arm reuses its source (patch 7).
             let keep = self
                 .pending_latency_deadline()
-                .is_some_and(|pending| pending >= Instant::now() + preempt / 2);
+                .is_some_and(|pending| pending <= Instant::now() + preempt);
             if !keep {
                 self.drop_latency_timer();
                 self.arm_latency_timer(&mut lat_ring, preempt);
@@ -2013,15 +2031,30 @@ impl Reactor {
 
     /// corelane patch: cancels the latency timer (the cancellation is queued, see
     /// `flush_cancellations!`).
+    ///
+    /// corelane patch 7: a timer that already fired is kept aside and re-armed next time
+    /// instead of allocating a new source.
     fn drop_latency_timer(&self) {
-        drop(self.latency_preemption_timeout_src.take());
+        match self.latency_preemption_timeout_src.take() {
+            Some(src) if src.has_result() && !src.is_enqueued() => {
+                self.spare_latency_timer.set(Some(src))
+            }
+            other => drop(other),
+        }
         self.latency_preemption_deadline.set(None);
     }
 
     /// corelane patch: arms the latency timer for `dur` from now.
     fn arm_latency_timer(&self, lat_ring: &mut SleepableRing, dur: Duration) {
-        self.latency_preemption_timeout_src
-            .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
+        self.drop_latency_timer();
+        let src = match self.spare_latency_timer.take() {
+            Some(spare) => {
+                lat_ring.rearm_latency_preemption_timer(&spare, dur);
+                spare
+            }
+            None => lat_ring.prepare_latency_preemption_timer(dur),
+        };
+        self.latency_preemption_timeout_src.set(Some(src));
         self.latency_preemption_deadline
             .set(Some(Instant::now() + dur));
     }
