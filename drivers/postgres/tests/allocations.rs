@@ -59,7 +59,7 @@ const WARM: i32 = 500;
 const QUERIES: i32 = 2000;
 
 #[test]
-fn a_warm_query_one_on_a_worker_allocates_only_in_glommio() {
+fn a_warm_query_one_on_a_worker_does_not_allocate() {
     two_workers();
     let server = shared_server();
     let client = client_for(&server, |c| c);
