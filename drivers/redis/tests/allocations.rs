@@ -122,7 +122,10 @@ fn warm_gets_and_pipelines_on_a_worker_do_not_allocate() {
         })
     });
     eprintln!("{get:.3} allocations per GET, {pipe:.3} per {PIPE}-GET pipeline");
-    assert!(get < 0.5, "{get:.2} allocations per warm GET (expected about 0.03)");
+    assert!(
+        get < 0.5,
+        "{get:.2} allocations per warm GET (expected about 0.03)"
+    );
     assert!(
         pipe < 1.5,
         "{pipe:.2} allocations per warm {PIPE}-GET pipeline (expected 1: the replies' Vec)"
