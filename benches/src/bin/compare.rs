@@ -118,10 +118,12 @@ struct Args {
     rounds: Option<usize>,
     /// Where corelane's workers run.
     placement: Placement,
+    /// How many workers corelane's loop has (default: one per CPU).
+    workers: Option<usize>,
 }
 
 const USAGE: &str =
-    "usage: compare [--quick] [--only WORKLOAD,...] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
+    "usage: compare [--quick] [--only WORKLOAD,...] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--workers N] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args {
@@ -132,6 +134,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         window_ms: None,
         rounds: None,
         placement: Placement::Auto,
+        workers: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -159,6 +162,9 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--clients" => {
                 let list = it.next().ok_or(USAGE)?;
                 args.clients = Some(list.split(',').map(str::to_owned).collect());
+            }
+            "--workers" => {
+                args.workers = Some(it.next().ok_or(USAGE)?.parse::<usize>()?.max(1));
             }
             "--placement" => {
                 args.placement = match it.next().ok_or(USAGE)?.as_str() {
@@ -511,6 +517,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // corelane's loop: configured before its first use.
     let mut builder = Loop::builder().placement(args.placement);
+    if let Some(n) = args.workers {
+        builder = builder.workers(n);
+    }
     if args.spin_us > 0 {
         builder = builder.spin_before_park(Duration::from_micros(args.spin_us));
     }
