@@ -38,7 +38,9 @@
 //! - Nothing panics: failures are [`Error`] values; a missing executable names the package to
 //!   install.
 
+pub mod alloc_count;
 mod error;
+mod guard;
 mod port;
 mod postgres;
 mod process;
@@ -48,6 +50,7 @@ mod scripted;
 mod tempdir;
 
 pub use error::{Error, Result};
+pub use guard::guard;
 pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};

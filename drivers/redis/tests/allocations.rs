@@ -8,54 +8,14 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use bytes::Bytes;
 use corelane_redis::{Pipeline, Value};
+use corelane_testkit::alloc_count::{start_counting, stop_counting, ThreadCountingAlloc};
 use corelane_testkit::RedisServer;
 use support::{client, guard, on_worker};
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Counts the allocations of the threads that turned counting on (the worker under test).
-struct Counting;
-
-fn count() {
-    let _ = COUNTING.try_with(|on| {
-        if on.get() {
-            let _ = COUNT.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: ThreadCountingAlloc = ThreadCountingAlloc;
 
 const KEY: &str = "alloc:key";
 const VALUE: &[u8] = b"0123456789abcdef";
@@ -72,13 +32,11 @@ where
     for _ in 0..WARM {
         one().await;
     }
-    COUNT.with(|n| n.set(0));
-    COUNTING.with(|on| on.set(true));
+    start_counting();
     for _ in 0..CALLS {
         one().await;
     }
-    COUNTING.with(|on| on.set(false));
-    COUNT.with(Cell::get) as f64 / f64::from(CALLS)
+    stop_counting() as f64 / f64::from(CALLS)
 }
 
 #[test]
@@ -93,7 +51,7 @@ fn warm_gets_and_pipelines_on_a_worker_do_not_allocate() {
                 async move {
                     let v = c.get::<Option<Bytes>>(KEY).await.unwrap();
                     if v.as_deref() != Some(VALUE) {
-                        COUNTING.with(|on| on.set(false));
+                        stop_counting();
                         panic!("GET returned {v:?}");
                     }
                 }
@@ -112,7 +70,7 @@ fn warm_gets_and_pipelines_on_a_worker_do_not_allocate() {
                             .iter()
                             .all(|r| matches!(r, Value::BulkString(b) if &b[..] == VALUE));
                     if !ok {
-                        COUNTING.with(|on| on.set(false));
+                        stop_counting();
                         panic!("pipeline returned {replies:?}");
                     }
                 }

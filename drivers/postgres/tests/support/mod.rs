@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{mpsc, Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -63,21 +63,7 @@ pub fn client_at(addr: SocketAddr, tweak: impl FnOnce(Config) -> Config) -> Clie
 /// Runs `f` on its own thread and fails the test if it does not finish within [`HANG`].
 /// A panic inside `f` is re-raised here.
 pub fn guard<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(value) => {
-            let _ = handle.join();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => panic!("{what}: finished without a result"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for more than {HANG:?}"),
-    }
+    corelane_testkit::guard(what, HANG, f)
 }
 
 /// Awaits `fut` on the calling (non-worker) thread: calls go through a worker's mailbox.

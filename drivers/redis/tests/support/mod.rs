@@ -6,7 +6,6 @@ use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use corelane_redis::{Client, Config, Protocol};
@@ -19,21 +18,7 @@ pub const HANG: Duration = Duration::from_secs(60);
 /// Runs `f` on its own thread and fails the test if it does not finish within [`HANG`].
 /// A panic inside `f` is re-raised here.
 pub fn guard<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(value) => {
-            let _ = handle.join();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(()) => panic!("{what}: finished without a result"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for more than {HANG:?}"),
-    }
+    corelane_testkit::guard(what, HANG, f)
 }
 
 /// Awaits `fut` on the calling (non-worker) thread: calls go through a worker's mailbox.
