@@ -1889,19 +1889,21 @@ impl Reactor {
         // per loop turn: four or five extra `io_uring_enter`s per network round trip. A timer
         // that is still pending is kept instead. Keeping one only makes a preemption come
         // earlier than asked, never later, which is harmless (the executor just polls I/O).
+        // Evaluated once here: whether this call may sleep (no preemption wanted).
+        let parking = preempt_timer().is_none();
         let pending_latency_deadline = self.pending_latency_deadline();
         // On the way to sleep (no preemption wanted), a pending timer is kept if it fires no
         // later than the user timer needs (waking a little early is harmless) or if there is
         // no user timer: it then wakes an idle executor once, and `poll_io` arms no new one
         // while nothing is runnable. Otherwise it is cancelled here, before the flush below,
         // so its cancellation completes before the sleep decision.
-        let keep_for_sleep = preempt_timer().is_none()
+        let keep_for_sleep = parking
             && match (pending_latency_deadline, user_timer) {
                 (Some(pending), Some(dur)) => pending <= Instant::now() + dur,
                 (Some(_), None) => true,
                 (None, _) => false,
             };
-        if preempt_timer().is_none() && !keep_for_sleep {
+        if parking && !keep_for_sleep {
             self.drop_latency_timer();
         }
 
@@ -1909,7 +1911,7 @@ impl Reactor {
         // from when it was armed; keeping the pending one only preempts sooner.
         let throughput = self.throughput_preemption_timeout_src.take();
         match throughput {
-            Some(src) if src.result().is_none() => {
+            Some(src) if !src.has_result() => {
                 self.throughput_preemption_timeout_src.set(Some(src))
             }
             old => {
@@ -1932,7 +1934,6 @@ impl Reactor {
         // readiness poll of the socket just written to) are only staged: the sleep submits
         // them and waits in one `io_uring_enter`. Whatever is still staged when we do not
         // sleep is submitted below.
-        let parking = preempt_timer().is_none();
         if parking {
             flush_rings!(lat_ring, poll_ring)?;
             main_ring.stage_submission_queue()?;
@@ -2001,7 +2002,6 @@ impl Reactor {
                 .pending_latency_deadline()
                 .is_some_and(|pending| pending <= Instant::now() + preempt);
             if !keep {
-                self.drop_latency_timer();
                 self.arm_latency_timer(&mut lat_ring, preempt);
                 flush_rings!(lat_ring, main_ring)?;
             }
@@ -2020,7 +2020,7 @@ impl Reactor {
     /// corelane patch: the deadline of the latency timer, if it is armed and has not fired.
     fn pending_latency_deadline(&self) -> Option<Instant> {
         let src = self.latency_preemption_timeout_src.take();
-        let pending = src.as_ref().is_some_and(|s| s.result().is_none());
+        let pending = src.as_ref().is_some_and(|s| !s.has_result());
         self.latency_preemption_timeout_src.set(src);
         if pending {
             self.latency_preemption_deadline.get()
@@ -2044,7 +2044,8 @@ impl Reactor {
         self.latency_preemption_deadline.set(None);
     }
 
-    /// corelane patch: arms the latency timer for `dur` from now.
+    /// corelane patch: arms the latency timer for `dur` from now, replacing the current one
+    /// (cancelled if pending, its source reused if it fired).
     fn arm_latency_timer(&self, lat_ring: &mut SleepableRing, dur: Duration) {
         self.drop_latency_timer();
         let src = match self.spare_latency_timer.take() {
