@@ -5,17 +5,32 @@
 //! so one future type serves both; the `!Send` part lives in a [`ThreadBound`], which is only
 //! ever touched on the thread that created it.
 
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The last thread id handed out; ids start at 1 (0 means "not assigned yet").
+static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    static MARK: u8 = const { 0 };
+    static THREAD_ID: Cell<u64> = const { Cell::new(0) };
 }
 
-/// An identity of the calling thread that costs no atomic: the address of a thread-local.
-/// Two live threads never share it; a new thread may reuse a dead thread's address, which is
-/// harmless here because the dead thread can no longer touch the value.
-fn thread_mark() -> usize {
-    MARK.with(|m| m as *const u8 as usize)
+/// An identity of the calling thread that no other thread ever gets, not even one started
+/// after this one died (the address of a thread-local, used before, can be reused by a new
+/// thread, which would then pass for the owner of a dead thread's values). One atomic
+/// increment per thread, on its first call; a thread-local read after that.
+fn thread_id() -> u64 {
+    THREAD_ID.with(|id| {
+        let current = id.get();
+        if current != 0 {
+            return current;
+        }
+        // u64: at a billion threads a second it wraps after 584 years.
+        let fresh = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        id.set(fresh);
+        fresh
+    })
 }
 
 /// A value usable only on the thread that created it, that may still travel inside a `Send`
@@ -23,12 +38,12 @@ fn thread_mark() -> usize {
 /// and, if dropped there, leaked rather than touched.
 pub struct ThreadBound<T> {
     value: ManuallyDrop<T>,
-    owner: usize,
+    owner: u64,
 }
 
-// SAFETY: the inner value is only reached through `get_mut` and `Drop`, both of which check
-// that the calling thread is the owner (the creator, or a later thread at the same TLS address
-// after the creator died — then no other thread can reach the value either). Off the owner
+// SAFETY: the inner value is only reached through `get_mut`, `into_inner` and `Drop`, all of
+// which check that the calling thread is the owner (the creator: thread ids are never reused,
+// see `thread_id`). Off the owner
 // thread the value is neither read, written nor dropped; it is leaked. So no `!Send` content
 // is ever accessed from two threads.
 unsafe impl<T> Send for ThreadBound<T> {}
@@ -38,13 +53,13 @@ impl<T> ThreadBound<T> {
     pub fn new(value: T) -> Self {
         ThreadBound {
             value: ManuallyDrop::new(value),
-            owner: thread_mark(),
+            owner: thread_id(),
         }
     }
 
     /// True on the owning thread.
     pub fn is_owner(&self) -> bool {
-        self.owner == thread_mark()
+        self.owner == thread_id()
     }
 
     /// The value, on the owning thread; `None` elsewhere.
@@ -113,5 +128,28 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn a_thread_started_after_the_owner_died_is_not_the_owner() {
+        // Threads that start after another one exits often get its stack and TLS block back, so
+        // an identity taken from a thread-local's address would repeat.
+        let bound = std::thread::spawn(|| ThreadBound::new(Rc::new(7u32)))
+            .join()
+            .unwrap();
+        let bound = std::sync::Arc::new(std::sync::Mutex::new(Some(bound)));
+        for _ in 0..64 {
+            let bound = bound.clone();
+            std::thread::spawn(move || {
+                let mut guard = bound.lock().unwrap();
+                let b = guard.as_mut().unwrap();
+                assert!(!b.is_owner(), "a new thread passed for the dead owner");
+                assert!(b.get_mut().is_none());
+            })
+            .join()
+            .unwrap();
+        }
+        // Leaked here (the owner is gone), never dropped on a thread that does not own it.
+        std::mem::forget(bound.lock().unwrap().take());
     }
 }
