@@ -904,6 +904,9 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    /// corelane test hook (issue 9 A2): faults to inject into link submissions
+    /// (`sys::link_fault`); only ever set on the main ring, from the environment.
+    link_faults: Option<sys::link_fault::LinkFaults>,
 }
 
 impl SleepableRing {
@@ -924,6 +927,7 @@ impl SleepableRing {
             task_queue_stats: AHashMap::new(),
             source_map,
             in_kernel: 0,
+            link_faults: None,
         })
     }
 
@@ -1099,6 +1103,20 @@ impl SleepableRing {
     }
 
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
+        // corelane test hook (issue 9 A2): a link submission made to fail (`sys::link_fault`).
+        let fault = self.link_faults.as_mut().and_then(|f| f.next());
+        if fault == Some(sys::link_fault::LinkFault::BadSqe) {
+            // A request the kernel takes, rejects, and stops at: the link, prepared after
+            // it, is not submitted. Its completion (user data 0) is ignored.
+            if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
+                unsafe {
+                    let raw = sqe.raw_mut();
+                    uring_sys::io_uring_prep_nop(raw);
+                    raw.opcode = u8::MAX;
+                    raw.user_data = 0;
+                }
+            }
+        }
         // corelane patch 5: requests staged in the SQ go with the link, in one enter.
         let staged = self.waiting_kernel_submission();
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
@@ -1126,7 +1144,13 @@ impl SleepableRing {
             // corelane patch (patch 3): submit the link and wait in one `io_uring_enter`
             // instead of two. The kernel submits before it waits and fails the call without
             // waiting when it cannot submit, so we never sleep unlinked.
-            let submitted = match self.ring.submit_sqes_and_wait(1) {
+            let entered = match fault {
+                Some(sys::link_fault::LinkFault::Errno(errno)) => {
+                    Err(io::Error::from_raw_os_error(errno))
+                }
+                _ => self.ring.submit_sqes_and_wait(1),
+            };
+            let submitted = match entered {
                 Ok(n) => {
                     self.in_kernel += n as usize;
                     n as usize
@@ -1136,6 +1160,9 @@ impl SleepableRing {
                     .or_else(Reactor::intr_ok)?,
             };
             if submitted != staged + 1 {
+                if fault.is_some() {
+                    sys::link_fault::record_injected();
+                }
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
                 // Waiting here is unsafe because we could end up waiting much longer than
                 // needed.
@@ -1370,8 +1397,9 @@ impl Reactor {
         let allocator = Rc::new(UringBufferAllocator::new(io_memory));
         let registry = vec![allocator.as_bytes()];
 
-        let main_ring =
+        let mut main_ring =
             SleepableRing::new(ring_depth, "main", allocator.clone(), source_map.clone())?;
+        main_ring.link_faults = sys::link_fault::LinkFaults::from_env();
         let poll_ring = PollRing::new(ring_depth, allocator.clone(), source_map.clone())?;
         let mut latency_ring =
             SleepableRing::new(ring_depth, "latency", allocator.clone(), source_map.clone())?;
