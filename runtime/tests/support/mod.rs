@@ -130,6 +130,7 @@ impl DeafServer {
 }
 
 pub mod framed;
+pub mod stress;
 
 /// A loop of `n` unbound workers, for tests (the machine may have fewer CPUs than tests).
 pub mod toy_server;

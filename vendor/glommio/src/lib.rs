@@ -292,6 +292,14 @@ mod reactor;
 mod sys;
 pub mod task;
 
+/// corelane test hook (issue 9 A2): how many link submissions of a sleep failed because the
+/// `CORELANE_GLOMMIO_FAIL_LINK_SUBMIT` fault injection asked them to (see
+/// `src/sys/link_fault.rs`), in this process. Not an API.
+#[doc(hidden)]
+pub fn corelane_link_submit_faults_injected() -> usize {
+    sys::link_fault::injected()
+}
+
 #[allow(dead_code)]
 #[allow(clippy::upper_case_acronyms)]
 mod uring_sys;

@@ -172,6 +172,7 @@ pub(crate) fn sendmsg_syscall(
 }
 
 mod dma_buffer;
+pub(crate) mod link_fault;
 mod membarrier;
 pub(crate) mod source;
 pub(crate) mod sysfs;

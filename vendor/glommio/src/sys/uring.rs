@@ -904,6 +904,9 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    /// corelane test hook (issue 9 A2): faults to inject into link submissions
+    /// (`sys::link_fault`); only ever set on the main ring, from the environment.
+    link_faults: Option<sys::link_fault::LinkFaults>,
 }
 
 impl SleepableRing {
@@ -924,6 +927,7 @@ impl SleepableRing {
             task_queue_stats: AHashMap::new(),
             source_map,
             in_kernel: 0,
+            link_faults: None,
         })
     }
 
@@ -1099,18 +1103,32 @@ impl SleepableRing {
     }
 
     fn sleep(&mut self, link: &Source) -> io::Result<usize> {
+        // corelane test hook (issue 9 A2): a link submission made to fail (`sys::link_fault`).
+        let fault = self.link_faults.as_mut().and_then(|f| f.next());
+        if fault == Some(sys::link_fault::LinkFault::BadSqe) {
+            // A request the kernel takes, rejects, and stops at: the link, prepared after
+            // it, is not submitted. Its completion (user data 0) is ignored.
+            if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
+                unsafe {
+                    let raw = sqe.raw_mut();
+                    uring_sys::io_uring_prep_nop(raw);
+                    raw.opcode = u8::MAX;
+                    raw.user_data = 0;
+                }
+            }
+        }
         // corelane patch 5: requests staged in the SQ go with the link, in one enter.
         let staged = self.waiting_kernel_submission();
         if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
             let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
+            let link_id = self
+                .source_map
+                .borrow_mut()
+                .add_source(link, self.submission_queue.clone());
             let op = UringDescriptor {
                 fd: link.raw(),
                 flags: SubmissionFlags::empty(),
-                user_data: to_user_data(
-                    self.source_map
-                        .borrow_mut()
-                        .add_source(link, self.submission_queue.clone()),
-                ),
+                user_data: to_user_data(link_id),
                 args: UringOpDescriptor::PollAdd(common_flags() | read_flags()),
             };
             fill_sqe(
@@ -1126,7 +1144,13 @@ impl SleepableRing {
             // corelane patch (patch 3): submit the link and wait in one `io_uring_enter`
             // instead of two. The kernel submits before it waits and fails the call without
             // waiting when it cannot submit, so we never sleep unlinked.
-            let submitted = match self.ring.submit_sqes_and_wait(1) {
+            let entered = match fault {
+                Some(sys::link_fault::LinkFault::Errno(errno)) => {
+                    Err(io::Error::from_raw_os_error(errno))
+                }
+                _ => self.ring.submit_sqes_and_wait(1),
+            };
+            let submitted = match entered {
                 Ok(n) => {
                     self.in_kernel += n as usize;
                     n as usize
@@ -1136,11 +1160,19 @@ impl SleepableRing {
                     .or_else(Reactor::intr_ok)?,
             };
             if submitted != staged + 1 {
+                if fault.is_some() {
+                    sys::link_fault::record_injected();
+                }
                 // We failed to submit the `SQE` that links the rings. Just can't sleep.
                 // Waiting here is unsafe because we could end up waiting much longer than
                 // needed.
                 // We make the SQE a no-op and return
                 unsafe { crate::uring_sys::io_uring_prep_nop(sqe_ptr) };
+                // corelane fix (issue 9 A2): the kernel never saw the link, so it is no longer
+                // enqueued. Left marked as enqueued (patch 4 as first written), every later
+                // sleep took the link for armed and waited without it: latency-ring
+                // completions (timers, the eventfd of remote wakes) never woke us again.
+                self.source_map.borrow_mut().consume_source(link_id);
                 Err(io::Error::from_raw_os_error(libc::EBUSY))
             } else {
                 // The rings were linked and we slept. Goodnight (already)!
@@ -1365,8 +1397,9 @@ impl Reactor {
         let allocator = Rc::new(UringBufferAllocator::new(io_memory));
         let registry = vec![allocator.as_bytes()];
 
-        let main_ring =
+        let mut main_ring =
             SleepableRing::new(ring_depth, "main", allocator.clone(), source_map.clone())?;
+        main_ring.link_faults = sys::link_fault::LinkFaults::from_env();
         let poll_ring = PollRing::new(ring_depth, allocator.clone(), source_map.clone())?;
         let mut latency_ring =
             SleepableRing::new(ring_depth, "latency", allocator.clone(), source_map.clone())?;
@@ -1803,7 +1836,9 @@ impl Reactor {
         if self.link_src.is_enqueued() {
             return ring.wait_linked().or_else(Self::busy_ok);
         }
-        ring.sleep(&self.link_src).or_else(Self::busy_ok).map(|_| {})
+        ring.sleep(&self.link_src)
+            .or_else(Self::busy_ok)
+            .map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1891,29 +1926,32 @@ impl Reactor {
         // earlier than asked, never later, which is harmless (the executor just polls I/O).
         // Evaluated once here: whether this call may sleep (no preemption wanted).
         let parking = preempt_timer().is_none();
-        let pending_latency_deadline = self.pending_latency_deadline();
-        // On the way to sleep (no preemption wanted), a pending timer is kept if it fires no
-        // later than the user timer needs (waking a little early is harmless) or if there is
-        // no user timer: it then wakes an idle executor once, and `poll_io` arms no new one
-        // while nothing is runnable. Otherwise it is cancelled here, before the flush below,
-        // so its cancellation completes before the sleep decision.
-        let keep_for_sleep = parking
-            && match (pending_latency_deadline, user_timer) {
-                (Some(pending), Some(dur)) => pending <= Instant::now() + dur,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-        if parking && !keep_for_sleep {
-            self.drop_latency_timer();
+        // When the next user timer is due, fixed once so that every decision below compares
+        // with the same instant. `None` when there is no user timer (or it is beyond what an
+        // `Instant` can hold, i.e. never).
+        let user_deadline = user_timer.and_then(|dur| Instant::now().checked_add(dur));
+        // On the way to sleep (no preemption wanted), a pending timer that fires after the
+        // user timer is cancelled here, before the flush below, so that its cancellation
+        // completes before the sleep decision. One that fires no later is kept (waking a
+        // little early is harmless), and so is one while there is no user timer: it then
+        // wakes an idle executor once, and `poll_io` arms no new one while nothing is
+        // runnable. Whether the kept timer still covers the user timer is decided again just
+        // before sleeping (see `latency_timer_covers`).
+        if parking {
+            if let (Some(pending), Some(deadline)) =
+                (self.pending_latency_deadline(), user_deadline)
+            {
+                if pending > deadline {
+                    self.drop_latency_timer();
+                }
+            }
         }
 
         // The throughput timer completes after `ring_depth` main-ring completions counted
         // from when it was armed; keeping the pending one only preempts sooner.
         let throughput = self.throughput_preemption_timeout_src.take();
         match throughput {
-            Some(src) if !src.has_result() => {
-                self.throughput_preemption_timeout_src.set(Some(src))
-            }
+            Some(src) if !src.has_result() => self.throughput_preemption_timeout_src.set(Some(src)),
             old => {
                 drop(old);
                 self.throughput_preemption_timeout_src.replace(Some(
@@ -1953,39 +1991,50 @@ impl Reactor {
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            // A pending preemption timer that fires no later than needed is kept (waking a
-            // little early is harmless); one that is not needed is cancelled, so an idle
-            // executor sleeps until real work arrives.
-            if !keep_for_sleep {
-                if let Some(dur) = user_timer {
+            //
+            // corelane fix (issue 9 A2): decided here, after the last look at the rings, and
+            // not from what the timer looked like on entry. A kept timer that fired while the
+            // rings were flushed above had its completion consumed there, and a timer's
+            // completion wakes no task, so `woke` did not count it: trusting the decision
+            // made on entry, the executor slept with no timer armed, past its user timer and
+            // for good if nothing else arrived.
+            let armed = match user_deadline {
+                Some(deadline) if !self.latency_timer_covers(deadline) => {
+                    let dur = deadline.saturating_duration_since(Instant::now());
                     self.arm_latency_timer(&mut lat_ring, dur);
-                    assert!(flush_rings!(lat_ring)? > 0);
+                    // The timer must be in the kernel before we sleep on it; if the ring
+                    // could not take it now, we do not sleep (the next turn submits it).
+                    flush_rings!(lat_ring)? > 0 && lat_ring.can_sleep()
                 }
-            }
-            // From this moment on the remote executors are aware that we are sleeping
-            // We have to sweep the remote channels function once more because since
-            // last time until now it could be that something happened in a remote executor
-            // that opened up room. If it did we bail on sleep and go process it.
-            self.notifier.prepare_to_sleep();
-            // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
-            // details. This translates to `sys_membarrier()` /
-            // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
-            // corelane patch (see CORELANE_PATCHES.md, patch 3): a SeqCst fence here paired
-            // with one in `SleepNotifier::notify` instead of a process-wide membarrier, a
-            // syscall plus an IPI to every CPU running this process on every sleep.
-            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-            let events = process_remote_channels() + self.flush_syscall_thread();
-            if events == 0 {
-                if self.eventfd_src.is_installed().unwrap() {
-                    self.link_rings_and_sleep(&mut main_ring)
-                        .expect("some error");
-                    // May have new cancellations related to the link ring fd.
-                    flush_cancellations!(into &mut 0; lat_ring, poll_ring, main_ring);
-                    flush_rings!(lat_ring, poll_ring, main_ring)?;
-                    consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
+                _ => true,
+            };
+            if armed {
+                // From this moment on the remote executors are aware that we are sleeping
+                // We have to sweep the remote channels function once more because since
+                // last time until now it could be that something happened in a remote
+                // executor that opened up room. If it did we bail on sleep and go process it.
+                self.notifier.prepare_to_sleep();
+                // See https://www.scylladb.com/2018/02/15/memory-barriers-seastar-linux/ for
+                // details. This translates to `sys_membarrier()` /
+                // `MEMBARRIER_CMD_PRIVATE_EXPEDITED`
+                // corelane patch (see CORELANE_PATCHES.md, patch 3): a SeqCst fence here
+                // paired with one in `SleepNotifier::notify` instead of a process-wide
+                // membarrier, a syscall plus an IPI to every CPU running this process on
+                // every sleep.
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                let events = process_remote_channels() + self.flush_syscall_thread();
+                if events == 0 {
+                    if self.eventfd_src.is_installed().unwrap() {
+                        self.link_rings_and_sleep(&mut main_ring)
+                            .expect("some error");
+                        // May have new cancellations related to the link ring fd.
+                        flush_cancellations!(into &mut 0; lat_ring, poll_ring, main_ring);
+                        flush_rings!(lat_ring, poll_ring, main_ring)?;
+                        consume_rings!(into &mut 0; lat_ring, poll_ring, main_ring);
+                    }
+                    // Woke up, so no need to notify us anymore.
+                    self.notifier.wake_up();
                 }
-                // Woke up, so no need to notify us anymore.
-                self.notifier.wake_up();
             }
         }
         // corelane patch 5: submit what was staged for a sleep that did not happen.
@@ -2015,6 +2064,16 @@ impl Reactor {
         // need_preempt() should be false at this point. As soon as the next event
         // in the preempt ring completes, though, then it will be true.
         Ok(should_sleep)
+    }
+
+    /// corelane fix (issue 9 A2): the latency timer is in the kernel, has not fired, and fires
+    /// no later than `deadline`, so sleeping on it wakes us in time. Only meaningful once the
+    /// latency ring has nothing left to submit (its timer request is then in the kernel): a
+    /// timer that has fired since has its result set here, or its completion is still in the
+    /// ring, which the link poll sees at once.
+    fn latency_timer_covers(&self, deadline: Instant) -> bool {
+        self.pending_latency_deadline()
+            .is_some_and(|pending| pending <= deadline)
     }
 
     /// corelane patch: the deadline of the latency timer, if it is armed and has not fired.
@@ -2056,8 +2115,9 @@ impl Reactor {
             None => lat_ring.prepare_latency_preemption_timer(dur),
         };
         self.latency_preemption_timeout_src.set(Some(src));
+        // `None` (a deadline too far for an `Instant`) is never taken to cover anything.
         self.latency_preemption_deadline
-            .set(Some(Instant::now() + dur));
+            .set(Instant::now().checked_add(dur));
     }
 
     pub(crate) fn flush_syscall_thread(&self) -> usize {
