@@ -407,8 +407,29 @@ impl<H: Handler> ConnCore<H> {
         wake(&self.reader_waker);
     }
 
-    pub(crate) fn set_lease_waker(&self, cx: &Context<'_>) {
+    /// Reads once more into the input buffer for the lease holder (see
+    /// [`ReadLease::poll_fill`]); the caller must hold the lease.
+    pub(crate) fn poll_fill_leased(&self, cx: &mut Context<'_>) -> Poll<Result<usize, CloseCause>> {
+        if self.closed.get() {
+            return Poll::Ready(Err(self.closed_cause()));
+        }
         store_waker(&self.lease_waker, cx);
+        match self.poll_fill(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(n)) if n > 0 => Poll::Ready(Ok(n)),
+            Poll::Ready(Ok(_)) => {
+                self.close_at_eof();
+                Poll::Ready(Err(self.closed_cause()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.close(CloseCause::io(&e));
+                Poll::Ready(Err(self.closed_cause()))
+            }
+        }
+    }
+
+    pub(crate) fn wake_lease_holder(&self) {
+        wake(&self.lease_waker);
     }
 }
 
