@@ -80,9 +80,10 @@ pub(crate) fn append_whole(buf: &mut BytesMut, encode: impl FnOnce(&mut BytesMut
 /// connection costs no read buffer at all.
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
 
-/// How many reads the reader task does before yielding to the worker's other tasks.
-/// A connection with a fast peer must not starve the others on its core.
-const READS_PER_WAKE: usize = 8;
+/// How many reads the reader task — or a batch reading its own replies — does before yielding
+/// to the worker's other tasks. A connection with a fast peer (or one huge reply) must not
+/// starve the others on its core: at most this many reads of [`READ_BUFFER_SIZE`] per wake.
+pub(crate) const READS_PER_WAKE: usize = 8;
 
 thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice());

@@ -10,7 +10,7 @@ use super::bridge::{Direct, Entry};
 use super::pipe::StatCells;
 use super::slots::{Sink, Slots};
 use super::{Batch, Codec, Pipe, RequestError};
-use crate::conn::CloseCause;
+use crate::conn::{CloseCause, READS_PER_WAKE};
 
 /// How many replies a batch decodes in one poll before yielding, so a 100k-reply batch whose
 /// bytes are all buffered does not hold its core for the whole decode.
@@ -223,6 +223,7 @@ impl<'p, C: Codec> Progress<'p, C> {
     /// Reads our own replies. `None` when the lease was taken over: continue as `Bridge`.
     fn poll_direct(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
         let mut decoded = 0;
+        let mut reads = 0;
         loop {
             match self.decode_direct(&mut decoded) {
                 Step::Revoked => {
@@ -265,10 +266,16 @@ impl<'p, C: Codec> Progress<'p, C> {
                 }
                 Step::Fill => {}
             }
+            if reads == READS_PER_WAKE {
+                // The loop's reader's budget: one huge reply must not hold the core until the
+                // socket drains; the worker's other tasks run before we read on.
+                cx.waker().wake_by_ref();
+                return Some(Poll::Pending);
+            }
             // We hold the lease (checked just above, nothing ran since).
             match self.pipe.conn.core().poll_fill_leased(cx) {
                 Poll::Pending => return Some(Poll::Pending),
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(_)) => reads += 1,
                 Poll::Ready(Err(cause)) => {
                     self.end_direct(Some(cause));
                     return Some(Poll::Ready(()));
