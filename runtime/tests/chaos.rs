@@ -1,5 +1,8 @@
 //! Randomized cancellation: many tasks on 2 workers issue batches of random size and single
 //! calls, and drop their futures at random points; a plain thread calls in through the mailbox.
+//! Four fates per run: awaited, dropped after a few polls, dropped before its first poll (a
+//! `Cancellable` with no polls left), and polled then left idle for a while — its task awaits
+//! other calls on the same connection meanwhile — then polled to completion or dropped.
 //! 100k requests in all. Every completed reply must be its own request's, nothing may hang, and
 //! every connection must still be in step at the end.
 #![allow(
@@ -40,6 +43,64 @@ struct Tally {
     issued: AtomicU64,
     completed: AtomicU64,
     dropped_runs: AtomicU64,
+    idled_runs: AtomicU64,
+}
+
+/// The fourth fate: `reqs` run as a batch polled `polls` times, then left alive while this
+/// task awaits `others` single calls on the same connection (and maybe sleeps), then awaited
+/// to completion (`finish`) or dropped.
+#[allow(clippy::too_many_arguments)]
+async fn idle_fate(
+    pipe: &Pipe<Lines>,
+    reqs: &[String],
+    polls: usize,
+    others: &[String],
+    sleep: bool,
+    finish: bool,
+    tally: &Tally,
+) {
+    let mut batch = Batch::new();
+    for r in reqs {
+        batch.push_bytes((), r.as_bytes());
+    }
+    let mut held = pipe.run_owned(batch);
+    let mut done = false;
+    for _ in 0..polls {
+        if futures_lite::future::poll_once(&mut held).await.is_some() {
+            done = true;
+            break;
+        }
+    }
+    for r in others {
+        let call = pipe.call((), |b| b.extend_from_slice(r.as_bytes()));
+        let reply = corelane_runtime::task::timeout(std::time::Duration::from_secs(30), call)
+            .await
+            .unwrap_or_else(|| panic!("{r:?} hung behind a run left idle"));
+        check(reply, r);
+        tally.completed.fetch_add(1, Ordering::Relaxed);
+    }
+    if sleep {
+        corelane_runtime::task::sleep(std::time::Duration::from_micros(200)).await;
+    }
+    tally.idled_runs.fetch_add(1, Ordering::Relaxed);
+    if !finish && !done {
+        drop(held);
+        tally.dropped_runs.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if !done {
+        corelane_runtime::task::timeout(std::time::Duration::from_secs(30), &mut held)
+            .await
+            .expect("a run left idle never completed")
+            .unwrap();
+    }
+    let mut batch = held.into_batch();
+    for (k, reply) in batch.take_all().into_iter().enumerate() {
+        check(reply, &reqs[k]);
+    }
+    tally
+        .completed
+        .fetch_add(reqs.len() as u64, Ordering::Relaxed);
 }
 
 fn check(reply: Result<Bytes, RequestError>, request: &str) -> bool {
@@ -70,6 +131,25 @@ async fn task_body(worker: usize, task: usize, seed: u64, tally: Arc<Tally>, sha
             .collect();
         seq += size;
         tally.issued.fetch_add(size as u64, Ordering::Relaxed);
+        if rng.u8(..100) < 15 {
+            let others: Vec<String> = (0..rng.usize(1..4))
+                .map(|k| format!("w{worker}-t{task}-{}-side{k}\n", seq - 1))
+                .collect();
+            tally
+                .issued
+                .fetch_add(others.len() as u64, Ordering::Relaxed);
+            idle_fate(
+                pipe,
+                &reqs,
+                rng.usize(1..4),
+                &others,
+                rng.u8(..4) == 0,
+                rng.bool(),
+                &tally,
+            )
+            .await;
+            continue;
+        }
         let drop_after = if rng.u8(..100) < 35 {
             Some(rng.usize(0..4))
         } else {
@@ -252,7 +332,12 @@ fn chaos(shape: Shape) {
             let handoffs: u64 = pipes.iter().map(|p| p.stats().handoffs).sum();
             let bridged: u64 = pipes.iter().map(|p| p.stats().bridged).sum();
             let direct: u64 = pipes.iter().map(|p| p.stats().direct).sum();
-            eprintln!("worker stats: direct {direct} bridged {bridged} handoffs {handoffs}");
+            let revoked: u64 = pipes.iter().map(|p| p.stats().revoked).sum();
+            eprintln!(
+                "worker stats: direct {direct} bridged {bridged} handoffs {handoffs} \
+                 revoked {revoked}"
+            );
+            assert!(revoked > 0, "no idle run's lease was ever taken over");
             assert!(direct > 0, "the direct path was never taken");
             if TASKS_PER_WORKER > 2 {
                 assert!(bridged > 0, "the bridge queue was never used");
@@ -269,4 +354,5 @@ fn chaos(shape: Shape) {
     );
     assert!(issued + REMOTE_REQUESTS as u64 >= 100_000);
     assert!(tally.dropped_runs.load(Ordering::Relaxed) > 0);
+    assert!(tally.idled_runs.load(Ordering::Relaxed) > 0);
 }

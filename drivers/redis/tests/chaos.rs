@@ -40,6 +40,9 @@ const TOKIO_CALLS_PER_TASK: usize = 400;
 const HANG_GUARD: Duration = Duration::from_secs(120);
 /// The command timeout of the second client: short enough that many of its calls time out.
 const TINY_COMMAND_TIMEOUT: Duration = Duration::from_millis(1);
+/// A side call issued while another call of the same task is left idle: past this it is stuck
+/// behind a reader that never runs. Generous: a hang guard, not a timing assertion.
+const SIDE_CALL_HANG: Duration = Duration::from_secs(30);
 
 fn key(i: usize) -> String {
     format!("chaos:{i}")
@@ -141,6 +144,8 @@ struct Tally {
     /// Calls dropped before they finished, on workers (commands in them: `dropped_cmds`).
     dropped_calls: AtomicU64,
     dropped_cmds: AtomicU64,
+    /// Calls left idle (polled, then not polled while their task awaited other calls).
+    idled_calls: AtomicU64,
     /// Calls of the tiny-timeout client that ended with a timeout error.
     timed_out: AtomicU64,
     /// Calls per kind: get, set, set-get, pipeline, atomic, tiny-timeout client.
@@ -175,12 +180,13 @@ impl Tally {
         let k: Vec<u64> = self.kinds.iter().map(Tally::get).collect();
         format!(
             "workers: issued {} cmds, completed {} cmds, dropped {} calls ({} cmds), \
-             tiny-timeout timeouts {}; calls: get {} set {} set-get {} pipeline {} atomic {} \
+             left idle {} calls, tiny-timeout timeouts {}; calls: get {} set {} set-get {} pipeline {} atomic {} \
              tiny-timeout {}; mailbox: issued {} completed {} dropped {}",
             Tally::get(&self.issued),
             Tally::get(&self.completed),
             Tally::get(&self.dropped_calls),
             Tally::get(&self.dropped_cmds),
+            Tally::get(&self.idled_calls),
             Tally::get(&self.timed_out),
             k[0],
             k[1],
@@ -213,9 +219,16 @@ impl<F: Future + Unpin> Future for Cancellable<F> {
 }
 
 /// Runs `fut` to completion, or, for a random ~30% of calls, drops it at a random point:
-/// after 0..5 polls, or when a random tiny timeout fires. `None` when it was dropped.
-async fn maybe_drop<F: Future>(fut: F, rng: &mut fastrand::Rng) -> Option<F::Output> {
-    let fut = pin!(fut);
+/// after 0..5 polls, or when a random tiny timeout fires; or, for another ~10%, polls it 1..3
+/// times and leaves it idle (alive, not polled) while this task awaits 1..3 GETs on the same
+/// connection — the `select!` shape — then awaits it or drops it. `None` when it was dropped.
+async fn maybe_drop<F: Future>(
+    fut: F,
+    rng: &mut fastrand::Rng,
+    client: &Client,
+    tally: &Tally,
+) -> Option<F::Output> {
+    let mut fut = pin!(fut);
     match rng.u8(..100) {
         0..=14 => {
             Cancellable {
@@ -227,6 +240,37 @@ async fn maybe_drop<F: Future>(fut: F, rng: &mut fastrand::Rng) -> Option<F::Out
         15..=29 => {
             let limit = Duration::from_micros(rng.u64(0..=300));
             corelane_runtime::task::timeout(limit, fut).await
+        }
+        30..=39 => {
+            Tally::add(&tally.idled_calls, 1);
+            for _ in 0..rng.usize(1..4) {
+                if let Some(out) = futures_lite::future::poll_once(fut.as_mut()).await {
+                    return Some(out);
+                }
+            }
+            for _ in 0..rng.usize(1..4) {
+                let i = rng.usize(..KEYS);
+                Tally::add(&tally.issued, 1);
+                let side = client.get::<Value>(key(i));
+                match corelane_runtime::task::timeout(SIDE_CALL_HANG, side).await {
+                    None => tally.fail(format!(
+                        "a GET hung behind a call left idle ({SIDE_CALL_HANG:?})"
+                    )),
+                    Some(Err(e)) => tally.fail(format!("side GET: error {}", describe(&e))),
+                    Some(Ok(v)) => match Expect::Value(i).check(&v) {
+                        Ok(()) => Tally::add(&tally.completed, 1),
+                        Err(m) => tally.fail(format!("side GET: {m}")),
+                    },
+                }
+            }
+            if rng.u8(..4) == 0 {
+                corelane_runtime::task::sleep(Duration::from_micros(rng.u64(0..=500))).await;
+            }
+            if rng.bool() {
+                Some(fut.await)
+            } else {
+                None
+            }
         }
         _ => Some(fut.await),
     }
@@ -300,7 +344,7 @@ async fn one_call(
     let outcome = if kind == 5 {
         Some(call.await)
     } else {
-        maybe_drop(call, rng).await
+        maybe_drop(call, rng, client, tally).await
     };
     let what = || format!("{who}: call kind {kind} of {n} cmds");
     match outcome {
@@ -608,6 +652,7 @@ fn cancellation_chaos_get_set_pipelines_on_workers_threads_and_tokio() {
     let issued = Tally::get(&tally.issued);
     assert!(issued >= 100_000, "only {issued} commands issued");
     assert!(Tally::get(&tally.dropped_calls) > 0, "nothing was dropped");
+    assert!(Tally::get(&tally.idled_calls) > 0, "no call was left idle");
     assert!(Tally::get(&tally.completed) > 0);
     assert!(Tally::get(&tally.remote_completed) > 0);
     assert!(

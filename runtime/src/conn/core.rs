@@ -80,9 +80,10 @@ pub(crate) fn append_whole(buf: &mut BytesMut, encode: impl FnOnce(&mut BytesMut
 /// connection costs no read buffer at all.
 pub const READ_BUFFER_SIZE: usize = 64 * 1024;
 
-/// How many reads the reader task does before yielding to the worker's other tasks.
-/// A connection with a fast peer must not starve the others on its core.
-const READS_PER_WAKE: usize = 8;
+/// How many reads the reader task — or a batch reading its own replies — does before yielding
+/// to the worker's other tasks. A connection with a fast peer (or one huge reply) must not
+/// starve the others on its core: at most this many reads of [`READ_BUFFER_SIZE`] per wake.
+pub(crate) const READS_PER_WAKE: usize = 8;
 
 thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; READ_BUFFER_SIZE].into_boxed_slice());
@@ -407,8 +408,29 @@ impl<H: Handler> ConnCore<H> {
         wake(&self.reader_waker);
     }
 
-    pub(crate) fn set_lease_waker(&self, cx: &Context<'_>) {
+    /// Reads once more into the input buffer for the lease holder (see
+    /// [`ReadLease::poll_fill`]); the caller must hold the lease.
+    pub(crate) fn poll_fill_leased(&self, cx: &mut Context<'_>) -> Poll<Result<usize, CloseCause>> {
+        if self.closed.get() {
+            return Poll::Ready(Err(self.closed_cause()));
+        }
         store_waker(&self.lease_waker, cx);
+        match self.poll_fill(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(n)) if n > 0 => Poll::Ready(Ok(n)),
+            Poll::Ready(Ok(_)) => {
+                self.close_at_eof();
+                Poll::Ready(Err(self.closed_cause()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.close(CloseCause::io(&e));
+                Poll::Ready(Err(self.closed_cause()))
+            }
+        }
+    }
+
+    pub(crate) fn wake_lease_holder(&self) {
+        wake(&self.lease_waker);
     }
 }
 

@@ -34,23 +34,13 @@ impl<H: Handler> ReadLease<H> {
     /// Do not hold [`input`](Self::input) or any state the handler's `on_close` touches while
     /// calling this: closing runs `on_close` synchronously.
     pub fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<Result<usize, CloseCause>> {
-        if let Some(cause) = self.closed_cause() {
-            return Poll::Ready(Err(cause));
-        }
-        self.core.set_lease_waker(cx);
-        match self.core.poll_fill(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(n)) if n > 0 => Poll::Ready(Ok(n)),
-            Poll::Ready(Ok(_)) => {
-                self.core.close_at_eof();
-                Poll::Ready(Err(self.closed_cause().unwrap_or(CloseCause::PeerClosed)))
-            }
-            Poll::Ready(Err(e)) => {
-                let cause = CloseCause::io(&e);
-                self.core.close(cause.clone());
-                Poll::Ready(Err(self.closed_cause().unwrap_or(cause)))
-            }
-        }
+        self.core.poll_fill_leased(cx)
+    }
+
+    /// Wakes the task that last waited in [`poll_fill`](Self::poll_fill) (the lease is being
+    /// taken from it).
+    pub(crate) fn wake_holder(&self) {
+        self.core.wake_lease_holder();
     }
 
     /// The close cause when the connection has closed.

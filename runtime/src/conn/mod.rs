@@ -20,7 +20,7 @@ pub(crate) mod registry;
 mod stream;
 
 pub use self::cause::{CloseCause, WriteError};
-pub(crate) use self::core::append_whole;
+pub(crate) use self::core::{append_whole, READS_PER_WAKE};
 pub use self::core::{Handler, Limits, Registered};
 pub use self::lease::ReadLease;
 pub use self::stream::{Listener, Stream};

@@ -24,6 +24,13 @@
 //!  drop:   queue = [x0 x1]  ->  [b2' b3' x0 x1]   (b' = placeholder, reply discarded)
 //! ```
 //!
+//! - **Revocation.** A direct batch whose future is kept alive but not polled (`select!` took
+//!   another branch, a `join` polls it later) must not hold the reader: the first request
+//!   queued behind it takes the read lease over. The batch's unanswered requests move, in
+//!   order, to the front of the queue with their replies going to the batch's own slots
+//!   (`b2 b3 x0`, not placeholders); polled again, the batch finds them there, and dropped,
+//!   it discards them like any bridged batch.
+//!
 //! Every request ends exactly once: with its reply, or with [`RequestError::Closed`] carrying
 //! why the connection ended (peer closed, I/O error, protocol error, loop shut down).
 //!

@@ -40,6 +40,9 @@ pub struct PipeStats {
     pub bridged: u64,
     /// Batches dropped mid-read whose unanswered requests became placeholders.
     pub handoffs: u64,
+    /// Direct batches whose read lease was taken over while they were not polled (another
+    /// request needed the reader): their unanswered requests moved to the bridge queue.
+    pub revoked: u64,
 }
 
 #[derive(Default)]
@@ -47,6 +50,7 @@ pub(crate) struct StatCells {
     pub(crate) direct: std::cell::Cell<u64>,
     pub(crate) bridged: std::cell::Cell<u64>,
     pub(crate) handoffs: std::cell::Cell<u64>,
+    pub(crate) revoked: std::cell::Cell<u64>,
 }
 
 impl StatCells {
@@ -82,6 +86,7 @@ impl<C: Codec> Pipe<C> {
         let state = Rc::new(RefCell::new(PipeState {
             codec,
             queue: VecDeque::new(),
+            direct: None,
         }));
         let handler = PipeHandler {
             state: state.clone(),
@@ -168,10 +173,16 @@ impl<C: Codec> Pipe<C> {
         // only runs after this job returns), so "entry before bytes" holds on the wire, and an
         // encoder that panics leaves neither an entry nor bytes behind.
         match self.conn.write_with(0, encode) {
-            Ok(()) => self.state.borrow_mut().queue.push_back(Entry {
-                expect,
-                sink: Sink::Remote(reply_to),
-            }),
+            Ok(()) => {
+                let mut state = self.state.borrow_mut();
+                // A direct run holding the reader hands it over first: its requests were
+                // written before this one, so their entries go in front.
+                state.revoke_direct(&self.stats);
+                state.queue.push_back(Entry {
+                    expect,
+                    sink: Sink::Remote(reply_to),
+                });
+            }
             Err(e) => {
                 let _ = reply_to.send(Err(e.into()));
             }
@@ -186,7 +197,8 @@ impl<C: Codec> Pipe<C> {
 
     /// True when nothing is in flight and nobody reads: the next batch takes the direct path.
     pub fn is_idle(&self) -> bool {
-        self.in_flight() == 0 && !self.conn.core().is_leased()
+        let state = self.state.borrow();
+        state.queue.is_empty() && state.direct.is_none() && !self.conn.core().is_leased()
     }
 
     /// True once the connection has closed.
@@ -210,6 +222,7 @@ impl<C: Codec> Pipe<C> {
             direct: self.stats.direct.get(),
             bridged: self.stats.bridged.get(),
             handoffs: self.stats.handoffs.get(),
+            revoked: self.stats.revoked.get(),
         }
     }
 

@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::bridge::{Entry, PipeHandler};
+use super::bridge::{Direct, Entry};
 use super::pipe::StatCells;
 use super::slots::{Sink, Slots};
 use super::{Batch, Codec, Pipe, RequestError};
-use crate::conn::{CloseCause, ReadLease};
+use crate::conn::{CloseCause, READS_PER_WAKE};
 
 /// How many replies a batch decodes in one poll before yielding, so a 100k-reply batch whose
 /// bytes are all buffered does not hold its core for the whole decode.
@@ -25,7 +25,7 @@ const REPLIES_PER_POLL: usize = 4096;
 pub struct Run<'a, C: Codec> {
     pipe: &'a Pipe<C>,
     batch: &'a mut Batch<C>,
-    state: RunState<C>,
+    state: RunState,
 }
 
 /// [`Run`] that owns its connection handle and batch: a `'static` future, for drivers that
@@ -37,26 +37,39 @@ pub struct OwnedRun<C: Codec> {
     /// `None` only inside [`OwnedRun::into_batch`], which moves it out without putting a
     /// fresh batch (and its slot allocation) in its place.
     batch: Option<Batch<C>>,
-    state: RunState<C>,
+    state: RunState,
 }
 
 /// A run's borrowed view: the logic shared by [`Run`] and [`OwnedRun`].
 struct Progress<'p, C: Codec> {
     pipe: &'p Pipe<C>,
     batch: &'p mut Batch<C>,
-    state: &'p mut RunState<C>,
+    state: &'p mut RunState,
 }
 
-enum RunState<C: Codec> {
+enum RunState {
     Start,
-    /// We read the socket ourselves; replies `..next` are in their slots.
-    Direct {
-        lease: ReadLease<PipeHandler<C>>,
-        next: usize,
-    },
+    /// We read the socket ourselves. Our lease, our requests and how far we got live in the
+    /// pipe's shared state (`PipeState::direct`), where another request that needs the
+    /// reader can take them over (the lease is revocable); we then continue as `Bridge`.
+    Direct,
     /// Our entries are in the bridge queue; the reader task fills the slots.
     Bridge,
     Done,
+}
+
+/// What a direct run found in one pass over its input.
+enum Step {
+    /// Its lease was taken over: its requests wait in the bridge queue now.
+    Revoked,
+    /// Every reply is in.
+    Complete,
+    /// A reply did not decode: the connection closes.
+    Violation(CloseCause),
+    /// Enough decoded for one poll.
+    Yield,
+    /// More bytes needed.
+    Fill,
 }
 
 impl<'a, C: Codec> Run<'a, C> {
@@ -124,13 +137,24 @@ impl<'p, C: Codec> Progress<'p, C> {
         if let Some(cause) = conn.close_cause() {
             return Err(RequestError::Closed(cause));
         }
-        let idle = self.pipe.state.borrow().queue.is_empty();
+        let idle = {
+            let state = self.pipe.state.borrow();
+            state.queue.is_empty() && state.direct.is_none()
+        };
         if idle {
             if let Some(lease) = conn.take_reading() {
                 // Nothing in flight and nobody else reading: send now and read our own replies.
                 conn.write_now(&self.batch.bytes)?;
                 self.batch.bytes.clear();
-                *self.state = RunState::Direct { lease, next: 0 };
+                // The requests move to the shared state (a swap of `Vec`s: no allocation) so a
+                // later request can take the reader over if we stop being polled.
+                self.pipe.state.borrow_mut().direct = Some(Direct {
+                    lease,
+                    expects: std::mem::take(&mut self.batch.expects),
+                    slots: self.batch.slots.clone(),
+                    next: 0,
+                });
+                *self.state = RunState::Direct;
                 StatCells::bump(&self.pipe.stats.direct);
                 return Ok(false);
             }
@@ -141,6 +165,9 @@ impl<'p, C: Codec> Progress<'p, C> {
         conn.core().check_room_for(self.batch.bytes.len())?;
         {
             let mut state = self.pipe.state.borrow_mut();
+            // A direct run holding the reader hands it over: its requests were written before
+            // ours, so they go in front.
+            state.revoke_direct(&self.pipe.stats);
             let slots = &self.batch.slots;
             state.queue.extend(
                 self.batch
@@ -160,96 +187,122 @@ impl<'p, C: Codec> Progress<'p, C> {
         Ok(false)
     }
 
-    fn poll_direct(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let RunState::Direct { lease, next } = &mut *self.state else {
-            return Poll::Ready(());
+    /// One pass over the input: decode what is there into our slots (direct index: reply `k`
+    /// straight into slot `k`; no queue, no waker, no allocation).
+    fn decode_direct(&mut self, decoded: &mut usize) -> Step {
+        let mut guard = self.pipe.state.borrow_mut();
+        let state = &mut *guard;
+        let direct = match state.direct.as_mut() {
+            Some(d) if Rc::ptr_eq(&d.slots, &self.batch.slots) => d,
+            _ => return Step::Revoked,
         };
-        let n = self.batch.expects.len();
-        let slots = &self.batch.slots;
+        let mut input = self.pipe.conn.core().input();
+        while direct.next < direct.expects.len() && *decoded < REPLIES_PER_POLL {
+            let Some(expect) = direct.expects.get(direct.next) else {
+                break;
+            };
+            match state.codec.decode(expect, &mut input) {
+                Ok(Some(reply)) => {
+                    direct.slots.put(direct.next, Ok(reply));
+                    direct.next += 1;
+                    *decoded += 1;
+                }
+                Ok(None) => break,
+                Err(e) => return Step::Violation(CloseCause::protocol(e)),
+            }
+        }
+        if direct.next == direct.expects.len() {
+            Step::Complete
+        } else if *decoded >= REPLIES_PER_POLL {
+            Step::Yield
+        } else {
+            Step::Fill
+        }
+    }
+
+    /// Reads our own replies. `None` when the lease was taken over: continue as `Bridge`.
+    fn poll_direct(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
         let mut decoded = 0;
+        let mut reads = 0;
         loop {
-            // Direct index: reply k goes straight into slot k. No queue, no waker, no allocation.
-            let mut violation = None;
-            {
-                let mut state = self.pipe.state.borrow_mut();
-                let mut input = lease.input();
-                while *next < n && decoded < REPLIES_PER_POLL {
-                    let Some(expect) = self.batch.expects.get(*next) else {
-                        break;
+            match self.decode_direct(&mut decoded) {
+                Step::Revoked => {
+                    *self.state = RunState::Bridge;
+                    return None;
+                }
+                Step::Complete => {
+                    self.end_direct(None);
+                    // Bytes left over with nobody queued behind us answer nobody: let the codec
+                    // consume what the protocol allows unsolicited, now — before the next batch
+                    // could take them for its own reply.
+                    let leftover = {
+                        let mut state = self.pipe.state.borrow_mut();
+                        let mut input = self.pipe.conn.core().input();
+                        if state.queue.is_empty() && !input.is_empty() {
+                            state
+                                .codec
+                                .unsolicited(&mut input)
+                                .err()
+                                .map(CloseCause::protocol)
+                        } else {
+                            None
+                        }
                     };
-                    match state.codec.decode(expect, &mut input) {
-                        Ok(Some(reply)) => {
-                            slots.put(*next, Ok(reply));
-                            *next += 1;
-                            decoded += 1;
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            violation = Some(CloseCause::protocol(e));
-                            break;
-                        }
+                    if let Some(cause) = leftover {
+                        self.pipe.conn.close(cause);
                     }
+                    return Some(Poll::Ready(()));
                 }
-            }
-            if let Some(cause) = violation {
-                // Closing runs on_close, which fails the bridge queue: no borrow may be held.
-                lease.close(cause.clone());
-                self.fail_rest(cause);
-                return Poll::Ready(());
-            }
-            if *next == n {
-                // Bytes left over with no request queued behind us answer nobody: let the
-                // codec consume what the protocol allows unsolicited, now — before the next
-                // batch could take them for its own reply.
-                let leftover = {
-                    let mut state = self.pipe.state.borrow_mut();
-                    let mut input = lease.input();
-                    if state.queue.is_empty() && !input.is_empty() {
-                        state
-                            .codec
-                            .unsolicited(&mut input)
-                            .err()
-                            .map(CloseCause::protocol)
-                    } else {
-                        None
-                    }
-                };
-                if let Some(cause) = leftover {
-                    lease.close(cause);
+                Step::Violation(cause) => {
+                    // Closing runs on_close, which fails our unanswered requests and the bridge
+                    // queue: no borrow may be held.
+                    self.pipe.conn.close(cause.clone());
+                    self.end_direct(Some(cause));
+                    return Some(Poll::Ready(()));
                 }
-                self.finish_direct();
-                return Poll::Ready(());
+                Step::Yield => {
+                    cx.waker().wake_by_ref();
+                    return Some(Poll::Pending);
+                }
+                Step::Fill => {}
             }
-            if decoded >= REPLIES_PER_POLL {
+            if reads == READS_PER_WAKE {
+                // The loop's reader's budget: one huge reply must not hold the core until the
+                // socket drains; the worker's other tasks run before we read on.
                 cx.waker().wake_by_ref();
-                return Poll::Pending;
+                return Some(Poll::Pending);
             }
-            match lease.poll_fill(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(_)) => {}
+            // We hold the lease (checked just above, nothing ran since).
+            match self.pipe.conn.core().poll_fill_leased(cx) {
+                Poll::Pending => return Some(Poll::Pending),
+                Poll::Ready(Ok(_)) => reads += 1,
                 Poll::Ready(Err(cause)) => {
-                    self.fail_rest(cause);
-                    return Poll::Ready(());
+                    self.end_direct(Some(cause));
+                    return Some(Poll::Ready(()));
                 }
             }
         }
     }
 
-    /// Every request from `next` on ends with the connection's close cause.
-    fn fail_rest(&mut self, cause: CloseCause) {
-        if let RunState::Direct { next, .. } = &*self.state {
-            for k in *next..self.batch.expects.len() {
-                self.batch
-                    .slots
-                    .put(k, Err(RequestError::Closed(cause.clone())));
-            }
-        }
-        self.finish_direct();
-    }
-
-    /// All replies are in: give reading back to the loop (the lease's drop does it).
-    fn finish_direct(&mut self) {
+    /// Ends our direct run: takes it out of the shared state (unless a close already did),
+    /// fails the unanswered requests with `cause` if given, gives the batch its request
+    /// buffer back and drops the lease (reading passes back to the loop).
+    fn end_direct(&mut self, cause: Option<CloseCause>) {
         *self.state = RunState::Done;
+        let direct = {
+            let mut state = self.pipe.state.borrow_mut();
+            match &state.direct {
+                Some(d) if Rc::ptr_eq(&d.slots, &self.batch.slots) => match &cause {
+                    Some(cause) => state.fail_direct(cause),
+                    None => state.direct.take(),
+                },
+                _ => None,
+            }
+        };
+        if let Some(mut direct) = direct {
+            direct.expects.clear();
+            std::mem::swap(&mut self.batch.expects, &mut direct.expects);
+        }
         self.batch.expects.clear();
     }
 
@@ -270,7 +323,11 @@ impl<'p, C: Codec> Progress<'p, C> {
                         return Poll::Ready(Err(e));
                     }
                 },
-                RunState::Direct { .. } => return self.poll_direct(cx).map(Ok),
+                RunState::Direct => {
+                    if let Some(polled) = self.poll_direct(cx) {
+                        return polled.map(Ok);
+                    }
+                }
                 RunState::Bridge => {
                     if self.batch.slots.remaining() == 0 {
                         *self.state = RunState::Done;
@@ -287,32 +344,56 @@ impl<'p, C: Codec> Progress<'p, C> {
     /// Every exit path that is not completion: the handoff.
     fn abandon(&mut self) {
         match std::mem::replace(self.state, RunState::Done) {
-            RunState::Direct { lease, next } => {
-                // The handoff: unanswered requests move, in order, to the FRONT of the bridge
-                // queue as placeholders (their replies come before those of anything queued
-                // meanwhile), then the lease's drop hands reading back to the loop.
-                if lease.closed_cause().is_none() && next < self.batch.expects.len() {
-                    StatCells::bump(&self.pipe.stats.handoffs);
-                    match self.pipe.state.try_borrow_mut() {
-                        Ok(mut state) => {
-                            for expect in self.batch.expects.drain(next..).rev() {
-                                state.queue.push_front(Entry {
-                                    expect,
-                                    sink: Sink::Discard,
-                                });
+            RunState::Direct => {
+                let closed = self.pipe.conn.is_closed();
+                let mine = {
+                    let Ok(mut state) = self.pipe.state.try_borrow_mut() else {
+                        // Cannot happen (no borrow outlives a poll); if it did, the connection
+                        // could not stay in step, so it must not stay open (on_close then ends
+                        // our run as soon as the state is free).
+                        self.pipe.conn.close(CloseCause::protocol(
+                            "batch dropped while the connection state was in use",
+                        ));
+                        return;
+                    };
+                    let state = &mut *state;
+                    match state.direct.take() {
+                        Some(mut direct) if Rc::ptr_eq(&direct.slots, &self.batch.slots) => {
+                            // The handoff: unanswered requests move, in order, to the FRONT of
+                            // the bridge queue as placeholders (the queue is empty while a
+                            // direct run reads), then the lease's drop hands reading back to
+                            // the loop.
+                            if !closed && direct.next < direct.expects.len() {
+                                StatCells::bump(&self.pipe.stats.handoffs);
+                                let next = direct.next;
+                                for expect in direct.expects.drain(next..).rev() {
+                                    state.queue.push_front(Entry {
+                                        expect,
+                                        sink: Sink::Discard,
+                                    });
+                                }
                             }
+                            Some(direct)
                         }
-                        Err(_) => {
-                            // Cannot happen (no borrow outlives a poll); if it did, the
-                            // connection could not stay in step, so it must not stay open.
-                            lease.close(CloseCause::protocol(
-                                "batch dropped while the connection state was in use",
-                            ));
+                        other => {
+                            // Not ours: our lease was taken over, our requests are queued.
+                            state.direct = other;
+                            None
+                        }
+                    }
+                };
+                match mine {
+                    Some(mut direct) => {
+                        direct.expects.clear();
+                        std::mem::swap(&mut self.batch.expects, &mut direct.expects);
+                        drop(direct);
+                    }
+                    None => {
+                        if self.batch.slots.remaining() > 0 {
+                            self.batch.slots.abandon();
                         }
                     }
                 }
-                self.batch.expects.clear();
-                drop(lease);
             }
             RunState::Bridge => {
                 if self.batch.slots.remaining() > 0 {
