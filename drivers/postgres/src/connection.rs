@@ -1,11 +1,9 @@
 //! One connection on a worker: startup, authentication, the statement cache, and requests.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use bytes::BytesMut;
 use corelane_pg_proto::auth::{md5, scram::ScramSha256};
@@ -20,6 +18,7 @@ use corelane_runtime::{Limits, SpareBuf, Stream};
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
 use crate::statement::{Params, Statement};
+use crate::statement_cache::{Named, StatementCache};
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
@@ -42,66 +41,6 @@ pub(crate) struct Connection {
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
     /// The codec's COPY OUT pause switch (see [`crate::copy`]).
     pub(crate) copy_paused: Rc<Cell<bool>>,
-}
-
-/// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
-struct StatementCache {
-    names: HashMap<Arc<str>, (String, u64)>,
-    capacity: usize,
-    next_id: u64,
-    clock: u64,
-    /// Evicted names to `Close` with the next request.
-    to_close: Vec<String>,
-}
-
-impl StatementCache {
-    /// The server-side name of `sql`'s statement, marked as just used. Borrowed: the caller
-    /// encodes with the cache still borrowed, so no name is copied per query.
-    fn lookup(&mut self, sql: &Arc<str>) -> Option<&str> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.names.get_mut(sql).map(|(name, used)| {
-            *used = clock;
-            name.as_str()
-        })
-    }
-
-    fn insert(&mut self, sql: Arc<str>) -> String {
-        if self.names.len() >= self.capacity {
-            if let Some(oldest) = self
-                .names
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            {
-                if let Some((name, _)) = self.names.remove(&oldest) {
-                    self.to_close.push(name);
-                }
-            }
-        }
-        self.next_id += 1;
-        self.clock += 1;
-        let name = format!("cl{}", self.next_id);
-        if self.capacity > 0 {
-            self.names.insert(sql, (name.clone(), self.clock));
-        }
-        name
-    }
-
-    /// Drops `sql`'s entry and closes its statement with the next request: a Parse that
-    /// succeeded before a later failure left it on the server, and closing a statement that
-    /// does not exist is not an error.
-    fn forget(&mut self, sql: &str) {
-        if let Some((name, _)) = self.names.remove(sql) {
-            self.to_close.push(name);
-        }
-    }
-
-    /// After `DISCARD ALL`: the server deallocated every prepared statement.
-    fn clear(&mut self) {
-        self.names.clear();
-        self.to_close.clear();
-    }
 }
 
 fn encode_err(e: impl std::fmt::Display) -> Error {
@@ -152,13 +91,9 @@ impl Connection {
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,
-            cache: Rc::new(RefCell::new(StatementCache {
-                names: HashMap::new(),
-                capacity: config.statement_cache_size,
-                next_id: 0,
-                clock: 0,
-                to_close: Vec::new(),
-            })),
+            cache: Rc::new(RefCell::new(StatementCache::new(
+                config.statement_cache_size,
+            ))),
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
@@ -299,22 +234,11 @@ impl Connection {
         out: &mut BytesMut,
     ) -> Result<bool, Error> {
         let mut cache = self.cache.borrow_mut();
-        for name in cache.to_close.drain(..) {
+        for name in cache.drain_to_close() {
             frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
         }
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
-        // A known statement's name is used in place; only a new one is created (and owned).
-        let fresh = match cache.lookup(&stmt.sql) {
-            Some(_) => None,
-            None => Some(cache.insert(stmt.sql.clone())),
-        };
-        let parse = fresh.is_some();
-        let name = match &fresh {
-            Some(name) => name.as_str(),
-            None => cache
-                .lookup(&stmt.sql)
-                .ok_or_else(|| Error::protocol("statement cache lost an entry"))?,
-        };
+        let Named { name, parse } = cache.name_for(&stmt.sql);
         if parse {
             frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
                 .map_err(encode_err)?;

@@ -67,6 +67,7 @@ mod execute;
 mod listen;
 mod row;
 mod statement;
+mod statement_cache;
 mod transaction;
 mod worker_state;
 
