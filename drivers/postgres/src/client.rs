@@ -1,9 +1,8 @@
 //! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corelane_pg_proto::types::ToSql;
@@ -14,15 +13,13 @@ use crate::codec::Response;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::data_rows::DataRows;
+use crate::described;
 use crate::execute::Execute;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
 use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state;
 use crate::Error;
-
-/// Statements the client remembers (SQL → types); past this it starts over.
-const MAX_DESCRIBED: usize = 4096;
 
 /// A PostgreSQL client. Cheap to clone; clones share the per-worker connections.
 ///
@@ -41,7 +38,9 @@ pub(crate) struct Inner {
     pub(crate) config: Arc<Config>,
     pub(crate) workers: Provider,
     pub(crate) next_worker: AtomicUsize,
-    described: Mutex<HashMap<Arc<str>, Statement>>,
+    /// Alive as long as the client: the per-thread description caches drop a dead client's
+    /// entries (see `described.rs`).
+    alive: Arc<()>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -92,7 +91,7 @@ impl Client {
                 config: Arc::new(config),
                 workers,
                 next_worker: AtomicUsize::new(0),
-                described: Mutex::new(HashMap::new()),
+                alive: Arc::new(()),
             }),
         }
     }
@@ -185,7 +184,8 @@ impl Client {
         .map_err(Error::from)?
     }
 
-    /// Describes `sql` (parameter types, result columns); remembered per client.
+    /// Describes `sql` (parameter types, result columns); remembered per client on each thread
+    /// that calls it (a bounded LRU per worker, no lock: see `described.rs`).
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
         self.prepare_by(sql, self.deadline()).await
     }
@@ -209,25 +209,14 @@ impl Client {
         Ok(stmt)
     }
 
-    /// The statement the client already described for `sql`, if any.
+    /// The statement the client already described for `sql` on this thread, if any.
     pub(crate) fn described(&self, sql: &str) -> Option<Statement> {
-        self.lock_described().get(sql).cloned()
+        described::get(self.inner.id, sql)
     }
 
-    /// Remembers a described statement for every later use of its SQL.
+    /// Remembers a described statement for every later use of its SQL on this thread.
     pub(crate) fn remember(&self, stmt: Statement) {
-        let mut described = self.lock_described();
-        if described.len() >= MAX_DESCRIBED {
-            described.clear();
-        }
-        described.insert(stmt.sql.clone(), stmt);
-    }
-
-    fn lock_described(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Statement>> {
-        self.inner
-            .described
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        described::remember(self.inner.id, &self.inner.alive, stmt)
     }
 
     /// Runs `sql` with `params` (extended protocol, prepared and cached per connection) and
@@ -485,9 +474,13 @@ fn raw_outcome(response: Response) -> Result<(DataRows, Option<u64>), Error> {
 impl Drop for Inner {
     fn drop(&mut self) {
         let id = self.id;
+        described::drop_client(id);
         for n in 0..self.workers.num_workers() {
             if let Some(worker) = self.workers.worker(n) {
-                let _ = worker.submit(move || worker_state::forget(id));
+                let _ = worker.submit(move || {
+                    worker_state::forget(id);
+                    described::drop_client(id);
+                });
             }
         }
     }

@@ -62,6 +62,7 @@ mod config;
 mod connection;
 mod copy;
 mod data_rows;
+mod described;
 mod error;
 mod execute;
 mod listen;
