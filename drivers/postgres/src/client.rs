@@ -15,6 +15,7 @@ use crate::connection::Connection;
 use crate::data_rows::DataRows;
 use crate::described;
 use crate::execute::Execute;
+use crate::pipeline;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
 use crate::transaction::{self, Transaction, TransactionOptions};
@@ -335,11 +336,31 @@ impl Client {
     /// Runs statements as ONE pipelined batch on one connection with a single `Sync` at the
     /// end: one round trip for all of them.
     ///
-    /// Each slot reports its own outcome. When a statement fails, the server skips every later
-    /// statement of the batch until the `Sync`: their slots report the skip as an error
-    /// ("skipped after an earlier error"), and nothing of them ran. Outside an explicit
-    /// transaction, statements before the failure stay committed (each ran in the batch's
-    /// implicit transaction only if the batch is wrapped in `BEGIN`/`COMMIT`).
+    /// Each slot reports its own outcome. The statements run in one transaction, the batch's
+    /// (PostgreSQL's implicit transaction of the statements before a `Sync`), so the batch is
+    /// all or nothing. When a statement fails, its slot has its error and:
+    ///
+    /// - every later statement was skipped by the server (nothing of it ran): its slot's error
+    ///   has [`Error::is_skipped`];
+    /// - every earlier statement ran but was **rolled back** with the batch's transaction: its
+    ///   slot's error has [`Error::is_rolled_back`], and
+    ///   [`rolled_back_by`](Error::rolled_back_by) gives the failing statement's error. Nothing
+    ///   of the batch persists.
+    ///
+    /// Only statements that end a transaction themselves split the batch: work before a
+    /// `COMMIT` or `ROLLBACK`, or before a statement PostgreSQL runs outside any transaction
+    /// block (`VACUUM`, `CREATE DATABASE`, `CREATE INDEX CONCURRENTLY`, ...), was committed
+    /// (or rolled back) by it, and those slots report what they did. A `BEGIN` in the batch
+    /// does not: inside the explicit block it opens, a failure aborts the whole transaction,
+    /// which can then only roll back, so the slots before the failure report rolled back just
+    /// the same. (Transaction control belongs in [`transaction`](Self::transaction), whose
+    /// statements keep their own semantics: a failure there aborts the transaction, and its
+    /// `COMMIT` reports [`Error::is_commit_failed`].)
+    ///
+    /// When the server lost a prepared statement the batch uses (SQLSTATE 26000, e.g. after
+    /// `DEALLOCATE`), the whole batch runs again once, re-preparing its statements — or, when
+    /// a statement before it committed, not at all (the slots then report the 26000 error and
+    /// what was rolled back).
     pub async fn pipeline(
         &self,
         items: &[(&str, &[&(dyn ToSql + Sync)])],
@@ -353,11 +374,7 @@ impl Client {
         }
         self.on_connection(deadline, move |conn| async move {
             let replies = conn.execute_batch(&prepared).await?;
-            Ok(prepared
-                .iter()
-                .zip(replies)
-                .map(|((stmt, _), reply)| outcome(stmt, reply))
-                .collect())
+            Ok(settle(&prepared, replies))
         })
         .await
     }
@@ -445,6 +462,33 @@ impl Drop for CancelOnDrop {
             flag.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// Each slot's outcome of a pipelined batch: the statements before a failure that were rolled
+/// back with it say so (see `pipeline.rs`).
+fn settle(prepared: &[(Statement, Params)], replies: Vec<Response>) -> Vec<Result<Outcome, Error>> {
+    let failed = pipeline::first_failure(&replies);
+    let undone_from = failed.map(|k| {
+        let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
+        pipeline::failed_transaction_start(&replies, sqls, k)
+    });
+    let mut outcomes: Vec<Result<Outcome, Error>> = prepared
+        .iter()
+        .zip(replies)
+        .map(|((stmt, _), reply)| outcome(stmt, reply))
+        .collect();
+    if let (Some(k), Some(from)) = (failed, undone_from) {
+        let cause = match outcomes.get(k) {
+            Some(Err(e)) => e.clone(),
+            _ => Error::protocol("a failed statement lost its error"),
+        };
+        for slot in outcomes.iter_mut().take(k).skip(from) {
+            if slot.is_ok() {
+                *slot = Err(Error::rolled_back(cause.clone()));
+            }
+        }
+    }
+    outcomes
 }
 
 pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, Error> {

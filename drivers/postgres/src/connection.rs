@@ -340,28 +340,31 @@ impl Connection {
     }
 
     /// Runs statements as one pipelined batch with a single `Sync`: each slot gets its own
-    /// outcome; after a failure the server skips the rest until the `Sync`.
+    /// outcome; after a failure the server skips the rest until the `Sync` (what that means for
+    /// the statements before the failure: see `pipeline.rs`).
     pub(crate) async fn execute_batch(
         &self,
         items: &[(Statement, Params)],
     ) -> Result<Vec<Response>, Error> {
-        let mut replies = self.execute_batch_once(items).await?;
+        let replies = self.execute_batch_once(items).await?;
         // A statement another caller's failed batch never parsed (its Parse was skipped after
-        // the failure) answers 26000 here. Everything before that slot ran and everything
-        // after it was skipped, so re-running from that slot, with fresh Parses, is safe.
-        let lost = replies.iter().position(
-            |r| matches!(r, Response::Failed(e) if e.code.code() == INVALID_STATEMENT_NAME),
-        );
-        if let Some(k) = lost {
-            let rest = items.get(k..).unwrap_or_default();
-            for (stmt, _) in rest {
-                self.cache.borrow_mut().forget(&stmt.sql);
-            }
-            let again = self.execute_batch_once(rest).await?;
-            replies.truncate(k);
-            replies.extend(again);
+        // the failure), or one a `DEALLOCATE` removed, answers 26000 here. Nothing after it
+        // ran, and the failure rolled back everything the batch's transaction did before it:
+        // the whole batch runs again, with fresh Parses. Unless a statement before it ended a
+        // transaction (a `COMMIT`): its work stays, so nothing runs again and the slots tell
+        // what happened.
+        let Some(k) = crate::pipeline::first_failure(&replies) else {
+            return Ok(replies);
+        };
+        let lost = matches!(replies.get(k), Some(Response::Failed(e)) if e.code.code() == INVALID_STATEMENT_NAME);
+        let sqls = items.iter().map(|(stmt, _)| &*stmt.sql);
+        if !lost || crate::pipeline::failed_transaction_start(&replies, sqls, k) != 0 {
+            return Ok(replies);
         }
-        Ok(replies)
+        for (stmt, _) in items.get(k..).unwrap_or_default() {
+            self.cache.borrow_mut().forget(&stmt.sql);
+        }
+        self.execute_batch_once(items).await
     }
 
     async fn execute_batch_once(

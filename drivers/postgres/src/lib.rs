@@ -66,6 +66,7 @@ mod described;
 mod error;
 mod execute;
 mod listen;
+mod pipeline;
 mod row;
 mod statement;
 mod statement_cache;
