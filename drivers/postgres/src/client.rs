@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use corelane_pg_proto::message::backend::RowDescription;
 use corelane_pg_proto::types::ToSql;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use crate::cancel;
 use crate::codec::Response;
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::{is_stale_statement, Connection};
 use crate::data_rows::DataRows;
 use crate::described;
 use crate::execute::Execute;
@@ -227,11 +228,8 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let deadline = self.deadline();
-        let stmt = self.prepare_by(sql, deadline).await?;
-        let encoded = stmt.encode(params)?;
-        let out = self.run_one(stmt, encoded, deadline).await?;
-        Ok(out.rows)
+        let (stmt, response) = self.run_statement(sql, params).await?;
+        Ok(outcome(self, &stmt, response)?.rows)
     }
 
     /// Like [`query`](Self::query), for exactly one row.
@@ -264,13 +262,53 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Arc<[Column]>, DataRows), Error> {
+        let (stmt, response) = self.run_statement(sql, params).await?;
+        let (rows, _, described) = raw_outcome(response)?;
+        Ok((self.reply_columns(&stmt, described.as_ref()), rows))
+    }
+
+    /// Describes (or finds the description of) `sql`, then runs it with `params`: the
+    /// statement and its response. When the server says the statement's result columns
+    /// changed since it was described (DDL: 0A000 or 08P01 from `Bind`, before anything ran),
+    /// the description is forgotten, and the statement described again and run once more.
+    async fn run_statement(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Statement, Response), Error> {
         let deadline = self.deadline();
-        let stmt = self.prepare_by(sql, deadline).await?;
-        let encoded = stmt.encode(params)?;
-        let columns = stmt.columns.clone();
-        let response = self.execute_response(stmt, encoded, deadline).await?;
-        let (rows, _) = raw_outcome(response)?;
-        Ok((columns, rows))
+        let mut retried = false;
+        loop {
+            let stmt = self.prepare_by(sql, deadline).await?;
+            let encoded = stmt.encode(params)?;
+            let response = self
+                .execute_response(stmt.clone(), encoded, deadline)
+                .await?;
+            match &response {
+                Response::Failed(e) if !retried && is_stale_statement(e) => {
+                    described::forget(self.inner.id, sql);
+                    retried = true;
+                }
+                _ => return Ok((stmt, response)),
+            }
+        }
+    }
+
+    /// The columns a reply's rows are decoded with: the statement's, unless the reply
+    /// described them otherwise (the table changed since the statement was described); then
+    /// the ones described, and the statement is remembered with its new columns.
+    pub(crate) fn reply_columns(
+        &self,
+        stmt: &Statement,
+        described: Option<&RowDescription>,
+    ) -> Arc<[Column]> {
+        match described {
+            Some(d) if !stmt.matches(d) => {
+                self.remember(stmt.refreshed(d));
+                Statement::columns_as_sent(d)
+            }
+            _ => stmt.columns.clone(),
+        }
     }
 
     /// Runs one prepared statement and returns its response. On one of the client's workers
@@ -299,26 +337,9 @@ impl Client {
 
     /// Runs a statement and returns the rows it affected.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let deadline = self.deadline();
-        let stmt = self.prepare_by(sql, deadline).await?;
-        let encoded = stmt.encode(params)?;
-        Ok(self
-            .run_one(stmt, encoded, deadline)
-            .await?
-            .affected
-            .unwrap_or(0))
-    }
-
-    async fn run_one(
-        &self,
-        stmt: Statement,
-        params: Params,
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<Outcome, Error> {
-        let response = self
-            .execute_response(stmt.clone(), params, deadline)
-            .await?;
-        outcome(&stmt, response)
+        let (_, response) = self.run_statement(sql, params).await?;
+        let (_, affected, _) = raw_outcome(response)?;
+        Ok(affected.unwrap_or(0))
     }
 
     /// Runs one or more statements with the simple protocol (no parameters, text results).
@@ -366,17 +387,67 @@ impl Client {
         items: &[(&str, &[&(dyn ToSql + Sync)])],
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
         let deadline = self.deadline();
-        let mut prepared = Vec::with_capacity(items.len());
-        for (sql, params) in items {
-            let stmt = self.prepare_by(sql, deadline).await?;
-            let encoded = stmt.encode(params)?;
-            prepared.push((stmt, encoded));
+        let mut retried = false;
+        loop {
+            let mut prepared = Vec::with_capacity(items.len());
+            for (sql, params) in items {
+                let stmt = self.prepare_by(sql, deadline).await?;
+                let encoded = stmt.encode(params)?;
+                prepared.push((stmt, encoded));
+            }
+            let (prepared, replies) = self
+                .on_connection(deadline, move |conn| async move {
+                    let replies = conn.execute_batch(&prepared).await?;
+                    Ok((prepared, replies))
+                })
+                .await?;
+            // A statement described before DDL changed its columns failed at `Bind`, so
+            // nothing after it ran and everything before it was rolled back (unless a
+            // statement before it committed): describe it again and run the batch once more.
+            let stale = pipeline::first_failure(&replies).filter(|&k| {
+                let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
+                matches!(replies.get(k), Some(Response::Failed(e)) if is_stale_statement(e))
+                    && pipeline::failed_transaction_start(&replies, sqls, k) == 0
+            });
+            match stale.and_then(|k| items.get(k)) {
+                Some((sql, _)) if !retried => {
+                    described::forget(self.inner.id, sql);
+                    retried = true;
+                }
+                _ => return Ok(self.settle(&prepared, replies)),
+            }
         }
-        self.on_connection(deadline, move |conn| async move {
-            let replies = conn.execute_batch(&prepared).await?;
-            Ok(settle(&prepared, replies))
-        })
-        .await
+    }
+
+    /// Each slot's outcome of a pipelined batch: the statements before a failure that were rolled
+    /// back with it say so (see `pipeline.rs`).
+    fn settle(
+        &self,
+        prepared: &[(Statement, Params)],
+        replies: Vec<Response>,
+    ) -> Vec<Result<Outcome, Error>> {
+        let failed = pipeline::first_failure(&replies);
+        let undone_from = failed.map(|k| {
+            let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
+            pipeline::failed_transaction_start(&replies, sqls, k)
+        });
+        let mut outcomes: Vec<Result<Outcome, Error>> = prepared
+            .iter()
+            .zip(replies)
+            .map(|((stmt, _), reply)| outcome(self, stmt, reply))
+            .collect();
+        if let (Some(k), Some(from)) = (failed, undone_from) {
+            let cause = match outcomes.get(k) {
+                Some(Err(e)) => e.clone(),
+                _ => Error::protocol("a failed statement lost its error"),
+            };
+            for slot in outcomes.iter_mut().take(k).skip(from) {
+                if slot.is_ok() {
+                    *slot = Err(Error::rolled_back(cause.clone()));
+                }
+            }
+        }
+        outcomes
     }
 
     /// Runs `f` in a transaction on a connection of its own (no other caller's statements
@@ -464,40 +535,20 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Each slot's outcome of a pipelined batch: the statements before a failure that were rolled
-/// back with it say so (see `pipeline.rs`).
-fn settle(prepared: &[(Statement, Params)], replies: Vec<Response>) -> Vec<Result<Outcome, Error>> {
-    let failed = pipeline::first_failure(&replies);
-    let undone_from = failed.map(|k| {
-        let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
-        pipeline::failed_transaction_start(&replies, sqls, k)
-    });
-    let mut outcomes: Vec<Result<Outcome, Error>> = prepared
-        .iter()
-        .zip(replies)
-        .map(|((stmt, _), reply)| outcome(stmt, reply))
-        .collect();
-    if let (Some(k), Some(from)) = (failed, undone_from) {
-        let cause = match outcomes.get(k) {
-            Some(Err(e)) => e.clone(),
-            _ => Error::protocol("a failed statement lost its error"),
-        };
-        for slot in outcomes.iter_mut().take(k).skip(from) {
-            if slot.is_ok() {
-                *slot = Err(Error::rolled_back(cause.clone()));
-            }
-        }
-    }
-    outcomes
-}
-
-pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, Error> {
-    let (rows, affected) = raw_outcome(response)?;
+/// A statement's outcome (its rows decoded as the reply says, see
+/// [`Client::reply_columns`]), or its error.
+pub(crate) fn outcome(
+    client: &Client,
+    stmt: &Statement,
+    response: Response,
+) -> Result<Outcome, Error> {
+    let (rows, affected, described) = raw_outcome(response)?;
+    let columns = client.reply_columns(stmt, described.as_ref());
     Ok(Outcome {
         rows: rows
             .into_iter()
             .map(|data| Row {
-                columns: stmt.columns.clone(),
+                columns: columns.clone(),
                 data,
             })
             .collect(),
@@ -505,10 +556,17 @@ pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, E
     })
 }
 
-/// The received rows and the affected count of an Execute's response, or its error.
-fn raw_outcome(response: Response) -> Result<(DataRows, Option<u64>), Error> {
+/// The received rows, the affected count and the portal's description (when the request
+/// asked for it) of an Execute's response, or its error.
+fn raw_outcome(
+    response: Response,
+) -> Result<(DataRows, Option<u64>, Option<RowDescription>), Error> {
     match response {
-        Response::Rows { rows, complete } => Ok((rows, complete.and_then(|c| c.rows()))),
+        Response::Rows {
+            rows,
+            complete,
+            described,
+        } => Ok((rows, complete.and_then(|c| c.rows()), described)),
         Response::Failed(e) => Err(Error::db(e)),
         Response::Skipped => Err(Error::skipped()),
         _ => Err(Error::protocol("unexpected reply to Execute")),

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use bytes::BytesMut;
 use corelane_pg_proto::auth::{md5, scram::ScramSha256};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
+    Authentication, BackendKeyData, ErrorFields, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
@@ -17,12 +17,30 @@ use corelane_runtime::{Limits, SpareBuf, Stream};
 
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
-use crate::statement::{Params, Statement};
+use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
 const INVALID_STATEMENT_NAME: &str = "26000";
+
+/// True when `e` says the statement's result columns changed since the client described it
+/// (DDL): 0A000 "cached plan must not change result type" from a statement this connection
+/// prepared before the change, 08P01 "bind message has N result formats but query has M
+/// columns" from one it prepared after. Both come from `Bind`, before anything ran: the
+/// connection forgets the statement, and the client describes it again and retries once.
+pub(crate) fn is_stale_statement(e: &ErrorFields) -> bool {
+    matches!(e.code.code(), "0A000" | "08P01")
+}
+
+/// What [`Connection::encode_execute`] sent for one statement.
+pub(crate) struct Sent {
+    /// A `Parse` was included.
+    pub(crate) parsed: bool,
+    /// The statement's name when the portal was described and the statement is a named one:
+    /// the reply confirms its columns (see [`Connection::confirm`]).
+    confirm: Option<String>,
+}
 
 /// A connection on the current worker. Cheap to clone.
 #[derive(Clone)]
@@ -225,24 +243,36 @@ impl Connection {
         }
     }
 
-    /// Appends `[Close…][Parse] Bind Execute` for one statement (no Sync). Returns whether a
-    /// Parse was included.
+    /// Appends `[Close…][Parse] Bind [Describe] Execute` for one statement (no Sync).
+    ///
+    /// The rows are decoded with the columns the client assumes for the statement, so these
+    /// must be the server's: whenever this connection has no confirmation of them (a new
+    /// `Parse`, a statement whose earlier reply is not in yet, or columns that differ from the
+    /// ones confirmed here, as after DDL another connection saw), the request describes its
+    /// portal, and the reply's `RowDescription` gives the types and formats the rows really
+    /// came in (see [`Connection::confirm`]). A statement whose result type changed on the
+    /// server since this connection prepared it fails at `Bind` (0A000), before running.
     fn encode_execute(
         &self,
         stmt: &Statement,
         params: &Params,
         out: &mut BytesMut,
-    ) -> Result<bool, Error> {
+    ) -> Result<Sent, Error> {
         let mut cache = self.cache.borrow_mut();
         for name in cache.drain_to_close() {
             frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
         }
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
-        let Named { name, parse } = cache.name_for(&stmt.sql);
+        let Named { name, parse, known } = cache.name_for(&stmt.sql);
         if parse {
             frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
                 .map_err(encode_err)?;
         }
+        // Formats as the server knows the statement here, when it told us.
+        let (formats, describe) = match known {
+            Some(known) => (known, !same_columns(known, &stmt.columns)),
+            None => (&stmt.columns, true),
+        };
         frontend::bind(
             "",
             name,
@@ -257,12 +287,42 @@ impl Connection {
                     None => Ok(IsNull::Yes),
                 }
             },
-            stmt.result_formats(),
+            result_formats(formats),
             out,
         )
         .map_err(encode_err)?;
+        if describe {
+            frontend::describe(Target::Portal, "", out).map_err(encode_err)?;
+        }
         frontend::execute("", 0, out).map_err(encode_err)?;
-        Ok(parse)
+        Ok(Sent {
+            parsed: parse,
+            // Named statements only: the unnamed one is parsed (and described) every time.
+            confirm: (describe && !name.is_empty()).then(|| name.to_owned()),
+        })
+    }
+
+    /// After a reply to a request that described its portal (see
+    /// [`encode_execute`](Self::encode_execute)): records the columns the server reported for
+    /// the statement, so later requests bind and decode with them and skip the `Describe`.
+    fn confirm(&self, stmt: &Statement, sent: &Sent, response: &Response) {
+        let (
+            Some(name),
+            Response::Rows {
+                described: Some(described),
+                ..
+            },
+        ) = (&sent.confirm, response)
+        else {
+            return;
+        };
+        let columns = if stmt.matches(described) {
+            // The same list the caller's cache holds: later checks compare pointers.
+            stmt.columns.clone()
+        } else {
+            stmt.refreshed(described).columns
+        };
+        self.cache.borrow_mut().confirm(&stmt.sql, name, columns);
     }
 
     /// Runs one statement; re-prepares and retries once when the server lost it (26000).
@@ -272,10 +332,10 @@ impl Connection {
         params: &Params,
     ) -> Result<Response, Error> {
         for attempt in 0..2 {
-            let (mut run, parsed) = self.start_execute(stmt, params)?;
+            let (mut run, sent) = self.start_execute(stmt, params)?;
             let outcome = (&mut run).await;
             let response = self.finish_execute(run, outcome)?;
-            if self.retry_execute(stmt, parsed, &response, attempt) {
+            if self.retry_execute(stmt, &sent, &response, attempt) {
                 continue;
             }
             return Ok(response);
@@ -290,16 +350,16 @@ impl Connection {
         &self,
         stmt: &Statement,
         params: &Params,
-    ) -> Result<(OwnedRun<PgCodec>, bool), Error> {
+    ) -> Result<(OwnedRun<PgCodec>, Sent), Error> {
         // Encoded aside first (an encoding error must send nothing), in a spare buffer
         // so a query does not allocate (and grow) one each time.
         let mut out = SpareBuf::new();
-        let parsed = self.encode_execute(stmt, params, &mut out)?;
+        let sent = self.encode_execute(stmt, params, &mut out)?;
         frontend::sync(&mut out);
         // A spare batch of this connection: no allocation once warm.
         let mut batch = self.pipe.take_batch();
         batch.push(Expect::Execute, |b| b.extend_from_slice(&out));
-        Ok((self.pipe.run_owned(batch), parsed))
+        Ok((self.pipe.run_owned(batch), sent))
     }
 
     /// The reply of a run from [`Connection::start_execute`] that has completed with
@@ -318,22 +378,24 @@ impl Connection {
         reply.map_err(Error::from)
     }
 
-    /// After attempt `attempt` (from 0) of a statement answered `response`: forgets the
-    /// statement's name when the server may not have it, and says whether to run it again
-    /// (once, when the server lost it: 26000).
+    /// After attempt `attempt` (from 0) of a statement answered `response`: records the
+    /// columns the reply confirmed, forgets the statement's name when the server may not have
+    /// it (or has it with other result columns), and says whether to run it again (once, when
+    /// the server lost it: 26000).
     pub(crate) fn retry_execute(
         &self,
         stmt: &Statement,
-        parsed: bool,
+        sent: &Sent,
         response: &Response,
         attempt: u32,
     ) -> bool {
         let Response::Failed(e) = response else {
+            self.confirm(stmt, sent, response);
             return false;
         };
         let lost = e.code.code() == INVALID_STATEMENT_NAME;
         // A failed Parse may have left no statement behind: never reuse the name.
-        if parsed || lost {
+        if sent.parsed || lost || is_stale_statement(e) {
             self.cache.borrow_mut().forget(&stmt.sql);
         }
         lost && attempt == 0
@@ -372,10 +434,10 @@ impl Connection {
         items: &[(Statement, Params)],
     ) -> Result<Vec<Response>, Error> {
         let mut batch: Batch<PgCodec> = self.pipe.take_batch();
-        let mut parsed = Vec::with_capacity(items.len());
+        let mut sent = Vec::with_capacity(items.len());
         for (stmt, params) in items {
             let mut out = SpareBuf::new();
-            parsed.push(self.encode_execute(stmt, params, &mut out)?);
+            sent.push(self.encode_execute(stmt, params, &mut out)?);
             batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
         }
         batch.push(Expect::Sync, frontend::sync);
@@ -386,10 +448,16 @@ impl Connection {
                 .take(k)
                 .unwrap_or(Err(RequestError::WorkerClosed))
                 .map_err(Error::from)?;
-            if matches!(reply, Response::Failed(_) | Response::Skipped)
-                && parsed.get(k) == Some(&true)
-            {
-                if let Some((stmt, _)) = items.get(k) {
+            if let (Some((stmt, _)), Some(sent)) = (items.get(k), sent.get(k)) {
+                let forget = match &reply {
+                    Response::Failed(e) => sent.parsed || is_stale_statement(e),
+                    Response::Skipped => sent.parsed,
+                    _ => {
+                        self.confirm(stmt, sent, &reply);
+                        false
+                    }
+                };
+                if forget {
                     self.cache.borrow_mut().forget(&stmt.sql);
                 }
             }

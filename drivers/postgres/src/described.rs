@@ -74,6 +74,16 @@ pub(crate) fn remember(id: u64, alive: &Arc<()>, stmt: Statement) {
     })
 }
 
+/// Forgets what client `id` knows about `sql` on this thread (it is described again at its
+/// next use).
+pub(crate) fn forget(id: u64, sql: &str) {
+    DESCRIBED.with(|d| {
+        if let Some(client) = d.borrow_mut().iter_mut().find(|c| c.id == id) {
+            client.entries.remove(sql);
+        }
+    })
+}
+
 /// Drops everything client `id` left on this thread.
 pub(crate) fn drop_client(id: u64) {
     DESCRIBED.with(|d| d.borrow_mut().retain(|c| c.id != id))
@@ -128,5 +138,7 @@ mod tests {
         remember(2, &other, stmt("b"));
         assert!(get(1, "a").is_none());
         assert!(get(2, "b").is_some());
+        forget(2, "b");
+        assert!(get(2, "b").is_none());
     }
 }

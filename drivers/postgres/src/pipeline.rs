@@ -85,6 +85,7 @@ mod tests {
             complete: Some(CommandComplete {
                 tag: BytesStr::from_utf8(bytes::Bytes::copy_from_slice(tag.as_bytes())).unwrap(),
             }),
+            described: None,
         }
     }
 

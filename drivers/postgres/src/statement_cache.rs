@@ -8,16 +8,28 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::statement::Column;
+
 /// The name a request uses for its statement.
 pub(crate) struct Named<'a> {
     /// The server-side name (`""`: the unnamed statement).
     pub(crate) name: &'a str,
     /// True when the request must `Parse` it first.
     pub(crate) parse: bool,
+    /// The result columns the server reported for this statement on this connection, once a
+    /// reply confirmed them (`None` before that, and for the unnamed statement).
+    pub(crate) known: Option<&'a Arc<[Column]>>,
+}
+
+/// One named statement.
+struct Entry {
+    name: String,
+    used: u64,
+    known: Option<Arc<[Column]>>,
 }
 
 pub(crate) struct StatementCache {
-    names: HashMap<Arc<str>, (String, u64)>,
+    names: HashMap<Arc<str>, Entry>,
     capacity: usize,
     next_id: u64,
     clock: u64,
@@ -49,6 +61,7 @@ impl StatementCache {
             return Named {
                 name: "",
                 parse: true,
+                known: None,
             };
         }
         self.clock += 1;
@@ -58,12 +71,20 @@ impl StatementCache {
             self.insert(sql.clone(), clock);
         }
         match self.names.get_mut(&**sql) {
-            Some((name, used)) => {
-                *used = clock;
-                Named { name, parse }
+            Some(entry) => {
+                entry.used = clock;
+                Named {
+                    name: &entry.name,
+                    parse,
+                    known: entry.known.as_ref(),
+                }
             }
             // Just inserted (the capacity is at least 1): not reached.
-            None => Named { name: "", parse },
+            None => Named {
+                name: "",
+                parse,
+                known: None,
+            },
         }
     }
 
@@ -72,25 +93,39 @@ impl StatementCache {
             if let Some(oldest) = self
                 .names
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, entry)| entry.used)
                 .map(|(k, _)| k.clone())
             {
-                if let Some((name, _)) = self.names.remove(&oldest) {
-                    self.to_close.push(name);
+                if let Some(entry) = self.names.remove(&oldest) {
+                    self.to_close.push(entry.name);
                 }
             }
         }
         self.next_id += 1;
-        self.names
-            .insert(sql, (format!("cl{}", self.next_id), clock));
+        let entry = Entry {
+            name: format!("cl{}", self.next_id),
+            used: clock,
+            known: None,
+        };
+        self.names.insert(sql, entry);
     }
 
     /// Drops `sql`'s entry and closes its statement with the next request: a Parse that
     /// succeeded before a later failure left it on the server, and closing a statement that
     /// does not exist is not an error.
     pub(crate) fn forget(&mut self, sql: &str) {
-        if let Some((name, _)) = self.names.remove(sql) {
-            self.to_close.push(name);
+        if let Some(entry) = self.names.remove(sql) {
+            self.to_close.push(entry.name);
+        }
+    }
+
+    /// Records the result columns the server reported for statement `name` of `sql` (when
+    /// that is still the name the cache has for it).
+    pub(crate) fn confirm(&mut self, sql: &str, name: &str, columns: Arc<[Column]>) {
+        if let Some(entry) = self.names.get_mut(sql) {
+            if entry.name == name {
+                entry.known = Some(columns);
+            }
         }
     }
 

@@ -227,7 +227,7 @@ impl Transaction {
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
-        Ok(outcome(&stmt, response)?.rows)
+        Ok(outcome(&self.client, &stmt, response)?.rows)
     }
 
     /// Like [`query`](Self::query), for exactly one row.
@@ -258,7 +258,9 @@ impl Transaction {
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
-        Ok(outcome(&stmt, response)?.affected.unwrap_or(0))
+        Ok(outcome(&self.client, &stmt, response)?
+            .affected
+            .unwrap_or(0))
     }
 
     /// Runs one or more statements with the simple protocol (no parameters) in the
