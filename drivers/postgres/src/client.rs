@@ -284,13 +284,19 @@ impl Client {
             let response = self
                 .execute_response(stmt.clone(), encoded, deadline)
                 .await?;
+            self.forget_if_stale(sql, &response);
             match &response {
-                Response::Failed(e) if !retried && is_stale_statement(e) => {
-                    described::forget(self.inner.id, sql);
-                    retried = true;
-                }
+                Response::Failed(e) if !retried && is_stale_statement(e) => retried = true,
                 _ => return Ok((stmt, response)),
             }
+        }
+    }
+
+    /// Forgets the description of `sql` on this thread when `response` says its result columns
+    /// changed since it was described (see [`is_stale_statement`]).
+    pub(crate) fn forget_if_stale(&self, sql: &str, response: &Response) {
+        if matches!(response, Response::Failed(e) if is_stale_statement(e)) {
+            described::forget(self.inner.id, sql);
         }
     }
 
@@ -404,18 +410,20 @@ impl Client {
             // A statement described before DDL changed its columns failed at `Bind`, so
             // nothing after it ran and everything before it was rolled back (unless a
             // statement before it committed): describe it again and run the batch once more.
-            let stale = pipeline::first_failure(&replies).filter(|&k| {
-                let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
-                matches!(replies.get(k), Some(Response::Failed(e)) if is_stale_statement(e))
-                    && pipeline::failed_transaction_start(&replies, sqls, k) == 0
-            });
-            match stale.and_then(|k| items.get(k)) {
-                Some((sql, _)) if !retried => {
-                    described::forget(self.inner.id, sql);
-                    retried = true;
+            let failed = pipeline::first_failure(&replies);
+            if let Some((k, (sql, _))) = failed.and_then(|k| Some((k, items.get(k)?))) {
+                if let Some(reply) = replies.get(k) {
+                    self.forget_if_stale(sql, reply);
                 }
-                _ => return Ok(self.settle(&prepared, replies)),
+                let stale =
+                    matches!(replies.get(k), Some(Response::Failed(e)) if is_stale_statement(e));
+                let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
+                if stale && !retried && pipeline::failed_transaction_start(&replies, sqls, k) == 0 {
+                    retried = true;
+                    continue;
+                }
             }
+            return Ok(self.settle(&prepared, replies));
         }
     }
 

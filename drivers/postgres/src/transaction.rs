@@ -227,6 +227,9 @@ impl Transaction {
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
+        // Not retried here (the failure aborted the transaction), but described afresh next
+        // time.
+        self.client.forget_if_stale(sql, &response);
         Ok(outcome(&self.client, &stmt, response)?.rows)
     }
 
@@ -258,6 +261,9 @@ impl Transaction {
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
+        // Not retried here (the failure aborted the transaction), but described afresh next
+        // time.
+        self.client.forget_if_stale(sql, &response);
         Ok(outcome(&self.client, &stmt, response)?
             .affected
             .unwrap_or(0))
