@@ -1,28 +1,27 @@
 //! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use corelane_pg_proto::message::backend::RowDescription;
 use corelane_pg_proto::types::ToSql;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use crate::cancel;
 use crate::codec::Response;
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::{is_stale_statement, Connection};
 use crate::data_rows::DataRows;
+use crate::described;
 use crate::execute::Execute;
+use crate::pipeline;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
 use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state;
 use crate::Error;
-
-/// Statements the client remembers (SQL → types); past this it starts over.
-const MAX_DESCRIBED: usize = 4096;
 
 /// A PostgreSQL client. Cheap to clone; clones share the per-worker connections.
 ///
@@ -41,7 +40,9 @@ pub(crate) struct Inner {
     pub(crate) config: Arc<Config>,
     pub(crate) workers: Provider,
     pub(crate) next_worker: AtomicUsize,
-    described: Mutex<HashMap<Arc<str>, Statement>>,
+    /// Alive as long as the client: the per-thread description caches drop a dead client's
+    /// entries (see `described.rs`).
+    alive: Arc<()>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -92,7 +93,7 @@ impl Client {
                 config: Arc::new(config),
                 workers,
                 next_worker: AtomicUsize::new(0),
-                described: Mutex::new(HashMap::new()),
+                alive: Arc::new(()),
             }),
         }
     }
@@ -185,7 +186,8 @@ impl Client {
         .map_err(Error::from)?
     }
 
-    /// Describes `sql` (parameter types, result columns); remembered per client.
+    /// Describes `sql` (parameter types, result columns); remembered per client on each thread
+    /// that calls it (a bounded LRU per worker, no lock: see `described.rs`).
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
         self.prepare_by(sql, self.deadline()).await
     }
@@ -209,25 +211,14 @@ impl Client {
         Ok(stmt)
     }
 
-    /// The statement the client already described for `sql`, if any.
+    /// The statement the client already described for `sql` on this thread, if any.
     pub(crate) fn described(&self, sql: &str) -> Option<Statement> {
-        self.lock_described().get(sql).cloned()
+        described::get(self.inner.id, sql)
     }
 
-    /// Remembers a described statement for every later use of its SQL.
+    /// Remembers a described statement for every later use of its SQL on this thread.
     pub(crate) fn remember(&self, stmt: Statement) {
-        let mut described = self.lock_described();
-        if described.len() >= MAX_DESCRIBED {
-            described.clear();
-        }
-        described.insert(stmt.sql.clone(), stmt);
-    }
-
-    fn lock_described(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Statement>> {
-        self.inner
-            .described
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        described::remember(self.inner.id, &self.inner.alive, stmt)
     }
 
     /// Runs `sql` with `params` (extended protocol, prepared and cached per connection) and
@@ -237,11 +228,8 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let deadline = self.deadline();
-        let stmt = self.prepare_by(sql, deadline).await?;
-        let encoded = stmt.encode(params)?;
-        let out = self.run_one(stmt, encoded, deadline).await?;
-        Ok(out.rows)
+        let (stmt, response) = self.run_statement(sql, params).await?;
+        Ok(outcome(self, &stmt, response)?.rows)
     }
 
     /// Like [`query`](Self::query), for exactly one row.
@@ -274,13 +262,59 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Arc<[Column]>, DataRows), Error> {
+        let (stmt, response) = self.run_statement(sql, params).await?;
+        let (rows, _, described) = raw_outcome(response)?;
+        Ok((self.reply_columns(&stmt, described.as_ref()), rows))
+    }
+
+    /// Describes (or finds the description of) `sql`, then runs it with `params`: the
+    /// statement and its response. When the server says the statement's result columns
+    /// changed since it was described (DDL: 0A000 or 08P01 from `Bind`, before anything ran),
+    /// the description is forgotten, and the statement described again and run once more.
+    async fn run_statement(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(Statement, Response), Error> {
         let deadline = self.deadline();
-        let stmt = self.prepare_by(sql, deadline).await?;
-        let encoded = stmt.encode(params)?;
-        let columns = stmt.columns.clone();
-        let response = self.execute_response(stmt, encoded, deadline).await?;
-        let (rows, _) = raw_outcome(response)?;
-        Ok((columns, rows))
+        let mut retried = false;
+        loop {
+            let stmt = self.prepare_by(sql, deadline).await?;
+            let encoded = stmt.encode(params)?;
+            let response = self
+                .execute_response(stmt.clone(), encoded, deadline)
+                .await?;
+            self.forget_if_stale(sql, &response);
+            match &response {
+                Response::Failed(e) if !retried && is_stale_statement(e) => retried = true,
+                _ => return Ok((stmt, response)),
+            }
+        }
+    }
+
+    /// Forgets the description of `sql` on this thread when `response` says its result columns
+    /// changed since it was described (see [`is_stale_statement`]).
+    pub(crate) fn forget_if_stale(&self, sql: &str, response: &Response) {
+        if matches!(response, Response::Failed(e) if is_stale_statement(e)) {
+            described::forget(self.inner.id, sql);
+        }
+    }
+
+    /// The columns a reply's rows are decoded with: the statement's, unless the reply
+    /// described them otherwise (the table changed since the statement was described); then
+    /// the ones described, and the statement is remembered with its new columns.
+    pub(crate) fn reply_columns(
+        &self,
+        stmt: &Statement,
+        described: Option<&RowDescription>,
+    ) -> Arc<[Column]> {
+        match described {
+            Some(d) if !stmt.matches(d) => {
+                self.remember(stmt.refreshed(d));
+                Statement::columns_as_sent(d)
+            }
+            _ => stmt.columns.clone(),
+        }
     }
 
     /// Runs one prepared statement and returns its response. On one of the client's workers
@@ -309,26 +343,9 @@ impl Client {
 
     /// Runs a statement and returns the rows it affected.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let deadline = self.deadline();
-        let stmt = self.prepare_by(sql, deadline).await?;
-        let encoded = stmt.encode(params)?;
-        Ok(self
-            .run_one(stmt, encoded, deadline)
-            .await?
-            .affected
-            .unwrap_or(0))
-    }
-
-    async fn run_one(
-        &self,
-        stmt: Statement,
-        params: Params,
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<Outcome, Error> {
-        let response = self
-            .execute_response(stmt.clone(), params, deadline)
-            .await?;
-        outcome(&stmt, response)
+        let (_, response) = self.run_statement(sql, params).await?;
+        let (_, affected, _) = raw_outcome(response)?;
+        Ok(affected.unwrap_or(0))
     }
 
     /// Runs one or more statements with the simple protocol (no parameters, text results).
@@ -346,31 +363,99 @@ impl Client {
     /// Runs statements as ONE pipelined batch on one connection with a single `Sync` at the
     /// end: one round trip for all of them.
     ///
-    /// Each slot reports its own outcome. When a statement fails, the server skips every later
-    /// statement of the batch until the `Sync`: their slots report the skip as an error
-    /// ("skipped after an earlier error"), and nothing of them ran. Outside an explicit
-    /// transaction, statements before the failure stay committed (each ran in the batch's
-    /// implicit transaction only if the batch is wrapped in `BEGIN`/`COMMIT`).
+    /// Each slot reports its own outcome. The statements run in one transaction, the batch's
+    /// (PostgreSQL's implicit transaction of the statements before a `Sync`), so the batch is
+    /// all or nothing. When a statement fails, its slot has its error and:
+    ///
+    /// - every later statement was skipped by the server (nothing of it ran): its slot's error
+    ///   has [`Error::is_skipped`];
+    /// - every earlier statement ran but was **rolled back** with the batch's transaction: its
+    ///   slot's error has [`Error::is_rolled_back`], and
+    ///   [`rolled_back_by`](Error::rolled_back_by) gives the failing statement's error. Nothing
+    ///   of the batch persists.
+    ///
+    /// Only statements that end a transaction themselves split the batch: work before a
+    /// `COMMIT` or `ROLLBACK`, or before a statement PostgreSQL runs outside any transaction
+    /// block (`VACUUM`, `CREATE DATABASE`, `CREATE INDEX CONCURRENTLY`, ...), was committed
+    /// (or rolled back) by it, and those slots report what they did. A `BEGIN` in the batch
+    /// does not: inside the explicit block it opens, a failure aborts the whole transaction,
+    /// which can then only roll back, so the slots before the failure report rolled back just
+    /// the same. (Transaction control belongs in [`transaction`](Self::transaction), whose
+    /// statements keep their own semantics: a failure there aborts the transaction, and its
+    /// `COMMIT` reports [`Error::is_commit_failed`].)
+    ///
+    /// When the server lost a prepared statement the batch uses (SQLSTATE 26000, e.g. after
+    /// `DEALLOCATE`), the whole batch runs again once, re-preparing its statements — or, when
+    /// a statement before it committed, not at all (the slots then report the 26000 error and
+    /// what was rolled back).
     pub async fn pipeline(
         &self,
         items: &[(&str, &[&(dyn ToSql + Sync)])],
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
         let deadline = self.deadline();
-        let mut prepared = Vec::with_capacity(items.len());
-        for (sql, params) in items {
-            let stmt = self.prepare_by(sql, deadline).await?;
-            let encoded = stmt.encode(params)?;
-            prepared.push((stmt, encoded));
+        let mut retried = false;
+        loop {
+            let mut prepared = Vec::with_capacity(items.len());
+            for (sql, params) in items {
+                let stmt = self.prepare_by(sql, deadline).await?;
+                let encoded = stmt.encode(params)?;
+                prepared.push((stmt, encoded));
+            }
+            let (prepared, replies) = self
+                .on_connection(deadline, move |conn| async move {
+                    let replies = conn.execute_batch(&prepared).await?;
+                    Ok((prepared, replies))
+                })
+                .await?;
+            // A statement described before DDL changed its columns failed at `Bind`, so
+            // nothing after it ran and everything before it was rolled back (unless a
+            // statement before it committed): describe it again and run the batch once more.
+            let failed = pipeline::first_failure(&replies);
+            if let Some((k, (sql, _))) = failed.and_then(|k| Some((k, items.get(k)?))) {
+                if let Some(reply) = replies.get(k) {
+                    self.forget_if_stale(sql, reply);
+                }
+                let stale =
+                    matches!(replies.get(k), Some(Response::Failed(e)) if is_stale_statement(e));
+                let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
+                if stale && !retried && pipeline::failed_transaction_start(&replies, sqls, k) == 0 {
+                    retried = true;
+                    continue;
+                }
+            }
+            return Ok(self.settle(&prepared, replies));
         }
-        self.on_connection(deadline, move |conn| async move {
-            let replies = conn.execute_batch(&prepared).await?;
-            Ok(prepared
-                .iter()
-                .zip(replies)
-                .map(|((stmt, _), reply)| outcome(stmt, reply))
-                .collect())
-        })
-        .await
+    }
+
+    /// Each slot's outcome of a pipelined batch: the statements before a failure that were rolled
+    /// back with it say so (see `pipeline.rs`).
+    fn settle(
+        &self,
+        prepared: &[(Statement, Params)],
+        replies: Vec<Response>,
+    ) -> Vec<Result<Outcome, Error>> {
+        let failed = pipeline::first_failure(&replies);
+        let undone_from = failed.map(|k| {
+            let sqls = prepared.iter().map(|(stmt, _)| &*stmt.sql);
+            pipeline::failed_transaction_start(&replies, sqls, k)
+        });
+        let mut outcomes: Vec<Result<Outcome, Error>> = prepared
+            .iter()
+            .zip(replies)
+            .map(|((stmt, _), reply)| outcome(self, stmt, reply))
+            .collect();
+        if let (Some(k), Some(from)) = (failed, undone_from) {
+            let cause = match outcomes.get(k) {
+                Some(Err(e)) => e.clone(),
+                _ => Error::protocol("a failed statement lost its error"),
+            };
+            for slot in outcomes.iter_mut().take(k).skip(from) {
+                if slot.is_ok() {
+                    *slot = Err(Error::rolled_back(cause.clone()));
+                }
+            }
+        }
+        outcomes
     }
 
     /// Runs `f` in a transaction on a connection of its own (no other caller's statements
@@ -458,13 +543,20 @@ impl Drop for CancelOnDrop {
     }
 }
 
-pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, Error> {
-    let (rows, affected) = raw_outcome(response)?;
+/// A statement's outcome (its rows decoded as the reply says, see
+/// [`Client::reply_columns`]), or its error.
+pub(crate) fn outcome(
+    client: &Client,
+    stmt: &Statement,
+    response: Response,
+) -> Result<Outcome, Error> {
+    let (rows, affected, described) = raw_outcome(response)?;
+    let columns = client.reply_columns(stmt, described.as_ref());
     Ok(Outcome {
         rows: rows
             .into_iter()
             .map(|data| Row {
-                columns: stmt.columns.clone(),
+                columns: columns.clone(),
                 data,
             })
             .collect(),
@@ -472,10 +564,17 @@ pub(crate) fn outcome(stmt: &Statement, response: Response) -> Result<Outcome, E
     })
 }
 
-/// The received rows and the affected count of an Execute's response, or its error.
-fn raw_outcome(response: Response) -> Result<(DataRows, Option<u64>), Error> {
+/// The received rows, the affected count and the portal's description (when the request
+/// asked for it) of an Execute's response, or its error.
+fn raw_outcome(
+    response: Response,
+) -> Result<(DataRows, Option<u64>, Option<RowDescription>), Error> {
     match response {
-        Response::Rows { rows, complete } => Ok((rows, complete.and_then(|c| c.rows()))),
+        Response::Rows {
+            rows,
+            complete,
+            described,
+        } => Ok((rows, complete.and_then(|c| c.rows()), described)),
         Response::Failed(e) => Err(Error::db(e)),
         Response::Skipped => Err(Error::skipped()),
         _ => Err(Error::protocol("unexpected reply to Execute")),
@@ -485,9 +584,13 @@ fn raw_outcome(response: Response) -> Result<(DataRows, Option<u64>), Error> {
 impl Drop for Inner {
     fn drop(&mut self) {
         let id = self.id;
+        described::drop_client(id);
         for n in 0..self.workers.num_workers() {
             if let Some(worker) = self.workers.worker(n) {
-                let _ = worker.submit(move || worker_state::forget(id));
+                let _ = worker.submit(move || {
+                    worker_state::forget(id);
+                    described::drop_client(id);
+                });
             }
         }
     }

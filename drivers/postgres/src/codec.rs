@@ -83,6 +83,9 @@ pub(crate) enum Response {
     Rows {
         rows: DataRows,
         complete: Option<CommandComplete>,
+        /// The portal's description, when the request asked for one (`Describe` after `Bind`,
+        /// see `Connection::encode_execute`): the rows' columns as the server sent them.
+        described: Option<RowDescription>,
     },
     /// Skipped by the server after an earlier error in the same batch.
     Skipped,
@@ -178,6 +181,7 @@ impl PgCodec {
             None => Response::Rows {
                 rows: DataRows::default(),
                 complete: p.complete,
+                described: None,
             },
         }
     }
@@ -426,22 +430,22 @@ impl Codec for PgCodec {
                         _ => Response::Rows {
                             rows: p.rows,
                             complete: p.complete,
+                            described: p.columns,
                         },
                     }));
                 }
-                (
-                    _,
-                    Message::ParseComplete
-                    | Message::BindComplete
-                    | Message::CloseComplete
-                    | Message::NoData,
-                ) => {}
+                (_, Message::ParseComplete | Message::BindComplete | Message::CloseComplete) => {}
+                // A described statement or portal that returns no rows.
+                (Expect::Describe | Expect::Execute | Expect::InBatch, Message::NoData) => {
+                    self.partial.columns = Some(RowDescription { fields: Vec::new() })
+                }
                 (Expect::Describe, Message::ParameterDescription(d)) => {
                     self.partial.params = d.types
                 }
-                (Expect::Describe | Expect::Simple, Message::RowDescription(r)) => {
-                    self.partial.columns = Some(r)
-                }
+                (
+                    Expect::Describe | Expect::Simple | Expect::Execute | Expect::InBatch,
+                    Message::RowDescription(r),
+                ) => self.partial.columns = Some(r),
                 (Expect::Execute | Expect::InBatch | Expect::Simple, Message::DataRow(row)) => {
                     if self.partial.error.is_none() {
                         self.partial.rows.push(row);
@@ -459,6 +463,7 @@ impl Codec for PgCodec {
                     return Ok(Some(Response::Rows {
                         rows: p.rows,
                         complete: Some(c),
+                        described: p.columns,
                     }));
                 }
                 (Expect::InBatch, Message::EmptyQueryResponse | Message::PortalSuspended) => {
@@ -466,6 +471,7 @@ impl Codec for PgCodec {
                     return Ok(Some(Response::Rows {
                         rows: p.rows,
                         complete: None,
+                        described: p.columns,
                     }));
                 }
                 (expect, other) => return Err(WireError::Unexpected(name(&other), expect)),

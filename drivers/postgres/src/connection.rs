@@ -1,16 +1,14 @@
 //! One connection on a worker: startup, authentication, the statement cache, and requests.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use bytes::BytesMut;
 use corelane_pg_proto::auth::{md5, scram::ScramSha256};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
+    Authentication, BackendKeyData, ErrorFields, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
@@ -19,11 +17,30 @@ use corelane_runtime::{Limits, SpareBuf, Stream};
 
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
-use crate::statement::{Params, Statement};
+use crate::statement::{result_formats, same_columns, Params, Statement};
+use crate::statement_cache::{Named, StatementCache};
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
 const INVALID_STATEMENT_NAME: &str = "26000";
+
+/// True when `e` says the statement's result columns changed since the client described it
+/// (DDL): 0A000 "cached plan must not change result type" from a statement this connection
+/// prepared before the change, 08P01 "bind message has N result formats but query has M
+/// columns" from one it prepared after. Both come from `Bind`, before anything ran: the
+/// connection forgets the statement, and the client describes it again and retries once.
+pub(crate) fn is_stale_statement(e: &ErrorFields) -> bool {
+    matches!(e.code.code(), "0A000" | "08P01")
+}
+
+/// What [`Connection::encode_execute`] sent for one statement.
+pub(crate) struct Sent {
+    /// A `Parse` was included.
+    pub(crate) parsed: bool,
+    /// The statement's name when the portal was described and the statement is a named one:
+    /// the reply confirms its columns (see [`Connection::confirm`]).
+    confirm: Option<String>,
+}
 
 /// A connection on the current worker. Cheap to clone.
 #[derive(Clone)]
@@ -42,66 +59,6 @@ pub(crate) struct Connection {
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
     /// The codec's COPY OUT pause switch (see [`crate::copy`]).
     pub(crate) copy_paused: Rc<Cell<bool>>,
-}
-
-/// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
-struct StatementCache {
-    names: HashMap<Arc<str>, (String, u64)>,
-    capacity: usize,
-    next_id: u64,
-    clock: u64,
-    /// Evicted names to `Close` with the next request.
-    to_close: Vec<String>,
-}
-
-impl StatementCache {
-    /// The server-side name of `sql`'s statement, marked as just used. Borrowed: the caller
-    /// encodes with the cache still borrowed, so no name is copied per query.
-    fn lookup(&mut self, sql: &Arc<str>) -> Option<&str> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.names.get_mut(sql).map(|(name, used)| {
-            *used = clock;
-            name.as_str()
-        })
-    }
-
-    fn insert(&mut self, sql: Arc<str>) -> String {
-        if self.names.len() >= self.capacity {
-            if let Some(oldest) = self
-                .names
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            {
-                if let Some((name, _)) = self.names.remove(&oldest) {
-                    self.to_close.push(name);
-                }
-            }
-        }
-        self.next_id += 1;
-        self.clock += 1;
-        let name = format!("cl{}", self.next_id);
-        if self.capacity > 0 {
-            self.names.insert(sql, (name.clone(), self.clock));
-        }
-        name
-    }
-
-    /// Drops `sql`'s entry and closes its statement with the next request: a Parse that
-    /// succeeded before a later failure left it on the server, and closing a statement that
-    /// does not exist is not an error.
-    fn forget(&mut self, sql: &str) {
-        if let Some((name, _)) = self.names.remove(sql) {
-            self.to_close.push(name);
-        }
-    }
-
-    /// After `DISCARD ALL`: the server deallocated every prepared statement.
-    fn clear(&mut self) {
-        self.names.clear();
-        self.to_close.clear();
-    }
 }
 
 fn encode_err(e: impl std::fmt::Display) -> Error {
@@ -152,13 +109,9 @@ impl Connection {
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,
-            cache: Rc::new(RefCell::new(StatementCache {
-                names: HashMap::new(),
-                capacity: config.statement_cache_size,
-                next_id: 0,
-                clock: 0,
-                to_close: Vec::new(),
-            })),
+            cache: Rc::new(RefCell::new(StatementCache::new(
+                config.statement_cache_size,
+            ))),
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
@@ -290,35 +243,36 @@ impl Connection {
         }
     }
 
-    /// Appends `[Close…][Parse] Bind Execute` for one statement (no Sync). Returns whether a
-    /// Parse was included.
+    /// Appends `[Close…][Parse] Bind [Describe] Execute` for one statement (no Sync).
+    ///
+    /// The rows are decoded with the columns the client assumes for the statement, so these
+    /// must be the server's: whenever this connection has no confirmation of them (a new
+    /// `Parse`, a statement whose earlier reply is not in yet, or columns that differ from the
+    /// ones confirmed here, as after DDL another connection saw), the request describes its
+    /// portal, and the reply's `RowDescription` gives the types and formats the rows really
+    /// came in (see [`Connection::confirm`]). A statement whose result type changed on the
+    /// server since this connection prepared it fails at `Bind` (0A000), before running.
     fn encode_execute(
         &self,
         stmt: &Statement,
         params: &Params,
         out: &mut BytesMut,
-    ) -> Result<bool, Error> {
+    ) -> Result<Sent, Error> {
         let mut cache = self.cache.borrow_mut();
-        for name in cache.to_close.drain(..) {
+        for name in cache.drain_to_close() {
             frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
         }
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
-        // A known statement's name is used in place; only a new one is created (and owned).
-        let fresh = match cache.lookup(&stmt.sql) {
-            Some(_) => None,
-            None => Some(cache.insert(stmt.sql.clone())),
-        };
-        let parse = fresh.is_some();
-        let name = match &fresh {
-            Some(name) => name.as_str(),
-            None => cache
-                .lookup(&stmt.sql)
-                .ok_or_else(|| Error::protocol("statement cache lost an entry"))?,
-        };
+        let Named { name, parse, known } = cache.name_for(&stmt.sql);
         if parse {
             frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
                 .map_err(encode_err)?;
         }
+        // Formats as the server knows the statement here, when it told us.
+        let (formats, describe) = match known {
+            Some(known) => (known, !same_columns(known, &stmt.columns)),
+            None => (&stmt.columns, true),
+        };
         frontend::bind(
             "",
             name,
@@ -333,12 +287,42 @@ impl Connection {
                     None => Ok(IsNull::Yes),
                 }
             },
-            stmt.result_formats(),
+            result_formats(formats),
             out,
         )
         .map_err(encode_err)?;
+        if describe {
+            frontend::describe(Target::Portal, "", out).map_err(encode_err)?;
+        }
         frontend::execute("", 0, out).map_err(encode_err)?;
-        Ok(parse)
+        Ok(Sent {
+            parsed: parse,
+            // Named statements only: the unnamed one is parsed (and described) every time.
+            confirm: (describe && !name.is_empty()).then(|| name.to_owned()),
+        })
+    }
+
+    /// After a reply to a request that described its portal (see
+    /// [`encode_execute`](Self::encode_execute)): records the columns the server reported for
+    /// the statement, so later requests bind and decode with them and skip the `Describe`.
+    fn confirm(&self, stmt: &Statement, sent: &Sent, response: &Response) {
+        let (
+            Some(name),
+            Response::Rows {
+                described: Some(described),
+                ..
+            },
+        ) = (&sent.confirm, response)
+        else {
+            return;
+        };
+        let columns = if stmt.matches(described) {
+            // The same list the caller's cache holds: later checks compare pointers.
+            stmt.columns.clone()
+        } else {
+            stmt.refreshed(described).columns
+        };
+        self.cache.borrow_mut().confirm(&stmt.sql, name, columns);
     }
 
     /// Runs one statement; re-prepares and retries once when the server lost it (26000).
@@ -348,10 +332,10 @@ impl Connection {
         params: &Params,
     ) -> Result<Response, Error> {
         for attempt in 0..2 {
-            let (mut run, parsed) = self.start_execute(stmt, params)?;
+            let (mut run, sent) = self.start_execute(stmt, params)?;
             let outcome = (&mut run).await;
             let response = self.finish_execute(run, outcome)?;
-            if self.retry_execute(stmt, parsed, &response, attempt) {
+            if self.retry_execute(stmt, &sent, &response, attempt) {
                 continue;
             }
             return Ok(response);
@@ -366,16 +350,16 @@ impl Connection {
         &self,
         stmt: &Statement,
         params: &Params,
-    ) -> Result<(OwnedRun<PgCodec>, bool), Error> {
+    ) -> Result<(OwnedRun<PgCodec>, Sent), Error> {
         // Encoded aside first (an encoding error must send nothing), in a spare buffer
         // so a query does not allocate (and grow) one each time.
         let mut out = SpareBuf::new();
-        let parsed = self.encode_execute(stmt, params, &mut out)?;
+        let sent = self.encode_execute(stmt, params, &mut out)?;
         frontend::sync(&mut out);
         // A spare batch of this connection: no allocation once warm.
         let mut batch = self.pipe.take_batch();
         batch.push(Expect::Execute, |b| b.extend_from_slice(&out));
-        Ok((self.pipe.run_owned(batch), parsed))
+        Ok((self.pipe.run_owned(batch), sent))
     }
 
     /// The reply of a run from [`Connection::start_execute`] that has completed with
@@ -394,50 +378,55 @@ impl Connection {
         reply.map_err(Error::from)
     }
 
-    /// After attempt `attempt` (from 0) of a statement answered `response`: forgets the
-    /// statement's name when the server may not have it, and says whether to run it again
-    /// (once, when the server lost it: 26000).
+    /// After attempt `attempt` (from 0) of a statement answered `response`: records the
+    /// columns the reply confirmed, forgets the statement's name when the server may not have
+    /// it (or has it with other result columns), and says whether to run it again (once, when
+    /// the server lost it: 26000).
     pub(crate) fn retry_execute(
         &self,
         stmt: &Statement,
-        parsed: bool,
+        sent: &Sent,
         response: &Response,
         attempt: u32,
     ) -> bool {
         let Response::Failed(e) = response else {
+            self.confirm(stmt, sent, response);
             return false;
         };
         let lost = e.code.code() == INVALID_STATEMENT_NAME;
         // A failed Parse may have left no statement behind: never reuse the name.
-        if parsed || lost {
+        if sent.parsed || lost || is_stale_statement(e) {
             self.cache.borrow_mut().forget(&stmt.sql);
         }
         lost && attempt == 0
     }
 
     /// Runs statements as one pipelined batch with a single `Sync`: each slot gets its own
-    /// outcome; after a failure the server skips the rest until the `Sync`.
+    /// outcome; after a failure the server skips the rest until the `Sync` (what that means for
+    /// the statements before the failure: see `pipeline.rs`).
     pub(crate) async fn execute_batch(
         &self,
         items: &[(Statement, Params)],
     ) -> Result<Vec<Response>, Error> {
-        let mut replies = self.execute_batch_once(items).await?;
+        let replies = self.execute_batch_once(items).await?;
         // A statement another caller's failed batch never parsed (its Parse was skipped after
-        // the failure) answers 26000 here. Everything before that slot ran and everything
-        // after it was skipped, so re-running from that slot, with fresh Parses, is safe.
-        let lost = replies.iter().position(
-            |r| matches!(r, Response::Failed(e) if e.code.code() == INVALID_STATEMENT_NAME),
-        );
-        if let Some(k) = lost {
-            let rest = items.get(k..).unwrap_or_default();
-            for (stmt, _) in rest {
-                self.cache.borrow_mut().forget(&stmt.sql);
-            }
-            let again = self.execute_batch_once(rest).await?;
-            replies.truncate(k);
-            replies.extend(again);
+        // the failure), or one a `DEALLOCATE` removed, answers 26000 here. Nothing after it
+        // ran, and the failure rolled back everything the batch's transaction did before it:
+        // the whole batch runs again, with fresh Parses. Unless a statement before it ended a
+        // transaction (a `COMMIT`): its work stays, so nothing runs again and the slots tell
+        // what happened.
+        let Some(k) = crate::pipeline::first_failure(&replies) else {
+            return Ok(replies);
+        };
+        let lost = matches!(replies.get(k), Some(Response::Failed(e)) if e.code.code() == INVALID_STATEMENT_NAME);
+        let sqls = items.iter().map(|(stmt, _)| &*stmt.sql);
+        if !lost || crate::pipeline::failed_transaction_start(&replies, sqls, k) != 0 {
+            return Ok(replies);
         }
-        Ok(replies)
+        for (stmt, _) in items.get(k..).unwrap_or_default() {
+            self.cache.borrow_mut().forget(&stmt.sql);
+        }
+        self.execute_batch_once(items).await
     }
 
     async fn execute_batch_once(
@@ -445,10 +434,10 @@ impl Connection {
         items: &[(Statement, Params)],
     ) -> Result<Vec<Response>, Error> {
         let mut batch: Batch<PgCodec> = self.pipe.take_batch();
-        let mut parsed = Vec::with_capacity(items.len());
+        let mut sent = Vec::with_capacity(items.len());
         for (stmt, params) in items {
             let mut out = SpareBuf::new();
-            parsed.push(self.encode_execute(stmt, params, &mut out)?);
+            sent.push(self.encode_execute(stmt, params, &mut out)?);
             batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
         }
         batch.push(Expect::Sync, frontend::sync);
@@ -459,10 +448,16 @@ impl Connection {
                 .take(k)
                 .unwrap_or(Err(RequestError::WorkerClosed))
                 .map_err(Error::from)?;
-            if matches!(reply, Response::Failed(_) | Response::Skipped)
-                && parsed.get(k) == Some(&true)
-            {
-                if let Some((stmt, _)) = items.get(k) {
+            if let (Some((stmt, _)), Some(sent)) = (items.get(k), sent.get(k)) {
+                let forget = match &reply {
+                    Response::Failed(e) => sent.parsed || is_stale_statement(e),
+                    Response::Skipped => sent.parsed,
+                    _ => {
+                        self.confirm(stmt, sent, &reply);
+                        false
+                    }
+                };
+                if forget {
                     self.cache.borrow_mut().forget(&stmt.sql);
                 }
             }

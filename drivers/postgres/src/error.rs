@@ -41,6 +41,8 @@ enum Kind {
     Column(String),
     #[error("skipped: an earlier statement of the same pipeline failed")]
     Skipped,
+    #[error("rolled back: a later statement of the same pipeline failed ({0})")]
+    RolledBack(#[source] Box<Error>),
     #[error("{0}")]
     Runtime(String),
     #[error("COMMIT failed, the transaction was rolled back: {}", commit_cause(.0))]
@@ -99,6 +101,11 @@ impl Error {
     pub(crate) fn skipped() -> Self {
         Kind::Skipped.into()
     }
+    /// A pipelined statement that ran, but was rolled back with its batch because `cause`
+    /// (a later statement's error) failed the batch's transaction.
+    pub(crate) fn rolled_back(cause: Error) -> Self {
+        Kind::RolledBack(Box::new(cause)).into()
+    }
     pub(crate) fn worker_closed() -> Self {
         Kind::WorkerClosed.into()
     }
@@ -148,6 +155,23 @@ impl Error {
     /// True when a pipelined statement did not run because an earlier one failed.
     pub fn is_skipped(&self) -> bool {
         matches!(self.kind, Kind::Skipped)
+    }
+
+    /// True when a pipelined statement ran but its work was undone: a later statement of the
+    /// same batch failed, and the server rolled back the transaction they shared (see
+    /// [`Client::pipeline`](crate::Client::pipeline)). [`rolled_back_by`](Self::rolled_back_by)
+    /// (and [`std::error::Error::source`]) give that statement's error.
+    pub fn is_rolled_back(&self) -> bool {
+        matches!(self.kind, Kind::RolledBack(_))
+    }
+
+    /// For an error with [`is_rolled_back`](Self::is_rolled_back): the error of the statement
+    /// whose failure rolled this one back.
+    pub fn rolled_back_by(&self) -> Option<&Error> {
+        match &self.kind {
+            Kind::RolledBack(cause) => Some(cause),
+            _ => None,
+        }
     }
 
     /// True for configuration errors.

@@ -22,6 +22,7 @@ use corelane_runtime::ThreadBound;
 use crate::cancel::Watch;
 use crate::codec::{PgCodec, Response};
 use crate::config::Config;
+use crate::connection::Sent;
 use crate::statement::{Params, Statement};
 use crate::{worker_state, Error};
 
@@ -53,8 +54,8 @@ struct Local {
     watch: Watch,
     stmt: Statement,
     params: Params,
-    /// Whether the run includes a Parse (see `Connection::retry_execute`).
-    parsed: bool,
+    /// What the run sent (see `Connection::retry_execute`).
+    sent: Sent,
     attempt: u32,
 }
 
@@ -78,7 +79,7 @@ impl Execute {
         }
         // Before the run: dropped after it.
         let watch = Watch::new(&conn);
-        let (run, parsed) = match conn.start_execute(&stmt, &params) {
+        let (run, sent) = match conn.start_execute(&stmt, &params) {
             Ok(started) => started,
             Err(e) => {
                 return Ok(Execute {
@@ -97,7 +98,7 @@ impl Execute {
                 watch,
                 stmt,
                 params,
-                parsed,
+                sent,
                 attempt: 0,
             })),
         })
@@ -134,14 +135,14 @@ impl Local {
                 Ok(response) => response,
                 Err(e) => return Poll::Ready(Err(e)),
             };
-            if !conn.retry_execute(&self.stmt, self.parsed, &response, self.attempt) {
+            if !conn.retry_execute(&self.stmt, &self.sent, &response, self.attempt) {
                 return Poll::Ready(Ok(response));
             }
             self.attempt += 1;
             match conn.start_execute(&self.stmt, &self.params) {
-                Ok((run, parsed)) => {
+                Ok((run, sent)) => {
                     self.run = Some(run);
-                    self.parsed = parsed;
+                    self.sent = sent;
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }

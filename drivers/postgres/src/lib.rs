@@ -62,11 +62,14 @@ mod config;
 mod connection;
 mod copy;
 mod data_rows;
+mod described;
 mod error;
 mod execute;
 mod listen;
+mod pipeline;
 mod row;
 mod statement;
+mod statement_cache;
 mod transaction;
 mod worker_state;
 

@@ -77,15 +77,47 @@ impl Statement {
         &self.columns
     }
 
-    /// Result formats for Bind: binary where a decoder exists, text elsewhere.
-    pub(crate) fn result_formats(&self) -> impl Iterator<Item = Format> + '_ {
-        self.columns.iter().map(|c| {
-            if c.binary {
-                Format::Binary
-            } else {
-                Format::Text
-            }
-        })
+    /// True when the server's description of the statement (a portal's `RowDescription`:
+    /// names, types and the formats the rows come in) is the one this statement assumed.
+    pub(crate) fn matches(&self, described: &RowDescription) -> bool {
+        self.columns.len() == described.fields.len()
+            && self.columns.iter().zip(&described.fields).all(|(c, f)| {
+                c.type_oid == f.type_oid
+                    && c.binary == (f.format == Format::Binary)
+                    && c.name == *f.name
+            })
+    }
+
+    /// The columns of rows that came as `described` says (a portal's description: each
+    /// column's type and the format it was sent in), for decoding them.
+    pub(crate) fn columns_as_sent(described: &RowDescription) -> Arc<[Column]> {
+        described
+            .fields
+            .iter()
+            .map(|f| Column {
+                name: f.name.to_string(),
+                type_oid: f.type_oid,
+                binary: f.format == Format::Binary,
+            })
+            .collect()
+    }
+
+    /// This statement with the result columns the server now reports (`described`), each in
+    /// the format the client will ask for from now on.
+    pub(crate) fn refreshed(&self, described: &RowDescription) -> Statement {
+        Statement {
+            sql: self.sql.clone(),
+            params: self.params.clone(),
+            columns: described
+                .fields
+                .iter()
+                .map(|f| Column {
+                    name: f.name.to_string(),
+                    type_oid: f.type_oid,
+                    binary: binary_decodable(f.type_oid),
+                })
+                .collect(),
+        }
     }
 
     /// Encodes `values` for this statement's parameter types (checked), on the caller's thread.
@@ -124,6 +156,22 @@ impl Statement {
             count: values.len(),
         })
     }
+}
+
+/// Result formats for Bind: binary where a decoder exists, text elsewhere.
+pub(crate) fn result_formats(columns: &[Column]) -> impl Iterator<Item = Format> + '_ {
+    columns.iter().map(|c| {
+        if c.binary {
+            Format::Binary
+        } else {
+            Format::Text
+        }
+    })
+}
+
+/// True when two column lists are the same (the same list, or equal ones).
+pub(crate) fn same_columns(a: &Arc<[Column]>, b: &Arc<[Column]>) -> bool {
+    Arc::ptr_eq(a, b) || a[..] == b[..]
 }
 
 /// Parameter values encoded in binary, ready to splice into a Bind (`Send`).

@@ -227,7 +227,10 @@ impl Transaction {
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
-        Ok(outcome(&stmt, response)?.rows)
+        // Not retried here (the failure aborted the transaction), but described afresh next
+        // time.
+        self.client.forget_if_stale(sql, &response);
+        Ok(outcome(&self.client, &stmt, response)?.rows)
     }
 
     /// Like [`query`](Self::query), for exactly one row.
@@ -258,7 +261,12 @@ impl Transaction {
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
-        Ok(outcome(&stmt, response)?.affected.unwrap_or(0))
+        // Not retried here (the failure aborted the transaction), but described afresh next
+        // time.
+        self.client.forget_if_stale(sql, &response);
+        Ok(outcome(&self.client, &stmt, response)?
+            .affected
+            .unwrap_or(0))
     }
 
     /// Runs one or more statements with the simple protocol (no parameters) in the

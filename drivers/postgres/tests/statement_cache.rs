@@ -125,3 +125,45 @@ fn a_failed_pipeline_does_not_break_a_concurrent_query() {
         })
     });
 }
+
+/// `statement_cache_size(0)` means no named statements at all (the setting for pgbouncer in
+/// transaction mode): every query uses the unnamed statement and none is left on the server.
+#[test]
+fn cache_size_zero_uses_the_unnamed_statement() {
+    let server = shared_server();
+    let client = client_for(&server, |c| {
+        c.statement_cache_size(0).connections_per_worker(1)
+    });
+    guard("unnamed", move || {
+        on_worker(0, move || async move {
+            for i in 0..300i32 {
+                let sql = format!("SELECT $1::int4 + {}", i % 7);
+                let row = client.query_one(&sql, &[&i]).await.unwrap();
+                assert_eq!(row.get::<i32>(0).unwrap(), i + i % 7);
+            }
+            let items: [(&str, &[&(dyn corelane_postgres::ToSql + Sync)]); 3] = [
+                ("SELECT $1::int4 * 2", &[&1i32]),
+                ("SELECT $1::int8 * 3", &[&2i64]),
+                ("SELECT $1::int4 * 2", &[&3i32]),
+            ];
+            let out = client.pipeline(&items).await.unwrap();
+            let values: Vec<i64> = out
+                .iter()
+                .map(|o| {
+                    let row = &o.as_ref().unwrap().rows[0];
+                    row.get::<i64>(0)
+                        .or_else(|_| row.get::<i32>(0).map(i64::from))
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(values, [2, 6, 6]);
+            let statements = server_statements(&client).await;
+            assert!(
+                statements.is_empty(),
+                "{} prepared statements on the server with statement_cache_size(0): {:#?}",
+                statements.len(),
+                &statements[..statements.len().min(5)]
+            );
+        })
+    });
+}
