@@ -116,9 +116,10 @@ impl Client {
     /// cancel has landed and the connection has drained to `ReadyForQuery` (then it serves
     /// on) — or it is closed and replaced when that is not sure within a few seconds. While
     /// other calls share the connection, the timed-out statement is left to finish and its
-    /// reply is discarded. Dropping a call's future on a worker is handled the same way; off
-    /// the loop a dropped call runs on to its end or its timeout. The full argument is in
-    /// the crate's source (`cancel.rs`).
+    /// reply is discarded. Dropping a call's future is handled the same way, on a worker or
+    /// off the loop (from tokio, e.g. by `tokio::time::timeout`, or a plain thread: the call's
+    /// work on its worker is dropped there at once). The full argument is in the crate's
+    /// source (`cancel.rs`).
     ///
     /// Statements inside [`transaction`](Self::transaction) are not bounded by it.
     ///
@@ -386,9 +387,9 @@ impl Client {
     /// is [`Error::is_closed`].
     ///
     /// **Cancellation.** Dropping this future before `COMMIT` is sent rolls the transaction
-    /// back: on a worker, `f`'s future is dropped and `ROLLBACK` is queued on the connection
-    /// at once; from another thread, the transaction's next statement (or its `COMMIT`) fails
-    /// and it rolls back. Either way the connection is reset before anyone else uses it.
+    /// back: `f`'s future is dropped on its worker (at once on a worker; from another thread,
+    /// at the worker's next turn) and `ROLLBACK` is queued on the connection. Either way the
+    /// connection is reset before anyone else uses it.
     ///
     /// The connection comes from a per-worker pool of exclusive connections, and goes back
     /// reset: `COMMIT`/`ROLLBACK` is sent with `DISCARD ALL` in one round trip, so a `SET`,
