@@ -29,6 +29,18 @@ const MAX_DESCRIBED: usize = 4096;
 /// On a worker of its event loop a query uses that worker's connection (no hop); elsewhere
 /// (tokio, plain threads) it runs on a worker through its mailbox. Concurrent queries on one
 /// worker share the connection (pipelined through its bridge queue).
+///
+/// Because the connection is shared, a statement that would change its session for everyone
+/// — transaction control, `SET`/`RESET`, `LISTEN`, `COPY ... FROM STDIN`/`TO STDOUT` — is
+/// refused by `query`, `execute`, `pipeline` and `batch_execute` with
+/// [`Error::is_session_change`] (its message names the API to use: [`transaction`],
+/// [`listener`], [`copy_in`], [`copy_out`]); a setting changed in a way that cannot be seen
+/// before sending (e.g. `set_config` in a function) makes the connection leave the pool.
+///
+/// [`transaction`]: Client::transaction
+/// [`listener`]: Client::listener
+/// [`copy_in`]: Client::copy_in
+/// [`copy_out`]: Client::copy_out
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
@@ -196,6 +208,9 @@ impl Client {
         sql: &str,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Statement, Error> {
+        // Every statement bound for a shared connection comes through here (see
+        // `session.rs`): a session change is refused before anything is sent.
+        crate::session::check(sql)?;
         if let Some(found) = self.described(sql) {
             return Ok(found);
         }
@@ -333,7 +348,12 @@ impl Client {
     }
 
     /// Runs one or more statements with the simple protocol (no parameters, text results).
+    ///
+    /// Statements that would change the session of the shared connection (transaction
+    /// control, `SET`, `LISTEN`, `COPY ... FROM STDIN`) are refused with
+    /// [`Error::is_session_change`]; so are they by `query`, `execute` and `pipeline`.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        crate::session::check(sql)?;
         let owned = sql.to_owned();
         self.on_connection(self.deadline(), move |conn| async move {
             match conn.simple(&owned).await? {

@@ -66,6 +66,7 @@ mod error;
 mod execute;
 mod listen;
 mod row;
+mod session;
 mod statement;
 mod transaction;
 mod worker_state;
