@@ -2,15 +2,24 @@
 //!
 //! Callers on the owning worker are completed without atomics (`Rc` slots); this channel is for
 //! the others (a tokio task, a plain thread). A mutex is enough: one value crosses, once.
+//!
+//! The sender may register work to run when the receiver gives up ([`Sender::on_cancel`]), so
+//! work whose result nobody awaits any more can stop (see
+//! [`WorkerLoop::spawn`](crate::WorkerLoop::spawn)).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+/// Work registered by the sender for when the receiver gives up.
+pub type OnCancel = Box<dyn FnOnce() + Send>;
+
 struct State<T> {
     value: Option<T>,
     waker: Option<Waker>,
+    /// See [`Sender::on_cancel`].
+    on_cancel: Option<OnCancel>,
     sender_gone: bool,
     receiver_gone: bool,
 }
@@ -30,6 +39,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Mutex::new(State {
         value: None,
         waker: None,
+        on_cancel: None,
         sender_gone: false,
         receiver_gone: false,
     }));
@@ -62,18 +72,35 @@ impl<T> Sender<T> {
         let Some(shared) = self.shared.take() else {
             return Err(value);
         };
-        let waker = {
+        let (waker, on_cancel) = {
             let mut state = lock(&shared);
             if state.receiver_gone {
                 return Err(value);
             }
             state.value = Some(value);
             state.sender_gone = true;
-            state.waker.take()
+            (state.waker.take(), state.on_cancel.take())
         };
+        // No longer needed; dropped here, on the sender's thread, outside the lock.
+        drop(on_cancel);
         if let Some(waker) = waker {
             waker.wake();
         }
+        Ok(())
+    }
+
+    /// Registers `f` for the receiver to take when it gives up before a value was sent (see
+    /// [`Receiver::close`]; a plain drop of the receiver runs it there). Gives `f` back when
+    /// the receiver is already gone. Replaces an earlier registration.
+    pub fn on_cancel(&self, f: OnCancel) -> Result<(), OnCancel> {
+        let Some(shared) = &self.shared else {
+            return Err(f);
+        };
+        let mut state = lock(shared);
+        if state.receiver_gone {
+            return Err(f);
+        }
+        state.on_cancel = Some(f);
         Ok(())
     }
 
@@ -86,11 +113,12 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(shared) = self.shared.take() {
-            let waker = {
+            let (waker, on_cancel) = {
                 let mut state = lock(&shared);
                 state.sender_gone = true;
-                state.waker.take()
+                (state.waker.take(), state.on_cancel.take())
             };
+            drop(on_cancel);
             if let Some(waker) = waker {
                 waker.wake();
             }
@@ -117,12 +145,28 @@ impl<T> Future for Receiver<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// Gives up on the value, as dropping the receiver does, and returns the sender's
+    /// [`on_cancel`](Sender::on_cancel) work (if the sender registered some and has not sent
+    /// yet) for the caller to run where it belongs, instead of running it here.
+    pub fn close(&mut self) -> Option<OnCancel> {
+        let (value, on_cancel) = {
+            let mut state = lock(&self.shared);
+            state.receiver_gone = true;
+            (state.value.take(), state.on_cancel.take())
+        };
+        // An unreceived value is dropped here, on the receiver's thread, not later on the
+        // sender's; outside the lock.
+        drop(value);
+        on_cancel
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let mut state = lock(&self.shared);
-        state.receiver_gone = true;
-        // Drop an unreceived value here, on the receiver's thread, not later on the sender's.
-        state.value = None;
+        if let Some(on_cancel) = self.close() {
+            on_cancel();
+        }
     }
 }
 
@@ -154,6 +198,28 @@ mod tests {
         let (tx, rx) = channel::<u8>();
         drop(tx);
         assert_eq!(futures_lite::future::block_on(rx), Err(Canceled));
+    }
+
+    #[test]
+    fn a_dropped_receiver_runs_on_cancel_and_a_sent_value_clears_it() {
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, rx) = channel::<u8>();
+        let flag = ran.clone();
+        assert!(tx
+            .on_cancel(Box::new(
+                move || flag.store(true, std::sync::atomic::Ordering::SeqCst)
+            ))
+            .is_ok());
+        drop(rx);
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(tx.on_cancel(Box::new(|| {})).is_err());
+
+        let (tx, mut rx) = channel::<u8>();
+        assert!(tx
+            .on_cancel(Box::new(|| panic!("ran after a send")))
+            .is_ok());
+        tx.send(1).unwrap();
+        assert!(rx.close().is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
@@ -19,6 +20,7 @@ use std::time::Duration;
 use crossbeam_queue::SegQueue;
 
 use crate::oneshot;
+use crate::ThreadBound;
 use crate::{Error, SubmitError};
 
 /// A unit of work sent to a worker from any thread.
@@ -139,7 +141,11 @@ impl WorkerLoop {
     /// Runs the future made by `make` on this worker and returns a `Send` handle to its output.
     ///
     /// The future itself need not be `Send`: it is created on the worker. Dropping the returned
-    /// [`RemoteTask`] does not stop the future; it runs to completion and its output is dropped.
+    /// [`RemoteTask`] before it completes stops the future: it is dropped on the worker by a
+    /// mailbox job, in order with the jobs the dropping thread submits after it (so before
+    /// any call that thread makes next starts), exactly as if a task on the worker had
+    /// dropped it, and its cleanup (a request to cancel, a transaction to roll back) runs as
+    /// it would there. A task dropped before its job ran never starts.
     pub fn spawn<F, Fut, T>(&self, make: F) -> RemoteTask<T>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -148,15 +154,17 @@ impl WorkerLoop {
     {
         let (tx, rx) = oneshot::channel();
         let submitted = self.submit(move || {
-            let fut = make();
+            if tx.is_canceled() {
+                return;
+            }
+            let remote = Remote::new(make(), tx);
             // Cannot fail: jobs run on the worker. Were it to, `tx` drops and the caller
             // sees the worker as closed.
-            let _ = crate::task::spawn_detached(async move {
-                let _ = tx.send(fut.await);
-            });
+            let _ = crate::task::spawn_detached(remote);
         });
         RemoteTask {
             rx,
+            worker: self.clone(),
             refused: submitted.is_err(),
         }
     }
@@ -268,10 +276,104 @@ impl Future for Mailbox {
     }
 }
 
+/// The future of a [`WorkerLoop::spawn`], shared with the cancel work registered on its
+/// channel (which drops the future when the caller gives up).
+///
+/// The task's own waker is not kept here: that would be a cycle keeping a task nothing else
+/// can wake alive forever (the executor frees such a task, and with it the channel's sender,
+/// so its caller learns the worker will never answer). After a cancel the task is left
+/// without wakers too, and freed the same way; a stale wake finds the slot empty and ends it.
+struct Slot<Fut> {
+    fut: Option<Pin<Box<Fut>>>,
+}
+
+/// The worker-side task of a [`WorkerLoop::spawn`]: polls the future and sends its output.
+struct Remote<Fut: Future> {
+    slot: Rc<RefCell<Slot<Fut>>>,
+    tx: Option<oneshot::Sender<Fut::Output>>,
+}
+
+impl<Fut: Future + 'static> Remote<Fut> {
+    fn new(fut: Fut, tx: oneshot::Sender<Fut::Output>) -> Self {
+        let slot = Rc::new(RefCell::new(Slot {
+            fut: Some(Box::pin(fut)),
+        }));
+        // Run on the worker (the caller's `RemoteTask` sends it through the mailbox); off it
+        // `get_mut` is `None` and it does nothing.
+        let mut weak = ThreadBound::new(Rc::downgrade(&slot));
+        let cancel = move || {
+            let Some(slot) = weak.get_mut().and_then(|w| w.upgrade()) else {
+                return;
+            };
+            // Borrowed only while the task polls the future: that poll checks the channel
+            // itself, so the future is dropped there.
+            let Ok(mut slot) = slot.try_borrow_mut() else {
+                return;
+            };
+            let fut = slot.fut.take();
+            drop(slot);
+            drop(fut);
+        };
+        // Refused only when the caller is already gone: the first poll sees that.
+        let _ = tx.on_cancel(Box::new(cancel));
+        Remote { slot, tx: Some(tx) }
+    }
+}
+
+impl<Fut: Future> Future for Remote<Fut> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let Some(tx) = &this.tx else {
+            return Poll::Ready(());
+        };
+        let Ok(mut slot) = this.slot.try_borrow_mut() else {
+            // Cannot happen (only this poll and the cancel work borrow it, never together);
+            // were it to, try again.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let output = match slot.fut.as_mut() {
+            // Dropped by the cancel work.
+            None => None,
+            Some(_) if tx.is_canceled() => None,
+            Some(fut) => match fut.as_mut().poll(cx) {
+                Poll::Ready(output) => Some(output),
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        let fut = slot.fut.take();
+        drop(slot);
+        drop(fut);
+        if let (Some(output), Some(tx)) = (output, this.tx.take()) {
+            let _ = tx.send(output);
+        }
+        Poll::Ready(())
+    }
+}
+
 /// The output of a future spawned on a worker with [`WorkerLoop::spawn`], awaitable anywhere.
+/// Dropping it unfinished stops the future (see [`WorkerLoop::spawn`]).
 pub struct RemoteTask<T> {
     rx: oneshot::Receiver<T>,
+    worker: WorkerLoop,
     refused: bool,
+}
+
+impl<T> Drop for RemoteTask<T> {
+    fn drop(&mut self) {
+        let Some(cancel) = self.rx.close() else {
+            // Finished, or its job has not started it: nothing to stop.
+            return;
+        };
+        if self.worker.is_current() {
+            cancel();
+            return;
+        }
+        // A refused job means the worker shut down, and its tasks with it.
+        let _ = self.worker.submit(cancel);
+    }
 }
 
 impl<T> Future for RemoteTask<T> {

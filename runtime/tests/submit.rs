@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -150,4 +151,74 @@ fn a_remote_task_that_panics_ends_with_an_error() {
 
 fn worker_id_is_zero() -> bool {
     WorkerLoop::current().map(|w| w.id()) == Some(0)
+}
+
+/// Sends on `tx` when dropped.
+struct DropSignal(std::sync::mpsc::Sender<&'static str>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send("dropped");
+    }
+}
+
+#[test]
+fn dropping_a_remote_task_drops_its_future_on_the_worker() {
+    let lp = test_loop(1);
+    let worker = lp.workers()[0].clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel();
+    let task = worker.spawn(move || async move {
+        let signal = DropSignal(dropped_tx);
+        let on_worker = WorkerLoop::current().is_some();
+        started_tx.send(on_worker).unwrap();
+        // Never finishes by itself: only dropping it ends it. It keeps its own waker, as a
+        // future waiting on a connection does (a task nothing can wake is freed by the
+        // executor, which would hide what this test looks for).
+        let mut kept = None;
+        std::future::poll_fn(|cx| {
+            kept = Some(cx.waker().clone());
+            std::task::Poll::<()>::Pending
+        })
+        .await;
+        drop((signal, kept));
+    });
+    // Polled once from this thread (so the remote side has a caller that went away mid-wait),
+    // then dropped once the future is running on the worker.
+    let mut task = Box::pin(task);
+    let waker = std::task::Waker::noop();
+    assert!(task
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(waker))
+        .is_pending());
+    assert!(started_rx.recv_timeout(Duration::from_secs(60)).unwrap());
+    drop(task);
+    // A hang guard, not a timing assertion: before the fix the future was never dropped.
+    assert_eq!(
+        dropped_rx.recv_timeout(Duration::from_secs(60)),
+        Ok("dropped")
+    );
+    // And the worker serves on.
+    assert_eq!(wait(worker.spawn(|| async { 5 })), 5);
+}
+
+#[test]
+fn dropping_a_remote_task_before_it_runs_never_starts_the_work() {
+    let lp = test_loop(1);
+    let worker = lp.workers()[0].clone();
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = ran.clone();
+    // Queued behind a job that holds the worker until the task is dropped.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    worker
+        .submit(move || {
+            let _ = release_rx.recv_timeout(Duration::from_secs(60));
+        })
+        .unwrap();
+    drop(worker.spawn(move || async move {
+        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+    }));
+    release_tx.send(()).unwrap();
+    wait(worker.spawn(|| async {}));
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
 }

@@ -64,8 +64,9 @@
 //!   are not under the query timeout (a transaction's own future can be dropped: it rolls
 //!   back, see [`Client::transaction`](crate::Client::transaction)).
 //! - Off the loop (tokio, plain threads), a call runs as a task on a worker; dropping the
-//!   caller's future does not stop that task: the statement runs on to its end or to its
-//!   timeout (the timeout runs on the worker, so it cancels it there).
+//!   caller's future drops that task's future on the worker (through its mailbox, before any
+//!   call the same thread makes next), so it is handled exactly as a call dropped on the
+//!   worker (see `corelane_runtime::WorkerLoop::spawn`).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

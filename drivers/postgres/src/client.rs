@@ -28,6 +28,18 @@ use crate::Error;
 /// On a worker of its event loop a query uses that worker's connection (no hop); elsewhere
 /// (tokio, plain threads) it runs on a worker through its mailbox. Concurrent queries on one
 /// worker share the connection (pipelined through its bridge queue).
+///
+/// Because the connection is shared, a statement that would change its session for everyone
+/// — transaction control, `SET`/`RESET`, `LISTEN`, `COPY ... FROM STDIN`/`TO STDOUT` — is
+/// refused by `query`, `execute`, `pipeline` and `batch_execute` with
+/// [`Error::is_session_change`] (its message names the API to use: [`transaction`],
+/// [`listener`], [`copy_in`], [`copy_out`]); a setting changed in a way that cannot be seen
+/// before sending (e.g. `set_config` in a function) makes the connection leave the pool.
+///
+/// [`transaction`]: Client::transaction
+/// [`listener`]: Client::listener
+/// [`copy_in`]: Client::copy_in
+/// [`copy_out`]: Client::copy_out
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
@@ -117,9 +129,10 @@ impl Client {
     /// cancel has landed and the connection has drained to `ReadyForQuery` (then it serves
     /// on) — or it is closed and replaced when that is not sure within a few seconds. While
     /// other calls share the connection, the timed-out statement is left to finish and its
-    /// reply is discarded. Dropping a call's future on a worker is handled the same way; off
-    /// the loop a dropped call runs on to its end or its timeout. The full argument is in
-    /// the crate's source (`cancel.rs`).
+    /// reply is discarded. Dropping a call's future is handled the same way, on a worker or
+    /// off the loop (from tokio, e.g. by `tokio::time::timeout`, or a plain thread: the call's
+    /// work on its worker is dropped there at once). The full argument is in the crate's
+    /// source (`cancel.rs`).
     ///
     /// Statements inside [`transaction`](Self::transaction) are not bounded by it.
     ///
@@ -197,6 +210,9 @@ impl Client {
         sql: &str,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Statement, Error> {
+        // Every statement bound for a shared connection comes through here (see
+        // `session.rs`): a session change is refused before anything is sent.
+        crate::session::check(sql)?;
         if let Some(found) = self.described(sql) {
             return Ok(found);
         }
@@ -349,7 +365,12 @@ impl Client {
     }
 
     /// Runs one or more statements with the simple protocol (no parameters, text results).
+    ///
+    /// Statements that would change the session of the shared connection (transaction
+    /// control, `SET`, `LISTEN`, `COPY ... FROM STDIN`) are refused with
+    /// [`Error::is_session_change`]; so are they by `query`, `execute` and `pipeline`.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        crate::session::check(sql)?;
         let owned = sql.to_owned();
         self.on_connection(self.deadline(), move |conn| async move {
             match conn.simple(&owned).await? {
@@ -471,9 +492,9 @@ impl Client {
     /// is [`Error::is_closed`].
     ///
     /// **Cancellation.** Dropping this future before `COMMIT` is sent rolls the transaction
-    /// back: on a worker, `f`'s future is dropped and `ROLLBACK` is queued on the connection
-    /// at once; from another thread, the transaction's next statement (or its `COMMIT`) fails
-    /// and it rolls back. Either way the connection is reset before anyone else uses it.
+    /// back: `f`'s future is dropped on its worker (at once on a worker; from another thread,
+    /// at the worker's next turn) and `ROLLBACK` is queued on the connection. Either way the
+    /// connection is reset before anyone else uses it.
     ///
     /// The connection comes from a per-worker pool of exclusive connections, and goes back
     /// reset: `COMMIT`/`ROLLBACK` is sent with `DISCARD ALL` in one round trip, so a `SET`,

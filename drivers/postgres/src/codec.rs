@@ -19,6 +19,7 @@ use corelane_pg_proto::types::Oid;
 use corelane_runtime::roundtrip::Codec;
 
 use crate::data_rows::DataRows;
+use crate::session::SessionWatch;
 
 /// What ends one request's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,10 @@ pub(crate) enum Response {
     },
     /// COPY OUT data: whole `CopyData` payloads, concatenated.
     CopyChunk(Bytes),
+    /// On a shared connection, the request ended with a transaction open (see `session.rs`):
+    /// its work, and that of every request behind it, is rolled back when the connection
+    /// closes.
+    SessionChanged,
 }
 
 /// Where notices and notifications go.
@@ -133,6 +138,8 @@ pub(crate) struct PgCodec {
     /// Set by the COPY OUT pump while its consumer is full: [`Expect::CopyChunk`] then waits
     /// without consuming (see `copy.rs`).
     copy_paused: Rc<Cell<bool>>,
+    /// Session changes on a shared connection (see `session.rs`).
+    session: Rc<SessionWatch>,
 }
 
 impl PgCodec {
@@ -146,7 +153,13 @@ impl PgCodec {
             copy: CopyMode::None,
             copy_buf: BytesMut::new(),
             copy_paused: Rc::new(Cell::new(false)),
+            session: Rc::default(),
         }
+    }
+
+    /// What this codec learns about the session (see `session.rs`).
+    pub(crate) fn session(&self) -> Rc<SessionWatch> {
+        self.session.clone()
     }
 
     /// The COPY OUT pause switch (see [`Expect::CopyChunk`]).
@@ -308,8 +321,12 @@ impl PgCodec {
                 }
                 true
             }
-            // LISTEN belongs on dedicated connections; a stray one is dropped here.
-            Message::NotificationResponse(_) | Message::ParameterStatus(_) => true,
+            // LISTEN belongs on dedicated connections; a stray one is dropped here. Either
+            // after startup says a shared connection's session changed: it is retired.
+            Message::NotificationResponse(_) | Message::ParameterStatus(_) => {
+                self.session.on_session_report();
+                true
+            }
             _ => false,
         }
     }
@@ -324,6 +341,8 @@ pub(crate) enum WireError {
     Unexpected(&'static str, Expect),
     #[error("a message arrived while no request was waiting")]
     Unsolicited,
+    #[error("a statement left a transaction open on a shared connection (use Client::transaction()); closed, so the server rolls it back")]
+    TransactionLeftOpen,
 }
 
 fn name(m: &Message) -> &'static str {
@@ -360,6 +379,9 @@ impl Codec for PgCodec {
         expect: &Expect,
         input: &mut BytesMut,
     ) -> Result<Option<Response>, WireError> {
+        if self.session.is_poisoned() {
+            return Err(WireError::TransactionLeftOpen);
+        }
         if *expect == Expect::InBatch && self.batch_failed {
             return Ok(Some(Response::Skipped));
         }
@@ -414,6 +436,10 @@ impl Codec for PgCodec {
                     self.status.set(status);
                     self.batch_failed = false;
                     let p = self.take();
+                    if status != TransactionStatus::Idle && self.session.is_shared() {
+                        self.session.poison();
+                        return Ok(Some(Response::SessionChanged));
+                    }
                     if let Some(e) = p.error {
                         return Ok(Some(Response::Failed(e)));
                     }
@@ -480,6 +506,9 @@ impl Codec for PgCodec {
     }
 
     fn unsolicited(&mut self, input: &mut BytesMut) -> Result<(), WireError> {
+        if self.session.is_poisoned() {
+            return Err(WireError::TransactionLeftOpen);
+        }
         match self.copy {
             // Between two `CopyData` sends the loop may read an early error (and the
             // `ReadyForQuery` that ends the copy): kept for the `CopyEnd` reply.

@@ -17,6 +17,7 @@ use corelane_runtime::{Limits, SpareBuf, Stream};
 
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
+use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
 use crate::Error;
@@ -59,6 +60,8 @@ pub(crate) struct Connection {
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
     /// The codec's COPY OUT pause switch (see [`crate::copy`]).
     pub(crate) copy_paused: Rc<Cell<bool>>,
+    /// Session changes the codec saw (see [`crate::session`]).
+    pub(crate) session: Rc<SessionWatch>,
 }
 
 fn encode_err(e: impl std::fmt::Display) -> Error {
@@ -106,6 +109,7 @@ impl Connection {
         let codec = PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN);
         let status = codec.status();
         let copy_paused = codec.copy_paused();
+        let session = codec.session();
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,
@@ -118,6 +122,7 @@ impl Connection {
             server,
             cancel: Rc::default(),
             copy_paused,
+            session,
         };
         conn.startup(config).await?;
         Ok(conn)
@@ -128,7 +133,21 @@ impl Connection {
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut),
     ) -> Result<Response, Error> {
-        self.pipe.call(expect, encode).await.map_err(Error::from)
+        let reply = self.pipe.call(expect, encode).await.map_err(Error::from);
+        self.session_checked(reply)
+    }
+
+    /// A reply saying a shared connection's session changed becomes the caller's error, and
+    /// the connection closes at once: its other requests in flight fail as closed (their work
+    /// ran in the transaction left open, which the server rolls back), none reports success.
+    fn session_checked(&self, reply: Result<Response, Error>) -> Result<Response, Error> {
+        match reply {
+            Ok(Response::SessionChanged) => {
+                self.pipe.close();
+                Err(Error::session_change(Change::Transaction))
+            }
+            other => other,
+        }
     }
 
     async fn startup(&mut self, config: &Config) -> Result<(), Error> {
@@ -375,7 +394,7 @@ impl Connection {
             Err(e) => Err(e),
         };
         self.pipe.recycle_batch(batch);
-        reply.map_err(Error::from)
+        self.session_checked(reply.map_err(Error::from))
     }
 
     /// After attempt `attempt` (from 0) of a statement answered `response`: records the
@@ -463,8 +482,8 @@ impl Connection {
             }
             replies.push(reply);
         }
-        if let Some(Err(e)) = batch.take(items.len()) {
-            return Err(e.into());
+        if let Some(sync) = batch.take(items.len()) {
+            self.session_checked(sync.map_err(Error::from))?;
         }
         self.pipe.recycle_batch(batch);
         Ok(replies)

@@ -51,6 +51,8 @@ enum Kind {
     Timeout(std::time::Duration),
     #[error("COPY aborted, nothing of it was kept: {0}")]
     CopyAborted(String),
+    #[error("refused: {}", .0.message())]
+    SessionChange(crate::session::Change),
 }
 
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
@@ -115,6 +117,10 @@ impl Error {
     /// A COPY IN was aborted with `CopyFail` (its source failed, or its caller went away).
     pub(crate) fn copy_aborted(why: impl Into<String>) -> Self {
         Kind::CopyAborted(why.into()).into()
+    }
+    /// A statement would change (or changed) the session of a shared connection.
+    pub(crate) fn session_change(change: crate::session::Change) -> Self {
+        Kind::SessionChange(change).into()
     }
     /// COMMIT was refused (`Some`: the server's error, e.g. a deferred constraint or a
     /// serialization failure) or answered `ROLLBACK` (`None`: the transaction had failed).
@@ -200,6 +206,21 @@ impl Error {
     /// [`Client::with_query_timeout`]: crate::Client::with_query_timeout
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, Kind::Timeout(_))
+    }
+
+    /// True when a statement was refused on a shared connection because it would change the
+    /// session every caller of that connection shares (transaction control, `SET`/`RESET`,
+    /// `LISTEN`, `COPY ... FROM STDIN`/`TO STDOUT` through `query`/`execute`/`pipeline`/
+    /// `batch_execute`), or because the server reported a transaction left open by one. The
+    /// message names the API to use instead: [`Client::transaction`], [`Client::listener`],
+    /// [`Client::copy_in`] / [`Client::copy_out`]. Other callers' statements were not affected.
+    ///
+    /// [`Client::transaction`]: crate::Client::transaction
+    /// [`Client::listener`]: crate::Client::listener
+    /// [`Client::copy_in`]: crate::Client::copy_in
+    /// [`Client::copy_out`]: crate::Client::copy_out
+    pub fn is_session_change(&self) -> bool {
+        matches!(self.kind, Kind::SessionChange(_))
     }
 
     /// True when a value could not be converted.

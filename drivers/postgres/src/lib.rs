@@ -68,6 +68,7 @@ mod execute;
 mod listen;
 mod pipeline;
 mod row;
+mod session;
 mod statement;
 mod statement_cache;
 mod transaction;

@@ -22,6 +22,9 @@ const RESET_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) struct PgManager {
     config: Config,
+    /// Opens the shared (pipelined) connections: their sessions are watched (see
+    /// [`crate::session`]).
+    shared: bool,
 }
 
 impl Manager for PgManager {
@@ -29,11 +32,16 @@ impl Manager for PgManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Connection, Error> {
-        Connection::open(&self.config).await
+        let conn = Connection::open(&self.config).await?;
+        if self.shared {
+            conn.session.mark_shared();
+        }
+        Ok(conn)
     }
 
+    /// Closed, or (shared) retired because its session changed.
     fn is_broken(&self, conn: &Connection) -> bool {
-        conn.pipe.is_closed()
+        conn.pipe.is_closed() || conn.session.is_retired()
     }
 
     /// Runs before a returned exclusive connection is handed out again. A transaction that
@@ -69,18 +77,19 @@ fn pools(id: u64, config: &Config) -> Result<Rc<Pools>, Error> {
     if let Some(found) = CLIENTS.with(|c| c.borrow().get(&id).cloned()) {
         return Ok(found);
     }
-    let manager = || PgManager {
+    let manager = |shared| PgManager {
         config: config.clone(),
+        shared,
     };
     let shared = SharedPool::new(
-        manager(),
+        manager(true),
         PoolConfig::shared()
             .with_max_size(config.connections_per_worker)
             .with_connect_timeout(Some(config.connect_timeout)),
     )
     .map_err(|e| Error::config(e.to_string()))?;
     let exclusive = Pool::new(
-        manager(),
+        manager(false),
         PoolConfig::default()
             .with_max_size(EXCLUSIVE_PER_WORKER)
             .with_connect_timeout(Some(config.connect_timeout)),
