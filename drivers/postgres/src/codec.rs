@@ -127,9 +127,6 @@ pub(crate) struct PgCodec {
     copy: CopyMode,
     /// COPY OUT data gathered for the next [`Response::CopyChunk`].
     copy_buf: BytesMut,
-    /// Set by the COPY OUT pump while its consumer is full: [`Expect::CopyChunk`] then waits
-    /// without consuming (see `copy.rs`).
-    copy_paused: Rc<Cell<bool>>,
 }
 
 impl PgCodec {
@@ -142,13 +139,7 @@ impl PgCodec {
             status: Rc::new(Cell::new(TransactionStatus::Idle)),
             copy: CopyMode::None,
             copy_buf: BytesMut::new(),
-            copy_paused: Rc::new(Cell::new(false)),
         }
-    }
-
-    /// The COPY OUT pause switch (see [`Expect::CopyChunk`]).
-    pub(crate) fn copy_paused(&self) -> Rc<Cell<bool>> {
-        self.copy_paused.clone()
     }
 
     /// One message received in COPY IN mode (the server sends nothing there but notices, or an
@@ -217,9 +208,6 @@ impl PgCodec {
                 }
             },
             Expect::CopyChunk => loop {
-                if self.copy_paused.get() {
-                    return Ok(None);
-                }
                 if self.copy_buf.len() >= COPY_CHUNK {
                     return Ok(Some(Response::CopyChunk(self.copy_buf.split().freeze())));
                 }
@@ -488,7 +476,7 @@ impl Codec for PgCodec {
                 }
             }
             // COPY OUT data waits in the input for the pump's next `CopyChunk` (the pump holds
-            // the read lease meanwhile, so this is only what arrived with the last reply).
+            // reading back meanwhile, so this is only what arrived with the last reply).
             CopyMode::Out => return Ok(()),
             CopyMode::None => {}
         }

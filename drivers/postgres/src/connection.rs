@@ -40,8 +40,6 @@ pub(crate) struct Connection {
     pub(crate) server: Option<SocketAddr>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
-    /// The codec's COPY OUT pause switch (see [`crate::copy`]).
-    pub(crate) copy_paused: Rc<Cell<bool>>,
 }
 
 /// Per-connection prepared statements: SQL → server-side name, least recently used evicted.
@@ -148,7 +146,6 @@ impl Connection {
         let notices = config.on_notice.as_ref().map(|n| n.0.clone());
         let codec = PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN);
         let status = codec.status();
-        let copy_paused = codec.copy_paused();
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,
@@ -164,7 +161,6 @@ impl Connection {
             session_dirty: Rc::new(Cell::new(false)),
             server,
             cancel: Rc::default(),
-            copy_paused,
         };
         conn.startup(config).await?;
         Ok(conn)

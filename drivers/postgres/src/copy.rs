@@ -24,10 +24,16 @@
 //! that send nothing ([`Expect::CopyChunk`]): each reply is the next piece — whole `CopyData`
 //! payloads concatenated, up to 64 KiB — or the end. A pump task on the worker forwards the
 //! pieces through a bounded channel ([`CHANNEL_CAPACITY`] pieces) to the [`CopyOutStream`],
-//! which may be on any thread. Memory stays bounded even with a slow consumer: while the
-//! channel is full the pump holds the connection's read lease (a started request, not
-//! polled, with the codec paused), so nothing reads the socket and the server is held back by
-//! TCP. Bound: the channel, plus what the socket had buffered when the pump paused.
+//! which may be on any thread. Memory stays bounded even with a slow consumer: nothing reads
+//! the socket unless a piece is wanted. Between requests the pump holds reading back
+//! ([`Pipe::hold_reading`](corelane_runtime::roundtrip::Pipe::hold_reading)), so the loop's
+//! reader does not read ahead, and each request reads only until its own piece is complete
+//! (a read of at most 64 KiB at a time). The server is held back by TCP. Bound: the channel,
+//! plus about two pieces in the connection's input buffer.
+//!
+//! (A request started while the channel was full used to hold the lease instead; but a
+//! started request reads until the socket is drained, so each piece let in all the socket
+//! held, and the input buffer grew by the server's whole output with a slow consumer.)
 //!
 //! # Cancellation
 //!
@@ -47,7 +53,6 @@ use std::task::{Context, Poll, Waker};
 use bytes::{BufMut, Bytes, BytesMut};
 use corelane_pg_proto::message::frontend;
 use corelane_pg_proto::types::{IsNull, Oid, ToSql};
-use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::{dispatch, Dispatch, WorkerLoop};
 use futures_lite::{Stream, StreamExt};
 
@@ -75,7 +80,6 @@ struct MidCopy {
 
 impl Drop for MidCopy {
     fn drop(&mut self) {
-        self.conn.copy_paused.set(false);
         if self.armed {
             self.conn.pipe.close();
         }
@@ -451,29 +455,24 @@ async fn pump(conn: Connection, sql: &str, tx: &Sender) -> Result<(), Error> {
         }
         _ => return Err(Error::protocol("unexpected reply to a COPY statement")),
     }
-    let pipe = &conn.pipe;
+    let mut hold = None;
     loop {
-        // Start the next request paused: it takes the read lease (so the loop's reader stops
-        // reading this socket) and reads what the socket holds, without decoding.
-        conn.copy_paused.set(true);
-        let mut batch = pipe.take_batch();
-        batch.push(Expect::CopyChunk, |_| {});
-        let mut run = pipe.run_owned(batch);
-        let _ = futures_lite::future::poll_once(&mut run).await;
-        let room = tx.room().await;
-        conn.copy_paused.set(false);
-        if !room {
+        // While the consumer is behind, nothing reads this socket: what the server sends next
+        // waits in the kernel, then on the server (TCP). Reading resumes only for the one
+        // request below, which reads no more than its piece needs.
+        if hold.is_none() {
+            hold = conn.pipe.hold_reading();
+        }
+        if !tx.room().await {
             // The stream was dropped: the guard closes the connection.
             return Ok(());
         }
-        let sent = (&mut run).await;
-        let mut batch = run.into_batch();
-        let reply = match sent {
-            Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
-            Err(e) => Err(e),
-        };
-        pipe.recycle_batch(batch);
-        match reply.map_err(Error::from)? {
+        // Let go and start the request in this same poll: the loop's reader gets no chance to
+        // read in between (it runs only when this task yields), and the request takes the read
+        // lease itself (the connection is idle), keeping it until its piece is complete. When
+        // the piece is complete the lease is dropped and taken again above, in the same poll.
+        drop(hold.take());
+        match call(&conn, Expect::CopyChunk, &[]).await? {
             Response::CopyChunk(data) => tx.push(Msg::Chunk(data)),
             Response::Rows { complete, .. } => {
                 guard.armed = false;
