@@ -35,20 +35,26 @@
 //! started request reads until the socket is drained, so each piece let in all the socket
 //! held, and the input buffer grew by the server's whole output with a slow consumer.)
 //!
-//! # Cancellation
+//! # Timeouts and cancellation
+//!
+//! Every wait on the server is bounded by [`Config::copy_timeout`](crate::Config::copy_timeout)
+//! (see [`crate::copy_wait`]): a stalled server fails the copy with
+//! [`Error::is_timeout`] and its connection is closed.
 //!
 //! Dropping a copy's future (on the worker) or a [`CopyOutStream`] before the end closes the
 //! connection (the server rolls back a COPY IN); it never goes back to the pool mid-copy. A
-//! COPY IN whose caller (on another thread) stops waiting sends `CopyFail` before reading
-//! the source further.
+//! COPY IN whose caller (on another thread) stops waiting stops at once too, wherever it
+//! waits: waiting for its source, it sends `CopyFail` (the connection serves on); waiting on
+//! the server, it closes the connection.
 
 use std::collections::VecDeque;
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use corelane_pg_proto::message::frontend;
@@ -59,11 +65,15 @@ use futures_lite::{Stream, StreamExt};
 use crate::client::Client;
 use crate::codec::{Expect, Response, COPY_CHUNK};
 use crate::connection::Connection;
+use crate::copy_wait::{on_server, unless_gone, CallerGone, RaiseOnDrop};
 use crate::worker_state;
 use crate::Error;
 
 /// A COPY IN waits before sending more while this many bytes are queued and unsent.
 const HIGH_WATER: usize = 1024 * 1024;
+
+/// Why a COPY IN was aborted when its caller went away.
+const CALLER_GONE: &str = "the caller stopped waiting";
 
 /// Pieces of COPY OUT data in flight between the pump and the stream.
 const CHANNEL_CAPACITY: usize = 16;
@@ -142,12 +152,14 @@ async fn send_data(conn: &Connection, data: &[u8], msg: &mut BytesMut) -> Result
     }
 }
 
-/// Runs a whole COPY IN on `conn` (on its worker).
+/// Runs a whole COPY IN on `conn` (on its worker). Every wait on the server is bounded by
+/// `limit` and ends when the caller is `gone` (see [`crate::copy_wait`]).
 async fn run_copy_in<S, E>(
     conn: Connection,
     sql: &str,
     source: S,
-    cancelled: &AtomicBool,
+    gone: &CallerGone,
+    limit: Option<Duration>,
 ) -> Result<u64, Error>
 where
     S: Stream<Item = Result<Bytes, E>>,
@@ -157,7 +169,7 @@ where
         conn: conn.clone(),
         armed: true,
     };
-    match start(&conn, sql).await? {
+    match on_server(start(&conn, sql), limit, Some(gone)).await? {
         Response::CopyIn => {}
         Response::Failed(e) => {
             guard.armed = false;
@@ -182,10 +194,12 @@ where
     let mut buf = BytesMut::with_capacity(COPY_CHUNK);
     let mut msg = BytesMut::with_capacity(COPY_CHUNK + 8);
     let stop = 'read: loop {
-        if cancelled.load(Ordering::Relaxed) {
-            break Stop::Abort("the caller stopped waiting".to_owned());
-        }
-        match source.next().await {
+        // A source may wait for a long time (it is the caller's business); a caller that stops
+        // waiting ends the wait.
+        let Some(next) = unless_gone(source.next(), gone).await else {
+            break Stop::Abort(CALLER_GONE.to_owned());
+        };
+        match next {
             None => break Stop::Done,
             Some(Err(e)) => break Stop::Abort(format!("aborted by the source: {e}")),
             Some(Ok(bytes)) => {
@@ -196,7 +210,8 @@ where
                     buf.extend_from_slice(now);
                     rest = later;
                     if buf.len() >= COPY_CHUNK {
-                        let ended = send_data(&conn, &buf, &mut msg).await?;
+                        let ended =
+                            on_server(send_data(&conn, &buf, &mut msg), limit, Some(gone)).await?;
                         buf.clear();
                         if ended {
                             break 'read Stop::Ended;
@@ -207,7 +222,7 @@ where
         }
     };
     if matches!(stop, Stop::Done) && !buf.is_empty() {
-        send_data(&conn, &buf, &mut msg).await?;
+        on_server(send_data(&conn, &buf, &mut msg), limit, Some(gone)).await?;
     }
     drop(buf);
     msg.clear();
@@ -223,7 +238,11 @@ where
             None
         }
     };
-    let reply = call(&conn, Expect::CopyEnd, &msg).await?;
+    // The end's reply, bounded by the timeout; when the caller is gone the `CopyFail` exchange
+    // is let finish (so the connection goes back in step), otherwise the caller's going away
+    // ends the wait too (the connection is closed).
+    let gone = (!gone.is_set()).then_some(gone);
+    let reply = on_server(call(&conn, Expect::CopyEnd, &msg), limit, gone).await?;
     guard.armed = false;
     match (reply, aborted) {
         (Response::Rows { complete, .. }, None) => Ok(complete.and_then(|c| c.rows()).unwrap_or(0)),
@@ -428,13 +447,19 @@ impl Drop for CopyOutStream {
     }
 }
 
-/// Runs a COPY OUT on `conn`, forwarding its data to `tx` (on the connection's worker).
-async fn pump(conn: Connection, sql: &str, tx: &Sender) -> Result<(), Error> {
+/// Runs a COPY OUT on `conn`, forwarding its data to `tx` (on the connection's worker). Each
+/// wait on the server is bounded by `limit`.
+async fn pump(
+    conn: Connection,
+    sql: &str,
+    tx: &Sender,
+    limit: Option<Duration>,
+) -> Result<(), Error> {
     let mut guard = MidCopy {
         conn: conn.clone(),
         armed: true,
     };
-    match start(&conn, sql).await? {
+    match on_server(start(&conn, sql), limit, None).await? {
         Response::CopyOut => tx.push(Msg::Started),
         Response::Failed(e) => {
             guard.armed = false;
@@ -472,7 +497,7 @@ async fn pump(conn: Connection, sql: &str, tx: &Sender) -> Result<(), Error> {
         // lease itself (the connection is idle), keeping it until its piece is complete. When
         // the piece is complete the lease is dropped and taken again above, in the same poll.
         drop(hold.take());
-        match call(&conn, Expect::CopyChunk, &[]).await? {
+        match on_server(call(&conn, Expect::CopyChunk, &[]), limit, None).await? {
             Response::CopyChunk(data) => tx.push(Msg::Chunk(data)),
             Response::Rows { complete, .. } => {
                 guard.armed = false;
@@ -504,9 +529,13 @@ impl Client {
     ///
     /// The copy runs on a connection of its own (no other statement interleaves), on a
     /// worker, like [`transaction`](Self::transaction); `source` is polled there. Not bounded
-    /// by the query timeout. Dropping the future on a worker closes that connection (the
-    /// server rolls the copy back); from another thread, the copy is aborted with `CopyFail`
-    /// before the source is read further.
+    /// by the query timeout: each wait on the server is bounded by
+    /// [`Config::copy_timeout`](crate::Config::copy_timeout) instead (a stalled server fails the
+    /// copy with [`Error::is_timeout`] and the connection is closed, rolling it back); the time
+    /// the source takes is not bounded. Dropping the future stops the copy at once, wherever it
+    /// waits, and rolls it back: on a worker it closes that connection; from another thread,
+    /// the copy is aborted with `CopyFail` if it was waiting for the source, or its connection
+    /// closed if it was waiting on the server.
     ///
     /// ```no_run
     /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
@@ -528,20 +557,23 @@ impl Client {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Display + 'static,
     {
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let mut flag = CancelOnDrop(Some(cancelled.clone()));
+        let gone = Arc::new(CallerGone::default());
+        let mut raise = RaiseOnDrop(Some(gone.clone()));
         let id = self.inner.id;
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let out = dispatch(&*self.inner.workers, fallback, move || async move {
-            let permit = worker_state::exclusive(id, &config).await?;
+            let permit = match unless_gone(worker_state::exclusive(id, &config), &gone).await {
+                Some(permit) => permit?,
+                None => return Err(Error::copy_aborted(CALLER_GONE)),
+            };
             let conn = (*permit).clone();
-            run_copy_in(conn, &sql, source, &cancelled).await
+            run_copy_in(conn, &sql, source, &gone, config.copy_timeout).await
         })
         .await
         .map_err(Error::from);
-        flag.0 = None;
+        raise.0 = None;
         out?
     }
 
@@ -556,7 +588,9 @@ impl Client {
     ///
     /// The copy runs on a connection of its own, on a worker (this one when called on one:
     /// then it progresses while the stream is polled). Dropping the stream before its end
-    /// closes that connection. Not bounded by the query timeout.
+    /// closes that connection. Not bounded by the query timeout: each wait for the server's
+    /// next piece is bounded by [`Config::copy_timeout`](crate::Config::copy_timeout) (the
+    /// stream then ends with [`Error::is_timeout`]); the time the consumer takes is not.
     ///
     /// ```no_run
     /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
@@ -589,7 +623,7 @@ impl Client {
             let result = match worker_state::exclusive(id, &config).await {
                 Ok(permit) => {
                     let conn = (*permit).clone();
-                    pump(conn, &sql, &tx).await
+                    pump(conn, &sql, &tx, config.copy_timeout).await
                 }
                 Err(e) => Err(e),
             };
@@ -610,17 +644,6 @@ impl Client {
                 Err(e)
             }
             _ => Err(Error::protocol("the COPY OUT did not start")),
-        }
-    }
-}
-
-/// Tells a COPY IN running on another thread that its caller stopped waiting.
-struct CancelOnDrop(Option<Arc<AtomicBool>>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(flag) = &self.0 {
-            flag.store(true, Ordering::Relaxed);
         }
     }
 }

@@ -50,7 +50,8 @@
 //! - **COPY** ([`Client::copy_in`], [`Client::copy_out`]) runs on an exclusive connection
 //!   too: `COPY ... FROM STDIN` from a stream of bytes (with [`copy_text_row`] and
 //!   [`CopyBinary`] to format rows), a failing source aborting it with `CopyFail`; `COPY ... TO
-//!   STDOUT` as a stream, in bounded memory.
+//!   STDOUT` as a stream, in bounded memory. A stalled server fails a copy after
+//!   [`Config::copy_timeout`]; a dropped copy is aborted at once.
 //! - **Notices** go to [`Config::on_notice`] (dropped without one).
 //!
 //! Not yet: TLS (see the issue tracker).
@@ -61,6 +62,7 @@ mod codec;
 mod config;
 mod connection;
 mod copy;
+mod copy_wait;
 mod data_rows;
 mod error;
 mod execute;
