@@ -478,6 +478,7 @@ fn raw_outcome(response: Response) -> Result<(DataRows, Option<u64>), Error> {
         Response::Rows { rows, complete } => Ok((rows, complete.and_then(|c| c.rows()))),
         Response::Failed(e) => Err(Error::db(e)),
         Response::Skipped => Err(Error::skipped()),
+        Response::TooLarge { limit } => Err(Error::result_too_large(limit)),
         _ => Err(Error::protocol("unexpected reply to Execute")),
     }
 }

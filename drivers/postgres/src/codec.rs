@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, CommandComplete, ErrorFields, Message, RowDescription,
+    Authentication, BackendKeyData, CommandComplete, DataRow, ErrorFields, Message, RowDescription,
     TransactionStatus,
 };
 use corelane_pg_proto::types::Oid;
@@ -98,6 +98,12 @@ pub(crate) enum Response {
     },
     /// COPY OUT data: whole `CopyData` payloads, concatenated.
     CopyChunk(Bytes),
+    /// The statement succeeded but its rows cost more than the cap
+    /// ([`Config::max_result_bytes`](crate::Config::max_result_bytes)): they were read and
+    /// dropped.
+    TooLarge {
+        limit: usize,
+    },
 }
 
 /// Where notices and notifications go.
@@ -113,6 +119,15 @@ struct Partial {
     key: Option<BackendKeyData>,
     auth_ok: bool,
     sasl_final: Option<Bytes>,
+    /// What the rows kept so far cost (see [`row_cost`]).
+    row_bytes: usize,
+    /// The result passed the cap: its rows were dropped, the rest are read and dropped.
+    too_large: bool,
+}
+
+/// What keeping `row` costs: its bytes and its place in the result.
+fn row_cost(row: &DataRow) -> usize {
+    std::mem::size_of::<DataRow>().saturating_add(row.body().len())
 }
 
 pub(crate) struct PgCodec {
@@ -127,6 +142,9 @@ pub(crate) struct PgCodec {
     copy: CopyMode,
     /// COPY OUT data gathered for the next [`Response::CopyChunk`].
     copy_buf: BytesMut,
+    /// The most one reply's rows may cost ([`row_cost`]); past it the reply is
+    /// [`Response::TooLarge`].
+    max_result: usize,
 }
 
 impl PgCodec {
@@ -139,6 +157,43 @@ impl PgCodec {
             status: Rc::new(Cell::new(TransactionStatus::Idle)),
             copy: CopyMode::None,
             copy_buf: BytesMut::new(),
+            max_result: usize::MAX,
+        }
+    }
+
+    /// Caps what one reply's rows may cost (`None`: no cap). See [`Response::TooLarge`].
+    pub(crate) fn with_max_result(mut self, max: Option<usize>) -> Self {
+        self.max_result = max.unwrap_or(usize::MAX);
+        self
+    }
+
+    /// Keeps `row` in the reply being read, unless the reply passed the cap: then its rows are
+    /// dropped (and every later one), and the reply goes on being read to its end, so the
+    /// connection stays in step.
+    fn keep_row(&mut self, row: DataRow) {
+        let p = &mut self.partial;
+        if p.error.is_some() || p.too_large {
+            return;
+        }
+        p.row_bytes = p.row_bytes.saturating_add(row_cost(&row));
+        if p.row_bytes > self.max_result {
+            p.too_large = true;
+            p.rows = DataRows::default();
+            return;
+        }
+        p.rows.push(row);
+    }
+
+    /// The reply of a statement that ended well: its rows, or [`Response::TooLarge`].
+    fn rows(&self, p: Partial, complete: Option<CommandComplete>) -> Response {
+        if p.too_large {
+            return Response::TooLarge {
+                limit: self.max_result,
+            };
+        }
+        Response::Rows {
+            rows: p.rows,
+            complete,
         }
     }
 
@@ -411,10 +466,11 @@ impl Codec for PgCodec {
                             columns: p.columns,
                         },
                         Expect::Sync => Response::Synced,
-                        _ => Response::Rows {
-                            rows: p.rows,
-                            complete: p.complete,
-                        },
+                        _ => {
+                            let mut p = p;
+                            let complete = p.complete.take();
+                            self.rows(p, complete)
+                        }
                     }));
                 }
                 (
@@ -431,9 +487,7 @@ impl Codec for PgCodec {
                     self.partial.columns = Some(r)
                 }
                 (Expect::Execute | Expect::InBatch | Expect::Simple, Message::DataRow(row)) => {
-                    if self.partial.error.is_none() {
-                        self.partial.rows.push(row);
-                    }
+                    self.keep_row(row)
                 }
                 (Expect::Execute | Expect::Simple, Message::CommandComplete(c)) => {
                     self.partial.complete = Some(c)
@@ -444,17 +498,11 @@ impl Codec for PgCodec {
                 ) => {}
                 (Expect::InBatch, Message::CommandComplete(c)) => {
                     let p = self.take();
-                    return Ok(Some(Response::Rows {
-                        rows: p.rows,
-                        complete: Some(c),
-                    }));
+                    return Ok(Some(self.rows(p, Some(c))));
                 }
                 (Expect::InBatch, Message::EmptyQueryResponse | Message::PortalSuspended) => {
                     let p = self.take();
-                    return Ok(Some(Response::Rows {
-                        rows: p.rows,
-                        complete: None,
-                    }));
+                    return Ok(Some(self.rows(p, None)));
                 }
                 (expect, other) => return Err(WireError::Unexpected(name(&other), expect)),
             }

@@ -144,7 +144,8 @@ impl Connection {
             )
         })?;
         let notices = config.on_notice.as_ref().map(|n| n.0.clone());
-        let codec = PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN);
+        let codec =
+            PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN).with_max_result(config.max_result_bytes);
         let status = codec.status();
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
