@@ -52,7 +52,15 @@ pub(crate) enum Expect {
     /// The next piece of a COPY OUT: one or more `CopyData` payloads (up to
     /// [`COPY_CHUNK`] bytes), or the end (`CopyDone`, `CommandComplete`, `ReadyForQuery`).
     CopyChunk,
+    /// The next piece of a streamed query (`[Parse]`/`Bind`/`Execute`/`Sync`, see
+    /// `row_stream.rs`): rows costing about [`ROW_CHUNK`] bytes ([`Response::RowChunk`]), or
+    /// the end: [`Response::Rows`] (no rows, the command tag) or [`Response::Failed`], at
+    /// `ReadyForQuery`.
+    RowChunk,
 }
+
+/// About how many bytes of rows one [`Expect::RowChunk`] reply gathers.
+pub(crate) const ROW_CHUNK: usize = 64 * 1024;
 
 /// How many bytes of COPY OUT data one [`Expect::CopyChunk`] reply gathers at most (more when
 /// a single row is larger).
@@ -98,6 +106,8 @@ pub(crate) enum Response {
     },
     /// COPY OUT data: whole `CopyData` payloads, concatenated.
     CopyChunk(Bytes),
+    /// Rows of a streamed query, in order.
+    RowChunk(DataRows),
     /// The statement succeeded but its rows cost more than the cap
     /// ([`Config::max_result_bytes`](crate::Config::max_result_bytes)): they were read and
     /// dropped.
@@ -145,6 +155,9 @@ pub(crate) struct PgCodec {
     /// The most one reply's rows may cost ([`row_cost`]); past it the reply is
     /// [`Response::TooLarge`].
     max_result: usize,
+    /// A streamed query's result is being read ([`Expect::RowChunk`]): its rows wait in the
+    /// input between two requests.
+    streaming: bool,
 }
 
 impl PgCodec {
@@ -158,6 +171,7 @@ impl PgCodec {
             copy: CopyMode::None,
             copy_buf: BytesMut::new(),
             max_result: usize::MAX,
+            streaming: false,
         }
     }
 
@@ -329,6 +343,60 @@ impl PgCodec {
         }
     }
 
+    /// One [`Expect::RowChunk`] reply: the rows gathered go out before anything else is
+    /// consumed (the end comes as a reply of its own), and as soon as the input runs dry, so
+    /// the caller never waits for rows that are in.
+    fn decode_row_chunk(&mut self, input: &mut BytesMut) -> Result<Option<Response>, WireError> {
+        self.streaming = true;
+        loop {
+            let gathered = self.partial.rows.len() > 0;
+            if self.partial.row_bytes >= ROW_CHUNK || (gathered && input.first() != Some(&b'D')) {
+                return Ok(Some(self.take_row_chunk()));
+            }
+            let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                return Ok(gathered.then(|| self.take_row_chunk()));
+            };
+            if self.asynchronous(&message) {
+                continue;
+            }
+            match message {
+                Message::DataRow(row) => {
+                    if self.partial.error.is_none() {
+                        self.partial.row_bytes =
+                            self.partial.row_bytes.saturating_add(row_cost(&row));
+                        self.partial.rows.push(row);
+                    }
+                }
+                Message::ParseComplete
+                | Message::BindComplete
+                | Message::NoData
+                | Message::EmptyQueryResponse
+                | Message::PortalSuspended => {}
+                Message::CommandComplete(c) => self.partial.complete = Some(c),
+                Message::ErrorResponse(e) => self.partial.error = Some(e),
+                Message::ReadyForQuery(status) => {
+                    self.status.set(status);
+                    self.batch_failed = false;
+                    self.streaming = false;
+                    let p = self.take();
+                    return Ok(Some(match p.error {
+                        Some(e) => Response::Failed(e),
+                        None => Response::Rows {
+                            rows: DataRows::default(),
+                            complete: p.complete,
+                        },
+                    }));
+                }
+                other => return Err(WireError::Unexpected(name(&other), Expect::RowChunk)),
+            }
+        }
+    }
+
+    fn take_row_chunk(&mut self) -> Response {
+        self.partial.row_bytes = 0;
+        Response::RowChunk(std::mem::take(&mut self.partial.rows))
+    }
+
     /// Where this codec records the status of each `ReadyForQuery` it reads.
     pub(crate) fn status(&self) -> Rc<Cell<TransactionStatus>> {
         self.status.clone()
@@ -407,6 +475,9 @@ impl Codec for PgCodec {
             Expect::CopyStart | Expect::CopySend | Expect::CopyEnd | Expect::CopyChunk
         ) {
             return self.decode_copy(*expect, input);
+        }
+        if *expect == Expect::RowChunk {
+            return self.decode_row_chunk(input);
         }
         loop {
             let Some(message) = Message::parse_with_max(input, self.max_message)? else {
@@ -526,6 +597,8 @@ impl Codec for PgCodec {
             // COPY OUT data waits in the input for the pump's next `CopyChunk` (the pump holds
             // reading back meanwhile, so this is only what arrived with the last reply).
             CopyMode::Out => return Ok(()),
+            // Likewise the rest of a streamed query's result.
+            CopyMode::None if self.streaming => return Ok(()),
             CopyMode::None => {}
         }
         loop {

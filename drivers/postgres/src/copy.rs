@@ -23,7 +23,7 @@
 //! A reply in the runtime is one value per request, so the data comes as a series of requests
 //! that send nothing ([`Expect::CopyChunk`]): each reply is the next piece — whole `CopyData`
 //! payloads concatenated, up to 64 KiB — or the end. A pump task on the worker forwards the
-//! pieces through a bounded channel ([`CHANNEL_CAPACITY`] pieces) to the [`CopyOutStream`],
+//! pieces through a bounded channel ([`CAPACITY`](crate::pump_chan::CAPACITY) pieces) to the [`CopyOutStream`],
 //! which may be on any thread. Memory stays bounded even with a slow consumer: nothing reads
 //! the socket unless a piece is wanted. Between requests the pump holds reading back
 //! ([`Pipe::hold_reading`](corelane_runtime::roundtrip::Pipe::hold_reading)), so the loop's
@@ -47,25 +47,24 @@
 //! waits: waiting for its source, it sends `CopyFail` (the connection serves on); waiting on
 //! the server, it closes the connection.
 
-use std::collections::VecDeque;
 use std::fmt::Display;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use corelane_pg_proto::message::frontend;
 use corelane_pg_proto::types::{IsNull, Oid, ToSql};
-use corelane_runtime::{dispatch, Dispatch, WorkerLoop};
+use corelane_runtime::dispatch;
 use futures_lite::{Stream, StreamExt};
 
 use crate::client::Client;
 use crate::codec::{Expect, Response, COPY_CHUNK};
 use crate::connection::Connection;
 use crate::copy_wait::{on_server, unless_gone, CallerGone, RaiseOnDrop};
+use crate::pump_chan::{self, Receiver, Sender};
 use crate::worker_state;
 use crate::Error;
 
@@ -74,9 +73,6 @@ const HIGH_WATER: usize = 1024 * 1024;
 
 /// Why a COPY IN was aborted when its caller went away.
 const CALLER_GONE: &str = "the caller stopped waiting";
-
-/// Pieces of COPY OUT data in flight between the pump and the stream.
-const CHANNEL_CAPACITY: usize = 16;
 
 fn encode_err(e: impl Display) -> Error {
     Error::type_error(e)
@@ -260,85 +256,6 @@ enum Msg {
     Failed(Error),
 }
 
-struct ChanState {
-    items: VecDeque<Msg>,
-    sender_gone: bool,
-    receiver_gone: bool,
-    rx_waker: Option<Waker>,
-    tx_waker: Option<Waker>,
-    /// The pump's worker: a wake from another thread goes through its mailbox (fast) rather
-    /// than the waker's own cross-thread path.
-    worker: Option<WorkerLoop>,
-}
-
-struct Chan(Mutex<ChanState>);
-
-impl Chan {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ChanState> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn wake_pump(waker: Option<Waker>, worker: Option<WorkerLoop>) {
-    let Some(waker) = waker else { return };
-    match worker {
-        Some(worker) if !worker.is_current() => {
-            if let Err(_refused) = worker.submit(move || waker.wake()) {
-                // The worker is shutting down: nothing to wake.
-            }
-        }
-        _ => waker.wake(),
-    }
-}
-
-/// The pump's end of the channel.
-struct Sender(Arc<Chan>);
-
-impl Sender {
-    /// Waits until there is room for one more piece. False when the stream was dropped.
-    async fn room(&self) -> bool {
-        futures_lite::future::poll_fn(|cx| {
-            let mut s = self.0.lock();
-            if s.receiver_gone {
-                return Poll::Ready(false);
-            }
-            if s.items.len() < CHANNEL_CAPACITY {
-                return Poll::Ready(true);
-            }
-            match &s.tx_waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.tx_waker = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
-    }
-
-    fn push(&self, msg: Msg) {
-        let waker = {
-            let mut s = self.0.lock();
-            s.items.push_back(msg);
-            s.rx_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Sender {
-    fn drop(&mut self) {
-        let waker = {
-            let mut s = self.0.lock();
-            s.sender_gone = true;
-            s.rx_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
 /// The data of a `COPY ... TO STDOUT`, as it arrives: see [`Client::copy_out`].
 ///
 /// Each item is a piece of the copy's output: one or more whole `CopyData` payloads, in order
@@ -346,9 +263,7 @@ impl Drop for Sender {
 /// data too). The stream ends after the last piece; an error ends it early.
 #[must_use = "a COPY OUT streams only while it is polled"]
 pub struct CopyOutStream {
-    chan: Arc<Chan>,
-    /// The pump, when it runs in this stream's task (a caller on the worker).
-    pump: Option<Dispatch<()>>,
+    rx: Receiver<Msg>,
     rows: Option<u64>,
     finished: bool,
 }
@@ -369,30 +284,7 @@ impl CopyOutStream {
     }
 
     fn poll_msg(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
-        if let Some(pump) = &mut self.pump {
-            if Pin::new(pump).poll(cx).is_ready() {
-                self.pump = None;
-            }
-        }
-        let (msg, waker, worker) = {
-            let mut s = self.chan.lock();
-            match s.items.pop_front() {
-                Some(msg) => {
-                    let waker = s.tx_waker.take();
-                    (Some(msg), waker, s.worker.clone())
-                }
-                None if s.sender_gone => return Poll::Ready(None),
-                None => {
-                    match &s.rx_waker {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => s.rx_waker = Some(cx.waker().clone()),
-                    }
-                    return Poll::Pending;
-                }
-            }
-        };
-        wake_pump(waker, worker);
-        Poll::Ready(msg)
+        self.rx.poll_recv(cx)
     }
 }
 
@@ -432,27 +324,12 @@ impl Stream for CopyOutStream {
     }
 }
 
-impl Drop for CopyOutStream {
-    fn drop(&mut self) {
-        let (waker, worker) = {
-            let mut s = self.chan.lock();
-            s.receiver_gone = true;
-            s.items.clear();
-            (s.tx_waker.take(), s.worker.clone())
-        };
-        // A local pump is dropped with this stream (its guard closes the connection); a
-        // remote one sees `receiver_gone` and stops.
-        self.pump = None;
-        wake_pump(waker, worker);
-    }
-}
-
 /// Runs a COPY OUT on `conn`, forwarding its data to `tx` (on the connection's worker). Each
 /// wait on the server is bounded by `limit`.
 async fn pump(
     conn: Connection,
     sql: &str,
-    tx: &Sender,
+    tx: &Sender<Msg>,
     limit: Option<Duration>,
 ) -> Result<(), Error> {
     let mut guard = MidCopy {
@@ -605,21 +482,13 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
-        let chan = Arc::new(Chan(Mutex::new(ChanState {
-            items: VecDeque::new(),
-            sender_gone: false,
-            receiver_gone: false,
-            rx_waker: None,
-            tx_waker: None,
-            worker: None,
-        })));
-        let tx = Sender(chan.clone());
+        let (tx, mut rx) = pump_chan::channel();
         let id = self.inner.id;
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let pump = dispatch(&*self.inner.workers, fallback, move || async move {
-            tx.0.lock().worker = WorkerLoop::current();
+            tx.on_this_worker();
             let result = match worker_state::exclusive(id, &config).await {
                 Ok(permit) => {
                     let conn = (*permit).clone();
@@ -631,9 +500,9 @@ impl Client {
                 tx.push(Msg::Failed(e));
             }
         });
+        rx.set_pump(pump);
         let mut stream = CopyOutStream {
-            chan,
-            pump: Some(pump),
+            rx,
             rows: None,
             finished: false,
         };

@@ -95,3 +95,52 @@ fn copy_out_to_a_slow_consumer_keeps_memory_flat() {
         "the resident set grew by {growth} KiB while a slow consumer read a {bytes}-byte COPY OUT"
     );
 }
+
+#[test]
+fn streamed_rows_to_a_slow_consumer_keep_memory_flat() {
+    let _turn = serial();
+    let (_server, client) = client();
+    let (rows, bytes, affected, growth) = guard("slow query_stream", move || {
+        block_on(async {
+            // Warm up: a connection, the pools, the worker's buffers.
+            let warm = client
+                .query_stream("SELECT g FROM generate_series(1, 1000) g", &[])
+                .await
+                .unwrap();
+            let _: Vec<_> = warm.collect().await;
+            let mut peak = Peak::start();
+            let mut stream = client
+                .query_stream(
+                    "SELECT g, repeat('x', $1) FROM generate_series(1, $2::int8) g",
+                    &[&(WIDTH as i32), &ROWS],
+                )
+                .await
+                .unwrap();
+            let (mut rows, mut bytes, mut sum) = (0i64, 0usize, 0i64);
+            while let Some(row) = stream.next().await {
+                let row = row.unwrap();
+                sum += row.get::<i64>(0).unwrap();
+                bytes += row.get::<&str>(1).unwrap().len();
+                rows += 1;
+                // A slow consumer: about 1 ms per 64 KB, as for the COPY OUT above.
+                if rows % 64 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if rows % 1024 == 0 {
+                    peak.sample();
+                }
+            }
+            peak.sample();
+            assert_eq!(sum, ROWS * (ROWS + 1) / 2);
+            (rows, bytes, stream.affected(), peak.growth())
+        })
+    });
+    eprintln!("query_stream: {rows} rows, {bytes} bytes, RSS grew by {growth} KiB at most");
+    assert_eq!(rows, ROWS);
+    assert_eq!(bytes, ROWS as usize * WIDTH);
+    assert_eq!(affected, Some(ROWS as u64));
+    assert!(
+        growth < BOUND_KIB,
+        "the resident set grew by {growth} KiB while a slow consumer streamed {bytes} bytes of rows"
+    );
+}
