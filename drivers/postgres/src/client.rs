@@ -598,6 +598,7 @@ fn raw_outcome(
         } => Ok((rows, complete.and_then(|c| c.rows()), described)),
         Response::Failed(e) => Err(Error::db(e)),
         Response::Skipped => Err(Error::skipped()),
+        Response::TooLarge { limit } => Err(Error::result_too_large(limit)),
         _ => Err(Error::protocol("unexpected reply to Execute")),
     }
 }

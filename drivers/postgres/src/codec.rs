@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, CommandComplete, ErrorFields, Message, RowDescription,
+    Authentication, BackendKeyData, CommandComplete, DataRow, ErrorFields, Message, RowDescription,
     TransactionStatus,
 };
 use corelane_pg_proto::types::Oid;
@@ -53,7 +53,15 @@ pub(crate) enum Expect {
     /// The next piece of a COPY OUT: one or more `CopyData` payloads (up to
     /// [`COPY_CHUNK`] bytes), or the end (`CopyDone`, `CommandComplete`, `ReadyForQuery`).
     CopyChunk,
+    /// The next piece of a streamed query (`[Parse]`/`Bind`/`Execute`/`Sync`, see
+    /// `row_stream.rs`): rows costing about [`ROW_CHUNK`] bytes ([`Response::RowChunk`]), or
+    /// the end: [`Response::Rows`] (no rows, the command tag) or [`Response::Failed`], at
+    /// `ReadyForQuery`.
+    RowChunk,
 }
+
+/// About how many bytes of rows one [`Expect::RowChunk`] reply gathers.
+pub(crate) const ROW_CHUNK: usize = 64 * 1024;
 
 /// How many bytes of COPY OUT data one [`Expect::CopyChunk`] reply gathers at most (more when
 /// a single row is larger).
@@ -106,6 +114,14 @@ pub(crate) enum Response {
     /// its work, and that of every request behind it, is rolled back when the connection
     /// closes.
     SessionChanged,
+    /// Rows of a streamed query, in order.
+    RowChunk(DataRows),
+    /// The statement succeeded but its rows cost more than the cap
+    /// ([`Config::max_result_bytes`](crate::Config::max_result_bytes)): they were read and
+    /// dropped.
+    TooLarge {
+        limit: usize,
+    },
 }
 
 /// Where notices and notifications go.
@@ -121,6 +137,15 @@ struct Partial {
     key: Option<BackendKeyData>,
     auth_ok: bool,
     sasl_final: Option<Bytes>,
+    /// What the rows kept so far cost (see [`row_cost`]).
+    row_bytes: usize,
+    /// The result passed the cap: its rows were dropped, the rest are read and dropped.
+    too_large: bool,
+}
+
+/// What keeping `row` costs: its bytes and its place in the result.
+fn row_cost(row: &DataRow) -> usize {
+    std::mem::size_of::<DataRow>().saturating_add(row.body().len())
 }
 
 pub(crate) struct PgCodec {
@@ -135,11 +160,14 @@ pub(crate) struct PgCodec {
     copy: CopyMode,
     /// COPY OUT data gathered for the next [`Response::CopyChunk`].
     copy_buf: BytesMut,
-    /// Set by the COPY OUT pump while its consumer is full: [`Expect::CopyChunk`] then waits
-    /// without consuming (see `copy.rs`).
-    copy_paused: Rc<Cell<bool>>,
     /// Session changes on a shared connection (see `session.rs`).
     session: Rc<SessionWatch>,
+    /// The most one reply's rows may cost ([`row_cost`]); past it the reply is
+    /// [`Response::TooLarge`].
+    max_result: usize,
+    /// A streamed query's result is being read ([`Expect::RowChunk`]): its rows wait in the
+    /// input between two requests.
+    streaming: bool,
 }
 
 impl PgCodec {
@@ -152,7 +180,8 @@ impl PgCodec {
             status: Rc::new(Cell::new(TransactionStatus::Idle)),
             copy: CopyMode::None,
             copy_buf: BytesMut::new(),
-            copy_paused: Rc::new(Cell::new(false)),
+            max_result: usize::MAX,
+            streaming: false,
             session: Rc::default(),
         }
     }
@@ -162,9 +191,41 @@ impl PgCodec {
         self.session.clone()
     }
 
-    /// The COPY OUT pause switch (see [`Expect::CopyChunk`]).
-    pub(crate) fn copy_paused(&self) -> Rc<Cell<bool>> {
-        self.copy_paused.clone()
+    /// Caps what one reply's rows may cost (`None`: no cap). See [`Response::TooLarge`].
+    pub(crate) fn with_max_result(mut self, max: Option<usize>) -> Self {
+        self.max_result = max.unwrap_or(usize::MAX);
+        self
+    }
+
+    /// Keeps `row` in the reply being read, unless the reply passed the cap: then its rows are
+    /// dropped (and every later one), and the reply goes on being read to its end, so the
+    /// connection stays in step.
+    fn keep_row(&mut self, row: DataRow) {
+        let p = &mut self.partial;
+        if p.error.is_some() || p.too_large {
+            return;
+        }
+        p.row_bytes = p.row_bytes.saturating_add(row_cost(&row));
+        if p.row_bytes > self.max_result {
+            p.too_large = true;
+            p.rows = DataRows::default();
+            return;
+        }
+        p.rows.push(row);
+    }
+
+    /// The reply of a statement that ended well: its rows, or [`Response::TooLarge`].
+    fn rows(&self, p: Partial, complete: Option<CommandComplete>) -> Response {
+        if p.too_large {
+            return Response::TooLarge {
+                limit: self.max_result,
+            };
+        }
+        Response::Rows {
+            rows: p.rows,
+            complete,
+            described: p.columns,
+        }
     }
 
     /// One message received in COPY IN mode (the server sends nothing there but notices, or an
@@ -234,9 +295,6 @@ impl PgCodec {
                 }
             },
             Expect::CopyChunk => loop {
-                if self.copy_paused.get() {
-                    return Ok(None);
-                }
                 if self.copy_buf.len() >= COPY_CHUNK {
                     return Ok(Some(Response::CopyChunk(self.copy_buf.split().freeze())));
                 }
@@ -301,6 +359,61 @@ impl PgCodec {
                 }
             },
         }
+    }
+
+    /// One [`Expect::RowChunk`] reply: the rows gathered go out before anything else is
+    /// consumed (the end comes as a reply of its own), and as soon as the input runs dry, so
+    /// the caller never waits for rows that are in.
+    fn decode_row_chunk(&mut self, input: &mut BytesMut) -> Result<Option<Response>, WireError> {
+        self.streaming = true;
+        loop {
+            let gathered = self.partial.rows.len() > 0;
+            if self.partial.row_bytes >= ROW_CHUNK || (gathered && input.first() != Some(&b'D')) {
+                return Ok(Some(self.take_row_chunk()));
+            }
+            let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                return Ok(gathered.then(|| self.take_row_chunk()));
+            };
+            if self.asynchronous(&message) {
+                continue;
+            }
+            match message {
+                Message::DataRow(row) => {
+                    if self.partial.error.is_none() {
+                        self.partial.row_bytes =
+                            self.partial.row_bytes.saturating_add(row_cost(&row));
+                        self.partial.rows.push(row);
+                    }
+                }
+                Message::ParseComplete
+                | Message::BindComplete
+                | Message::NoData
+                | Message::EmptyQueryResponse
+                | Message::PortalSuspended => {}
+                Message::CommandComplete(c) => self.partial.complete = Some(c),
+                Message::ErrorResponse(e) => self.partial.error = Some(e),
+                Message::ReadyForQuery(status) => {
+                    self.status.set(status);
+                    self.batch_failed = false;
+                    self.streaming = false;
+                    let p = self.take();
+                    return Ok(Some(match p.error {
+                        Some(e) => Response::Failed(e),
+                        None => Response::Rows {
+                            rows: DataRows::default(),
+                            complete: p.complete,
+                            described: p.columns,
+                        },
+                    }));
+                }
+                other => return Err(WireError::Unexpected(name(&other), Expect::RowChunk)),
+            }
+        }
+    }
+
+    fn take_row_chunk(&mut self) -> Response {
+        self.partial.row_bytes = 0;
+        Response::RowChunk(std::mem::take(&mut self.partial.rows))
     }
 
     /// Where this codec records the status of each `ReadyForQuery` it reads.
@@ -391,6 +504,9 @@ impl Codec for PgCodec {
         ) {
             return self.decode_copy(*expect, input);
         }
+        if *expect == Expect::RowChunk {
+            return self.decode_row_chunk(input);
+        }
         loop {
             let Some(message) = Message::parse_with_max(input, self.max_message)? else {
                 return Ok(None);
@@ -453,11 +569,11 @@ impl Codec for PgCodec {
                             columns: p.columns,
                         },
                         Expect::Sync => Response::Synced,
-                        _ => Response::Rows {
-                            rows: p.rows,
-                            complete: p.complete,
-                            described: p.columns,
-                        },
+                        _ => {
+                            let mut p = p;
+                            let complete = p.complete.take();
+                            self.rows(p, complete)
+                        }
                     }));
                 }
                 (_, Message::ParseComplete | Message::BindComplete | Message::CloseComplete) => {}
@@ -473,9 +589,7 @@ impl Codec for PgCodec {
                     Message::RowDescription(r),
                 ) => self.partial.columns = Some(r),
                 (Expect::Execute | Expect::InBatch | Expect::Simple, Message::DataRow(row)) => {
-                    if self.partial.error.is_none() {
-                        self.partial.rows.push(row);
-                    }
+                    self.keep_row(row)
                 }
                 (Expect::Execute | Expect::Simple, Message::CommandComplete(c)) => {
                     self.partial.complete = Some(c)
@@ -486,19 +600,11 @@ impl Codec for PgCodec {
                 ) => {}
                 (Expect::InBatch, Message::CommandComplete(c)) => {
                     let p = self.take();
-                    return Ok(Some(Response::Rows {
-                        rows: p.rows,
-                        complete: Some(c),
-                        described: p.columns,
-                    }));
+                    return Ok(Some(self.rows(p, Some(c))));
                 }
                 (Expect::InBatch, Message::EmptyQueryResponse | Message::PortalSuspended) => {
                     let p = self.take();
-                    return Ok(Some(Response::Rows {
-                        rows: p.rows,
-                        complete: None,
-                        described: p.columns,
-                    }));
+                    return Ok(Some(self.rows(p, None)));
                 }
                 (expect, other) => return Err(WireError::Unexpected(name(&other), expect)),
             }
@@ -523,8 +629,10 @@ impl Codec for PgCodec {
                 }
             }
             // COPY OUT data waits in the input for the pump's next `CopyChunk` (the pump holds
-            // the read lease meanwhile, so this is only what arrived with the last reply).
+            // reading back meanwhile, so this is only what arrived with the last reply).
             CopyMode::Out => return Ok(()),
+            // Likewise the rest of a streamed query's result.
+            CopyMode::None if self.streaming => return Ok(()),
             CopyMode::None => {}
         }
         loop {

@@ -20,6 +20,12 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The default [`Config::max_result_bytes`].
+const DEFAULT_MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
+
+/// The default [`Config::copy_timeout`].
+const DEFAULT_COPY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Settings of a client.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,6 +41,8 @@ pub struct Config {
     pub(crate) statement_cache_size: usize,
     pub(crate) connections_per_worker: usize,
     pub(crate) query_timeout: Option<Duration>,
+    pub(crate) copy_timeout: Option<Duration>,
+    pub(crate) max_result_bytes: Option<usize>,
     pub(crate) on_notice: Option<NoticeCallback>,
 }
 
@@ -65,6 +73,8 @@ impl Default for Config {
             statement_cache_size: 256,
             connections_per_worker: 1,
             query_timeout: None,
+            copy_timeout: Some(DEFAULT_COPY_TIMEOUT),
+            max_result_bytes: Some(DEFAULT_MAX_RESULT_BYTES),
             on_notice: None,
         }
     }
@@ -73,7 +83,7 @@ impl Default for Config {
 impl Config {
     /// Parses `postgres://user:pass@host:port/db?application_name=..&connect_timeout=..&
     /// options=..&sslmode=..&statement_cache_size=..&connections_per_worker=..&
-    /// query_timeout_ms=..` or a
+    /// query_timeout_ms=..&copy_timeout_ms=..&max_result_bytes=..` or a
     /// `key=value key=value` string with the same keys (plus host, port, user, password,
     /// dbname). `sslmode=require` (and stricter) is refused until TLS lands; `prefer` and
     /// `allow` connect in plaintext.
@@ -166,6 +176,44 @@ impl Config {
     pub fn get_query_timeout(&self) -> Option<Duration> {
         self.query_timeout
     }
+    /// Bound on each wait for the server during a COPY ([`Client::copy_in`],
+    /// [`Client::copy_out`]): for the reply that starts it, for the server to take the next
+    /// `CopyData` (COPY IN), for the next piece of data (COPY OUT), and for the reply that
+    /// ends it. A server that makes no progress for this long fails the copy with
+    /// [`Error::is_timeout`](crate::Error::is_timeout) and its connection is closed (the server
+    /// rolls the copy back). The copy as a whole is not bounded (it may stream for hours), nor
+    /// is the time the source or the consumer takes. Default 60 s; a copy whose end takes the server longer (say, a huge
+    /// COPY IN with many foreign-key checks, which run when the data is all in) needs more.
+    /// `None` waits as long as the server takes. In a URL or key=value string:
+    /// `copy_timeout_ms` (0 = none).
+    ///
+    /// [`Client::copy_in`]: crate::Client::copy_in
+    /// [`Client::copy_out`]: crate::Client::copy_out
+    pub fn copy_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.copy_timeout = timeout.filter(|d| !d.is_zero());
+        self
+    }
+    /// The most one statement's result may take in memory (its rows' bytes, plus a few
+    /// dozen bytes per row), for the calls that collect rows (`query`, `query_one`,
+    /// `query_opt`, `pipeline` slots, a transaction's `query`). A result past it fails that
+    /// call with [`Error::is_result_too_large`](crate::Error::is_result_too_large): the
+    /// statement ran, its rows are read and dropped as they arrive (memory stays at the cap),
+    /// and the connection serves on. [`Client::query_stream`](crate::Client::query_stream)
+    /// takes results of any size in bounded memory. Default 256 MiB: far above what a
+    /// collected result should hold, far below what takes a machine down. `None`: no cap. In
+    /// a URL or key=value string: `max_result_bytes` (0 = no cap).
+    pub fn max_result_bytes(mut self, max: Option<usize>) -> Self {
+        self.max_result_bytes = max.filter(|&n| n > 0);
+        self
+    }
+    /// The result cap (see [`max_result_bytes`](Self::max_result_bytes)).
+    pub fn get_max_result_bytes(&self) -> Option<usize> {
+        self.max_result_bytes
+    }
+    /// The COPY timeout (see [`copy_timeout`](Self::copy_timeout)).
+    pub fn get_copy_timeout(&self) -> Option<Duration> {
+        self.copy_timeout
+    }
     /// The user name.
     pub fn get_user(&self) -> &str {
         &self.user
@@ -200,6 +248,14 @@ impl Config {
             "query_timeout_ms" => {
                 let ms = number(&value)?;
                 self.query_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            "max_result_bytes" => {
+                let n = usize::try_from(number(&value)?).unwrap_or(usize::MAX);
+                self.max_result_bytes = (n > 0).then_some(n);
+            }
+            "copy_timeout_ms" => {
+                let ms = number(&value)?;
+                self.copy_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
             "sslmode" => match value.as_str() {
                 "disable" => {}
@@ -369,6 +425,26 @@ mod tests {
         let c = Config::parse("host=h query_timeout_ms=0").unwrap();
         assert_eq!(c.query_timeout, None);
         assert!(Config::parse("postgres://h/d?query_timeout_ms=x").is_err());
+        assert_eq!(Config::default().copy_timeout, Some(DEFAULT_COPY_TIMEOUT));
+        let c = Config::parse("postgres://h/d?copy_timeout_ms=1500").unwrap();
+        assert_eq!(c.get_copy_timeout(), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            Config::default().max_result_bytes,
+            Some(DEFAULT_MAX_RESULT_BYTES)
+        );
+        let c = Config::parse("postgres://h/d?max_result_bytes=1048576").unwrap();
+        assert_eq!(c.get_max_result_bytes(), Some(1 << 20));
+        let c = Config::parse("host=h max_result_bytes=0").unwrap();
+        assert_eq!(c.max_result_bytes, None);
+        assert!(Config::parse("host=h max_result_bytes=-1").is_err());
+        let c = Config::parse("host=h copy_timeout_ms=0").unwrap();
+        assert_eq!(c.copy_timeout, None);
+        assert_eq!(
+            Config::default()
+                .copy_timeout(Some(Duration::ZERO))
+                .get_copy_timeout(),
+            None
+        );
         assert!(!format!("{c:?}").contains("p@ss"));
     }
 

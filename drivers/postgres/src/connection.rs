@@ -58,8 +58,6 @@ pub(crate) struct Connection {
     pub(crate) server: Option<SocketAddr>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
-    /// The codec's COPY OUT pause switch (see [`crate::copy`]).
-    pub(crate) copy_paused: Rc<Cell<bool>>,
     /// Session changes the codec saw (see [`crate::session`]).
     pub(crate) session: Rc<SessionWatch>,
 }
@@ -106,9 +104,9 @@ impl Connection {
             )
         })?;
         let notices = config.on_notice.as_ref().map(|n| n.0.clone());
-        let codec = PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN);
+        let codec =
+            PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN).with_max_result(config.max_result_bytes);
         let status = codec.status();
-        let copy_paused = codec.copy_paused();
         let session = codec.session();
         let pipe = Pipe::new(stream, codec, Limits::default()).map_err(Error::runtime)?;
         let mut conn = Connection {
@@ -121,7 +119,6 @@ impl Connection {
             session_dirty: Rc::new(Cell::new(false)),
             server,
             cancel: Rc::default(),
-            copy_paused,
             session,
         };
         conn.startup(config).await?;

@@ -23,45 +23,56 @@
 //! A reply in the runtime is one value per request, so the data comes as a series of requests
 //! that send nothing ([`Expect::CopyChunk`]): each reply is the next piece — whole `CopyData`
 //! payloads concatenated, up to 64 KiB — or the end. A pump task on the worker forwards the
-//! pieces through a bounded channel ([`CHANNEL_CAPACITY`] pieces) to the [`CopyOutStream`],
-//! which may be on any thread. Memory stays bounded even with a slow consumer: while the
-//! channel is full the pump holds the connection's read lease (a started request, not
-//! polled, with the codec paused), so nothing reads the socket and the server is held back by
-//! TCP. Bound: the channel, plus what the socket had buffered when the pump paused.
+//! pieces through a bounded channel ([`CAPACITY`](crate::pump_chan::CAPACITY) pieces) to the [`CopyOutStream`],
+//! which may be on any thread. Memory stays bounded even with a slow consumer: nothing reads
+//! the socket unless a piece is wanted. Between requests the pump holds reading back
+//! ([`Pipe::hold_reading`](corelane_runtime::roundtrip::Pipe::hold_reading)), so the loop's
+//! reader does not read ahead, and each request reads only until its own piece is complete
+//! (a read of at most 64 KiB at a time). The server is held back by TCP. Bound: the channel,
+//! plus about two pieces in the connection's input buffer.
 //!
-//! # Cancellation
+//! (A request started while the channel was full used to hold the lease instead; but a
+//! started request reads until the socket is drained, so each piece let in all the socket
+//! held, and the input buffer grew by the server's whole output with a slow consumer.)
+//!
+//! # Timeouts and cancellation
+//!
+//! Every wait on the server is bounded by [`Config::copy_timeout`](crate::Config::copy_timeout)
+//! (see [`crate::copy_wait`]): a stalled server fails the copy with
+//! [`Error::is_timeout`] and its connection is closed.
 //!
 //! Dropping a copy's future (on the worker) or a [`CopyOutStream`] before the end closes the
 //! connection (the server rolls back a COPY IN); it never goes back to the pool mid-copy. A
-//! COPY IN whose caller (on another thread) stops waiting sends `CopyFail` before reading
-//! the source further.
+//! COPY IN whose caller (on another thread) stops waiting stops at once too, wherever it
+//! waits: waiting for its source, it sends `CopyFail` (the connection serves on); waiting on
+//! the server, it closes the connection.
 
-use std::collections::VecDeque;
 use std::fmt::Display;
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use corelane_pg_proto::message::frontend;
 use corelane_pg_proto::types::{IsNull, Oid, ToSql};
-use corelane_runtime::roundtrip::RequestError;
-use corelane_runtime::{dispatch, Dispatch, WorkerLoop};
+use corelane_runtime::dispatch;
 use futures_lite::{Stream, StreamExt};
 
 use crate::client::Client;
 use crate::codec::{Expect, Response, COPY_CHUNK};
 use crate::connection::Connection;
+use crate::copy_wait::{on_server, unless_gone, CallerGone, RaiseOnDrop};
+use crate::pump_chan::{self, Receiver, Sender};
 use crate::worker_state;
 use crate::Error;
 
 /// A COPY IN waits before sending more while this many bytes are queued and unsent.
 const HIGH_WATER: usize = 1024 * 1024;
 
-/// Pieces of COPY OUT data in flight between the pump and the stream.
-const CHANNEL_CAPACITY: usize = 16;
+/// Why a COPY IN was aborted when its caller went away.
+const CALLER_GONE: &str = "the caller stopped waiting";
 
 fn encode_err(e: impl Display) -> Error {
     Error::type_error(e)
@@ -75,7 +86,6 @@ struct MidCopy {
 
 impl Drop for MidCopy {
     fn drop(&mut self) {
-        self.conn.copy_paused.set(false);
         if self.armed {
             self.conn.pipe.close();
         }
@@ -138,12 +148,14 @@ async fn send_data(conn: &Connection, data: &[u8], msg: &mut BytesMut) -> Result
     }
 }
 
-/// Runs a whole COPY IN on `conn` (on its worker).
+/// Runs a whole COPY IN on `conn` (on its worker). Every wait on the server is bounded by
+/// `limit` and ends when the caller is `gone` (see [`crate::copy_wait`]).
 async fn run_copy_in<S, E>(
     conn: Connection,
     sql: &str,
     source: S,
-    cancelled: &AtomicBool,
+    gone: &CallerGone,
+    limit: Option<Duration>,
 ) -> Result<u64, Error>
 where
     S: Stream<Item = Result<Bytes, E>>,
@@ -153,7 +165,7 @@ where
         conn: conn.clone(),
         armed: true,
     };
-    match start(&conn, sql).await? {
+    match on_server(start(&conn, sql), limit, Some(gone)).await? {
         Response::CopyIn => {}
         Response::Failed(e) => {
             guard.armed = false;
@@ -178,10 +190,12 @@ where
     let mut buf = BytesMut::with_capacity(COPY_CHUNK);
     let mut msg = BytesMut::with_capacity(COPY_CHUNK + 8);
     let stop = 'read: loop {
-        if cancelled.load(Ordering::Relaxed) {
-            break Stop::Abort("the caller stopped waiting".to_owned());
-        }
-        match source.next().await {
+        // A source may wait for a long time (it is the caller's business); a caller that stops
+        // waiting ends the wait.
+        let Some(next) = unless_gone(source.next(), gone).await else {
+            break Stop::Abort(CALLER_GONE.to_owned());
+        };
+        match next {
             None => break Stop::Done,
             Some(Err(e)) => break Stop::Abort(format!("aborted by the source: {e}")),
             Some(Ok(bytes)) => {
@@ -192,7 +206,8 @@ where
                     buf.extend_from_slice(now);
                     rest = later;
                     if buf.len() >= COPY_CHUNK {
-                        let ended = send_data(&conn, &buf, &mut msg).await?;
+                        let ended =
+                            on_server(send_data(&conn, &buf, &mut msg), limit, Some(gone)).await?;
                         buf.clear();
                         if ended {
                             break 'read Stop::Ended;
@@ -203,7 +218,7 @@ where
         }
     };
     if matches!(stop, Stop::Done) && !buf.is_empty() {
-        send_data(&conn, &buf, &mut msg).await?;
+        on_server(send_data(&conn, &buf, &mut msg), limit, Some(gone)).await?;
     }
     drop(buf);
     msg.clear();
@@ -219,7 +234,11 @@ where
             None
         }
     };
-    let reply = call(&conn, Expect::CopyEnd, &msg).await?;
+    // The end's reply, bounded by the timeout; when the caller is gone the `CopyFail` exchange
+    // is let finish (so the connection goes back in step), otherwise the caller's going away
+    // ends the wait too (the connection is closed).
+    let gone = (!gone.is_set()).then_some(gone);
+    let reply = on_server(call(&conn, Expect::CopyEnd, &msg), limit, gone).await?;
     guard.armed = false;
     match (reply, aborted) {
         (Response::Rows { complete, .. }, None) => Ok(complete.and_then(|c| c.rows()).unwrap_or(0)),
@@ -237,85 +256,6 @@ enum Msg {
     Failed(Error),
 }
 
-struct ChanState {
-    items: VecDeque<Msg>,
-    sender_gone: bool,
-    receiver_gone: bool,
-    rx_waker: Option<Waker>,
-    tx_waker: Option<Waker>,
-    /// The pump's worker: a wake from another thread goes through its mailbox (fast) rather
-    /// than the waker's own cross-thread path.
-    worker: Option<WorkerLoop>,
-}
-
-struct Chan(Mutex<ChanState>);
-
-impl Chan {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ChanState> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn wake_pump(waker: Option<Waker>, worker: Option<WorkerLoop>) {
-    let Some(waker) = waker else { return };
-    match worker {
-        Some(worker) if !worker.is_current() => {
-            if let Err(_refused) = worker.submit(move || waker.wake()) {
-                // The worker is shutting down: nothing to wake.
-            }
-        }
-        _ => waker.wake(),
-    }
-}
-
-/// The pump's end of the channel.
-struct Sender(Arc<Chan>);
-
-impl Sender {
-    /// Waits until there is room for one more piece. False when the stream was dropped.
-    async fn room(&self) -> bool {
-        futures_lite::future::poll_fn(|cx| {
-            let mut s = self.0.lock();
-            if s.receiver_gone {
-                return Poll::Ready(false);
-            }
-            if s.items.len() < CHANNEL_CAPACITY {
-                return Poll::Ready(true);
-            }
-            match &s.tx_waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => s.tx_waker = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
-    }
-
-    fn push(&self, msg: Msg) {
-        let waker = {
-            let mut s = self.0.lock();
-            s.items.push_back(msg);
-            s.rx_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-impl Drop for Sender {
-    fn drop(&mut self) {
-        let waker = {
-            let mut s = self.0.lock();
-            s.sender_gone = true;
-            s.rx_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
 /// The data of a `COPY ... TO STDOUT`, as it arrives: see [`Client::copy_out`].
 ///
 /// Each item is a piece of the copy's output: one or more whole `CopyData` payloads, in order
@@ -323,9 +263,7 @@ impl Drop for Sender {
 /// data too). The stream ends after the last piece; an error ends it early.
 #[must_use = "a COPY OUT streams only while it is polled"]
 pub struct CopyOutStream {
-    chan: Arc<Chan>,
-    /// The pump, when it runs in this stream's task (a caller on the worker).
-    pump: Option<Dispatch<()>>,
+    rx: Receiver<Msg>,
     rows: Option<u64>,
     finished: bool,
 }
@@ -346,30 +284,7 @@ impl CopyOutStream {
     }
 
     fn poll_msg(&mut self, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
-        if let Some(pump) = &mut self.pump {
-            if Pin::new(pump).poll(cx).is_ready() {
-                self.pump = None;
-            }
-        }
-        let (msg, waker, worker) = {
-            let mut s = self.chan.lock();
-            match s.items.pop_front() {
-                Some(msg) => {
-                    let waker = s.tx_waker.take();
-                    (Some(msg), waker, s.worker.clone())
-                }
-                None if s.sender_gone => return Poll::Ready(None),
-                None => {
-                    match &s.rx_waker {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => s.rx_waker = Some(cx.waker().clone()),
-                    }
-                    return Poll::Pending;
-                }
-            }
-        };
-        wake_pump(waker, worker);
-        Poll::Ready(msg)
+        self.rx.poll_recv(cx)
     }
 }
 
@@ -409,28 +324,19 @@ impl Stream for CopyOutStream {
     }
 }
 
-impl Drop for CopyOutStream {
-    fn drop(&mut self) {
-        let (waker, worker) = {
-            let mut s = self.chan.lock();
-            s.receiver_gone = true;
-            s.items.clear();
-            (s.tx_waker.take(), s.worker.clone())
-        };
-        // A local pump is dropped with this stream (its guard closes the connection); a
-        // remote one sees `receiver_gone` and stops.
-        self.pump = None;
-        wake_pump(waker, worker);
-    }
-}
-
-/// Runs a COPY OUT on `conn`, forwarding its data to `tx` (on the connection's worker).
-async fn pump(conn: Connection, sql: &str, tx: &Sender) -> Result<(), Error> {
+/// Runs a COPY OUT on `conn`, forwarding its data to `tx` (on the connection's worker). Each
+/// wait on the server is bounded by `limit`.
+async fn pump(
+    conn: Connection,
+    sql: &str,
+    tx: &Sender<Msg>,
+    limit: Option<Duration>,
+) -> Result<(), Error> {
     let mut guard = MidCopy {
         conn: conn.clone(),
         armed: true,
     };
-    match start(&conn, sql).await? {
+    match on_server(start(&conn, sql), limit, None).await? {
         Response::CopyOut => tx.push(Msg::Started),
         Response::Failed(e) => {
             guard.armed = false;
@@ -451,29 +357,24 @@ async fn pump(conn: Connection, sql: &str, tx: &Sender) -> Result<(), Error> {
         }
         _ => return Err(Error::protocol("unexpected reply to a COPY statement")),
     }
-    let pipe = &conn.pipe;
+    let mut hold = None;
     loop {
-        // Start the next request paused: it takes the read lease (so the loop's reader stops
-        // reading this socket) and reads what the socket holds, without decoding.
-        conn.copy_paused.set(true);
-        let mut batch = pipe.take_batch();
-        batch.push(Expect::CopyChunk, |_| {});
-        let mut run = pipe.run_owned(batch);
-        let _ = futures_lite::future::poll_once(&mut run).await;
-        let room = tx.room().await;
-        conn.copy_paused.set(false);
-        if !room {
+        // While the consumer is behind, nothing reads this socket: what the server sends next
+        // waits in the kernel, then on the server (TCP). Reading resumes only for the one
+        // request below, which reads no more than its piece needs.
+        if hold.is_none() {
+            hold = conn.pipe.hold_reading();
+        }
+        if !tx.room().await {
             // The stream was dropped: the guard closes the connection.
             return Ok(());
         }
-        let sent = (&mut run).await;
-        let mut batch = run.into_batch();
-        let reply = match sent {
-            Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
-            Err(e) => Err(e),
-        };
-        pipe.recycle_batch(batch);
-        match reply.map_err(Error::from)? {
+        // Let go and start the request in this same poll: the loop's reader gets no chance to
+        // read in between (it runs only when this task yields), and the request takes the read
+        // lease itself (the connection is idle), keeping it until its piece is complete. When
+        // the piece is complete the lease is dropped and taken again above, in the same poll.
+        drop(hold.take());
+        match on_server(call(&conn, Expect::CopyChunk, &[]), limit, None).await? {
             Response::CopyChunk(data) => tx.push(Msg::Chunk(data)),
             Response::Rows { complete, .. } => {
                 guard.armed = false;
@@ -505,9 +406,13 @@ impl Client {
     ///
     /// The copy runs on a connection of its own (no other statement interleaves), on a
     /// worker, like [`transaction`](Self::transaction); `source` is polled there. Not bounded
-    /// by the query timeout. Dropping the future on a worker closes that connection (the
-    /// server rolls the copy back); from another thread, the copy is aborted with `CopyFail`
-    /// before the source is read further.
+    /// by the query timeout: each wait on the server is bounded by
+    /// [`Config::copy_timeout`](crate::Config::copy_timeout) instead (a stalled server fails the
+    /// copy with [`Error::is_timeout`] and the connection is closed, rolling it back); the time
+    /// the source takes is not bounded. Dropping the future stops the copy at once, wherever it
+    /// waits, and rolls it back: on a worker it closes that connection; from another thread,
+    /// the copy is aborted with `CopyFail` if it was waiting for the source, or its connection
+    /// closed if it was waiting on the server.
     ///
     /// ```no_run
     /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
@@ -529,20 +434,23 @@ impl Client {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Display + 'static,
     {
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let mut flag = CancelOnDrop(Some(cancelled.clone()));
+        let gone = Arc::new(CallerGone::default());
+        let mut raise = RaiseOnDrop(Some(gone.clone()));
         let id = self.inner.id;
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let out = dispatch(&*self.inner.workers, fallback, move || async move {
-            let permit = worker_state::exclusive(id, &config).await?;
+            let permit = match unless_gone(worker_state::exclusive(id, &config), &gone).await {
+                Some(permit) => permit?,
+                None => return Err(Error::copy_aborted(CALLER_GONE)),
+            };
             let conn = (*permit).clone();
-            run_copy_in(conn, &sql, source, &cancelled).await
+            run_copy_in(conn, &sql, source, &gone, config.copy_timeout).await
         })
         .await
         .map_err(Error::from);
-        flag.0 = None;
+        raise.0 = None;
         out?
     }
 
@@ -557,7 +465,9 @@ impl Client {
     ///
     /// The copy runs on a connection of its own, on a worker (this one when called on one:
     /// then it progresses while the stream is polled). Dropping the stream before its end
-    /// closes that connection. Not bounded by the query timeout.
+    /// closes that connection. Not bounded by the query timeout: each wait for the server's
+    /// next piece is bounded by [`Config::copy_timeout`](crate::Config::copy_timeout) (the
+    /// stream then ends with [`Error::is_timeout`]); the time the consumer takes is not.
     ///
     /// ```no_run
     /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
@@ -572,25 +482,17 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
-        let chan = Arc::new(Chan(Mutex::new(ChanState {
-            items: VecDeque::new(),
-            sender_gone: false,
-            receiver_gone: false,
-            rx_waker: None,
-            tx_waker: None,
-            worker: None,
-        })));
-        let tx = Sender(chan.clone());
+        let (tx, mut rx) = pump_chan::channel();
         let id = self.inner.id;
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let pump = dispatch(&*self.inner.workers, fallback, move || async move {
-            tx.0.lock().worker = WorkerLoop::current();
+            tx.on_this_worker();
             let result = match worker_state::exclusive(id, &config).await {
                 Ok(permit) => {
                     let conn = (*permit).clone();
-                    pump(conn, &sql, &tx).await
+                    pump(conn, &sql, &tx, config.copy_timeout).await
                 }
                 Err(e) => Err(e),
             };
@@ -598,9 +500,9 @@ impl Client {
                 tx.push(Msg::Failed(e));
             }
         });
+        rx.set_pump(pump);
         let mut stream = CopyOutStream {
-            chan,
-            pump: Some(pump),
+            rx,
             rows: None,
             finished: false,
         };
@@ -611,17 +513,6 @@ impl Client {
                 Err(e)
             }
             _ => Err(Error::protocol("the COPY OUT did not start")),
-        }
-    }
-}
-
-/// Tells a COPY IN running on another thread that its caller stopped waiting.
-struct CancelOnDrop(Option<Arc<AtomicBool>>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(flag) = &self.0 {
-            flag.store(true, Ordering::Relaxed);
         }
     }
 }

@@ -37,6 +37,11 @@ enum Kind {
     Protocol(String),
     #[error("query returned {0} rows, expected exactly one")]
     RowCount(usize),
+    #[error(
+        "the result is larger than the client's cap of {0} bytes (Config::max_result_bytes); \
+         its rows were read and dropped: stream big results with Client::query_stream"
+    )]
+    ResultTooLarge(usize),
     #[error("no column {0}")]
     Column(String),
     #[error("skipped: an earlier statement of the same pipeline failed")]
@@ -93,6 +98,9 @@ impl Error {
     }
     pub(crate) fn row_count(n: usize) -> Self {
         Kind::RowCount(n).into()
+    }
+    pub(crate) fn result_too_large(limit: usize) -> Self {
+        Kind::ResultTooLarge(limit).into()
     }
     pub(crate) fn column(name: impl Into<String>) -> Self {
         Kind::Column(name.into()).into()
@@ -190,6 +198,14 @@ impl Error {
     /// `40001` (serialization failure: retry) or a deferred constraint's `23505`/`23503`.
     pub fn is_commit_failed(&self) -> bool {
         matches!(self.kind, Kind::Commit(_))
+    }
+
+    /// True when a result's rows cost more than the client's cap
+    /// ([`Config::max_result_bytes`](crate::Config::max_result_bytes)): the statement ran, its
+    /// rows were read and dropped, and the connection serves on.
+    /// [`Client::query_stream`](crate::Client::query_stream) takes results of any size.
+    pub fn is_result_too_large(&self) -> bool {
+        matches!(self.kind, Kind::ResultTooLarge(_))
     }
 
     /// True when a COPY IN was aborted (`CopyFail`) because its source yielded an error (whose

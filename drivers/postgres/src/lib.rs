@@ -50,7 +50,8 @@
 //! - **COPY** ([`Client::copy_in`], [`Client::copy_out`]) runs on an exclusive connection
 //!   too: `COPY ... FROM STDIN` from a stream of bytes (with [`copy_text_row`] and
 //!   [`CopyBinary`] to format rows), a failing source aborting it with `CopyFail`; `COPY ... TO
-//!   STDOUT` as a stream, in bounded memory.
+//!   STDOUT` as a stream, in bounded memory. A stalled server fails a copy after
+//!   [`Config::copy_timeout`]; a dropped copy is aborted at once.
 //! - **Notices** go to [`Config::on_notice`] (dropped without one).
 //!
 //! Not yet: TLS (see the issue tracker).
@@ -61,13 +62,16 @@ mod codec;
 mod config;
 mod connection;
 mod copy;
+mod copy_wait;
 mod data_rows;
 mod described;
 mod error;
 mod execute;
 mod listen;
 mod pipeline;
+mod pump_chan;
 mod row;
+mod row_stream;
 mod session;
 mod statement;
 mod statement_cache;
@@ -83,5 +87,6 @@ pub use corelane_pg_proto::SqlState;
 pub use error::{DbError, Error};
 pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
+pub use row_stream::RowStream;
 pub use statement::{Column, Statement};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};

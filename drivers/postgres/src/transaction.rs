@@ -25,7 +25,10 @@
 //!
 //! A savepoint works the same way one level down: `SAVEPOINT`, the closure, then `RELEASE` on
 //! `Ok` or `ROLLBACK TO` + `RELEASE` on `Err` or when dropped, so the enclosing transaction
-//! carries on as if the savepoint's work never happened.
+//! carries on as if the savepoint's work never happened. Once that end is sent, dropping the
+//! savepoint's future changes nothing: the end stands (a `ROLLBACK TO` queued behind a
+//! `RELEASE` would name a savepoint that no longer exists, fail, and abort the enclosing
+//! transaction).
 //!
 //! # Handles
 //!
@@ -289,6 +292,11 @@ impl Transaction {
     ///
     /// Savepoints nest (`f` may open its own). This handle is unusable while the savepoint is
     /// open (`&mut self`).
+    ///
+    /// Dropped before `f`'s future completes, the savepoint is rolled back. Dropped after,
+    /// while its end is in flight, the end stands: a savepoint whose `f` succeeded keeps its
+    /// work (its `RELEASE` was sent), one whose `f` failed is rolled back. Either way the
+    /// enclosing transaction carries on unharmed.
     pub async fn savepoint<T, F, Fut>(&mut self, f: F) -> Result<T, Error>
     where
         F: FnOnce(Transaction) -> Fut,
@@ -297,19 +305,24 @@ impl Transaction {
         self.check()?;
         let depth = self.depth.saturating_add(1);
         let name = format!("corelane_sp{depth}");
-        if let Response::Failed(e) = self.conn.simple(&format!("SAVEPOINT {name}")).await? {
-            return Err(Error::db(e));
-        }
-        let level = self.scope.next.get();
-        self.scope.next.set(level.wrapping_add(1));
-        self.scope.active.set(level);
         let rollback = format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}");
+        // Armed before SAVEPOINT is sent: dropped while it is in flight, the rollback queued
+        // behind it undoes it (or, if it failed, fails in a transaction that had failed
+        // already).
         let mut guard = SavepointGuard {
             conn: self.conn.clone(),
             scope: self.scope.clone(),
             parent: self.level,
             rollback: Some(rollback),
         };
+        if let Response::Failed(e) = self.conn.simple(&format!("SAVEPOINT {name}")).await? {
+            // No savepoint to undo.
+            guard.rollback = None;
+            return Err(Error::db(e));
+        }
+        let level = self.scope.next.get();
+        self.scope.next.set(level.wrapping_add(1));
+        self.scope.active.set(level);
         let inner = Transaction {
             client: self.client.clone(),
             conn: self.conn.clone(),
@@ -319,12 +332,17 @@ impl Transaction {
         };
         let result = f(inner).await;
         self.scope.active.set(self.level);
+        // From here on the savepoint's end is on its way, whatever happens to this future: the
+        // guard must not queue a rollback behind it. After a RELEASE the savepoint no longer
+        // exists, and `ROLLBACK TO` it would fail and abort the enclosing transaction. So a
+        // savepoint dropped while its RELEASE is in flight keeps its work (its closure had
+        // succeeded); one dropped while its rollback is in flight is rolled back.
+        let rollback = guard.rollback.take().unwrap_or_default();
         let end = match &result {
             Ok(_) => format!("RELEASE SAVEPOINT {name}"),
-            Err(_) => guard.rollback.clone().unwrap_or_default(),
+            Err(_) => rollback,
         };
         let reply = self.conn.simple(&end).await;
-        guard.rollback = None;
         match (result, reply) {
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e),

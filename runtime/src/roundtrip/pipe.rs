@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use super::bridge::{Entry, PipeHandler, PipeState};
 use super::slots::{Sink, WakerCache};
 use super::{Batch, Codec, OwnedRun, RequestError, Run};
-use crate::conn::{CloseCause, Limits, Registered, Stream};
+use crate::conn::{CloseCause, Limits, ReadLease, Registered, Stream};
 use crate::{oneshot, Error};
 
 /// How many finished single-call batches a connection keeps for reuse, so concurrent `call`s
@@ -229,5 +229,34 @@ impl<C: Codec> Pipe<C> {
     /// Bytes queued and not yet written.
     pub fn outbound_len(&self) -> usize {
         self.conn.outbound_len()
+    }
+
+    /// Stops the loop's reader from reading this connection until the returned hold is dropped:
+    /// flow control for a driver whose consumer is behind (e.g. a COPY OUT). The server's
+    /// further output then waits in the kernel and, once that is full, on the server (TCP).
+    ///
+    /// `None` when the connection is busy (something in flight or someone else reading) or
+    /// closed. A batch can run only after the hold is dropped; dropping it and starting the
+    /// batch in the same poll leaves the loop's reader no chance to read in between.
+    pub fn hold_reading(&self) -> Option<ReadHold<C>> {
+        if self.in_flight() > 0 {
+            return None;
+        }
+        self.conn
+            .take_reading()
+            .map(|lease| ReadHold { _lease: lease })
+    }
+}
+
+/// Reading held back: see [`Pipe::hold_reading`]. Dropping it lets the loop's reader read
+/// again, starting with any bytes already buffered.
+#[must_use = "reading resumes as soon as the hold is dropped"]
+pub struct ReadHold<C: Codec> {
+    _lease: ReadLease<PipeHandler<C>>,
+}
+
+impl<C: Codec> std::fmt::Debug for ReadHold<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadHold").finish_non_exhaustive()
     }
 }
