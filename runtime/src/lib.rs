@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod catch;
 pub mod conn;
 mod dispatch;
 mod error;
@@ -42,6 +43,7 @@ pub mod task;
 mod thread_bound;
 mod worker;
 
+pub use catch::Panicked;
 pub use conn::{CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, WriteError};
 pub use dispatch::{dispatch, Dispatch};
 pub use error::{Error, SubmitError};

@@ -3,22 +3,35 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::Error;
+use crate::catch::CatchUnwind;
+use crate::{Error, Panicked};
 
 /// Spawns `fut` on the current worker and lets it run on its own (its output is dropped).
 ///
-/// Must be called on a worker thread (inside a job or a task of a worker). glommio starts a spawned task at once, before this returns. Panics inside `fut` kill the
-/// worker, as any panic on a worker does; keep task bodies panic-free.
+/// Must be called on a worker thread (inside a job or a task of a worker). glommio starts a
+/// spawned task at once, before this returns. A panic inside `fut` ends that task only: it is
+/// caught and counted ([`WorkerLoop::panics`](crate::WorkerLoop::panics)); the worker lives on.
 pub fn spawn_detached(fut: impl Future<Output = ()> + 'static) -> Result<(), Error> {
     if crate::WorkerLoop::current().is_none() {
         return Err(Error::NotOnWorker);
     }
-    glommio::spawn_local(fut).detach();
+    glommio::spawn_local(CatchUnwind::new(fut)).detach();
     Ok(())
 }
 
 /// A task spawned on the current worker; await it for its output, drop it to cancel it.
-pub struct LocalTask<T>(glommio::Task<T>);
+///
+/// A panic of the task is caught on the worker (the worker lives on). Awaiting the handle
+/// then panics in the awaiter with the same message, as joining a panicked thread would;
+/// [`LocalTask::join`] returns it as a [`Panicked`] error instead.
+pub struct LocalTask<T>(glommio::Task<Result<T, Panicked>>);
+
+impl<T> LocalTask<T> {
+    /// Waits for the task's output, or the [`Panicked`] error of a task that panicked.
+    pub async fn join(self) -> Result<T, Panicked> {
+        self.0.await
+    }
+}
 
 impl<T> std::fmt::Debug for LocalTask<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,16 +45,23 @@ impl<T> Future for LocalTask<T> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<T> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|out| match out {
+                Ok(v) => v,
+                // Re-raised in the awaiter, whose own task catches it in turn.
+                Err(panicked) => std::panic::resume_unwind(Box::new(panicked.message().to_owned())),
+            })
     }
 }
 
-/// Spawns `fut` on the current worker; dropping the returned handle cancels it.
+/// Spawns `fut` on the current worker; dropping the returned handle cancels it. A panic in
+/// `fut` ends that task only (see [`LocalTask`]).
 pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> Result<LocalTask<T>, Error> {
     if crate::WorkerLoop::current().is_none() {
         return Err(Error::NotOnWorker);
     }
-    Ok(LocalTask(glommio::spawn_local(fut)))
+    Ok(LocalTask(glommio::spawn_local(CatchUnwind::new(fut))))
 }
 
 /// Waits for `dur` on the current worker.
