@@ -29,6 +29,7 @@
 
 mod catch;
 pub mod conn;
+pub mod deadline;
 mod dispatch;
 mod error;
 pub mod inbox;

@@ -64,9 +64,13 @@ pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> Result<Local
     Ok(LocalTask(glommio::spawn_local(CatchUnwind::new(fut))))
 }
 
-/// Waits for `dur` on the current worker.
+/// Waits for `dur` on the current worker. A `dur` past
+/// [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) (e.g. `Duration::MAX`) never ends.
 pub async fn sleep(dur: Duration) {
-    glommio::timer::sleep(dur).await;
+    match crate::deadline::timer_length(dur) {
+        Some(dur) => glommio::timer::sleep(dur).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Lets the worker's other tasks run before this one continues.
@@ -75,7 +79,11 @@ pub async fn yield_now() {
 }
 
 /// Runs `fut` with a deadline; `None` when it did not finish in time (it is then dropped).
+/// A `dur` past [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) is no deadline at all.
 pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    let Some(dur) = crate::deadline::timer_length(dur) else {
+        return Some(fut.await);
+    };
     futures_lite::future::or(async { Some(fut.await) }, async {
         glommio::timer::sleep(dur).await;
         None
@@ -112,13 +120,16 @@ pub async fn resolve_host(host: &str, port: u16) -> std::io::Result<Vec<std::net
 
 /// A timer on the current worker: a nameable future (for drivers' own future types) that
 /// completes once `dur` has passed.
-pub struct Sleep(glommio::timer::Timer);
+pub struct Sleep(Option<glommio::timer::Timer>);
 
 impl Sleep {
-    /// A timer of `dur`; `None` off a worker thread.
+    /// A timer of `dur`; `None` off a worker thread. A `dur` past
+    /// [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) never completes.
     pub fn new(dur: Duration) -> Option<Sleep> {
         crate::WorkerLoop::current()?;
-        Some(Sleep(glommio::timer::Timer::new(dur)))
+        Some(Sleep(
+            crate::deadline::timer_length(dur).map(glommio::timer::Timer::new),
+        ))
     }
 }
 
@@ -134,6 +145,9 @@ impl Future for Sleep {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+        match &mut self.0 {
+            Some(timer) => std::pin::Pin::new(timer).poll(cx).map(|_| ()),
+            None => std::task::Poll::Pending,
+        }
     }
 }
