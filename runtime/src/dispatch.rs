@@ -47,7 +47,11 @@ where
         };
     }
     let n = workers.num_workers().max(1);
-    let state = match workers.worker(fallback % n).cloned() {
+    // A worker that died and is being restarted is out of rotation: the next live one runs it.
+    let live = (0..n)
+        .filter_map(|k| workers.worker(fallback.wrapping_add(k) % n))
+        .find(|w| w.is_running());
+    let state = match live.or_else(|| workers.worker(fallback % n)).cloned() {
         Some(worker) => State::Remote(worker.spawn(make)),
         None => State::Failed(SubmitError::WorkerClosed),
     };
@@ -61,18 +65,24 @@ impl<T> Future for Dispatch<T> {
         let this = self.get_mut();
         match &mut this.state {
             State::Local(bound) => match bound.get_mut() {
-                Some(fut) => match fut.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
+                // A panic in the work (a user closure run inside it) ends this call with a
+                // typed error, as it would off the loop; the caller's task lives on.
+                Some(fut) => match crate::catch::catch(|| fut.as_mut().poll(cx)) {
+                    Ok(Poll::Ready(v)) => {
                         this.state = State::Done;
                         Poll::Ready(Ok(v))
                     }
-                    Poll::Pending => Poll::Pending,
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Err(panicked) => {
+                        this.state = State::Done;
+                        Poll::Ready(Err(panicked.into()))
+                    }
                 },
                 // Moved to another thread after it started: it cannot be polled here.
                 None => Poll::Ready(Err(SubmitError::WorkerClosed)),
             },
             State::Remote(task) => Pin::new(task).poll(cx),
-            State::Failed(e) => Poll::Ready(Err(*e)),
+            State::Failed(e) => Poll::Ready(Err(e.clone())),
             State::Done => Poll::Ready(Err(SubmitError::WorkerClosed)),
         }
     }

@@ -31,10 +31,14 @@ pub enum Error {
 }
 
 /// Why a job could not be handed to a worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubmitError {
     /// The worker has shut down (its loop was dropped); the job was dropped unrun.
     #[error("the worker has shut down")]
     WorkerClosed,
+    /// The job or future panicked on the worker. The panic was caught there: the worker and
+    /// its other tasks and connections live on.
+    #[error(transparent)]
+    Panicked(#[from] crate::Panicked),
 }

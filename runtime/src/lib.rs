@@ -27,7 +27,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod catch;
 pub mod conn;
+pub mod deadline;
 mod dispatch;
 mod error;
 pub mod inbox;
@@ -42,6 +44,7 @@ pub mod task;
 mod thread_bound;
 mod worker;
 
+pub use catch::Panicked;
 pub use conn::{CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, WriteError};
 pub use dispatch::{dispatch, Dispatch};
 pub use error::{Error, SubmitError};

@@ -1,11 +1,22 @@
 //! The standalone loop: N worker threads, each running one glommio executor.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::conn::registry;
-
-type JoinHandle = glommio::ExecutorJoinHandle<()>;
 use crate::{probe, CloseCause, Error, EventLoopProvider, WorkerLoop};
+
+/// The thread currently running a worker. A worker restarted after a panic runs on a new
+/// thread, which the dying one stores here before it exits, so [`Loop::shutdown`] joins it.
+type ThreadSlot = Arc<Mutex<Option<std::thread::JoinHandle<()>>>>;
+
+fn lock(slot: &ThreadSlot) -> MutexGuard<'_, Option<std::thread::JoinHandle<()>>> {
+    // Poisoned only if a thread panicked while holding it, between two plain assignments.
+    slot.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+type Ready = std::sync::mpsc::Sender<Result<(), Error>>;
 
 /// Where the workers' threads run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,41 +129,85 @@ impl LoopBuilder {
         Ok(Loop { workers, threads })
     }
 
-    fn spawn_worker(&self, worker: WorkerLoop) -> Result<JoinHandle, Error> {
+    fn spawn_worker(&self, worker: WorkerLoop) -> Result<ThreadSlot, Error> {
         let id = worker.id();
-        let placement = match worker.cpu() {
-            Some(cpu) => glommio::Placement::Fixed(cpu),
-            None => glommio::Placement::Unbound,
-        };
-        let mut builder = glommio::LocalExecutorBuilder::new(placement)
-            .name(&format!("{}-{id}", self.name))
-            .io_memory(self.io_memory);
-        if let Some(spin) = self.spin_before_park {
-            builder = builder.spin_before_park(spin);
-        }
         let start_error = |reason: String| Error::WorkerStart { worker: id, reason };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), Error>>();
-        let handle = builder
-            .spawn(move || run_worker(worker, ready_tx))
+        let slot = ThreadSlot::default();
+        let handle = start_thread(self.clone(), worker, slot.clone(), Some(ready_tx))
             .map_err(|e| start_error(e.to_string()))?;
+        *lock(&slot) = Some(handle);
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(start_error("the worker thread exited during start".into())),
         }
-        Ok(handle)
+        Ok(slot)
+    }
+
+    fn executor(&self, worker: &WorkerLoop) -> glommio::LocalExecutorBuilder {
+        let placement = match worker.cpu() {
+            Some(cpu) => glommio::Placement::Fixed(cpu),
+            None => glommio::Placement::Unbound,
+        };
+        let mut builder = glommio::LocalExecutorBuilder::new(placement).io_memory(self.io_memory);
+        if let Some(spin) = self.spin_before_park {
+            builder = builder.spin_before_park(spin);
+        }
+        builder
     }
 }
 
-async fn run_worker(worker: WorkerLoop, ready: std::sync::mpsc::Sender<Result<(), Error>>) {
+/// Starts the thread of `worker` and runs its executor there. If the executor dies of a panic
+/// that no task caught (every task the runtime spawns catches its own), the worker leaves
+/// rotation and a new thread with a new executor takes over; its old connections are gone,
+/// its queued jobs run on the new one.
+fn start_thread(
+    settings: LoopBuilder,
+    worker: WorkerLoop,
+    slot: ThreadSlot,
+    ready: Option<Ready>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let name = format!("{}-{}", settings.name, worker.id());
+    std::thread::Builder::new().name(name).spawn(move || {
+        let died = catch_unwind(AssertUnwindSafe(|| {
+            match settings.executor(&worker).make() {
+                Ok(executor) => executor.run(run_worker(worker.clone(), ready)),
+                Err(e) => {
+                    let reason = e.to_string();
+                    if let Some(ready) = ready {
+                        let _ = ready.send(Err(Error::WorkerStart {
+                            worker: worker.id(),
+                            reason,
+                        }));
+                    }
+                    worker.detach();
+                }
+            }
+        }))
+        .is_err();
+        if died && worker.begin_restart() {
+            match start_thread(settings, worker.clone(), slot.clone(), None) {
+                Ok(handle) => *lock(&slot) = Some(handle),
+                Err(_) => worker.detach(),
+            }
+        }
+    })
+}
+
+async fn run_worker(worker: WorkerLoop, ready: Option<Ready>) {
     let mailbox = match worker.attach() {
         Ok(task) => task,
         Err(e) => {
-            let _ = ready.send(Err(e));
+            if let Some(ready) = ready {
+                let _ = ready.send(Err(e));
+            }
             return;
         }
     };
-    let _ = ready.send(Ok(()));
+    if let Some(ready) = ready {
+        let _ = ready.send(Ok(()));
+    }
     mailbox.await;
     // Shutdown: every connection still registered on this worker ends with `LoopClosed`, which
     // fails its pending requests before the executor (and the tasks awaiting them) goes away.
@@ -182,7 +237,7 @@ fn allowed_cpus() -> Vec<usize> {
 /// jobs run, registered connections get `on_close(LoopClosed)`, and the threads are joined.
 pub struct Loop {
     workers: Vec<WorkerLoop>,
-    threads: Vec<JoinHandle>,
+    threads: Vec<ThreadSlot>,
 }
 
 impl Loop {
@@ -214,8 +269,12 @@ impl Loop {
             worker.begin_shutdown();
         }
         let on_own_worker = self.workers.iter().any(WorkerLoop::is_current);
-        for thread in self.threads.drain(..) {
-            if !on_own_worker {
+        for slot in self.threads.drain(..) {
+            if on_own_worker {
+                continue;
+            }
+            // A worker restarted while we joined has a new thread in its slot: join that too.
+            while let Some(thread) = lock(&slot).take() {
                 let _ = thread.join();
             }
         }

@@ -3,22 +3,35 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::Error;
+use crate::catch::CatchUnwind;
+use crate::{Error, Panicked};
 
 /// Spawns `fut` on the current worker and lets it run on its own (its output is dropped).
 ///
-/// Must be called on a worker thread (inside a job or a task of a worker). glommio starts a spawned task at once, before this returns. Panics inside `fut` kill the
-/// worker, as any panic on a worker does; keep task bodies panic-free.
+/// Must be called on a worker thread (inside a job or a task of a worker). glommio starts a
+/// spawned task at once, before this returns. A panic inside `fut` ends that task only: it is
+/// caught and counted ([`WorkerLoop::panics`](crate::WorkerLoop::panics)); the worker lives on.
 pub fn spawn_detached(fut: impl Future<Output = ()> + 'static) -> Result<(), Error> {
     if crate::WorkerLoop::current().is_none() {
         return Err(Error::NotOnWorker);
     }
-    glommio::spawn_local(fut).detach();
+    glommio::spawn_local(CatchUnwind::new(fut)).detach();
     Ok(())
 }
 
 /// A task spawned on the current worker; await it for its output, drop it to cancel it.
-pub struct LocalTask<T>(glommio::Task<T>);
+///
+/// A panic of the task is caught on the worker (the worker lives on). Awaiting the handle
+/// then panics in the awaiter with the same message, as joining a panicked thread would;
+/// [`LocalTask::join`] returns it as a [`Panicked`] error instead.
+pub struct LocalTask<T>(glommio::Task<Result<T, Panicked>>);
+
+impl<T> LocalTask<T> {
+    /// Waits for the task's output, or the [`Panicked`] error of a task that panicked.
+    pub async fn join(self) -> Result<T, Panicked> {
+        self.0.await
+    }
+}
 
 impl<T> std::fmt::Debug for LocalTask<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,21 +45,32 @@ impl<T> Future for LocalTask<T> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<T> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|out| match out {
+                Ok(v) => v,
+                // Re-raised in the awaiter, whose own task catches it in turn.
+                Err(panicked) => std::panic::resume_unwind(Box::new(panicked.message().to_owned())),
+            })
     }
 }
 
-/// Spawns `fut` on the current worker; dropping the returned handle cancels it.
+/// Spawns `fut` on the current worker; dropping the returned handle cancels it. A panic in
+/// `fut` ends that task only (see [`LocalTask`]).
 pub fn spawn<T: 'static>(fut: impl Future<Output = T> + 'static) -> Result<LocalTask<T>, Error> {
     if crate::WorkerLoop::current().is_none() {
         return Err(Error::NotOnWorker);
     }
-    Ok(LocalTask(glommio::spawn_local(fut)))
+    Ok(LocalTask(glommio::spawn_local(CatchUnwind::new(fut))))
 }
 
-/// Waits for `dur` on the current worker.
+/// Waits for `dur` on the current worker. A `dur` past
+/// [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) (e.g. `Duration::MAX`) never ends.
 pub async fn sleep(dur: Duration) {
-    glommio::timer::sleep(dur).await;
+    match crate::deadline::timer_length(dur) {
+        Some(dur) => glommio::timer::sleep(dur).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Lets the worker's other tasks run before this one continues.
@@ -55,7 +79,11 @@ pub async fn yield_now() {
 }
 
 /// Runs `fut` with a deadline; `None` when it did not finish in time (it is then dropped).
+/// A `dur` past [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) is no deadline at all.
 pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    let Some(dur) = crate::deadline::timer_length(dur) else {
+        return Some(fut.await);
+    };
     futures_lite::future::or(async { Some(fut.await) }, async {
         glommio::timer::sleep(dur).await;
         None
@@ -92,13 +120,16 @@ pub async fn resolve_host(host: &str, port: u16) -> std::io::Result<Vec<std::net
 
 /// A timer on the current worker: a nameable future (for drivers' own future types) that
 /// completes once `dur` has passed.
-pub struct Sleep(glommio::timer::Timer);
+pub struct Sleep(Option<glommio::timer::Timer>);
 
 impl Sleep {
-    /// A timer of `dur`; `None` off a worker thread.
+    /// A timer of `dur`; `None` off a worker thread. A `dur` past
+    /// [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) never completes.
     pub fn new(dur: Duration) -> Option<Sleep> {
         crate::WorkerLoop::current()?;
-        Some(Sleep(glommio::timer::Timer::new(dur)))
+        Some(Sleep(
+            crate::deadline::timer_length(dur).map(glommio::timer::Timer::new),
+        ))
     }
 }
 
@@ -114,6 +145,9 @@ impl Future for Sleep {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+        match &mut self.0 {
+            Some(timer) => std::pin::Pin::new(timer).poll(cx).map(|_| ()),
+            None => std::task::Poll::Pending,
+        }
     }
 }

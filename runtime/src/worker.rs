@@ -8,20 +8,19 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::thread::ThreadId;
 use std::time::Duration;
 
 use crossbeam_queue::SegQueue;
 
+use crate::catch::{catch, CatchUnwind};
 use crate::oneshot;
 use crate::ThreadBound;
-use crate::{Error, SubmitError};
+use crate::{Error, Panicked, SubmitError};
 
 /// A unit of work sent to a worker from any thread.
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -33,14 +32,20 @@ const JOBS_PER_WAKE: usize = 64;
 const RUNNING: u8 = 0;
 const CLOSING: u8 = 1;
 const CLOSED: u8 = 2;
+/// The worker's executor died (a panic no task caught) and a new one is starting on a new
+/// thread: jobs are queued for it, but new work is routed to other workers meanwhile.
+const RESTARTING: u8 = 3;
 
 pub(crate) struct WorkerShared {
     id: usize,
     cpu: Option<usize>,
-    thread: OnceLock<ThreadId>,
     mailbox: SegQueue<Job>,
     waker: Mutex<Option<Waker>>,
     state: AtomicU8,
+    /// Panics caught in tasks and jobs of this worker.
+    panics: AtomicU64,
+    /// Times the worker's executor died and was started again.
+    restarts: AtomicU64,
 }
 
 /// One worker of a loop (standalone or a server's): usable from any thread.
@@ -55,16 +60,29 @@ thread_local! {
     static EXIT_GUARD: RefCell<Option<DetachOnExit>> = const { RefCell::new(None) };
 }
 
-/// Marks a worker closed when its thread ends — after a clean shutdown, or because a task
-/// panicked and took the executor (and the thread) down. Without it a dead worker would keep
-/// accepting jobs nobody runs, and their callers would wait forever. A thread-local's
-/// destructor runs on every thread exit, unwinding included.
-struct DetachOnExit(WorkerLoop);
+/// Marks a worker closed when its thread ends — after a clean shutdown, or because a panic
+/// took the executor (and the thread) down and no restart took over. Without it a dead worker
+/// would keep accepting jobs nobody runs, and their callers would wait forever. A
+/// thread-local's destructor runs on every thread exit, unwinding included.
+struct DetachOnExit(Option<WorkerLoop>);
 
 impl Drop for DetachOnExit {
     fn drop(&mut self) {
-        self.0.detach();
+        if let Some(worker) = self.0.take() {
+            worker.detach();
+        }
     }
+}
+
+/// Counts a caught panic against the calling thread's worker, if it is one.
+pub(crate) fn count_panic() {
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(current) = c.try_borrow() {
+            if let Some(worker) = current.as_ref() {
+                worker.shared.panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
 }
 
 impl WorkerLoop {
@@ -73,10 +91,11 @@ impl WorkerLoop {
             shared: Arc::new(WorkerShared {
                 id,
                 cpu,
-                thread: OnceLock::new(),
                 mailbox: SegQueue::new(),
                 waker: Mutex::new(None),
                 state: AtomicU8::new(RUNNING),
+                panics: AtomicU64::new(0),
+                restarts: AtomicU64::new(0),
             }),
         }
     }
@@ -105,16 +124,31 @@ impl WorkerLoop {
         CURRENT.with(|c| c.borrow().clone())
     }
 
-    /// True until the worker has begun shutting down.
+    /// True while the worker runs: false once it has begun shutting down, and while its
+    /// executor is being restarted after a panic that no task caught.
     pub fn is_running(&self) -> bool {
         self.shared.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    /// How many panics of tasks and jobs on this worker were caught (each ended its own task
+    /// with [`Panicked`]; the worker lived on).
+    pub fn panics(&self) -> u64 {
+        self.shared.panics.load(Ordering::Relaxed)
+    }
+
+    /// How many times this worker's executor died (a panic outside any task the runtime
+    /// spawned, e.g. in a connection handler) and was started again on a new thread. The
+    /// connections it owned were lost with it; its pools reconnect on the new thread.
+    pub fn restarts(&self) -> u64 {
+        self.shared.restarts.load(Ordering::Relaxed)
     }
 
     /// Runs `job` on this worker's thread, from any thread (the worker's own included: the job
     /// then runs after the current task yields). Jobs submitted from one thread run in order.
     ///
     /// A job that panics is caught and dropped, so the worker lives on; what the job had done
-    /// before panicking stays done.
+    /// before panicking stays done. (To learn of the panic, use [`spawn`](Self::spawn): its
+    /// awaiter gets [`SubmitError::Panicked`].)
     ///
     /// Once the worker has begun shutting down, jobs are refused with
     /// [`SubmitError::WorkerClosed`] (so busy submitters cannot hold a shutdown open). A job
@@ -124,7 +158,7 @@ impl WorkerLoop {
     where
         F: FnOnce() + Send + 'static,
     {
-        if self.shared.state.load(Ordering::SeqCst) != RUNNING {
+        if !accepts(self.shared.state.load(Ordering::SeqCst)) {
             return Err(SubmitError::WorkerClosed);
         }
         self.shared.mailbox.push(Box::new(job));
@@ -146,6 +180,9 @@ impl WorkerLoop {
     /// any call that thread makes next starts), exactly as if a task on the worker had
     /// dropped it, and its cleanup (a request to cancel, a transaction to roll back) runs as
     /// it would there. A task dropped before its job ran never starts.
+    ///
+    /// A panic in `make` or in the future is caught on the worker (which lives on) and reported
+    /// to the awaiter as [`SubmitError::Panicked`].
     pub fn spawn<F, Fut, T>(&self, make: F) -> RemoteTask<T>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -157,7 +194,15 @@ impl WorkerLoop {
             if tx.is_canceled() {
                 return;
             }
-            let remote = Remote::new(make(), tx);
+            let fut = match catch(make) {
+                Ok(fut) => fut,
+                Err(panicked) => {
+                    let _ = tx.send(Err(panicked));
+                    return;
+                }
+            };
+            // The catch is inside the task, so a panic reaches the awaiter as an error.
+            let remote = Remote::new(CatchUnwind::new(fut), tx);
             // Cannot fail: jobs run on the worker. Were it to, `tx` drops and the caller
             // sees the worker as closed.
             let _ = crate::task::spawn_detached(remote);
@@ -184,22 +229,60 @@ impl WorkerLoop {
     /// Asks the worker to stop: its mailbox drains what was queued, then the worker closes its
     /// connections and its thread ends.
     pub(crate) fn begin_shutdown(&self) {
-        let _ = self.shared.state.compare_exchange(
-            RUNNING,
-            CLOSING,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        );
+        for from in [RUNNING, RESTARTING] {
+            let _ = self.shared.state.compare_exchange(
+                from,
+                CLOSING,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
         self.wake_mailbox();
+    }
+
+    /// Called on the thread whose executor just died of a panic, before a new thread takes
+    /// over: takes the worker out of rotation and leaves the thread's identity and exit guard
+    /// behind, so the old thread's teardown does not close the worker. False when the worker
+    /// is shutting down (then there is nothing to restart).
+    pub(crate) fn begin_restart(&self) -> bool {
+        if self
+            .shared
+            .state
+            .compare_exchange(RUNNING, RESTARTING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        self.shared.restarts.fetch_add(1, Ordering::Relaxed);
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut current) = c.try_borrow_mut() {
+                *current = None;
+            }
+        });
+        let _ = EXIT_GUARD.try_with(|g| {
+            if let Ok(mut guard) = g.try_borrow_mut() {
+                if let Some(mut guard) = guard.take() {
+                    guard.0 = None;
+                }
+            }
+        });
+        // The old mailbox task's waker belongs to the dead executor.
+        drop(
+            self.shared
+                .waker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        true
     }
 
     /// Attaches this worker to the calling glommio executor thread: sets the thread-local
     /// identity and starts the mailbox task. Returns the mailbox task, which ends after
     /// [`WorkerLoop::begin_shutdown`].
     pub(crate) fn attach(&self) -> Result<glommio::Task<()>, Error> {
-        let _ = self.shared.thread.set(std::thread::current().id());
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
-        EXIT_GUARD.with(|g| *g.borrow_mut() = Some(DetachOnExit(self.clone())));
+        EXIT_GUARD.with(|g| *g.borrow_mut() = Some(DetachOnExit(Some(self.clone()))));
         let queue = glommio::executor().create_task_queue(
             glommio::Shares::default(),
             glommio::Latency::Matters(Duration::from_millis(1)),
@@ -208,6 +291,15 @@ impl WorkerLoop {
         let mailbox = Mailbox {
             shared: self.shared.clone(),
         };
+        // A restarted worker is back in rotation: its new mailbox drains the jobs queued
+        // meanwhile. (Before the mailbox starts, which ends at once unless RUNNING; a shutdown
+        // that came meanwhile stays a shutdown.)
+        let _ = self.shared.state.compare_exchange(
+            RESTARTING,
+            RUNNING,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
         glommio::spawn_local_into(mailbox, queue).map_err(|e| Error::WorkerStart {
             worker: self.id(),
             reason: e.to_string(),
@@ -238,6 +330,11 @@ impl std::fmt::Debug for WorkerLoop {
     }
 }
 
+/// Whether a worker in `state` takes jobs: a restarting one does (its new thread runs them).
+fn accepts(state: u8) -> bool {
+    state == RUNNING || state == RESTARTING
+}
+
 /// The task that runs submitted jobs on the worker.
 struct Mailbox {
     shared: Arc<WorkerShared>,
@@ -253,7 +350,7 @@ impl Future for Mailbox {
             while let Some(job) = shared.mailbox.pop() {
                 // A panicking job must not take the executor (and every connection on this
                 // core) down with it.
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                let _ = catch(job);
                 ran += 1;
                 if ran == JOBS_PER_WAKE {
                     cx.waker().wake_by_ref();
@@ -356,7 +453,7 @@ impl<Fut: Future> Future for Remote<Fut> {
 /// The output of a future spawned on a worker with [`WorkerLoop::spawn`], awaitable anywhere.
 /// Dropping it unfinished stops the future (see [`WorkerLoop::spawn`]).
 pub struct RemoteTask<T> {
-    rx: oneshot::Receiver<T>,
+    rx: oneshot::Receiver<Result<T, Panicked>>,
     worker: WorkerLoop,
     refused: bool,
 }
@@ -383,9 +480,11 @@ impl<T> Future for RemoteTask<T> {
         if self.refused {
             return Poll::Ready(Err(SubmitError::WorkerClosed));
         }
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.map_err(|_| SubmitError::WorkerClosed))
+        Pin::new(&mut self.rx).poll(cx).map(|r| match r {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(panicked)) => Err(SubmitError::Panicked(panicked)),
+            Err(_) => Err(SubmitError::WorkerClosed),
+        })
     }
 }
 

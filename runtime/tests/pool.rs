@@ -581,7 +581,7 @@ fn shared_spreads_users_and_respects_max_size() {
         for _ in 0..6 {
             handles.push(pool.get_shared().await.unwrap());
         }
-        assert_eq!(s.connects.get(), 3);
+        assert_eq!(s.connects.get(), 2);
         let mut per_conn = [0usize; 3];
         for h in &handles {
             per_conn[h.id] += 1;
@@ -591,7 +591,7 @@ fn shared_spreads_users_and_respects_max_size() {
         for _ in 0..3 {
             handles.push(pool.get_shared().await.unwrap());
         }
-        assert_eq!(s.connects.get(), 3);
+        assert_eq!(s.connects.get(), 2);
         let mut per_conn = [0usize; 3];
         for h in &handles {
             per_conn[h.id] += 1;
@@ -713,5 +713,45 @@ fn shared_dropped_mid_connect_and_idle_timeout() {
         sleep(ms(50)).await;
         assert_eq!(pool.reap_now(), 1);
         assert_eq!(s.live.get(), 0);
+    });
+}
+
+/// Every time limit of a pool at `Duration::MAX` (issue 9 A4): no panic, and each behaves as
+/// "never" — connections are handed out and kept, the acquire and connect limits never fire.
+#[test]
+fn every_time_limit_at_duration_max_means_never() {
+    run(async {
+        let s = stats();
+        let forever = Config::default()
+            .with_max_size(2)
+            .with_max_lifetime(Some(Duration::MAX))
+            .with_idle_timeout(Some(Duration::MAX))
+            .with_health_check_after(Some(Duration::MAX))
+            .with_acquire_timeout(Some(Duration::MAX))
+            .with_connect_timeout(Some(Duration::MAX))
+            .with_backoff(Duration::MAX, Duration::MAX);
+        // Connects take a while, so the connect limit's timer is armed.
+        s.connect_delay.set(Some(ms(5)));
+        let exclusive = pool(&s, forever.clone().with_max_size(1));
+        for _ in 0..3 {
+            let conn = exclusive.get().await.unwrap();
+            // A second getter waits (its acquire limit armed) until the first lets go.
+            let waiter = {
+                let exclusive = exclusive.clone();
+                glommio::spawn_local(async move { exclusive.get().await.is_ok() })
+            };
+            sleep(ms(5)).await;
+            drop(conn);
+            assert!(waiter.await);
+            assert_eq!(exclusive.reap_now(), 0);
+        }
+        let shared = shared_pool(&s, forever);
+        for _ in 0..3 {
+            let conn = shared.get_shared().await.unwrap();
+            drop(conn);
+            assert_eq!(shared.reap_now(), 0);
+        }
+        assert_eq!(s.connects.get(), 2);
+        assert_eq!(s.health_checks.get(), 0);
     });
 }

@@ -145,7 +145,11 @@ fn a_remote_task_that_panics_ends_with_an_error() {
         1
     }));
     std::panic::set_hook(prev);
-    assert_eq!(outcome, Err(SubmitError::WorkerClosed));
+    // The panic is caught on the worker and reported to the awaiter as what it is.
+    match outcome {
+        Err(SubmitError::Panicked(p)) => assert_eq!(p.message(), "the spawned future fails"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
     assert_eq!(wait_result(worker.spawn(|| async { 3 })), Ok(3));
 }
 

@@ -161,9 +161,9 @@ impl Client {
 
     /// The deadline of a call issued now.
     fn deadline(&self) -> Option<(Instant, Duration)> {
-        // A timeout too large to add to the clock is no timeout.
+        // A timeout too large for a deadline (past ~100 years) is no timeout.
         self.query_timeout
-            .and_then(|d| Instant::now().checked_add(d).map(|at| (at, d)))
+            .and_then(|d| corelane_runtime::deadline::after(Instant::now(), d).map(|at| (at, d)))
     }
 
     /// Runs `op` with a connection of the worker this call runs on, under `deadline` (see

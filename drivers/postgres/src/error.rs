@@ -58,6 +58,8 @@ enum Kind {
     CopyAborted(String),
     #[error("refused: {}", .0.message())]
     SessionChange(crate::session::Change),
+    #[error("{0}")]
+    Panicked(corelane_runtime::Panicked),
 }
 
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
@@ -243,6 +245,13 @@ impl Error {
     pub fn is_type(&self) -> bool {
         matches!(self.kind, Kind::Type(_))
     }
+
+    /// True when code run for this call on a worker (a `transaction` or `with_connection`
+    /// closure, say) panicked. The panic was caught there and its message is in this error;
+    /// the worker and its other connections live on.
+    pub fn is_panicked(&self) -> bool {
+        matches!(self.kind, Kind::Panicked(_))
+    }
 }
 
 impl From<RequestError> for Error {
@@ -257,8 +266,11 @@ impl From<RequestError> for Error {
 }
 
 impl From<corelane_runtime::SubmitError> for Error {
-    fn from(_: corelane_runtime::SubmitError) -> Self {
-        Kind::WorkerClosed.into()
+    fn from(e: corelane_runtime::SubmitError) -> Self {
+        match e {
+            corelane_runtime::SubmitError::Panicked(panicked) => Kind::Panicked(panicked).into(),
+            _ => Kind::WorkerClosed.into(),
+        }
     }
 }
 

@@ -37,6 +37,8 @@ enum Kind {
     ExecAborted,
     #[error("runtime error: {0}")]
     Runtime(String),
+    #[error("{0}")]
+    Panicked(corelane_runtime::Panicked),
 }
 
 impl Error {
@@ -133,6 +135,13 @@ impl Error {
     pub fn is_protocol(&self) -> bool {
         matches!(self.kind, Kind::Closed(CloseCause::Protocol(_)))
     }
+
+    /// True when code run for this call on a worker (a `transaction` or `with_connection`
+    /// closure, say) panicked. The panic was caught there and its message is in this error;
+    /// the worker and its other connections live on.
+    pub fn is_panicked(&self) -> bool {
+        matches!(self.kind, Kind::Panicked(_))
+    }
 }
 
 impl From<Kind> for Error {
@@ -153,7 +162,10 @@ impl From<RequestError> for Error {
 }
 
 impl From<corelane_runtime::SubmitError> for Error {
-    fn from(_: corelane_runtime::SubmitError) -> Self {
-        Kind::WorkerClosed.into()
+    fn from(e: corelane_runtime::SubmitError) -> Self {
+        match e {
+            corelane_runtime::SubmitError::Panicked(panicked) => Kind::Panicked(panicked).into(),
+            _ => Kind::WorkerClosed.into(),
+        }
     }
 }

@@ -11,13 +11,7 @@ use super::{Backoff, Config, Manager, PoolError};
 pub(crate) async fn with_timeout<F: Future>(limit: Option<Duration>, fut: F) -> Option<F::Output> {
     match limit {
         None => Some(fut.await),
-        Some(limit) => {
-            futures_lite::future::or(async { Some(fut.await) }, async {
-                glommio::timer::sleep(limit).await;
-                None
-            })
-            .await
-        }
+        Some(limit) => crate::task::timeout(limit, fut).await,
     }
 }
 
@@ -50,7 +44,7 @@ impl Connector {
         loop {
             let wait = self.backoff.borrow().wait_at(Instant::now());
             match wait {
-                Some(wait) => glommio::timer::sleep(wait).await,
+                Some(wait) => crate::task::sleep(wait).await,
                 None => break,
             }
         }
