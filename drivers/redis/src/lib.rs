@@ -47,6 +47,7 @@
 //!
 //! Not yet: Cluster, Sentinel, TLS (`rediss://` is refused with a clear error).
 
+mod blocking;
 mod call;
 mod client;
 mod codec;
