@@ -13,6 +13,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use corelane_redis_proto::Value;
 use corelane_runtime::oneshot;
@@ -70,6 +71,13 @@ impl<T> std::fmt::Debug for Call<T> {
     }
 }
 
+/// `limit` when a deadline that far ahead fits the clock, else `None` (no deadline: a
+/// `Duration::MAX` timeout means "never", and must not overflow the clock and panic).
+pub(crate) fn representable(limit: Duration) -> Option<Duration> {
+    std::time::Instant::now().checked_add(limit.checked_mul(2)?)?;
+    Some(limit)
+}
+
 fn moved_thread() -> Error {
     Error::runtime("a call started on a worker was polled from another thread")
 }
@@ -102,12 +110,7 @@ impl<T: FromValue> Call<T> {
                 let state: Result<std::rc::Rc<WorkerClient>, Error> = worker_client(id, &config);
                 let _ = corelane_runtime::task::spawn_detached(async move {
                     let result = match (state, timeout) {
-                        (Ok(state), None) => state.execute(&request).await,
-                        (Ok(state), Some(limit)) => {
-                            corelane_runtime::task::timeout(limit, state.execute(&request))
-                                .await
-                                .unwrap_or(Err(Error::timeout(limit)))
-                        }
+                        (Ok(state), limit) => state.execute_within(&request, limit).await,
                         (Err(e), _) => Err(e),
                     };
                     let _ = tx.send(result);
@@ -123,7 +126,10 @@ impl<T: FromValue> Call<T> {
         // `connect_timeout`, and a call must not abandon a connect half-way (the next call
         // would start over, and a timeout shorter than a handshake would never connect).
         let timeout = self.client.config().command_timeout;
-        self.deadline = timeout.and_then(Sleep::new).map(ThreadBound::new);
+        self.deadline = timeout
+            .and_then(representable)
+            .and_then(Sleep::new)
+            .map(ThreadBound::new);
         let mut batch = pipe.take_batch();
         if let Some(request) = &self.request {
             request.fill(&mut batch);
@@ -153,8 +159,14 @@ impl<T: FromValue> Future for Call<T> {
                     .get_mut()
                     .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready())
                 {
-                    // Dropping the state drops the run: its request becomes a placeholder whose
-                    // reply is read and discarded, so the connection stays in step.
+                    // The reply is overdue: the server (or the path to it) stopped answering,
+                    // and every later request on this connection would wait behind it. Close
+                    // it (its other requests fail as closed) so the pool opens a new one.
+                    if let State::Run(bound) = &mut this.state {
+                        if let Some((pipe, _)) = bound.get_mut() {
+                            pipe.close();
+                        }
+                    }
                     this.state = State::Done;
                     this.deadline = None;
                     let limit = this.client.config().command_timeout.unwrap_or_default();
