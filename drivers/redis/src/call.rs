@@ -15,12 +15,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use corelane_redis_proto::Value;
+use corelane_redis_proto::{Cmd, Value};
 use corelane_runtime::oneshot;
 use corelane_runtime::roundtrip::{OwnedRun, Pipe};
 use corelane_runtime::task::Sleep;
 use corelane_runtime::ThreadBound;
 
+use crate::classify::{classify, refusal, Class};
 use crate::client::Client;
 use crate::codec::RespCodec;
 use crate::connection::Connection;
@@ -50,6 +51,10 @@ enum State {
     Run(ThreadBound<(Pipe<RespCodec>, OwnedRun<RespCodec>)>),
     /// A worker runs it for us.
     Remote(oneshot::Receiver<Result<Value, Error>>),
+    /// A blocking command, on an exclusive connection (see blocking.rs).
+    Blocking(Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>),
+    /// Refused before anything was sent.
+    Failed(Error),
     Done,
 }
 
@@ -59,6 +64,43 @@ impl<T> Call<T> {
             client,
             request: Some(request),
             state: State::Start,
+            deadline: None,
+            _out: PhantomData,
+        }
+    }
+}
+
+impl<T> Call<T> {
+    /// A raw command from the user: refused when it would change the state of the shared
+    /// connection, sent on a connection of its own when it blocks (no command timeout: it
+    /// waits as long as the server makes it wait, or until dropped), else an ordinary call.
+    pub(crate) fn checked(client: Client, cmd: Cmd) -> Self {
+        let class = classify(&cmd);
+        let state = match class {
+            Class::Shared => return Call::new(client, Request::One(cmd)),
+            Class::Blocking => {
+                let runner = client.clone();
+                State::Blocking(Box::pin(
+                    async move { runner.run_blocking(cmd, None).await },
+                ))
+            }
+            refused => State::Failed(refusal(&cmd, refused)),
+        };
+        Call {
+            client,
+            request: None,
+            state,
+            deadline: None,
+            _out: PhantomData,
+        }
+    }
+
+    /// A call that fails with `error` when polled.
+    pub(crate) fn failed(client: Client, error: Error) -> Self {
+        Call {
+            client,
+            request: None,
+            state: State::Failed(error),
             deadline: None,
             _out: PhantomData,
         }
@@ -227,6 +269,18 @@ impl<T: FromValue> Call<T> {
                         Poll::Ready(Ok(value)) => this.finish(value),
                         Poll::Ready(Err(_)) => this.finish(Err(Error::worker_closed())),
                     };
+                }
+                State::Blocking(fut) => {
+                    return match fut.as_mut().poll(cx) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(value) => this.finish(value),
+                    };
+                }
+                State::Failed(_) => {
+                    let State::Failed(e) = std::mem::replace(&mut this.state, State::Done) else {
+                        return this.finish(Err(Error::runtime("call state changed")));
+                    };
+                    return this.finish(Err(e));
                 }
                 State::Done => {
                     return Poll::Ready(Err(Error::runtime("call polled after completion")))

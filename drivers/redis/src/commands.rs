@@ -102,7 +102,7 @@ macro_rules! commands {
             $(
                 $(#[$doc])*
                 pub fn $name<T: FromValue>(&self, $($arg: $ty),*) -> Call<T> {
-                    self.query($body)
+                    self.typed($body)
                 }
             )*
         }

@@ -12,6 +12,7 @@ use corelane_redis_proto::{Cmd, ToArg};
 use corelane_runtime::dispatch;
 use corelane_runtime::pool::{Backoff, Pooled};
 
+use crate::classify::{classify, refusal};
 use crate::client::Client;
 use crate::connection::Connection;
 use crate::pipeline::Pipeline;
@@ -40,12 +41,23 @@ impl std::fmt::Debug for Exclusive {
 
 impl Exclusive {
     /// Sends any command on this connection.
+    ///
+    /// Transactions (`MULTI`, `WATCH`, …) and blocking commands are fine here; a command whose
+    /// effect would outlive this checkout and reach the connection's next user (`SELECT`,
+    /// `CLIENT REPLY`, `SUBSCRIBE`, `HELLO`, …) fails with [`Error::is_refused`].
     pub async fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        let class = classify(&cmd);
+        if !class.allowed_exclusive() {
+            return Err(refusal(&cmd, class));
+        }
         self.conn.query(&cmd).await
     }
 
     /// Sends a pipeline on this connection (see [`Client::pipeline`]).
     pub async fn pipeline<T: FromValue>(&self, pipeline: &Pipeline) -> Result<T, Error> {
+        if let Some(e) = pipeline.refusal(true) {
+            return Err(e);
+        }
         let request = pipeline.request();
         let mut batch = self.conn.pipe.take_batch();
         request.fill(&mut batch);

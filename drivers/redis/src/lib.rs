@@ -49,6 +49,7 @@
 
 mod blocking;
 mod call;
+mod classify;
 mod client;
 mod codec;
 mod commands;
