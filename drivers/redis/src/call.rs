@@ -40,6 +40,8 @@ pub struct Call<T> {
     state: State,
     /// The command timeout, on the local path.
     deadline: Option<ThreadBound<Sleep>>,
+    /// The kind of reply the command gives, checked before conversion.
+    reply: Reply,
     _out: PhantomData<fn() -> T>,
 }
 
@@ -65,19 +67,74 @@ impl<T> Call<T> {
             request: Some(request),
             state: State::Start,
             deadline: None,
+            reply: Reply::Any,
             _out: PhantomData,
         }
     }
 }
 
+/// What kind of reply a command gives, where the conversion alone cannot tell: `GET` answers a
+/// bulk string or nil, so a simple string (`+OK`, from a confused server or a proxy out of
+/// step) is not its value even though `String` would accept one from `PING` or `SET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Anything the conversion accepts.
+    Any,
+    /// A bulk string or nil (or a server error).
+    Bulk,
+}
+
+impl Reply {
+    /// The reply kind of a raw command, by name: the commands whose reply is always a bulk
+    /// string or nil.
+    fn of(cmd: &Cmd) -> Reply {
+        const BULK: &[&str] = &[
+            "GET", "GETDEL", "GETEX", "GETSET", "GETRANGE", "HGET", "LINDEX",
+        ];
+        let name = cmd.iter_args().next().unwrap_or_default();
+        if BULK.iter().any(|b| name.eq_ignore_ascii_case(b.as_bytes())) {
+            Reply::Bulk
+        } else {
+            Reply::Any
+        }
+    }
+
+    fn check(self, value: Value) -> Result<Value, Error> {
+        match (self, value) {
+            (Reply::Any, value) => Ok(value),
+            (
+                Reply::Bulk,
+                value @ (Value::BulkString(_)
+                | Value::Verbatim { .. }
+                | Value::Null(_)
+                | Value::Error(_)
+                | Value::BlobError(_)),
+            ) => Ok(value),
+            (Reply::Bulk, other) => Err(Error::type_mismatch(format!(
+                "expected a bulk string or nil (the command's reply type), got {}",
+                other.type_name()
+            ))),
+        }
+    }
+}
+
 impl<T> Call<T> {
+    /// Checks the reply's kind before converting it.
+    pub(crate) fn expecting(mut self, reply: Reply) -> Self {
+        self.reply = reply;
+        self
+    }
+
     /// A raw command from the user: refused when it would change the state of the shared
     /// connection, sent on a connection of its own when it blocks (no command timeout: it
     /// waits as long as the server makes it wait, or until dropped), else an ordinary call.
     pub(crate) fn checked(client: Client, cmd: Cmd) -> Self {
         let class = classify(&cmd);
         let state = match class {
-            Class::Shared => return Call::new(client, Request::One(cmd)),
+            Class::Shared => {
+                let reply = Reply::of(&cmd);
+                return Call::new(client, Request::One(cmd)).expecting(reply);
+            }
             Class::Blocking => {
                 let runner = client.clone();
                 State::Blocking(Box::pin(
@@ -91,6 +148,7 @@ impl<T> Call<T> {
             request: None,
             state,
             deadline: None,
+            reply: Reply::Any,
             _out: PhantomData,
         }
     }
@@ -102,6 +160,7 @@ impl<T> Call<T> {
             request: None,
             state: State::Failed(error),
             deadline: None,
+            reply: Reply::Any,
             _out: PhantomData,
         }
     }
@@ -183,7 +242,8 @@ impl<T: FromValue> Call<T> {
     fn finish(&mut self, value: Result<Value, Error>) -> Poll<Result<T, Error>> {
         self.state = State::Done;
         self.deadline = None;
-        Poll::Ready(value.and_then(T::from_value))
+        let reply = self.reply;
+        Poll::Ready(value.and_then(|v| reply.check(v)).and_then(T::from_value))
     }
 }
 

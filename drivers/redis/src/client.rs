@@ -6,7 +6,7 @@ use std::sync::Arc;
 use corelane_redis_proto::Cmd;
 use corelane_runtime::{resolve, Provider, ServerProvider, WorkerLoop};
 
-use crate::call::Call;
+use crate::call::{Call, Reply};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::request::Request;
@@ -118,9 +118,9 @@ impl Client {
         Call::checked(self.clone(), cmd)
     }
 
-    /// A typed command (known to leave no state behind): no check.
-    pub(crate) fn typed<T: FromValue>(&self, cmd: Cmd) -> Call<T> {
-        Call::new(self.clone(), Request::One(cmd))
+    /// A typed command (known to leave no state behind, its reply kind known): no check.
+    pub(crate) fn typed<T: FromValue>(&self, cmd: Cmd, reply: Reply) -> Call<T> {
+        Call::new(self.clone(), Request::One(cmd)).expecting(reply)
     }
 
     /// Sends a pipeline: all its commands in one write, the replies as one value (an array, or
