@@ -13,13 +13,15 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use corelane_redis_proto::Value;
+use corelane_redis_proto::{Cmd, Value};
 use corelane_runtime::oneshot;
 use corelane_runtime::roundtrip::{OwnedRun, Pipe};
 use corelane_runtime::task::Sleep;
 use corelane_runtime::ThreadBound;
 
+use crate::classify::{classify, refusal, Class};
 use crate::client::Client;
 use crate::codec::RespCodec;
 use crate::connection::Connection;
@@ -38,6 +40,8 @@ pub struct Call<T> {
     state: State,
     /// The command timeout, on the local path.
     deadline: Option<ThreadBound<Sleep>>,
+    /// The kind of reply the command gives, checked before conversion.
+    reply: Reply,
     _out: PhantomData<fn() -> T>,
 }
 
@@ -49,6 +53,10 @@ enum State {
     Run(ThreadBound<(Pipe<RespCodec>, OwnedRun<RespCodec>)>),
     /// A worker runs it for us.
     Remote(oneshot::Receiver<Result<Value, Error>>),
+    /// A blocking command, on an exclusive connection (see blocking.rs).
+    Blocking(Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>),
+    /// Refused before anything was sent.
+    Failed(Error),
     Done,
 }
 
@@ -59,6 +67,100 @@ impl<T> Call<T> {
             request: Some(request),
             state: State::Start,
             deadline: None,
+            reply: Reply::Any,
+            _out: PhantomData,
+        }
+    }
+}
+
+/// What kind of reply a command gives, where the conversion alone cannot tell: `GET` answers a
+/// bulk string or nil, so a simple string (`+OK`, from a confused server or a proxy out of
+/// step) is not its value even though `String` would accept one from `PING` or `SET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Anything the conversion accepts.
+    Any,
+    /// A bulk string or nil (or a server error).
+    Bulk,
+}
+
+impl Reply {
+    /// The reply kind of a raw command, by name: the commands whose reply is always a bulk
+    /// string or nil.
+    fn of(cmd: &Cmd) -> Reply {
+        const BULK: &[&str] = &[
+            "GET", "GETDEL", "GETEX", "GETSET", "GETRANGE", "HGET", "LINDEX",
+        ];
+        let name = cmd.iter_args().next().unwrap_or_default();
+        if BULK.iter().any(|b| name.eq_ignore_ascii_case(b.as_bytes())) {
+            Reply::Bulk
+        } else {
+            Reply::Any
+        }
+    }
+
+    fn check(self, value: Value) -> Result<Value, Error> {
+        match (self, value) {
+            (Reply::Any, value) => Ok(value),
+            (
+                Reply::Bulk,
+                value @ (Value::BulkString(_)
+                | Value::Verbatim { .. }
+                | Value::Null(_)
+                | Value::Error(_)
+                | Value::BlobError(_)),
+            ) => Ok(value),
+            (Reply::Bulk, other) => Err(Error::type_mismatch(format!(
+                "expected a bulk string or nil (the command's reply type), got {}",
+                other.type_name()
+            ))),
+        }
+    }
+}
+
+impl<T> Call<T> {
+    /// Checks the reply's kind before converting it.
+    pub(crate) fn expecting(mut self, reply: Reply) -> Self {
+        self.reply = reply;
+        self
+    }
+
+    /// A raw command from the user: refused when it would change the state of the shared
+    /// connection, sent on a connection of its own when it blocks (no command timeout: it
+    /// waits as long as the server makes it wait, or until dropped), else an ordinary call.
+    pub(crate) fn checked(client: Client, cmd: Cmd) -> Self {
+        let class = classify(&cmd);
+        let state = match class {
+            Class::Shared => {
+                let reply = Reply::of(&cmd);
+                return Call::new(client, Request::One(cmd)).expecting(reply);
+            }
+            Class::Blocking => {
+                let runner = client.clone();
+                State::Blocking(Box::pin(
+                    async move { runner.run_blocking(cmd, None).await },
+                ))
+            }
+            refused => State::Failed(refusal(&cmd, refused)),
+        };
+        Call {
+            client,
+            request: None,
+            state,
+            deadline: None,
+            reply: Reply::Any,
+            _out: PhantomData,
+        }
+    }
+
+    /// A call that fails with `error` when polled.
+    pub(crate) fn failed(client: Client, error: Error) -> Self {
+        Call {
+            client,
+            request: None,
+            state: State::Failed(error),
+            deadline: None,
+            reply: Reply::Any,
             _out: PhantomData,
         }
     }
@@ -68,6 +170,13 @@ impl<T> std::fmt::Debug for Call<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call").finish_non_exhaustive()
     }
+}
+
+/// `limit` when a deadline that far ahead fits the clock, else `None` (no deadline: a
+/// `Duration::MAX` timeout means "never", and must not overflow the clock and panic).
+pub(crate) fn representable(limit: Duration) -> Option<Duration> {
+    std::time::Instant::now().checked_add(limit.checked_mul(2)?)?;
+    Some(limit)
 }
 
 fn moved_thread() -> Error {
@@ -102,12 +211,7 @@ impl<T: FromValue> Call<T> {
                 let state: Result<std::rc::Rc<WorkerClient>, Error> = worker_client(id, &config);
                 let _ = corelane_runtime::task::spawn_detached(async move {
                     let result = match (state, timeout) {
-                        (Ok(state), None) => state.execute(&request).await,
-                        (Ok(state), Some(limit)) => {
-                            corelane_runtime::task::timeout(limit, state.execute(&request))
-                                .await
-                                .unwrap_or(Err(Error::timeout(limit)))
-                        }
+                        (Ok(state), limit) => state.execute_within(&request, limit).await,
                         (Err(e), _) => Err(e),
                     };
                     let _ = tx.send(result);
@@ -123,7 +227,10 @@ impl<T: FromValue> Call<T> {
         // `connect_timeout`, and a call must not abandon a connect half-way (the next call
         // would start over, and a timeout shorter than a handshake would never connect).
         let timeout = self.client.config().command_timeout;
-        self.deadline = timeout.and_then(Sleep::new).map(ThreadBound::new);
+        self.deadline = timeout
+            .and_then(representable)
+            .and_then(Sleep::new)
+            .map(ThreadBound::new);
         let mut batch = pipe.take_batch();
         if let Some(request) = &self.request {
             request.fill(&mut batch);
@@ -135,7 +242,8 @@ impl<T: FromValue> Call<T> {
     fn finish(&mut self, value: Result<Value, Error>) -> Poll<Result<T, Error>> {
         self.state = State::Done;
         self.deadline = None;
-        Poll::Ready(value.and_then(T::from_value))
+        let reply = self.reply;
+        Poll::Ready(value.and_then(|v| reply.check(v)).and_then(T::from_value))
     }
 }
 
@@ -153,8 +261,14 @@ impl<T: FromValue> Future for Call<T> {
                     .get_mut()
                     .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready())
                 {
-                    // Dropping the state drops the run: its request becomes a placeholder whose
-                    // reply is read and discarded, so the connection stays in step.
+                    // The reply is overdue: the server (or the path to it) stopped answering,
+                    // and every later request on this connection would wait behind it. Close
+                    // it (its other requests fail as closed) so the pool opens a new one.
+                    if let State::Run(bound) = &mut this.state {
+                        if let Some((pipe, _)) = bound.get_mut() {
+                            pipe.close();
+                        }
+                    }
                     this.state = State::Done;
                     this.deadline = None;
                     let limit = this.client.config().command_timeout.unwrap_or_default();
@@ -215,6 +329,18 @@ impl<T: FromValue> Call<T> {
                         Poll::Ready(Ok(value)) => this.finish(value),
                         Poll::Ready(Err(_)) => this.finish(Err(Error::worker_closed())),
                     };
+                }
+                State::Blocking(fut) => {
+                    return match fut.as_mut().poll(cx) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(value) => this.finish(value),
+                    };
+                }
+                State::Failed(_) => {
+                    let State::Failed(e) = std::mem::replace(&mut this.state, State::Done) else {
+                        return this.finish(Err(Error::runtime("call state changed")));
+                    };
+                    return this.finish(Err(e));
                 }
                 State::Done => {
                     return Poll::Ready(Err(Error::runtime("call polled after completion")))

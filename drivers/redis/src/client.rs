@@ -6,7 +6,7 @@ use std::sync::Arc;
 use corelane_redis_proto::Cmd;
 use corelane_runtime::{resolve, Provider, ServerProvider, WorkerLoop};
 
-use crate::call::Call;
+use crate::call::{Call, Reply};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::request::Request;
@@ -106,13 +106,32 @@ impl Client {
     }
 
     /// Sends any command and converts its reply: `client.query::<String>(Cmd::new("GET").arg("k"))`.
+    ///
+    /// Calls share connections, so a command that would change the connection's state for
+    /// everyone on it is not sent: `MULTI`/`EXEC`/`WATCH` (use [`transaction`](Self::transaction)
+    /// or [`Pipeline::atomic`]), the `SUBSCRIBE` family (use [`subscriber`](Self::subscriber)),
+    /// `SELECT` (use [`Config::db`](crate::Config::db)), `CLIENT REPLY`, `HELLO`, `AUTH`,
+    /// `RESET`, `QUIT`, `MONITOR` and the like fail with [`Error::is_refused`]. Blocking
+    /// commands (`BLPOP`, `BLMOVE`, `BZPOPMIN`, `XREAD … BLOCK`, `WAIT`, …) run on a connection
+    /// of their own, without the command timeout; dropping the call closes that connection.
     pub fn query<T: FromValue>(&self, cmd: Cmd) -> Call<T> {
-        Call::new(self.clone(), Request::One(cmd))
+        Call::checked(self.clone(), cmd)
+    }
+
+    /// A typed command (known to leave no state behind, its reply kind known): no check.
+    pub(crate) fn typed<T: FromValue>(&self, cmd: Cmd, reply: Reply) -> Call<T> {
+        Call::new(self.clone(), Request::One(cmd)).expecting(reply)
     }
 
     /// Sends a pipeline: all its commands in one write, the replies as one value (an array, or
     /// for an atomic pipeline the `EXEC` reply), converted to `T` — e.g. a tuple.
+    ///
+    /// A pipeline runs on a shared connection: one holding a command that [`query`](Self::query)
+    /// refuses, or a blocking command, fails with [`Error::is_refused`] and nothing is sent.
     pub fn pipeline<T: FromValue>(&self, pipeline: &Pipeline) -> Call<T> {
+        if let Some(e) = pipeline.refusal(false) {
+            return Call::failed(self.clone(), e);
+        }
         Call::new(self.clone(), pipeline.request())
     }
 }

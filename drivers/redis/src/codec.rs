@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use bytes::BytesMut;
-use corelane_redis_proto::{DecodeError, Decoder, Frame, Value};
+use corelane_redis_proto::{DecodeError, Decoder, Frame, Limits, Value};
 use corelane_runtime::roundtrip::Codec;
 
 /// Where RESP3 push frames (client-side caching invalidations, …) on a command connection go.
@@ -27,9 +27,9 @@ pub(crate) struct RespCodec {
 }
 
 impl RespCodec {
-    pub(crate) fn new(on_push: Option<PushSink>) -> Self {
+    pub(crate) fn new(on_push: Option<PushSink>, limits: Limits) -> Self {
         RespCodec {
-            decoder: Decoder::new(),
+            decoder: Decoder::with_limits(limits),
             on_push,
         }
     }

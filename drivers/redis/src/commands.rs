@@ -3,7 +3,7 @@
 
 use corelane_redis_proto::{Cmd, ToArg};
 
-use crate::call::Call;
+use crate::call::{Call, Reply};
 use crate::client::Client;
 use crate::pipeline::Pipeline;
 use crate::FromValue;
@@ -91,18 +91,28 @@ fn with_pairs(mut cmd: Cmd, pairs: &[(impl ToArg, impl ToArg)]) -> Cmd {
     cmd
 }
 
+/// The reply kind a typed command declares (`-> bulk`): see [`Reply`].
+macro_rules! reply_kind {
+    () => {
+        Reply::Any
+    };
+    (bulk) => {
+        Reply::Bulk
+    };
+}
+
 /// Defines each command once, as a `Client` method returning `Call<T>` and a chaining
 /// `Pipeline` method.
 macro_rules! commands {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),*) $body:block
+        fn $name:ident($($arg:ident: $ty:ty),*) $(-> $reply:ident)? $body:block
     )*) => {
         impl Client {
             $(
                 $(#[$doc])*
                 pub fn $name<T: FromValue>(&self, $($arg: $ty),*) -> Call<T> {
-                    self.query($body)
+                    self.typed($body, reply_kind!($($reply)?))
                 }
             )*
         }
@@ -121,7 +131,7 @@ macro_rules! commands {
 commands! {
     // ---- strings
     /// `GET key`.
-    fn get(key: impl ToArg) { Cmd::new("GET").arg(key) }
+    fn get(key: impl ToArg) -> bulk { Cmd::new("GET").arg(key) }
     /// `SET key value`.
     fn set(key: impl ToArg, value: impl ToArg) { Cmd::new("SET").arg(key).arg(value) }
     /// `SET key value` with options (expiry, NX/XX, KEEPTTL, GET).
@@ -135,9 +145,9 @@ commands! {
     /// `SETNX key value` (true when set).
     fn set_nx(key: impl ToArg, value: impl ToArg) { Cmd::new("SETNX").arg(key).arg(value) }
     /// `GETDEL key`.
-    fn get_del(key: impl ToArg) { Cmd::new("GETDEL").arg(key) }
+    fn get_del(key: impl ToArg) -> bulk { Cmd::new("GETDEL").arg(key) }
     /// `GETEX key PX ms` (`None`: `PERSIST`).
-    fn get_ex(key: impl ToArg, expire_ms: Option<u64>) {
+    fn get_ex(key: impl ToArg, expire_ms: Option<u64>) -> bulk {
         match expire_ms {
             Some(ms) => Cmd::new("GETEX").arg(key).arg("PX").arg(ms),
             None => Cmd::new("GETEX").arg(key).arg("PERSIST"),
@@ -162,7 +172,7 @@ commands! {
     /// `STRLEN key`.
     fn strlen(key: impl ToArg) { Cmd::new("STRLEN").arg(key) }
     /// `GETRANGE key start end`.
-    fn getrange(key: impl ToArg, start: i64, end: i64) {
+    fn getrange(key: impl ToArg, start: i64, end: i64) -> bulk {
         Cmd::new("GETRANGE").arg(key).arg(start).arg(end)
     }
 
@@ -210,7 +220,7 @@ commands! {
         Cmd::new("HSETNX").arg(key).arg(field).arg(value)
     }
     /// `HGET key field`.
-    fn hget(key: impl ToArg, field: impl ToArg) { Cmd::new("HGET").arg(key).arg(field) }
+    fn hget(key: impl ToArg, field: impl ToArg) -> bulk { Cmd::new("HGET").arg(key).arg(field) }
     /// `HMGET key field...`.
     fn hmget(key: impl ToArg, fields: &[impl ToArg]) { with_all(Cmd::new("HMGET").arg(key), fields) }
     /// `HGETALL key` (into a map).
@@ -240,11 +250,11 @@ commands! {
     /// `RPUSH key value...`.
     fn rpush(key: impl ToArg, values: &[impl ToArg]) { with_all(Cmd::new("RPUSH").arg(key), values) }
     /// `LPOP key` (one element, or nil).
-    fn lpop(key: impl ToArg) { Cmd::new("LPOP").arg(key) }
+    fn lpop(key: impl ToArg) -> bulk { Cmd::new("LPOP").arg(key) }
     /// `LPOP key count`.
     fn lpop_count(key: impl ToArg, count: usize) { Cmd::new("LPOP").arg(key).arg(count) }
     /// `RPOP key`.
-    fn rpop(key: impl ToArg) { Cmd::new("RPOP").arg(key) }
+    fn rpop(key: impl ToArg) -> bulk { Cmd::new("RPOP").arg(key) }
     /// `RPOP key count`.
     fn rpop_count(key: impl ToArg, count: usize) { Cmd::new("RPOP").arg(key).arg(count) }
     /// `LRANGE key start stop`.
@@ -254,7 +264,7 @@ commands! {
     /// `LLEN key`.
     fn llen(key: impl ToArg) { Cmd::new("LLEN").arg(key) }
     /// `LINDEX key index`.
-    fn lindex(key: impl ToArg, index: i64) { Cmd::new("LINDEX").arg(key).arg(index) }
+    fn lindex(key: impl ToArg, index: i64) -> bulk { Cmd::new("LINDEX").arg(key).arg(index) }
     /// `LSET key index value`.
     fn lset(key: impl ToArg, index: i64, value: impl ToArg) {
         Cmd::new("LSET").arg(key).arg(index).arg(value)
@@ -280,9 +290,9 @@ commands! {
     /// `SCARD key`.
     fn scard(key: impl ToArg) { Cmd::new("SCARD").arg(key) }
     /// `SPOP key`.
-    fn spop(key: impl ToArg) { Cmd::new("SPOP").arg(key) }
+    fn spop(key: impl ToArg) -> bulk { Cmd::new("SPOP").arg(key) }
     /// `SRANDMEMBER key`.
-    fn srandmember(key: impl ToArg) { Cmd::new("SRANDMEMBER").arg(key) }
+    fn srandmember(key: impl ToArg) -> bulk { Cmd::new("SRANDMEMBER").arg(key) }
     /// `SINTER key...`.
     fn sinter(keys: &[impl ToArg]) { with_all(Cmd::new("SINTER"), keys) }
     /// `SUNION key...`.

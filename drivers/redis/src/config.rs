@@ -45,6 +45,7 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) command_timeout: Option<Duration>,
     pub(crate) on_push: Option<PushCallback>,
+    pub(crate) max_aggregate_len: usize,
 }
 
 /// Receives RESP3 push frames that arrive on command connections (client-side caching
@@ -80,6 +81,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(5),
             command_timeout: None,
             on_push: None,
+            max_aggregate_len: corelane_redis_proto::Limits::DEFAULT_MAX_AGGREGATE_LEN,
         }
     }
 }
@@ -150,10 +152,21 @@ impl Config {
         self
     }
 
-    /// Bound on each command (default: none). A command that times out ends with a timeout
-    /// error; its reply is read and discarded when it comes, so the connection stays usable.
+    /// Bound on each command once it has a connection (default: none). A command that times
+    /// out ends with a timeout error, and its connection is closed (the server stopped
+    /// answering on it; commands queued behind it fail as closed) and replaced by the pool.
+    /// A timeout too large for the clock (e.g. `Duration::MAX`) means none.
     pub fn command_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.command_timeout = timeout;
+        self
+    }
+
+    /// The most elements an array, set or push reply (or pairs a map reply) may claim
+    /// (default 16 Mi, [`Limits::DEFAULT_MAX_AGGREGATE_LEN`](corelane_redis_proto::Limits)).
+    /// A reply claiming more is a protocol error that closes its connection. Raise it for
+    /// replies of more elements (e.g. `KEYS` on a huge database).
+    pub fn max_aggregate_len(mut self, n: usize) -> Self {
+        self.max_aggregate_len = n;
         self
     }
 

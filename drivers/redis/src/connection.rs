@@ -36,7 +36,9 @@ impl Connection {
 
     async fn open_inner(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
         let stream = connect_stream(&config.addr, config.connect_timeout).await?;
-        let pipe = Pipe::new(stream, RespCodec::new(on_push), Limits::default())
+        let limits = corelane_redis_proto::Limits::default()
+            .with_max_aggregate_len(config.max_aggregate_len);
+        let pipe = Pipe::new(stream, RespCodec::new(on_push, limits), Limits::default())
             .map_err(Error::runtime)?;
         let mut conn = Connection {
             pipe,

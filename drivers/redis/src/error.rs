@@ -39,6 +39,11 @@ enum Kind {
     Runtime(String),
     #[error("{0}")]
     Panicked(corelane_runtime::Panicked),
+    #[error("`{command}` would change the state of a connection other callers share; {advice}")]
+    Refused {
+        command: String,
+        advice: &'static str,
+    },
 }
 
 impl Error {
@@ -76,6 +81,15 @@ impl Error {
 
     pub(crate) fn runtime(e: impl std::fmt::Display) -> Self {
         Kind::Runtime(e.to_string()).into()
+    }
+
+    /// `command` was not sent: it would change a shared connection's state (see classify.rs).
+    pub(crate) fn refused(command: &[u8], advice: &'static str) -> Self {
+        Kind::Refused {
+            command: String::from_utf8_lossy(command).to_ascii_uppercase(),
+            advice,
+        }
+        .into()
     }
 
     pub(crate) fn worker_closed() -> Self {
@@ -129,6 +143,13 @@ impl Error {
     /// True for configuration errors (bad URL, unsupported option).
     pub fn is_config(&self) -> bool {
         matches!(self.kind, Kind::Config(_))
+    }
+
+    /// True when the command was not sent because it would change the state of a connection
+    /// other callers share (`SELECT`, `MULTI`, `CLIENT REPLY`, `SUBSCRIBE`, …); the message
+    /// names the API to use instead.
+    pub fn is_refused(&self) -> bool {
+        matches!(self.kind, Kind::Refused { .. })
     }
 
     /// True when the server sent bytes that are not valid RESP (the connection was closed).

@@ -12,6 +12,7 @@ use corelane_redis_proto::{Cmd, ToArg};
 use corelane_runtime::dispatch;
 use corelane_runtime::pool::{Backoff, Pooled};
 
+use crate::classify::{classify, refusal};
 use crate::client::Client;
 use crate::connection::Connection;
 use crate::pipeline::Pipeline;
@@ -40,12 +41,23 @@ impl std::fmt::Debug for Exclusive {
 
 impl Exclusive {
     /// Sends any command on this connection.
+    ///
+    /// Transactions (`MULTI`, `WATCH`, …) and blocking commands are fine here; a command whose
+    /// effect would outlive this checkout and reach the connection's next user (`SELECT`,
+    /// `CLIENT REPLY`, `SUBSCRIBE`, `HELLO`, …) fails with [`Error::is_refused`].
     pub async fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        let class = classify(&cmd);
+        if !class.allowed_exclusive() {
+            return Err(refusal(&cmd, class));
+        }
         self.conn.query(&cmd).await
     }
 
     /// Sends a pipeline on this connection (see [`Client::pipeline`]).
     pub async fn pipeline<T: FromValue>(&self, pipeline: &Pipeline) -> Result<T, Error> {
+        if let Some(e) = pipeline.refusal(true) {
+            return Err(e);
+        }
         let request = pipeline.request();
         let mut batch = self.conn.pipe.take_batch();
         request.fill(&mut batch);
@@ -59,7 +71,10 @@ impl Exclusive {
     }
 }
 
-async fn checkout(id: u64, config: &crate::Config) -> Result<Pooled<RedisManager>, Error> {
+pub(crate) async fn checkout(
+    id: u64,
+    config: &crate::Config,
+) -> Result<Pooled<RedisManager>, Error> {
     let state = worker_client(id, config)?;
     let permit = state.exclusive.get().await.map_err(pool_error)?;
     // Whatever the caller does may leave state behind; the pool resets it before reuse.
@@ -153,9 +168,9 @@ impl Client {
     }
 
     /// `BLPOP keys timeout`: the first element pushed to any of `keys`, as `(key, value)`, or
-    /// `None` after `timeout` (server-side). Runs on a connection of its own; if the call is
-    /// dropped while blocked, that connection is closed rather than reused (the server would
-    /// keep it blocked).
+    /// `None` after `timeout` (server-side; zero blocks until a value arrives, however long).
+    /// Runs on a connection of its own; if the call is dropped while blocked, that connection is
+    /// closed rather than reused (the server would keep it blocked).
     pub async fn blpop<T: FromValue + Send + 'static>(
         &self,
         keys: &[impl ToArg],
@@ -184,31 +199,10 @@ impl Client {
             cmd = cmd.arg(key);
         }
         cmd = cmd.arg(timeout.as_secs_f64());
-        let id = self.id();
-        let config = self.config().clone();
         // The server answers by `timeout`; past it (plus slack for the network) something is
-        // wrong with the connection.
-        let guard = timeout + config.connect_timeout;
-        dispatch(
-            &**self.workers(),
-            self.next_fallback(),
-            move || async move {
-                let mut permit = checkout(id, &config).await?;
-                // Cancelled while blocked: the connection must not be reused.
-                permit.set_discard(true);
-                let reply = corelane_runtime::task::timeout(
-                    guard,
-                    permit.query::<Option<(String, T)>>(&cmd),
-                )
-                .await
-                .unwrap_or(Err(Error::timeout(guard)));
-                if reply.is_ok() {
-                    permit.set_discard(false);
-                }
-                reply
-            },
-        )
-        .await
-        .map_err(Error::from)?
+        // wrong with the connection. A zero timeout blocks until a value arrives: no guard.
+        let limit = crate::blocking::guard(timeout, self.config().connect_timeout);
+        let reply = self.run_blocking(cmd, limit).await?;
+        <Option<(String, T)>>::from_value(reply)
     }
 }

@@ -47,7 +47,9 @@
 //!
 //! Not yet: Cluster, Sentinel, TLS (`rediss://` is refused with a clear error).
 
+mod blocking;
 mod call;
+mod classify;
 mod client;
 mod codec;
 mod commands;

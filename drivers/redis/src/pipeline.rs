@@ -3,7 +3,9 @@
 use corelane_redis_proto::Cmd;
 use corelane_runtime::SpareBuf;
 
+use crate::classify::{classify, refusal, Class};
 use crate::request::Request;
+use crate::Error;
 
 /// Commands sent together. Build it with the command methods (the same ones as on
 /// [`Client`](crate::Client), chainable) or [`Pipeline::cmd`], then run it with
@@ -29,6 +31,9 @@ pub struct Pipeline {
     bytes: SpareBuf,
     commands: usize,
     atomic: bool,
+    /// The first command added with [`Pipeline::cmd`] that is not plain (see classify.rs),
+    /// with its class and the error that names it.
+    special: Option<(Class, Error)>,
 }
 
 impl Pipeline {
@@ -43,9 +48,35 @@ impl Pipeline {
         self
     }
 
-    /// Adds any command.
+    /// Adds any command. A command that would change a shared connection's state, or block it,
+    /// makes [`Client::pipeline`](crate::Client::pipeline) refuse the whole pipeline (see
+    /// [`Client::query`](crate::Client::query) for which ones).
     pub fn cmd(&mut self, cmd: Cmd) -> &mut Self {
+        if self.special.is_none() {
+            let class = classify(&cmd);
+            if class != Class::Shared {
+                let error = match class {
+                    Class::Blocking => Error::refused(
+                        b"a blocking command in a pipeline",
+                        "it would hold the connection; send it alone with Client::query or use \
+                         Client::with_connection",
+                    ),
+                    other => refusal(&cmd, other),
+                };
+                self.special = Some((class, error));
+            }
+        }
         self.add(cmd)
+    }
+
+    /// Why this pipeline may not run on a shared connection (`exclusive: false`) or on an
+    /// exclusive one (`true`), if it may not.
+    pub(crate) fn refusal(&self, exclusive: bool) -> Option<Error> {
+        match &self.special {
+            Some((class, _)) if exclusive && class.allowed_exclusive() => None,
+            Some((_, error)) => Some(error.clone()),
+            None => None,
+        }
     }
 
     pub(crate) fn add(&mut self, cmd: Cmd) -> &mut Self {
@@ -68,6 +99,7 @@ impl Pipeline {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.commands = 0;
+        self.special = None;
     }
 
     pub(crate) fn request(&self) -> Request {

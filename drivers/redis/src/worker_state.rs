@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 use corelane_redis_proto::Value;
 use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, SharedPool};
@@ -117,9 +118,29 @@ impl WorkerClient {
         Ok((*shared).clone())
     }
 
-    /// Runs a request to completion on this worker (the path of callers on other threads).
-    pub(crate) async fn execute(&self, request: &Request) -> Result<Value, Error> {
+    /// Runs a request on this worker (the path of callers on other threads), bounded by
+    /// `limit` once it has a connection (opening one is bounded by `connect_timeout`). A reply
+    /// overdue past `limit` closes the connection: the server stopped answering on it, and
+    /// every later request would wait behind that reply.
+    pub(crate) async fn execute_within(
+        &self,
+        request: &Request,
+        limit: Option<Duration>,
+    ) -> Result<Value, Error> {
         let conn = self.connection().await?;
+        let Some(limit) = limit.and_then(crate::call::representable) else {
+            return Self::execute_on(&conn, request).await;
+        };
+        match corelane_runtime::task::timeout(limit, Self::execute_on(&conn, request)).await {
+            Some(value) => value,
+            None => {
+                conn.pipe.close();
+                Err(Error::timeout(limit))
+            }
+        }
+    }
+
+    async fn execute_on(conn: &Connection, request: &Request) -> Result<Value, Error> {
         let mut batch = conn.pipe.take_batch();
         request.fill(&mut batch);
         let outcome = conn.pipe.run(&mut batch).await;
@@ -149,7 +170,7 @@ mod tests {
     /// its copies per call; the pool now boxes the connect, so the future stays small.
     #[test]
     fn the_per_call_future_does_not_carry_the_connect_path() {
-        let size = future_size(WorkerClient::execute);
+        let size = future_size(|state, request| state.execute_within(request, None));
         assert!(
             size < 2048,
             "WorkerClient::execute's future is {size} bytes"

@@ -9,10 +9,11 @@
 //! call through the mailbox with the same client, dropping some calls too.
 //!
 //! Checked: every reply received is its own request's (a GET returns the value of the key it
-//! asked for), no error other than a timeout, nothing hangs, and the connections survive: the
-//! server saw no new connection during the chaos, each worker still uses the connection it
-//! had before (same `CLIENT ID`), a final 1000-GET pipeline on each worker is all correct, and
-//! `INFO clients` shows no leaked connection.
+//! asked for), no error other than a timeout (or, for the tiny-timeout client, "closed": a
+//! timed-out call retires its connection), nothing hangs, and the connections survive: each
+//! worker still uses the main client's connection it had before (same `CLIENT ID`), a final
+//! 1000-GET pipeline on each worker is all correct, and `INFO clients` shows no leaked
+//! connection.
 //!
 //! `CHAOS_SEED=<n>` replays a run's random choices (task interleavings still vary).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -352,7 +353,11 @@ async fn one_call(
             Tally::add(&tally.dropped_calls, 1);
             Tally::add(&tally.dropped_cmds, n);
         }
-        Some(Err(e)) if kind == 5 && e.is_timeout() => Tally::add(&tally.timed_out, 1),
+        // A timed-out call retires its connection: the tiny client's calls queued behind it on
+        // that connection fail as closed.
+        Some(Err(e)) if kind == 5 && (e.is_timeout() || e.is_closed()) => {
+            Tally::add(&tally.timed_out, 1)
+        }
         Some(Err(e)) => tally.fail(format!("{}: error {}", what(), describe(&e))),
         Some(Ok(value)) => {
             let checked = if kind <= 2 {
@@ -519,12 +524,14 @@ fn client_ids(
             let task = workers.worker(n).unwrap().spawn(move || async move {
                 let id =
                     |c: Client| async move { c.query::<i64>(Cmd::new("CLIENT").arg("ID")).await };
-                // The tiny command timeout covers opening the connection too: retry until
-                // one attempt gets through (each abandoned attempt must close its socket,
-                // which the final `connected_clients` check verifies).
+                // The tiny command timeout may fire before the reply: retry until one
+                // attempt gets through (each timed-out attempt closes its connection, which
+                // the final `connected_clients` check verifies).
                 let mut tiny_id = id(tiny.clone()).await;
                 let mut attempts = 1;
-                while matches!(&tiny_id, Err(e) if e.is_timeout()) && attempts < 10_000 {
+                while matches!(&tiny_id, Err(e) if e.is_timeout() || e.is_closed())
+                    && attempts < 10_000
+                {
                     tiny_id = id(tiny.clone()).await;
                     attempts += 1;
                 }
@@ -573,10 +580,6 @@ fn cancellation_chaos_get_set_pipelines_on_workers_threads_and_tokio() {
 
     // Open every worker's connections (both clients), then note who they are.
     let ids_before = client_ids(&workers, &client, &tiny);
-    let connections_before = info_field(
-        &futures_lite::future::block_on(client.info::<String>("stats")).unwrap(),
-        "total_connections_received",
-    );
 
     let tally = Arc::new(Tally::default());
     let budget = WORKER_COMMANDS / (nworkers * TASKS_PER_WORKER) as u64 + 1;
@@ -682,14 +685,17 @@ fn cancellation_chaos_get_set_pipelines_on_workers_threads_and_tokio() {
         }
     }
     let ids_after = client_ids(&workers, &client, &tiny);
-    assert_eq!(ids_before, ids_after, "a worker's connection was replaced");
+    // The main client's connections survived every drop. (The tiny client's did not, by
+    // design: a timed-out call closes its connection and the pool opens a new one.)
+    let main_ids = |ids: &[(i64, i64)]| ids.iter().map(|(a, _)| *a).collect::<Vec<_>>();
+    assert_eq!(
+        main_ids(&ids_before),
+        main_ids(&ids_after),
+        "a worker's connection was replaced"
+    );
     let connections_after = info_field(
         &futures_lite::future::block_on(client.info::<String>("stats")).unwrap(),
         "total_connections_received",
-    );
-    assert_eq!(
-        connections_before, connections_after,
-        "the client reconnected during the chaos"
     );
     let connected = info_field(
         &futures_lite::future::block_on(client.info::<String>("clients")).unwrap(),

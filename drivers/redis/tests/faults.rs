@@ -249,7 +249,10 @@ fn timeout_setup() -> (RedisServer, FaultProxy, Client) {
     let proxy = FaultProxy::start(server.addr()).unwrap();
     let config = Config::from_url(&format!("redis://{}", proxy.addr()))
         .unwrap()
-        .command_timeout(Some(Duration::from_millis(100)));
+        .command_timeout(Some(Duration::from_millis(100)))
+        // A timed-out call retires its connection; while the stall lasts, the replacement's
+        // handshake stalls too and gives up after this.
+        .connect_timeout(Duration::from_secs(1));
     let c = Client::new(config).unwrap();
     let direct = client(&server.url());
     block_on(async {
@@ -261,7 +264,7 @@ fn timeout_setup() -> (RedisServer, FaultProxy, Client) {
 }
 
 #[test]
-fn command_timeout_from_a_thread_then_the_connection_stays_in_step() {
+fn command_timeout_from_a_thread_then_the_client_recovers() {
     let (_server, proxy, c) = timeout_setup();
     // Mailbox path: connections are opened on every worker first (round-robin).
     for _ in 0..support::num_workers() * 2 {
@@ -273,18 +276,20 @@ fn command_timeout_from_a_thread_then_the_connection_stays_in_step() {
         let e = guard("a stalled call from a thread", move || {
             block_on(c1.get::<String>(k)).unwrap_err()
         });
-        assert!(e.is_timeout(), "{e:?}");
+        // The first times out and retires its connection; a replacement cannot finish its
+        // handshake while the stall lasts.
+        assert!(e.is_timeout() || e.is_connect(), "{e:?}");
     }
-    // A stalled pipeline times out as well.
+    // A stalled pipeline times out (or cannot connect) as well.
     let c1 = c.clone();
     let e = guard("a stalled pipeline", move || {
         let mut p = Pipeline::new();
         p.get("a").get("b").get("c");
         block_on(c1.pipeline::<Vec<String>>(&p)).unwrap_err()
     });
-    assert!(e.is_timeout(), "{e:?}");
+    assert!(e.is_timeout() || e.is_connect(), "{e:?}");
     proxy.set_mode_on(Direction::ServerToClient, Mode::PassThrough);
-    // The late replies are read and discarded; every later call gets its own reply.
+    // The stuck connections were closed and are replaced; every later call gets its own reply.
     for round in 0..4 {
         for k in ["c", "d", "a", "b"] {
             let c1 = c.clone();
@@ -301,7 +306,7 @@ fn command_timeout_from_a_thread_then_the_connection_stays_in_step() {
 /// its deadline and hangs (the mailbox path uses `task::timeout` and is fine).
 #[test]
 
-fn command_timeout_on_a_worker_then_the_connection_stays_in_step() {
+fn command_timeout_on_a_worker_then_the_client_recovers() {
     let (_server, proxy, c) = timeout_setup();
     // Worker path (the call's own deadline).
     for n in 0..support::num_workers() {
@@ -327,7 +332,7 @@ fn command_timeout_on_a_worker_then_the_connection_stays_in_step() {
             })
         });
         for e in &errors {
-            assert!(e.is_timeout(), "worker {n}: {e:?}");
+            assert!(e.is_timeout() || e.is_connect(), "worker {n}: {e:?}");
         }
         proxy_mode(Mode::PassThrough);
         let c1 = c.clone();
@@ -384,5 +389,106 @@ fn proxy_cut_mid_traffic() {
             }
         }
         recovers(&c);
+    }
+}
+
+/// A server that never answers the first `GET` it receives (the socket stays open) and answers
+/// everything else: the connection that carried that `GET` is stuck for good.
+fn swallows_the_first_get() -> support::FakeServer {
+    let swallowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    support::FakeServer::start(move |mut s| {
+        let mut stuck = false;
+        while let Some(command) = s.next_command() {
+            let name = String::from_utf8_lossy(&command[0]).to_ascii_uppercase();
+            if stuck {
+                // Nothing more on this connection, as from a hung server.
+                continue;
+            }
+            match name.as_str() {
+                "GET" if !swallowed.swap(true, std::sync::atomic::Ordering::AcqRel) => {
+                    stuck = true;
+                }
+                "GET" => s.write(&support::bulk(b"v")),
+                "PING" => s.write(b"+PONG\r\n"),
+                _ => s.write(b"+OK\r\n"),
+            }
+        }
+    })
+}
+
+fn stuck_setup() -> (support::FakeServer, Client) {
+    let fake = swallows_the_first_get();
+    let config = Config::from_url(&fake.url())
+        .unwrap()
+        .command_timeout(Some(Duration::from_millis(200)));
+    (fake, Client::new(config).unwrap())
+}
+
+/// A timed-out command's connection is closed and replaced: later commands get their replies
+/// instead of queueing behind one that never comes (on a worker).
+#[test]
+fn a_timed_out_command_retires_its_connection_on_a_worker() {
+    let (fake, c) = stuck_setup();
+    let (first, later) = guard("a stuck connection on a worker", move || {
+        on_worker(0, move || async move {
+            let first = c.get::<String>("k").await;
+            let mut later = Vec::new();
+            for _ in 0..3 {
+                later.push(c.get::<String>("k").await);
+            }
+            (first, later)
+        })
+    });
+    assert!(first.unwrap_err().is_timeout());
+    for got in later {
+        assert_eq!(got.unwrap(), "v");
+    }
+    assert!(fake.accepted() >= 2, "no new connection was opened");
+}
+
+/// The same from a thread (the mailbox path, round-robin over the workers): after the first
+/// command times out, no later one lands on the stuck connection.
+#[test]
+fn a_timed_out_command_retires_its_connection_from_a_thread() {
+    let (_fake, c) = stuck_setup();
+    let rounds = support::num_workers() * 3;
+    let (first, later) = guard("a stuck connection from a thread", move || {
+        let first = block_on(c.get::<String>("k"));
+        let later: Vec<_> = (0..rounds)
+            .map(|_| block_on(c.get::<String>("k")))
+            .collect();
+        (first, later)
+    });
+    assert!(first.unwrap_err().is_timeout());
+    for got in later {
+        assert_eq!(got.unwrap(), "v");
+    }
+}
+
+/// Requests queued behind the overdue one on the same connection fail at once with a typed
+/// error (closed) rather than each waiting out its own timeout behind it.
+#[test]
+fn requests_behind_an_overdue_reply_fail_as_closed() {
+    let (_fake, c) = stuck_setup();
+    let outcomes = guard("requests behind a stuck one", move || {
+        on_worker(0, move || async move {
+            // Connected first, so the three calls share one connection.
+            c.ping::<String>().await.unwrap();
+            let c2 = c.clone();
+            let c3 = c.clone();
+            let (a, b) = futures_lite::future::zip(c.get::<String>("k"), async move {
+                futures_lite::future::zip(c2.get::<String>("k"), c3.get::<String>("k")).await
+            })
+            .await;
+            vec![a, b.0, b.1]
+        })
+    });
+    assert!(
+        outcomes[0].as_ref().unwrap_err().is_timeout(),
+        "{outcomes:?}"
+    );
+    for got in &outcomes[1..] {
+        let e = got.as_ref().unwrap_err();
+        assert!(e.is_closed() && !e.is_timeout(), "{e:?}");
     }
 }

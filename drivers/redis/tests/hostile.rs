@@ -367,3 +367,78 @@ fn an_unsolicited_reply_closes_the_connection_from_a_thread() {
     }
     assert!(fake.accepted() >= 2);
 }
+
+/// A server that answers every `GET` with `+OK` (and `LRANGE` with three or four elements).
+fn confused_server() -> support::FakeServer {
+    support::FakeServer::start(|mut s| {
+        while let Some(command) = s.next_command() {
+            match String::from_utf8_lossy(&command[0])
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "GET" | "HGET" => s.write(b"+OK\r\n"),
+                "PING" => s.write(b"+PONG\r\n"),
+                "LRANGE" if command.get(1).map(Vec::as_slice) == Some(b"four") => {
+                    s.write(b"*4\r\n:1\r\n:2\r\n:3\r\n:4\r\n")
+                }
+                "LRANGE" => s.write(b"*3\r\n:1\r\n:2\r\n:3\r\n"),
+                _ => s.write(b"+OK\r\n"),
+            }
+        }
+    })
+}
+
+/// `GET` answers a bulk string or nil: a simple string is not its value, even though `String`
+/// takes one from `PING`.
+#[test]
+fn a_simple_string_is_not_a_bulk_reply() {
+    let fake = confused_server();
+    let c = client(&fake.url());
+    let c1 = c.clone();
+    let (typed, hget, raw, as_value, ping) = guard("confused GET", move || {
+        block_on(async {
+            (
+                c1.get::<String>("k").await,
+                c1.hget::<Option<String>>("h", "f").await,
+                c1.query::<String>(corelane_redis::Cmd::new("get").arg("k"))
+                    .await,
+                c1.get::<corelane_redis::Value>("k").await,
+                c1.ping::<String>().await,
+            )
+        })
+    });
+    for (what, e) in [
+        ("typed", typed.unwrap_err()),
+        ("hget", hget.unwrap_err()),
+        ("raw", raw.unwrap_err()),
+        ("value", as_value.unwrap_err()),
+    ] {
+        assert!(e.is_type_mismatch(), "{what}: {e:?}");
+    }
+    assert_eq!(ping.unwrap(), "PONG");
+    // The same on a worker.
+    let got = on_worker(0, move || async move { c.get::<String>("k").await });
+    assert!(got.unwrap_err().is_type_mismatch());
+}
+
+/// The aggregate length limit is the client's setting: exactly the limit decodes, one more is
+/// a protocol error that closes the connection.
+#[test]
+fn the_aggregate_length_limit_is_configurable() {
+    let fake = confused_server();
+    let config = corelane_redis::Config::from_url(&fake.url())
+        .unwrap()
+        .max_aggregate_len(3);
+    let c = corelane_redis::Client::new(config).unwrap();
+    let (three, four) = guard("aggregate limit", move || {
+        block_on(async {
+            (
+                c.lrange::<Vec<i64>>("three", 0, -1).await,
+                c.lrange::<Vec<i64>>("four", 0, -1).await,
+            )
+        })
+    });
+    assert_eq!(three.unwrap(), [1, 2, 3]);
+    let e = four.unwrap_err();
+    assert!(e.is_protocol() && e.is_closed(), "{e:?}");
+}

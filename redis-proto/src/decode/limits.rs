@@ -20,7 +20,9 @@ pub struct Limits {
     /// `proto-max-bulk-len`.
     pub max_bulk_len: usize,
     /// Largest element count of an array, set or push, and pair count of a map or attribute.
-    /// Default: `u32::MAX`.
+    /// Default: 16 Mi (16,777,216): far above what real replies carry (a `KEYS`/`SMEMBERS`
+    /// of millions of members still fits), small enough that a corrupt header claiming
+    /// billions is refused at once instead of keeping the connection waiting for them.
     pub max_aggregate_len: usize,
     /// Deepest nesting of aggregates (attributes included); a frame nested exactly this deep
     /// is accepted. Default: 128.
@@ -31,7 +33,7 @@ impl Limits {
     /// Redis' default `proto-max-bulk-len`: 512 MiB.
     pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
     /// Default `max_aggregate_len`.
-    pub const DEFAULT_MAX_AGGREGATE_LEN: usize = u32::MAX as usize;
+    pub const DEFAULT_MAX_AGGREGATE_LEN: usize = 16 * 1024 * 1024;
     /// Default `max_depth`.
     pub const DEFAULT_MAX_DEPTH: usize = 128;
 

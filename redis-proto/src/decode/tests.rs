@@ -311,7 +311,8 @@ fn bulk_claiming_4_gib_allocates_nothing() {
 
 #[test]
 fn huge_aggregate_counts_preallocate_only_what_arrived() {
-    let mut d = Decoder::new();
+    // The largest counts a limit may allow (the default is lower).
+    let mut d = Decoder::with_limits(Limits::default().with_max_aggregate_len(u32::MAX as usize));
     let mut buf = BytesMut::from(&b"*4294967295\r\n%4294967295\r\n~100\r\n:1\r\n"[..]);
     assert_eq!(d.decode(&mut buf).unwrap(), None);
     // Each aggregate preallocates at most one element per 3 bytes received after its header:
@@ -324,6 +325,35 @@ fn huge_aggregate_counts_preallocate_only_what_arrived() {
             len: 4_294_967_296,
             max: Limits::DEFAULT_MAX_AGGREGATE_LEN
         }
+    );
+    // The default is sane (millions, not billions), and checked at MAX-1, MAX and MAX+1.
+    let max = Limits::DEFAULT_MAX_AGGREGATE_LEN;
+    assert!((1_000_000..=100_000_000).contains(&max), "{max}");
+    for ty in [b'*', b'~', b'>', b'%'] {
+        for len in [max - 1, max] {
+            let mut d = Decoder::new();
+            let mut buf = BytesMut::from(format!("{}{len}\r\n", ty as char).as_bytes());
+            assert_eq!(d.decode(&mut buf), Ok(None), "{} {len}", ty as char);
+        }
+        let over = format!("{}{}\r\n", ty as char, max + 1);
+        assert_eq!(
+            err(over.as_bytes()),
+            DecodeError::AggregateTooLong {
+                len: max as u64 + 1,
+                max
+            }
+        );
+    }
+    // A configured limit: a complete frame of exactly MAX elements decodes, MAX+1 does not.
+    let three = Limits::default().with_max_aggregate_len(3);
+    let mut buf = BytesMut::from(&b"*3\r\n:1\r\n:2\r\n:3\r\n"[..]);
+    assert!(matches!(
+        Decoder::with_limits(three).decode(&mut buf),
+        Ok(Some(_))
+    ));
+    assert_eq!(
+        err_with(Decoder::with_limits(three), b"*4\r\n"),
+        DecodeError::AggregateTooLong { len: 4, max: 3 }
     );
     let limits = Limits::default().with_max_aggregate_len(2);
     assert_eq!(

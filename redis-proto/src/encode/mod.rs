@@ -75,6 +75,33 @@ impl Cmd {
         self.argc
     }
 
+    /// The arguments as written, the command name first (for routing and checks: e.g. a
+    /// client looking at a raw command's name and subcommand).
+    ///
+    /// ```
+    /// use corelane_redis_proto::Cmd;
+    ///
+    /// let cmd = Cmd::new("CLIENT").arg("REPLY").arg("OFF");
+    /// let args: Vec<&[u8]> = cmd.iter_args().collect();
+    /// assert_eq!(args, [&b"CLIENT"[..], b"REPLY", b"OFF"]);
+    /// ```
+    pub fn iter_args(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest: &[u8] = &self.args;
+        std::iter::from_fn(move || {
+            // Each argument is `$<len>\r\n<bytes>\r\n`, as `push_arg` wrote it.
+            let header_end = rest.iter().position(|&b| b == b'\r')?;
+            let len: usize = std::str::from_utf8(rest.get(1..header_end)?)
+                .ok()?
+                .parse()
+                .ok()?;
+            let start = header_end.checked_add(2)?;
+            let end = start.checked_add(len)?;
+            let arg = rest.get(start..end)?;
+            rest = rest.get(end.checked_add(2)?..).unwrap_or_default();
+            Some(arg)
+        })
+    }
+
     /// Exact number of bytes [`write_to`](Self::write_to) appends.
     pub fn encoded_len(&self) -> usize {
         header_len(self.argc).saturating_add(self.args.len())
