@@ -148,12 +148,12 @@ fn a_transaction_after_add_column_sees_the_new_columns_next_time() {
     guard("transaction", move || {
         on_worker(0, move || async move {
             client
-                .batch_execute("CREATE TABLE st_tx (a int4); INSERT INTO st_tx VALUES (1)")
+                .batch_execute("CREATE TABLE st_tx (a int4, b int4); INSERT INTO st_tx VALUES (1, 2)")
                 .await
                 .unwrap();
-            assert_eq!(width(&client).await.unwrap(), 1);
+            assert_eq!(width(&client).await.unwrap(), 2);
             client
-                .batch_execute("ALTER TABLE st_tx ADD COLUMN b int4")
+                .batch_execute("ALTER TABLE st_tx ADD COLUMN c int4")
                 .await
                 .unwrap();
             if let Err(e) = width(&client).await {
@@ -162,7 +162,7 @@ fn a_transaction_after_add_column_sees_the_new_columns_next_time() {
             }
             for _ in 0..3 {
                 match width(&client).await {
-                    Ok(n) => assert_eq!(n, 2),
+                    Ok(n) => assert_eq!(n, 3),
                     Err(e) => panic!("a later transaction: {e}"),
                 }
             }
