@@ -148,7 +148,9 @@ fn a_transaction_after_add_column_sees_the_new_columns_next_time() {
     guard("transaction", move || {
         on_worker(0, move || async move {
             client
-                .batch_execute("CREATE TABLE st_tx (a int4, b int4); INSERT INTO st_tx VALUES (1, 2)")
+                .batch_execute(
+                    "CREATE TABLE st_tx (a int4, b int4); INSERT INTO st_tx VALUES (1, 2)",
+                )
                 .await
                 .unwrap();
             assert_eq!(width(&client).await.unwrap(), 2);
