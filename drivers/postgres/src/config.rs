@@ -150,7 +150,9 @@ impl Config {
         self.connect_timeout = timeout;
         self
     }
-    /// Prepared statements kept per connection (default 256; 0 disables the cache).
+    /// Prepared statements kept per connection (default 256). 0 names no statement at all:
+    /// each query is parsed into the unnamed statement in its own round trip, and nothing is
+    /// left on the server (the setting for pgbouncer in transaction mode).
     pub fn statement_cache_size(mut self, n: usize) -> Self {
         self.statement_cache_size = n;
         self

@@ -32,21 +32,25 @@ thread_local! {
 
 /// The statement client `id` described for `sql` on this thread, marked as just used.
 pub(crate) fn get(id: u64, sql: &str) -> Option<Statement> {
-    DESCRIBED.with(|d| {
-        let mut d = d.borrow_mut();
-        let client = d.iter_mut().find(|c| c.id == id)?;
-        client.clock += 1;
-        let clock = client.clock;
-        let (stmt, used) = client.entries.get_mut(sql)?;
-        *used = clock;
-        Some(stmt.clone())
-    })
+    // `try_with`: during a thread's teardown the cache may be gone (then nothing is known).
+    DESCRIBED
+        .try_with(|d| {
+            let mut d = d.borrow_mut();
+            let client = d.iter_mut().find(|c| c.id == id)?;
+            client.clock += 1;
+            let clock = client.clock;
+            let (stmt, used) = client.entries.get_mut(sql)?;
+            *used = clock;
+            Some(stmt.clone())
+        })
+        .ok()
+        .flatten()
 }
 
 /// Remembers `stmt` for client `id` (alive while `alive` is) on this thread, replacing what
 /// was known for its SQL.
 pub(crate) fn remember(id: u64, alive: &Arc<()>, stmt: Statement) {
-    DESCRIBED.with(|d| {
+    let _ = DESCRIBED.try_with(|d| {
         let mut d = d.borrow_mut();
         d.retain(|c| c.alive.strong_count() > 0);
         let at = match d.iter().position(|c| c.id == id) {
@@ -71,22 +75,22 @@ pub(crate) fn remember(id: u64, alive: &Arc<()>, stmt: Statement) {
         client
             .entries
             .insert(stmt.sql.clone(), (stmt, client.clock));
-    })
+    });
 }
 
 /// Forgets what client `id` knows about `sql` on this thread (it is described again at its
 /// next use).
 pub(crate) fn forget(id: u64, sql: &str) {
-    DESCRIBED.with(|d| {
+    let _ = DESCRIBED.try_with(|d| {
         if let Some(client) = d.borrow_mut().iter_mut().find(|c| c.id == id) {
             client.entries.remove(sql);
         }
-    })
+    });
 }
 
 /// Drops everything client `id` left on this thread.
 pub(crate) fn drop_client(id: u64) {
-    DESCRIBED.with(|d| d.borrow_mut().retain(|c| c.id != id))
+    let _ = DESCRIBED.try_with(|d| d.borrow_mut().retain(|c| c.id != id));
 }
 
 /// Drops the least recently used quarter of `entries`.

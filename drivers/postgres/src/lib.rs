@@ -27,8 +27,12 @@
 //!   that worker's connection, a query elsewhere (tokio, plain threads) runs on a worker through
 //!   its mailbox. Concurrent queries on one worker are pipelined on its connection.
 //! - **Statements.** Queries with parameters use the extended protocol: the client describes a
-//!   SQL text once (parameter types, result columns), and each connection prepares it on first
-//!   use and keeps it in an LRU cache (re-preparing once if the server lost it, SQLSTATE 26000).
+//!   SQL text once per worker (parameter types, result columns; a bounded LRU per thread, no
+//!   lock), and each connection prepares it on first use and keeps it in an LRU cache
+//!   (re-preparing once if the server lost it, SQLSTATE 26000). Rows are decoded with the
+//!   columns the server reported for the statement on that connection, so after DDL changes
+//!   a statement's result (`ALTER TABLE ... ADD COLUMN` under a `SELECT *`) the statement is
+//!   described again and the call retried once, and no value is read with a stale type.
 //!   Steady state: one round trip per query. Results come in binary where a decoder exists,
 //!   as text otherwise.
 //! - **Pipelines.** [`Client::pipeline`] sends N statements with one `Sync` — one round trip —

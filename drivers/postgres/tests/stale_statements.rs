@@ -137,3 +137,47 @@ fn a_column_type_change_is_never_decoded_with_the_old_type() {
         });
     });
 }
+
+/// In a transaction a stale statement cannot be retried (its failure aborted the
+/// transaction), but it is described afresh: the next transaction sees the new columns.
+#[test]
+fn a_transaction_after_add_column_sees_the_new_columns_next_time() {
+    two_workers();
+    let server = shared_server();
+    let client = client_for(&server, |c| c);
+    guard("transaction", move || {
+        on_worker(0, move || async move {
+            client
+                .batch_execute(
+                    "CREATE TABLE st_tx (a int4, b int4); INSERT INTO st_tx VALUES (1, 2)",
+                )
+                .await
+                .unwrap();
+            assert_eq!(width(&client).await.unwrap(), 2);
+            client
+                .batch_execute("ALTER TABLE st_tx ADD COLUMN c int4")
+                .await
+                .unwrap();
+            if let Err(e) = width(&client).await {
+                let code = e.code().map(|c| c.code().to_owned());
+                assert!(matches!(code.as_deref(), Some("08P01" | "0A000")), "{e}");
+            }
+            for _ in 0..3 {
+                match width(&client).await {
+                    Ok(n) => assert_eq!(n, 3),
+                    Err(e) => panic!("a later transaction: {e}"),
+                }
+            }
+        })
+    });
+}
+
+/// The number of columns of `SELECT * FROM st_tx`, read in a transaction.
+async fn width(client: &Client) -> Result<usize, corelane_postgres::Error> {
+    client
+        .transaction(
+            corelane_postgres::TransactionOptions::new(),
+            |tx| async move { Ok(tx.query_one("SELECT * FROM st_tx", &[]).await?.len()) },
+        )
+        .await
+}
