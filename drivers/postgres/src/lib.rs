@@ -56,6 +56,11 @@
 //!   [`CopyBinary`] to format rows), a failing source aborting it with `CopyFail`; `COPY ... TO
 //!   STDOUT` as a stream, in bounded memory. A stalled server fails a copy after
 //!   [`Config::copy_timeout`]; a dropped copy is aborted at once.
+//! - **Big results.** A collected result (`query`, …) is capped by
+//!   [`Config::max_result_bytes`] (256 MiB by default; past it the call fails with
+//!   [`Error::is_result_too_large`] and the connection serves on); [`Client::query_stream`]
+//!   streams rows of any number in bounded memory, holding the server back while the consumer
+//!   is behind.
 //! - **Notices** go to [`Config::on_notice`] (dropped without one).
 //!
 //! Not yet: TLS (see the issue tracker).
