@@ -246,3 +246,40 @@ fn a_setting_changed_unseen_retires_the_connection() {
         })
     });
 }
+
+#[test]
+fn a_listen_unseen_retires_the_connection_at_its_first_notification() {
+    let (server, client) = client();
+    let notifier = client_for(&server, |c| c);
+    guard("LISTEN in a DO block", move || {
+        on_worker(0, move || async move {
+            let before = pid(&client).await;
+            client
+                .batch_execute("DO $$ BEGIN EXECUTE 'LISTEN session_hidden'; END $$")
+                .await
+                .unwrap();
+            notifier
+                .batch_execute("NOTIFY session_hidden")
+                .await
+                .unwrap();
+            // The notification arrives on its own time; the connection leaves the pool once it
+            // did. A hang guard of ~60 s, not a timing assertion.
+            let mut now = before;
+            for _ in 0..600 {
+                now = pid(&client).await;
+                if now != before {
+                    break;
+                }
+                task::sleep(Duration::from_millis(100)).await;
+            }
+            assert_ne!(now, before, "the listening connection stayed in the pool");
+            let listening: i64 = client
+                .query_one("SELECT count(*) FROM pg_listening_channels()", &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(listening, 0);
+        })
+    });
+}
