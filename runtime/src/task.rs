@@ -91,13 +91,19 @@ pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T
     .await
 }
 
-/// Runs a blocking function (a DNS lookup, a file read) on the worker's helper thread and
-/// waits for it without blocking the worker.
+/// Runs a blocking function (a DNS lookup, a file read, PBKDF2) on the worker's helper thread
+/// and waits for it without blocking the worker.
+///
+/// Off a worker there is no helper thread to hand it to (and glommio would panic): it runs
+/// on the calling thread, which is what that caller would have done without us.
 pub async fn blocking<F, R>(f: F) -> R
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    if crate::WorkerLoop::current().is_none() {
+        return f();
+    }
     glommio::executor().spawn_blocking(f).await
 }
 
@@ -149,5 +155,17 @@ impl Future for Sleep {
             Some(timer) => std::pin::Pin::new(timer).poll(cx).map(|_| ()),
             None => std::task::Poll::Pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blocking_off_a_worker_runs_on_the_calling_thread_instead_of_panicking() {
+        let caller = std::thread::current().id();
+        let ran_on = futures_lite::future::block_on(super::blocking(move || {
+            std::thread::current().id()
+        }));
+        assert_eq!(ran_on, caller);
     }
 }
