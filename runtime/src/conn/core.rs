@@ -429,6 +429,41 @@ impl<H: Handler> ConnCore<H> {
         }
     }
 
+    /// Takes what the socket holds right now into the input buffer, without waiting and
+    /// whatever the reactor has reported yet: `Ok(n)` bytes appended (0: nothing there). End of
+    /// stream and I/O errors close the connection and return its cause.
+    ///
+    /// For the moment a connection goes from nothing outstanding to a request in flight:
+    /// bytes that arrived before are nobody's reply, and must not be taken for the new
+    /// request's (the reader task may not have seen them yet).
+    pub(crate) fn fill_now(&self) -> Result<usize, CloseCause> {
+        if self.closed.get() {
+            return Err(self.closed_cause());
+        }
+        let read = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let read = self.stream.borrow().read_now(&mut scratch[..]);
+            if let Some(Ok(n)) = read {
+                self.input
+                    .borrow_mut()
+                    .extend_from_slice(scratch.get(..n).unwrap_or_default());
+            }
+            read
+        });
+        match read {
+            None => Ok(0),
+            Some(Ok(0)) => {
+                self.close_at_eof();
+                Err(self.closed_cause())
+            }
+            Some(Ok(n)) => Ok(n),
+            Some(Err(e)) => {
+                self.close(CloseCause::io(&e));
+                Err(self.closed_cause())
+            }
+        }
+    }
+
     pub(crate) fn wake_lease_holder(&self) {
         wake(&self.lease_waker);
     }

@@ -99,6 +99,33 @@ impl Stream {
         }
     }
 
+    /// One non-blocking `recv` straight from the socket, whatever the reactor knows: `None`
+    /// when nothing is there (`EAGAIN`), `Some(Ok(0))` at end of stream.
+    ///
+    /// TCP only: glommio's Unix stream does not expose its descriptor, so for a Unix socket
+    /// this reports nothing (bytes there are seen once the reader task reads them).
+    pub(crate) fn read_now(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        use std::os::fd::AsRawFd;
+        let fd = match &self.0 {
+            Inner::Tcp(s) => s.as_raw_fd(),
+            Inner::Unix(_) => return None,
+        };
+        loop {
+            // SAFETY: `fd` is open while `self` lives; `buf` is valid for `buf.len()` bytes.
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                return Some(Ok(n.unsigned_abs()));
+            }
+            let err = io::Error::last_os_error();
+            match err.kind() {
+                io::ErrorKind::WouldBlock => return None,
+                io::ErrorKind::Interrupted => continue,
+                _ => return Some(Err(err)),
+            }
+        }
+    }
+
     pub(crate) fn poll_write(
         &mut self,
         cx: &mut Context<'_>,

@@ -169,6 +169,10 @@ impl<C: Codec> Pipe<C> {
             let _ = reply_to.send(Err(e.into()));
             return;
         }
+        if let Err(cause) = self.check_quiet() {
+            let _ = reply_to.send(Err(RequestError::Closed(cause)));
+            return;
+        }
         // Encode first, then queue the entry: both happen before the writer task can run (it
         // only runs after this job returns), so "entry before bytes" holds on the wire, and an
         // encoder that panics leaves neither an entry nor bytes behind.
@@ -187,6 +191,49 @@ impl<C: Codec> Pipe<C> {
                 let _ = reply_to.send(Err(e.into()));
             }
         }
+    }
+
+    /// Before the first request goes out on a connection with nothing outstanding: any byte
+    /// that arrived meanwhile answers nobody. The codec consumes what the protocol allows
+    /// unsolicited (pushes, notifications); anything else closes the connection — it would
+    /// otherwise be taken for the new request's reply. Looks at the input buffer and at the
+    /// socket itself (one non-blocking `recv`): the reader task may not have run since those
+    /// bytes arrived. Does nothing while requests are outstanding.
+    pub(crate) fn check_quiet(&self) -> Result<(), CloseCause> {
+        {
+            let state = self.state.borrow();
+            if !state.queue.is_empty() || state.direct.is_some() {
+                return Ok(());
+            }
+        }
+        let core = self.conn.core();
+        if !core.input().is_empty() {
+            self.show_unsolicited()?;
+            if !core.input().is_empty() {
+                // The codec keeps bytes it allows (the start of a push, COPY data): they are
+                // the protocol's, and reading more now would only grow the buffer.
+                return Ok(());
+            }
+        }
+        // No borrow is held: a close here runs `on_close`.
+        if core.fill_now()? > 0 {
+            self.show_unsolicited()?;
+        }
+        Ok(())
+    }
+
+    /// Shows the input to the codec's `unsolicited`; an error closes the connection.
+    fn show_unsolicited(&self) -> Result<(), CloseCause> {
+        let result = {
+            let mut state = self.state.borrow_mut();
+            let mut input = self.conn.core().input();
+            state.codec.unsolicited(&mut input)
+        };
+        result.map_err(|e| {
+            let cause = CloseCause::protocol(e);
+            self.conn.close(cause.clone());
+            self.conn.close_cause().unwrap_or(cause)
+        })
     }
 
     /// Requests sent (or queued) whose replies the loop's reader has not delivered yet.

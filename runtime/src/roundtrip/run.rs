@@ -142,6 +142,8 @@ impl<'p, C: Codec> Progress<'p, C> {
             state.queue.is_empty() && state.direct.is_none()
         };
         if idle {
+            // Nothing outstanding: bytes already here would be taken for our replies.
+            self.pipe.check_quiet().map_err(RequestError::Closed)?;
             if let Some(lease) = conn.take_reading() {
                 // Nothing in flight and nobody else reading: send now and read our own replies.
                 conn.write_now(&self.batch.bytes)?;
