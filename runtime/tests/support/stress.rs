@@ -215,7 +215,7 @@ async fn cpu_task(shared: Arc<Shared>, w: usize, seed: u64, edge: bool) {
     let mut rng = fastrand::Rng::with_seed(seed);
     while shared.running() {
         let slice = Duration::from_micros(if edge {
-            rng.u64(800..1050)
+            rng.u64(850..1000)
         } else {
             rng.u64(50..3000)
         });
@@ -229,7 +229,7 @@ async fn cpu_task(shared: Arc<Shared>, w: usize, seed: u64, edge: bool) {
             task::yield_now().await;
         } else {
             let asked = if edge {
-                Duration::from_micros(rng.u64(100..3000))
+                Duration::from_micros(rng.u64(50..1000))
             } else {
                 random_timer(&mut rng)
             };
