@@ -30,7 +30,7 @@ fn workers_wake_after_failed_link_submissions() {
         let lp = test_loop(3);
         std::env::remove_var(FAULTS);
         let before = glommio::corelane_link_submit_faults_injected();
-        let run_for = Duration::from_secs(3);
+        let run_for = Duration::from_secs(2);
         let report = corelane_testkit::guard(
             "the reactor stress run with failed link submissions",
             run_for + Duration::from_secs(60),

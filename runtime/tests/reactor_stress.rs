@@ -1,12 +1,12 @@
 //! Sleep and wake of workers under stress (issue 9 A2): random timers from 1 µs to 100 ms,
 //! mailbox jobs from other threads, socket round trips and CPU slices on three workers while
-//! two threads burn the CPUs; every timer, round trip and job must complete within 2 s of
+//! two threads burn the CPUs; every timer, round trip and job must complete within 3 s of
 //! when it was due (see `support/stress.rs`).
 //!
 //! It guards the fix for a worker that slept with no timer armed (a kept preemption timer
 //! fired while the reactor flushed its rings on the way to sleep; see
 //! vendor/glommio/CORELANE_PATCHES.md, patch 8). With that fix reverted, this test caught the
-//! bug in every run of its default length (the measurements are in the patch notes).
+//! bug in each of 10 runs, 0.7–9.3 s into the run (the measurements are in the patch notes).
 //!
 //! `CORELANE_REACTOR_STRESS_SECS` sets the length (default 15 s) for local soak runs, e.g.
 //! `CORELANE_REACTOR_STRESS_SECS=600 cargo test -p corelane-runtime --test reactor_stress`.
