@@ -91,14 +91,25 @@ pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T
     .await
 }
 
-/// Runs a blocking function (a DNS lookup, a file read) on the worker's helper thread and
-/// waits for it without blocking the worker.
+/// Runs a blocking or CPU-heavy function (a DNS lookup, a file read, PBKDF2) on the worker's
+/// helper thread and waits for it without blocking the worker: the worker's other tasks and
+/// connections run meanwhile, and the helper's completion wakes a sleeping worker at once.
+///
+/// Must be called on a worker. A panic in `f` is caught on the helper thread (which would
+/// otherwise die, and every later blocking call of the worker hang) and re-raised here, in
+/// the calling task, whose own task catches it.
 pub async fn blocking<F, R>(f: F) -> R
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    glommio::executor().spawn_blocking(f).await
+    let caught = glommio::executor()
+        .spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+        .await;
+    match caught {
+        Ok(out) => out,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 /// Resolves `host:port` to socket addresses without blocking the worker (IP literals are
