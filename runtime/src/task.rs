@@ -91,11 +91,14 @@ pub async fn timeout<T>(dur: Duration, fut: impl Future<Output = T>) -> Option<T
     .await
 }
 
-/// Runs a blocking function (a DNS lookup, a file read, PBKDF2) on the worker's helper thread
-/// and waits for it without blocking the worker.
+/// Runs a blocking or CPU-heavy function (a DNS lookup, a file read, PBKDF2) on the worker's
+/// helper thread and waits for it without blocking the worker: the worker's other tasks and
+/// connections run meanwhile, and the helper's completion wakes a sleeping worker at once.
 ///
 /// Off a worker there is no helper thread to hand it to (and glommio would panic): it runs
-/// on the calling thread, which is what that caller would have done without us.
+/// on the calling thread, which is what that caller would have done without us. A panic in
+/// `f` is caught on the helper thread (which would otherwise die, and every later blocking
+/// call of the worker hang) and re-raised here, in the calling task, whose own task catches it.
 pub async fn blocking<F, R>(f: F) -> R
 where
     F: FnOnce() -> R + Send + 'static,
@@ -104,7 +107,13 @@ where
     if crate::WorkerLoop::current().is_none() {
         return f();
     }
-    glommio::executor().spawn_blocking(f).await
+    let caught = glommio::executor()
+        .spawn_blocking(move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+        .await;
+    match caught {
+        Ok(out) => out,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
 /// Resolves `host:port` to socket addresses without blocking the worker (IP literals are

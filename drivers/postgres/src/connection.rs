@@ -228,7 +228,7 @@ impl Connection {
                     let s = scram
                         .as_mut()
                         .ok_or_else(|| Error::auth("SASL continue without a SASL exchange"))?;
-                    s.update(&data).map_err(|e| Error::auth(e.to_string()))?;
+                    scram_continue(s, &data).await?;
                     frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
                 }
                 other => {
@@ -572,4 +572,20 @@ impl Connection {
             self.pipe.close();
         }
     }
+}
+
+/// SCRAM's server-first step. Its PBKDF2 (as many iterations as the server asks, up to the
+/// client's cap: up to about a second of CPU) runs on the worker's blocking thread, not on the
+/// worker, whose other connections would otherwise stall for that long.
+pub(crate) async fn scram_continue(
+    scram: &mut ScramSha256,
+    server_first: &[u8],
+) -> Result<(), Error> {
+    let job = scram
+        .begin_update(server_first)
+        .map_err(|e| Error::auth(e.to_string()))?;
+    let salted = corelane_runtime::task::blocking(move || job.run()).await;
+    scram
+        .complete_update(salted)
+        .map_err(|e| Error::auth(e.to_string()))
 }

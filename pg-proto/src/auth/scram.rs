@@ -6,6 +6,12 @@
 //!    mechanism [`SCRAM_SHA_256`].
 //! 2. On AuthenticationSASLContinue: [`ScramSha256::update`] with its data; send
 //!    [`ScramSha256::message`] (now the client-final message) in a SASLResponse.
+//!
+//!    `update` runs PBKDF2, CPU work the *server* sizes (up to the client's cap: about a
+//!    second). A driver on an event loop splits it in three so that work runs elsewhere:
+//!    [`ScramSha256::begin_update`] parses and checks the server-first message and returns a
+//!    [`Pbkdf2`] job (`Send`, pure); run [`Pbkdf2::run`] on another thread; hand its
+//!    [`SaltedPassword`] to [`ScramSha256::complete_update`].
 //! 3. On AuthenticationSASLFinal: [`ScramSha256::finish`] with its data, which verifies the
 //!    server signature (constant-time comparison).
 //! 4. On AuthenticationOk: [`ScramSha256::ensure_verified`]. An AuthenticationOk that arrives
@@ -55,6 +61,12 @@ enum State {
         nonce: String,
         password: Vec<u8>,
     },
+    /// Server-first checked; waiting for the salted password (PBKDF2, run by the caller).
+    Deriving {
+        bare: String,
+        server_first: String,
+        server_nonce: String,
+    },
     /// Client-final sent; waiting for server-final.
     ClientFinal {
         message: String,
@@ -77,6 +89,7 @@ impl fmt::Debug for ScramSha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::ClientFirst { .. } => "ClientFirst",
+            State::Deriving { .. } => "Deriving",
             State::ClientFinal { .. } => "ClientFinal",
             State::Verified => "Verified",
             State::Failed => "Failed",
@@ -85,6 +98,48 @@ impl fmt::Debug for ScramSha256 {
             .field("state", &state)
             .field("max_iterations", &self.max_iterations)
             .finish_non_exhaustive()
+    }
+}
+
+/// The PBKDF2 step of a SCRAM exchange (from [`ScramSha256::begin_update`]): pure CPU work
+/// sized by the server's iteration count, `Send`, so a driver can run it on another thread.
+/// `Debug` shows the iteration count only, never the password or salt.
+pub struct Pbkdf2 {
+    password: Vec<u8>,
+    salt: Vec<u8>,
+    iterations: u32,
+}
+
+impl Pbkdf2 {
+    /// The iteration count the server asked for (already checked against the client's cap).
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// Runs PBKDF2-HMAC-SHA-256: `Hi(password, salt, iterations)` of RFC 5802.
+    #[must_use]
+    pub fn run(self) -> SaltedPassword {
+        let mut salted = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(&self.password, &self.salt, self.iterations, &mut salted);
+        SaltedPassword(salted)
+    }
+}
+
+impl fmt::Debug for Pbkdf2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pbkdf2")
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The salted password [`Pbkdf2::run`] derived, for [`ScramSha256::complete_update`].
+/// `Debug` never shows it.
+pub struct SaltedPassword([u8; 32]);
+
+impl fmt::Debug for SaltedPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SaltedPassword(..)")
     }
 }
 
@@ -149,13 +204,23 @@ impl ScramSha256 {
             State::ClientFirst { message, .. } | State::ClientFinal { message, .. } => {
                 message.as_bytes()
             }
-            State::Verified | State::Failed => b"",
+            State::Deriving { .. } | State::Verified | State::Failed => b"",
         }
     }
 
     /// Processes the server-first message (AuthenticationSASLContinue data) and prepares the
-    /// client-final message.
+    /// client-final message: [`begin_update`](Self::begin_update), PBKDF2 in place, then
+    /// [`complete_update`](Self::complete_update). On an event loop, call those two instead
+    /// and run the PBKDF2 job off the loop.
     pub fn update(&mut self, server_first: &[u8]) -> Result<(), AuthError> {
+        let job = self.begin_update(server_first)?;
+        self.complete_update(job.run())
+    }
+
+    /// Parses and checks the server-first message (AuthenticationSASLContinue data) and returns
+    /// the PBKDF2 job it asks for; then call [`complete_update`](Self::complete_update) with
+    /// the job's result. No key is derived here: this step is cheap.
+    pub fn begin_update(&mut self, server_first: &[u8]) -> Result<Pbkdf2, AuthError> {
         let state = std::mem::replace(&mut self.state, State::Failed);
         let State::ClientFirst {
             message,
@@ -207,8 +272,31 @@ impl ScramSha256 {
             });
         }
 
-        let mut salted = [0u8; 32];
-        pbkdf2::pbkdf2_hmac::<Sha256>(&password, &salt, iterations, &mut salted);
+        self.state = State::Deriving {
+            bare: message.get(bare_start..).unwrap_or("").to_owned(),
+            server_first: server_first.to_owned(),
+            server_nonce: server_nonce.to_owned(),
+        };
+        Ok(Pbkdf2 {
+            password,
+            salt,
+            iterations,
+        })
+    }
+
+    /// Takes the salted password computed by the [`Pbkdf2`] job of
+    /// [`begin_update`](Self::begin_update) and prepares the client-final message.
+    pub fn complete_update(&mut self, salted: SaltedPassword) -> Result<(), AuthError> {
+        let state = std::mem::replace(&mut self.state, State::Failed);
+        let State::Deriving {
+            bare,
+            server_first,
+            server_nonce,
+        } = state
+        else {
+            return Err(AuthError::OutOfOrder);
+        };
+        let salted = salted.0;
         let client_key = hmac(&salted, b"Client Key")?.finalize().into_bytes();
         let stored_key = Sha256::digest(client_key);
         let server_key: [u8; 32] = hmac(&salted, b"Server Key")?.finalize().into_bytes().into();
@@ -217,9 +305,8 @@ impl ScramSha256 {
         client_final.push_str("c=");
         client_final.push_str(GS2_HEADER_B64);
         client_final.push_str(",r=");
-        client_final.push_str(server_nonce);
+        client_final.push_str(&server_nonce);
 
-        let bare = message.get(bare_start..).unwrap_or("");
         let auth_message = format!("{bare},{server_first},{client_final}");
         let signature = hmac(&stored_key, auth_message.as_bytes())?
             .finalize()
@@ -317,6 +404,47 @@ mod tests {
         s.ensure_verified().unwrap();
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("pencil"));
+    }
+
+    /// The split steps (PBKDF2 run elsewhere, here on another thread) give the RFC's bytes.
+    #[test]
+    fn rfc7677_vector_with_pbkdf2_off_thread() {
+        let mut s = start();
+        let job = s.begin_update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(job.iterations(), 4096);
+        // Nothing to send while the key is being derived.
+        assert_eq!(s.message(), b"");
+        let dbg = format!("{job:?}");
+        assert!(!dbg.contains("pencil") && dbg.contains("4096"), "{dbg}");
+        let salted = std::thread::spawn(move || job.run()).join().unwrap();
+        assert_eq!(format!("{salted:?}"), "SaltedPassword(..)");
+        s.complete_update(salted).unwrap();
+        assert_eq!(std::str::from_utf8(s.message()).unwrap(), CLIENT_FINAL);
+        s.finish(SERVER_FINAL.as_bytes()).unwrap();
+        s.ensure_verified().unwrap();
+    }
+
+    #[test]
+    fn split_steps_out_of_order() {
+        let mut s = start();
+        let mut other = start();
+        let salted = other.begin_update(SERVER_FIRST.as_bytes()).unwrap().run();
+        // A salted password before the server-first message was seen.
+        assert_eq!(s.complete_update(salted), Err(AuthError::OutOfOrder));
+        // Server-final while the key is still being derived.
+        let mut s = start();
+        let _job = s.begin_update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(
+            s.finish(SERVER_FINAL.as_bytes()),
+            Err(AuthError::OutOfOrder)
+        );
+        // A second server-first while deriving.
+        let mut s = start();
+        let _job = s.begin_update(SERVER_FIRST.as_bytes()).unwrap();
+        assert!(matches!(
+            s.begin_update(SERVER_FIRST.as_bytes()),
+            Err(AuthError::OutOfOrder)
+        ));
     }
 
     #[test]

@@ -280,7 +280,7 @@ impl Session {
                             let s = scram.as_mut().ok_or_else(|| {
                                 Error::auth("SASL continue without a SASL exchange")
                             })?;
-                            s.update(&data).map_err(|e| Error::auth(e.to_string()))?;
+                            crate::connection::scram_continue(s, &data).await?;
                             frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
                         }
                         Authentication::SaslFinal(data) => {
