@@ -157,7 +157,9 @@ impl Config {
         self.statement_cache_size = n;
         self
     }
-    /// Pipelined connections each worker opens (default 1).
+    /// Pipelined connections each worker keeps (default 1). With N > 1, a worker opens
+    /// another connection (up to N) whenever every open one has a query in flight, and sends
+    /// each query to the connection with the fewest in flight.
     pub fn connections_per_worker(mut self, n: usize) -> Self {
         self.connections_per_worker = n.max(1);
         self

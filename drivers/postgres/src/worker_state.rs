@@ -44,6 +44,13 @@ impl Manager for PgManager {
         conn.pipe.is_closed() || conn.session.is_retired()
     }
 
+    /// Requests in flight (queued, or read by a caller directly): what spreads concurrent
+    /// callers over the worker's shared connections, since a call holds no pool handle while
+    /// its request is out.
+    fn load(&self, conn: &Connection) -> usize {
+        conn.pipe.in_flight().max(usize::from(!conn.pipe.is_idle()))
+    }
+
     /// Runs before a returned exclusive connection is handed out again. A transaction that
     /// ended normally already reset the session (`COMMIT`/`ROLLBACK` + `DISCARD ALL` in one
     /// round trip), so this costs nothing; one that was cancelled, or failed to reset, left
@@ -85,6 +92,9 @@ fn pools(id: u64, config: &Config) -> Result<Rc<Pools>, Error> {
         manager(true),
         PoolConfig::shared()
             .with_max_size(config.connections_per_worker)
+            // Another connection (up to `connections_per_worker`) as soon as every open one
+            // has a request in flight: concurrent callers spread over all of them.
+            .with_shared_target_load(1)
             .with_connect_timeout(Some(config.connect_timeout)),
     )
     .map_err(|e| Error::config(e.to_string()))?;

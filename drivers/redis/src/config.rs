@@ -140,7 +140,9 @@ impl Config {
         self
     }
 
-    /// Pipelined connections each worker opens (default 1: concurrent calls share it).
+    /// Pipelined connections each worker keeps (default 1: concurrent calls share it). With
+    /// N > 1, a worker opens another connection (up to N) whenever every open one has a
+    /// request in flight, and sends each call to the connection with the fewest in flight.
     pub fn connections_per_worker(mut self, n: usize) -> Self {
         self.connections_per_worker = n.max(1);
         self

@@ -38,6 +38,11 @@
 //! - **Protocol.** RESP3 (`HELLO 3`) by default, falling back to RESP2 when the server refuses
 //!   HELLO; AUTH with an ACL user or a legacy password; SELECT; CLIENT SETNAME. RESP3 pushes on
 //!   command connections go to [`Config::on_push`].
+//! - **Shared connections stay clean.** A command that would change a shared connection's
+//!   state for everyone on it (`MULTI`, `SELECT`, `CLIENT REPLY`, `SUBSCRIBE`, `HELLO`, …) is
+//!   refused with [`Error::is_refused`], naming the API to use; a blocking command (`BLPOP`,
+//!   `XREAD … BLOCK`, `WAIT`, …) sent with [`Client::query`] runs on a connection of its own.
+//!   A command past its timeout closes its connection (the pool opens a new one).
 //! - **Exclusive connections.** `WATCH` transactions ([`Client::transaction`], retried while a
 //!   watched key changes), blocking pops ([`Client::blpop`]) and [`Client::with_connection`]
 //!   run on a connection of their own, reset (`DISCARD`, `UNWATCH`) before its next user.

@@ -38,6 +38,13 @@ impl Manager for RedisManager {
         conn.pipe.is_closed()
     }
 
+    /// Requests in flight (queued, or read by a caller directly): what spreads concurrent
+    /// callers over the worker's shared connections, since a call holds no pool handle while
+    /// its request is out.
+    fn load(&self, conn: &Connection) -> usize {
+        conn.pipe.in_flight().max(usize::from(!conn.pipe.is_idle()))
+    }
+
     /// Exclusive connections only (shared ones are never recycled).
     async fn recycle(&self, conn: &mut Connection) -> Result<bool, Error> {
         if conn.needs_reset.replace(false) {
@@ -66,6 +73,9 @@ pub(crate) fn worker_client(id: u64, config: &Config) -> Result<Rc<WorkerClient>
     }
     let pool_config = PoolConfig::shared()
         .with_max_size(config.connections_per_worker)
+        // Another connection (up to `connections_per_worker`) as soon as every open one has a
+        // request in flight: concurrent callers spread over all of them.
+        .with_shared_target_load(1)
         .with_connect_timeout(Some(config.connect_timeout));
     let pool = SharedPool::new(
         RedisManager {

@@ -43,6 +43,17 @@ pub trait Manager: 'static {
         Ok(())
     }
 
+    /// Work in progress on a shared connection that its handles do not show: a pipelined
+    /// connection's callers take a handle only to start a request, so what measures its load is
+    /// the requests still in flight on it. [`SharedPool`](super::SharedPool) adds this to the
+    /// handle count to pick the least-loaded connection and to decide when to open another
+    /// (see [`Config::shared_target_load`](super::Config::shared_target_load)). Must be cheap
+    /// and must not block. The default is 0 (handles alone count).
+    fn load(&self, conn: &Self::Conn) -> usize {
+        let _ = conn;
+        0
+    }
+
     /// Resets a returned connection before its next use (e.g. `DISCARD ALL`, `UNWATCH`).
     /// `Ok(true)` keeps it; `Ok(false)` or `Err` closes it. The default keeps every connection.
     async fn recycle(&self, conn: &mut Self::Conn) -> Result<bool, Self::Error> {

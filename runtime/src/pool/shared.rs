@@ -15,7 +15,8 @@ use super::{Config, ConfigError, Expiry, ExpiryReason, Manager, PoolError};
 /// A pool of pipelined connections on one worker, each used by many callers at once.
 ///
 /// [`get_shared`](Self::get_shared) hands out a [`Shared`] handle to the least-loaded live
-/// connection (round-robin among equals). It opens a new connection only while below
+/// connection (round-robin among equals); a connection's load is its live handles plus
+/// [`Manager::load`] (e.g. requests in flight). It opens a new connection only while below
 /// [`Config::max_size`] and every live one already has [`Config::shared_target_load`] users;
 /// at `max_size` it overloads the least-loaded one rather than wait. Callers wait only while no
 /// connection is live and one is being opened.
@@ -165,9 +166,8 @@ impl<M: Manager> SharedPool<M> {
             target: self.inner.config.shared_target_load,
         };
         let conns = &state.conns;
-        let Choice::Use(idx) = choose(loads, |i| {
-            conns.get(i).map_or(usize::MAX, |e| e.users.get())
-        }) else {
+        let manager = &self.inner.manager;
+        let Choice::Use(idx) = choose(loads, |i| load_of(manager, conns, i)) else {
             return None;
         };
         let entry = state.conns.get(idx).map(Rc::clone)?;
@@ -193,9 +193,8 @@ impl<M: Manager> SharedPool<M> {
                     target: self.inner.config.shared_target_load,
                 };
                 let conns = &state.conns;
-                let choice = choose(loads, |i| {
-                    conns.get(i).map_or(usize::MAX, |e| e.users.get())
-                });
+                let manager = &self.inner.manager;
+                let choice = choose(loads, |i| load_of(manager, conns, i));
                 match choice {
                     Choice::Use(idx) => {
                         if let Some(entry) = state.conns.get(idx) {
@@ -312,6 +311,13 @@ impl<M: Manager> SharedPool<M> {
         notify(&self.inner.state);
         drop(conns);
     }
+}
+
+/// The load of connection `i`: its live handles plus the work the manager sees on it.
+fn load_of<M: Manager>(manager: &M, conns: &[Rc<Entry<M::Conn>>], i: usize) -> usize {
+    conns.get(i).map_or(usize::MAX, |e| {
+        e.users.get().saturating_add(manager.load(&e.conn))
+    })
 }
 
 /// Wakes every parked caller so it decides again.
