@@ -172,9 +172,8 @@ mod tests {
     #[test]
     fn blocking_off_a_worker_runs_on_the_calling_thread_instead_of_panicking() {
         let caller = std::thread::current().id();
-        let ran_on = futures_lite::future::block_on(super::blocking(move || {
-            std::thread::current().id()
-        }));
+        let ran_on =
+            futures_lite::future::block_on(super::blocking(move || std::thread::current().id()));
         assert_eq!(ran_on, caller);
     }
 }

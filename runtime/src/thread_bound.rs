@@ -27,7 +27,9 @@ fn thread_id() -> u64 {
             return current;
         }
         // u64: at a billion threads a second it wraps after 584 years.
-        let fresh = NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let fresh = NEXT_THREAD_ID
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
         id.set(fresh);
         fresh
     })

@@ -437,11 +437,7 @@ impl Reactor {
     /// completed (no new allocation per socket wait); otherwise a new source.
     pub(crate) fn rearm_poll_read_ready(&self, fd: RawFd, previous: Option<Source>) -> Source {
         match previous {
-            Some(source)
-                if source.raw() == fd
-                    && !source.is_enqueued()
-                    && source.has_result() =>
-            {
+            Some(source) if source.raw() == fd && !source.is_enqueued() && source.has_result() => {
                 source.reset_for_rearm();
                 self.sys.poll_ready(&source, common_flags() | read_flags());
                 source

@@ -1836,7 +1836,9 @@ impl Reactor {
         if self.link_src.is_enqueued() {
             return ring.wait_linked().or_else(Self::busy_ok);
         }
-        ring.sleep(&self.link_src).or_else(Self::busy_ok).map(|_| {})
+        ring.sleep(&self.link_src)
+            .or_else(Self::busy_ok)
+            .map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1949,9 +1951,7 @@ impl Reactor {
         // from when it was armed; keeping the pending one only preempts sooner.
         let throughput = self.throughput_preemption_timeout_src.take();
         match throughput {
-            Some(src) if !src.has_result() => {
-                self.throughput_preemption_timeout_src.set(Some(src))
-            }
+            Some(src) if !src.has_result() => self.throughput_preemption_timeout_src.set(Some(src)),
             old => {
                 drop(old);
                 self.throughput_preemption_timeout_src.replace(Some(
