@@ -71,6 +71,12 @@ use crate::Error;
 /// A COPY IN waits before sending more while this many bytes are queued and unsent.
 const HIGH_WATER: usize = 1024 * 1024;
 
+/// Source items a COPY IN takes in one go before it lets the worker's other tasks run. A
+/// source that is always ready and a socket that always takes the bytes would otherwise keep
+/// the copy inside one poll for the whole copy, stalling every other connection, timer and
+/// mailbox job of its core (and a caller's drop or select! could never come in between).
+const ITEMS_PER_TURN: u32 = 64;
+
 /// Why a COPY IN was aborted when its caller went away.
 const CALLER_GONE: &str = "the caller stopped waiting";
 
@@ -189,12 +195,18 @@ where
     let mut source = std::pin::pin!(source);
     let mut buf = BytesMut::with_capacity(COPY_CHUNK);
     let mut msg = BytesMut::with_capacity(COPY_CHUNK + 8);
+    let mut turn = 0u32;
     let stop = 'read: loop {
         // A source may wait for a long time (it is the caller's business); a caller that stops
         // waiting ends the wait.
         let Some(next) = unless_gone(source.next(), gone).await else {
             break Stop::Abort(CALLER_GONE.to_owned());
         };
+        turn = turn.saturating_add(1);
+        if turn >= ITEMS_PER_TURN {
+            turn = 0;
+            corelane_runtime::task::yield_now().await;
+        }
         match next {
             None => break Stop::Done,
             Some(Err(e)) => break Stop::Abort(format!("aborted by the source: {e}")),
