@@ -48,6 +48,7 @@ mod proxy;
 mod redis;
 mod scripted;
 mod tempdir;
+mod tls;
 
 pub use error::{Error, Result};
 pub use guard::guard;
@@ -57,3 +58,4 @@ pub use proxy::{Direction, FaultProxy, Mode};
 pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget};
 pub use scripted::{rss_kib, wait_for_close, ScriptedServer};
 pub use tempdir::TempDir;
+pub use tls::{CertFiles, TestCerts};

@@ -146,7 +146,7 @@ impl<H: Handler> ConnCore<H> {
             return;
         }
         *self.cause.borrow_mut() = Some(cause);
-        if let Ok(stream) = self.stream.try_borrow() {
+        if let Ok(mut stream) = self.stream.try_borrow_mut() {
             stream.shutdown();
         }
         if let Ok(mut out) = self.output.try_borrow_mut() {
@@ -177,7 +177,7 @@ impl<H: Handler> ConnCore<H> {
         if let Ok(mut out) = self.output.try_borrow_mut() {
             *out = BytesMut::new();
         }
-        if let Ok(stream) = self.stream.try_borrow() {
+        if let Ok(mut stream) = self.stream.try_borrow_mut() {
             stream.shutdown_write();
         }
     }
@@ -204,6 +204,10 @@ impl<H: Handler> ConnCore<H> {
                 self.input
                     .borrow_mut()
                     .extend_from_slice(scratch.get(..n).unwrap_or_default());
+                // Reading TLS can produce records to send (a key update's answer).
+                if self.stream.borrow().wants_flush() {
+                    self.schedule_writer();
+                }
             }
             polled
         })
@@ -270,10 +274,7 @@ impl<H: Handler> ConnCore<H> {
             let polled = {
                 let out = self.output.borrow();
                 if out.is_empty() {
-                    self.writer_scheduled.set(false);
-                    self.write_blocked.set(false);
-                    store_waker(&self.writer_waker, cx);
-                    return Poll::Pending;
+                    return self.poll_writer_idle(cx);
                 }
                 self.stream.borrow_mut().poll_write(cx, &out)
             };
@@ -293,6 +294,26 @@ impl<H: Handler> ConnCore<H> {
                 }
             }
         }
+    }
+
+    /// Nothing queued: send what the transport still holds (TLS records the socket did not
+    /// take), then sleep until the next write.
+    fn poll_writer_idle(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.stream.borrow_mut().poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Pending => {
+                self.write_blocked.set(true);
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(e)) => {
+                self.fail_writes(CloseCause::io(&e));
+                return Poll::Ready(());
+            }
+        }
+        self.writer_scheduled.set(false);
+        self.write_blocked.set(false);
+        store_waker(&self.writer_waker, cx);
+        Poll::Pending
     }
 
     fn check_room(&self, out: &BytesMut, len: usize) -> Result<(), WriteError> {
@@ -339,7 +360,7 @@ impl<H: Handler> ConnCore<H> {
         if !self.write_blocked.get() && !self.writer_scheduled.get() {
             self.flush_inline();
         }
-        if !self.output.borrow().is_empty() {
+        if !self.output.borrow().is_empty() || self.stream.borrow().wants_flush() {
             self.schedule_writer();
         }
         Ok(())
@@ -442,7 +463,7 @@ impl<H: Handler> ConnCore<H> {
         }
         let read = SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let read = self.stream.borrow().read_now(&mut scratch[..]);
+            let read = self.stream.borrow_mut().read_now(&mut scratch[..]);
             if let Some(Ok(n)) = read {
                 self.input
                     .borrow_mut()

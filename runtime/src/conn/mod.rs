@@ -18,9 +18,11 @@ mod core;
 mod lease;
 pub(crate) mod registry;
 mod stream;
+pub mod tls;
 
 pub use self::cause::{CloseCause, WriteError};
 pub(crate) use self::core::{append_whole, READS_PER_WAKE};
 pub use self::core::{Handler, Limits, Registered};
 pub use self::lease::ReadLease;
-pub use self::stream::{Listener, Stream};
+pub use self::stream::{Listener, Stream, Transport};
+pub use self::tls::{TlsConfig, TlsConfigBuilder, TlsError, TlsInfo, Verification};

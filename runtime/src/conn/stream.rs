@@ -1,4 +1,5 @@
-//! The socket types a connection can be registered with.
+//! The streams a connection can be registered with: TCP, Unix sockets, any transport, and TLS
+//! over each.
 
 use std::future::Future;
 use std::io;
@@ -9,14 +10,42 @@ use std::task::{Context, Poll};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 
-/// A connected TCP or Unix stream on the current worker.
+use super::tls::stream::TlsStream;
+use super::tls::{TlsConfig, TlsError, TlsInfo};
+
+/// A connected stream on the current worker: TCP, a Unix socket or any [`Transport`], with
+/// or without TLS on top. Codecs and the round trip see the same bytes either way.
 #[derive(Debug)]
 pub struct Stream(Inner);
 
 #[derive(Debug)]
 enum Inner {
+    Plain(Plain),
+    Tls(Box<TlsStream>),
+}
+
+/// A byte stream a connection can run over besides TCP and Unix sockets: an in-memory pipe in
+/// tests, a tunnel, a socket type of the caller's. Reads and writes must not block the thread;
+/// `Pending` must register the waker like any async I/O object.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + 'static> Transport for T {}
+
+/// A transport without TLS.
+pub(crate) enum Plain {
     Tcp(glommio::net::TcpStream),
     Unix(glommio::net::UnixStream),
+    Io(Box<dyn Transport>),
+}
+
+impl std::fmt::Debug for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Plain::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
+            Plain::Unix(s) => f.debug_tuple("Unix").field(s).finish(),
+            Plain::Io(_) => f.write_str("Io(..)"),
+        }
+    }
 }
 
 /// glommio's sockets panic when created off an executor; ours say so instead.
@@ -40,7 +69,7 @@ impl Stream {
             .await
             .map_err(io::Error::from)?;
         stream.set_nodelay(true).map_err(io::Error::from)?;
-        Ok(Stream(Inner::Tcp(stream)))
+        Ok(Stream(Inner::Plain(Plain::Tcp(stream))))
     }
 
     /// Connects over TCP, failing with `TimedOut` after `timeout`.
@@ -64,7 +93,7 @@ impl Stream {
         let stream = glommio::net::UnixStream::connect(path)
             .await
             .map_err(io::Error::from)?;
-        Ok(Stream(Inner::Unix(stream)))
+        Ok(Stream(Inner::Plain(Plain::Unix(stream))))
     }
 
     /// Wraps an already connected std TCP stream (it is switched to non-blocking mode).
@@ -77,14 +106,61 @@ impl Stream {
         // SAFETY: `fd` is an open, connected TCP socket whose ownership we just took from the
         // std stream; the glommio stream becomes its only owner and closes it on drop.
         let stream = unsafe { glommio::net::TcpStream::from_raw_fd(fd) };
-        Ok(Stream(Inner::Tcp(stream)))
+        Ok(Stream(Inner::Plain(Plain::Tcp(stream))))
+    }
+
+    /// Wraps any connected [`Transport`] (an in-memory pipe, a tunnel). It is read and written
+    /// from the worker it is registered on.
+    pub fn from_transport(transport: impl Transport) -> Stream {
+        Stream(Inner::Plain(Plain::Io(Box::new(transport))))
+    }
+
+    /// Runs a TLS client handshake over this stream and returns the encrypted stream.
+    /// `server_name` is the host name (or IP address) the certificate must name — and what
+    /// SNI sends — unless `config` verifies less. The caller bounds the handshake's time
+    /// (`task::timeout`): a server that never answers is not detected here.
+    ///
+    /// Fails with a [`TlsError`] saying why: not TLS on that port, a certificate that is
+    /// expired, for another host or from an unknown issuer, an alert from the server.
+    pub async fn start_tls(
+        self,
+        config: &TlsConfig,
+        server_name: &str,
+    ) -> Result<Stream, TlsError> {
+        let plain = match self.0 {
+            Inner::Plain(plain) => plain,
+            Inner::Tls(_) => {
+                return Err(TlsError::Handshake(
+                    "the stream already runs TLS".to_owned(),
+                ))
+            }
+        };
+        let tls = TlsStream::handshake(plain, config, server_name).await?;
+        Ok(Stream(Inner::Tls(Box::new(tls))))
+    }
+
+    /// What TLS negotiated, for a TLS stream.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        match &self.0 {
+            Inner::Plain(_) => None,
+            Inner::Tls(tls) => Some(tls.info()),
+        }
+    }
+
+    /// True for a stream with TLS on top.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.0, Inner::Tls(_))
     }
 
     /// The peer's address, for TCP streams.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        match &self.0 {
-            Inner::Tcp(s) => s.peer_addr().ok(),
-            Inner::Unix(_) => None,
+        let plain = match &self.0 {
+            Inner::Plain(plain) => plain,
+            Inner::Tls(tls) => tls.plain(),
+        };
+        match plain {
+            Plain::Tcp(s) => s.peer_addr().ok(),
+            Plain::Unix(_) | Plain::Io(_) => None,
         }
     }
 
@@ -94,21 +170,88 @@ impl Stream {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         match &mut self.0 {
-            Inner::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Inner::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Inner::Plain(plain) => plain.poll_read(cx, buf),
+            Inner::Tls(tls) => tls.poll_read(cx, buf),
         }
     }
 
-    /// One non-blocking `recv` straight from the socket, whatever the reactor knows: `None`
-    /// when nothing is there (`EAGAIN`), `Some(Ok(0))` at end of stream.
+    /// One non-blocking read straight from the socket, whatever the reactor knows: `None` when
+    /// nothing is there (`EAGAIN`), `Some(Ok(0))` at end of stream. Over TLS, the bytes are
+    /// decrypted, and records without application data count as nothing.
     ///
-    /// TCP only: glommio's Unix stream does not expose its descriptor, so for a Unix socket
-    /// this reports nothing (bytes there are seen once the reader task reads them).
+    /// TCP only: glommio's Unix stream does not expose its descriptor, and a [`Transport`] has
+    /// no such call, so for those this reports nothing (bytes there are seen once the reader
+    /// task reads them).
+    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        match &mut self.0 {
+            Inner::Plain(plain) => plain.read_now(buf),
+            Inner::Tls(tls) => tls.read_now(buf),
+        }
+    }
+
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.0 {
+            Inner::Plain(plain) => plain.poll_write(cx, buf),
+            Inner::Tls(tls) => tls.poll_write(cx, buf),
+        }
+    }
+
+    /// Sends what the transport holds back (TLS records not yet on the socket).
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.0 {
+            Inner::Plain(_) => Poll::Ready(Ok(())),
+            Inner::Tls(tls) => tls.poll_flush(cx),
+        }
+    }
+
+    /// Bytes wait in the transport for the socket (see [`Stream::poll_flush`]).
+    pub(crate) fn wants_flush(&self) -> bool {
+        match &self.0 {
+            Inner::Plain(_) => false,
+            Inner::Tls(tls) => tls.wants_write(),
+        }
+    }
+
+    /// Shuts both directions down so pending reads and writes end at once.
+    pub(crate) fn shutdown(&mut self) {
+        self.shutdown_how(std::net::Shutdown::Both);
+    }
+
+    /// Shuts the write direction down; reads go on.
+    pub(crate) fn shutdown_write(&mut self) {
+        self.shutdown_how(std::net::Shutdown::Write);
+    }
+
+    fn shutdown_how(&mut self, how: std::net::Shutdown) {
+        match &mut self.0 {
+            Inner::Plain(plain) => plain.shutdown_how(how),
+            Inner::Tls(tls) => tls.shutdown_how(how),
+        }
+    }
+}
+
+impl Plain {
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Plain::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Plain::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Plain::Io(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+
     pub(crate) fn read_now(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
         use std::os::fd::AsRawFd;
-        let fd = match &self.0 {
-            Inner::Tcp(s) => s.as_raw_fd(),
-            Inner::Unix(_) => return None,
+        let fd = match self {
+            Plain::Tcp(s) => s.as_raw_fd(),
+            Plain::Unix(_) | Plain::Io(_) => return None,
         };
         loop {
             // SAFETY: `fd` is open while `self` lives; `buf` is valid for `buf.len()` bytes.
@@ -131,25 +274,17 @@ impl Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.0 {
-            Inner::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Inner::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        match self {
+            Plain::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Plain::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Plain::Io(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
-    /// Shuts both directions down so pending reads and writes end at once.
-    pub(crate) fn shutdown(&self) {
-        self.shutdown_how(std::net::Shutdown::Both);
-    }
-
-    /// Shuts the write direction down; reads go on.
-    pub(crate) fn shutdown_write(&self) {
-        self.shutdown_how(std::net::Shutdown::Write);
-    }
-
-    fn shutdown_how(&self, how: std::net::Shutdown) {
-        match &self.0 {
-            Inner::Tcp(s) => {
+    pub(crate) fn shutdown_how(&mut self, how: std::net::Shutdown) {
+        let noop = &mut Context::from_waker(std::task::Waker::noop());
+        match self {
+            Plain::Tcp(s) => {
                 use std::os::fd::AsRawFd;
                 let how = match how {
                     std::net::Shutdown::Read => libc::SHUT_RD,
@@ -160,15 +295,55 @@ impl Stream {
                 // does not close or invalidate it.
                 unsafe { libc::shutdown(s.as_raw_fd(), how) };
             }
-            Inner::Unix(s) => {
+            Plain::Unix(s) => {
                 // glommio's Unix shutdown is a synchronous syscall behind an async signature:
                 // one poll completes it.
                 let fut = s.shutdown(how);
                 let mut fut = std::pin::pin!(fut);
-                let _ = fut
-                    .as_mut()
-                    .poll(&mut Context::from_waker(std::task::Waker::noop()));
+                let _ = fut.as_mut().poll(noop);
             }
+            Plain::Io(s) => {
+                // A transport's close may need more than one poll; this is a best effort, the
+                // transport is dropped with the connection anyway.
+                let _ = Pin::new(s.as_mut()).poll_close(noop);
+            }
+        }
+    }
+}
+
+/// The futures I/O traits, for using a stream before (or instead of) registering it: a
+/// protocol's pre-TLS negotiation, a server's own request loop.
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Stream::poll_read(self.get_mut(), cx, buf)
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Stream::poll_write(self.get_mut(), cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Stream::poll_flush(self.get_mut(), cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Stream::poll_flush(this, cx) {
+            Poll::Ready(Ok(())) => {
+                this.shutdown_write();
+                Poll::Ready(Ok(()))
+            }
+            other => other,
         }
     }
 }
@@ -198,6 +373,6 @@ impl Listener {
     pub async fn accept(&self) -> io::Result<Stream> {
         let stream = self.0.accept().await.map_err(io::Error::from)?;
         stream.set_nodelay(true).map_err(io::Error::from)?;
-        Ok(Stream(Inner::Tcp(stream)))
+        Ok(Stream(Inner::Plain(Plain::Tcp(stream))))
     }
 }

@@ -1,0 +1,261 @@
+//! TLS between a plain transport and the connection: rustls' connection as a sans-IO state
+//! machine, fed the records the socket reads and drained of the records it must send.
+//!
+//! No task of its own: the connection's reader task decrypts when it reads, its writer task
+//! (or the caller writing inline) encrypts when it writes.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::task::{Context, Poll, Waker};
+
+use rustls::pki_types::ServerName;
+use rustls::ClientConnection;
+
+use super::{TlsConfig, TlsError, TlsInfo};
+use crate::conn::stream::Plain;
+
+/// How many ciphertext bytes one socket read takes. At most one record's worth of plaintext
+/// (16 KiB) comes out of it, so rustls' received-plaintext buffer (which refuses more input
+/// once past 16 KiB) never overflows: a read happens only when that buffer is empty.
+const RAW_READ: usize = 16 * 1024 + 512;
+
+thread_local! {
+    static RAW: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RAW_READ].into_boxed_slice());
+}
+
+/// A plain transport with TLS on top.
+pub(crate) struct TlsStream {
+    io: Plain,
+    conn: ClientConnection,
+    server_name: String,
+}
+
+impl std::fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("io", &self.io)
+            .field("server_name", &self.server_name)
+            .field("protocol", &self.conn.protocol_version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `io::Write` over a non-blocking `poll_write`: `WouldBlock` when the socket is full (the
+/// waker in `cx` is then registered for writability).
+struct PollWriter<'a, 'b> {
+    io: &'a mut Plain,
+    cx: &'a mut Context<'b>,
+}
+
+impl Write for PollWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.io.poll_write(self.cx, buf) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TlsStream {
+    /// Runs the client handshake over `io`.
+    pub(crate) async fn handshake(
+        io: Plain,
+        config: &TlsConfig,
+        server_name: &str,
+    ) -> Result<TlsStream, TlsError> {
+        let name = ServerName::try_from(server_name.to_owned())
+            .map_err(|_| TlsError::InvalidServerName(server_name.to_owned()))?;
+        let conn = ClientConnection::new(config.rustls.clone(), name)
+            .map_err(|e| TlsError::from_rustls(e, server_name))?;
+        let mut stream = TlsStream {
+            io,
+            conn,
+            server_name: server_name.to_owned(),
+        };
+        futures_lite::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
+        Ok(stream)
+    }
+
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), TlsError>> {
+        loop {
+            match self.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(TlsError::Io(e))),
+                Poll::Pending => return Poll::Pending,
+            }
+            if !self.conn.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            match self.poll_read_tls(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(TlsError::ClosedDuringHandshake)),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => {
+                    // Tell the server why, if the socket takes it now (rustls queued an alert).
+                    let _ = self.poll_flush(&mut Context::from_waker(Waker::noop()));
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    /// What was negotiated, and the server's certificate chain.
+    pub(crate) fn info(&self) -> TlsInfo {
+        TlsInfo {
+            peer_certificates: self
+                .conn
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.as_ref().to_vec()).collect())
+                .unwrap_or_default(),
+            alpn_protocol: self.conn.alpn_protocol().map(<[u8]>::to_vec),
+            protocol_version: self
+                .conn
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn plain(&self) -> &Plain {
+        &self.io
+    }
+
+    /// Reads ciphertext once and processes it: `Ok(0)` at end of stream (rustls is told).
+    fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, TlsError>> {
+        RAW.with(|raw| {
+            let mut raw = raw.borrow_mut();
+            match self.io.poll_read(cx, &mut raw[..]) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => Poll::Ready(Err(TlsError::Io(e))),
+                Poll::Ready(Ok(n)) => Poll::Ready(self.feed(raw.get(..n).unwrap_or_default())),
+            }
+        })
+    }
+
+    /// Hands ciphertext to rustls and decrypts it. An empty slice means end of stream.
+    fn feed(&mut self, mut bytes: &[u8]) -> Result<usize, TlsError> {
+        let n = bytes.len();
+        if n == 0 {
+            self.conn.read_tls(&mut bytes)?;
+            return Ok(0);
+        }
+        while !bytes.is_empty() {
+            self.conn.read_tls(&mut bytes)?;
+            self.conn
+                .process_new_packets()
+                .map_err(|e| TlsError::from_rustls(e, &self.server_name))?;
+        }
+        Ok(n)
+    }
+
+    /// Copies decrypted bytes into `buf`: `Some(n)` (0 after the peer's `close_notify`, or at
+    /// an end of stream without one: the protocols above frame their own messages, so a cut
+    /// cannot pass for a complete reply), `None` when none are buffered.
+    fn take_plaintext(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        match self.conn.reader().read(buf) {
+            Ok(n) => Some(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Some(Ok(0)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            if let Some(result) = self.take_plaintext(buf) {
+                return Poll::Ready(result);
+            }
+            match self.poll_read_tls(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(into_io(e))),
+            }
+        }
+    }
+
+    /// One non-blocking read of what the socket holds right now, decrypted (see
+    /// `Stream::read_now`): `None` when no plaintext is there (records that carry none, such
+    /// as session tickets, are consumed).
+    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        if let Some(result) = self.take_plaintext(buf) {
+            return Some(result);
+        }
+        let fed = RAW.with(|raw| {
+            let mut raw = raw.borrow_mut();
+            match self.io.read_now(&mut raw[..])? {
+                Ok(n) => Some(self.feed(raw.get(..n).unwrap_or_default()).map_err(into_io)),
+                Err(e) => Some(Err(e)),
+            }
+        })?;
+        match fed {
+            Err(e) => Some(Err(e)),
+            Ok(_) => self.take_plaintext(buf),
+        }
+    }
+
+    /// Encrypts what rustls' send buffer takes of `buf` after sending earlier records.
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other.map(|r| r.map(|()| 0)),
+        }
+        let n = self.conn.writer().write(buf)?;
+        // Send at once; what the socket does not take goes with the next write or flush.
+        if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Sends every record rustls holds; `Pending` (with the waker registered for writability)
+    /// while the socket is full.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            let mut writer = PollWriter {
+                io: &mut self.io,
+                cx,
+            };
+            match self.conn.write_tls(&mut writer) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Records are waiting to be sent (after a write the socket did not take whole, or a
+    /// record rustls produced while reading).
+    pub(crate) fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Sends `close_notify` if the socket takes it now, then shuts the socket down.
+    pub(crate) fn shutdown_how(&mut self, how: std::net::Shutdown) {
+        if how != std::net::Shutdown::Read {
+            self.conn.send_close_notify();
+            let _ = self.poll_flush(&mut Context::from_waker(Waker::noop()));
+        }
+        self.io.shutdown_how(how);
+    }
+}
+
+fn into_io(e: TlsError) -> io::Error {
+    match e {
+        TlsError::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, other),
+    }
+}
