@@ -70,7 +70,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -78,11 +77,12 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use corelane_pg_proto::message::backend::BackendKeyData;
 use corelane_pg_proto::message::frontend;
-use corelane_runtime::{task, CloseCause, Handler, Limits, Registered, Stream};
+use corelane_runtime::{task, CloseCause, Handler, Limits, Registered};
 
 use crate::codec::Expect;
 use crate::config::Config;
 use crate::connection::Connection;
+use crate::endpoint::ServerAddr;
 use crate::{worker_state, Error};
 
 /// Bounds connecting to the server for a `CancelRequest`, sending it and seeing the server
@@ -188,7 +188,7 @@ impl Drop for Watch {
         if conn.pipe.is_idle() || conn.pipe.is_closed() {
             return;
         }
-        let (Some(key), Some(server)) = (conn.key, conn.server) else {
+        let (Some(key), Some(server)) = (conn.key, conn.server.clone()) else {
             // No way to cancel: the orphans run to their end, their replies are discarded.
             return;
         };
@@ -213,9 +213,9 @@ pub(crate) async fn expire<T>(deadline: Option<(Instant, Duration)>) -> Result<T
 
 /// Cancels the orphans of a gated connection, drains it to `ReadyForQuery`, and opens the
 /// gate again — or closes the connection when any step fails or runs out of time.
-async fn drain(conn: Connection, key: BackendKeyData, server: SocketAddr) {
+async fn drain(conn: Connection, key: BackendKeyData, server: ServerAddr) {
     let delivered = matches!(
-        task::timeout(CANCEL_TIMEOUT, send_cancel(server, key)).await,
+        task::timeout(CANCEL_TIMEOUT, send_cancel(&server, key)).await,
         Some(Ok(()))
     );
     let drained = delivered
@@ -233,10 +233,8 @@ async fn drain(conn: Connection, key: BackendKeyData, server: SocketAddr) {
 
 /// Sends `CancelRequest` for `key` to `server` on a connection of its own and waits until the
 /// server closes it (it signals the backend first). `Err` when that is not sure.
-async fn send_cancel(server: SocketAddr, key: BackendKeyData) -> Result<(), Error> {
-    let stream = Stream::connect_tcp_timeout(server, CANCEL_TIMEOUT)
-        .await
-        .map_err(|e| Error::connect(server, e))?;
+async fn send_cancel(server: &ServerAddr, key: BackendKeyData) -> Result<(), Error> {
+    let stream = crate::endpoint::reconnect(server, CANCEL_TIMEOUT).await?;
     let (closed_tx, closed_rx) = corelane_runtime::oneshot::channel();
     let side = Registered::register(
         stream,

@@ -1,7 +1,12 @@
 //! Connection settings: from a `postgres://` URL, a `key=value` string, or the builder.
 
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::conninfo;
+use crate::endpoint;
+use crate::pgpass;
 use crate::Error;
 
 /// A password that never shows up in `Debug`, logs or errors.
@@ -26,15 +31,111 @@ const DEFAULT_MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
 /// The default [`Config::copy_timeout`].
 const DEFAULT_COPY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The host used when none is given.
+const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// The port used when none is given.
+const DEFAULT_PORT: u16 = 5432;
+
+/// The user used when none is given.
+const DEFAULT_USER: &str = "postgres";
+
+/// The default [`Config::connect_timeout`].
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server of a connection must be (libpq's `target_session_attrs`), checked right
+/// after authentication; a server that is not is refused with [`Error::is_connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TargetSessionAttrs {
+    /// Any server (the default).
+    #[default]
+    Any,
+    /// A session that accepts writes: `transaction_read_only` is `off`.
+    ReadWrite,
+    /// A read-only session: `transaction_read_only` is `on`.
+    ReadOnly,
+    /// A server that is not in recovery (`pg_is_in_recovery()` is false).
+    Primary,
+    /// A server in recovery (a hot standby).
+    Standby,
+    /// A standby if there is one, else any server: with a single host, the same as `Any`.
+    PreferStandby,
+}
+
+impl TargetSessionAttrs {
+    fn parse(value: &str) -> Result<Self, Error> {
+        Ok(match value {
+            "any" => TargetSessionAttrs::Any,
+            "read-write" => TargetSessionAttrs::ReadWrite,
+            "read-only" => TargetSessionAttrs::ReadOnly,
+            "primary" => TargetSessionAttrs::Primary,
+            "standby" => TargetSessionAttrs::Standby,
+            "prefer-standby" => TargetSessionAttrs::PreferStandby,
+            other => {
+                return Err(Error::config(format!(
+                    "invalid target_session_attrs {other:?} (any, read-write, read-only, primary, standby, prefer-standby)"
+                )))
+            }
+        })
+    }
+
+    /// The query whose one row says the server fits (no row: it does not), with what it is
+    /// otherwise; `None` when anything fits.
+    pub(crate) fn check(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            TargetSessionAttrs::Any | TargetSessionAttrs::PreferStandby => None,
+            TargetSessionAttrs::ReadWrite => Some((
+                "SELECT 1 WHERE pg_catalog.current_setting('transaction_read_only') = 'off'",
+                "the session is read-only",
+            )),
+            TargetSessionAttrs::ReadOnly => Some((
+                "SELECT 1 WHERE pg_catalog.current_setting('transaction_read_only') = 'on'",
+                "the session is not read-only",
+            )),
+            TargetSessionAttrs::Primary => Some((
+                "SELECT 1 WHERE NOT pg_catalog.pg_is_in_recovery()",
+                "the server is in hot standby mode",
+            )),
+            TargetSessionAttrs::Standby => Some((
+                "SELECT 1 WHERE pg_catalog.pg_is_in_recovery()",
+                "the server is not in hot standby mode",
+            )),
+        }
+    }
+
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+            TargetSessionAttrs::Primary => "primary",
+            TargetSessionAttrs::Standby => "standby",
+            TargetSessionAttrs::PreferStandby => "prefer-standby",
+        }
+    }
+}
+
 /// Settings of a client.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// A host name, an IP address, or (starting with `/`) a Unix-socket directory.
     pub(crate) host: String,
+    /// A numeric address to connect to instead of looking `host` up.
+    pub(crate) hostaddr: Option<IpAddr>,
     pub(crate) port: u16,
     pub(crate) user: String,
     pub(crate) password: Option<Password>,
+    pub(crate) passfile: Option<PathBuf>,
     pub(crate) dbname: Option<String>,
     pub(crate) application_name: Option<String>,
+    pub(crate) fallback_application_name: Option<String>,
+    pub(crate) target_session_attrs: TargetSessionAttrs,
+    /// libpq keywords that were given and are not acted on.
+    ignored: Vec<String>,
+    /// What parsing noticed and did not act on (see [`Config::notes`]).
+    notes: Vec<String>,
     pub(crate) options: Option<String>,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) connect_timeout: Duration,
@@ -61,15 +162,21 @@ impl std::fmt::Debug for NoticeCallback {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            host: "127.0.0.1".into(),
-            port: 5432,
-            user: "postgres".into(),
+            host: DEFAULT_HOST.into(),
+            hostaddr: None,
+            port: DEFAULT_PORT,
+            user: DEFAULT_USER.into(),
             password: None,
+            passfile: None,
             dbname: None,
             application_name: None,
+            fallback_application_name: None,
+            target_session_attrs: TargetSessionAttrs::Any,
+            ignored: Vec::new(),
+            notes: Vec::new(),
             options: None,
             params: Vec::new(),
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             statement_cache_size: 256,
             connections_per_worker: 1,
             query_timeout: None,
@@ -81,22 +188,98 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Parses `postgres://user:pass@host:port/db?application_name=..&connect_timeout=..&
-    /// options=..&sslmode=..&statement_cache_size=..&connections_per_worker=..&
-    /// query_timeout_ms=..&copy_timeout_ms=..&max_result_bytes=..` or a
-    /// `key=value key=value` string with the same keys (plus host, port, user, password,
-    /// dbname). `sslmode=require` (and stricter) is refused until TLS lands; `prefer` and
-    /// `allow` connect in plaintext.
+    /// Parses a libpq connection string — `postgres://user:pass@host:port/db?key=value&...`
+    /// (or `postgresql://`) or `key=value key='quoted value' ...` — with libpq's defaults:
+    /// the `PG*` environment variables fill in what the string does not say, and a password
+    /// not given is looked up in the password file (`passfile`, `PGPASSFILE` or
+    /// `~/.pgpass`). See the crate docs' "Connection strings" section for the keywords.
+    ///
+    /// Besides libpq's keywords, these driver settings are accepted: `statement_cache_size`,
+    /// `connections_per_worker`, `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`.
+    /// A keyword that is neither fails with [`Error::is_config`], as in libpq.
     pub fn parse(s: &str) -> Result<Config, Error> {
-        let s = s.trim();
-        if let Some(rest) = s
-            .strip_prefix("postgres://")
-            .or_else(|| s.strip_prefix("postgresql://"))
-        {
-            parse_url(rest)
-        } else {
-            parse_kv(s)
+        Config::parse_with_env(s, |name| std::env::var(name).ok())
+    }
+
+    /// [`parse`](Self::parse) with the environment read through `env` (a variable's value, or
+    /// `None` when it is not set) instead of the process environment: for tests, and for
+    /// callers that want no defaults from the environment (`|_| None`). `HOME` is read
+    /// through it too, for `~/.pgpass`.
+    ///
+    /// Precedence, per keyword: the string's value, else the environment variable's, else the
+    /// built-in default. The environment's values go through the same checks as the string's
+    /// (a bad `PGPORT` is an error naming `PGPORT`).
+    ///
+    /// ```
+    /// let config = corelane_postgres::Config::parse_with_env("dbname=app", |name| {
+    ///     (name == "PGHOST").then(|| "/var/run/postgresql".to_owned())
+    /// })?;
+    /// assert_eq!(config.get_host(), "/var/run/postgresql");
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// ```
+    pub fn parse_with_env(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let pairs = conninfo::parse(s)?;
+        let mut config = Config::default();
+        for (var, key) in conninfo::ENV_VARS {
+            if pairs.iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            if let Some(value) = env(var) {
+                config
+                    .set(key, value)
+                    .map_err(|e| e.with_context(&format!("environment variable {var}")))?;
+            }
         }
+        for (key, value) in pairs {
+            config.set(&key, value)?;
+        }
+        if config.password.is_none() {
+            config.password_from_file(env("HOME").map(PathBuf::from));
+        }
+        Ok(config)
+    }
+
+    /// Looks the password up in the password file (`passfile`, else `home/.pgpass`).
+    fn password_from_file(&mut self, home: Option<PathBuf>) {
+        let Some(path) = self
+            .passfile
+            .clone()
+            .or_else(|| home.map(|h| h.join(".pgpass")))
+        else {
+            return;
+        };
+        let hostaddr = self.hostaddr.map(|ip| ip.to_string());
+        let mut hosts = vec![self.host.as_str()];
+        if endpoint::is_socket_dir(&self.host) || self.host == DEFAULT_HOST {
+            hosts.push("localhost");
+        }
+        if let (Some(ip), true) = (&hostaddr, self.host == DEFAULT_HOST) {
+            hosts.push(ip);
+        }
+        let target = pgpass::Target {
+            hosts: &hosts,
+            port: self.port,
+            database: self.get_dbname(),
+            user: &self.user,
+        };
+        match pgpass::lookup(&path, &target) {
+            pgpass::Lookup::Found(password) => self.password = Some(Password(password)),
+            pgpass::Lookup::NoMatch => {}
+            pgpass::Lookup::Skipped(note) => self.notes.push(note),
+        }
+    }
+
+    /// The libpq keywords given (in the string or the environment) that this driver accepts
+    /// but does not act on — e.g. `krbsrvname`, `gssencmode`, `sslcrl`, `keepalives_idle` —
+    /// each once, in the order first seen. The crate docs list them.
+    pub fn ignored_keys(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// What parsing noticed without failing: an ignored keyword, a password file skipped
+    /// because of its permissions, a setting not applied. For logs at debug level.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Sends the server's notices (`NoticeResponse`, e.g. `RAISE NOTICE`, warnings) to
@@ -114,11 +297,55 @@ impl Config {
         self
     }
 
-    /// Host (name or IP) and port.
+    /// Host (name or IP address, or a Unix-socket directory when it starts with `/`: the
+    /// socket is `<dir>/.s.PGSQL.<port>`) and port. Clears any `hostaddr`.
     pub fn host(mut self, host: impl Into<String>, port: u16) -> Self {
         self.host = host.into();
+        self.hostaddr = None;
         self.port = port;
         self
+    }
+    /// The host: a name, an IP address or a Unix-socket directory.
+    pub fn get_host(&self) -> &str {
+        &self.host
+    }
+    /// The numeric address connected to instead of looking the host up (`hostaddr`).
+    pub fn get_hostaddr(&self) -> Option<IpAddr> {
+        self.hostaddr
+    }
+    /// The port.
+    pub fn get_port(&self) -> u16 {
+        self.port
+    }
+    /// The Unix-domain socket a connection goes to, when the host is a socket directory
+    /// (and no `hostaddr` is set): `<dir>/.s.PGSQL.<port>`.
+    pub fn get_socket_path(&self) -> Option<PathBuf> {
+        (self.hostaddr.is_none() && endpoint::is_socket_dir(&self.host))
+            .then(|| endpoint::socket_path(&self.host, self.port))
+    }
+    /// True when a password is set (given, or found in the password file).
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+    /// What each connection's server must be (default [`TargetSessionAttrs::Any`]), checked
+    /// after authentication; a server that is not fails the connect with
+    /// [`Error::is_connect`]. `target_session_attrs` in a connection string.
+    ///
+    /// Checked on the client's connections (queries, transactions, COPY); a
+    /// [`Listener`](crate::Listener)'s connection is not checked.
+    pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Self {
+        self.target_session_attrs = attrs;
+        self
+    }
+    /// The required kind of server (see [`target_session_attrs`](Self::target_session_attrs)).
+    pub fn get_target_session_attrs(&self) -> TargetSessionAttrs {
+        self.target_session_attrs
+    }
+    /// The `application_name` sent: the one set, else `fallback_application_name`.
+    pub(crate) fn effective_application_name(&self) -> Option<&str> {
+        self.application_name
+            .as_deref()
+            .or(self.fallback_application_name.as_deref())
     }
     /// User name.
     pub fn user(mut self, user: impl Into<String>) -> Self {
@@ -227,24 +454,145 @@ impl Config {
         self.dbname.as_deref().unwrap_or(&self.user)
     }
 
+    /// Records `key` as given but not acted on.
+    fn ignore(&mut self, key: &str, why: &str) {
+        if !self.ignored.iter().any(|k| k == key) {
+            self.ignored.push(key.to_owned());
+            self.notes.push(format!("{key}: ignored ({why})"));
+        }
+    }
+
+    /// Applies one keyword (from the connection string or, for a keyword the string does not
+    /// give, from its environment variable).
     fn set(&mut self, key: &str, value: String) -> Result<(), Error> {
         let number = |v: &str| -> Result<u64, Error> {
             v.parse()
                 .map_err(|_| Error::config(format!("bad number {v:?} for {key}")))
         };
-        match key {
-            "host" | "hostaddr" => self.host = value,
-            "port" => {
-                self.port = value
-                    .parse()
-                    .map_err(|_| Error::config(format!("bad port {value:?}")))?
+        let integer = |v: &str| -> Result<i64, Error> {
+            v.trim()
+                .parse()
+                .map_err(|_| Error::config(format!("bad integer {v:?} for {key}")))
+        };
+        let multi_host = |v: &str| -> Result<(), Error> {
+            if v.contains(',') {
+                return Err(Error::config(format!(
+                    "{key}={v:?}: multi-host connection strings are not supported yet"
+                )));
             }
-            "user" => self.user = value,
-            "password" => self.password = Some(Password(value)),
-            "dbname" => self.dbname = Some(value),
+            Ok(())
+        };
+        match key {
+            "host" => {
+                multi_host(&value)?;
+                if value.starts_with('@') {
+                    return Err(Error::config(format!(
+                        "host={value:?}: abstract Unix sockets are not supported"
+                    )));
+                }
+                self.host = if value.is_empty() {
+                    DEFAULT_HOST.to_owned()
+                } else {
+                    value
+                };
+            }
+            "hostaddr" => {
+                multi_host(&value)?;
+                self.hostaddr = if value.is_empty() {
+                    None
+                } else {
+                    Some(endpoint::parse_hostaddr(&value)?)
+                };
+            }
+            "port" => {
+                multi_host(&value)?;
+                self.port = if value.is_empty() {
+                    DEFAULT_PORT
+                } else {
+                    value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|&p| p != 0)
+                        .ok_or_else(|| Error::config(format!("bad port {value:?}")))?
+                };
+            }
+            "user" => {
+                self.user = if value.is_empty() {
+                    DEFAULT_USER.to_owned()
+                } else {
+                    value
+                }
+            }
+            // An empty password is none: the password file is consulted (libpq).
+            "password" => self.password = (!value.is_empty()).then_some(Password(value)),
+            "passfile" => self.passfile = (!value.is_empty()).then(|| PathBuf::from(value)),
+            "dbname" => self.dbname = (!value.is_empty()).then_some(value),
             "application_name" => self.application_name = Some(value),
-            "options" => self.options = Some(value),
-            "connect_timeout" => self.connect_timeout = Duration::from_secs(number(&value)?.max(1)),
+            "fallback_application_name" => self.fallback_application_name = Some(value),
+            "options" => self.options = (!value.is_empty()).then_some(value),
+            "connect_timeout" => {
+                // libpq: zero, negative or empty waits indefinitely; 1 means 2 seconds.
+                let secs = if value.trim().is_empty() {
+                    0
+                } else if value.trim().starts_with('-') {
+                    integer(&value)?.min(0)
+                } else {
+                    i64::try_from(number(value.trim())?).unwrap_or(i64::MAX)
+                };
+                self.connect_timeout = match secs {
+                    ..=0 => Duration::MAX,
+                    1 => Duration::from_secs(2),
+                    n => Duration::from_secs(n.unsigned_abs()),
+                };
+            }
+            "target_session_attrs" => {
+                self.target_session_attrs = TargetSessionAttrs::parse(&value)?
+            }
+            "client_encoding" => {
+                // Rows are decoded as UTF-8, so the session must be UTF8 (always sent).
+                let v = value.to_ascii_lowercase();
+                if !matches!(v.as_str(), "utf8" | "utf-8" | "unicode" | "auto" | "") {
+                    return Err(Error::config(format!(
+                        "client_encoding={value:?}: only UTF8 is supported"
+                    )));
+                }
+            }
+            "replication" => match value.to_ascii_lowercase().as_str() {
+                "" | "0" | "false" | "off" | "no" | "f" | "n" => {
+                    self.ignore(key, "not a replication connection")
+                }
+                _ => {
+                    return Err(Error::config(format!(
+                        "replication={value:?}: replication connections are not supported"
+                    )))
+                }
+            },
+            "gssencmode" => match value.as_str() {
+                "disable" | "allow" | "prefer" | "" => {
+                    self.ignore(key, "GSSAPI encryption is not supported, connecting without it")
+                }
+                "require" => {
+                    return Err(Error::config(
+                        "gssencmode=require: GSSAPI encryption is not supported",
+                    ))
+                }
+                other => return Err(Error::config(format!("invalid gssencmode {other:?}"))),
+            },
+            "service" => {
+                return Err(Error::config(format!(
+                    "service={value:?}: connection service files (pg_service.conf) are not supported yet"
+                )))
+            }
+            "keepalives" | "keepalives_idle" | "keepalives_interval" | "keepalives_count" => {
+                if !value.trim().is_empty() {
+                    integer(&value)?;
+                }
+                self.ignore(
+                    key,
+                    "TCP keepalive options are not applied yet: the OS defaults hold",
+                );
+            }
             "statement_cache_size" => self.statement_cache_size = number(&value)? as usize,
             "connections_per_worker" => {
                 self.connections_per_worker = (number(&value)? as usize).max(1)
@@ -273,6 +621,14 @@ impl Config {
                 }
                 other => return Err(Error::config(format!("unknown sslmode {other:?}"))),
             },
+            other if conninfo::IGNORED.contains(&other) => {
+                self.ignore(other, "not implemented by corelane-postgres")
+            }
+            other if conninfo::TLS_NOT_YET.contains(&other) => {
+                return Err(Error::config(format!(
+                    "{other}: TLS settings are not supported yet by corelane-postgres"
+                )));
+            }
             other => {
                 return Err(Error::config(format!("unknown connection parameter {other:?}")));
             }
@@ -291,131 +647,30 @@ fn warn_plaintext_once(mode: &str) {
     }
 }
 
-fn parse_url(rest: &str) -> Result<Config, Error> {
-    let mut config = Config::default();
-    let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, path) = main.split_once('/').unwrap_or((main, ""));
-    let host_port = match authority.rsplit_once('@') {
-        Some((userinfo, hp)) => {
-            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            if !user.is_empty() {
-                config.user = decode(user)?;
-            }
-            if userinfo.contains(':') {
-                config.password = Some(Password(decode(pass)?));
-            }
-            hp
-        }
-        None => authority,
-    };
-    if !host_port.is_empty() {
-        let (host, port) = match host_port.strip_prefix('[') {
-            Some(v6) => {
-                let (h, after) = v6
-                    .split_once(']')
-                    .ok_or_else(|| Error::config("bad IPv6 host in URL"))?;
-                (h, after.strip_prefix(':'))
-            }
-            None => match host_port.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (host_port, None),
-            },
-        };
-        config.host = decode(host)?;
-        if let Some(port) = port {
-            config.port = port
-                .parse()
-                .map_err(|_| Error::config(format!("bad port {port:?} in URL")))?;
-        }
-    }
-    if !path.is_empty() {
-        config.dbname = Some(decode(path)?);
-    }
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        config.set(k, decode(v)?)?;
-    }
-    Ok(config)
-}
-
-fn parse_kv(s: &str) -> Result<Config, Error> {
-    let mut config = Config::default();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            return Ok(config);
-        }
-        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
-        let key = key.trim().to_owned();
-        let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
-            let mut closed = false;
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '\'' => {
-                        closed = true;
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            if !closed {
-                return Err(Error::config(format!(
-                    "unterminated quoted value for {key}"
-                )));
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                value.push(c);
-                chars.next();
-            }
-        }
-        if key.is_empty() {
-            return Err(Error::config("missing key in connection string"));
-        }
-        config.set(&key, value)?;
-    }
-}
-
-fn decode(s: &str) -> Result<String, Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let v = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::config("bad percent-escape in URL"))?;
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Error::config("URL component is not UTF-8"))
-}
-
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use std::collections::HashMap;
+
+    /// Parses with an empty environment: tests never read or change the process's.
+    fn parse(s: &str) -> Result<Config, Error> {
+        Config::parse_with_env(s, |_| None)
+    }
+
+    fn with_env(s: &str, vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::parse_with_env(s, |name| vars.get(name).cloned())
+    }
 
     #[test]
     fn url() {
-        let c = Config::parse(
-            "postgres://bob:p%40ss@db.example:6543/app?application_name=x&sslmode=prefer",
-        )
-        .unwrap();
+        let c =
+            parse("postgres://bob:p%40ss@db.example:6543/app?application_name=x&sslmode=prefer")
+                .unwrap();
         assert_eq!(
             (c.host.as_str(), c.port, c.user.as_str()),
             ("db.example", 6543, "bob")
@@ -424,24 +679,24 @@ mod tests {
         assert_eq!(c.get_dbname(), "app");
         assert_eq!(c.application_name.as_deref(), Some("x"));
         assert_eq!(c.query_timeout, None);
-        let c = Config::parse("postgres://h/d?query_timeout_ms=250").unwrap();
+        let c = parse("postgres://h/d?query_timeout_ms=250").unwrap();
         assert_eq!(c.query_timeout, Some(Duration::from_millis(250)));
-        let c = Config::parse("host=h query_timeout_ms=0").unwrap();
+        let c = parse("host=h query_timeout_ms=0").unwrap();
         assert_eq!(c.query_timeout, None);
-        assert!(Config::parse("postgres://h/d?query_timeout_ms=x").is_err());
+        assert!(parse("postgres://h/d?query_timeout_ms=x").is_err());
         assert_eq!(Config::default().copy_timeout, Some(DEFAULT_COPY_TIMEOUT));
-        let c = Config::parse("postgres://h/d?copy_timeout_ms=1500").unwrap();
+        let c = parse("postgres://h/d?copy_timeout_ms=1500").unwrap();
         assert_eq!(c.get_copy_timeout(), Some(Duration::from_millis(1500)));
         assert_eq!(
             Config::default().max_result_bytes,
             Some(DEFAULT_MAX_RESULT_BYTES)
         );
-        let c = Config::parse("postgres://h/d?max_result_bytes=1048576").unwrap();
+        let c = parse("postgres://h/d?max_result_bytes=1048576").unwrap();
         assert_eq!(c.get_max_result_bytes(), Some(1 << 20));
-        let c = Config::parse("host=h max_result_bytes=0").unwrap();
+        let c = parse("host=h max_result_bytes=0").unwrap();
         assert_eq!(c.max_result_bytes, None);
-        assert!(Config::parse("host=h max_result_bytes=-1").is_err());
-        let c = Config::parse("host=h copy_timeout_ms=0").unwrap();
+        assert!(parse("host=h max_result_bytes=-1").is_err());
+        let c = parse("host=h copy_timeout_ms=0").unwrap();
         assert_eq!(c.copy_timeout, None);
         assert_eq!(
             Config::default()
@@ -454,8 +709,7 @@ mod tests {
 
     #[test]
     fn key_value() {
-        let c =
-            Config::parse("host=localhost port=5433 user=me password='a b\\'c' dbname=d").unwrap();
+        let c = parse("host=localhost port=5433 user=me password='a b\\'c' dbname=d").unwrap();
         assert_eq!((c.host.as_str(), c.port), ("localhost", 5433));
         assert_eq!(c.password.as_ref().map(Password::expose), Some("a b'c"));
         assert_eq!(c.get_dbname(), "d");
@@ -463,11 +717,280 @@ mod tests {
 
     #[test]
     fn tls_and_unknown_keys_are_clear_errors() {
-        let e = Config::parse("postgres://h/d?sslmode=require")
+        let e = parse("postgres://h/d?sslmode=require")
             .unwrap_err()
             .to_string();
         assert!(e.contains("TLS"), "{e}");
-        assert!(Config::parse("bogus=1").unwrap_err().is_config());
-        assert!(Config::parse("postgres://h:99999/d").is_err());
+        assert!(parse("bogus=1").unwrap_err().is_config());
+        assert!(parse("postgres://h:99999/d").is_err());
+    }
+
+    #[test]
+    fn environment_fills_what_the_string_does_not_say() {
+        let env = [
+            ("PGHOST", "envhost"),
+            ("PGPORT", "6000"),
+            ("PGUSER", "envuser"),
+            ("PGPASSWORD", "envpass"),
+            ("PGDATABASE", "envdb"),
+            ("PGAPPNAME", "envapp"),
+            ("PGCONNECT_TIMEOUT", "7"),
+            ("PGOPTIONS", "-c search_path=x"),
+            ("PGTARGETSESSIONATTRS", "read-write"),
+        ];
+        let c = with_env("", &env).unwrap();
+        assert_eq!(
+            (c.get_host(), c.get_port(), c.get_user()),
+            ("envhost", 6000, "envuser")
+        );
+        assert_eq!(c.password.as_ref().map(Password::expose), Some("envpass"));
+        assert_eq!(c.get_dbname(), "envdb");
+        assert_eq!(c.application_name.as_deref(), Some("envapp"));
+        assert_eq!(c.connect_timeout, Duration::from_secs(7));
+        assert_eq!(c.options.as_deref(), Some("-c search_path=x"));
+        assert_eq!(c.get_target_session_attrs(), TargetSessionAttrs::ReadWrite);
+        // The string wins, key by key, in both forms.
+        let c = with_env(
+            "host=h port=5 user=u password=p dbname=d application_name=a",
+            &env,
+        )
+        .unwrap();
+        assert_eq!((c.get_host(), c.get_port(), c.get_user()), ("h", 5, "u"));
+        assert_eq!(c.password.as_ref().map(Password::expose), Some("p"));
+        assert_eq!(
+            (c.get_dbname(), c.application_name.as_deref()),
+            ("d", Some("a"))
+        );
+        assert_eq!(c.connect_timeout, Duration::from_secs(7));
+        let c = with_env("postgres://u@h/d", &env).unwrap();
+        assert_eq!((c.get_host(), c.get_port(), c.get_user()), ("h", 6000, "u"));
+        assert_eq!(c.get_dbname(), "d");
+        // Built-in defaults without environment.
+        let c = with_env("", &[]).unwrap();
+        assert_eq!(
+            (c.get_host(), c.get_port(), c.get_user()),
+            (DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER)
+        );
+        assert!(c.password.is_none());
+        assert_eq!(c.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn environment_errors_name_the_variable() {
+        let e = with_env("", &[("PGPORT", "nope")]).unwrap_err();
+        assert!(e.is_config());
+        assert!(e.to_string().contains("PGPORT"), "{e}");
+        // Not consulted when the string gives the key.
+        assert!(with_env("port=1", &[("PGPORT", "nope")]).is_ok());
+        // TLS variables go through the same keyword handling as the string's.
+        let e = with_env("", &[("PGSSLMODE", "require")]).unwrap_err();
+        assert!(e.to_string().contains("PGSSLMODE"), "{e}");
+        assert!(with_env("", &[("PGSSLMODE", "disable")]).is_ok());
+        let e = with_env("", &[("PGSERVICE", "svc")]).unwrap_err();
+        assert!(e.to_string().contains("not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn unix_sockets() {
+        let c = parse("host=/var/run/postgresql port=5433").unwrap();
+        assert_eq!(
+            c.get_socket_path(),
+            Some(PathBuf::from("/var/run/postgresql/.s.PGSQL.5433"))
+        );
+        for s in [
+            "postgres://%2Fvar%2Frun%2Fpostgresql/db",
+            "postgres:///db?host=/var/run/postgresql",
+            "postgresql://user@%2Fvar%2Frun%2Fpostgresql:5432/db",
+        ] {
+            let c = parse(s).unwrap();
+            assert_eq!(
+                c.get_socket_path(),
+                Some(PathBuf::from("/var/run/postgresql/.s.PGSQL.5432")),
+                "{s}"
+            );
+            assert_eq!(c.get_dbname(), "db");
+        }
+        assert_eq!(parse("host=localhost").unwrap().get_socket_path(), None);
+        // hostaddr wins over a socket directory for where to connect.
+        let c = parse("host=/tmp hostaddr=10.0.0.1").unwrap();
+        assert_eq!(c.get_socket_path(), None);
+        assert_eq!(c.get_hostaddr(), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(endpoint::describe(&c), "10.0.0.1:5432");
+        assert!(parse("hostaddr=db.example").unwrap_err().is_config());
+        assert!(parse("host=@abstract").unwrap_err().is_config());
+        // The builder clears hostaddr.
+        let c = c.host("/sock", 1);
+        assert_eq!(c.get_socket_path(), Some(PathBuf::from("/sock/.s.PGSQL.1")));
+    }
+
+    #[test]
+    fn ignored_unknown_and_refused_keys() {
+        let c = parse(
+            "krbsrvname=x gsslib=gssapi requirepeer=pg tcp_user_timeout=5 sslcompression=0 \
+             sslcrl=a sslcrldir=b sslsni=1 ssl_min_protocol_version=TLSv1.2 \
+             ssl_max_protocol_version=TLSv1.3 load_balance_hosts=disable require_auth=md5 \
+             gssencmode=prefer replication=false keepalives=1 keepalives_idle=30 \
+             keepalives_interval=5 keepalives_count=3 krbsrvname=y client_encoding=UTF8",
+        )
+        .unwrap();
+        let ignored = c.ignored_keys();
+        assert_eq!(ignored.len(), 18, "{ignored:?}");
+        assert_eq!(ignored.first().map(String::as_str), Some("krbsrvname"));
+        assert!(ignored.iter().any(|k| k == "keepalives_idle"));
+        assert_eq!(c.notes().len(), 18);
+        assert!(parse("host=h").unwrap().ignored_keys().is_empty());
+        for bad in [
+            "bogus=1",
+            "postgres://h/d?bogus=1",
+            "keepalives_idle=soon",
+            "gssencmode=require",
+            "replication=database",
+            "client_encoding=LATIN1",
+            "service=mine",
+            "target_session_attrs=whatever",
+            "host=a,b",
+            "postgres://a,b/d",
+            "postgres://a:1,a:2/d",
+            "hostaddr=10.0.0.1,10.0.0.2",
+            "port=1,2",
+            "port=0",
+            "port=70000",
+        ] {
+            assert!(parse(bad).unwrap_err().is_config(), "{bad}");
+        }
+        let e = parse("host=a,b").unwrap_err().to_string();
+        assert!(e.contains("multi-host"), "{e}");
+        let e = parse("bogus=1").unwrap_err().to_string();
+        assert!(e.contains("unknown connection parameter \"bogus\""), "{e}");
+        let e = parse("sslrootcert=/ca.pem").unwrap_err().to_string();
+        assert!(e.contains("not supported yet"), "{e}");
+    }
+
+    #[test]
+    fn honoured_keys() {
+        let c = parse(
+            "fallback_application_name=fb connect_timeout=1 target_session_attrs=primary \
+             options='-c geqo=off'",
+        )
+        .unwrap();
+        assert_eq!(c.effective_application_name(), Some("fb"));
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.get_target_session_attrs(), TargetSessionAttrs::Primary);
+        assert_eq!(c.options.as_deref(), Some("-c geqo=off"));
+        let c = parse("application_name=a fallback_application_name=fb").unwrap();
+        assert_eq!(c.effective_application_name(), Some("a"));
+        for (value, expected) in [
+            ("0", Duration::MAX),
+            ("-3", Duration::MAX),
+            ("''", Duration::MAX),
+            ("30", Duration::from_secs(30)),
+        ] {
+            let c = parse(&format!("connect_timeout={value}")).unwrap();
+            assert_eq!(c.connect_timeout, expected, "{value}");
+        }
+        for attrs in [
+            "any",
+            "read-write",
+            "read-only",
+            "primary",
+            "standby",
+            "prefer-standby",
+        ] {
+            let c = parse(&format!("target_session_attrs={attrs}")).unwrap();
+            assert_eq!(c.get_target_session_attrs().as_str(), attrs);
+        }
+        // Empty values fall back to the defaults.
+        let c = parse("host='' port='' user='' dbname='' password=''").unwrap();
+        assert_eq!(
+            (c.get_host(), c.get_port(), c.get_user()),
+            (DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER)
+        );
+        assert!(!c.has_password());
+    }
+
+    /// A directory of its own under the system temp dir, removed on drop.
+    struct Dir(PathBuf);
+    impl Dir {
+        fn new(tag: &str) -> Dir {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("corelane-config-{tag}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+        fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            use std::os::unix::fs::PermissionsExt;
+            let path = self.0.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn password_file() {
+        let home = Dir::new("home");
+        let home_str = home.0.to_str().unwrap().to_owned();
+        home.file(
+            ".pgpass",
+            "db:5432:app:bob:from-home\nlocalhost:*:*:bob:local\n",
+            0o600,
+        );
+        let other = Dir::new("other");
+        let passfile = other.file("pass", "*:*:*:*:from-passfile\n", 0o600);
+        let passfile_str = passfile.to_str().unwrap().to_owned();
+        let env = [("HOME", home_str.as_str())];
+        let pw = |c: &Config| c.password.as_ref().map(|p| p.expose().to_owned());
+
+        let c = with_env("host=db user=bob dbname=app", &env).unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("from-home"));
+        // No match: no password.
+        let c = with_env("host=db user=bob dbname=other", &env).unwrap();
+        assert_eq!(pw(&c), None);
+        // A socket directory matches `localhost`; so does the default host.
+        let c = with_env("host=/run/pg user=bob dbname=x", &env).unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("local"));
+        let c = with_env("user=bob", &env).unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("local"));
+        // A given password wins over the file.
+        let c = with_env("host=db user=bob dbname=app password=given", &env).unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("given"));
+        let c = with_env(
+            "host=db user=bob dbname=app",
+            &[("HOME", &home_str), ("PGPASSWORD", "envpw")],
+        )
+        .unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("envpw"));
+        // passfile and PGPASSFILE replace ~/.pgpass.
+        let c = with_env(
+            &format!("host=db user=bob dbname=app passfile={passfile_str}"),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("from-passfile"));
+        let c = with_env(
+            "host=db user=bob dbname=app",
+            &[("HOME", &home_str), ("PGPASSFILE", &passfile_str)],
+        )
+        .unwrap();
+        assert_eq!(pw(&c).as_deref(), Some("from-passfile"));
+        // A group-readable file is skipped with a note.
+        let loose = other.file("loose", "*:*:*:*:leaked\n", 0o644);
+        let c = with_env(&format!("passfile={}", loose.display()), &[]).unwrap();
+        assert_eq!(pw(&c), None);
+        assert!(
+            c.notes().iter().any(|n| n.contains("group or world")),
+            "{:?}",
+            c.notes()
+        );
+        // The password never shows in Debug.
+        let c = with_env("host=db user=bob dbname=app", &env).unwrap();
+        assert!(!format!("{c:?}").contains("from-home"));
     }
 }

@@ -2,7 +2,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::rc::Rc;
 
 use bytes::BytesMut;
@@ -13,7 +12,7 @@ use corelane_pg_proto::message::backend::{
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
 use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
-use corelane_runtime::{Limits, SpareBuf, Stream};
+use corelane_runtime::{Limits, SpareBuf};
 
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
@@ -55,7 +54,7 @@ pub(crate) struct Connection {
     /// by [`Connection::end_session`] once `DISCARD ALL` succeeded.
     session_dirty: Rc<Cell<bool>>,
     /// The address this connection reached: where a `CancelRequest` for it must go.
-    pub(crate) server: Option<SocketAddr>,
+    pub(crate) server: Option<crate::endpoint::ServerAddr>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
     /// Session changes the codec saw (see [`crate::session`]).
@@ -72,37 +71,15 @@ impl Connection {
         match corelane_runtime::task::timeout(limit, Self::open_inner(config)).await {
             Some(result) => result,
             None => Err(Error::connect(
-                format!("{}:{}", config.host, config.port),
+                crate::endpoint::describe(config),
                 format!("timed out after {limit:?} (connect + authentication)"),
             )),
         }
     }
 
     async fn open_inner(config: &Config) -> Result<Connection, Error> {
-        let addr = format!("{}:{}", config.host, config.port);
-        let addrs: Vec<SocketAddr> =
-            corelane_runtime::task::resolve_host(&config.host, config.port)
-                .await
-                .map_err(|e| Error::connect(&addr, e))?;
-        let mut last = None;
-        let mut stream = None;
-        let mut server = None;
-        for sa in addrs {
-            match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
-                Ok(s) => {
-                    stream = Some(s);
-                    server = Some(sa);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let stream = stream.ok_or_else(|| {
-            Error::connect(
-                &addr,
-                last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
-            )
-        })?;
+        let (stream, server) = crate::endpoint::connect(config).await?;
+        let server = Some(server);
         let notices = config.on_notice.as_ref().map(|n| n.0.clone());
         let codec =
             PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN).with_max_result(config.max_result_bytes);
@@ -122,6 +99,7 @@ impl Connection {
             session,
         };
         conn.startup(config).await?;
+        conn.check_target(config).await?;
         Ok(conn)
     }
 
@@ -153,7 +131,7 @@ impl Connection {
             ("database", config.get_dbname()),
             ("client_encoding", "UTF8"),
         ];
-        if let Some(name) = &config.application_name {
+        if let Some(name) = config.effective_application_name() {
             params.push(("application_name", name));
         }
         if let Some(options) = &config.options {
@@ -240,6 +218,30 @@ impl Connection {
             reply = self
                 .call(Expect::AuthStep, |b| b.extend_from_slice(&out))
                 .await?;
+        }
+    }
+
+    /// Refuses a server that is not what `target_session_attrs` asks for.
+    async fn check_target(&self, config: &Config) -> Result<(), Error> {
+        let Some((sql, otherwise)) = config.target_session_attrs.check() else {
+            return Ok(());
+        };
+        match self.simple(sql).await? {
+            Response::Rows { rows, .. } if rows.len() == 1 => Ok(()),
+            Response::Rows { .. } => {
+                self.pipe.close();
+                Err(Error::connect(
+                    crate::endpoint::describe(config),
+                    format!(
+                        "target_session_attrs={}: {otherwise}",
+                        config.target_session_attrs.as_str()
+                    ),
+                ))
+            }
+            Response::Failed(e) => Err(Error::db(e)),
+            _ => Err(Error::protocol(
+                "unexpected reply to the target_session_attrs check",
+            )),
         }
     }
 

@@ -79,6 +79,13 @@ impl Error {
     pub(crate) fn config(m: impl Into<String>) -> Self {
         Kind::Config(m.into()).into()
     }
+    /// A configuration error's message prefixed with `context` (other errors unchanged).
+    pub(crate) fn with_context(self, context: &str) -> Self {
+        match self.kind {
+            Kind::Config(m) => Kind::Config(format!("{context}: {m}")).into(),
+            kind => kind.into(),
+        }
+    }
     pub(crate) fn connect(addr: impl std::fmt::Display, m: impl std::fmt::Display) -> Self {
         Kind::Connect {
             addr: addr.to_string(),

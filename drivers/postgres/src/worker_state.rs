@@ -117,7 +117,7 @@ fn pool_error(config: &Config, e: PoolError<Error>) -> Error {
     match e {
         PoolError::Connect(e) => e,
         PoolError::Closed => Error::worker_closed(),
-        other => Error::connect(format!("{}:{}", config.host, config.port), other),
+        other => Error::connect(crate::endpoint::describe(config), other),
     }
 }
 

@@ -12,7 +12,6 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -24,7 +23,7 @@ use corelane_pg_proto::message::backend::{Authentication, Message};
 use corelane_pg_proto::message::frontend;
 use corelane_runtime::pool::Backoff;
 use corelane_runtime::roundtrip::RequestError;
-use corelane_runtime::{CloseCause, Limits, ReadLease, Registered, Stream};
+use corelane_runtime::{CloseCause, Limits, ReadLease, Registered};
 
 use super::handler::{ListenHandler, Local, Pending};
 use super::shared::{Action, EndGuard, Op, Shared, Waiter};
@@ -155,14 +154,14 @@ impl Session {
         match corelane_runtime::task::timeout(limit, Self::open_inner(shared, config)).await {
             Some(result) => result,
             None => Err(Error::connect(
-                format!("{}:{}", config.host, config.port),
+                crate::endpoint::describe(config),
                 format!("timed out after {limit:?} (connect + authentication)"),
             )),
         }
     }
 
     async fn open_inner(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
-        let stream = connect_stream(config).await?;
+        let (stream, _) = crate::endpoint::connect(config).await?;
         let local = Rc::new(Local::default());
         let handler = ListenHandler::new(shared.clone(), local.clone());
         let conn =
@@ -211,7 +210,7 @@ impl Session {
             ("database", config.get_dbname()),
             ("client_encoding", "UTF8"),
         ];
-        if let Some(name) = &config.application_name {
+        if let Some(name) = config.effective_application_name() {
             params.push(("application_name", name));
         }
         if let Some(options) = &config.options {
@@ -401,25 +400,6 @@ impl Session {
         self.shared.hold_reading(&self.conn, &mut self.lease);
         Poll::Pending
     }
-}
-
-/// Resolves the configured host and connects to the first address that accepts.
-async fn connect_stream(config: &Config) -> Result<Stream, Error> {
-    let addr = format!("{}:{}", config.host, config.port);
-    let addrs: Vec<SocketAddr> = corelane_runtime::task::resolve_host(&config.host, config.port)
-        .await
-        .map_err(|e| Error::connect(&addr, e))?;
-    let mut last = None;
-    for sa in addrs {
-        match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(Error::connect(
-        &addr,
-        last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
-    ))
 }
 
 #[cfg(test)]

@@ -1,0 +1,103 @@
+//! Where a connection goes: a TCP address (from `hostaddr`, or `host` resolved) or a
+//! Unix-domain socket (`host` starting with `/` names its directory; the socket file is
+//! `<dir>/.s.PGSQL.<port>`), and opening the stream there.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use corelane_runtime::Stream;
+
+use crate::config::Config;
+use crate::Error;
+
+/// The address a connection reached: where a `CancelRequest` for it must go too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ServerAddr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerAddr::Tcp(sa) => sa.fmt(f),
+            ServerAddr::Unix(path) => path.display().fmt(f),
+        }
+    }
+}
+
+/// True when `host` names a Unix-socket directory rather than a host.
+pub(crate) fn is_socket_dir(host: &str) -> bool {
+    host.starts_with('/')
+}
+
+/// The socket file in directory `dir` for `port`, as libpq names it.
+pub(crate) fn socket_path(dir: &str, port: u16) -> PathBuf {
+    PathBuf::from(dir).join(format!(".s.PGSQL.{port}"))
+}
+
+/// Where `config` connects, for messages: `host:port`, `hostaddr:port` or the socket path.
+pub(crate) fn describe(config: &Config) -> String {
+    match (&config.hostaddr, &config.host) {
+        (Some(ip), _) => SocketAddr::new(*ip, config.port).to_string(),
+        (None, host) if is_socket_dir(host) => socket_path(host, config.port).display().to_string(),
+        (None, host) => format!("{host}:{}", config.port),
+    }
+}
+
+/// Opens a plain stream to the server of `config`: the Unix socket, `hostaddr` (no name
+/// lookup), or the first address of `host` that accepts. Each TCP attempt is bounded by the
+/// connect timeout (the caller bounds the whole open too).
+pub(crate) async fn connect(config: &Config) -> Result<(Stream, ServerAddr), Error> {
+    let addrs: Vec<SocketAddr> = match (config.hostaddr, &config.host) {
+        (Some(ip), _) => vec![SocketAddr::new(ip, config.port)],
+        (None, host) if is_socket_dir(host) => {
+            let path = socket_path(host, config.port);
+            let stream = Stream::connect_unix(&path)
+                .await
+                .map_err(|e| Error::connect(path.display(), e))?;
+            return Ok((stream, ServerAddr::Unix(path)));
+        }
+        (None, host) => corelane_runtime::task::resolve_host(host, config.port)
+            .await
+            .map_err(|e| Error::connect(describe(config), e))?,
+    };
+    let mut last = None;
+    for sa in addrs {
+        match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
+            Ok(stream) => return Ok((stream, ServerAddr::Tcp(sa))),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::connect(
+        describe(config),
+        last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
+    ))
+}
+
+/// Opens a plain stream to an address a connection reached before (for a `CancelRequest`).
+pub(crate) async fn reconnect(server: &ServerAddr, timeout: Duration) -> Result<Stream, Error> {
+    let stream = match server {
+        ServerAddr::Tcp(sa) => Stream::connect_tcp_timeout(*sa, timeout).await,
+        ServerAddr::Unix(path) => {
+            match corelane_runtime::task::timeout(timeout, Stream::connect_unix(path)).await {
+                Some(result) => result,
+                None => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connect timed out after {timeout:?}"),
+                )),
+            }
+        }
+    };
+    stream.map_err(|e| Error::connect(server, e))
+}
+
+/// Parses a `hostaddr` value: a numeric IPv4 or IPv6 address.
+pub(crate) fn parse_hostaddr(value: &str) -> Result<IpAddr, Error> {
+    value
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| Error::config(format!("bad hostaddr {value:?}: not a numeric IP address")))
+}
