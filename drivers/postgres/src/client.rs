@@ -110,6 +110,43 @@ impl Client {
         }
     }
 
+    /// [`new`](Self::new), then [`check`](Self::check): a client whose server was reached
+    /// and accepted its credentials, or the error saying why not. For start-up code that
+    /// should fail fast on a wrong password or an unreachable host.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), corelane_postgres::Error> {
+    /// use corelane_postgres::{Client, Config};
+    ///
+    /// let client = Client::new_checked(Config::parse("host=/var/run/postgresql dbname=app")?).await?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub async fn new_checked(config: Config) -> Result<Client, Error> {
+        let client = Client::new(config)?;
+        client.check().await?;
+        Ok(client)
+    }
+
+    /// Opens one connection to the server on a worker, runs startup and authentication (and
+    /// the [`target_session_attrs`](Config::target_session_attrs) check), and closes it:
+    /// `Ok` when the client can connect, else the reason — [`Error::is_connect`] (unreachable
+    /// host, refused port, no such socket, timeout after [`Config::connect_timeout`], a server
+    /// that is not the wanted kind), [`Error::is_auth`] (wrong or missing password), or the
+    /// server's error (e.g. SQLSTATE `3D000`, no such database). The client's pooled
+    /// connections still open lazily, as usual. Works on a worker of the loop and off it
+    /// (tokio, plain threads), like every other call.
+    pub async fn check(&self) -> Result<(), Error> {
+        let config = self.inner.config.clone();
+        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        dispatch(&*self.inner.workers, fallback, move || async move {
+            let conn = Connection::open(&config).await?;
+            conn.pipe.close();
+            Ok(())
+        })
+        .await
+        .map_err(Error::from)?
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
