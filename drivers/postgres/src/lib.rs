@@ -64,6 +64,67 @@
 //! - **Notices** go to [`Config::on_notice`] (dropped without one).
 //!
 //! Not yet: TLS (see the issue tracker).
+//!
+//! # Connection strings
+//!
+//! [`Config::parse`] (and [`Client::connect`]) take libpq's two forms:
+//! `host=db.example port=5432 dbname=app user=me password='with \' quote'` (single quotes
+//! around values with spaces, a backslash escapes the next character) and
+//! `postgres://me:secret@db.example:5432/app?application_name=api` (or `postgresql://`;
+//! percent-decoded, any keyword as a query parameter). Unknown keywords are an error, as in
+//! libpq.
+//!
+//! **Honoured:** `host` (a name, an IP address, or — starting with `/` — a Unix-socket
+//! directory: the socket is `<dir>/.s.PGSQL.<port>`; in a URL write it percent-encoded,
+//! `postgres://%2Fvar%2Frun%2Fpostgresql/app`, or as `postgres:///app?host=/var/run/postgresql`),
+//! `hostaddr` (a numeric address connected to without a name lookup), `port`, `dbname`,
+//! `user`, `password`, `passfile`, `application_name`, `fallback_application_name`,
+//! `options`, `connect_timeout` (seconds; 0 or negative waits indefinitely, 1 means 2, as in
+//! libpq), `client_encoding` (`UTF8` or `auto` only: rows are decoded as UTF-8),
+//! `target_session_attrs` (`any`, `prefer-standby` — the same with one host — and
+//! `read-write`, `read-only`, `primary`, `standby`, checked after authentication on every
+//! connection of the client, a mismatch failing with [`Error::is_connect`]; a
+//! [`Listener`]'s connection is not checked), `sslmode` (see its errors until TLS lands),
+//! and the driver's own `statement_cache_size`, `connections_per_worker`,
+//! `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`. Cancel requests of a
+//! Unix-socket connection go to the same socket.
+//!
+//! **Accepted and ignored** (listed by [`Config::ignored_keys`], with a line each in
+//! [`Config::notes`]): `krbsrvname`, `gsslib`, `gssdelegation`, `gssencmode` (`require` is
+//! refused), `requirepeer`, `require_auth`, `tcp_user_timeout`, `load_balance_hosts`,
+//! `replication` (a false value; any other is refused), `sslcompression`, `sslcrl`,
+//! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, and
+//! `keepalives`, `keepalives_idle`, `keepalives_interval`, `keepalives_count` (their values
+//! are checked, but the socket options are not set yet: the OS defaults hold).
+//!
+//! **Refused with a clear error for now:** several hosts (`host=a,b`,
+//! `postgres://a,b/app`), `service` (no `pg_service.conf`), the TLS keywords `sslcert`,
+//! `sslkey`, `sslpassword`, `sslcertmode`, `sslrootcert`, `sslnegotiation`,
+//! `channel_binding`.
+//!
+//! **Environment.** `Config::parse` fills what the string does not say from libpq's
+//! variables — `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`,
+//! `PGPASSFILE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`, `PGOPTIONS`, `PGCLIENTENCODING`,
+//! `PGTARGETSESSIONATTRS`, `PGSERVICE`, the `PGSSL*`, `PGGSS*`, `PGCHANNELBINDING`,
+//! `PGREQUIREPEER`, `PGREQUIREAUTH`, `PGKRBSRVNAME` and `PGLOADBALANCEHOSTS` ones — each
+//! handled exactly like its keyword (an invalid value is an error naming the variable). A
+//! keyword in the string wins over its variable, which wins over the built-in default
+//! (host `127.0.0.1`, port 5432, user `postgres`, database = user, connect timeout 10 s).
+//! [`Config::parse_with_env`] takes the lookup as a function (tests, or `|_| None` for no
+//! environment); the builder ([`Config::default`] and its setters) reads nothing.
+//!
+//! **Password file.** When no password is given (an empty one counts as none), the parse
+//! looks in `passfile`, else `PGPASSFILE`, else `$HOME/.pgpass`: lines
+//! `hostname:port:database:username:password`, `*` matching anything in the first four
+//! fields, `\:` and `\\` for a literal colon and backslash, `#` comment lines, the first
+//! matching line winning. A Unix-socket connection (and the default host) also matches
+//! `localhost`. A file that group or others may access (anything beyond `0600`) is skipped,
+//! with a note in [`Config::notes`], as libpq does.
+//!
+//! **Failing fast.** Clients connect lazily, on first use on each worker.
+//! [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one connection
+//! now, so a wrong password ([`Error::is_auth`]) or an unreachable server
+//! ([`Error::is_connect`]) shows at start-up.
 
 mod cancel;
 mod client;
