@@ -230,6 +230,12 @@ impl PgServer {
         self.dir.path()
     }
 
+    /// The unix socket file itself, `<socket_dir>/.s.PGSQL.<port>` (connections over it are
+    /// trusted, whatever [`PgAuth`] says for TCP).
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.path().join(format!(".s.PGSQL.{}", self.port))
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data

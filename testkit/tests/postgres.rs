@@ -80,10 +80,8 @@ fn trust_server_answers_and_stops_on_drop() {
     assert_eq!(ssl_request(addr), b'N');
     assert_eq!(psql_ok(&server, "postgres", "", "select 1"), "1");
     // The unix socket lives in socket_dir().
-    assert!(server
-        .socket_dir()
-        .join(format!(".s.PGSQL.{}", server.port()))
-        .exists());
+    assert!(server.socket_path().exists());
+    assert_eq!(server.socket_path().parent(), Some(server.socket_dir()));
     let settings = psql_ok(
         &server,
         "postgres",
