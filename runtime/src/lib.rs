@@ -45,7 +45,9 @@ mod thread_bound;
 mod worker;
 
 pub use catch::Panicked;
-pub use conn::{CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, WriteError};
+pub use conn::{
+    CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, TcpKeepalive, WriteError,
+};
 pub use dispatch::{dispatch, Dispatch};
 pub use error::{Error, SubmitError};
 pub use probe::probe_io_uring;

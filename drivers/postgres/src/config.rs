@@ -132,6 +132,10 @@ pub struct Config {
     pub(crate) application_name: Option<String>,
     pub(crate) fallback_application_name: Option<String>,
     pub(crate) target_session_attrs: TargetSessionAttrs,
+    /// TCP keepalive on (libpq's default) or off (`keepalives=0`).
+    keepalives: bool,
+    /// `keepalives_idle`, `keepalives_interval`, `keepalives_count` (unset: system defaults).
+    keepalive: corelane_runtime::TcpKeepalive,
     /// libpq keywords that were given and are not acted on.
     ignored: Vec<String>,
     /// What parsing noticed and did not act on (see [`Config::notes`]).
@@ -172,6 +176,8 @@ impl Default for Config {
             application_name: None,
             fallback_application_name: None,
             target_session_attrs: TargetSessionAttrs::Any,
+            keepalives: true,
+            keepalive: corelane_runtime::TcpKeepalive::default(),
             ignored: Vec::new(),
             notes: Vec::new(),
             options: None,
@@ -336,6 +342,19 @@ impl Config {
     pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Self {
         self.target_session_attrs = attrs;
         self
+    }
+    /// TCP keepalive of the client's TCP connections: on by default (as in libpq) with the
+    /// system's timings; `Some` with fields set to tune it (`keepalives_idle`,
+    /// `keepalives_interval`, `keepalives_count` in a connection string), `None` to turn it
+    /// off (`keepalives=0`). Unix-socket connections have none.
+    pub fn keepalives(mut self, keepalive: Option<corelane_runtime::TcpKeepalive>) -> Self {
+        self.keepalives = keepalive.is_some();
+        self.keepalive = keepalive.unwrap_or_default();
+        self
+    }
+    /// The TCP keepalive set on connections (see [`keepalives`](Self::keepalives)).
+    pub fn get_keepalives(&self) -> Option<corelane_runtime::TcpKeepalive> {
+        self.keepalives.then_some(self.keepalive)
     }
     /// The required kind of server (see [`target_session_attrs`](Self::target_session_attrs)).
     pub fn get_target_session_attrs(&self) -> TargetSessionAttrs {
@@ -584,14 +603,23 @@ impl Config {
                     "service={value:?}: connection service files (pg_service.conf) are not supported yet"
                 )))
             }
-            "keepalives" | "keepalives_idle" | "keepalives_interval" | "keepalives_count" => {
-                if !value.trim().is_empty() {
-                    integer(&value)?;
+            // libpq: an integer; empty or 0 for the interval settings means the system default.
+            "keepalives" => self.keepalives = value.trim().is_empty() || integer(&value)? != 0,
+            "keepalives_idle" | "keepalives_interval" | "keepalives_count" => {
+                let n = if value.trim().is_empty() {
+                    0
+                } else {
+                    integer(&value)?
+                };
+                let n = u32::try_from(n).map_err(|_| {
+                    Error::config(format!("bad value {value:?} for {key}: negative"))
+                })?;
+                let secs = (n > 0).then(|| Duration::from_secs(u64::from(n)));
+                match key {
+                    "keepalives_idle" => self.keepalive.idle = secs,
+                    "keepalives_interval" => self.keepalive.interval = secs,
+                    _ => self.keepalive.count = (n > 0).then_some(n),
                 }
-                self.ignore(
-                    key,
-                    "TCP keepalive options are not applied yet: the OS defaults hold",
-                );
             }
             "statement_cache_size" => self.statement_cache_size = number(&value)? as usize,
             "connections_per_worker" => {
@@ -829,20 +857,21 @@ mod tests {
             "krbsrvname=x gsslib=gssapi requirepeer=pg tcp_user_timeout=5 sslcompression=0 \
              sslcrl=a sslcrldir=b sslsni=1 ssl_min_protocol_version=TLSv1.2 \
              ssl_max_protocol_version=TLSv1.3 load_balance_hosts=disable require_auth=md5 \
-             gssencmode=prefer replication=false keepalives=1 keepalives_idle=30 \
-             keepalives_interval=5 keepalives_count=3 krbsrvname=y client_encoding=UTF8",
+             gssencmode=prefer replication=false krbsrvname=y client_encoding=UTF8",
         )
         .unwrap();
         let ignored = c.ignored_keys();
-        assert_eq!(ignored.len(), 18, "{ignored:?}");
+        assert_eq!(ignored.len(), 14, "{ignored:?}");
         assert_eq!(ignored.first().map(String::as_str), Some("krbsrvname"));
-        assert!(ignored.iter().any(|k| k == "keepalives_idle"));
-        assert_eq!(c.notes().len(), 18);
+        assert!(ignored.iter().any(|k| k == "require_auth"));
+        assert_eq!(c.notes().len(), 14);
         assert!(parse("host=h").unwrap().ignored_keys().is_empty());
         for bad in [
             "bogus=1",
             "postgres://h/d?bogus=1",
             "keepalives_idle=soon",
+            "keepalives_count=-1",
+            "keepalives=yes",
             "gssencmode=require",
             "replication=database",
             "client_encoding=LATIN1",
@@ -899,6 +928,28 @@ mod tests {
             let c = parse(&format!("target_session_attrs={attrs}")).unwrap();
             assert_eq!(c.get_target_session_attrs().as_str(), attrs);
         }
+        // Keepalive: on by default with the system's timings, tunable, or off.
+        let k = parse("").unwrap().get_keepalives().unwrap();
+        assert_eq!(k, corelane_runtime::TcpKeepalive::default());
+        let k = parse("keepalives_idle=30 keepalives_interval=5 keepalives_count=3")
+            .unwrap()
+            .get_keepalives()
+            .unwrap();
+        assert_eq!(k.idle, Some(Duration::from_secs(30)));
+        assert_eq!(k.interval, Some(Duration::from_secs(5)));
+        assert_eq!(k.count, Some(3));
+        let k = parse("keepalives_idle=0")
+            .unwrap()
+            .get_keepalives()
+            .unwrap();
+        assert_eq!(k.idle, None);
+        assert_eq!(
+            parse("keepalives=0 keepalives_idle=30")
+                .unwrap()
+                .get_keepalives(),
+            None
+        );
+        assert!(parse("keepalives=1").unwrap().get_keepalives().is_some());
         // Empty values fall back to the defaults.
         let c = parse("host='' port='' user='' dbname='' password=''").unwrap();
         assert_eq!(

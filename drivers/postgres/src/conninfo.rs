@@ -26,10 +26,6 @@ pub(crate) const IGNORED: &[&str] = &[
     "sslsni",
     "ssl_min_protocol_version",
     "ssl_max_protocol_version",
-    "keepalives",
-    "keepalives_idle",
-    "keepalives_interval",
-    "keepalives_count",
 ];
 
 /// libpq's TLS keywords that are not handled (yet) by `Config::set`: refused with a clear

@@ -66,7 +66,12 @@ pub(crate) async fn connect(config: &Config) -> Result<(Stream, ServerAddr), Err
     let mut last = None;
     for sa in addrs {
         match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
-            Ok(stream) => return Ok((stream, ServerAddr::Tcp(sa))),
+            Ok(stream) => {
+                stream
+                    .set_tcp_keepalive(config.get_keepalives())
+                    .map_err(|e| Error::connect(sa, format!("setting TCP keepalive: {e}")))?;
+                return Ok((stream, ServerAddr::Tcp(sa)));
+            }
             Err(e) => last = Some(e),
         }
     }
@@ -100,4 +105,62 @@ pub(crate) fn parse_hostaddr(value: &str) -> Result<IpAddr, Error> {
         .trim_end_matches(']')
         .parse()
         .map_err(|_| Error::config(format!("bad hostaddr {value:?}: not a numeric IP address")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use corelane_runtime::TcpKeepalive;
+
+    /// Connects with `config` on a worker of the standalone loop; the stream's keepalive.
+    fn keepalive_after_connect(config: Config) -> (Option<TcpKeepalive>, ServerAddr) {
+        let workers = corelane_runtime::resolve(None).unwrap();
+        let worker = workers.worker(0).unwrap().clone();
+        let task = worker.spawn(move || async move {
+            let (stream, server) = connect(&config).await.unwrap();
+            (stream.tcp_keepalive().unwrap(), server)
+        });
+        futures_lite::future::block_on(task).unwrap()
+    }
+
+    #[test]
+    fn tcp_connections_get_the_configured_keepalive() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("hostaddr=127.0.0.1 port={port}");
+        let parse =
+            |extra: &str| Config::parse_with_env(&format!("{base} {extra}"), |_| None).unwrap();
+
+        let (k, server) = keepalive_after_connect(parse(
+            "keepalives_idle=41 keepalives_interval=6 keepalives_count=5",
+        ));
+        assert_eq!(
+            server,
+            ServerAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], port)))
+        );
+        let k = k.expect("keepalive on");
+        assert_eq!(k.idle, Some(Duration::from_secs(41)));
+        assert_eq!(k.interval, Some(Duration::from_secs(6)));
+        assert_eq!(k.count, Some(5));
+        // On by default (libpq's default), off with keepalives=0.
+        assert!(keepalive_after_connect(parse("")).0.is_some());
+        assert_eq!(keepalive_after_connect(parse("keepalives=0")).0, None);
+        drop(listener);
+    }
+
+    #[test]
+    fn where_a_config_connects() {
+        let parse = |s: &str| Config::parse_with_env(s, |_| None).unwrap();
+        assert_eq!(describe(&parse("host=db port=6")), "db:6");
+        assert_eq!(
+            describe(&parse("host=/run/pg port=6")),
+            "/run/pg/.s.PGSQL.6"
+        );
+        assert_eq!(describe(&parse("host=db hostaddr=::1 port=6")), "[::1]:6");
+        assert_eq!(
+            ServerAddr::Unix(PathBuf::from("/s/.s.PGSQL.1")).to_string(),
+            "/s/.s.PGSQL.1"
+        );
+    }
 }

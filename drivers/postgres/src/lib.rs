@@ -84,8 +84,10 @@
 //! `target_session_attrs` (`any`, `prefer-standby` — the same with one host — and
 //! `read-write`, `read-only`, `primary`, `standby`, checked after authentication on every
 //! connection of the client, a mismatch failing with [`Error::is_connect`]; a
-//! [`Listener`]'s connection is not checked), `sslmode` (see its errors until TLS lands),
-//! and the driver's own `statement_cache_size`, `connections_per_worker`,
+//! [`Listener`]'s connection is not checked), `keepalives` (TCP keepalive is on unless
+//! `keepalives=0`), `keepalives_idle`, `keepalives_interval`, `keepalives_count` (0 or
+//! unset: the system default), `sslmode` (see its errors until TLS lands), and the driver's
+//! own `statement_cache_size`, `connections_per_worker`,
 //! `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`. Cancel requests of a
 //! Unix-socket connection go to the same socket.
 //!
@@ -93,9 +95,7 @@
 //! [`Config::notes`]): `krbsrvname`, `gsslib`, `gssdelegation`, `gssencmode` (`require` is
 //! refused), `requirepeer`, `require_auth`, `tcp_user_timeout`, `load_balance_hosts`,
 //! `replication` (a false value; any other is refused), `sslcompression`, `sslcrl`,
-//! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`, and
-//! `keepalives`, `keepalives_idle`, `keepalives_interval`, `keepalives_count` (their values
-//! are checked, but the socket options are not set yet: the OS defaults hold).
+//! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`.
 //!
 //! **Refused with a clear error for now:** several hosts (`host=a,b`,
 //! `postgres://a,b/app`), `service` (no `pg_service.conf`), the TLS keywords `sslcert`,

@@ -15,6 +15,7 @@
 
 mod cause;
 mod core;
+mod keepalive;
 mod lease;
 pub(crate) mod registry;
 mod stream;
@@ -23,6 +24,7 @@ pub mod tls;
 pub use self::cause::{CloseCause, WriteError};
 pub(crate) use self::core::{append_whole, READS_PER_WAKE};
 pub use self::core::{Handler, Limits, Registered};
+pub use self::keepalive::TcpKeepalive;
 pub use self::lease::ReadLease;
 pub use self::stream::{Listener, Stream, Transport};
 pub use self::tls::{TlsConfig, TlsConfigBuilder, TlsError, TlsInfo, Verification};

@@ -152,6 +152,36 @@ impl Stream {
         matches!(self.0, Inner::Tls(_))
     }
 
+    /// Turns TCP keepalive on with `settings` (its `None` fields keep the system defaults), or
+    /// off with `None`. For a TCP stream (under TLS too); a Unix socket or a [`Transport`] has
+    /// no keepalive, and this does nothing there.
+    pub fn set_tcp_keepalive(&self, settings: Option<super::TcpKeepalive>) -> io::Result<()> {
+        match self.tcp_fd() {
+            Some(fd) => super::keepalive::set(fd, settings),
+            None => Ok(()),
+        }
+    }
+
+    /// The TCP keepalive in effect: `Ok(None)` when it is off or the stream is not TCP.
+    pub fn tcp_keepalive(&self) -> io::Result<Option<super::TcpKeepalive>> {
+        match self.tcp_fd() {
+            Some(fd) => super::keepalive::get(fd),
+            None => Ok(None),
+        }
+    }
+
+    fn tcp_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        let plain = match &self.0 {
+            Inner::Plain(plain) => plain,
+            Inner::Tls(tls) => tls.plain(),
+        };
+        match plain {
+            Plain::Tcp(s) => Some(s.as_raw_fd()),
+            Plain::Unix(_) | Plain::Io(_) => None,
+        }
+    }
+
     /// The peer's address, for TCP streams.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         let plain = match &self.0 {
