@@ -79,8 +79,9 @@ pub struct Outcome {
 }
 
 impl Client {
-    /// A client for a URL or key=value string (see [`Config::parse`]) on the shared
-    /// standalone loop. Connections open lazily on each worker.
+    /// A client for a URL or key=value string (see [`Config::parse`]: libpq's keywords, `PG*`
+    /// environment defaults, `~/.pgpass`) on the shared standalone loop. Connections open
+    /// lazily on each worker: nothing is checked here ([`check`](Self::check) connects now).
     pub fn connect(params: &str) -> Result<Client, Error> {
         Client::new(Config::parse(params)?)
     }

@@ -276,7 +276,7 @@ impl Config {
     }
 
     /// The libpq keywords given (in the string or the environment) that this driver accepts
-    /// but does not act on — e.g. `krbsrvname`, `gssencmode`, `sslcrl`, `keepalives_idle` —
+    /// but does not act on — e.g. `krbsrvname`, `gssencmode`, `sslcrl`, `require_auth` —
     /// each once, in the order first seen. The crate docs list them.
     pub fn ignored_keys(&self) -> &[String] {
         &self.ignored
