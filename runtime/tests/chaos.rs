@@ -19,8 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use corelane_runtime::conn::TlsConfig;
 use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
 use corelane_runtime::{oneshot, Limits, Stream};
+use corelane_testkit::TestCerts;
+use support::tls_echo::tls_echo;
 use support::{run_on, test_loop, wait, Cancellable, EchoServer, Lines};
 
 const WORKERS: usize = 2;
@@ -206,26 +209,66 @@ async fn task_body(worker: usize, task: usize, seed: u64, tally: Arc<Tally>, sha
 /// connection goes idle.
 #[test]
 fn crowded_connections_random_batches_and_drops() {
-    chaos(Shape {
-        pipes_per_worker: 2,
-        tasks_per_worker: 24,
-        requests_per_task: 2000, // 2 workers * 24 * 2000 = 96k, plus 4k through the mailbox
-        remote_requests: 4000,
-    });
+    chaos(
+        Shape {
+            pipes_per_worker: 2,
+            tasks_per_worker: 24,
+            requests_per_task: 2000, // 2 workers * 24 * 2000 = 96k, plus 4k through the mailbox
+            remote_requests: 4000,
+        },
+        Transport::Tcp,
+    );
 }
 
 /// Few tasks: mostly direct batches, so most drops land mid-read and exercise the handoff.
 #[test]
 fn quiet_connections_random_batches_and_drops() {
-    chaos(Shape {
-        pipes_per_worker: 1,
-        tasks_per_worker: 2,
-        requests_per_task: 25_000, // 2 workers * 2 * 25k = 100k
-        remote_requests: 500,
-    });
+    chaos(
+        Shape {
+            pipes_per_worker: 1,
+            tasks_per_worker: 2,
+            requests_per_task: 25_000, // 2 workers * 2 * 25k = 100k
+            remote_requests: 500,
+        },
+        Transport::Tcp,
+    );
 }
 
-fn chaos(shape: Shape) {
+/// The quiet shape over TLS: drops mid-read land between records and inside them.
+#[test]
+fn quiet_connections_random_batches_and_drops_over_tls() {
+    chaos(
+        Shape {
+            pipes_per_worker: 1,
+            tasks_per_worker: 2,
+            requests_per_task: 25_000,
+            remote_requests: 500,
+        },
+        Transport::Tls,
+    );
+}
+
+/// The crowded shape over TLS: the bridge queue and its handoffs with records in between.
+#[test]
+fn crowded_connections_random_batches_and_drops_over_tls() {
+    chaos(
+        Shape {
+            pipes_per_worker: 2,
+            tasks_per_worker: 24,
+            requests_per_task: 2000,
+            remote_requests: 4000,
+        },
+        Transport::Tls,
+    );
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Tcp,
+    Tls,
+}
+
+fn chaos(shape: Shape, transport: Transport) {
     let Shape {
         pipes_per_worker: PIPES_PER_WORKER,
         tasks_per_worker: TASKS_PER_WORKER,
@@ -237,15 +280,32 @@ fn chaos(shape: Shape) {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| fastrand::u64(..));
     eprintln!("chaos seed {seed} (set CHAOS_SEED to replay)");
-    let server = EchoServer::start();
+    let certs = TestCerts::generate().unwrap();
+    let plain_server = EchoServer::start();
+    let tls_server = tls_echo(&certs, certs.server(), false);
+    let (server_addr, tls) = match transport {
+        Transport::Tcp => (plain_server.addr, None),
+        Transport::Tls => {
+            let config = TlsConfig::builder()
+                .root_pem(certs.ca_pem().as_bytes())
+                .unwrap()
+                .build()
+                .unwrap();
+            (tls_server.addr(), Some(config))
+        }
+    };
     let lp = test_loop(WORKERS);
     let tally = Arc::new(Tally::default());
 
     for worker in lp.workers() {
-        let addr = server.addr;
+        let addr = server_addr;
+        let tls = tls.clone();
         run_on(worker, move || async move {
             for _ in 0..PIPES_PER_WORKER {
-                let stream = Stream::connect_tcp(addr).await.unwrap();
+                let mut stream = Stream::connect_tcp(addr).await.unwrap();
+                if let Some(config) = &tls {
+                    stream = stream.start_tls(config, "localhost").await.unwrap();
+                }
                 let pipe = Pipe::new(stream, support::Lines, Limits::default()).unwrap();
                 PIPES.with(|p| p.borrow_mut().push(pipe));
             }

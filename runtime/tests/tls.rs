@@ -15,46 +15,8 @@ use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
 use corelane_runtime::roundtrip::{Batch, Pipe};
 use corelane_runtime::{task, Limits, Stream};
 use corelane_testkit::{CertFiles, FaultProxy, Mode, ScriptedServer, TestCerts};
+use support::tls_echo::{echo_tls, tls_echo};
 use support::{lines, run_on, test_loop, Lines};
-
-/// A line-echo server speaking TLS with `cert` (and requiring a client certificate signed by
-/// the test CA when `mutual`).
-fn tls_echo(certs: &TestCerts, cert: &CertFiles, mutual: bool) -> ScriptedServer {
-    let config = certs.server_config(cert, mutual).unwrap();
-    ScriptedServer::start(Duration::from_secs(60), move |_, tcp| {
-        echo_tls(config.clone(), tcp)
-    })
-    .unwrap()
-}
-
-fn echo_tls(config: Arc<rustls::ServerConfig>, tcp: TcpStream) {
-    let conn = rustls::ServerConnection::new(config).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let mut pending = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match std::io::Read::read(&mut tls, &mut buf) {
-            Ok(0) | Err(_) => {
-                // Answer a close with close_notify, as a well-behaved server does.
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-                return;
-            }
-            Ok(n) => n,
-        };
-        pending.extend_from_slice(&buf[..n]);
-        let complete = pending
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        if complete > 0 {
-            let out: Vec<u8> = pending.drain(..complete).collect();
-            if tls.write_all(&out).is_err() || tls.flush().is_err() {
-                return;
-            }
-        }
-    }
-}
 
 fn client_config(certs: &TestCerts) -> TlsConfig {
     TlsConfig::builder()

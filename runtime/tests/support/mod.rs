@@ -131,6 +131,7 @@ impl DeafServer {
 
 pub mod framed;
 pub mod stress;
+pub mod tls_echo;
 
 /// A loop of `n` unbound workers, for tests (the machine may have fewer CPUs than tests).
 pub mod toy_server;
