@@ -540,3 +540,45 @@ fn tls_info_reports_the_server_chain_and_alpn() {
         assert_eq!(info.peer_certificates[0], leaf.as_ref());
     });
 }
+
+#[test]
+fn garbage_after_the_handshake_fails_the_calls_and_never_panics() {
+    let certs = TestCerts::generate().unwrap();
+    let config = certs.server_config(certs.server(), false).unwrap();
+    // Handshakes, reads one request line, then writes raw random bytes (seeded by the
+    // connection index) on the socket under TLS, and sometimes a valid record first.
+    let server = ScriptedServer::start(Duration::from_secs(10), move |index, tcp| {
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut line = String::new();
+        if BufReader::new(&mut tls).read_line(&mut line).is_err() {
+            return;
+        }
+        let mut rng = fastrand::Rng::with_seed(index as u64);
+        if rng.bool() {
+            let _ = tls.write_all(b"half a li");
+            let _ = tls.flush();
+        }
+        let mut garbage = vec![0u8; rng.usize(1..4096)];
+        rng.fill(&mut garbage);
+        if rng.bool() && garbage.len() >= 5 {
+            // A plausible record header claiming the largest length, then too few bytes.
+            garbage[..5].copy_from_slice(&[0x17, 0x03, 0x03, 0xff, 0xff]);
+        }
+        let _ = tls.sock.write_all(&garbage);
+        let _ = tls.sock.shutdown(std::net::Shutdown::Write);
+        let _ = corelane_testkit::wait_for_close(&mut tls.sock);
+    })
+    .unwrap();
+    let addr = server.addr();
+    let client = client_config(&certs);
+    let lp = test_loop(1);
+    run_on(&lp.workers()[0], move || async move {
+        for _ in 0..100 {
+            let pipe = tls_pipe(addr, &client).await;
+            let result = pipe.call((), |b| b.extend_from_slice(b"hello\n")).await;
+            assert!(result.is_err(), "garbage cannot be a reply: {result:?}");
+            assert!(pipe.is_closed());
+        }
+    });
+}
