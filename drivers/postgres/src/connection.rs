@@ -2,7 +2,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::rc::Rc;
 
 use bytes::BytesMut;
@@ -13,13 +12,14 @@ use corelane_pg_proto::message::backend::{
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::IsNull;
 use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
-use corelane_runtime::{Limits, SpareBuf, Stream};
+use corelane_runtime::{Limits, SpareBuf};
 
 use crate::codec::{Expect, PgCodec, Response};
 use crate::config::Config;
 use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
+use crate::transport::{BindingChoice, Route, Transport};
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
@@ -54,8 +54,9 @@ pub(crate) struct Connection {
     /// Set when an exclusive user may have changed the session (a transaction began); cleared
     /// by [`Connection::end_session`] once `DISCARD ALL` succeeded.
     session_dirty: Rc<Cell<bool>>,
-    /// The address this connection reached: where a `CancelRequest` for it must go.
-    pub(crate) server: Option<SocketAddr>,
+    /// How this connection reached its server: where (and over what) a `CancelRequest` for
+    /// it must go.
+    pub(crate) route: Option<Route>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
     /// Session changes the codec saw (see [`crate::session`]).
@@ -79,30 +80,12 @@ impl Connection {
     }
 
     async fn open_inner(config: &Config) -> Result<Connection, Error> {
-        let addr = format!("{}:{}", config.host, config.port);
-        let addrs: Vec<SocketAddr> =
-            corelane_runtime::task::resolve_host(&config.host, config.port)
-                .await
-                .map_err(|e| Error::connect(&addr, e))?;
-        let mut last = None;
-        let mut stream = None;
-        let mut server = None;
-        for sa in addrs {
-            match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
-                Ok(s) => {
-                    stream = Some(s);
-                    server = Some(sa);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let stream = stream.ok_or_else(|| {
-            Error::connect(
-                &addr,
-                last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
-            )
-        })?;
+        crate::transport::establish(config, |transport| Self::open_on(config, transport)).await
+    }
+
+    async fn open_on(config: &Config, transport: Transport) -> Result<Connection, Error> {
+        let binding = transport.binding();
+        let Transport { stream, route, .. } = transport;
         let notices = config.on_notice.as_ref().map(|n| n.0.clone());
         let codec =
             PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN).with_max_result(config.max_result_bytes);
@@ -117,11 +100,11 @@ impl Connection {
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
-            server,
+            route: Some(route),
             cancel: Rc::default(),
             session,
         };
-        conn.startup(config).await?;
+        conn.startup(config, &binding).await?;
         Ok(conn)
     }
 
@@ -147,7 +130,7 @@ impl Connection {
         }
     }
 
-    async fn startup(&mut self, config: &Config) -> Result<(), Error> {
+    async fn startup(&mut self, config: &Config, binding: &BindingChoice) -> Result<(), Error> {
         let mut params: Vec<(&str, &str)> = vec![
             ("user", config.user.as_str()),
             ("database", config.get_dbname()),
@@ -181,12 +164,13 @@ impl Connection {
                         }
                         _ => {}
                     }
-                    if let Some(scram) = &scram {
+                    match &scram {
                         // AuthenticationOk before a verified SASLFinal: the server did not
                         // prove it knows the password.
-                        scram
+                        Some(scram) => scram
                             .ensure_verified()
-                            .map_err(|e| Error::auth(e.to_string()))?;
+                            .map_err(|e| Error::auth(e.to_string()))?,
+                        None => binding.check_unbound_auth("trust (no password)")?,
                     }
                     self.key = key;
                     return Ok(());
@@ -206,21 +190,17 @@ impl Connection {
             let mut out = BytesMut::new();
             match auth {
                 Authentication::CleartextPassword => {
+                    binding.check_unbound_auth("a cleartext password")?;
                     frontend::password_message(password()?, &mut out).map_err(encode_err)?;
                 }
                 Authentication::Md5Password { salt } => {
+                    binding.check_unbound_auth("MD5")?;
                     let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
                     frontend::password_message(hashed.as_bytes(), &mut out).map_err(encode_err)?;
                 }
                 Authentication::Sasl { mechanisms } => {
-                    if !mechanisms.iter().any(|m| &**m == "SCRAM-SHA-256") {
-                        return Err(Error::auth(
-                            "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
-                        ));
-                    }
-                    let s =
-                        ScramSha256::new(password()?).map_err(|e| Error::auth(e.to_string()))?;
-                    frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out)
+                    let s = binding.start_scram(&mechanisms, password()?)?;
+                    frontend::sasl_initial_response(s.mechanism(), s.message(), &mut out)
                         .map_err(encode_err)?;
                     scram = Some(s);
                 }

@@ -63,7 +63,33 @@
 //!   is behind.
 //! - **Notices** go to [`Config::on_notice`] (dropped without one).
 //!
-//! Not yet: TLS (see the issue tracker).
+//!
+//! # TLS
+//!
+//! TLS is configured as in libpq: `sslmode` (`disable`, `allow`, `prefer` — the default —,
+//! `require`, `verify-ca`, `verify-full`), `sslrootcert` (a PEM file, or `system` for the
+//! operating system's roots, which implies `verify-full`), `sslcert`/`sslkey` (a client
+//! certificate), `sslnegotiation` (`postgres`, or `direct` for PostgreSQL 17's TLS without
+//! `SSLRequest`) and `channel_binding` (`disable`, `prefer` — the default —, `require`:
+//! SCRAM-SHA-256-PLUS with `tls-server-end-point`, which ties the password exchange to the
+//! TLS connection). To verify the server against your CA and its host name:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_postgres::Error> {
+//! let client = corelane_postgres::Client::connect(
+//!     "postgres://u:p@host/db?sslmode=verify-full&sslrootcert=ca.pem",
+//! )?;
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! or with the builder: [`Config::ssl_mode`], [`Config::ssl_root_cert`],
+//! [`Config::channel_binding`], …. Cancel requests go over TLS when their connection does. A
+//! failed handshake (expired certificate, wrong host, unknown issuer) is
+//! [`Error::is_tls`], with the reason in [`Error::tls_error`]; a server without TLS under
+//! `require` is [`Error::is_ssl_not_supported`]; an unmet `channel_binding=require` is
+//! [`Error::is_channel_binding`].
 
 mod cancel;
 mod client;
@@ -84,7 +110,9 @@ mod row_stream;
 mod session;
 mod statement;
 mod statement_cache;
+mod tls;
 mod transaction;
+mod transport;
 mod worker_state;
 
 pub use client::{Client, Outcome};
@@ -98,4 +126,5 @@ pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use row_stream::RowStream;
 pub use statement::{Column, Statement};
+pub use tls::{ChannelBinding, SslMode, SslNegotiation};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
