@@ -208,11 +208,7 @@ impl TlsOptions {
             )));
         }
         if mode == SslMode::Disable {
-            if self.channel_binding == ChannelBinding::Require {
-                return Err(Error::config(
-                    "channel_binding=require needs TLS, but sslmode is \"disable\"",
-                ));
-            }
+            // channel_binding=require fails at authentication (Error::is_channel_binding).
             return Ok(Resolved {
                 mode,
                 negotiation: self.negotiation,
@@ -380,7 +376,7 @@ mod tests {
         let mut o = TlsOptions::default();
         o.set("sslmode", "disable").unwrap();
         o.set("channel_binding", "require").unwrap();
-        assert!(o.resolve().unwrap_err().is_config());
+        assert!(o.resolve().unwrap().tls.is_none());
         assert!(o.set("sslmode", "bogus").is_err());
         assert!(o.set("channel_binding", "bogus").is_err());
         assert!(o.set("sslnegotiation", "bogus").is_err());
