@@ -73,15 +73,20 @@ where
     match resolved.mode {
         SslMode::Disable => startup(connect(config, &resolved, Want::Plain).await?).await,
         SslMode::Allow => match startup(connect(config, &resolved, Want::Plain).await?).await {
-            Err(e) if e.is_db() => startup(connect(config, &resolved, Want::Tls).await?).await,
+            Err(first) if first.is_db() => {
+                let retry = async { startup(connect(config, &resolved, Want::Tls).await?).await };
+                retry.await.map_err(|again| more_telling(first, again))
+            }
             other => other,
         },
         SslMode::Prefer => match connect(config, &resolved, Want::TlsOrPlain).await {
             Ok(transport) => {
                 let tls = transport.route.tls.is_some();
                 match startup(transport).await {
-                    Err(e) if tls && e.is_db() => {
-                        startup(connect(config, &resolved, Want::Plain).await?).await
+                    Err(first) if tls && first.is_db() => {
+                        let retry =
+                            async { startup(connect(config, &resolved, Want::Plain).await?).await };
+                        retry.await.map_err(|again| more_telling(first, again))
                     }
                     other => other,
                 }
@@ -92,6 +97,20 @@ where
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
             startup(connect(config, &resolved, Want::Tls).await?).await
         }
+    }
+}
+
+/// Of the errors of a first attempt and of the retry in the other transport, the one to
+/// report: the retry's, unless it only says that transport is not available (no pg_hba.conf
+/// entry for it, SQLSTATE 28000, or no TLS on the server) — then the first attempt's (say, a
+/// wrong password) tells more.
+fn more_telling(first: Error, retry: Error) -> Error {
+    let unavailable =
+        retry.is_ssl_not_supported() || retry.code().is_some_and(|c| c.code() == "28000");
+    if unavailable {
+        first
+    } else {
+        retry
     }
 }
 

@@ -484,3 +484,31 @@ fn tls_through_a_one_byte_fragmenting_proxy() {
         })
     });
 }
+
+/// A wrong password under allow/prefer is retried in the other transport (as libpq does), and
+/// the error reported is the password's, not "no pg_hba.conf entry" or "no SSL" of the retry.
+#[test]
+fn retries_report_the_telling_error() {
+    let plain = fixture(Kind::Plain);
+    let tls_only = fixture(Kind::TlsOnly);
+    let wrong = |f: &Fixture, mode: &str| {
+        format!(
+            "postgres://postgres:wrong@127.0.0.1:{}/test?sslmode={mode}",
+            f.server.port()
+        )
+    };
+    for (f, mode) in [
+        (&plain, "allow"),
+        (&plain, "prefer"),
+        (&tls_only, "prefer"),
+        (&tls_only, "allow"),
+    ] {
+        let e = connect(&wrong(f, mode)).unwrap_err();
+        assert_eq!(
+            e.code().map(|c| c.code()),
+            Some("28P01"),
+            "sslmode={mode}: {e}"
+        );
+        assert!(e.is_auth() && !e.is_tls(), "{e}");
+    }
+}
