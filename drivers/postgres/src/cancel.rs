@@ -35,7 +35,8 @@
 //!
 //! The drain task ([`drain`]) holds the gate while it:
 //!
-//! 1. opens a side connection to the address the connection reached, sends `CancelRequest`,
+//! 1. opens a side connection to the address the connection reached (over TLS, started the
+//!    same way, when the connection uses TLS), sends `CancelRequest`,
 //!    and waits (bounded by [`CANCEL_TIMEOUT`]) until the server closes it. The server signals
 //!    the backend *before* it closes that connection, so once it is closed the signal is
 //!    pending on the backend: it is handled before the backend runs any more of its own code.
