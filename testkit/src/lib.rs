@@ -53,7 +53,7 @@ mod tls;
 pub use error::{Error, Result};
 pub use guard::guard;
 pub use port::free_port;
-pub use postgres::{database_url, PgAuth, PgBuilder, PgServer, PgTarget, PgUser};
+pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};
 pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget};
 pub use scripted::{rss_kib, wait_for_close, ScriptedServer};

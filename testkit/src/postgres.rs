@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-pub use config::{PgAuth, PgUser};
+pub use config::{PgAuth, PgHbaTls, PgUser};
 
 use crate::error::{Error, Result};
 use crate::port::free_port;
@@ -26,6 +26,10 @@ const START_ATTEMPTS: usize = 5;
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed for initdb, psql and `pg_ctl stop`.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// Names of the TLS files in the data dir.
+const TLS_CERT: &str = "corelane_server.crt";
+const TLS_KEY: &str = "corelane_server.key";
+const TLS_CA: &str = "corelane_ca.crt";
 /// Name of the settings file included from postgresql.conf.
 const SETTINGS_FILE: &str = "corelane_testkit.conf";
 /// libpq variables that would redirect or alter the testkit's own psql calls.
@@ -51,6 +55,16 @@ pub struct PgBuilder {
     settings: Vec<(String, String)>,
     bin_dir: Option<PathBuf>,
     startup_timeout: Duration,
+    tls: Option<TlsFiles>,
+    hba_tls: PgHbaTls,
+}
+
+/// The server's TLS files, as given (copied into the data dir at startup).
+#[derive(Debug, Clone)]
+struct TlsFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: Option<PathBuf>,
 }
 
 impl Default for PgBuilder {
@@ -62,6 +76,8 @@ impl Default for PgBuilder {
             settings: Vec::new(),
             bin_dir: None,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            tls: None,
+            hba_tls: PgHbaTls::Any,
         }
     }
 }
@@ -109,6 +125,35 @@ impl PgBuilder {
     /// Uses the executables in this directory instead of searching for them.
     pub fn bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.bin_dir = Some(dir.into());
+        self
+    }
+
+    /// Turns TLS on (`ssl = on`) with this certificate (PEM chain) and key (PEM). The files are
+    /// copied into the data dir, owned by the server's OS user with mode 0600 (the server
+    /// refuses a key others can read), and named by `ssl_cert_file` / `ssl_key_file`.
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        let ca = self.tls.take().and_then(|t| t.ca);
+        self.tls = Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+            ca,
+        });
+        self
+    }
+
+    /// With [`tls`](Self::tls): the CA file (`ssl_ca_file`) the server trusts for client
+    /// certificates, copied like the others.
+    pub fn tls_ca_file(mut self, ca: impl Into<PathBuf>) -> Self {
+        if let Some(tls) = &mut self.tls {
+            tls.ca = Some(ca.into());
+        }
+        self
+    }
+
+    /// Which transports pg_hba.conf admits over TCP (default [`PgHbaTls::Any`]: `host`
+    /// lines; [`PgHbaTls::TlsOnly`]: `hostssl`; [`PgHbaTls::PlainOnly`]: `hostnossl`).
+    pub fn hba_tls(mut self, hba: PgHbaTls) -> Self {
+        self.hba_tls = hba;
         self
     }
 
@@ -251,6 +296,11 @@ impl PgServer {
         &self.bins.psql
     }
 
+    /// Whether the server was set up with TLS ([`PgBuilder::tls`]).
+    pub fn has_tls(&self) -> bool {
+        self.options.tls.is_some()
+    }
+
     /// The authentication method of TCP connections.
     pub fn auth(&self) -> PgAuth {
         self.options.auth
@@ -339,16 +389,54 @@ impl PgServer {
         self.write_owned(&conf, &text)?;
         self.write_owned(
             &self.data.join("pg_hba.conf"),
-            &config::hba_conf(self.options.auth),
-        )
+            &config::hba_conf(self.options.auth, self.options.hba_tls),
+        )?;
+        if let Some(tls) = &self.options.tls {
+            self.copy_owned(&tls.cert, TLS_CERT)?;
+            self.copy_owned(&tls.key, TLS_KEY)?;
+            if let Some(ca) = &tls.ca {
+                self.copy_owned(ca, TLS_CA)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies `from` into the data dir as `name`, mode 0600, owned by the server's OS user.
+    fn copy_owned(&self, from: &Path, name: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let to = self.data.join(name);
+        std::fs::copy(from, &to)
+            .map_err(|e| Error::io(format!("copying {} to {}", from.display(), to.display()), e))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(format!("chmod {}", to.display()), e))?;
+        self.run_as.chown(&to)
+    }
+
+    /// The postgresql.conf lines for TLS.
+    fn tls_settings(&self) -> Vec<(String, String)> {
+        let Some(tls) = &self.options.tls else {
+            return Vec::new();
+        };
+        let file = |name: &str| config::quote_literal(&self.data.join(name).to_string_lossy());
+        let mut lines = vec![
+            ("ssl".to_owned(), "on".to_owned()),
+            ("ssl_cert_file".to_owned(), file(TLS_CERT)),
+            ("ssl_key_file".to_owned(), file(TLS_KEY)),
+        ];
+        if tls.ca.is_some() {
+            lines.push(("ssl_ca_file".to_owned(), file(TLS_CA)));
+        }
+        lines
     }
 
     fn write_settings(&self) -> Result<()> {
+        let mut settings = self.tls_settings();
+        settings.extend(self.options.settings.iter().cloned());
         let text = config::settings_conf(
             self.port,
             &self.dir.path().to_string_lossy(),
             self.options.auth,
-            &self.options.settings,
+            &settings,
         );
         self.write_owned(&self.data.join(SETTINGS_FILE), &text)
     }

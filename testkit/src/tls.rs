@@ -55,7 +55,12 @@ fn rcgen_err(what: &str) -> impl FnOnce(rcgen::Error) -> Error + '_ {
     move |e| Error::Config(format!("generating {what}: {e}"))
 }
 
-fn new_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
+/// A self-signed CA whose key is of `alg`, so the certificates it signs carry `alg`'s signature
+/// algorithm (what `tls-server-end-point` channel binding hashes with).
+fn new_ca(
+    name: &str,
+    alg: &'static SignatureAlgorithm,
+) -> Result<CertifiedIssuer<'static, KeyPair>> {
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err(name))?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
@@ -64,7 +69,7 @@ fn new_ca(name: &str) -> Result<CertifiedIssuer<'static, KeyPair>> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let key = KeyPair::generate().map_err(rcgen_err(name))?;
+    let key = KeyPair::generate_for(alg).map_err(rcgen_err(name))?;
     CertifiedIssuer::self_signed(params, key).map_err(rcgen_err(name))
 }
 
@@ -128,8 +133,8 @@ impl TestCerts {
     pub fn generate_with(alg: &'static SignatureAlgorithm) -> Result<TestCerts> {
         let dir = TempDir::new("certs")?;
         let path = dir.path().to_owned();
-        let ca = new_ca("corelane test CA")?;
-        let other_ca = new_ca("corelane untrusted CA")?;
+        let ca = new_ca("corelane test CA", alg)?;
+        let other_ca = new_ca("corelane untrusted CA", alg)?;
         let ca_pem = ca.pem();
         let ca_file = path.join("ca.crt");
         write(&ca_file, &ca_pem)?;

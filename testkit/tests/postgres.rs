@@ -221,3 +221,70 @@ fn several_servers_in_parallel() {
         assert_eq!(psql_ok(server, "postgres", "", "select 1"), "1");
     }
 }
+
+/// psql with `sslmode` set; the output of `select ssl from pg_stat_ssl` for its own backend.
+fn psql_ssl(server: &PgServer, sslmode: &str) -> Output {
+    Command::new(server.psql_path())
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+        .arg("-p")
+        .arg(server.port().to_string())
+        .args(["-U", "postgres", "-d", "test", "-c"])
+        .arg("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+        .env("PGPASSWORD", "postgres")
+        .env("PGSSLMODE", sslmode)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn tls_server_with_hostssl_only() {
+    let certs = corelane_testkit::TestCerts::generate().unwrap();
+    let server = PgServer::builder()
+        .auth(PgAuth::ScramSha256)
+        .tls(&certs.server().cert, &certs.server().key)
+        .tls_ca_file(certs.ca_file())
+        .hba_tls(corelane_testkit::PgHbaTls::TlsOnly)
+        .start()
+        .unwrap();
+    assert!(server.has_tls());
+    assert_eq!(ssl_request(server.addr()), b'S');
+    let out = psql_ssl(&server, "require");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t");
+    let out = psql_ssl(&server, "disable");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no encryption"),
+        "{out:?}"
+    );
+    // The key was copied with mode 0600 for the server's user.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(server.data_dir().join("corelane_server.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn tls_server_with_hostnossl_only() {
+    let certs = corelane_testkit::TestCerts::generate().unwrap();
+    let server = PgServer::builder()
+        .auth(PgAuth::ScramSha256)
+        .tls(&certs.server().cert, &certs.server().key)
+        .hba_tls(corelane_testkit::PgHbaTls::PlainOnly)
+        .start()
+        .unwrap();
+    let out = psql_ssl(&server, "disable");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "f");
+    let out = psql_ssl(&server, "require");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SSL encryption"),
+        "{out:?}"
+    );
+}

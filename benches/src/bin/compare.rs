@@ -51,10 +51,11 @@ pub(crate) enum Workload {
     PgSelect1C64,
     PgPipeP64,
     PgRows1k,
+    PgSelect1C64Tls,
 }
 
 impl Workload {
-    const ALL: [Workload; 8] = [
+    const ALL: [Workload; 9] = [
         Workload::RedisGetC1,
         Workload::RedisGetC64,
         Workload::RedisPipeP64,
@@ -63,6 +64,7 @@ impl Workload {
         Workload::PgSelect1C64,
         Workload::PgPipeP64,
         Workload::PgRows1k,
+        Workload::PgSelect1C64Tls,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -75,13 +77,17 @@ impl Workload {
             Workload::PgSelect1C64 => "pg_select1_c64",
             Workload::PgPipeP64 => "pg_pipe_p64",
             Workload::PgRows1k => "pg_rows_1k",
+            Workload::PgSelect1C64Tls => "pg_select1_c64_tls",
         }
     }
 
     /// Concurrent tasks issuing ops back to back.
     pub(crate) fn tasks(self) -> usize {
         match self {
-            Workload::RedisGetC64 | Workload::RedisSet1kC64 | Workload::PgSelect1C64 => 64,
+            Workload::RedisGetC64
+            | Workload::RedisSet1kC64
+            | Workload::PgSelect1C64
+            | Workload::PgSelect1C64Tls => 64,
             _ => 1,
         }
     }
@@ -102,8 +108,31 @@ impl Workload {
 pub(crate) struct Ctx {
     pub(crate) redis_url: String,
     pub(crate) database_url: String,
+    /// The TLS server of `pg_select1_c64_tls` (empty when not run).
+    pub(crate) tls: PgTls,
     pub(crate) timing: Timing,
     pub(crate) workers: Provider,
+}
+
+/// The TLS server's URLs: corelane's and pgbench's verify the full certificate against the
+/// CA file (`sslmode=verify-full&sslrootcert=`); tokio-postgres' says `sslmode=require` and
+/// its rustls connector verifies the full certificate against the same CA.
+#[derive(Clone, Default)]
+pub(crate) struct PgTls {
+    pub(crate) url: String,
+    pub(crate) tokio_url: String,
+    pub(crate) ca_file: std::path::PathBuf,
+}
+
+impl Ctx {
+    /// The URL corelane (and pgbench) use for `workload`.
+    pub(crate) fn pg_url(&self, workload: Workload) -> &str {
+        if workload == Workload::PgSelect1C64Tls {
+            &self.tls.url
+        } else {
+            &self.database_url
+        }
+    }
 }
 
 struct Args {
@@ -375,7 +404,7 @@ fn run_workload(
             let ceiling = if workload.is_redis() {
                 ceiling::redis_benchmark(&ctx.redis_url, workload, opts.quick)
             } else {
-                ceiling::pgbench(&ctx.database_url, workload, ctx.timing, tmp)
+                ceiling::pgbench(ctx.pg_url(workload), workload, ctx.timing, tmp)
             };
             match ceiling {
                 Some(Ok(c)) => ceilings.push(c),
@@ -528,6 +557,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let needs_redis = workloads.iter().any(|w| w.is_redis());
     let needs_pg = workloads.iter().any(|w| !w.is_redis());
+    let needs_tls = workloads.contains(&Workload::PgSelect1C64Tls);
     let redis_target = if needs_redis {
         Some(corelane_testkit::redis_url()?)
     } else {
@@ -544,6 +574,32 @@ fn main() -> Result<(), Box<dyn Error>> {
         } else {
             "throwaway (testkit)"
         }
+    };
+    // A throwaway TLS server (trust auth, certificates from the testkit's CA) for the TLS row.
+    let tls_certs = if needs_tls {
+        Some(corelane_testkit::TestCerts::generate()?)
+    } else {
+        None
+    };
+    let tls_server = match &tls_certs {
+        Some(certs) => Some(
+            corelane_testkit::PgServer::builder()
+                .tls(&certs.server().cert, &certs.server().key)
+                .start()?,
+        ),
+        None => None,
+    };
+    let tls = match (&tls_certs, &tls_server) {
+        (Some(certs), Some(server)) => PgTls {
+            url: format!(
+                "{}?sslmode=verify-full&sslrootcert={}",
+                server.url(),
+                certs.ca_file().display()
+            ),
+            tokio_url: format!("{}?sslmode=require", server.url()),
+            ca_file: certs.ca_file().to_owned(),
+        },
+        _ => PgTls::default(),
     };
     let redis_url = redis_target.as_ref().map(|t| t.url()).unwrap_or_default();
     let database_url = pg_target.as_ref().map(|t| t.url()).unwrap_or_default();
@@ -611,6 +667,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             database_url
         );
     }
+    if needs_tls {
+        println!(
+            "# postgres TLS: throwaway (testkit) {} (TLS 1.3, ECDSA P-256 certificate, verified)",
+            tls.url
+        );
+    }
     println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
     println!(
         "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
@@ -636,6 +698,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let ctx = Ctx {
         redis_url,
         database_url,
+        tls,
         timing,
         workers: workers.clone(),
     };

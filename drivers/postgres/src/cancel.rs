@@ -35,7 +35,8 @@
 //!
 //! The drain task ([`drain`]) holds the gate while it:
 //!
-//! 1. opens a side connection to the address the connection reached, sends `CancelRequest`,
+//! 1. opens a side connection to the address the connection reached (over TLS, started the
+//!    same way, when the connection uses TLS), sends `CancelRequest`,
 //!    and waits (bounded by [`CANCEL_TIMEOUT`]) until the server closes it. The server signals
 //!    the backend *before* it closes that connection, so once it is closed the signal is
 //!    pending on the backend: it is handled before the backend runs any more of its own code.
@@ -82,7 +83,7 @@ use corelane_runtime::{task, CloseCause, Handler, Limits, Registered};
 use crate::codec::Expect;
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::endpoint::ServerAddr;
+use crate::transport::{connect_for_cancel, Route};
 use crate::{worker_state, Error};
 
 /// Bounds connecting to the server for a `CancelRequest`, sending it and seeing the server
@@ -188,12 +189,12 @@ impl Drop for Watch {
         if conn.pipe.is_idle() || conn.pipe.is_closed() {
             return;
         }
-        let (Some(key), Some(server)) = (conn.key, conn.server.clone()) else {
+        let (Some(key), Some(route)) = (conn.key, conn.route.clone()) else {
             // No way to cancel: the orphans run to their end, their replies are discarded.
             return;
         };
         state.draining.set(true);
-        if task::spawn_detached(drain(conn.clone(), key, server)).is_err() {
+        if task::spawn_detached(drain(conn.clone(), key, route)).is_err() {
             // Not on a worker (cannot happen: connections live on workers). Nothing was sent.
             state.open_gate();
         }
@@ -213,9 +214,9 @@ pub(crate) async fn expire<T>(deadline: Option<(Instant, Duration)>) -> Result<T
 
 /// Cancels the orphans of a gated connection, drains it to `ReadyForQuery`, and opens the
 /// gate again — or closes the connection when any step fails or runs out of time.
-async fn drain(conn: Connection, key: BackendKeyData, server: ServerAddr) {
+async fn drain(conn: Connection, key: BackendKeyData, route: Route) {
     let delivered = matches!(
-        task::timeout(CANCEL_TIMEOUT, send_cancel(&server, key)).await,
+        task::timeout(CANCEL_TIMEOUT, send_cancel(&route, key)).await,
         Some(Ok(()))
     );
     let drained = delivered
@@ -231,10 +232,12 @@ async fn drain(conn: Connection, key: BackendKeyData, server: ServerAddr) {
     conn.cancel.open_gate();
 }
 
-/// Sends `CancelRequest` for `key` to `server` on a connection of its own and waits until the
+/// Sends `CancelRequest` for `key` to the server of `route` on a connection of its own (over
+/// TLS when the cancelled connection uses TLS, started the same way) and waits until the
 /// server closes it (it signals the backend first). `Err` when that is not sure.
-async fn send_cancel(server: &ServerAddr, key: BackendKeyData) -> Result<(), Error> {
-    let stream = crate::endpoint::reconnect(server, CANCEL_TIMEOUT).await?;
+async fn send_cancel(route: &Route, key: BackendKeyData) -> Result<(), Error> {
+    let server = &route.server;
+    let stream = connect_for_cancel(route, CANCEL_TIMEOUT).await?;
     let (closed_tx, closed_rx) = corelane_runtime::oneshot::channel();
     let side = Registered::register(
         stream,

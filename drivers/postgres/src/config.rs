@@ -149,6 +149,7 @@ pub struct Config {
     pub(crate) copy_timeout: Option<Duration>,
     pub(crate) max_result_bytes: Option<usize>,
     pub(crate) on_notice: Option<NoticeCallback>,
+    pub(crate) tls: crate::tls::TlsOptions,
 }
 
 /// Receives the notices (`NoticeResponse`: `RAISE NOTICE`, warnings, …) the server sends on
@@ -189,6 +190,7 @@ impl Default for Config {
             copy_timeout: Some(DEFAULT_COPY_TIMEOUT),
             max_result_bytes: Some(DEFAULT_MAX_RESULT_BYTES),
             on_notice: None,
+            tls: crate::tls::TlsOptions::default(),
         }
     }
 }
@@ -202,7 +204,9 @@ impl Config {
     ///
     /// Besides libpq's keywords, these driver settings are accepted: `statement_cache_size`,
     /// `connections_per_worker`, `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`.
-    /// A keyword that is neither fails with [`Error::is_config`], as in libpq.
+    /// A keyword that is neither fails with [`Error::is_config`], as in libpq. The TLS keys
+    /// (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`, `channel_binding`)
+    /// have libpq's meanings (see [`ssl_mode`](Self::ssl_mode) and the crate docs).
     pub fn parse(s: &str) -> Result<Config, Error> {
         Config::parse_with_env(s, |name| std::env::var(name).ok())
     }
@@ -473,6 +477,70 @@ impl Config {
         self.dbname.as_deref().unwrap_or(&self.user)
     }
 
+    /// Whether and how TLS is used (`sslmode`; default [`SslMode::Prefer`], as libpq). See
+    /// [`SslMode`] for each mode's meaning, and the crate docs for an example.
+    ///
+    /// [`SslMode`]: crate::SslMode
+    /// [`SslMode::Prefer`]: crate::SslMode::Prefer
+    pub fn ssl_mode(mut self, mode: crate::SslMode) -> Self {
+        self.tls.mode = Some(mode);
+        self.tls.changed();
+        self
+    }
+    /// The effective `sslmode`: the one set, else `verify-full` when the system's roots are
+    /// trusted ([`ssl_root_cert_system`](Self::ssl_root_cert_system)), else `prefer`.
+    pub fn get_ssl_mode(&self) -> crate::SslMode {
+        self.tls.effective_mode()
+    }
+    /// Trusts the root certificates in this PEM file (`sslrootcert`). With it, `require`
+    /// (and `prefer`/`allow` when they use TLS) verify the server's chain as `verify-ca`.
+    /// Without it libpq's default, `~/.postgresql/root.crt`, is used when it exists.
+    pub fn ssl_root_cert(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.root_cert = Some(crate::tls::RootCert::File(path.into()));
+        self.tls.changed();
+        self
+    }
+    /// Trusts the operating system's roots (`sslrootcert=system`). As in libpq, this makes
+    /// the default `sslmode` `verify-full`, and a weaker mode an error at connect time.
+    pub fn ssl_root_cert_system(mut self) -> Self {
+        self.tls.root_cert = Some(crate::tls::RootCert::System);
+        self.tls.changed();
+        self
+    }
+    /// Presents this client certificate (PEM chain, leaf first; `sslcert`) with the key of
+    /// [`ssl_key`](Self::ssl_key): both or neither.
+    pub fn ssl_cert(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.cert = Some(path.into());
+        self.tls.changed();
+        self
+    }
+    /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1; `sslkey`).
+    pub fn ssl_key(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.key = Some(path.into());
+        self.tls.changed();
+        self
+    }
+    /// How TLS starts (`sslnegotiation`; default [`SslNegotiation::Postgres`]).
+    ///
+    /// [`SslNegotiation::Postgres`]: crate::SslNegotiation::Postgres
+    pub fn ssl_negotiation(mut self, negotiation: crate::SslNegotiation) -> Self {
+        self.tls.negotiation = negotiation;
+        self.tls.changed();
+        self
+    }
+    /// SCRAM channel binding (`channel_binding`; default [`ChannelBinding::Prefer`]).
+    ///
+    /// [`ChannelBinding::Prefer`]: crate::ChannelBinding::Prefer
+    pub fn channel_binding(mut self, binding: crate::ChannelBinding) -> Self {
+        self.tls.channel_binding = binding;
+        self.tls.changed();
+        self
+    }
+    /// The channel binding setting.
+    pub fn get_channel_binding(&self) -> crate::ChannelBinding {
+        self.tls.channel_binding
+    }
+
     /// Records `key` as given but not acted on.
     fn ignore(&mut self, key: &str, why: &str) {
         if !self.ignored.iter().any(|k| k == key) {
@@ -637,18 +705,10 @@ impl Config {
                 let ms = number(&value)?;
                 self.copy_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
-            "sslmode" => match value.as_str() {
-                "disable" => {}
-                // libpq would try TLS first; we cannot yet, so say so — once per process, not
-                // per connection.
-                "allow" | "prefer" => warn_plaintext_once(&value),
-                "require" | "verify-ca" | "verify-full" => {
-                    return Err(Error::config(format!(
-                        "sslmode={value}: TLS is not yet supported by corelane-postgres; use sslmode=disable or prefer on a trusted network"
-                    )))
-                }
-                other => return Err(Error::config(format!("unknown sslmode {other:?}"))),
-            },
+            "sslmode" | "sslrootcert" | "sslcert" | "sslkey" | "sslnegotiation"
+            | "channel_binding" => {
+                self.tls.set(key, &value)?;
+            }
             other if conninfo::IGNORED.contains(&other) => {
                 self.ignore(other, "not implemented by corelane-postgres")
             }
@@ -658,20 +718,12 @@ impl Config {
                 )));
             }
             other => {
-                return Err(Error::config(format!("unknown connection parameter {other:?}")));
+                return Err(Error::config(format!(
+                    "unknown connection parameter {other:?}"
+                )));
             }
         }
         Ok(())
-    }
-}
-
-/// Tells the user, once per process, that `sslmode=prefer`/`allow` connects without TLS.
-fn warn_plaintext_once(mode: &str) {
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        eprintln!(
-            "corelane-postgres: sslmode={mode}: TLS is not supported yet, connecting without it"
-        );
     }
 }
 
@@ -745,10 +797,10 @@ mod tests {
 
     #[test]
     fn tls_and_unknown_keys_are_clear_errors() {
-        let e = parse("postgres://h/d?sslmode=require")
+        let e = parse("postgres://h/d?sslmode=bogus")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("TLS"), "{e}");
+        assert!(e.contains("sslmode"), "{e}");
         assert!(parse("bogus=1").unwrap_err().is_config());
         assert!(parse("postgres://h:99999/d").is_err());
     }
@@ -811,7 +863,7 @@ mod tests {
         // Not consulted when the string gives the key.
         assert!(with_env("port=1", &[("PGPORT", "nope")]).is_ok());
         // TLS variables go through the same keyword handling as the string's.
-        let e = with_env("", &[("PGSSLMODE", "require")]).unwrap_err();
+        let e = with_env("", &[("PGSSLMODE", "bogus")]).unwrap_err();
         assert!(e.to_string().contains("PGSSLMODE"), "{e}");
         assert!(with_env("", &[("PGSSLMODE", "disable")]).is_ok());
         let e = with_env("", &[("PGSERVICE", "svc")]).unwrap_err();
@@ -891,7 +943,7 @@ mod tests {
         assert!(e.contains("multi-host"), "{e}");
         let e = parse("bogus=1").unwrap_err().to_string();
         assert!(e.contains("unknown connection parameter \"bogus\""), "{e}");
-        let e = parse("sslrootcert=/ca.pem").unwrap_err().to_string();
+        let e = parse("sslpassword=x").unwrap_err().to_string();
         assert!(e.contains("not supported yet"), "{e}");
     }
 
@@ -1043,5 +1095,41 @@ mod tests {
         // The password never shows in Debug.
         let c = with_env("host=db user=bob dbname=app", &env).unwrap();
         assert!(!format!("{c:?}").contains("from-home"));
+    }
+
+    #[test]
+    fn tls_keys() {
+        use crate::{ChannelBinding, SslMode};
+        let c = Config::parse(
+            "postgres://u:p@h/d?sslmode=verify-full&sslrootcert=ca.pem&channel_binding=require",
+        )
+        .unwrap();
+        assert_eq!(c.get_ssl_mode(), SslMode::VerifyFull);
+        assert_eq!(c.get_channel_binding(), ChannelBinding::Require);
+        assert_eq!(
+            c.tls.root_cert,
+            Some(crate::tls::RootCert::File("ca.pem".into()))
+        );
+        let c = Config::parse("host=h sslrootcert=system sslcert=c.pem sslkey=k.pem").unwrap();
+        assert_eq!(c.get_ssl_mode(), SslMode::VerifyFull);
+        assert_eq!(Config::default().get_ssl_mode(), SslMode::Prefer);
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
+            let c = Config::parse(&format!("host=h sslmode={mode}")).unwrap();
+            assert_eq!(c.get_ssl_mode().as_str(), mode);
+        }
+        assert!(Config::parse("host=h sslmode=bogus")
+            .unwrap_err()
+            .is_config());
+        assert!(Config::parse("host=h sslnegotiation=bogus")
+            .unwrap_err()
+            .is_config());
+        assert!(Config::parse("host=h sslnegotiation=direct").is_ok());
     }
 }

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
+use crate::transport::{BindingChoice, Route, Transport};
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
@@ -53,8 +54,9 @@ pub(crate) struct Connection {
     /// Set when an exclusive user may have changed the session (a transaction began); cleared
     /// by [`Connection::end_session`] once `DISCARD ALL` succeeded.
     session_dirty: Rc<Cell<bool>>,
-    /// The address this connection reached: where a `CancelRequest` for it must go.
-    pub(crate) server: Option<crate::endpoint::ServerAddr>,
+    /// How this connection reached its server: where (and over what) a `CancelRequest` for
+    /// it must go.
+    pub(crate) route: Option<Route>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
     pub(crate) cancel: Rc<crate::cancel::CancelState>,
     /// Session changes the codec saw (see [`crate::session`]).
@@ -78,8 +80,12 @@ impl Connection {
     }
 
     async fn open_inner(config: &Config) -> Result<Connection, Error> {
-        let (stream, server) = crate::endpoint::connect(config).await?;
-        let server = Some(server);
+        crate::transport::establish(config, |transport| Self::open_on(config, transport)).await
+    }
+
+    async fn open_on(config: &Config, transport: Transport) -> Result<Connection, Error> {
+        let binding = transport.binding();
+        let Transport { stream, route, .. } = transport;
         let notices = config.on_notice.as_ref().map(|n| n.0.clone());
         let codec =
             PgCodec::new(notices, DEFAULT_MAX_MESSAGE_LEN).with_max_result(config.max_result_bytes);
@@ -94,11 +100,11 @@ impl Connection {
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
-            server,
+            route: Some(route),
             cancel: Rc::default(),
             session,
         };
-        conn.startup(config).await?;
+        conn.startup(config, &binding).await?;
         conn.check_target(config).await?;
         Ok(conn)
     }
@@ -125,7 +131,7 @@ impl Connection {
         }
     }
 
-    async fn startup(&mut self, config: &Config) -> Result<(), Error> {
+    async fn startup(&mut self, config: &Config, binding: &BindingChoice) -> Result<(), Error> {
         let mut params: Vec<(&str, &str)> = vec![
             ("user", config.user.as_str()),
             ("database", config.get_dbname()),
@@ -159,12 +165,13 @@ impl Connection {
                         }
                         _ => {}
                     }
-                    if let Some(scram) = &scram {
+                    match &scram {
                         // AuthenticationOk before a verified SASLFinal: the server did not
                         // prove it knows the password.
-                        scram
+                        Some(scram) => scram
                             .ensure_verified()
-                            .map_err(|e| Error::auth(e.to_string()))?;
+                            .map_err(|e| Error::auth(e.to_string()))?,
+                        None => binding.check_unbound_auth("trust (no password)")?,
                     }
                     self.key = key;
                     return Ok(());
@@ -184,21 +191,17 @@ impl Connection {
             let mut out = BytesMut::new();
             match auth {
                 Authentication::CleartextPassword => {
+                    binding.check_unbound_auth("a cleartext password")?;
                     frontend::password_message(password()?, &mut out).map_err(encode_err)?;
                 }
                 Authentication::Md5Password { salt } => {
+                    binding.check_unbound_auth("MD5")?;
                     let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
                     frontend::password_message(hashed.as_bytes(), &mut out).map_err(encode_err)?;
                 }
                 Authentication::Sasl { mechanisms } => {
-                    if !mechanisms.iter().any(|m| &**m == "SCRAM-SHA-256") {
-                        return Err(Error::auth(
-                            "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
-                        ));
-                    }
-                    let s =
-                        ScramSha256::new(password()?).map_err(|e| Error::auth(e.to_string()))?;
-                    frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out)
+                    let s = binding.start_scram(&mechanisms, password()?)?;
+                    frontend::sasl_initial_response(s.mechanism(), s.message(), &mut out)
                         .map_err(encode_err)?;
                     scram = Some(s);
                 }

@@ -31,15 +31,7 @@ pub(crate) const IGNORED: &[&str] = &[
 /// libpq's TLS keywords that are not handled (yet) by `Config::set`: refused with a clear
 /// "not supported yet" error rather than as unknown keys. Arms in `Config::set` for any of
 /// them take precedence over this list.
-pub(crate) const TLS_NOT_YET: &[&str] = &[
-    "sslcert",
-    "sslkey",
-    "sslpassword",
-    "sslcertmode",
-    "sslrootcert",
-    "sslnegotiation",
-    "channel_binding",
-];
+pub(crate) const TLS_NOT_YET: &[&str] = &["sslpassword", "sslcertmode"];
 
 /// The environment variables libpq reads for defaults, with the keyword each one sets. They
 /// go through the same `Config::set` as the connection string's pairs.

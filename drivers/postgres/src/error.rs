@@ -60,6 +60,18 @@ enum Kind {
     SessionChange(crate::session::Change),
     #[error("{0}")]
     Panicked(corelane_runtime::Panicked),
+    #[error("TLS: {context}: {source}")]
+    Tls {
+        context: &'static str,
+        #[source]
+        source: std::sync::Arc<corelane_runtime::conn::TlsError>,
+    },
+    #[error("TLS: {0}")]
+    TlsOther(String),
+    #[error("the server does not support SSL (sslmode={0})")]
+    SslNotSupported(&'static str),
+    #[error("channel binding: {0}")]
+    ChannelBinding(String),
 }
 
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
@@ -116,6 +128,30 @@ impl Error {
     }
     pub(crate) fn runtime(m: impl std::fmt::Display) -> Self {
         Kind::Runtime(m.to_string()).into()
+    }
+    /// A TLS handshake (or TLS configuration) failure; `context` says which step.
+    pub(crate) fn tls(context: &'static str, e: corelane_runtime::conn::TlsError) -> Self {
+        Kind::Tls {
+            context,
+            source: std::sync::Arc::new(e),
+        }
+        .into()
+    }
+    /// The TLS configuration could not be built (unreadable root or client certificate).
+    pub(crate) fn tls_config(e: corelane_runtime::conn::TlsError) -> Self {
+        Self::tls("configuration", e)
+    }
+    /// A TLS failure that is not the runtime's (e.g. direct TLS without ALPN `postgresql`).
+    pub(crate) fn tls_other(m: impl Into<String>) -> Self {
+        Kind::TlsOther(m.into()).into()
+    }
+    /// The server answered `N` to `SSLRequest` under a mode that requires TLS.
+    pub(crate) fn ssl_not_supported(mode: &'static str) -> Self {
+        Kind::SslNotSupported(mode).into()
+    }
+    /// `channel_binding=require` could not be met.
+    pub(crate) fn channel_binding(m: impl Into<String>) -> Self {
+        Kind::ChannelBinding(m.into()).into()
     }
     pub(crate) fn skipped() -> Self {
         Kind::Skipped.into()
@@ -246,6 +282,44 @@ impl Error {
     /// [`Client::copy_out`]: crate::Client::copy_out
     pub fn is_session_change(&self) -> bool {
         matches!(self.kind, Kind::SessionChange(_))
+    }
+
+    /// True when TLS failed: the handshake (a certificate that is expired, for another host or
+    /// from an untrusted issuer, a server that does not speak TLS there, an alert), the TLS
+    /// configuration (an unreadable `sslrootcert`/`sslcert`/`sslkey`), or the server refusing
+    /// TLS under `sslmode=require` or stricter (see also
+    /// [`is_ssl_not_supported`](Self::is_ssl_not_supported)). [`tls_error`](Self::tls_error)
+    /// gives the runtime's typed error when there is one.
+    pub fn is_tls(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Tls { .. } | Kind::TlsOther(_) | Kind::SslNotSupported(_)
+        )
+    }
+
+    /// The TLS failure, when this is a handshake or TLS configuration error.
+    pub fn tls_error(&self) -> Option<&corelane_runtime::conn::TlsError> {
+        match &self.kind {
+            Kind::Tls { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// True when the server answered that it does not support SSL (`SSLRequest` refused)
+    /// while `sslmode` was `require`, `verify-ca` or `verify-full`.
+    pub fn is_ssl_not_supported(&self) -> bool {
+        matches!(self.kind, Kind::SslNotSupported(_))
+    }
+
+    /// True when `channel_binding=require` could not be met: the connection is not TLS, the
+    /// server did not offer `SCRAM-SHA-256-PLUS`, or it authenticated without SCRAM.
+    pub fn is_channel_binding(&self) -> bool {
+        matches!(self.kind, Kind::ChannelBinding(_))
+    }
+
+    /// True when the server sent an `ErrorResponse` (see [`as_db_error`](Self::as_db_error)).
+    pub(crate) fn is_db(&self) -> bool {
+        matches!(self.kind, Kind::Db(_))
     }
 
     /// True when a value could not be converted.

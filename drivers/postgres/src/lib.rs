@@ -63,8 +63,6 @@
 //!   is behind.
 //! - **Notices** go to [`Config::on_notice`] (dropped without one).
 //!
-//! Not yet: TLS (see the issue tracker).
-//!
 //! # Connection strings
 //!
 //! [`Config::parse`] (and [`Client::connect`]) take libpq's two forms:
@@ -86,7 +84,7 @@
 //! connection of the client, a mismatch failing with [`Error::is_connect`]; a
 //! [`Listener`]'s connection is not checked), `keepalives` (TCP keepalive is on unless
 //! `keepalives=0`), `keepalives_idle`, `keepalives_interval`, `keepalives_count` (0 or
-//! unset: the system default), `sslmode` (see its errors until TLS lands), and the driver's
+//! unset: the system default), `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`, `channel_binding` (see [TLS](#tls)), and the driver's
 //! own `statement_cache_size`, `connections_per_worker`,
 //! `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`. Cancel requests of a
 //! Unix-socket connection go to the same socket.
@@ -98,9 +96,8 @@
 //! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`.
 //!
 //! **Refused with a clear error for now:** several hosts (`host=a,b`,
-//! `postgres://a,b/app`), `service` (no `pg_service.conf`), the TLS keywords `sslcert`,
-//! `sslkey`, `sslpassword`, `sslcertmode`, `sslrootcert`, `sslnegotiation`,
-//! `channel_binding`.
+//! `postgres://a,b/app`), `service` (no `pg_service.conf`), and the TLS keywords not
+//! implemented yet: `sslpassword`, `sslcertmode`.
 //!
 //! **Environment.** `Config::parse` fills what the string does not say from libpq's
 //! variables — `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`,
@@ -125,6 +122,33 @@
 //! [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one connection
 //! now, so a wrong password ([`Error::is_auth`]) or an unreachable server
 //! ([`Error::is_connect`]) shows at start-up.
+//!
+//! # TLS
+//!
+//! TLS is configured as in libpq: `sslmode` (`disable`, `allow`, `prefer` — the default —,
+//! `require`, `verify-ca`, `verify-full`), `sslrootcert` (a PEM file, or `system` for the
+//! operating system's roots, which implies `verify-full`), `sslcert`/`sslkey` (a client
+//! certificate), `sslnegotiation` (`postgres`, or `direct` for PostgreSQL 17's TLS without
+//! `SSLRequest`) and `channel_binding` (`disable`, `prefer` — the default —, `require`:
+//! SCRAM-SHA-256-PLUS with `tls-server-end-point`, which ties the password exchange to the
+//! TLS connection). To verify the server against your CA and its host name:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_postgres::Error> {
+//! let client = corelane_postgres::Client::connect(
+//!     "postgres://u:p@host/db?sslmode=verify-full&sslrootcert=ca.pem",
+//! )?;
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! or with the builder: [`Config::ssl_mode`], [`Config::ssl_root_cert`],
+//! [`Config::channel_binding`], …. Cancel requests go over TLS when their connection does. A
+//! failed handshake (expired certificate, wrong host, unknown issuer) is
+//! [`Error::is_tls`], with the reason in [`Error::tls_error`]; a server without TLS under
+//! `require` is [`Error::is_ssl_not_supported`]; an unmet `channel_binding=require` is
+//! [`Error::is_channel_binding`].
 
 mod cancel;
 mod client;
@@ -148,7 +172,9 @@ mod row_stream;
 mod session;
 mod statement;
 mod statement_cache;
+mod tls;
 mod transaction;
+mod transport;
 mod worker_state;
 
 pub use client::{Client, Outcome};
@@ -162,4 +188,5 @@ pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use row_stream::RowStream;
 pub use statement::{Column, Statement};
+pub use tls::{ChannelBinding, SslMode, SslNegotiation};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};

@@ -1,4 +1,4 @@
-//! Authentication: cleartext, MD5 and SCRAM-SHA-256.
+//! Authentication: cleartext, MD5 and SCRAM-SHA-256 (with SCRAM-SHA-256-PLUS channel binding).
 //!
 //! Cleartext needs no helper: send the password with
 //! [`crate::message::frontend::password_message`].

@@ -1,4 +1,11 @@
-//! SCRAM-SHA-256 client (RFC 5802, RFC 7677), without channel binding.
+//! SCRAM-SHA-256 client (RFC 5802, RFC 7677), with optional `tls-server-end-point` channel
+//! binding (SCRAM-SHA-256-PLUS, RFC 5929).
+//!
+//! Channel binding ties the exchange to the TLS connection it runs on: the client mixes a
+//! hash of the server's certificate into its proof, so a man in the middle that terminates TLS
+//! with another certificate cannot relay the exchange. Pick the [`ChannelBinding`] from what
+//! the connection and the server offer (see [`ChannelBinding`]), then start the exchange with
+//! [`ScramSha256::with_channel_binding`] and send [`ScramSha256::mechanism`].
 //!
 //! Call order, driven by the server's Authentication messages:
 //!
@@ -36,13 +43,71 @@ use super::AuthError;
 
 /// The SASL mechanism name.
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+/// The SASL mechanism name with channel binding.
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+/// The channel binding type PostgreSQL supports (RFC 5929).
+pub const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
 /// The smallest iteration count accepted (RFC 7677).
 pub const MIN_ITERATIONS: u32 = 4096;
 /// The default largest iteration count accepted: about a second of PBKDF2 on a slow core.
 pub const DEFAULT_MAX_ITERATIONS: u32 = 1_000_000;
 
-/// `base64("n,,")`: GS2 header without channel binding.
-const GS2_HEADER_B64: &str = "biws";
+/// What the client says about channel binding in its GS2 header (RFC 5802 section 6).
+#[derive(Clone, PartialEq, Eq)]
+pub enum ChannelBinding {
+    /// `n,,`: the client does not support channel binding (or does not want it, or the
+    /// connection is not TLS). Mechanism `SCRAM-SHA-256`.
+    Unsupported,
+    /// `y,,`: the client supports channel binding but the server did not offer
+    /// `SCRAM-SHA-256-PLUS` on a TLS connection. A server that does support it then knows a
+    /// man in the middle stripped the offer, and refuses. Mechanism `SCRAM-SHA-256`.
+    NotOffered,
+    /// `p=tls-server-end-point,,`: binds the exchange to the TLS connection. The data is the
+    /// hash of the server's leaf certificate (RFC 5929 section 4.1). Mechanism
+    /// `SCRAM-SHA-256-PLUS`.
+    TlsServerEndPoint(Vec<u8>),
+}
+
+impl fmt::Debug for ChannelBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelBinding::Unsupported => f.write_str("Unsupported"),
+            ChannelBinding::NotOffered => f.write_str("NotOffered"),
+            ChannelBinding::TlsServerEndPoint(data) => {
+                write!(f, "TlsServerEndPoint({} bytes)", data.len())
+            }
+        }
+    }
+}
+
+impl ChannelBinding {
+    /// The GS2 header this choice starts the client-first message with.
+    pub fn gs2_header(&self) -> &'static str {
+        match self {
+            ChannelBinding::Unsupported => "n,,",
+            ChannelBinding::NotOffered => "y,,",
+            ChannelBinding::TlsServerEndPoint(_) => "p=tls-server-end-point,,",
+        }
+    }
+
+    /// The SASL mechanism to ask for with this choice.
+    pub fn mechanism(&self) -> &'static str {
+        match self {
+            ChannelBinding::TlsServerEndPoint(_) => SCRAM_SHA_256_PLUS,
+            ChannelBinding::Unsupported | ChannelBinding::NotOffered => SCRAM_SHA_256,
+        }
+    }
+
+    /// The `c=` attribute's value of the client-final message: base64 of the GS2 header
+    /// followed by the channel binding data.
+    pub fn c_attribute(&self) -> String {
+        let mut input = self.gs2_header().as_bytes().to_vec();
+        if let ChannelBinding::TlsServerEndPoint(data) = self {
+            input.extend_from_slice(data);
+        }
+        STANDARD.encode(input)
+    }
+}
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -63,6 +128,7 @@ enum State {
     },
     /// Server-first checked; waiting for the salted password (PBKDF2, run by the caller).
     Deriving {
+        c_attribute: String,
         bare: String,
         server_first: String,
         server_nonce: String,
@@ -83,6 +149,7 @@ enum State {
 pub struct ScramSha256 {
     state: State,
     max_iterations: u32,
+    binding: ChannelBinding,
 }
 
 impl fmt::Debug for ScramSha256 {
@@ -97,6 +164,7 @@ impl fmt::Debug for ScramSha256 {
         f.debug_struct("ScramSha256")
             .field("state", &state)
             .field("max_iterations", &self.max_iterations)
+            .field("binding", &self.binding)
             .finish_non_exhaustive()
     }
 }
@@ -164,18 +232,41 @@ impl ScramSha256 {
     ///
     /// The user name is sent empty: PostgreSQL takes it from the startup message.
     pub fn new(password: &[u8]) -> Result<ScramSha256, AuthError> {
+        ScramSha256::with_channel_binding(password, ChannelBinding::Unsupported)
+    }
+
+    /// Starts an exchange with a fresh random nonce and the given channel binding choice
+    /// (send [`mechanism`](Self::mechanism) with the first message).
+    pub fn with_channel_binding(
+        password: &[u8],
+        binding: ChannelBinding,
+    ) -> Result<ScramSha256, AuthError> {
         let mut raw = [0u8; 18];
         getrandom::getrandom(&mut raw).map_err(|_| AuthError::Rng)?;
-        ScramSha256::with_nonce("", password, &STANDARD.encode(raw))
+        ScramSha256::with_nonce_and_binding("", password, &STANDARD.encode(raw), binding)
     }
 
     /// Starts an exchange with a given user name and client nonce (for tests and recorded
     /// exchanges; production code should use [`ScramSha256::new`]).
     pub fn with_nonce(user: &str, password: &[u8], nonce: &str) -> Result<ScramSha256, AuthError> {
+        ScramSha256::with_nonce_and_binding(user, password, nonce, ChannelBinding::Unsupported)
+    }
+
+    /// [`with_nonce`](Self::with_nonce) with a channel binding choice (for tests and recorded
+    /// exchanges; production code should use [`ScramSha256::with_channel_binding`]).
+    pub fn with_nonce_and_binding(
+        user: &str,
+        password: &[u8],
+        nonce: &str,
+        binding: ChannelBinding,
+    ) -> Result<ScramSha256, AuthError> {
         if !printable(nonce) {
             return Err(AuthError::InvalidNonce);
         }
-        let mut message = String::from("n,,");
+        if matches!(&binding, ChannelBinding::TlsServerEndPoint(data) if data.is_empty()) {
+            return Err(AuthError::Malformed("empty channel binding data"));
+        }
+        let mut message = String::from(binding.gs2_header());
         let bare_start = message.len();
         message.push_str("n=");
         escape_user(user, &mut message);
@@ -189,7 +280,19 @@ impl ScramSha256 {
                 password: password.to_vec(),
             },
             max_iterations: DEFAULT_MAX_ITERATIONS,
+            binding,
         })
+    }
+
+    /// The SASL mechanism this exchange runs: `SCRAM-SHA-256-PLUS` with channel binding,
+    /// `SCRAM-SHA-256` otherwise.
+    pub fn mechanism(&self) -> &'static str {
+        self.binding.mechanism()
+    }
+
+    /// The channel binding choice this exchange was started with.
+    pub fn channel_binding(&self) -> &ChannelBinding {
+        &self.binding
     }
 
     /// Sets the largest iteration count accepted from the server.
@@ -273,6 +376,7 @@ impl ScramSha256 {
         }
 
         self.state = State::Deriving {
+            c_attribute: self.binding.c_attribute(),
             bare: message.get(bare_start..).unwrap_or("").to_owned(),
             server_first: server_first.to_owned(),
             server_nonce: server_nonce.to_owned(),
@@ -289,6 +393,7 @@ impl ScramSha256 {
     pub fn complete_update(&mut self, salted: SaltedPassword) -> Result<(), AuthError> {
         let state = std::mem::replace(&mut self.state, State::Failed);
         let State::Deriving {
+            c_attribute,
             bare,
             server_first,
             server_nonce,
@@ -303,7 +408,7 @@ impl ScramSha256 {
 
         let mut client_final = String::with_capacity(128);
         client_final.push_str("c=");
-        client_final.push_str(GS2_HEADER_B64);
+        client_final.push_str(&c_attribute);
         client_final.push_str(",r=");
         client_final.push_str(&server_nonce);
 
@@ -536,6 +641,79 @@ mod tests {
         assert!(ScramSha256::with_nonce("u", b"p", "").is_err());
         let s = ScramSha256::with_nonce("a=b,c", b"p", "n").unwrap();
         assert_eq!(s.message(), b"n,,n=a=3Db=2Cc,r=n");
+    }
+
+    /// Known answers computed independently (Python's hashlib/hmac, from the RFC 7677
+    /// vector's password, salt and nonces) for the `y,,` and `p=tls-server-end-point,,`
+    /// GS2 headers.
+    #[test]
+    fn channel_binding_known_answers() {
+        let cases = [
+            (
+                ChannelBinding::NotOffered,
+                "SCRAM-SHA-256",
+                "y,,n=user,r=rOprNGfwEbeRWgbNEkqO",
+                "c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=FoqiHTtQEDE8lz1CdaEe3tK4mS+iMDTl77SPyDS53DY=",
+                "v=dI4KpiQJwBr1+V+K6U1dA6l6I4I9DUNXWND4pcpRU3U=",
+            ),
+            (
+                ChannelBinding::TlsServerEndPoint((0u8..32).collect()),
+                "SCRAM-SHA-256-PLUS",
+                "p=tls-server-end-point,,n=user,r=rOprNGfwEbeRWgbNEkqO",
+                "c=cD10bHMtc2VydmVyLWVuZC1wb2ludCwsAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=nY1Wus9a+gM2DrbQ1msXFgyhW6KM5ktOxWiU+/P/EGY=",
+                "v=RwppMGddhz/J0lFYaRReBjXcQeNUFP5Qc76Lo5Exrig=",
+            ),
+            (
+                ChannelBinding::Unsupported,
+                "SCRAM-SHA-256",
+                "n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
+                CLIENT_FINAL,
+                SERVER_FINAL,
+            ),
+        ];
+        for (binding, mechanism, first, last, server_final) in cases {
+            let mut s =
+                ScramSha256::with_nonce_and_binding("user", b"pencil", NONCE, binding.clone())
+                    .unwrap();
+            assert_eq!(s.mechanism(), mechanism);
+            assert_eq!(s.channel_binding(), &binding);
+            assert_eq!(std::str::from_utf8(s.message()).unwrap(), first);
+            s.update(SERVER_FIRST.as_bytes()).unwrap();
+            assert_eq!(std::str::from_utf8(s.message()).unwrap(), last);
+            s.finish(server_final.as_bytes()).unwrap();
+            s.ensure_verified().unwrap();
+        }
+    }
+
+    /// The server's signature covers the channel binding: a server (or a man in the middle)
+    /// that saw other binding data cannot produce it.
+    #[test]
+    fn channel_binding_mismatch_fails_verification() {
+        let mut s = ScramSha256::with_nonce_and_binding(
+            "user",
+            b"pencil",
+            NONCE,
+            ChannelBinding::TlsServerEndPoint(vec![7; 32]),
+        )
+        .unwrap();
+        s.update(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(
+            s.finish(b"v=RwppMGddhz/J0lFYaRReBjXcQeNUFP5Qc76Lo5Exrig="),
+            Err(AuthError::InvalidServerSignature)
+        );
+        assert!(ScramSha256::with_nonce_and_binding(
+            "u",
+            b"p",
+            "n",
+            ChannelBinding::TlsServerEndPoint(Vec::new())
+        )
+        .is_err());
+        let dbg = format!("{:?}", ChannelBinding::TlsServerEndPoint(vec![1, 2, 3]));
+        assert_eq!(dbg, "TlsServerEndPoint(3 bytes)");
+        let s = ScramSha256::with_channel_binding(b"pw", ChannelBinding::NotOffered).unwrap();
+        assert!(s.message().starts_with(b"y,,n=,r="));
+        assert_eq!(ChannelBinding::NotOffered.c_attribute(), "eSws");
+        assert_eq!(ChannelBinding::Unsupported.c_attribute(), "biws");
     }
 
     #[test]

@@ -37,6 +37,31 @@ impl PgAuth {
     }
 }
 
+/// Which TCP connections pg_hba.conf admits, by transport (`host`, `hostssl`, `hostnossl`
+/// lines). Only meaningful with TLS on ([`PgBuilder::tls`](crate::PgBuilder::tls)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PgHbaTls {
+    /// `host`: TLS and plaintext alike.
+    #[default]
+    Any,
+    /// `hostssl`: TLS connections only; plaintext ones are refused during startup.
+    TlsOnly,
+    /// `hostnossl`: plaintext connections only; TLS ones are refused during startup.
+    PlainOnly,
+}
+
+impl PgHbaTls {
+    /// The pg_hba.conf connection type.
+    pub fn hba_type(self) -> &'static str {
+        match self {
+            PgHbaTls::Any => "host",
+            PgHbaTls::TlsOnly => "hostssl",
+            PgHbaTls::PlainOnly => "hostnossl",
+        }
+    }
+}
+
 /// A role created at startup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgUser {
@@ -78,14 +103,16 @@ pub(crate) fn settings_conf(
     out
 }
 
-/// pg_hba.conf: trust over the unix socket, the configured method over TCP.
-pub(crate) fn hba_conf(auth: PgAuth) -> String {
+/// pg_hba.conf: trust over the unix socket, the configured method over TCP, on the
+/// transports `tls` admits.
+pub(crate) fn hba_conf(auth: PgAuth, tls: PgHbaTls) -> String {
     let method = auth.hba_method();
+    let kind = tls.hba_type();
     format!(
         "# written by corelane-testkit\n\
          local all all trust\n\
-         host all all 127.0.0.1/32 {method}\n\
-         host all all ::1/128 {method}\n"
+         {kind} all all 127.0.0.1/32 {method}\n\
+         {kind} all all ::1/128 {method}\n"
     )
 }
 
@@ -151,6 +178,17 @@ mod tests {
         let conf = settings_conf(5555, "/tmp/x", PgAuth::Md5, &[]);
         assert!(conf.contains("password_encryption = 'md5'"));
         assert!(conf.contains("port = 5555"));
-        assert!(hba_conf(PgAuth::Md5).contains("host all all 127.0.0.1/32 md5"));
+        assert!(hba_conf(PgAuth::Md5, PgHbaTls::Any).contains("host all all 127.0.0.1/32 md5"));
+        let hba = hba_conf(PgAuth::ScramSha256, PgHbaTls::TlsOnly);
+        assert!(
+            hba.contains("hostssl all all 127.0.0.1/32 scram-sha-256"),
+            "{hba}"
+        );
+        assert!(!hba.contains("\nhost "), "{hba}");
+        let hba = hba_conf(PgAuth::ScramSha256, PgHbaTls::PlainOnly);
+        assert!(
+            hba.contains("hostnossl all all ::1/128 scram-sha-256"),
+            "{hba}"
+        );
     }
 }

@@ -138,7 +138,7 @@ pub fn pgbench(
     let select = "SELECT :x::int;\n";
     let (clients, per_tx, body) = match workload {
         Workload::PgSelect1C1 => (1, 1, select.to_owned()),
-        Workload::PgSelect1C64 => (64, 1, select.to_owned()),
+        Workload::PgSelect1C64 | Workload::PgSelect1C64Tls => (64, 1, select.to_owned()),
         Workload::PgPipeP64 => (
             1,
             pg_side::PIPE,

@@ -126,7 +126,7 @@ fn counter(task: usize) -> impl FnMut() -> i32 {
 }
 
 fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
-    let client = corelane_postgres::Client::connect(&ctx.database_url).map_err(err)?;
+    let client = corelane_postgres::Client::connect(ctx.pg_url(workload)).map_err(err)?;
     let place = if offloop {
         Place::Tokio(measure::tokio_multi_thread(2)?)
     } else {
@@ -134,22 +134,24 @@ fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, Stri
     };
     let tasks = workload.tasks();
     match workload {
-        Workload::PgSelect1C1 | Workload::PgSelect1C64 => go(ctx.timing, place, tasks, |task| {
-            let c = client.clone();
-            let mut next = counter(task);
-            move || {
-                let c = c.clone();
-                let v = next();
-                async move {
-                    let row = c.query_one(SELECT1, &[&v]).await.map_err(err)?;
-                    let got: i32 = row.get(0).map_err(err)?;
-                    if got != v {
-                        return Err(wrong_int(got, v));
+        Workload::PgSelect1C1 | Workload::PgSelect1C64 | Workload::PgSelect1C64Tls => {
+            go(ctx.timing, place, tasks, |task| {
+                let c = client.clone();
+                let mut next = counter(task);
+                move || {
+                    let c = c.clone();
+                    let v = next();
+                    async move {
+                        let row = c.query_one(SELECT1, &[&v]).await.map_err(err)?;
+                        let got: i32 = row.get(0).map_err(err)?;
+                        if got != v {
+                            return Err(wrong_int(got, v));
+                        }
+                        Ok(1)
                     }
-                    Ok(1)
                 }
-            }
-        }),
+            })
+        }
         Workload::PgPipeP64 => go(ctx.timing, place, tasks, |task| {
             let c = client.clone();
             let mut next = counter(task);
@@ -206,6 +208,43 @@ fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, Stri
 
 type Conn = (Arc<tokio_postgres::Client>, tokio_postgres::Statement);
 
+/// A tokio-postgres connection for `workload` (over rustls for the TLS row), its connection
+/// task spawned on `rt`, where the queries run too.
+fn tokio_connect(
+    ctx: &Ctx,
+    workload: Workload,
+    rt: &tokio::runtime::Runtime,
+) -> Result<tokio_postgres::Client, String> {
+    if workload != Workload::PgSelect1C64Tls {
+        let (client, connection) = rt
+            .block_on(tokio_postgres::connect(
+                &ctx.database_url,
+                tokio_postgres::NoTls,
+            ))
+            .map_err(err)?;
+        rt.spawn(connection);
+        return Ok(client);
+    }
+    let pem = std::fs::read(&ctx.tls.ca_file).map_err(err)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+        roots.add(cert.map_err(err)?).map_err(err)?;
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(err)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+    let (client, connection) = rt
+        .block_on(tokio_postgres::connect(&ctx.tls.tokio_url, tls))
+        .map_err(err)?;
+    rt.spawn(connection);
+    Ok(client)
+}
+
 fn tokio_pg(
     ctx: &Ctx,
     workload: Workload,
@@ -219,14 +258,7 @@ fn tokio_pg(
     };
     let mut conns: Vec<Conn> = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let (client, connection) = rt
-            .block_on(tokio_postgres::connect(
-                &ctx.database_url,
-                tokio_postgres::NoTls,
-            ))
-            .map_err(err)?;
-        // The connection task runs on the same runtime as the queries.
-        rt.spawn(connection);
+        let client = tokio_connect(ctx, workload, &rt)?;
         let stmt = rt.block_on(client.prepare(sql)).map_err(err)?;
         conns.push((Arc::new(client), stmt));
     }
@@ -243,22 +275,24 @@ fn tokio_pg(
     let tasks = workload.tasks();
     let place = Place::Tokio(rt);
     match workload {
-        Workload::PgSelect1C1 | Workload::PgSelect1C64 => go(ctx.timing, place, tasks, |task| {
-            let (client, stmt) = next_conn();
-            let mut next = counter(task);
-            move || {
-                let (client, stmt) = (client.clone(), stmt.clone());
-                let v = next();
-                async move {
-                    let row = client.query_one(&stmt, &[&v]).await.map_err(err)?;
-                    let got: i32 = row.try_get(0).map_err(err)?;
-                    if got != v {
-                        return Err(wrong_int(got, v));
+        Workload::PgSelect1C1 | Workload::PgSelect1C64 | Workload::PgSelect1C64Tls => {
+            go(ctx.timing, place, tasks, |task| {
+                let (client, stmt) = next_conn();
+                let mut next = counter(task);
+                move || {
+                    let (client, stmt) = (client.clone(), stmt.clone());
+                    let v = next();
+                    async move {
+                        let row = client.query_one(&stmt, &[&v]).await.map_err(err)?;
+                        let got: i32 = row.try_get(0).map_err(err)?;
+                        if got != v {
+                            return Err(wrong_int(got, v));
+                        }
+                        Ok(1)
                     }
-                    Ok(1)
                 }
-            }
-        }),
+            })
+        }
         Workload::PgPipeP64 => go(ctx.timing, place, tasks, |task| {
             let (client, stmt) = next_conn();
             let mut next = counter(task);

@@ -25,6 +25,8 @@ use corelane_runtime::pool::Backoff;
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::{CloseCause, Limits, ReadLease, Registered};
 
+use crate::transport::{BindingChoice, Transport};
+
 use super::handler::{ListenHandler, Local, Pending};
 use super::shared::{Action, EndGuard, Op, Shared, Waiter};
 use super::ListenerOptions;
@@ -161,7 +163,17 @@ impl Session {
     }
 
     async fn open_inner(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
-        let (stream, _) = crate::endpoint::connect(config).await?;
+        crate::transport::establish(config, |transport| Self::open_on(shared, config, transport))
+            .await
+    }
+
+    async fn open_on(
+        shared: &Arc<Shared>,
+        config: &Config,
+        transport: Transport,
+    ) -> Result<Session, Error> {
+        let binding = transport.binding();
+        let stream = transport.stream;
         let local = Rc::new(Local::default());
         let handler = ListenHandler::new(shared.clone(), local.clone());
         let conn =
@@ -173,7 +185,7 @@ impl Session {
             pid: 0,
             lease: None,
         };
-        session.startup(config).await?;
+        session.startup(config, &binding).await?;
         session.local.set_ready();
         Ok(session)
     }
@@ -204,7 +216,7 @@ impl Session {
     ///
     /// This mirrors `Connection::startup`, which runs the same exchange through the pipelined
     /// codec (which drops notifications, so it cannot serve a listener).
-    async fn startup(&mut self, config: &Config) -> Result<(), Error> {
+    async fn startup(&mut self, config: &Config, binding: &BindingChoice) -> Result<(), Error> {
         let mut params: Vec<(&str, &str)> = vec![
             ("user", config.user.as_str()),
             ("database", config.get_dbname()),
@@ -240,22 +252,25 @@ impl Session {
                 Message::ReadyForQuery(_) if auth_ok => return Ok(()),
                 Message::NegotiateProtocolVersion(_) if !auth_ok => {}
                 Message::Authentication(Authentication::Ok) if !auth_ok => {
-                    if let Some(scram) = &scram {
+                    match &scram {
                         // AuthenticationOk before a verified SASLFinal: the server did not
                         // prove it knows the password.
-                        scram
+                        Some(scram) => scram
                             .ensure_verified()
-                            .map_err(|e| Error::auth(e.to_string()))?;
+                            .map_err(|e| Error::auth(e.to_string()))?,
+                        None => binding.check_unbound_auth("trust (no password)")?,
                     }
                     auth_ok = true;
                 }
                 Message::Authentication(auth) if !auth_ok => {
                     match auth {
                         Authentication::CleartextPassword => {
+                            binding.check_unbound_auth("a cleartext password")?;
                             frontend::password_message(password()?, &mut out)
                                 .map_err(encode_err)?;
                         }
                         Authentication::Md5Password { salt } => {
+                            binding.check_unbound_auth("MD5")?;
                             let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
                             frontend::password_message(hashed.as_bytes(), &mut out)
                                 .map_err(encode_err)?;
@@ -264,14 +279,8 @@ impl Session {
                             if scram.is_some() {
                                 return Err(Error::auth("a second SASL exchange"));
                             }
-                            if !mechanisms.iter().any(|m| &**m == "SCRAM-SHA-256") {
-                                return Err(Error::auth(
-                                    "the server offers no SASL mechanism this client supports (SCRAM-SHA-256)",
-                                ));
-                            }
-                            let s = ScramSha256::new(password()?)
-                                .map_err(|e| Error::auth(e.to_string()))?;
-                            frontend::sasl_initial_response("SCRAM-SHA-256", s.message(), &mut out)
+                            let s = binding.start_scram(&mechanisms, password()?)?;
+                            frontend::sasl_initial_response(s.mechanism(), s.message(), &mut out)
                                 .map_err(encode_err)?;
                             scram = Some(s);
                         }
