@@ -68,6 +68,7 @@ mod pubsub;
 mod request;
 mod scan;
 mod secret;
+mod tls;
 mod url;
 mod worker_state;
 
@@ -76,6 +77,7 @@ pub use client::Client;
 pub use commands::{SetCondition, SetOptions};
 pub use config::{Addr, Config, Protocol, PushCallback, DEFAULT_PORT};
 pub use corelane_redis_proto::{Cmd, ToArg, Value};
+pub use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
 pub use error::{Error, ServerError};
 pub use exclusive::{Exclusive, MAX_TRANSACTION_ATTEMPTS};
 pub use from_value::FromValue;
