@@ -47,6 +47,7 @@ pub(crate) enum Workload {
     RedisGetC64,
     RedisPipeP64,
     RedisSet1kC64,
+    RedisGetC64Tls,
     PgSelect1C1,
     PgSelect1C64,
     PgPipeP64,
@@ -54,11 +55,12 @@ pub(crate) enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 8] = [
+    const ALL: [Workload; 9] = [
         Workload::RedisGetC1,
         Workload::RedisGetC64,
         Workload::RedisPipeP64,
         Workload::RedisSet1kC64,
+        Workload::RedisGetC64Tls,
         Workload::PgSelect1C1,
         Workload::PgSelect1C64,
         Workload::PgPipeP64,
@@ -71,6 +73,7 @@ impl Workload {
             Workload::RedisGetC64 => "redis_get_c64",
             Workload::RedisPipeP64 => "redis_pipe_p64",
             Workload::RedisSet1kC64 => "redis_set_1k_c64",
+            Workload::RedisGetC64Tls => "redis_get_c64_tls",
             Workload::PgSelect1C1 => "pg_select1_c1",
             Workload::PgSelect1C64 => "pg_select1_c64",
             Workload::PgPipeP64 => "pg_pipe_p64",
@@ -81,7 +84,10 @@ impl Workload {
     /// Concurrent tasks issuing ops back to back.
     pub(crate) fn tasks(self) -> usize {
         match self {
-            Workload::RedisGetC64 | Workload::RedisSet1kC64 | Workload::PgSelect1C64 => 64,
+            Workload::RedisGetC64
+            | Workload::RedisSet1kC64
+            | Workload::RedisGetC64Tls
+            | Workload::PgSelect1C64 => 64,
             _ => 1,
         }
     }
@@ -93,14 +99,34 @@ impl Workload {
                 | Workload::RedisGetC64
                 | Workload::RedisPipeP64
                 | Workload::RedisSet1kC64
+                | Workload::RedisGetC64Tls
         )
     }
+
+    /// Runs against the TLS port of a throwaway redis-server (every client verifying it
+    /// against the test CA).
+    pub(crate) fn is_tls(self) -> bool {
+        matches!(self, Workload::RedisGetC64Tls)
+    }
+}
+
+/// A TLS redis-server's addresses for the clients.
+#[derive(Clone)]
+pub(crate) struct RedisTls {
+    /// `rediss://127.0.0.1:PORT` (peers; they are given the CA separately).
+    pub(crate) url: String,
+    /// The same with `?ca_file=` (corelane).
+    pub(crate) corelane_url: String,
+    /// The CA certificate, PEM.
+    pub(crate) ca_pem: String,
 }
 
 /// What every measurement needs (cheap to clone into a guarded thread).
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) redis_url: String,
+    /// For TLS workloads: the TLS server, and the CA its certificate chains to.
+    pub(crate) redis_tls: Option<RedisTls>,
     pub(crate) database_url: String,
     pub(crate) timing: Timing,
     pub(crate) workers: Provider,
@@ -332,7 +358,8 @@ fn run_workload(
         .map(|(name, _)| (*name, Vec::new()))
         .collect();
     let mut ceilings: Vec<ceiling::Ceiling> = Vec::new();
-    let mut ceiling_state = if wanted("ceiling") {
+    // redis-benchmark's TLS flags are not wired up: no ceiling for the TLS row.
+    let mut ceiling_state = if wanted("ceiling") && !workload.is_tls() {
         CeilingState::Wanted
     } else {
         CeilingState::Skipped
@@ -526,7 +553,30 @@ fn main() -> Result<(), Box<dyn Error>> {
     let configured = corelane_runtime::configure_standalone(builder);
     let workers = corelane_runtime::resolve(None)?;
 
-    let needs_redis = workloads.iter().any(|w| w.is_redis());
+    let needs_redis = workloads.iter().any(|w| w.is_redis() && !w.is_tls());
+    let needs_redis_tls = workloads.iter().any(|w| w.is_tls());
+    // Always a throwaway server for TLS (REDIS_URL is not used): the clients must trust its
+    // certificate. Kept alive (with its certificates) until the end of the run.
+    let tls_target = if needs_redis_tls {
+        let certs = corelane_testkit::TestCerts::generate()?;
+        let server = corelane_testkit::RedisServer::builder()
+            .tls(certs.ca_pem(), certs.server())
+            .start()?;
+        Some((certs, server))
+    } else {
+        None
+    };
+    let redis_tls = match &tls_target {
+        Some((certs, server)) => Some(RedisTls {
+            url: format!(
+                "rediss://127.0.0.1:{}",
+                server.tls_port().ok_or("no TLS port")?
+            ),
+            corelane_url: server.tls_url().ok_or("no TLS URL")?,
+            ca_pem: certs.ca_pem().to_owned(),
+        }),
+        None => None,
+    };
     let needs_pg = workloads.iter().any(|w| !w.is_redis());
     let redis_target = if needs_redis {
         Some(corelane_testkit::redis_url()?)
@@ -591,6 +641,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "# rounds: {rounds}, interleaving the clients; each row is that client's median round by ops/s"
     );
+    if let Some(tls) = &redis_tls {
+        println!(
+            "# redis TLS: throwaway (testkit) {} (TLS 1.3, rustls/ring on every client; server key: testkit's ECDSA P-256)",
+            tls.url
+        );
+    }
     if needs_redis {
         println!(
             "# redis: {} {}",
@@ -611,6 +667,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             database_url
         );
     }
+    println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
     println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
     println!(
         "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
@@ -632,9 +689,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     if needs_redis {
         redis_side::prepare(&redis_url)?;
     }
+    if let Some((_, server)) = &tls_target {
+        // Through the plain port of the same server.
+        redis_side::prepare(&server.url())?;
+    }
     let tmp = corelane_testkit::TempDir::new("corelane-compare")?;
     let ctx = Ctx {
         redis_url,
+        redis_tls,
         database_url,
         timing,
         workers: workers.clone(),
