@@ -6,6 +6,8 @@
 //! ```
 //!
 //! Servers: throwaway ones from corelane-testkit, or `REDIS_URL` / `DATABASE_URL` when set.
+//! `redis_get_c64_tls` always uses a throwaway redis-server with a TLS port (testkit
+//! certificates; every client trusts the test CA and verifies the server fully).
 //! Each line is `WORKLOAD CLIENT ops_per_sec p50_us p99_us client_cpu_us_per_op`, followed by
 //! allocations per op (counting global allocator, whole process) and the server processes' CPU
 //! per op; after each workload, the ratio of corelane to the best peer. corelane runs its tasks
@@ -643,7 +645,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     if let Some(tls) = &redis_tls {
         println!(
-            "# redis TLS: throwaway (testkit) {} (TLS 1.3, rustls/ring on every client; server key: testkit's ECDSA P-256)",
+            "# redis TLS: throwaway (testkit) {} (rustls/ring on every client; server certificate: testkit ECDSA P-256)",
             tls.url
         );
     }
