@@ -513,3 +513,90 @@ fn fault_proxy_fragmenting_tls_records_then_cutting() {
         assert!(recovered, "the client never reconnected through the proxy");
     });
 }
+
+#[test]
+fn pubsub_over_tls_resumes_after_a_server_restart() {
+    guard("pubsub restart over tls", || {
+        let certs = TestCerts::generate().unwrap();
+        let mut server = tls_server(&certs, certs.server());
+        let c = tls_client(&url_of(&server));
+        let mut sub = c
+            .subscriber_with(
+                corelane_redis::SubscriberOptions::default()
+                    .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(200)),
+            )
+            .unwrap();
+        block_on(sub.subscribe(["news"])).unwrap();
+        assert_eq!(block_on(c.publish::<i64>("news", "first")).unwrap(), 1);
+        assert!(next_within(&mut sub, Duration::from_secs(20)).is_some());
+
+        server.restart().unwrap();
+        let mut received = false;
+        for attempt in 0..400 {
+            let payload = format!("after-{attempt}");
+            // Errors are expected while the command connection reconnects.
+            let _ = block_on(c.publish::<i64>("news", payload.as_str()));
+            if let Some(m) = next_within(&mut sub, Duration::from_millis(50)) {
+                if m.payload_str().is_some_and(|p| p.starts_with("after-")) {
+                    received = true;
+                    break;
+                }
+            }
+        }
+        assert!(received, "never received after the restart");
+        assert!(sub.connects() >= 2, "connects {}", sub.connects());
+    });
+}
+
+/// Pub/sub connections are made the same way: without the client certificate a mutual-TLS
+/// server refuses the subscriber too, and its last error says why.
+#[test]
+fn a_subscriber_without_a_client_certificate_reports_the_tls_refusal() {
+    guard("pubsub mutual tls", || {
+        let certs = TestCerts::generate().unwrap();
+        let server = RedisServer::builder()
+            .tls(certs.ca_pem(), certs.server())
+            .tls_auth_clients(TlsAuthClients::Yes)
+            .start()
+            .unwrap();
+        let c = tls_client(&mtls_url(&server, None));
+        let sub = c
+            .subscriber_with(
+                corelane_redis::SubscriberOptions::default()
+                    .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(100)),
+            )
+            .unwrap();
+        let subscribed = block_on(futures_lite::future::or(
+            async { Some(sub.subscribe(["news"]).await) },
+            async {
+                // Long enough for several connection attempts (a hang guard, not a timing
+                // assertion: the outcome checked is the error, whenever it is there).
+                for _ in 0..200 {
+                    if sub.last_error().is_some() {
+                        break;
+                    }
+                    let (tx, rx) = corelane_runtime::oneshot::channel::<()>();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        let _ = tx.send(());
+                    });
+                    let _ = rx.await;
+                }
+                None
+            },
+        ));
+        if let Some(result) = subscribed {
+            assert!(result.is_err(), "subscribed without a client certificate");
+        }
+        let e = sub.last_error().expect("no connection error recorded");
+        assert!(e.is_tls(), "{e:?}");
+        assert!(!sub.is_connected());
+        // With the certificate, the same subscriber setup works.
+        let good = tls_client(&mtls_url(&server, Some(certs.client())));
+        let mut sub = good.subscriber().unwrap();
+        block_on(sub.subscribe(["news"])).unwrap();
+        assert_eq!(block_on(good.publish::<i64>("news", "hi")).unwrap(), 1);
+        let m = next_within(&mut sub, Duration::from_secs(20)).expect("message");
+        assert_eq!(m.payload_str(), Some("hi"));
+    });
+}
