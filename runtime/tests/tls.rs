@@ -582,3 +582,70 @@ fn garbage_after_the_handshake_fails_the_calls_and_never_panics() {
         }
     });
 }
+
+/// A TLS server that answers every line it receives with a record of its own: a 16000-byte
+/// line and then many small ones, so a socket read can end inside a big record and the next
+/// one complete it followed by small records.
+fn record_per_line_server(certs: &TestCerts) -> ScriptedServer {
+    let config = certs.server_config(certs.server(), false).unwrap();
+    ScriptedServer::start(Duration::from_secs(60), move |_, tcp| {
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut reader = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match std::io::Read::read(&mut tls, &mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            reader.extend_from_slice(&buf[..n]);
+            while let Some(end) = reader.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = reader.drain(..=end).collect();
+                // One record per line (rustls seals each write on its own).
+                if tls.write_all(&line).is_err() {
+                    return;
+                }
+            }
+            if tls.flush().is_err() {
+                return;
+            }
+        }
+    })
+    .unwrap()
+}
+
+/// rustls refuses more ciphertext once its received-plaintext buffer holds over 16 KiB: a
+/// socket read that completes a big record and then holds more records must keep the rest
+/// for later rather than fail with "received plaintext buffer full".
+#[test]
+fn records_of_mixed_sizes_never_overflow_the_plaintext_buffer() {
+    let certs = TestCerts::generate().unwrap();
+    let server = record_per_line_server(&certs);
+    let config = client_config(&certs);
+    let addr = server.addr();
+    let lp = test_loop(1);
+    run_on(&lp.workers()[0], move || async move {
+        let pipe = tls_pipe(addr, &config).await;
+        let mut reqs = Vec::new();
+        for round in 0..300 {
+            reqs.push(format!("{round}:{}\n", "b".repeat(16_000 + round % 7)));
+            for small in 0..(1 + round % 13) {
+                reqs.push(format!(
+                    "{round}.{small}:{}\n",
+                    "s".repeat(1 + (round * 31 + small * 17) % 900)
+                ));
+            }
+        }
+        let mut batch = Batch::new();
+        for r in &reqs {
+            batch.push_bytes((), r.as_bytes());
+        }
+        pipe.run(&mut batch).await.unwrap();
+        for (k, reply) in batch.take_all().into_iter().enumerate() {
+            match reply {
+                Ok(reply) => assert_eq!(reply, reqs[k].as_bytes(), "reply {k}"),
+                Err(e) => panic!("reply {k} of {}: {e}", reqs.len()),
+            }
+        }
+    });
+}

@@ -1,7 +1,8 @@
 //! Throwaway servers and a fault proxy for tests.
 //!
 //! - [`RedisServer`]: a `redis-server` child process on a free loopback port, persistence off,
-//!   in its own temp dir.
+//!   in its own temp dir; optionally also on a TLS port ([`RedisBuilder::tls`], with
+//!   [`TestCerts`]).
 //! - [`PgServer`]: a PostgreSQL cluster made by `initdb` in its own temp dir, with users, a
 //!   `test` database and a chosen [`PgAuth`] method for TCP connections.
 //! - [`FaultProxy`]: a TCP proxy whose [`Mode`] (delay, stall, cut, corrupt, fragment) can be
@@ -55,7 +56,7 @@ pub use guard::guard;
 pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};
-pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget};
+pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget, TlsAuthClients};
 pub use scripted::{rss_kib, wait_for_close, ScriptedServer};
 pub use tempdir::TempDir;
 pub use tls::{CertFiles, TestCerts};

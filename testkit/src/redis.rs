@@ -11,11 +11,56 @@ use crate::error::{Error, Result};
 use crate::port::free_port;
 use crate::process::{find_on_path, is_executable, kill_and_reap, log_tail, POLL};
 use crate::tempdir::TempDir;
+use crate::tls::CertFiles;
 
 /// How many fresh ports startup tries before giving up.
 const START_ATTEMPTS: usize = 5;
 /// Default time allowed for the server to answer PING.
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Redis' `tls-auth-clients`: whether a TLS client must present a certificate signed by the
+/// server's CA (`tls-ca-cert-file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsAuthClients {
+    /// No client certificate is asked for (the builder's default; Redis' own default is
+    /// `yes`).
+    #[default]
+    No,
+    /// A client certificate signed by the CA is required (mutual TLS).
+    Yes,
+    /// A client certificate is checked if presented, but not required.
+    Optional,
+}
+
+impl TlsAuthClients {
+    fn as_str(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+}
+
+/// The TLS material a server is started with, copied into its directory at start.
+#[derive(Clone)]
+struct TlsSetup {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+    auth_clients: TlsAuthClients,
+    /// Written into the server's directory by [`RedisBuilder::start`].
+    files: Option<TlsFiles>,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("auth_clients", &self.auth_clients)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Options for a [`RedisServer`]; obtained from [`RedisServer::builder`].
 #[derive(Debug, Clone)]
@@ -24,6 +69,7 @@ pub struct RedisBuilder {
     acl_file: Option<String>,
     binary: Option<PathBuf>,
     startup_timeout: Duration,
+    tls: Option<Box<TlsSetup>>,
 }
 
 impl Default for RedisBuilder {
@@ -33,6 +79,7 @@ impl Default for RedisBuilder {
             acl_file: None,
             binary: None,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -77,6 +124,42 @@ impl RedisBuilder {
         self
     }
 
+    /// Also listens with TLS on a second free port ([`RedisServer::tls_port`],
+    /// [`RedisServer::tls_url`]), showing `server` (a certificate and key, e.g. from
+    /// [`TestCerts`](crate::TestCerts): a good one, or an expired / wrong-host / untrusted one)
+    /// and checking client certificates against `ca_pem` (`tls-ca-cert-file`). Clients are
+    /// not asked for a certificate unless [`tls_auth_clients`](Self::tls_auth_clients) says
+    /// so.
+    ///
+    /// The plain port stays open: startup waits until it answers PING and the TLS port
+    /// accepts connections, and tests can use it to administer the server (`CLIENT KILL`,
+    /// `INFO`) whatever certificate the TLS port shows. The PEM files are copied into the
+    /// server's directory, so the certificates may be dropped before the server.
+    /// Needs a `redis-server` built with TLS (Debian's is).
+    pub fn tls(mut self, ca_pem: &str, server: &CertFiles) -> Self {
+        let auth_clients = self
+            .tls
+            .as_ref()
+            .map_or_else(TlsAuthClients::default, |t| t.auth_clients);
+        self.tls = Some(Box::new(TlsSetup {
+            ca_pem: ca_pem.to_owned(),
+            cert_pem: server.cert_pem.clone(),
+            key_pem: server.key_pem.clone(),
+            auth_clients,
+            files: None,
+        }));
+        self
+    }
+
+    /// Sets `tls-auth-clients` (default [`TlsAuthClients::No`]); only meaningful with
+    /// [`tls`](Self::tls), which must be called first.
+    pub fn tls_auth_clients(mut self, mode: TlsAuthClients) -> Self {
+        if let Some(tls) = &mut self.tls {
+            tls.auth_clients = mode;
+        }
+        self
+    }
+
     /// How long to wait for the server to answer PING (default 10 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup_timeout = timeout;
@@ -110,11 +193,29 @@ impl RedisBuilder {
             }
             None => None,
         };
+        let mut options = self;
+        if let Some(tls) = &mut options.tls {
+            let write = |name: &str, contents: &str| -> Result<PathBuf> {
+                let path = dir.path().join(name);
+                std::fs::write(&path, contents)
+                    .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+                Ok(path)
+            };
+            let key = write("tls-server.key", &tls.key_pem)?;
+            set_private(&key)?;
+            tls.files = Some(TlsFiles {
+                port: 0,
+                ca: write("tls-ca.pem", &tls.ca_pem)?,
+                cert: write("tls-server.crt", &tls.cert_pem)?,
+                key,
+                auth_clients: tls.auth_clients,
+            });
+        }
         let mut server = RedisServer {
             log: dir.path().join("redis.log"),
             dir,
             binary,
-            options: self,
+            options,
             acl_path,
             port: 0,
             child: None,
@@ -122,6 +223,9 @@ impl RedisBuilder {
         let mut last = None;
         for _ in 0..START_ATTEMPTS {
             server.port = free_port()?;
+            if let Some(tls) = server.options.tls.as_mut().and_then(|t| t.files.as_mut()) {
+                tls.port = free_port()?;
+            }
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
                 // Most likely the port was taken between picking and binding: try another one.
@@ -145,6 +249,22 @@ pub struct RedisServer {
     acl_path: Option<PathBuf>,
     port: u16,
     child: Option<Child>,
+}
+
+/// The TLS files in the server's directory, and the TLS port.
+#[derive(Debug, Clone)]
+struct TlsFiles {
+    port: u16,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    auth_clients: TlsAuthClients,
+}
+
+fn set_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("restricting {}", path.display()), e))
 }
 
 impl RedisServer {
@@ -171,6 +291,42 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn tls_files(&self) -> Option<&TlsFiles> {
+        self.options.tls.as_ref().and_then(|t| t.files.as_ref())
+    }
+
+    /// The TLS address (`127.0.0.1:TLS_PORT`), for a server started with
+    /// [`RedisBuilder::tls`].
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_files()
+            .map(|tls| SocketAddr::from(([127, 0, 0, 1], tls.port)))
+    }
+
+    /// The TLS port (kept across [`RedisServer::restart`]), for a server started with
+    /// [`RedisBuilder::tls`].
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_files().map(|tls| tls.port)
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT?ca_file=CA` (the CA given to [`RedisBuilder::tls`],
+    /// percent-encoded), for a server started with TLS. The good test server certificate
+    /// names `127.0.0.1`, so this URL verifies fully.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_files().map(|tls| {
+            format!(
+                "rediss://127.0.0.1:{}?ca_file={}",
+                tls.port,
+                percent_encode(&tls.ca.display().to_string())
+            )
+        })
+    }
+
+    /// The CA file the server checks client certificates against (a copy of the PEM given
+    /// to [`RedisBuilder::tls`]).
+    pub fn tls_ca_file(&self) -> Option<&Path> {
+        self.tls_files().map(|tls| tls.ca.as_path())
     }
 
     /// The server's working directory.
@@ -225,6 +381,17 @@ impl RedisServer {
         if let Some(path) = &self.acl_path {
             cmd.arg("--aclfile").arg(path);
         }
+        if let Some(tls) = self.tls_files() {
+            cmd.arg("--tls-port")
+                .arg(tls.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .args(["--tls-auth-clients", tls.auth_clients.as_str()]);
+        }
         for (name, values) in &self.options.extra {
             cmd.arg(format!("--{name}")).args(values);
         }
@@ -260,7 +427,11 @@ impl RedisServer {
         let addr = self.addr();
         loop {
             self.check_alive()?;
-            if ping(addr).is_ok() {
+            let tls_up = match self.tls_addr() {
+                Some(tls) => TcpStream::connect_timeout(&tls, Duration::from_millis(250)).is_ok(),
+                None => true,
+            };
+            if tls_up && ping(addr).is_ok() {
                 // The reply could come from a stranger who grabbed the port first; ours would
                 // then have exited on its bind failure.
                 std::thread::sleep(Duration::from_millis(10));
@@ -305,6 +476,19 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Percent-encodes what a URL query value cannot hold as is.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Sends a RESP `PING` and waits for a reply line. Any reply but `-LOADING` counts: a server

@@ -135,3 +135,94 @@ fn many_servers_in_parallel() {
         assert_eq!(command(server.addr(), &["PING"]), "+PONG\r\n");
     }
 }
+
+/// PING over TLS with rustls, trusting `ca_pem`, showing `client` if given. `Err` when the
+/// handshake or the exchange fails.
+fn tls_ping(
+    addr: SocketAddr,
+    ca_pem: &str,
+    client: Option<&corelane_testkit::CertFiles>,
+) -> Result<String, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    // ring: the provider the workspace builds with (see the runtime's TLS docs).
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some(c) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(c.cert_pem.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+    };
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"*1\r\n$4\r\nPING\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 64];
+    while !reply.ends_with(b"\r\n") {
+        let n = tls.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!("eof after {reply:?}"));
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    Ok(String::from_utf8(reply).unwrap())
+}
+
+#[test]
+fn tls_port_answers_over_tls_and_survives_restart() {
+    let certs = corelane_testkit::TestCerts::generate().unwrap();
+    let mut server = RedisServer::builder()
+        .tls(certs.ca_pem(), certs.server())
+        .start()
+        .unwrap();
+    let tls = server.tls_addr().unwrap();
+    assert_ne!(tls, server.addr());
+    assert_eq!(Some(tls.port()), server.tls_port());
+    let url = server.tls_url().unwrap();
+    assert!(
+        url.starts_with(&format!("rediss://127.0.0.1:{}?ca_file=", tls.port())),
+        "{url}"
+    );
+    assert!(server.tls_ca_file().unwrap().exists());
+    // The plain port still answers; the TLS port speaks TLS.
+    assert_eq!(command(server.addr(), &["PING"]), "+PONG\r\n");
+    assert_eq!(tls_ping(tls, certs.ca_pem(), None).unwrap(), "+PONG\r\n");
+    server.restart().unwrap();
+    assert_eq!(server.tls_addr(), Some(tls));
+    assert_eq!(tls_ping(tls, certs.ca_pem(), None).unwrap(), "+PONG\r\n");
+    drop(server);
+    assert!(refused(tls));
+}
+
+#[test]
+fn tls_auth_clients_yes_wants_a_trusted_client_certificate() {
+    let certs = corelane_testkit::TestCerts::generate().unwrap();
+    let server = RedisServer::builder()
+        .tls(certs.ca_pem(), certs.server())
+        .tls_auth_clients(corelane_testkit::TlsAuthClients::Yes)
+        .start()
+        .unwrap();
+    let tls = server.tls_addr().unwrap();
+    assert!(tls_ping(tls, certs.ca_pem(), None).is_err());
+    assert!(tls_ping(tls, certs.ca_pem(), Some(certs.untrusted_client())).is_err());
+    assert_eq!(
+        tls_ping(tls, certs.ca_pem(), Some(certs.client())).unwrap(),
+        "+PONG\r\n"
+    );
+}

@@ -6,6 +6,8 @@
 //! ```
 //!
 //! Servers: throwaway ones from corelane-testkit, or `REDIS_URL` / `DATABASE_URL` when set.
+//! `redis_get_c64_tls` always uses a throwaway redis-server with a TLS port (testkit
+//! certificates; every client trusts the test CA and verifies the server fully).
 //! Each line is `WORKLOAD CLIENT ops_per_sec p50_us p99_us client_cpu_us_per_op`, followed by
 //! allocations per op (counting global allocator, whole process) and the server processes' CPU
 //! per op; after each workload, the ratio of corelane to the best peer. corelane runs its tasks
@@ -47,6 +49,7 @@ pub(crate) enum Workload {
     RedisGetC64,
     RedisPipeP64,
     RedisSet1kC64,
+    RedisGetC64Tls,
     PgSelect1C1,
     PgSelect1C64,
     PgPipeP64,
@@ -55,11 +58,12 @@ pub(crate) enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 9] = [
+    const ALL: [Workload; 10] = [
         Workload::RedisGetC1,
         Workload::RedisGetC64,
         Workload::RedisPipeP64,
         Workload::RedisSet1kC64,
+        Workload::RedisGetC64Tls,
         Workload::PgSelect1C1,
         Workload::PgSelect1C64,
         Workload::PgPipeP64,
@@ -73,6 +77,7 @@ impl Workload {
             Workload::RedisGetC64 => "redis_get_c64",
             Workload::RedisPipeP64 => "redis_pipe_p64",
             Workload::RedisSet1kC64 => "redis_set_1k_c64",
+            Workload::RedisGetC64Tls => "redis_get_c64_tls",
             Workload::PgSelect1C1 => "pg_select1_c1",
             Workload::PgSelect1C64 => "pg_select1_c64",
             Workload::PgPipeP64 => "pg_pipe_p64",
@@ -86,6 +91,7 @@ impl Workload {
         match self {
             Workload::RedisGetC64
             | Workload::RedisSet1kC64
+            | Workload::RedisGetC64Tls
             | Workload::PgSelect1C64
             | Workload::PgSelect1C64Tls => 64,
             _ => 1,
@@ -99,14 +105,34 @@ impl Workload {
                 | Workload::RedisGetC64
                 | Workload::RedisPipeP64
                 | Workload::RedisSet1kC64
+                | Workload::RedisGetC64Tls
         )
     }
+
+    /// Runs against the TLS port of a throwaway redis-server (every client verifying it
+    /// against the test CA).
+    pub(crate) fn is_tls(self) -> bool {
+        matches!(self, Workload::RedisGetC64Tls)
+    }
+}
+
+/// A TLS redis-server's addresses for the clients.
+#[derive(Clone)]
+pub(crate) struct RedisTls {
+    /// `rediss://127.0.0.1:PORT` (peers; they are given the CA separately).
+    pub(crate) url: String,
+    /// The same with `?ca_file=` (corelane).
+    pub(crate) corelane_url: String,
+    /// The CA certificate, PEM.
+    pub(crate) ca_pem: String,
 }
 
 /// What every measurement needs (cheap to clone into a guarded thread).
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) redis_url: String,
+    /// For TLS workloads: the TLS server, and the CA its certificate chains to.
+    pub(crate) redis_tls: Option<RedisTls>,
     pub(crate) database_url: String,
     /// The TLS server of `pg_select1_c64_tls` (empty when not run).
     pub(crate) tls: PgTls,
@@ -361,7 +387,8 @@ fn run_workload(
         .map(|(name, _)| (*name, Vec::new()))
         .collect();
     let mut ceilings: Vec<ceiling::Ceiling> = Vec::new();
-    let mut ceiling_state = if wanted("ceiling") {
+    // redis-benchmark's TLS flags are not wired up: no ceiling for the TLS row.
+    let mut ceiling_state = if wanted("ceiling") && !workload.is_tls() {
         CeilingState::Wanted
     } else {
         CeilingState::Skipped
@@ -555,7 +582,30 @@ fn main() -> Result<(), Box<dyn Error>> {
     let configured = corelane_runtime::configure_standalone(builder);
     let workers = corelane_runtime::resolve(None)?;
 
-    let needs_redis = workloads.iter().any(|w| w.is_redis());
+    let needs_redis = workloads.iter().any(|w| w.is_redis() && !w.is_tls());
+    let needs_redis_tls = workloads.iter().any(|w| w.is_tls());
+    // Always a throwaway server for TLS (REDIS_URL is not used): the clients must trust its
+    // certificate. Kept alive (with its certificates) until the end of the run.
+    let tls_target = if needs_redis_tls {
+        let certs = corelane_testkit::TestCerts::generate()?;
+        let server = corelane_testkit::RedisServer::builder()
+            .tls(certs.ca_pem(), certs.server())
+            .start()?;
+        Some((certs, server))
+    } else {
+        None
+    };
+    let redis_tls = match &tls_target {
+        Some((certs, server)) => Some(RedisTls {
+            url: format!(
+                "rediss://127.0.0.1:{}",
+                server.tls_port().ok_or("no TLS port")?
+            ),
+            corelane_url: server.tls_url().ok_or("no TLS URL")?,
+            ca_pem: certs.ca_pem().to_owned(),
+        }),
+        None => None,
+    };
     let needs_pg = workloads.iter().any(|w| !w.is_redis());
     let needs_tls = workloads.contains(&Workload::PgSelect1C64Tls);
     let redis_target = if needs_redis {
@@ -647,6 +697,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "# rounds: {rounds}, interleaving the clients; each row is that client's median round by ops/s"
     );
+    if let Some(tls) = &redis_tls {
+        println!(
+            "# redis TLS: throwaway (testkit) {} (rustls/ring on every client; server certificate: testkit ECDSA P-256)",
+            tls.url
+        );
+    }
     if needs_redis {
         println!(
             "# redis: {} {}",
@@ -673,6 +729,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             tls.url
         );
     }
+    println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
     println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
     println!(
         "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
@@ -694,9 +751,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     if needs_redis {
         redis_side::prepare(&redis_url)?;
     }
+    if let Some((_, server)) = &tls_target {
+        // Through the plain port of the same server.
+        redis_side::prepare(&server.url())?;
+    }
     let tmp = corelane_testkit::TempDir::new("corelane-compare")?;
     let ctx = Ctx {
         redis_url,
+        redis_tls,
         database_url,
         tls,
         timing,

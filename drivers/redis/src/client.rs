@@ -49,27 +49,32 @@ impl Client {
         Client::new(Config::from_url(url)?)
     }
 
-    /// A client on the shared standalone loop (started if needed).
+    /// A client on the shared standalone loop (started if needed). Fails when the TLS
+    /// settings cannot be used (an unreadable CA or key file, nothing trusted): see
+    /// [`Error::is_tls`].
     pub fn new(config: Config) -> Result<Client, Error> {
         let workers = resolve(None).map_err(Error::runtime)?;
-        Ok(Client::with_workers(config, workers))
+        Client::with_workers(config, workers)
     }
 
     /// A client whose connections live on a thread-per-core server's own workers.
     pub fn with_server(config: Config, server: &dyn ServerProvider) -> Result<Client, Error> {
         let workers = resolve(Some(server)).map_err(Error::runtime)?;
-        Ok(Client::with_workers(config, workers))
+        Client::with_workers(config, workers)
     }
 
-    fn with_workers(config: Config, workers: Provider) -> Client {
-        Client {
+    fn with_workers(mut config: Config, workers: Provider) -> Result<Client, Error> {
+        // The TLS configuration (CA files read, client key parsed) is built here, once: every
+        // connection of every worker shares it.
+        config.prepare()?;
+        Ok(Client {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 config,
                 workers,
                 next_worker: AtomicUsize::new(0),
             }),
-        }
+        })
     }
 
     /// The configuration.

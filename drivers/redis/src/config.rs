@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use corelane_runtime::conn::TlsConfig;
+
 use crate::secret::Secret;
+use crate::tls::{ClientCert, TlsSettings};
 use crate::Error;
 
 /// Where the server is.
@@ -46,6 +49,8 @@ pub struct Config {
     pub(crate) command_timeout: Option<Duration>,
     pub(crate) on_push: Option<PushCallback>,
     pub(crate) max_aggregate_len: usize,
+    /// `None`: plain TCP (or a Unix socket).
+    pub(crate) tls: Option<TlsSettings>,
 }
 
 /// Receives RESP3 push frames that arrive on command connections (client-side caching
@@ -82,17 +87,153 @@ impl Default for Config {
             command_timeout: None,
             on_push: None,
             max_aggregate_len: corelane_redis_proto::Limits::DEFAULT_MAX_AGGREGATE_LEN,
+            tls: None,
         }
     }
 }
 
 impl Config {
     /// Parses `redis://[user:pass@]host[:port][/db][?protocol=resp2|resp3&client_name=..&
-    /// connections_per_worker=N&connect_timeout_ms=N&command_timeout_ms=N]` or
-    /// `redis+unix:///path/to/socket[?db=N&...]`. `rediss://` (TLS) is refused with a clear
-    /// error until TLS lands.
+    /// connections_per_worker=N&connect_timeout_ms=N&command_timeout_ms=N]`,
+    /// `rediss://…` (the same over TLS) or `redis+unix:///path/to/socket[?db=N&...]`.
+    /// `valkey://` and `valkeys://` are accepted as `redis://` and `rediss://`.
+    ///
+    /// A `rediss://` URL verifies the server's certificate against the operating system's
+    /// roots and the URL's host (an IP literal is matched against the certificate's IP
+    /// addresses), and takes these extra query parameters (paths percent-encoded):
+    ///
+    /// - `ca_file=/path/ca.pem`: also trust the CA certificate(s) in this PEM file (what
+    ///   Redis' `tls-ca-cert-file` signed the server with);
+    /// - `system_roots=false`: trust only `ca_file`, not the operating system's roots;
+    /// - `cert_file=/path/client.crt&key_file=/path/client.key`: present this client
+    ///   certificate (mutual TLS, for `tls-auth-clients yes`); both or neither;
+    /// - `insecure=true`: **dangerous**: accept any server certificate (expired, self-signed,
+    ///   for another host). The traffic is encrypted but anyone on the path can read and
+    ///   change it. The same as [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs).
+    ///
+    /// These parameters are refused on a `redis://` URL, so that a typo in the scheme cannot
+    /// silently send traffic in clear.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), corelane_redis::Error> {
+    /// let config = corelane_redis::Config::from_url(
+    ///     "rediss://:secret@cache.internal:6380/0?ca_file=%2Fetc%2Fredis%2Fca.pem",
+    /// )?;
+    /// assert!(config.is_tls());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_url(url: &str) -> Result<Config, Error> {
         crate::url::parse(url)
+    }
+
+    fn tls_settings(&mut self) -> &mut TlsSettings {
+        self.tls.get_or_insert_with(TlsSettings::default)
+    }
+
+    /// Turns TLS on or off (`rediss://` turns it on). With TLS on and nothing else set, the
+    /// server's certificate must chain to one of the operating system's roots and name the
+    /// host connected to; SNI sends that host. TLS runs over TCP only: a client with TLS on
+    /// and a Unix socket address is refused when it is made.
+    pub fn tls(mut self, enabled: bool) -> Self {
+        if enabled {
+            self.tls_settings();
+        } else {
+            self.tls = None;
+        }
+        self
+    }
+
+    /// Turns TLS on and also trusts the CA certificate(s) in this PEM file (Redis'
+    /// `tls-ca-cert-file`, or whatever signed the server's certificate). The file is read when
+    /// the client is made. URL: `ca_file=`.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_settings().ca_files.push(path.into());
+        self
+    }
+
+    /// Turns TLS on and also trusts the CA certificate(s) in this PEM data.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_settings().ca_pems.push(pem.into());
+        self
+    }
+
+    /// Whether to trust the operating system's roots besides the CA files (default true).
+    /// Turns TLS on. URL: `system_roots=false`.
+    pub fn tls_system_roots(mut self, trust: bool) -> Self {
+        self.tls_settings().system_roots = trust;
+        self
+    }
+
+    /// Turns TLS on and presents this client certificate (a PEM chain, leaf first) and key
+    /// (PEM: PKCS#8, PKCS#1 or SEC1) in the handshake: mutual TLS, which Redis'
+    /// `tls-auth-clients yes` requires. The files are read when the client is made; the key
+    /// never shows in `Debug` or errors. URL: `cert_file=` and `key_file=`.
+    pub fn tls_client_cert_files(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls_settings().client_cert = Some(ClientCert::Files {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// [`tls_client_cert_files`](Self::tls_client_cert_files) from PEM data.
+    pub fn tls_client_cert_pem(
+        mut self,
+        cert: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls_settings().client_cert = Some(ClientCert::Pem {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// **Dangerous.** With `true`, turns TLS on and accepts *any* server certificate: expired,
+    /// self-signed, from an unknown issuer, for another host. The connection is encrypted but
+    /// the server is not authenticated, so anyone on the network path can impersonate it, read
+    /// the password and every command, and change the replies. For tests and throwaway
+    /// setups only; trust the server's CA with [`tls_ca_file`](Self::tls_ca_file) instead.
+    /// URL: `insecure=true`.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        if accept {
+            self.tls_settings().insecure = true;
+        } else if let Some(tls) = &mut self.tls {
+            tls.insecure = false;
+        }
+        self
+    }
+
+    /// Turns TLS on with a configuration built by hand (for instance from a
+    /// [`TlsConfig::builder`] with options this builder does not offer, or
+    /// [`TlsConfig::from_rustls`]); the other TLS settings are then ignored.
+    pub fn tls_config(mut self, config: TlsConfig) -> Self {
+        self.tls_settings().custom = Some(config);
+        self
+    }
+
+    /// True when connections run TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Checks the settings and builds what every connection shares (the TLS configuration),
+    /// once, when a client is made.
+    pub(crate) fn prepare(&mut self) -> Result<(), Error> {
+        if let Some(tls) = &mut self.tls {
+            if matches!(self.addr, Addr::Unix(_)) {
+                return Err(Error::config(
+                    "TLS runs over TCP only: a Unix socket address cannot use TLS",
+                ));
+            }
+            tls.prepare()?;
+        }
+        Ok(())
     }
 
     /// Server address.

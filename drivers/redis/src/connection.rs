@@ -1,9 +1,9 @@
 //! One connection: connect, handshake (HELLO / AUTH / SETNAME / SELECT), then pipelined calls.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use corelane_redis_proto::{Cmd, Value};
+use corelane_runtime::conn::TlsError;
 use corelane_runtime::roundtrip::Pipe;
 use corelane_runtime::{Limits, Stream};
 
@@ -35,7 +35,7 @@ impl Connection {
     }
 
     async fn open_inner(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
-        let stream = connect_stream(&config.addr, config.connect_timeout).await?;
+        let stream = connect_stream(config).await?;
         let limits = corelane_redis_proto::Limits::default()
             .with_max_aggregate_len(config.max_aggregate_len);
         let pipe = Pipe::new(stream, RespCodec::new(on_push, limits), Limits::default())
@@ -45,7 +45,9 @@ impl Connection {
             protocol: Protocol::Resp2,
             needs_reset: std::rc::Rc::default(),
         };
-        conn.handshake(config).await?;
+        conn.handshake(config)
+            .await
+            .map_err(|e| tls_refusal(config, e))?;
         Ok(conn)
     }
 
@@ -137,29 +139,76 @@ pub(crate) fn describe(addr: &Addr) -> String {
     }
 }
 
-pub(crate) async fn connect_stream(addr: &Addr, timeout: Duration) -> Result<Stream, Error> {
-    match addr {
+/// Opens the transport every connection of `config` runs over (command, exclusive, blocking,
+/// pub/sub): TCP (trying each resolved address) or a Unix socket, then TLS when configured,
+/// with the host from the address as the name to verify and send in SNI. The caller bounds
+/// the whole (connect and handshake) by the connect timeout.
+pub(crate) async fn connect_stream(config: &Config) -> Result<Stream, Error> {
+    let addr = &config.addr;
+    let timeout = config.connect_timeout;
+    let stream = match addr {
         Addr::Tcp { host, port } => {
             let addrs: Vec<SocketAddr> = corelane_runtime::task::resolve_host(host, *port)
                 .await
                 .map_err(|e| Error::connect(describe(addr), e))?;
             let mut last = None;
+            let mut connected = None;
             for sa in addrs {
                 match Stream::connect_tcp_timeout(sa, timeout).await {
-                    Ok(stream) => return Ok(stream),
+                    Ok(stream) => {
+                        connected = Some(stream);
+                        break;
+                    }
                     Err(e) => last = Some(e),
                 }
             }
-            Err(Error::connect(
-                describe(addr),
-                last.map_or_else(
-                    || "the host name resolved to no address".to_owned(),
-                    |e| e.to_string(),
-                ),
-            ))
+            match connected {
+                Some(stream) => stream,
+                None => {
+                    return Err(Error::connect(
+                        describe(addr),
+                        last.map_or_else(
+                            || "the host name resolved to no address".to_owned(),
+                            |e| e.to_string(),
+                        ),
+                    ))
+                }
+            }
         }
         Addr::Unix(path) => Stream::connect_unix(path)
             .await
-            .map_err(|e| Error::connect(describe(addr), e)),
+            .map_err(|e| Error::connect(describe(addr), e))?,
+    };
+    match (&config.tls, addr) {
+        (None, _) => Ok(stream),
+        (Some(tls), Addr::Tcp { host, .. }) => {
+            let tls_config = tls.config()?;
+            stream
+                .start_tls(&tls_config, host)
+                .await
+                .map_err(|e| Error::tls(describe(addr), e))
+        }
+        (Some(_), Addr::Unix(_)) => Err(Error::config(
+            "TLS runs over TCP only: a Unix socket address cannot use TLS",
+        )),
+    }
+}
+
+/// Under TLS 1.3 the server checks the client's certificate after the client's side of the
+/// handshake is done: its refusal (an alert) arrives as the first read of the connection's
+/// setup fails. Such a failure is reported as the TLS error it is.
+pub(crate) fn tls_refusal(config: &Config, error: Error) -> Error {
+    if config.tls.is_none() {
+        return error;
+    }
+    match error.tls_refusal_message() {
+        Some(message) => {
+            let why = message
+                .strip_prefix("the server refused the TLS handshake: ")
+                .unwrap_or(&message)
+                .to_owned();
+            Error::tls(describe(&config.addr), TlsError::PeerAlert(why))
+        }
+        None => error,
     }
 }

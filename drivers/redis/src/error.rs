@@ -1,7 +1,9 @@
 //! One error type for everything the client can report.
 
+use corelane_runtime::conn::TlsError;
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::CloseCause;
+use std::sync::Arc;
 
 pub use corelane_redis_proto::ServerError;
 
@@ -19,6 +21,10 @@ enum Kind {
     Config(String),
     #[error("cannot connect to {addr}: {message}")]
     Connect { addr: String, message: String },
+    #[error("TLS with {addr} failed: {error}")]
+    Tls { addr: String, error: Arc<TlsError> },
+    #[error("invalid TLS configuration: {0}")]
+    TlsConfig(Arc<TlsError>),
     #[error("authentication failed: {0}")]
     Auth(ServerError),
     #[error("server error: {0}")]
@@ -57,6 +63,22 @@ impl Error {
             message: message.to_string(),
         }
         .into()
+    }
+
+    /// The TLS handshake with `addr` failed (or the server refused the connection's TLS right
+    /// after it, as under TLS 1.3 when it wants a client certificate).
+    pub(crate) fn tls(addr: impl std::fmt::Display, error: TlsError) -> Self {
+        Kind::Tls {
+            addr: addr.to_string(),
+            error: Arc::new(error),
+        }
+        .into()
+    }
+
+    /// The TLS settings could not be turned into a configuration (an unreadable CA file, a key
+    /// that is not one, nothing trusted).
+    pub(crate) fn tls_config(error: TlsError) -> Self {
+        Kind::TlsConfig(Arc::new(error)).into()
     }
 
     pub(crate) fn auth(e: ServerError) -> Self {
@@ -115,9 +137,28 @@ impl Error {
         matches!(self.kind, Kind::Closed(_) | Kind::WorkerClosed)
     }
 
-    /// True when connecting failed.
+    /// True when connecting failed, including its TLS handshake ([`is_tls`](Self::is_tls)).
     pub fn is_connect(&self) -> bool {
-        matches!(self.kind, Kind::Connect { .. })
+        matches!(self.kind, Kind::Connect { .. } | Kind::Tls { .. })
+    }
+
+    /// True for a TLS failure: a handshake the server or the client refused (a certificate
+    /// that is expired, for another host or from an untrusted issuer; a client certificate the
+    /// server wants or does not accept; a port that does not speak TLS), or TLS settings that
+    /// cannot be used (then [`is_config`](Self::is_config) is true too).
+    /// [`tls_error`](Self::tls_error) says which.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.kind, Kind::Tls { .. } | Kind::TlsConfig(_))
+    }
+
+    /// The TLS error, for a TLS failure: match on it to tell an expired certificate
+    /// ([`TlsError::CertificateExpired`]) from a name mismatch, an unknown issuer, a refusal by
+    /// the server, …
+    pub fn tls_error(&self) -> Option<&TlsError> {
+        match &self.kind {
+            Kind::Tls { error, .. } | Kind::TlsConfig(error) => Some(error),
+            _ => None,
+        }
     }
 
     /// True when authentication was refused.
@@ -140,9 +181,9 @@ impl Error {
         matches!(self.kind, Kind::ExecAborted)
     }
 
-    /// True for configuration errors (bad URL, unsupported option).
+    /// True for configuration errors (bad URL, unsupported option, unusable TLS settings).
     pub fn is_config(&self) -> bool {
-        matches!(self.kind, Kind::Config(_))
+        matches!(self.kind, Kind::Config(_) | Kind::TlsConfig(_))
     }
 
     /// True when the command was not sent because it would change the state of a connection
@@ -150,6 +191,18 @@ impl Error {
     /// names the API to use instead.
     pub fn is_refused(&self) -> bool {
         matches!(self.kind, Kind::Refused { .. })
+    }
+
+    /// For a connection closed because its TLS layer failed (an alert from the server, a bad
+    /// record): the runtime's message.
+    pub(crate) fn tls_refusal_message(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Closed(CloseCause::Io {
+                kind: std::io::ErrorKind::InvalidData,
+                message,
+            }) => Some(message.to_string()),
+            _ => None,
+        }
     }
 
     /// True when the server sent bytes that are not valid RESP (the connection was closed).

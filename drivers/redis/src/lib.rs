@@ -50,7 +50,43 @@
 //!   that reconnects with backoff and resubscribes.
 //! - **SCAN** family as streams ([`Client::scan`], `hscan`, `sscan`, `zscan`).
 //!
-//! Not yet: Cluster, Sentinel, TLS (`rediss://` is refused with a clear error).
+//! # TLS
+//!
+//! A `rediss://` (or `valkeys://`) URL, or [`Config::tls`] and its siblings, runs every
+//! connection of the client over TLS (rustls): shared and exclusive ones, pub/sub, blocking
+//! pops, transactions. The server's certificate must chain to a trusted root (the operating
+//! system's, plus any `ca_file`) and name the host of the URL (an IP literal must be among
+//! its IP addresses); that host is also sent in SNI. The handshake counts against the
+//! connect timeout. A client certificate (`cert_file` + `key_file`, or
+//! [`Config::tls_client_cert_files`]) answers Redis' `tls-auth-clients yes`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_redis::Error> {
+//! use corelane_redis::Client;
+//!
+//! let client = Client::open(
+//!     "rediss://:secret@cache.internal:6380/0\
+//!      ?ca_file=/etc/redis/ca.pem&cert_file=/etc/app/client.crt&key_file=/etc/app/client.key",
+//! )?;
+//! futures_lite::future::block_on(async {
+//!     match client.get::<Option<String>>("greeting").await {
+//!         Err(e) if e.is_tls() => eprintln!("TLS failed: {:?}", e.tls_error()),
+//!         other => println!("{other:?}"),
+//!     }
+//! });
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Certificate failures are typed ([`Error::is_tls`], [`Error::tls_error`] →
+//! [`TlsError::CertificateExpired`], [`TlsError::NameMismatch`], [`TlsError::UnknownIssuer`],
+//! [`TlsError::PeerAlert`] when the server refuses the client's certificate, …); TLS settings
+//! that cannot be used (an unreadable CA file) fail [`Client::new`]. `insecure=true` /
+//! [`Config::danger_accept_invalid_certs`] accepts any certificate: encrypted, but not
+//! authenticated, so only for tests. The key and the password never appear in `Debug` or
+//! error text.
+//!
+//! Not yet: Cluster, Sentinel.
 
 mod blocking;
 mod call;
@@ -68,6 +104,7 @@ mod pubsub;
 mod request;
 mod scan;
 mod secret;
+mod tls;
 mod url;
 mod worker_state;
 
@@ -76,6 +113,7 @@ pub use client::Client;
 pub use commands::{SetCondition, SetOptions};
 pub use config::{Addr, Config, Protocol, PushCallback, DEFAULT_PORT};
 pub use corelane_redis_proto::{Cmd, ToArg, Value};
+pub use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
 pub use error::{Error, ServerError};
 pub use exclusive::{Exclusive, MAX_TRANSACTION_ATTEMPTS};
 pub use from_value::FromValue;

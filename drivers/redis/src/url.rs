@@ -1,9 +1,10 @@
-//! `redis://` and `redis+unix://` URLs.
+//! `redis://`, `rediss://` (TLS) and `redis+unix://` URLs.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{Addr, Config, Protocol, DEFAULT_PORT};
+use crate::tls::{ClientCert, TlsSettings};
 use crate::Error;
 
 pub(crate) fn parse(url: &str) -> Result<Config, Error> {
@@ -15,13 +16,12 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
         "redis" | "valkey" => parse_tcp(rest, &mut config, url)?,
         "redis+unix" | "unix" => parse_unix(rest, &mut config)?,
         "rediss" | "valkeys" => {
-            return Err(Error::config(
-                "TLS (rediss://) is not yet supported by corelane-redis; use redis:// on a trusted network or a TLS tunnel",
-            ))
+            config.tls = Some(TlsSettings::default());
+            parse_tcp(rest, &mut config, url)?
         }
         other => {
             return Err(Error::config(format!(
-                "unsupported URL scheme {other:?} (expected redis:// or redis+unix://)"
+                "unsupported URL scheme {other:?} (expected redis://, rediss:// or redis+unix://)"
             )))
         }
     };
@@ -104,7 +104,27 @@ fn split_host_port(s: &str) -> Option<(&str, u16)> {
     }
 }
 
+/// The TLS parameters of a `rediss://` URL's query.
+const TLS_KEYS: [&str; 5] = [
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "insecure",
+    "system_roots",
+];
+
+fn boolean(key: &str, value: &str) -> Result<bool, Error> {
+    match value {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(Error::config(format!(
+            "bad {key} {value:?} in URL query (true or false)"
+        ))),
+    }
+}
+
 fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
+    let (mut cert_file, mut key_file) = (None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = percent_decode(value)?;
@@ -140,9 +160,34 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
             }
             "username" | "user" => config.username = Some(value),
             "password" => config.password = Some(value.into()),
+            tls_key if TLS_KEYS.contains(&tls_key) => {
+                let Some(tls) = config.tls.as_mut() else {
+                    return Err(Error::config(format!(
+                        "URL parameter {tls_key:?} needs TLS: use a rediss:// URL"
+                    )));
+                };
+                match tls_key {
+                    "ca_file" => tls.ca_files.push(PathBuf::from(value)),
+                    "cert_file" => cert_file = Some(PathBuf::from(value)),
+                    "key_file" => key_file = Some(PathBuf::from(value)),
+                    "insecure" => tls.insecure = boolean(key, &value)?,
+                    _ => tls.system_roots = boolean(key, &value)?,
+                }
+            }
             other => {
                 return Err(Error::config(format!("unknown URL parameter {other:?}")));
             }
+        }
+    }
+    match (cert_file, key_file, config.tls.as_mut()) {
+        (None, None, _) => {}
+        (Some(cert), Some(key), Some(tls)) => {
+            tls.client_cert = Some(ClientCert::Files { cert, key })
+        }
+        _ => {
+            return Err(Error::config(
+                "URL parameters cert_file and key_file go together (mutual TLS)",
+            ))
         }
     }
     Ok(())
@@ -237,9 +282,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_garbage_are_clear_errors() {
-        let e = parse("rediss://h").unwrap_err().to_string();
-        assert!(e.contains("TLS"), "{e}");
+    fn garbage_is_a_clear_error() {
         assert!(parse("http://h")
             .unwrap_err()
             .to_string()
@@ -259,5 +302,117 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         let c = parse("redis://u:hunter2@h").unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    fn tls(c: &Config) -> &TlsSettings {
+        c.tls.as_ref().expect("TLS settings")
+    }
+
+    #[test]
+    fn rediss_and_valkeys_turn_tls_on_with_full_verification() {
+        let c = parse("rediss://u:pw@cache.example.com:6380/2").unwrap();
+        assert!(c.is_tls());
+        assert_eq!(
+            c.addr,
+            Addr::Tcp {
+                host: "cache.example.com".into(),
+                port: 6380
+            }
+        );
+        assert_eq!(c.db, 2);
+        let t = tls(&c);
+        assert!(t.system_roots && !t.insecure);
+        assert!(t.ca_files.is_empty() && t.client_cert.is_none());
+        let c = parse("valkeys://[::1]").unwrap();
+        assert!(c.is_tls());
+        assert_eq!(
+            c.addr,
+            Addr::Tcp {
+                host: "::1".into(),
+                port: 6379
+            }
+        );
+        assert!(!parse("redis://h").unwrap().is_tls());
+        assert!(!parse("valkey://h").unwrap().is_tls());
+    }
+
+    #[test]
+    fn tls_query_keys() {
+        let c = parse(
+            "rediss://h?ca_file=%2Fetc%2Fca.pem&cert_file=/c/client.crt&key_file=/c/client.key\
+             &system_roots=false&db=1",
+        )
+        .unwrap();
+        let t = tls(&c);
+        assert_eq!(t.ca_files, vec![PathBuf::from("/etc/ca.pem")]);
+        assert!(!t.system_roots);
+        assert!(!t.insecure);
+        match &t.client_cert {
+            Some(ClientCert::Files { cert, key }) => {
+                assert_eq!(cert, &PathBuf::from("/c/client.crt"));
+                assert_eq!(key, &PathBuf::from("/c/client.key"));
+            }
+            other => panic!("client cert {other:?}"),
+        }
+        assert_eq!(c.db, 1);
+        let c = parse("rediss://h?insecure=true&ca_file=a&ca_file=b").unwrap();
+        assert!(tls(&c).insecure);
+        assert_eq!(tls(&c).ca_files.len(), 2);
+        assert!(!tls(&parse("rediss://h?insecure=0").unwrap()).insecure);
+    }
+
+    #[test]
+    fn tls_query_mistakes_are_config_errors() {
+        for url in [
+            "redis://h?ca_file=/ca.pem",
+            "redis://h?insecure=true",
+            "valkey://h?cert_file=a&key_file=b",
+            "redis+unix:///s?ca_file=x",
+        ] {
+            let e = parse(url).unwrap_err();
+            assert!(e.is_config(), "{url}: {e}");
+            assert!(e.to_string().contains("rediss://"), "{url}: {e}");
+        }
+        for url in [
+            "rediss://h?cert_file=a",
+            "rediss://h?key_file=b",
+            "rediss://h?insecure=maybe",
+            "rediss://h?system_roots=",
+        ] {
+            assert!(parse(url).unwrap_err().is_config(), "{url}");
+        }
+    }
+
+    #[test]
+    fn tls_settings_never_show_keys_or_passwords() {
+        let c = Config::default()
+            .host("h", 1)
+            .password("hunter2")
+            .tls_client_cert_pem("CERT", "-----BEGIN PRIVATE KEY-----\nsupersecretkey");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("supersecretkey"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(c.is_tls());
+    }
+
+    #[test]
+    fn builder_tls_switches() {
+        let c = Config::default().danger_accept_invalid_certs(true);
+        assert!(c.is_tls() && tls(&c).insecure);
+        let c = c.danger_accept_invalid_certs(false);
+        assert!(c.is_tls() && !tls(&c).insecure);
+        assert!(!c.tls(false).is_tls());
+        assert!(!Config::default()
+            .danger_accept_invalid_certs(false)
+            .is_tls());
+        let c = Config::default().tls_ca_file("/x");
+        assert!(c.is_tls());
+        let mut unix = Config::default().addr(Addr::Unix("/s".into())).tls(true);
+        assert!(unix.prepare().unwrap_err().is_config());
+        // An unreadable CA file is a typed TLS configuration error when the client is made.
+        let mut c = Config::default().tls_ca_file("/nonexistent/ca.pem");
+        let e = c.prepare().unwrap_err();
+        assert!(e.is_tls() && e.is_config(), "{e}");
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 }

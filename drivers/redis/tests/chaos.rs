@@ -15,7 +15,9 @@
 //! 1000-GET pipeline on each worker is all correct, and `INFO clients` shows no leaked
 //! connection.
 //!
-//! `CHAOS_SEED=<n>` replays a run's random choices (task interleavings still vary).
+//! `CHAOS_SEED=<n>` replays a run's random choices (task interleavings still vary). The same run
+//! also goes over TLS (`cancellation_chaos_over_tls`, a testkit redis-server's TLS port); the
+//! two take turns.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
@@ -550,8 +552,32 @@ fn client_ids(
         .collect()
 }
 
+/// The two chaos runs share the machine's CPUs and the standalone loop: one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn cancellation_chaos_get_set_pipelines_on_workers_threads_and_tokio() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = RedisServer::start().unwrap();
+    chaos(&server.url(), "plain");
+}
+
+/// The same chaos over TLS: drops mid-record must leave the TLS stream in step too.
+#[test]
+fn cancellation_chaos_over_tls() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let certs = corelane_testkit::TestCerts::generate().unwrap();
+    let server = RedisServer::builder()
+        .tls(certs.ca_pem(), certs.server())
+        .start()
+        .unwrap();
+    let url = server.tls_url().unwrap();
+    assert!(Config::from_url(&url).unwrap().is_tls());
+    chaos(&url, "tls");
+}
+
+fn chaos(url: &str, what: &str) {
+    eprintln!("chaos over {what}");
     let started = Instant::now();
     let seed = std::env::var("CHAOS_SEED")
         .ok()
@@ -565,8 +591,7 @@ fn cancellation_chaos_get_set_pipelines_on_workers_threads_and_tokio() {
     assert!(workers.num_workers() >= 2, "needs 2 workers");
     let nworkers = workers.num_workers();
 
-    let server = RedisServer::start().unwrap();
-    let config = Config::from_url(&server.url()).unwrap();
+    let config = Config::from_url(url).unwrap();
     let client = Client::new(config.clone()).unwrap();
     let tiny = Client::new(config.command_timeout(Some(TINY_COMMAND_TIMEOUT))).unwrap();
 

@@ -1,4 +1,5 @@
-//! Redis workloads for corelane-redis, redis-rs (MultiplexedConnection) and fred.
+//! Redis workloads for corelane-redis, redis-rs (MultiplexedConnection) and fred, in clear
+//! or over TLS (rustls with ring for everyone).
 
 use std::future::Future;
 
@@ -115,8 +116,41 @@ where
     })
 }
 
+/// The TLS server of a TLS workload.
+fn tls_of(ctx: &Ctx, workload: Workload) -> Result<Option<&crate::RedisTls>, String> {
+    if !workload.is_tls() {
+        return Ok(None);
+    }
+    ctx.redis_tls
+        .as_ref()
+        .map(Some)
+        .ok_or_else(|| "no TLS redis-server was started".to_owned())
+}
+
+/// A rustls client configuration trusting only `ca_pem` (ring provider), for fred.
+fn rustls_config(ca_pem: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.map_err(err)?).map_err(err)?;
+    }
+    // ring: the provider corelane uses (see the runtime's TLS docs).
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(err)?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
-    let client = corelane_redis::Client::open(&ctx.redis_url).map_err(err)?;
+    let url = match tls_of(ctx, workload)? {
+        Some(tls) => tls.corelane_url.as_str(),
+        None => ctx.redis_url.as_str(),
+    };
+    let client = corelane_redis::Client::open(url).map_err(err)?;
     let place = || -> Result<Place<'_>, String> {
         Ok(if offloop {
             Place::Tokio(measure::tokio_multi_thread(2)?)
@@ -126,17 +160,19 @@ fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, Stri
     };
     let tasks = workload.tasks();
     match workload {
-        Workload::RedisGetC1 | Workload::RedisGetC64 => go(ctx.timing, place()?, tasks, |_| {
-            let c = client.clone();
-            move || {
-                let call = c.get::<Option<Bytes>>(KEY);
-                async move {
-                    let v = call.await.map_err(err)?;
-                    check(v.as_deref())?;
-                    Ok(1)
+        Workload::RedisGetC1 | Workload::RedisGetC64 | Workload::RedisGetC64Tls => {
+            go(ctx.timing, place()?, tasks, |_| {
+                let c = client.clone();
+                move || {
+                    let call = c.get::<Option<Bytes>>(KEY);
+                    async move {
+                        let v = call.await.map_err(err)?;
+                        check(v.as_deref())?;
+                        Ok(1)
+                    }
                 }
-            }
-        }),
+            })
+        }
         Workload::RedisPipeP64 => go(ctx.timing, place()?, tasks, |_| {
             let c = client.clone();
             move || {
@@ -184,7 +220,17 @@ fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, Stri
 
 fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Result<Sample, String> {
     use redis::AsyncCommands;
-    let client = redis::Client::open(ctx.redis_url.as_str()).map_err(err)?;
+    let client = match tls_of(ctx, workload)? {
+        Some(tls) => redis::Client::build_with_tls(
+            tls.url.as_str(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(tls.ca_pem.as_bytes().to_vec()),
+            },
+        )
+        .map_err(err)?,
+        None => redis::Client::open(ctx.redis_url.as_str()).map_err(err)?,
+    };
     // The multiplexed connection's driver task lives on this runtime.
     let conn = rt
         .block_on(client.get_multiplexed_async_connection())
@@ -192,17 +238,19 @@ fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Resul
     let tasks = workload.tasks();
     let place = Place::Tokio(rt);
     match workload {
-        Workload::RedisGetC1 | Workload::RedisGetC64 => go(ctx.timing, place, tasks, |_| {
-            let conn = conn.clone();
-            move || {
-                let mut c = conn.clone();
-                async move {
-                    let v: Option<Vec<u8>> = c.get(KEY).await.map_err(err)?;
-                    check(v.as_deref())?;
-                    Ok(1)
+        Workload::RedisGetC1 | Workload::RedisGetC64 | Workload::RedisGetC64Tls => {
+            go(ctx.timing, place, tasks, |_| {
+                let conn = conn.clone();
+                move || {
+                    let mut c = conn.clone();
+                    async move {
+                        let v: Option<Vec<u8>> = c.get(KEY).await.map_err(err)?;
+                        check(v.as_deref())?;
+                        Ok(1)
+                    }
                 }
-            }
-        }),
+            })
+        }
         Workload::RedisPipeP64 => go(ctx.timing, place, tasks, |_| {
             let conn = conn.clone();
             move || {
@@ -251,7 +299,15 @@ fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Resul
 fn fred_client(ctx: &Ctx, workload: Workload, pool: Option<usize>) -> Result<Sample, String> {
     use fred::prelude::{Builder, ClientLike, Config};
     let rt = measure::tokio_multi_thread(2)?;
-    let config = Config::from_url(&ctx.redis_url).map_err(err)?;
+    let config = match tls_of(ctx, workload)? {
+        Some(tls) => {
+            let mut config = Config::from_url(&tls.url).map_err(err)?;
+            config.tls =
+                Some(fred::types::config::TlsConnector::from(rustls_config(&tls.ca_pem)?).into());
+            config
+        }
+        None => Config::from_url(&ctx.redis_url).map_err(err)?,
+    };
     let builder = Builder::from_config(config);
     let tasks = workload.tasks();
     match pool {
@@ -286,17 +342,19 @@ where
 {
     use fred::prelude::{KeysInterface, Value};
     match workload {
-        Workload::RedisGetC1 | Workload::RedisGetC64 => go(timing, place, tasks, |_| {
-            let pick = pick.clone();
-            move || {
-                let c = pick();
-                async move {
-                    let v: Option<Bytes> = c.get(KEY).await.map_err(err)?;
-                    check(v.as_deref())?;
-                    Ok(1)
+        Workload::RedisGetC1 | Workload::RedisGetC64 | Workload::RedisGetC64Tls => {
+            go(timing, place, tasks, |_| {
+                let pick = pick.clone();
+                move || {
+                    let c = pick();
+                    async move {
+                        let v: Option<Bytes> = c.get(KEY).await.map_err(err)?;
+                        check(v.as_deref())?;
+                        Ok(1)
+                    }
                 }
-            }
-        }),
+            })
+        }
         Workload::RedisPipeP64 => go(timing, place, tasks, |_| {
             let pick = pick.clone();
             move || {

@@ -28,7 +28,7 @@ use super::message::{Action, SubKind};
 use super::shared::{EndGuard, Op, Shared, Waiter};
 use super::SubscriberOptions;
 use crate::config::{Config, Protocol};
-use crate::connection::{connect_stream, describe, is_auth_failure};
+use crate::connection::{connect_stream, describe, is_auth_failure, tls_refusal};
 use crate::Error;
 
 /// Names per command when resubscribing, so a subscriber with very many channels sends
@@ -142,7 +142,7 @@ impl Session {
     }
 
     async fn open_inner(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
-        let stream = connect_stream(&config.addr, config.connect_timeout).await?;
+        let stream = connect_stream(config).await?;
         let local = Rc::new(Local::default());
         let handler = PubSubHandler::new(shared.clone(), local.clone());
         let conn =
@@ -153,7 +153,10 @@ impl Session {
             conn,
             lease: None,
         };
-        session.handshake(config).await?;
+        session
+            .handshake(config)
+            .await
+            .map_err(|e| tls_refusal(config, e))?;
         session.local.set_handshaken();
         Ok(session)
     }

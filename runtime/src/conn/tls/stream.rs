@@ -14,10 +14,15 @@ use rustls::ClientConnection;
 use super::{TlsConfig, TlsError, TlsInfo};
 use crate::conn::stream::Plain;
 
-/// How many ciphertext bytes one socket read takes. At most one record's worth of plaintext
-/// (16 KiB) comes out of it, so rustls' received-plaintext buffer (which refuses more input
-/// once past 16 KiB) never overflows: a read happens only when that buffer is empty.
+/// How many ciphertext bytes one socket read takes (a socket read happens only when no
+/// plaintext is buffered and no ciphertext is pending).
 const RAW_READ: usize = 16 * 1024 + 512;
+
+/// rustls refuses more ciphertext (`read_tls` fails with "received plaintext buffer full")
+/// once more than this much decrypted plaintext waits to be read. A record begun in an earlier
+/// read and completed in this one can bring up to 16 KiB at once, so what a socket read
+/// brings is handed over only while less than this waits; the rest is kept in `pending`.
+const PLAINTEXT_LIMIT: usize = 16 * 1024;
 
 thread_local! {
     static RAW: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; RAW_READ].into_boxed_slice());
@@ -28,6 +33,10 @@ pub(crate) struct TlsStream {
     io: Plain,
     conn: ClientConnection,
     server_name: String,
+    /// Ciphertext read from the socket that rustls could not take yet (its plaintext buffer
+    /// was full), from `pending_from` on: handed over before the socket is read again.
+    pending: Vec<u8>,
+    pending_from: usize,
 }
 
 impl std::fmt::Debug for TlsStream {
@@ -75,6 +84,8 @@ impl TlsStream {
             io,
             conn,
             server_name: server_name.to_owned(),
+            pending: Vec::new(),
+            pending_from: 0,
         };
         futures_lite::future::poll_fn(|cx| stream.poll_handshake(cx)).await?;
         Ok(stream)
@@ -125,7 +136,11 @@ impl TlsStream {
     }
 
     /// Reads ciphertext once and processes it: `Ok(0)` at end of stream (rustls is told).
+    /// Ciphertext kept from an earlier read goes first, without touching the socket.
     fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, TlsError>> {
+        if self.has_pending() {
+            return Poll::Ready(self.feed_pending());
+        }
         RAW.with(|raw| {
             let mut raw = raw.borrow_mut();
             match self.io.poll_read(cx, &mut raw[..]) {
@@ -136,20 +151,67 @@ impl TlsStream {
         })
     }
 
-    /// Hands ciphertext to rustls and decrypts it. An empty slice means end of stream.
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<usize, TlsError> {
+    fn has_pending(&self) -> bool {
+        self.pending_from < self.pending.len()
+    }
+
+    /// Hands rustls what it can take of the kept ciphertext: how many bytes it took (never 0
+    /// while some is kept, so callers do not mistake it for an end of stream).
+    fn feed_pending(&mut self) -> Result<usize, TlsError> {
+        let pending = std::mem::take(&mut self.pending);
+        let mut rest = pending.get(self.pending_from..).unwrap_or_default();
+        let before = rest.len();
+        let outcome = self.feed_some(&mut rest);
+        let taken = before - rest.len();
+        self.pending = pending;
+        self.pending_from += taken;
+        if !self.has_pending() {
+            self.pending.clear();
+            self.pending_from = 0;
+        }
+        outcome?;
+        if taken == 0 {
+            return Err(TlsError::Handshake(
+                "rustls took none of the buffered records".to_owned(),
+            ));
+        }
+        Ok(taken)
+    }
+
+    /// Hands ciphertext to rustls and decrypts it; what rustls cannot take yet is kept. An
+    /// empty slice means end of stream.
+    fn feed(&mut self, bytes: &[u8]) -> Result<usize, TlsError> {
         let n = bytes.len();
+        let mut rest = bytes;
         if n == 0 {
-            self.conn.read_tls(&mut bytes)?;
+            self.conn.read_tls(&mut rest)?;
             return Ok(0);
         }
-        while !bytes.is_empty() {
-            self.conn.read_tls(&mut bytes)?;
-            self.conn
+        self.feed_some(&mut rest)?;
+        self.pending.extend_from_slice(rest);
+        Ok(n)
+    }
+
+    /// Hands rustls ciphertext from the front of `bytes` while less than
+    /// [`PLAINTEXT_LIMIT`] plaintext waits, decrypting each time; advances `bytes`.
+    fn feed_some(&mut self, bytes: &mut &[u8]) -> Result<(), TlsError> {
+        let mut state = self
+            .conn
+            .process_new_packets()
+            .map_err(|e| TlsError::from_rustls(e, &self.server_name))?;
+        while !bytes.is_empty() && state.plaintext_bytes_to_read() < PLAINTEXT_LIMIT {
+            if self.conn.read_tls(bytes)? == 0 {
+                // After the peer's close_notify rustls takes nothing more: what follows it
+                // is not part of the stream.
+                *bytes = &[];
+                break;
+            }
+            state = self
+                .conn
                 .process_new_packets()
                 .map_err(|e| TlsError::from_rustls(e, &self.server_name))?;
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Copies decrypted bytes into `buf`: `Some(n)` (0 after the peer's `close_notify`, or at
@@ -187,6 +249,14 @@ impl TlsStream {
     pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
         if let Some(result) = self.take_plaintext(buf) {
             return Some(result);
+        }
+        if self.has_pending() {
+            if let Err(e) = self.feed_pending() {
+                return Some(Err(into_io(e)));
+            }
+            if let Some(result) = self.take_plaintext(buf) {
+                return Some(result);
+            }
         }
         let fed = RAW.with(|raw| {
             let mut raw = raw.borrow_mut();
