@@ -285,20 +285,49 @@ fn still_usable(client: &Client, n: usize) {
 /// Many tasks per connection: mostly the bridge queue.
 #[test]
 fn cancellation_chaos_two_workers() {
-    chaos(TASKS_PER_WORKER, TARGET);
+    chaos(TASKS_PER_WORKER, TARGET, false);
 }
 
 /// Two tasks per connection: mostly direct runs, so calls left idle hold the read lease and
 /// the queries their tasks await meanwhile must take it over.
 #[test]
 fn quiet_cancellation_chaos_two_workers() {
-    chaos(2, TARGET / 4);
+    chaos(2, TARGET / 4, false);
 }
 
-fn chaos(tasks_per_worker: usize, target: u64) {
+/// The crowded shape over TLS (`sslmode=verify-full`, SCRAM-SHA-256-PLUS): drops and
+/// cancellations land between and inside records, and the backends stay the same.
+#[test]
+fn cancellation_chaos_over_tls() {
+    chaos(TASKS_PER_WORKER, TARGET / 2, true);
+}
+
+fn chaos(tasks_per_worker: usize, target: u64, tls: bool) {
     two_workers();
-    let server = shared_server();
-    let client = client_for(&server, |c| c.statement_cache_size(CACHE));
+    let certs = corelane_testkit::TestCerts::generate().unwrap();
+    let server = if tls {
+        Arc::new(
+            corelane_testkit::PgServer::builder()
+                .auth(corelane_testkit::PgAuth::ScramSha256)
+                .superuser_password("chaos-secret")
+                .tls(&certs.server().cert, &certs.server().key)
+                .start()
+                .unwrap(),
+        )
+    } else {
+        shared_server()
+    };
+    let root = certs.ca_file().to_owned();
+    let client = client_for(&server, |c| {
+        let c = c.statement_cache_size(CACHE);
+        if tls {
+            c.ssl_mode(corelane_postgres::SslMode::VerifyFull)
+                .ssl_root_cert(root)
+                .channel_binding(corelane_postgres::ChannelBinding::Require)
+        } else {
+            c
+        }
+    });
     let workers = corelane_runtime::resolve(None).unwrap();
     let nworkers = workers.num_workers();
     assert_eq!(nworkers, 2, "the standalone loop should have two workers");
