@@ -229,29 +229,29 @@ fn parse_url(rest: &str) -> Result<Vec<(String, String)>, Error> {
     Ok(pairs)
 }
 
-/// Percent-decoding (`+` stays a plus, as in libpq); `%00` is refused.
+/// Percent-decoding (`+` stays a plus, as in libpq); `%00` and a `%` not followed by two hex
+/// digits are refused (the crate would pass them through, libpq refuses them).
 fn decode(s: &str) -> Result<String, Error> {
+    check_escapes(s)?;
+    if s.contains("%00") {
+        return Err(Error::config("forbidden %00 in URL"));
+    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| Error::config("URL component is not UTF-8"))
+}
+
+/// Every `%` starts two hex digits.
+fn check_escapes(s: &str) -> Result<(), Error> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let v = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::config("bad percent-escape in URL"))?;
-            if v == 0 {
-                return Err(Error::config("forbidden %00 in URL"));
-            }
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+    for (i, _) in s.match_indices('%') {
+        let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
+        if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Error::config("bad percent-escape in URL"));
         }
     }
-    String::from_utf8(out).map_err(|_| Error::config("URL component is not UTF-8"))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -193,25 +193,20 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
     Ok(())
 }
 
+/// Percent-decoding; a `%` not followed by two hex digits is refused (the crate would pass
+/// it through).
 fn percent_decode(s: &str) -> Result<String, Error> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::config("bad percent-escape in URL"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+    for (i, _) in s.match_indices('%') {
+        let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
+        if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Error::config("bad percent-escape in URL"));
         }
     }
-    String::from_utf8(out).map_err(|_| Error::config("URL component is not UTF-8"))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| Error::config("URL component is not UTF-8"))
 }
 
 /// The URL with any password replaced, for error messages.

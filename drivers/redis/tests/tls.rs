@@ -9,7 +9,7 @@ mod support;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use corelane_redis::{Client, Cmd, Config, Error, Pipeline, TlsError};
+use corelane_redis::{Client, Cmd, Config, Error, Pipeline, Subscriber, TlsError};
 use corelane_testkit::{
     CertFiles, Direction, FaultProxy, Mode, RedisServer, TestCerts, TlsAuthClients,
 };
@@ -386,20 +386,27 @@ fn pubsub_over_tls_reconnects_after_client_kill() {
         let killed: i64 =
             block_on(c.query(Cmd::new("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"))).unwrap();
         assert_eq!(killed, 1);
-        let mut received = false;
-        for attempt in 0..400 {
-            let payload = format!("again-{attempt}");
-            let _ = block_on(c.publish::<i64>("news", payload.as_str()));
-            if let Some(m) = next_within(&mut sub, Duration::from_millis(50)) {
-                if m.payload_str().is_some_and(|p| p.starts_with("again-")) {
-                    received = true;
-                    break;
-                }
-            }
-        }
-        assert!(received, "never received after the kill");
+        assert!(
+            publish_until_received(&c, &mut sub),
+            "never received after the kill"
+        );
         assert!(sub.connects() >= 2, "connects {}", sub.connects());
     });
+}
+
+/// Publishes on `news` until `sub` receives one of these messages (errors are expected while
+/// the publisher's connection reconnects too): whether the subscriber came back.
+fn publish_until_received(c: &Client, sub: &mut Subscriber) -> bool {
+    for attempt in 0..400 {
+        let payload = format!("after-{attempt}");
+        let _ = block_on(c.publish::<i64>("news", payload.as_str()));
+        if let Some(m) = next_within(sub, Duration::from_millis(50)) {
+            if m.payload_str().is_some_and(|p| p.starts_with("after-")) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[test]
@@ -531,19 +538,10 @@ fn pubsub_over_tls_resumes_after_a_server_restart() {
         assert!(next_within(&mut sub, Duration::from_secs(20)).is_some());
 
         server.restart().unwrap();
-        let mut received = false;
-        for attempt in 0..400 {
-            let payload = format!("after-{attempt}");
-            // Errors are expected while the command connection reconnects.
-            let _ = block_on(c.publish::<i64>("news", payload.as_str()));
-            if let Some(m) = next_within(&mut sub, Duration::from_millis(50)) {
-                if m.payload_str().is_some_and(|p| p.starts_with("after-")) {
-                    received = true;
-                    break;
-                }
-            }
-        }
-        assert!(received, "never received after the restart");
+        assert!(
+            publish_until_received(&c, &mut sub),
+            "never received after the restart"
+        );
         assert!(sub.connects() >= 2, "connects {}", sub.connects());
     });
 }
