@@ -649,3 +649,61 @@ fn records_of_mixed_sizes_never_overflow_the_plaintext_buffer() {
         }
     });
 }
+
+/// Issue 9 C4 over TLS: an extra reply that arrives (as its own record) while nothing is
+/// outstanding answers nobody. The worker is blocked while it arrives, so only the check
+/// before the next request's write — a non-blocking read, decrypted — can see it: the next
+/// call must fail with a protocol error, never return `surprise`.
+#[test]
+fn an_extra_reply_over_tls_fails_the_next_call() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let certs = TestCerts::generate().unwrap();
+    let config = certs.server_config(certs.server(), false).unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let server = ScriptedServer::start(Duration::from_secs(30), move |_, tcp| {
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        loop {
+            let mut line = String::new();
+            match BufReader::new(&mut tls).read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if tls
+                .write_all(line.as_bytes())
+                .and_then(|()| tls.flush())
+                .is_err()
+            {
+                return;
+            }
+            if line.starts_with("extra") {
+                std::thread::sleep(Duration::from_millis(2));
+                let _ = tls.write_all(b"surprise\n").and_then(|()| tls.flush());
+                counter.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    })
+    .unwrap();
+    let addr = server.addr();
+    let client = client_config(&certs);
+    let lp = test_loop(1);
+    run_on(&lp.workers()[0], move || async move {
+        for round in 0..8 {
+            let pipe = tls_pipe(addr, &client).await;
+            let reply = pipe.call((), |b| b.extend_from_slice(b"extra\n")).await;
+            assert_eq!(reply.unwrap(), &b"extra\n"[..]);
+            // Block the worker (its reader task cannot run) until the extra record is sent.
+            while sent.load(Ordering::Acquire) <= round {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            match pipe.call((), |b| b.extend_from_slice(b"next\n")).await {
+                Err(corelane_runtime::roundtrip::RequestError::Closed(
+                    corelane_runtime::CloseCause::Protocol(_),
+                )) => {}
+                other => panic!("round {round}: expected a protocol error, got {other:?}"),
+            }
+        }
+    });
+}

@@ -199,15 +199,14 @@ impl<H: Handler> ConnCore<H> {
     pub(crate) fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let polled = self.stream.borrow_mut().poll_read(cx, &mut scratch[..]);
-            if let Poll::Ready(Ok(n)) = polled {
-                self.input
-                    .borrow_mut()
-                    .extend_from_slice(scratch.get(..n).unwrap_or_default());
-                // Reading TLS can produce records to send (a key update's answer).
-                if self.stream.borrow().wants_flush() {
-                    self.schedule_writer();
-                }
+            let polled = self.stream.borrow_mut().poll_read_into(
+                cx,
+                &mut self.input.borrow_mut(),
+                &mut scratch[..],
+            );
+            // Reading TLS can produce records to send (a key update's answer).
+            if polled.is_ready() && self.stream.borrow().wants_flush() {
+                self.schedule_writer();
             }
             polled
         })
@@ -463,13 +462,9 @@ impl<H: Handler> ConnCore<H> {
         }
         let read = SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let read = self.stream.borrow_mut().read_now(&mut scratch[..]);
-            if let Some(Ok(n)) = read {
-                self.input
-                    .borrow_mut()
-                    .extend_from_slice(scratch.get(..n).unwrap_or_default());
-            }
-            read
+            self.stream
+                .borrow_mut()
+                .read_now_into(&mut self.input.borrow_mut(), &mut scratch[..])
         });
         match read {
             None => Ok(0),

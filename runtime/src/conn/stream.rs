@@ -8,6 +8,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
 
 use super::tls::stream::TlsStream;
@@ -205,17 +206,48 @@ impl Stream {
         }
     }
 
-    /// One non-blocking read straight from the socket, whatever the reactor knows: `None` when
-    /// nothing is there (`EAGAIN`), `Some(Ok(0))` at end of stream. Over TLS, the bytes are
-    /// decrypted, and records without application data count as nothing.
+    /// Reads once onto the end of `out` (at most `scratch.len()` bytes). A plain stream reads
+    /// into `scratch` and copies what came; TLS decrypts straight onto `out`.
+    pub(crate) fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut BytesMut,
+        scratch: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.0 {
+            Inner::Plain(plain) => {
+                let polled = plain.poll_read(cx, scratch);
+                if let Poll::Ready(Ok(n)) = polled {
+                    out.extend_from_slice(scratch.get(..n).unwrap_or_default());
+                }
+                polled
+            }
+            Inner::Tls(tls) => tls.poll_read_into(cx, out, scratch.len()),
+        }
+    }
+
+    /// One non-blocking read straight from the socket onto the end of `out`, whatever the
+    /// reactor knows: `None` when nothing is there (`EAGAIN`), `Some(Ok(0))` at end of stream.
+    /// Over TLS, the bytes are decrypted, and records without application data count as
+    /// nothing.
     ///
     /// TCP only: glommio's Unix stream does not expose its descriptor, and a [`Transport`] has
     /// no such call, so for those this reports nothing (bytes there are seen once the reader
     /// task reads them).
-    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    pub(crate) fn read_now_into(
+        &mut self,
+        out: &mut BytesMut,
+        scratch: &mut [u8],
+    ) -> Option<io::Result<usize>> {
         match &mut self.0 {
-            Inner::Plain(plain) => plain.read_now(buf),
-            Inner::Tls(tls) => tls.read_now(buf),
+            Inner::Plain(plain) => {
+                let read = plain.read_now(scratch);
+                if let Some(Ok(n)) = read {
+                    out.extend_from_slice(scratch.get(..n).unwrap_or_default());
+                }
+                read
+            }
+            Inner::Tls(tls) => tls.read_now_into(out, scratch.len()),
         }
     }
 

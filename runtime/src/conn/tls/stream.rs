@@ -5,7 +5,9 @@
 //! (or the caller writing inline) encrypts when it writes.
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
+
+use bytes::BytesMut;
 use std::task::{Context, Poll, Waker};
 
 use rustls::pki_types::ServerName;
@@ -214,15 +216,28 @@ impl TlsStream {
         Ok(())
     }
 
-    /// Copies decrypted bytes into `buf`: `Some(n)` (0 after the peer's `close_notify`, or at
+    /// Moves decrypted bytes into `sink`: `Some(n)` (0 after the peer's `close_notify`, or at
     /// an end of stream without one: the protocols above frame their own messages, so a cut
     /// cannot pass for a complete reply), `None` when none are buffered.
-    fn take_plaintext(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
-        match self.conn.reader().read(buf) {
-            Ok(n) => Some(Ok(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Some(Ok(0)),
-            Err(e) => Some(Err(e)),
+    fn take_plaintext(&mut self, sink: &mut Sink<'_>) -> Option<io::Result<usize>> {
+        let mut reader = self.conn.reader();
+        let mut total = 0;
+        loop {
+            let room = sink.room();
+            if room == 0 {
+                return Some(Ok(total));
+            }
+            let taken = match reader.fill_buf() {
+                Ok([]) => return Some(Ok(total)),
+                Ok(chunk) => sink.put(chunk.get(..room).unwrap_or(chunk)),
+                // Report what was taken; the condition shows again on the next call.
+                Err(_) if total > 0 => return Some(Ok(total)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Some(Ok(0)),
+                Err(e) => return Some(Err(e)),
+            };
+            reader.consume(taken);
+            total += taken;
         }
     }
 
@@ -231,8 +246,28 @@ impl TlsStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_read_sink(cx, &mut Sink::Slice { buf, at: 0 })
+    }
+
+    /// Reads decrypted bytes straight onto the end of `out` (at most `max`): one copy out of
+    /// rustls' buffer, where [`poll_read`](Self::poll_read) into a scratch buffer would make
+    /// two.
+    pub(crate) fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_sink(cx, &mut Sink::Bytes { out, left: max })
+    }
+
+    fn poll_read_sink(
+        &mut self,
+        cx: &mut Context<'_>,
+        sink: &mut Sink<'_>,
+    ) -> Poll<io::Result<usize>> {
         loop {
-            if let Some(result) = self.take_plaintext(buf) {
+            if let Some(result) = self.take_plaintext(sink) {
                 return Poll::Ready(result);
             }
             match self.poll_read_tls(cx) {
@@ -243,18 +278,23 @@ impl TlsStream {
         }
     }
 
-    /// One non-blocking read of what the socket holds right now, decrypted (see
-    /// `Stream::read_now`): `None` when no plaintext is there (records that carry none, such
-    /// as session tickets, are consumed).
-    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
-        if let Some(result) = self.take_plaintext(buf) {
+    /// One non-blocking read of what the socket holds right now, decrypted onto the end of
+    /// `out` (at most `max`; see `Stream::read_now`): `None` when no plaintext is there
+    /// (records that carry none, such as session tickets, are consumed).
+    pub(crate) fn read_now_into(
+        &mut self,
+        out: &mut BytesMut,
+        max: usize,
+    ) -> Option<io::Result<usize>> {
+        let sink = &mut Sink::Bytes { out, left: max };
+        if let Some(result) = self.take_plaintext(sink) {
             return Some(result);
         }
         if self.has_pending() {
             if let Err(e) = self.feed_pending() {
                 return Some(Err(into_io(e)));
             }
-            if let Some(result) = self.take_plaintext(buf) {
+            if let Some(result) = self.take_plaintext(sink) {
                 return Some(result);
             }
         }
@@ -267,7 +307,7 @@ impl TlsStream {
         })?;
         match fed {
             Err(e) => Some(Err(e)),
-            Ok(_) => self.take_plaintext(buf),
+            Ok(_) => self.take_plaintext(sink),
         }
     }
 
@@ -320,6 +360,41 @@ impl TlsStream {
             let _ = self.poll_flush(&mut Context::from_waker(Waker::noop()));
         }
         self.io.shutdown_how(how);
+    }
+}
+
+/// Where decrypted bytes go: a caller's slice, or the end of a connection's input buffer.
+enum Sink<'a> {
+    Slice { buf: &'a mut [u8], at: usize },
+    Bytes { out: &'a mut BytesMut, left: usize },
+}
+
+impl Sink<'_> {
+    fn room(&self) -> usize {
+        match self {
+            Sink::Slice { buf, at } => buf.len() - *at,
+            Sink::Bytes { left, .. } => *left,
+        }
+    }
+
+    /// Takes `bytes` (no more than [`room`](Self::room)); returns how many.
+    fn put(&mut self, bytes: &[u8]) -> usize {
+        match self {
+            Sink::Slice { buf, at } => {
+                let n = bytes.len().min(buf.len() - *at);
+                if let (Some(dst), Some(src)) = (buf.get_mut(*at..*at + n), bytes.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                *at += n;
+                n
+            }
+            Sink::Bytes { out, left } => {
+                let n = bytes.len().min(*left);
+                out.extend_from_slice(bytes.get(..n).unwrap_or_default());
+                *left -= n;
+                n
+            }
+        }
     }
 }
 
