@@ -41,6 +41,9 @@ pub(crate) struct Sent {
     /// The statement's name when the portal was described and the statement is a named one:
     /// the reply confirms its columns (see [`Connection::confirm`]).
     confirm: Option<String>,
+    /// The names whose `Close`s lead the request (see [`Connection::encode_closes`]): given
+    /// back to the cache if the request is refused unsent.
+    closes: Vec<String>,
 }
 
 /// A connection on the current worker. Cheap to clone.
@@ -264,7 +267,50 @@ impl Connection {
         }
     }
 
-    /// Appends `[Close…][Parse] Bind [Describe] Execute` for one statement (no Sync).
+    /// Encodes a `Close` for every statement the cache let go of (evicted, or forgotten after a
+    /// failure), and takes their names: the cache no longer knows them, so these `Close`s are
+    /// the only ones those statements will get.
+    ///
+    /// They must start a request, right after the previous request's `Sync`: after an error
+    /// the server skips every message up to the next `Sync`, `Close` included. A `Close`
+    /// placed behind a statement of the same batch is lost whenever that statement fails —
+    /// a pipeline with a failing statement, or an orphaned one (its call dropped) that a
+    /// cancel interrupted — and its statement stays on the server for the connection's
+    /// lifetime. Leading the request, nothing before it in the segment can have failed, and
+    /// closing a statement that does not exist is not an error. Names evicted while the
+    /// request itself is encoded wait for the next request.
+    ///
+    /// The caller gives the names back ([`not_sent`](Self::not_sent)) if the request is not
+    /// sent after all.
+    fn encode_closes(&self, out: &mut BytesMut) -> Result<Vec<String>, Error> {
+        let mut cache = self.cache.borrow_mut();
+        let names = cache.take_to_close();
+        let encoded = names
+            .iter()
+            .try_for_each(|name| frontend::close(Target::Statement, name, out));
+        match encoded {
+            Ok(()) => Ok(names),
+            Err(e) => {
+                cache.close_again(names);
+                Err(encode_err(e))
+            }
+        }
+    }
+
+    /// A request that was encoded but does not reach the server (an encoding error, or the
+    /// connection refused it: outbound buffer full): its `Close`s go with the next request, and
+    /// the statements it would have parsed (`parsed`) are forgotten, since the server never saw
+    /// their `Parse`.
+    fn not_sent<'s>(&self, closes: Vec<String>, parsed: impl IntoIterator<Item = &'s str>) {
+        let mut cache = self.cache.borrow_mut();
+        cache.close_again(closes);
+        for sql in parsed {
+            cache.forget(sql);
+        }
+    }
+
+    /// Appends `[Parse] Bind [Describe] Execute` for one statement (no Sync; the pending
+    /// `Close`s are the caller's, see [`encode_closes`](Self::encode_closes)).
     ///
     /// The rows are decoded with the columns the client assumes for the statement, so these
     /// must be the server's: whenever this connection has no confirmation of them (a new
@@ -280,9 +326,6 @@ impl Connection {
         out: &mut BytesMut,
     ) -> Result<Sent, Error> {
         let mut cache = self.cache.borrow_mut();
-        for name in cache.drain_to_close() {
-            frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
-        }
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
         let Named { name, parse, known } = cache.name_for(&stmt.sql);
         if parse {
@@ -320,6 +363,7 @@ impl Connection {
             parsed: parse,
             // Named statements only: the unnamed one is parsed (and described) every time.
             confirm: (describe && !name.is_empty()).then(|| name.to_owned()),
+            closes: Vec::new(),
         })
     }
 
@@ -353,9 +397,9 @@ impl Connection {
         params: &Params,
     ) -> Result<Response, Error> {
         for attempt in 0..2 {
-            let (mut run, sent) = self.start_execute(stmt, params)?;
+            let (mut run, mut sent) = self.start_execute(stmt, params)?;
             let outcome = (&mut run).await;
-            let response = self.finish_execute(run, outcome)?;
+            let response = self.finish_execute(stmt, &mut sent, run, outcome)?;
             if self.retry_execute(stmt, &sent, &response, attempt) {
                 continue;
             }
@@ -364,7 +408,8 @@ impl Connection {
         Err(Error::protocol("statement retry loop ended"))
     }
 
-    /// Starts one statement (`[Close…][Parse] Bind Execute Sync`) as a run that owns its batch,
+    /// Starts one statement (`[Close…][Parse] Bind [Describe] Execute Sync`) as a run that owns
+    /// its batch,
     /// so [`crate::execute::Execute`] can hold it by value. Also returns whether a Parse was
     /// included, for [`Connection::retry_execute`].
     pub(crate) fn start_execute(
@@ -375,7 +420,15 @@ impl Connection {
         // Encoded aside first (an encoding error must send nothing), in a spare buffer
         // so a query does not allocate (and grow) one each time.
         let mut out = SpareBuf::new();
-        let sent = self.encode_execute(stmt, params, &mut out)?;
+        let closes = self.encode_closes(&mut out)?;
+        let mut sent = match self.encode_execute(stmt, params, &mut out) {
+            Ok(sent) => sent,
+            Err(e) => {
+                self.not_sent(closes, [&*stmt.sql]);
+                return Err(e);
+            }
+        };
+        sent.closes = closes;
         frontend::sync(&mut out);
         // A spare batch of this connection: no allocation once warm.
         let mut batch = self.pipe.take_batch();
@@ -383,13 +436,22 @@ impl Connection {
         Ok((self.pipe.run_owned(batch), sent))
     }
 
-    /// The reply of a run from [`Connection::start_execute`] that has completed with
-    /// `outcome`; its batch goes back to the connection's spares.
+    /// The reply of a run of `stmt` from [`Connection::start_execute`] (which returned `sent`)
+    /// that has completed with `outcome`; its batch goes back to the connection's spares.
     pub(crate) fn finish_execute(
         &self,
+        stmt: &Statement,
+        sent: &mut Sent,
         run: OwnedRun<PgCodec>,
         outcome: Result<(), RequestError>,
     ) -> Result<Response, Error> {
+        if let Err(e) = &outcome {
+            // Refused unsent while the connection stays open (outbound buffer full).
+            if !e.is_closed() {
+                let closes = std::mem::take(&mut sent.closes);
+                self.not_sent(closes, sent.parsed.then_some(&*stmt.sql));
+            }
+        }
         let mut batch = run.into_batch();
         let reply = match outcome {
             Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
@@ -456,13 +518,37 @@ impl Connection {
     ) -> Result<Vec<Response>, Error> {
         let mut batch: Batch<PgCodec> = self.pipe.take_batch();
         let mut sent = Vec::with_capacity(items.len());
-        for (stmt, params) in items {
-            let mut out = SpareBuf::new();
-            sent.push(self.encode_execute(stmt, params, &mut out)?);
+        // Every pending `Close` leads the batch, in front of its first statement: placed before
+        // a later one, it would be skipped if an earlier statement failed (see
+        // `encode_closes`). Names the batch's own statements evict are closed by the next
+        // request.
+        let mut out = SpareBuf::new();
+        let closes = self.encode_closes(&mut out)?;
+        for (k, (stmt, params)) in items.iter().enumerate() {
+            match self.encode_execute(stmt, params, &mut out) {
+                Ok(s) => sent.push(s),
+                Err(e) => {
+                    let encoded = items.iter().take(k + 1).map(|(stmt, _)| &*stmt.sql);
+                    self.not_sent(closes, encoded);
+                    return Err(e);
+                }
+            }
             batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
+            out.clear();
         }
         batch.push(Expect::Sync, frontend::sync);
-        self.pipe.run(&mut batch).await.map_err(Error::from)?;
+        if let Err(e) = self.pipe.run(&mut batch).await {
+            // Refused unsent while the connection stays open (outbound buffer full).
+            if !e.is_closed() {
+                let parsed = items
+                    .iter()
+                    .zip(&sent)
+                    .filter(|(_, sent)| sent.parsed)
+                    .map(|((stmt, _), _)| &*stmt.sql);
+                self.not_sent(closes, parsed);
+            }
+            return Err(Error::from(e));
+        }
         let mut replies = Vec::with_capacity(items.len());
         for k in 0..items.len() {
             let reply = batch
