@@ -277,8 +277,9 @@ impl Connection {
     /// a pipeline with a failing statement, or an orphaned one (its call dropped) that a
     /// cancel interrupted — and its statement stays on the server for the connection's
     /// lifetime. Leading the request, nothing before it in the segment can have failed, and
-    /// closing a statement that does not exist is not an error. Names evicted while the
-    /// request itself is encoded wait for the next request.
+    /// closing a statement that does not exist is not an error. Names a statement evicts while
+    /// its request is encoded wait for the next request (a batch closes them itself, see
+    /// [`encode_batch`](Self::encode_batch)).
     ///
     /// The caller gives the names back ([`not_sent`](Self::not_sent)) if the request is not
     /// sent after all.
@@ -512,24 +513,43 @@ impl Connection {
         self.execute_batch_once(items).await
     }
 
-    async fn execute_batch_once(
+    /// Encodes `items` into `batch` as one pipelined segment ending in `Sync`, followed, when
+    /// the batch's own statements evicted any from the cache, by a second segment closing them
+    /// (`Close…` `Sync`). Returns what was sent for each statement and every name the batch
+    /// closes (to give back should the batch not be sent).
+    ///
+    /// `Close`s that were pending lead the batch (see [`encode_closes`](Self::encode_closes)).
+    /// A statement evicted by an earlier statement of the batch is closed in front of the next
+    /// statement too, so that a long batch through a small cache does not pile its statements
+    /// up on the server; but that `Close` is skipped when a statement before it fails, so it is
+    /// sent again in the closing segment, which no failure of the batch can reach (closing it
+    /// twice is not an error). The closing segment goes out in the same write as the batch:
+    /// it is sent even if the call is dropped before its replies are in.
+    fn encode_batch(
         &self,
         items: &[(Statement, Params)],
-    ) -> Result<Vec<Response>, Error> {
-        let mut batch: Batch<PgCodec> = self.pipe.take_batch();
+        batch: &mut Batch<PgCodec>,
+    ) -> Result<(Vec<Sent>, Vec<String>), Error> {
         let mut sent = Vec::with_capacity(items.len());
-        // Every pending `Close` leads the batch, in front of its first statement: placed before
-        // a later one, it would be skipped if an earlier statement failed (see
-        // `encode_closes`). Names the batch's own statements evict are closed by the next
-        // request.
         let mut out = SpareBuf::new();
-        let closes = self.encode_closes(&mut out)?;
+        let mut closed = self.encode_closes(&mut out)?;
+        // The names evicted by the batch's statements.
+        let mut evicted = Vec::new();
         for (k, (stmt, params)) in items.iter().enumerate() {
-            match self.encode_execute(stmt, params, &mut out) {
+            let encoded = if k == 0 {
+                self.encode_execute(stmt, params, &mut out)
+            } else {
+                self.encode_closes(&mut out).and_then(|mut names| {
+                    evicted.append(&mut names);
+                    self.encode_execute(stmt, params, &mut out)
+                })
+            };
+            match encoded {
                 Ok(s) => sent.push(s),
                 Err(e) => {
+                    closed.append(&mut evicted);
                     let encoded = items.iter().take(k + 1).map(|(stmt, _)| &*stmt.sql);
-                    self.not_sent(closes, encoded);
+                    self.not_sent(closed, encoded);
                     return Err(e);
                 }
             }
@@ -537,6 +557,38 @@ impl Connection {
             out.clear();
         }
         batch.push(Expect::Sync, frontend::sync);
+        // Those the last statement evicted have not been closed at all yet.
+        evicted.append(&mut self.cache.borrow_mut().take_to_close());
+        if !evicted.is_empty() {
+            let encoded = evicted
+                .iter()
+                .try_for_each(|name| frontend::close(Target::Statement, name, &mut out));
+            if let Err(e) = encoded {
+                closed.append(&mut evicted);
+                let parsed = items
+                    .iter()
+                    .zip(&sent)
+                    .filter(|(_, sent)| sent.parsed)
+                    .map(|((stmt, _), _)| &*stmt.sql);
+                self.not_sent(closed, parsed);
+                return Err(encode_err(e));
+            }
+            frontend::sync(&mut out);
+            // Its reply (`CloseComplete`s, `ReadyForQuery`) is not looked at: the server does
+            // not fail a `Close` (a missing name is not an error, an aborted transaction does
+            // not refuse it), and if the connection dies its statements die with it.
+            batch.push(Expect::Sync, |b| b.extend_from_slice(&out));
+        }
+        closed.append(&mut evicted);
+        Ok((sent, closed))
+    }
+
+    async fn execute_batch_once(
+        &self,
+        items: &[(Statement, Params)],
+    ) -> Result<Vec<Response>, Error> {
+        let mut batch: Batch<PgCodec> = self.pipe.take_batch();
+        let (sent, closed) = self.encode_batch(items, &mut batch)?;
         if let Err(e) = self.pipe.run(&mut batch).await {
             // Refused unsent while the connection stays open (outbound buffer full).
             if !e.is_closed() {
@@ -545,7 +597,7 @@ impl Connection {
                     .zip(&sent)
                     .filter(|(_, sent)| sent.parsed)
                     .map(|((stmt, _), _)| &*stmt.sql);
-                self.not_sent(closes, parsed);
+                self.not_sent(closed, parsed);
             }
             return Err(Error::from(e));
         }

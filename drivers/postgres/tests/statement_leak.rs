@@ -129,3 +129,49 @@ fn a_dropped_pipeline_cancelled_midway_closes_the_statements_it_evicts() {
         })
     });
 }
+
+/// A long pipeline cycling through more SQL texts than the cache holds parses a statement for
+/// nearly every slot: each one it evicts is closed within the batch, so the server does not
+/// pile them up until the batch ends. Its last statement counts them mid-batch.
+#[test]
+fn a_long_pipeline_through_a_small_cache_does_not_pile_up_statements() {
+    two_workers();
+    let server = shared_server();
+    let client = client_for(&server, |c| c.statement_cache_size(CACHE));
+    guard("long pipeline", move || {
+        on_worker(0, move || async move {
+            const TEXTS: [&str; 5] = [
+                "SELECT $1::int4 AS a",
+                "SELECT $1::int4 AS b",
+                "SELECT $1::int4 AS c",
+                "SELECT $1::int4 AS d",
+                "SELECT $1::int4 AS e",
+            ];
+            let values: Vec<i32> = (0..40).collect();
+            let mut items: Vec<(&str, &[&(dyn ToSql + Sync)])> = Vec::new();
+            let params: Vec<[&(dyn ToSql + Sync); 1]> = values.iter().map(|v| [v as _]).collect();
+            for (k, p) in params.iter().enumerate() {
+                items.push((TEXTS[k % TEXTS.len()], &p[..]));
+            }
+            items.push(("SELECT count(*)::int4 FROM pg_prepared_statements", &[]));
+            let out = client.pipeline(&items).await.unwrap();
+            for (k, slot) in out.iter().take(values.len()).enumerate() {
+                let got: i32 = slot.as_ref().unwrap().rows[0].get(0).unwrap();
+                assert_eq!(got, values[k]);
+            }
+            let mid_batch: i32 = out[values.len()].as_ref().unwrap().rows[0].get(0).unwrap();
+            // The cache's statements, the counting one among them, and the one it evicted
+            // (closed by the next statement).
+            assert!(
+                usize::try_from(mid_batch).unwrap() <= CACHE + 1,
+                "{mid_batch} prepared statements on the server during a pipeline, cache holds \
+                 {CACHE}"
+            );
+            let prepared = prepared_statements(&client).await;
+            assert!(
+                prepared <= CACHE,
+                "{prepared} prepared statements after the pipeline, cache holds {CACHE}"
+            );
+        })
+    });
+}
