@@ -271,14 +271,15 @@ impl Connection {
     /// failure), and takes their names: the cache no longer knows them, so these `Close`s are
     /// the only ones those statements will get.
     ///
-    /// They must start a request, right after the previous request's `Sync`: after an error
-    /// the server skips every message up to the next `Sync`, `Close` included. A `Close`
-    /// placed behind a statement of the same batch is lost whenever that statement fails —
-    /// a pipeline with a failing statement, or an orphaned one (its call dropped) that a
-    /// cancel interrupted — and its statement stays on the server for the connection's
+    /// Called at the start of a request, right after the previous request's `Sync`: after an
+    /// error the server skips every message up to the next `Sync`, `Close` included, so a
+    /// `Close` placed behind a statement of the same segment is lost whenever that statement
+    /// fails — a pipeline with a failing statement, or an orphaned one (its call dropped) that
+    /// a cancel interrupted — and its statement stays on the server for the connection's
     /// lifetime. Leading the request, nothing before it in the segment can have failed, and
     /// closing a statement that does not exist is not an error. Names a statement evicts while
-    /// its request is encoded wait for the next request (a batch closes them itself, see
+    /// its request is encoded wait for the next request; a batch closes them itself, and
+    /// calls this in front of its later statements too (see
     /// [`encode_batch`](Self::encode_batch)).
     ///
     /// The caller gives the names back ([`not_sent`](Self::not_sent)) if the request is not
@@ -410,9 +411,8 @@ impl Connection {
     }
 
     /// Starts one statement (`[Close…][Parse] Bind [Describe] Execute Sync`) as a run that owns
-    /// its batch,
-    /// so [`crate::execute::Execute`] can hold it by value. Also returns whether a Parse was
-    /// included, for [`Connection::retry_execute`].
+    /// its batch, so [`crate::execute::Execute`] can hold it by value. Also returns what was
+    /// sent, for [`Connection::retry_execute`] and [`Connection::finish_execute`].
     pub(crate) fn start_execute(
         &self,
         stmt: &Statement,
@@ -548,8 +548,9 @@ impl Connection {
                 Ok(s) => sent.push(s),
                 Err(e) => {
                     closed.append(&mut evicted);
-                    let encoded = items.iter().take(k + 1).map(|(stmt, _)| &*stmt.sql);
-                    self.not_sent(closed, encoded);
+                    // This statement's Parse may have been encoded before the error.
+                    let parsed = parsed_sqls(items, &sent).chain([&*stmt.sql]);
+                    self.not_sent(closed, parsed);
                     return Err(e);
                 }
             }
@@ -565,18 +566,13 @@ impl Connection {
                 .try_for_each(|name| frontend::close(Target::Statement, name, &mut out));
             if let Err(e) = encoded {
                 closed.append(&mut evicted);
-                let parsed = items
-                    .iter()
-                    .zip(&sent)
-                    .filter(|(_, sent)| sent.parsed)
-                    .map(|((stmt, _), _)| &*stmt.sql);
-                self.not_sent(closed, parsed);
+                self.not_sent(closed, parsed_sqls(items, &sent));
                 return Err(encode_err(e));
             }
             frontend::sync(&mut out);
             // Its reply (`CloseComplete`s, `ReadyForQuery`) is not looked at: the server does
-            // not fail a `Close` (a missing name is not an error, an aborted transaction does
-            // not refuse it), and if the connection dies its statements die with it.
+            // not fail a `Close` of a missing name, and if the connection dies its statements
+            // die with it.
             batch.push(Expect::Sync, |b| b.extend_from_slice(&out));
         }
         closed.append(&mut evicted);
@@ -592,12 +588,7 @@ impl Connection {
         if let Err(e) = self.pipe.run(&mut batch).await {
             // Refused unsent while the connection stays open (outbound buffer full).
             if !e.is_closed() {
-                let parsed = items
-                    .iter()
-                    .zip(&sent)
-                    .filter(|(_, sent)| sent.parsed)
-                    .map(|((stmt, _), _)| &*stmt.sql);
-                self.not_sent(closed, parsed);
+                self.not_sent(closed, parsed_sqls(items, &sent));
             }
             return Err(Error::from(e));
         }
@@ -715,6 +706,18 @@ impl Connection {
             self.pipe.close();
         }
     }
+}
+
+/// The SQL of the statements of a batch whose `Parse` was encoded (`sent`, from the first).
+fn parsed_sqls<'a>(
+    items: &'a [(Statement, Params)],
+    sent: &'a [Sent],
+) -> impl Iterator<Item = &'a str> + 'a {
+    items
+        .iter()
+        .zip(sent)
+        .filter(|(_, sent)| sent.parsed)
+        .map(|((stmt, _), _)| &*stmt.sql)
 }
 
 /// SCRAM's server-first step. Its PBKDF2 (as many iterations as the server asks, up to the
