@@ -41,6 +41,9 @@ pub(crate) struct Sent {
     /// The statement's name when the portal was described and the statement is a named one:
     /// the reply confirms its columns (see [`Connection::confirm`]).
     confirm: Option<String>,
+    /// The names whose `Close`s lead the request (see [`Connection::encode_closes`]): given
+    /// back to the cache if the request is refused unsent.
+    closes: Vec<String>,
 }
 
 /// A connection on the current worker. Cheap to clone.
@@ -264,7 +267,52 @@ impl Connection {
         }
     }
 
-    /// Appends `[Close…][Parse] Bind [Describe] Execute` for one statement (no Sync).
+    /// Encodes a `Close` for every statement the cache let go of (evicted, or forgotten after a
+    /// failure), and takes their names: the cache no longer knows them, so these `Close`s are
+    /// the only ones those statements will get.
+    ///
+    /// Called at the start of a request, right after the previous request's `Sync`: after an
+    /// error the server skips every message up to the next `Sync`, `Close` included, so a
+    /// `Close` placed behind a statement of the same segment is lost whenever that statement
+    /// fails — a pipeline with a failing statement, or an orphaned one (its call dropped) that
+    /// a cancel interrupted — and its statement stays on the server for the connection's
+    /// lifetime. Leading the request, nothing before it in the segment can have failed, and
+    /// closing a statement that does not exist is not an error. Names a statement evicts while
+    /// its request is encoded wait for the next request; a batch closes them itself, and
+    /// calls this in front of its later statements too (see
+    /// [`encode_batch`](Self::encode_batch)).
+    ///
+    /// The caller gives the names back ([`not_sent`](Self::not_sent)) if the request is not
+    /// sent after all.
+    fn encode_closes(&self, out: &mut BytesMut) -> Result<Vec<String>, Error> {
+        let mut cache = self.cache.borrow_mut();
+        let names = cache.take_to_close();
+        let encoded = names
+            .iter()
+            .try_for_each(|name| frontend::close(Target::Statement, name, out));
+        match encoded {
+            Ok(()) => Ok(names),
+            Err(e) => {
+                cache.close_again(names);
+                Err(encode_err(e))
+            }
+        }
+    }
+
+    /// A request that was encoded but does not reach the server (an encoding error, or the
+    /// connection refused it: outbound buffer full): its `Close`s go with the next request, and
+    /// the statements it would have parsed (`parsed`) are forgotten, since the server never saw
+    /// their `Parse`.
+    fn not_sent<'s>(&self, closes: Vec<String>, parsed: impl IntoIterator<Item = &'s str>) {
+        let mut cache = self.cache.borrow_mut();
+        cache.close_again(closes);
+        for sql in parsed {
+            cache.forget(sql);
+        }
+    }
+
+    /// Appends `[Parse] Bind [Describe] Execute` for one statement (no Sync; the pending
+    /// `Close`s are the caller's, see [`encode_closes`](Self::encode_closes)).
     ///
     /// The rows are decoded with the columns the client assumes for the statement, so these
     /// must be the server's: whenever this connection has no confirmation of them (a new
@@ -280,9 +328,6 @@ impl Connection {
         out: &mut BytesMut,
     ) -> Result<Sent, Error> {
         let mut cache = self.cache.borrow_mut();
-        for name in cache.drain_to_close() {
-            frontend::close(Target::Statement, &name, out).map_err(encode_err)?;
-        }
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
         let Named { name, parse, known } = cache.name_for(&stmt.sql);
         if parse {
@@ -320,6 +365,7 @@ impl Connection {
             parsed: parse,
             // Named statements only: the unnamed one is parsed (and described) every time.
             confirm: (describe && !name.is_empty()).then(|| name.to_owned()),
+            closes: Vec::new(),
         })
     }
 
@@ -353,9 +399,9 @@ impl Connection {
         params: &Params,
     ) -> Result<Response, Error> {
         for attempt in 0..2 {
-            let (mut run, sent) = self.start_execute(stmt, params)?;
+            let (mut run, mut sent) = self.start_execute(stmt, params)?;
             let outcome = (&mut run).await;
-            let response = self.finish_execute(run, outcome)?;
+            let response = self.finish_execute(stmt, &mut sent, run, outcome)?;
             if self.retry_execute(stmt, &sent, &response, attempt) {
                 continue;
             }
@@ -364,9 +410,9 @@ impl Connection {
         Err(Error::protocol("statement retry loop ended"))
     }
 
-    /// Starts one statement (`[Close…][Parse] Bind Execute Sync`) as a run that owns its batch,
-    /// so [`crate::execute::Execute`] can hold it by value. Also returns whether a Parse was
-    /// included, for [`Connection::retry_execute`].
+    /// Starts one statement (`[Close…][Parse] Bind [Describe] Execute Sync`) as a run that owns
+    /// its batch, so [`crate::execute::Execute`] can hold it by value. Also returns what was
+    /// sent, for [`Connection::retry_execute`] and [`Connection::finish_execute`].
     pub(crate) fn start_execute(
         &self,
         stmt: &Statement,
@@ -375,7 +421,15 @@ impl Connection {
         // Encoded aside first (an encoding error must send nothing), in a spare buffer
         // so a query does not allocate (and grow) one each time.
         let mut out = SpareBuf::new();
-        let sent = self.encode_execute(stmt, params, &mut out)?;
+        let closes = self.encode_closes(&mut out)?;
+        let mut sent = match self.encode_execute(stmt, params, &mut out) {
+            Ok(sent) => sent,
+            Err(e) => {
+                self.not_sent(closes, [&*stmt.sql]);
+                return Err(e);
+            }
+        };
+        sent.closes = closes;
         frontend::sync(&mut out);
         // A spare batch of this connection: no allocation once warm.
         let mut batch = self.pipe.take_batch();
@@ -383,13 +437,22 @@ impl Connection {
         Ok((self.pipe.run_owned(batch), sent))
     }
 
-    /// The reply of a run from [`Connection::start_execute`] that has completed with
-    /// `outcome`; its batch goes back to the connection's spares.
+    /// The reply of a run of `stmt` from [`Connection::start_execute`] (which returned `sent`)
+    /// that has completed with `outcome`; its batch goes back to the connection's spares.
     pub(crate) fn finish_execute(
         &self,
+        stmt: &Statement,
+        sent: &mut Sent,
         run: OwnedRun<PgCodec>,
         outcome: Result<(), RequestError>,
     ) -> Result<Response, Error> {
+        if let Err(e) = &outcome {
+            // Refused unsent while the connection stays open (outbound buffer full).
+            if !e.is_closed() {
+                let closes = std::mem::take(&mut sent.closes);
+                self.not_sent(closes, sent.parsed.then_some(&*stmt.sql));
+            }
+        }
         let mut batch = run.into_batch();
         let reply = match outcome {
             Ok(()) => batch.take(0).unwrap_or(Err(RequestError::WorkerClosed)),
@@ -450,19 +513,85 @@ impl Connection {
         self.execute_batch_once(items).await
     }
 
+    /// Encodes `items` into `batch` as one pipelined segment ending in `Sync`, followed, when
+    /// the batch's own statements evicted any from the cache, by a second segment closing them
+    /// (`Close…` `Sync`). Returns what was sent for each statement and every name the batch
+    /// closes (to give back should the batch not be sent).
+    ///
+    /// `Close`s that were pending lead the batch (see [`encode_closes`](Self::encode_closes)).
+    /// A statement evicted by an earlier statement of the batch is closed in front of the next
+    /// statement too, so that a long batch through a small cache does not pile its statements
+    /// up on the server; but that `Close` is skipped when a statement before it fails, so it is
+    /// sent again in the closing segment, which no failure of the batch can reach (closing it
+    /// twice is not an error). The closing segment goes out in the same write as the batch:
+    /// it is sent even if the call is dropped before its replies are in.
+    fn encode_batch(
+        &self,
+        items: &[(Statement, Params)],
+        batch: &mut Batch<PgCodec>,
+    ) -> Result<(Vec<Sent>, Vec<String>), Error> {
+        let mut sent = Vec::with_capacity(items.len());
+        let mut out = SpareBuf::new();
+        let mut closed = self.encode_closes(&mut out)?;
+        // The names evicted by the batch's statements.
+        let mut evicted = Vec::new();
+        for (k, (stmt, params)) in items.iter().enumerate() {
+            let encoded = if k == 0 {
+                self.encode_execute(stmt, params, &mut out)
+            } else {
+                self.encode_closes(&mut out).and_then(|mut names| {
+                    evicted.append(&mut names);
+                    self.encode_execute(stmt, params, &mut out)
+                })
+            };
+            match encoded {
+                Ok(s) => sent.push(s),
+                Err(e) => {
+                    closed.append(&mut evicted);
+                    // This statement's Parse may have been encoded before the error.
+                    let parsed = parsed_sqls(items, &sent).chain([&*stmt.sql]);
+                    self.not_sent(closed, parsed);
+                    return Err(e);
+                }
+            }
+            batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
+            out.clear();
+        }
+        batch.push(Expect::Sync, frontend::sync);
+        // Those the last statement evicted have not been closed at all yet.
+        evicted.append(&mut self.cache.borrow_mut().take_to_close());
+        if !evicted.is_empty() {
+            let encoded = evicted
+                .iter()
+                .try_for_each(|name| frontend::close(Target::Statement, name, &mut out));
+            if let Err(e) = encoded {
+                closed.append(&mut evicted);
+                self.not_sent(closed, parsed_sqls(items, &sent));
+                return Err(encode_err(e));
+            }
+            frontend::sync(&mut out);
+            // Its reply (`CloseComplete`s, `ReadyForQuery`) is not looked at: the server does
+            // not fail a `Close` of a missing name, and if the connection dies its statements
+            // die with it.
+            batch.push(Expect::Sync, |b| b.extend_from_slice(&out));
+        }
+        closed.append(&mut evicted);
+        Ok((sent, closed))
+    }
+
     async fn execute_batch_once(
         &self,
         items: &[(Statement, Params)],
     ) -> Result<Vec<Response>, Error> {
         let mut batch: Batch<PgCodec> = self.pipe.take_batch();
-        let mut sent = Vec::with_capacity(items.len());
-        for (stmt, params) in items {
-            let mut out = SpareBuf::new();
-            sent.push(self.encode_execute(stmt, params, &mut out)?);
-            batch.push(Expect::InBatch, |b| b.extend_from_slice(&out));
+        let (sent, closed) = self.encode_batch(items, &mut batch)?;
+        if let Err(e) = self.pipe.run(&mut batch).await {
+            // Refused unsent while the connection stays open (outbound buffer full).
+            if !e.is_closed() {
+                self.not_sent(closed, parsed_sqls(items, &sent));
+            }
+            return Err(Error::from(e));
         }
-        batch.push(Expect::Sync, frontend::sync);
-        self.pipe.run(&mut batch).await.map_err(Error::from)?;
         let mut replies = Vec::with_capacity(items.len());
         for k in 0..items.len() {
             let reply = batch
@@ -577,6 +706,18 @@ impl Connection {
             self.pipe.close();
         }
     }
+}
+
+/// The SQL of the statements of a batch whose `Parse` was encoded (`sent`, from the first).
+fn parsed_sqls<'a>(
+    items: &'a [(Statement, Params)],
+    sent: &'a [Sent],
+) -> impl Iterator<Item = &'a str> + 'a {
+    items
+        .iter()
+        .zip(sent)
+        .filter(|(_, sent)| sent.parsed)
+        .map(|((stmt, _), _)| &*stmt.sql)
 }
 
 /// SCRAM's server-first step. Its PBKDF2 (as many iterations as the server asks, up to the

@@ -131,7 +131,7 @@ impl Local {
             let Some(run) = self.run.take() else {
                 return Poll::Ready(Err(Error::protocol("statement run lost")));
             };
-            let response = match conn.finish_execute(run, outcome) {
+            let response = match conn.finish_execute(&self.stmt, &mut self.sent, run, outcome) {
                 Ok(response) => response,
                 Err(e) => return Poll::Ready(Err(e)),
             };

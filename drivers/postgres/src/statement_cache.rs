@@ -33,7 +33,9 @@ pub(crate) struct StatementCache {
     capacity: usize,
     next_id: u64,
     clock: u64,
-    /// Evicted names to `Close` with the next request.
+    /// Names the cache no longer holds whose statements may still exist on the server: each
+    /// stays here until a request that `Close`s it is on its way to the server (see
+    /// [`take_to_close`](Self::take_to_close)), so no name is forgotten unclosed.
     to_close: Vec<String>,
 }
 
@@ -48,9 +50,22 @@ impl StatementCache {
         }
     }
 
-    /// Names to `Close` before the next statement (evicted ones), taken.
-    pub(crate) fn drain_to_close(&mut self) -> std::vec::Drain<'_, String> {
-        self.to_close.drain(..)
+    /// The names to `Close`, taken: the caller puts their `Close`s at the start of its
+    /// request, and gives them back ([`close_again`](Self::close_again)) if that request is
+    /// not sent after all. Nothing is allocated when there are none.
+    pub(crate) fn take_to_close(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.to_close)
+    }
+
+    /// Names taken by [`take_to_close`](Self::take_to_close) whose `Close`s were not sent: the
+    /// next request closes them.
+    pub(crate) fn close_again(&mut self, names: Vec<String>) {
+        if self.to_close.is_empty() {
+            // Keeps the taken vector (and its capacity) instead of copying into a new one.
+            self.to_close = names;
+        } else {
+            self.to_close.extend(names);
+        }
     }
 
     /// The name of `sql`'s statement, marked as just used; created (to be parsed) when new.
@@ -160,8 +175,25 @@ mod tests {
         assert!(cache.name_for(&b).parse);
         assert!(!cache.name_for(&a).parse);
         assert!(cache.name_for(&c).parse);
-        assert_eq!(cache.drain_to_close().collect::<Vec<_>>(), ["cl2"]);
+        assert_eq!(cache.take_to_close(), ["cl2"]);
+        assert!(cache.take_to_close().is_empty());
         assert!(!cache.name_for(&a).parse);
         assert!(cache.name_for(&b).parse);
+    }
+
+    #[test]
+    fn names_given_back_are_closed_with_the_next_request() {
+        let mut cache = StatementCache::new(1);
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        cache.name_for(&a);
+        cache.name_for(&b);
+        let taken = cache.take_to_close();
+        assert_eq!(taken, ["cl1"]);
+        // Evicted while the taken names were out.
+        cache.name_for(&c);
+        cache.close_again(taken);
+        let mut left = cache.take_to_close();
+        left.sort();
+        assert_eq!(left, ["cl1", "cl2"]);
     }
 }
