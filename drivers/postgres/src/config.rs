@@ -705,17 +705,16 @@ impl Config {
                 let ms = number(&value)?;
                 self.copy_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
-            "sslmode" | "sslrootcert" | "sslcert" | "sslkey" | "sslnegotiation"
+            "sslpassword" => self.ignore(
+                key,
+                "encrypted client keys are not supported: sslkey must be an unencrypted PEM key",
+            ),
+            "sslmode" | "sslrootcert" | "sslcert" | "sslkey" | "sslcertmode" | "sslnegotiation"
             | "channel_binding" => {
                 self.tls.set(key, &value)?;
             }
             other if conninfo::IGNORED.contains(&other) => {
                 self.ignore(other, "not implemented by corelane-postgres")
-            }
-            other if conninfo::TLS_NOT_YET.contains(&other) => {
-                return Err(Error::config(format!(
-                    "{other}: TLS settings are not supported yet by corelane-postgres"
-                )));
             }
             other => {
                 return Err(Error::config(format!(
@@ -943,7 +942,12 @@ mod tests {
         assert!(e.contains("multi-host"), "{e}");
         let e = parse("bogus=1").unwrap_err().to_string();
         assert!(e.contains("unknown connection parameter \"bogus\""), "{e}");
-        let e = parse("sslpassword=x").unwrap_err().to_string();
+        assert_eq!(
+            parse("sslpassword=x").unwrap().ignored_keys(),
+            ["sslpassword"]
+        );
+        assert!(parse("sslcertmode=disable").is_ok());
+        let e = parse("sslcertmode=require").unwrap_err().to_string();
         assert!(e.contains("not supported yet"), "{e}");
     }
 

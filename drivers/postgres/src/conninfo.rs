@@ -28,11 +28,6 @@ pub(crate) const IGNORED: &[&str] = &[
     "ssl_max_protocol_version",
 ];
 
-/// libpq's TLS keywords that are not handled (yet) by `Config::set`: refused with a clear
-/// "not supported yet" error rather than as unknown keys. Arms in `Config::set` for any of
-/// them take precedence over this list.
-pub(crate) const TLS_NOT_YET: &[&str] = &["sslpassword", "sslcertmode"];
-
 /// The environment variables libpq reads for defaults, with the keyword each one sets. They
 /// go through the same `Config::set` as the connection string's pairs.
 pub(crate) const ENV_VARS: &[(&str, &str)] = &[
@@ -332,9 +327,6 @@ mod tests {
 
     #[test]
     fn tables_do_not_overlap() {
-        for k in IGNORED {
-            assert!(!TLS_NOT_YET.contains(k), "{k}");
-        }
         for (var, _) in ENV_VARS {
             assert!(var.starts_with("PG"), "{var}");
         }

@@ -93,11 +93,17 @@
 //! [`Config::notes`]): `krbsrvname`, `gsslib`, `gssdelegation`, `gssencmode` (`require` is
 //! refused), `requirepeer`, `require_auth`, `tcp_user_timeout`, `load_balance_hosts`,
 //! `replication` (a false value; any other is refused), `sslcompression`, `sslcrl`,
-//! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`.
+//! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`,
+//! `sslpassword` (encrypted client keys are not supported: `sslkey` must be unencrypted).
+//! `sslcertmode` is honoured for `disable` and `allow` (the default).
 //!
 //! **Refused with a clear error for now:** several hosts (`host=a,b`,
-//! `postgres://a,b/app`), `service` (no `pg_service.conf`), and the TLS keywords not
-//! implemented yet: `sslpassword`, `sslcertmode`.
+//! `postgres://a,b/app`), `service` (no `pg_service.conf`), `sslcertmode=require` (rustls
+//! does not tell whether the server asked for the certificate).
+//!
+//! Without `sslcert`/`sslkey`, `~/.postgresql/postgresql.crt` and `postgresql.key` are
+//! presented when both exist, and `~/.postgresql/root.crt` is trusted when it exists, as in
+//! libpq.
 //!
 //! **Environment.** `Config::parse` fills what the string does not say from libpq's
 //! variables — `PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`,

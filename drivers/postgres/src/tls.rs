@@ -116,6 +116,8 @@ pub(crate) struct TlsOptions {
     pub(crate) root_cert: Option<RootCert>,
     pub(crate) cert: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
+    /// `sslcertmode=disable`: never present a client certificate, even a configured one.
+    pub(crate) no_client_cert: bool,
     pub(crate) channel_binding: ChannelBinding,
     /// The TLS configuration built from the above, once: connections share it.
     built: Arc<OnceLock<Resolved>>,
@@ -144,6 +146,20 @@ impl TlsOptions {
             }
             "sslcert" => self.cert = Some(PathBuf::from(value)),
             "sslkey" => self.key = Some(PathBuf::from(value)),
+            "sslcertmode" => {
+                self.no_client_cert = match value {
+                    "disable" => true,
+                    "allow" => false,
+                    // libpq fails when the server did not ask for the certificate; rustls does
+                    // not tell us whether it asked, so this is refused rather than weakened.
+                    "require" => {
+                        return Err(Error::config(
+                            "sslcertmode=require is not supported yet (use allow, the default)",
+                        ))
+                    }
+                    other => return Err(Error::config(format!("unknown sslcertmode {other:?}"))),
+                }
+            }
             "sslnegotiation" => {
                 self.negotiation = match value {
                     "postgres" => SslNegotiation::Postgres,
@@ -239,7 +255,12 @@ impl TlsOptions {
             }
             None => {}
         }
-        match (&self.cert, &self.key) {
+        let (cert, key) = match (&self.cert, &self.key) {
+            _ if self.no_client_cert => (None, None),
+            (None, None) => default_client_cert().unzip(),
+            (cert, key) => (cert.clone(), key.clone()),
+        };
+        match (&cert, &key) {
             (Some(cert), Some(key)) => {
                 builder = builder
                     .client_cert_pem_files(cert, key)
@@ -259,6 +280,14 @@ impl TlsOptions {
             tls: Some(tls),
         })
     }
+}
+
+/// `~/.postgresql/postgresql.crt` and `.key` when both exist (libpq's default `sslcert` and
+/// `sslkey`; without them no client certificate is presented).
+fn default_client_cert() -> Option<(PathBuf, PathBuf)> {
+    let dir = PathBuf::from(std::env::var_os("HOME")?).join(".postgresql");
+    let (cert, key) = (dir.join("postgresql.crt"), dir.join("postgresql.key"));
+    (cert.is_file() && key.is_file()).then_some((cert, key))
 }
 
 /// `~/.postgresql/root.crt` when it exists (libpq's default `sslrootcert`).

@@ -355,6 +355,18 @@ fn client_certificate_is_presented() {
     .get(0)
     .unwrap();
     assert_eq!(dn, None);
+    // sslcertmode=disable keeps a configured certificate to itself.
+    let client = new_client(&format!("{url}&sslcertmode=disable"));
+    let dn: Option<String> = guard("sslcertmode=disable", move || {
+        block_on(client.query_one(
+            "SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        ))
+    })
+    .unwrap()
+    .get(0)
+    .unwrap();
+    assert_eq!(dn, None);
 }
 
 #[test]

@@ -163,7 +163,7 @@ impl TlsConfigBuilder {
         // The key's parse error is not shown: it could quote key material.
         let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsError::Config {
             what: "client key",
-            reason: "no PEM private key (PKCS#8, PKCS#1 or SEC1) found".to_owned(),
+            reason: "no unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1) found".to_owned(),
         })?;
         self.client_auth = Some((chain, key));
         Ok(self)
