@@ -150,6 +150,16 @@ impl ToArg for f32 {
     }
 }
 
+/// The 36-character hyphenated lowercase form (`67e55044-10b1-426f-9247-bb680e5fe0c8`), what
+/// `Uuid::to_string` gives and what Redis users usually store.
+#[cfg(feature = "uuid")]
+impl ToArg for uuid::Uuid {
+    fn write_args<S: ArgSink + ?Sized>(&self, sink: &mut S) {
+        let mut buf = uuid::Uuid::encode_buffer();
+        sink.push_arg(self.hyphenated().encode_lower(&mut buf).as_bytes());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +220,13 @@ mod tests {
         assert_eq!(args(("a", "b", "c", 4)), strs(&["a", "b", "c", "4"]));
         assert_eq!(args(vec![("a", 1), ("b", 2)]), strs(&["a", "1", "b", "2"]));
         assert_eq!(args((vec!["k1", "k2"], ["v"])), strs(&["k1", "k2", "v"]));
+    }
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn uuid_is_hyphenated_text() {
+        let id = uuid::Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
+        assert_eq!(args(id), strs(&["67e55044-10b1-426f-9247-bb680e5fe0c8"]));
+        assert_eq!(args([id, id]).len(), 2);
     }
 }
