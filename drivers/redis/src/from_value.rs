@@ -14,8 +14,14 @@ use crate::Error;
 ///
 /// Implemented for `Value` (the raw reply), `()`, `bool`, the integer types (except `u8`: use
 /// `Vec<u8>`/`Bytes` for binary data), `f32`/`f64`, `String`, `Vec<u8>`, `Bytes`, `Option<T>`
-/// (nil is `None`), `Vec<T>`, `HashMap`/`BTreeMap` (from RESP3 maps and RESP2 flat arrays),
-/// `HashSet`/`BTreeSet`, and tuples of up to 6 elements.
+/// (nil is `None`), `Vec<T>`, `HashMap`/`BTreeMap` (from RESP3 maps, RESP2 flat arrays and
+/// arrays of two-element arrays), `HashSet`/`BTreeSet` (from arrays and RESP3 sets), tuples of
+/// up to 6 elements (a `Vec` of tuples reads both a flat RESP2 array and a RESP3 array of
+/// arrays), and, with the `uuid` feature, `uuid::Uuid`.
+///
+/// A reply of the wrong shape is an [`Error::is_type_mismatch`] error, never a panic. An
+/// implementation for a type of your own reports one with [`Error::type_mismatch`] or
+/// [`Error::custom`] (see the crate docs for an example).
 pub trait FromValue: Sized {
     /// Converts a reply.
     fn from_value(value: Value) -> Result<Self, Error>;
@@ -198,11 +204,29 @@ fn is_aggregate(value: &Value) -> bool {
     )
 }
 
-/// Key/value pairs from a RESP3 map or a RESP2 flat array.
+/// True for a two-element array (a RESP3 `[member, score]` pair).
+fn is_pair(value: &Value) -> bool {
+    matches!(value, Value::Array(v) if v.len() == 2)
+}
+
+/// Key/value pairs from a RESP3 map, a RESP2 flat array (`k1, v1, k2, v2`), or an array of
+/// two-element arrays (RESP3 `ZRANGE … WITHSCORES`: `[[m1, s1], [m2, s2]]`). An array
+/// whose elements are all pairs is read as pairs, not as a flat array of array keys and
+/// array values.
 fn pairs(value: Value) -> Result<Vec<(Value, Value)>, Error> {
     match ok(value)? {
         Value::Map(pairs) => Ok(pairs),
         Value::Null(_) => Ok(Vec::new()),
+        Value::Array(nested) if !nested.is_empty() && nested.iter().all(is_pair) => {
+            let mut out = Vec::with_capacity(nested.len());
+            for pair in nested {
+                let mut it = elements(pair, "a pair")?.into_iter();
+                if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    out.push((k, v));
+                }
+            }
+            Ok(out)
+        }
         Value::Array(flat) => {
             if flat.len() % 2 != 0 {
                 return Err(Error::type_mismatch(
@@ -416,6 +440,22 @@ mod tests {
         assert!(BTreeMap::<String, i64>::from_value(Value::Map(vec![]))
             .unwrap()
             .is_empty());
+        // RESP3 ZRANGE … WITHSCORES: an array of [member, score] pairs.
+        let nested = Value::Array(vec![
+            Value::Array(vec![bulk("a"), Value::Double(1.5)]),
+            Value::Array(vec![bulk("b"), Value::Double(2.0)]),
+        ]);
+        let m: HashMap<String, f64> = FromValue::from_value(nested.clone()).unwrap();
+        assert_eq!(m["a"], 1.5);
+        let m: BTreeMap<String, f64> = FromValue::from_value(nested).unwrap();
+        assert_eq!(m["b"], 2.0);
+        // Not all pairs: read flat, so arrays as keys and values still work.
+        let flat_of_arrays = Value::Array(vec![
+            Value::Array(vec![bulk("k")]),
+            Value::Array(vec![int(1), int(2)]),
+        ]);
+        let m: HashMap<Vec<String>, Vec<i64>> = FromValue::from_value(flat_of_arrays).unwrap();
+        assert_eq!(m[&vec!["k".to_string()]], [1, 2]);
         // Nested values: a map of lists.
         let nested = Value::Map(vec![(bulk("k"), Value::Array(vec![int(1), int(2)]))]);
         let m: HashMap<String, Vec<i64>> = FromValue::from_value(nested).unwrap();
@@ -429,6 +469,14 @@ mod tests {
             .unwrap_err()
             .is_type_mismatch());
         assert!(BTreeMap::<String, String>::from_value(odd)
+            .unwrap_err()
+            .is_type_mismatch());
+        // Pairs mixed with a triple: neither all pairs nor a valid flat array of values.
+        let mixed = Value::Array(vec![
+            Value::Array(vec![bulk("a"), int(1)]),
+            Value::Array(vec![bulk("b"), int(2), int(3)]),
+        ]);
+        assert!(HashMap::<String, i64>::from_value(mixed)
             .unwrap_err()
             .is_type_mismatch());
         for scalar in [bulk("x"), int(3), Value::Set(vec![bulk("a"), bulk("b")])] {
