@@ -9,10 +9,26 @@ pub use corelane_redis_proto::ServerError;
 
 /// What went wrong. Use the `is_*` helpers and [`Error::server_error`] rather than matching
 /// on text.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error(transparent)]
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: Kind,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            // The error given to `Error::custom` itself (not the `Arc` around it), so that
+            // `downcast_ref` finds its type.
+            Kind::Convert { cause, .. } => Some(&**cause),
+            other => std::error::Error::source(other),
+        }
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,6 +55,13 @@ enum Kind {
     WorkerClosed,
     #[error("unexpected reply: {0}")]
     Type(String),
+    #[error("unexpected reply: {message}")]
+    Convert {
+        message: String,
+        // Not a `#[source]` (nor named `source`): `Error::source` hands out the error inside
+        // the `Arc`.
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
     #[error("transaction aborted: a WATCHed key changed (EXEC returned null)")]
     ExecAborted,
     #[error("runtime error: {0}")]
@@ -93,8 +116,49 @@ impl Error {
         Kind::Timeout(after).into()
     }
 
-    pub(crate) fn type_mismatch(message: impl Into<String>) -> Self {
+    /// A reply that does not have the shape or content a conversion wants: what a
+    /// [`FromValue`](crate::FromValue) implementation returns for a mismatch.
+    /// [`is_type_mismatch`](Self::is_type_mismatch) is true for it.
+    ///
+    /// ```
+    /// use corelane_redis::Error;
+    ///
+    /// let e = Error::type_mismatch("expected a point as `x,y`");
+    /// assert!(e.is_type_mismatch());
+    /// assert_eq!(e.to_string(), "unexpected reply: expected a point as `x,y`");
+    /// ```
+    pub fn type_mismatch(message: impl Into<String>) -> Self {
         Kind::Type(message.into()).into()
+    }
+
+    /// A reply a conversion could not parse, with the parser's error as the
+    /// [`source`](std::error::Error::source) (a `serde_json::Error`, a `ParseIntError`, a
+    /// user type's own error). [`is_type_mismatch`](Self::is_type_mismatch) is true for it, and
+    /// [`custom_source`](Self::custom_source) gives the error back.
+    ///
+    /// ```
+    /// use corelane_redis::Error;
+    ///
+    /// let parse = "x".parse::<u8>().unwrap_err();
+    /// let e = Error::custom(parse.clone());
+    /// assert!(e.is_type_mismatch());
+    /// assert_eq!(e.to_string(), format!("unexpected reply: {parse}"));
+    /// assert!(e.custom_source().is_some_and(|s| s.is::<std::num::ParseIntError>()));
+    /// ```
+    pub fn custom(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Kind::Convert {
+            message: source.to_string(),
+            cause: Arc::new(source),
+        }
+        .into()
+    }
+
+    /// The error given to [`Error::custom`], when this is one (downcast it to its type).
+    pub fn custom_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match &self.kind {
+            Kind::Convert { cause, .. } => Some(&**cause),
+            _ => None,
+        }
     }
 
     pub(crate) fn exec_aborted() -> Self {
@@ -171,9 +235,10 @@ impl Error {
         matches!(self.kind, Kind::Timeout(_))
     }
 
-    /// True when the reply did not have the type asked for.
+    /// True when the reply did not have the type asked for, or could not be parsed as it
+    /// (including errors made with [`Error::type_mismatch`] and [`Error::custom`]).
     pub fn is_type_mismatch(&self) -> bool {
-        matches!(self.kind, Kind::Type(_))
+        matches!(self.kind, Kind::Type(_) | Kind::Convert { .. })
     }
 
     /// True when `EXEC` was aborted because a watched key changed.
@@ -241,5 +306,33 @@ impl From<corelane_runtime::SubmitError> for Error {
             corelane_runtime::SubmitError::Panicked(panicked) => Kind::Panicked(panicked).into(),
             _ => Kind::WorkerClosed.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn user_constructors_are_type_mismatches() {
+        let e = Error::type_mismatch("bad point");
+        assert!(e.is_type_mismatch() && !e.is_closed() && e.code().is_none());
+        assert!(e.custom_source().is_none() && e.source().is_none());
+
+        let parse = "nope".parse::<i32>().unwrap_err();
+        let e = Error::custom(parse.clone());
+        assert!(e.is_type_mismatch());
+        assert_eq!(e.to_string(), format!("unexpected reply: {parse}"));
+        let source = e.source().unwrap();
+        assert!(source.downcast_ref::<std::num::ParseIntError>().is_some());
+        assert_eq!(
+            e.custom_source()
+                .unwrap()
+                .downcast_ref::<std::num::ParseIntError>(),
+            Some(&parse)
+        );
+        // Clone keeps the source.
+        assert!(e.clone().custom_source().is_some());
     }
 }

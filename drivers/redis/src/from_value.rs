@@ -14,8 +14,14 @@ use crate::Error;
 ///
 /// Implemented for `Value` (the raw reply), `()`, `bool`, the integer types (except `u8`: use
 /// `Vec<u8>`/`Bytes` for binary data), `f32`/`f64`, `String`, `Vec<u8>`, `Bytes`, `Option<T>`
-/// (nil is `None`), `Vec<T>`, `HashMap`/`BTreeMap` (from RESP3 maps and RESP2 flat arrays),
-/// `HashSet`/`BTreeSet`, and tuples of up to 6 elements.
+/// (nil is `None`), `Vec<T>`, `HashMap`/`BTreeMap` (from RESP3 maps, RESP2 flat arrays and
+/// arrays of two-element arrays), `HashSet`/`BTreeSet` (from arrays and RESP3 sets), tuples of
+/// up to 6 elements (a `Vec` of tuples reads both a flat RESP2 array and a RESP3 array of
+/// arrays), and, with the `uuid` feature, `uuid::Uuid`.
+///
+/// A reply of the wrong shape is an [`Error::is_type_mismatch`] error, never a panic. An
+/// implementation for a type of your own reports one with [`Error::type_mismatch`] or
+/// [`Error::custom`] (see the crate docs for an example).
 pub trait FromValue: Sized {
     /// Converts a reply.
     fn from_value(value: Value) -> Result<Self, Error>;
@@ -76,7 +82,7 @@ impl FromValue for bool {
     }
 }
 
-fn text_of(value: &Value) -> Option<&[u8]> {
+pub(crate) fn text_of(value: &Value) -> Option<&[u8]> {
     match value {
         Value::SimpleString(b) | Value::BulkString(b) | Value::BigNumber(b) => Some(b),
         Value::Verbatim { text, .. } => Some(text),
@@ -198,11 +204,29 @@ fn is_aggregate(value: &Value) -> bool {
     )
 }
 
-/// Key/value pairs from a RESP3 map or a RESP2 flat array.
+/// True for a two-element array (a RESP3 `[member, score]` pair).
+fn is_pair(value: &Value) -> bool {
+    matches!(value, Value::Array(v) if v.len() == 2)
+}
+
+/// Key/value pairs from a RESP3 map, a RESP2 flat array (`k1, v1, k2, v2`), or an array of
+/// two-element arrays (RESP3 `ZRANGE … WITHSCORES`: `[[m1, s1], [m2, s2]]`). An array
+/// whose elements are all pairs is read as pairs, not as a flat array of array keys and
+/// array values.
 fn pairs(value: Value) -> Result<Vec<(Value, Value)>, Error> {
     match ok(value)? {
         Value::Map(pairs) => Ok(pairs),
         Value::Null(_) => Ok(Vec::new()),
+        Value::Array(nested) if !nested.is_empty() && nested.iter().all(is_pair) => {
+            let mut out = Vec::with_capacity(nested.len());
+            for pair in nested {
+                let mut it = elements(pair, "a pair")?.into_iter();
+                if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    out.push((k, v));
+                }
+            }
+            Ok(out)
+        }
         Value::Array(flat) => {
             if flat.len() % 2 != 0 {
                 return Err(Error::type_mismatch(
@@ -255,6 +279,21 @@ impl<T: FromValue + Ord> FromValue for BTreeSet<T> {
             .into_iter()
             .map(T::from_value)
             .collect()
+    }
+}
+
+/// From text in any of its forms (`67e55044-10b1-426f-9247-bb680e5fe0c8`, without hyphens,
+/// braced, `urn:uuid:`), or from 16 raw bytes (a UUID stored in binary). A nil reply is an
+/// error: read an `Option<Uuid>` to get `None` instead.
+#[cfg(feature = "uuid")]
+impl FromValue for uuid::Uuid {
+    fn from_value(value: Value) -> Result<Self, Error> {
+        let value = ok(value)?;
+        match text_of(&value) {
+            Some(raw) if raw.len() == 16 => uuid::Uuid::from_slice(raw).map_err(Error::custom),
+            Some(text) => uuid::Uuid::try_parse_ascii(text).map_err(Error::custom),
+            None => mismatch("a UUID", &value),
+        }
     }
 }
 
@@ -372,5 +411,228 @@ mod tests {
         assert!(Vec::<i64>::from_value(Value::Null(NullKind::Array))
             .unwrap()
             .is_empty());
+    }
+
+    fn int(i: i64) -> Value {
+        Value::Integer(i)
+    }
+
+    #[test]
+    fn maps_from_resp2_flat_arrays_and_resp3_maps() {
+        // HGETALL under RESP2: a flat array of field, value, ...
+        let flat = Value::Array(vec![bulk("a"), bulk("1"), bulk("b"), bulk("2")]);
+        let h: HashMap<String, i64> = FromValue::from_value(flat.clone()).unwrap();
+        assert_eq!(h, HashMap::from([("a".into(), 1), ("b".into(), 2)]));
+        let b: BTreeMap<String, String> = FromValue::from_value(flat).unwrap();
+        assert_eq!(b["b"], "2");
+        // ... and under RESP3: a map.
+        let map = Value::Map(vec![(bulk("a"), bulk("1")), (bulk("b"), bulk("2"))]);
+        let h: HashMap<String, u16> = FromValue::from_value(map.clone()).unwrap();
+        assert_eq!(h.len(), 2);
+        let b: BTreeMap<String, i64> = FromValue::from_value(map).unwrap();
+        assert_eq!(b, BTreeMap::from([("a".into(), 1), ("b".into(), 2)]));
+        // Nil / empty: an empty map.
+        assert!(
+            HashMap::<String, i64>::from_value(Value::Null(NullKind::Array))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(BTreeMap::<String, i64>::from_value(Value::Map(vec![]))
+            .unwrap()
+            .is_empty());
+        // RESP3 ZRANGE … WITHSCORES: an array of [member, score] pairs.
+        let nested = Value::Array(vec![
+            Value::Array(vec![bulk("a"), Value::Double(1.5)]),
+            Value::Array(vec![bulk("b"), Value::Double(2.0)]),
+        ]);
+        let m: HashMap<String, f64> = FromValue::from_value(nested.clone()).unwrap();
+        assert_eq!(m["a"], 1.5);
+        let m: BTreeMap<String, f64> = FromValue::from_value(nested).unwrap();
+        assert_eq!(m["b"], 2.0);
+        // Not all pairs: read flat, so arrays as keys and values still work.
+        let flat_of_arrays = Value::Array(vec![
+            Value::Array(vec![bulk("k")]),
+            Value::Array(vec![int(1), int(2)]),
+        ]);
+        let m: HashMap<Vec<String>, Vec<i64>> = FromValue::from_value(flat_of_arrays).unwrap();
+        assert_eq!(m[&vec!["k".to_string()]], [1, 2]);
+        // Nested values: a map of lists.
+        let nested = Value::Map(vec![(bulk("k"), Value::Array(vec![int(1), int(2)]))]);
+        let m: HashMap<String, Vec<i64>> = FromValue::from_value(nested).unwrap();
+        assert_eq!(m["k"], [1, 2]);
+    }
+
+    #[test]
+    fn maps_of_the_wrong_shape_are_type_errors() {
+        let odd = Value::Array(vec![bulk("a"), bulk("1"), bulk("b")]);
+        assert!(HashMap::<String, String>::from_value(odd.clone())
+            .unwrap_err()
+            .is_type_mismatch());
+        assert!(BTreeMap::<String, String>::from_value(odd)
+            .unwrap_err()
+            .is_type_mismatch());
+        // Pairs mixed with a triple: neither all pairs nor a valid flat array of values.
+        let mixed = Value::Array(vec![
+            Value::Array(vec![bulk("a"), int(1)]),
+            Value::Array(vec![bulk("b"), int(2), int(3)]),
+        ]);
+        assert!(HashMap::<String, i64>::from_value(mixed)
+            .unwrap_err()
+            .is_type_mismatch());
+        for scalar in [bulk("x"), int(3), Value::Set(vec![bulk("a"), bulk("b")])] {
+            assert!(HashMap::<String, String>::from_value(scalar.clone())
+                .unwrap_err()
+                .is_type_mismatch());
+            assert!(BTreeMap::<String, String>::from_value(scalar)
+                .unwrap_err()
+                .is_type_mismatch());
+        }
+        // A value of the wrong type inside.
+        let bad = Value::Map(vec![(bulk("a"), bulk("not a number"))]);
+        assert!(HashMap::<String, i64>::from_value(bad)
+            .unwrap_err()
+            .is_type_mismatch());
+        let e = HashMap::<String, i64>::from_value(Value::Error(ServerError::new("WRONGTYPE k")))
+            .unwrap_err();
+        assert_eq!(e.code(), Some("WRONGTYPE"));
+    }
+
+    #[test]
+    fn sets_from_arrays_and_resp3_sets() {
+        let members = vec![bulk("b"), bulk("a"), bulk("b")];
+        let h: HashSet<String> = FromValue::from_value(Value::Array(members.clone())).unwrap();
+        assert_eq!(h, HashSet::from(["a".into(), "b".into()]));
+        let b: BTreeSet<String> = FromValue::from_value(Value::Set(members)).unwrap();
+        assert_eq!(b.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        let b: BTreeSet<i64> = FromValue::from_value(Value::Set(vec![int(2), bulk("1")])).unwrap();
+        assert_eq!(b, BTreeSet::from([1, 2]));
+        assert!(HashSet::<String>::from_value(Value::Null(NullKind::Array))
+            .unwrap()
+            .is_empty());
+        assert!(HashSet::<String>::from_value(bulk("a"))
+            .unwrap_err()
+            .is_type_mismatch());
+        assert!(BTreeSet::<i64>::from_value(Value::Set(vec![bulk("x")]))
+            .unwrap_err()
+            .is_type_mismatch());
+    }
+
+    #[test]
+    fn options() {
+        assert_eq!(Option::<i64>::from_value(int(4)).unwrap(), Some(4));
+        for nil in [NullKind::Null, NullKind::Bulk, NullKind::Array] {
+            assert_eq!(Option::<i64>::from_value(Value::Null(nil)).unwrap(), None);
+            assert_eq!(
+                Option::<Vec<String>>::from_value(Value::Null(nil)).unwrap(),
+                None
+            );
+        }
+        // Nil elements of an array (MGET).
+        let v: Vec<Option<String>> =
+            FromValue::from_value(Value::Array(vec![bulk("a"), Value::Null(NullKind::Bulk)]))
+                .unwrap();
+        assert_eq!(v, [Some("a".into()), None]);
+        assert!(Option::<i64>::from_value(bulk("x"))
+            .unwrap_err()
+            .is_type_mismatch());
+        let e = Option::<i64>::from_value(Value::Error(ServerError::new("ERR x"))).unwrap_err();
+        assert_eq!(e.code(), Some("ERR"));
+    }
+
+    #[test]
+    fn pairs_from_flat_resp2_and_nested_resp3_replies() {
+        // ZRANGE z 0 -1 WITHSCORES under RESP2: member, score, member, score.
+        let resp2 = Value::Array(vec![bulk("a"), bulk("1.5"), bulk("b"), bulk("2")]);
+        // ... under RESP3: an array of [member, score] pairs with double scores.
+        let resp3 = Value::Array(vec![
+            Value::Array(vec![bulk("a"), Value::Double(1.5)]),
+            Value::Array(vec![bulk("b"), Value::Double(2.0)]),
+        ]);
+        let want = vec![("a".to_string(), 1.5), ("b".to_string(), 2.0)];
+        for reply in [resp2, resp3] {
+            let got: Vec<(String, f64)> = FromValue::from_value(reply).unwrap();
+            assert_eq!(got, want);
+        }
+        // A map read as a list of pairs keeps wire order.
+        let map = Value::Map(vec![(bulk("x"), int(1)), (bulk("y"), int(2))]);
+        let got: Vec<(String, i64)> = FromValue::from_value(map).unwrap();
+        assert_eq!(got, [("x".into(), 1), ("y".into(), 2)]);
+        // Triples, and nested tuples: (name, (x, y)).
+        let flat = Value::Array(vec![bulk("a"), int(1), int(2), bulk("b"), int(3), int(4)]);
+        let got: Vec<(String, i64, i64)> = FromValue::from_value(flat).unwrap();
+        assert_eq!(got[1], ("b".into(), 3, 4));
+        let nested = Value::Array(vec![Value::Array(vec![
+            bulk("a"),
+            Value::Array(vec![int(1), int(2)]),
+        ])]);
+        let got: Vec<(String, (i64, i64))> = FromValue::from_value(nested).unwrap();
+        assert_eq!(got, [("a".into(), (1, 2))]);
+        // A tuple itself, from a RESP3 set or a map entry-pair array.
+        let t: (String, String) =
+            FromValue::from_value(Value::Set(vec![bulk("p"), bulk("q")])).unwrap();
+        assert_eq!(t, ("p".into(), "q".into()));
+        assert!(Vec::<(String, f64)>::from_value(Value::Array(vec![]))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn pairs_of_the_wrong_shape_are_type_errors() {
+        let cases = [
+            // Flat, odd length.
+            Value::Array(vec![bulk("a"), bulk("1"), bulk("b")]),
+            // Nested, a pair of the wrong length.
+            Value::Array(vec![
+                Value::Array(vec![bulk("a"), bulk("1")]),
+                Value::Array(vec![bulk("b")]),
+            ]),
+            // Nested then flat.
+            Value::Array(vec![Value::Array(vec![bulk("a"), bulk("1")]), bulk("b")]),
+            // Flat then nested: a score that is an array.
+            Value::Array(vec![bulk("a"), Value::Array(vec![])]),
+            // Not an array.
+            bulk("a"),
+            int(1),
+        ];
+        for reply in cases {
+            let e = Vec::<(String, f64)>::from_value(reply.clone()).unwrap_err();
+            assert!(e.is_type_mismatch(), "{reply:?}: {e}");
+        }
+        assert!(<(i64, i64, i64)>::from_value(Value::Array(vec![int(1); 4]))
+            .unwrap_err()
+            .is_type_mismatch());
+        assert!(<(i64, i64)>::from_value(Value::Null(NullKind::Array))
+            .unwrap_err()
+            .is_type_mismatch());
+    }
+
+    #[cfg(feature = "uuid")]
+    #[test]
+    fn uuids() {
+        let id = uuid::Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
+        for text in [
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "67E55044-10B1-426F-9247-BB680E5FE0C8",
+            "67e5504410b1426f9247bb680e5fe0c8",
+            "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+            "urn:uuid:67e55044-10b1-426f-9247-bb680e5fe0c8",
+        ] {
+            assert_eq!(uuid::Uuid::from_value(bulk(text)).unwrap(), id, "{text}");
+        }
+        let raw = Value::BulkString(Bytes::copy_from_slice(id.as_bytes()));
+        assert_eq!(uuid::Uuid::from_value(raw).unwrap(), id);
+        assert_eq!(
+            Option::<uuid::Uuid>::from_value(Value::Null(NullKind::Bulk)).unwrap(),
+            None
+        );
+        let e = uuid::Uuid::from_value(bulk("67e55044-10b1-426f-9247")).unwrap_err();
+        assert!(e.is_type_mismatch());
+        assert!(e.custom_source().unwrap().is::<uuid::Error>());
+        for bad in [int(5), Value::Null(NullKind::Bulk), Value::Array(vec![])] {
+            assert!(uuid::Uuid::from_value(bad).unwrap_err().is_type_mismatch());
+        }
+        let set: HashSet<uuid::Uuid> =
+            FromValue::from_value(Value::Set(vec![bulk(&id.to_string())])).unwrap();
+        assert!(set.contains(&id));
     }
 }

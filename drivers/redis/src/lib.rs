@@ -86,6 +86,69 @@
 //! authenticated, so only for tests. The key and the password never appear in `Debug` or
 //! error text.
 //!
+//! # Replies and arguments of your own types
+//!
+//! A reply becomes any [`FromValue`] type: scalars, `Option<T>` (nil is `None`), `Vec<T>`,
+//! `HashMap`/`BTreeMap` (from a RESP3 map or a RESP2 flat array: `HGETALL`), `HashSet`/
+//! `BTreeSet`, and tuples, including `Vec<(member, score)>` from `ZRANGE … WITHSCORES` under
+//! either protocol. An argument is any [`ToArg`] type; a `Vec<T>`, `&[T]`, `[T; N]` or tuple
+//! sends one argument per element (`Vec<u8>` and `&[u8]` stay one binary argument).
+//!
+//! Implementing both for a type of your own needs only this crate: [`ArgSink`] receives the
+//! arguments, [`Value`] is the reply, and [`Error::type_mismatch`] / [`Error::custom`] report a
+//! reply your type cannot be made from.
+//!
+//! ```
+//! use corelane_redis::{ArgSink, Cmd, Error, FromValue, ToArg, Value};
+//!
+//! /// Stored as `x,y`.
+//! #[derive(Debug, PartialEq)]
+//! struct Point {
+//!     x: i64,
+//!     y: i64,
+//! }
+//!
+//! impl ToArg for Point {
+//!     fn write_args<S: ArgSink + ?Sized>(&self, sink: &mut S) {
+//!         sink.push_arg(format!("{},{}", self.x, self.y).as_bytes());
+//!     }
+//! }
+//!
+//! impl FromValue for Point {
+//!     fn from_value(value: Value) -> Result<Self, Error> {
+//!         // `Value::from_value` turns an error reply into `Err` (keeping the server's code).
+//!         let text = String::from_value(Value::from_value(value)?)?;
+//!         let (x, y) = text
+//!             .split_once(',')
+//!             .ok_or_else(|| Error::type_mismatch(format!("expected `x,y`, got {text:?}")))?;
+//!         Ok(Point {
+//!             x: x.parse().map_err(Error::custom)?,
+//!             y: y.parse().map_err(Error::custom)?,
+//!         })
+//!     }
+//! }
+//!
+//! let cmd = Cmd::new("SET").arg("p").arg(Point { x: 1, y: -2 });
+//! assert_eq!(cmd.iter_args().nth(2), Some(&b"1,-2"[..]));
+//! // A list of them sends one argument each.
+//! let cmd = Cmd::new("RPUSH").arg("ps").arg(vec![Point { x: 0, y: 0 }, Point { x: 3, y: 4 }]);
+//! assert_eq!(cmd.argc(), 4);
+//!
+//! assert_eq!(Point::from_value(Value::BulkString("3,4".into()))?, Point { x: 3, y: 4 });
+//! let points: Vec<Option<Point>> = FromValue::from_value(Value::Array(vec![
+//!     Value::BulkString("5,6".into()),
+//!     Value::NULL,
+//! ]))?;
+//! assert_eq!(points, [Some(Point { x: 5, y: 6 }), None]);
+//! assert!(Point::from_value(Value::BulkString("3".into())).unwrap_err().is_type_mismatch());
+//! assert!(Point::from_value(Value::BulkString("3,z".into())).unwrap_err().is_type_mismatch());
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! Optional features (off by default): `serde_json` adds `Json<T>`, a value sent and
+//! read as JSON text; `uuid` adds `ToArg` (36-character hyphenated text) and `FromValue` for
+//! `uuid::Uuid`.
+//!
 //! Not yet: Cluster, Sentinel.
 
 mod blocking;
@@ -99,6 +162,8 @@ mod connection;
 mod error;
 mod exclusive;
 mod from_value;
+#[cfg(feature = "serde_json")]
+mod json;
 mod pipeline;
 mod pubsub;
 mod request;
@@ -112,11 +177,13 @@ pub use call::Call;
 pub use client::Client;
 pub use commands::{SetCondition, SetOptions};
 pub use config::{Addr, Config, Protocol, PushCallback, DEFAULT_PORT};
-pub use corelane_redis_proto::{Cmd, ToArg, Value};
+pub use corelane_redis_proto::{ArgSink, Cmd, NullKind, ToArg, Value};
 pub use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
 pub use error::{Error, ServerError};
 pub use exclusive::{Exclusive, MAX_TRANSACTION_ATTEMPTS};
 pub use from_value::FromValue;
+#[cfg(feature = "serde_json")]
+pub use json::Json;
 pub use pipeline::Pipeline;
 pub use pubsub::{Message, Subscriber, SubscriberHandle, SubscriberOptions};
 pub use scan::Scan;
