@@ -28,8 +28,21 @@ pub mod oid;
 mod primitive;
 mod uuid;
 
+#[cfg(feature = "chrono")]
+mod with_chrono;
+#[cfg(feature = "rust_decimal")]
+mod with_rust_decimal;
+#[cfg(feature = "serde_json")]
+mod with_serde_json;
+#[cfg(feature = "time")]
+mod with_time;
+#[cfg(feature = "uuid")]
+mod with_uuid;
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
 
 use bytes::BytesMut;
 
@@ -38,6 +51,8 @@ pub use self::datetime::{Date, DateTimeParts, Interval, Time, Timestamp, Timesta
 pub use self::json::Json;
 pub use self::numeric::Numeric;
 pub use self::uuid::Uuid;
+#[cfg(feature = "serde_json")]
+pub use self::with_serde_json::JsonOf;
 
 /// A PostgreSQL type OID.
 pub type Oid = u32;
@@ -91,6 +106,19 @@ pub enum TypeError {
     /// An array has more than 6 dimensions (PostgreSQL's `MAXDIM`).
     #[error("array has {0} dimensions; at most 6 are allowed")]
     TooManyDimensions(i32),
+    /// A special value (`NaN`, `infinity`, `-infinity`) that the Rust type cannot hold.
+    #[error("{what} value {value} cannot be represented as {rust}")]
+    NotFinite {
+        /// The PostgreSQL type (`numeric`, `date`, `timestamp`, `timestamptz`).
+        what: &'static str,
+        /// `NaN`, `infinity` or `-infinity`.
+        value: &'static str,
+        /// The Rust type.
+        rust: &'static str,
+    },
+    /// A JSON document could not be serialized or deserialized (the `serde_json` message).
+    #[error("JSON: {0}")]
+    Json(String),
 }
 
 /// A Rust value that can be sent as a binary-format parameter.
