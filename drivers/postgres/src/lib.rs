@@ -154,10 +154,39 @@
 //!
 //! Parameters are any [`ToSql`], columns are read with [`Row::get`] into any [`FromSql`]; both
 //! use PostgreSQL's binary format. Everything a program names is here: the [`types`] module
-//! (the traits, the bundled types, [`IsNull`], [`TypeError`], [`Oid`]), and the
-//! [`to_sql_checked!`] macro for your own [`ToSql`] impls — no direct dependency on
-//! `corelane-pg-proto` is needed. Popular crates' types come with cargo features of this
-//! crate (none is on by default), as in `postgres-types`:
+//! (the traits, the bundled types, [`IsNull`], [`TypeError`], [`Oid`]), the
+//! [`to_sql_checked!`] macro and [`bytes`] for your own [`ToSql`] impls — no direct
+//! dependency on `corelane-pg-proto` is needed. A conversion error is [`Error::is_type`], with
+//! the codec's [`TypeError`] in [`Error::as_type_error`].
+//!
+//! ```
+//! use corelane_postgres::bytes::BytesMut;
+//! use corelane_postgres::types::{IsNull, Oid, ToSql, TypeError};
+//! use corelane_postgres::{oid, to_sql_checked};
+//!
+//! /// An amount in cents, sent as `int8`.
+//! struct Cents(i64);
+//!
+//! impl ToSql for Cents {
+//!     fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+//!         self.0.to_sql(ty, out)
+//!     }
+//!     fn accepts(ty: Oid) -> bool {
+//!         ty == oid::INT8
+//!     }
+//!     to_sql_checked!();
+//! }
+//!
+//! let mut buf = BytesMut::new();
+//! assert_eq!(Cents(5).to_sql_checked(oid::INT8, &mut buf), Ok(IsNull::No));
+//! assert!(matches!(
+//!     Cents(5).to_sql_checked(oid::TEXT, &mut buf),
+//!     Err(TypeError::WrongType { .. })
+//! ));
+//! ```
+//!
+//! Popular crates' types come with cargo features of this crate (none is on by default), as
+//! in `postgres-types`:
 //!
 //! ```toml
 //! corelane-postgres = { version = "0.1", features = ["uuid", "chrono", "serde_json", "rust_decimal"] }
@@ -229,6 +258,9 @@ mod worker_state;
 pub use client::{Client, Outcome};
 pub use config::{Config, NoticeCallback, Password, TargetSessionAttrs};
 pub use copy::{copy_text_row, CopyBinary, CopyOutStream};
+/// The `bytes` crate, for [`ToSql::to_sql`]'s `BytesMut` in your own impls.
+#[doc(no_inline)]
+pub use corelane_pg_proto::bytes;
 pub use corelane_pg_proto::to_sql_checked;
 pub use corelane_pg_proto::types;
 pub use corelane_pg_proto::types::oid;

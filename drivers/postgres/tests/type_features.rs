@@ -19,7 +19,7 @@ use std::fmt::Debug;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use corelane_postgres::types::{JsonOf, Timestamp};
-use corelane_postgres::{Client, FromSql, Row, ToSql};
+use corelane_postgres::{Client, FromSql, Row, ToSql, TypeError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use support::{block_on, client_for, guard, shared_server};
@@ -76,6 +76,7 @@ async fn select_err<T: for<'a> FromSql<'a> + Debug>(client: &Client, expr: &str)
     let row = one(client, &sql, &[]).await;
     let err = row.get::<T>(0).expect_err(&sql);
     assert!(err.is_type(), "{sql}: {err}");
+    assert!(err.as_type_error().is_some(), "{sql}: {err}");
     err.to_string()
 }
 
@@ -129,6 +130,18 @@ fn chrono_types() {
                 assert_eq!(roundtrip(&client, "time", t).await, text);
             }
             select_err::<NaiveTime>(&client, "'24:00:00'::time").await;
+
+            // A value PostgreSQL cannot hold is refused before it is sent, typed.
+            let err = client
+                .query_one("SELECT $1::date", &[&NaiveDate::MIN])
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.as_type_error(),
+                Some(&TypeError::OutOfRange("date")),
+                "{err}"
+            );
+            assert!(err.to_string().contains("parameter $1"), "{err}");
 
             let dt = |y, mo, d, h, mi, s, us| ymd(y, mo, d).and_time(hms(h, mi, s, us));
             for (v, text) in [

@@ -17,6 +17,23 @@
 //! | arrays of the above | `Vec<T>` (1-D), [`Array<T>`] (up to 6 dimensions) |
 //! | NULL | `Option<T>` |
 //!
+//! With cargo features (off by default), popular crates' types too:
+//!
+//! | PostgreSQL | Rust | Feature |
+//! |---|---|---|
+//! | `uuid` | `uuid::Uuid` | `uuid` |
+//! | `date`, `time`, `timestamp` | `chrono::NaiveDate`, `NaiveTime`, `NaiveDateTime` | `chrono` |
+//! | `timestamptz` | `chrono::DateTime<Utc>`, `DateTime<FixedOffset>`, `DateTime<Local>` | `chrono` |
+//! | `date`, `time`, `timestamp`, `timestamptz` | `time::Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` | `time` |
+//! | `json`, `jsonb` | `serde_json::Value`, `JsonOf<T>` (any `T: Serialize`/`Deserialize`) | `serde_json` |
+//! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
+//!
+//! They share the bundled types' wire code and range checks: a value PostgreSQL cannot hold
+//! is refused before it is sent ([`TypeError::OutOfRange`]), and a PostgreSQL value the Rust
+//! type cannot hold is an error when read — `infinity` into a chrono/time type or `NaN` into a
+//! `Decimal` is [`TypeError::NotFinite`] — never a silent rounding. Sub-microsecond parts of
+//! chrono/time values are floored to the microsecond.
+//!
 //! Decoding checks the OID ([`FromSql::from_sql_nullable`]) and the exact byte layout; every
 //! mismatch is a [`TypeError`], never a panic.
 
