@@ -380,4 +380,38 @@ mod tests {
             o
         );
     }
+
+    proptest::proptest! {
+        /// Any PostgreSQL timestamp chrono can hold: same bytes back, same calendar as the
+        /// bundled type.
+        #[test]
+        fn any_timestamp(micros in -211_813_488_000_000_000i64..8_000_000_000_000_000_000) {
+            let bytes = micros.to_be_bytes();
+            let v: NaiveDateTime = dec(TIMESTAMP, &bytes).unwrap();
+            proptest::prop_assert_eq!(enc(&v, TIMESTAMP), bytes);
+            let p = Timestamp::Micros(micros).to_parts().unwrap();
+            proptest::prop_assert_eq!(
+                (chrono::Datelike::year(&v), chrono::Datelike::month(&v), chrono::Datelike::day(&v)),
+                (p.year, p.month, p.day)
+            );
+            proptest::prop_assert_eq!(
+                (v.hour(), v.minute(), v.second(), v.nanosecond() / 1000),
+                (p.hour, p.minute, p.second, p.microsecond)
+            );
+            let tz: DateTime<Utc> = dec(TIMESTAMPTZ, &bytes).unwrap();
+            proptest::prop_assert_eq!(tz.naive_utc(), v);
+        }
+
+        #[test]
+        fn any_date(days in -2_451_545i32..90_000_000) {
+            let bytes = days.to_be_bytes();
+            let v: NaiveDate = dec(DATE, &bytes).unwrap();
+            proptest::prop_assert_eq!(enc(&v, DATE), bytes);
+            let (y, m, d) = Date::Days(days).to_ymd().unwrap();
+            proptest::prop_assert_eq!(
+                (chrono::Datelike::year(&v), chrono::Datelike::month(&v), chrono::Datelike::day(&v)),
+                (y, m, d)
+            );
+        }
+    }
 }

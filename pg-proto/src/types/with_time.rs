@@ -296,4 +296,33 @@ mod tests {
             Err(TypeError::WrongType { .. })
         ));
     }
+
+    proptest::proptest! {
+        /// Any PostgreSQL timestamp the time crate can hold: same bytes back, same calendar
+        /// as the bundled type.
+        #[test]
+        fn any_timestamp(micros in -211_813_488_000_000_000i64..252_000_000_000_000_000) {
+            let bytes = micros.to_be_bytes();
+            let v: PrimitiveDateTime = dec(TIMESTAMP, &bytes).unwrap();
+            proptest::prop_assert_eq!(enc(&v, TIMESTAMP), bytes);
+            let p = Timestamp::Micros(micros).to_parts().unwrap();
+            proptest::prop_assert_eq!(
+                (v.year(), u32::from(u8::from(v.month())), u32::from(v.day())),
+                (p.year, p.month, p.day)
+            );
+            proptest::prop_assert_eq!(
+                (u32::from(v.hour()), u32::from(v.minute()), u32::from(v.second()), v.microsecond()),
+                (p.hour, p.minute, p.second, p.microsecond)
+            );
+            let tz: OffsetDateTime = dec(TIMESTAMPTZ, &bytes).unwrap();
+            proptest::prop_assert_eq!(enc(&tz, TIMESTAMPTZ), bytes);
+        }
+
+        #[test]
+        fn any_time(micros in 0i64..86_400_000_000) {
+            let bytes = micros.to_be_bytes();
+            let v: Time = dec(TIME, &bytes).unwrap();
+            proptest::prop_assert_eq!(enc(&v, TIME), bytes);
+        }
+    }
 }
