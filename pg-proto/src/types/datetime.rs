@@ -36,8 +36,7 @@ pub(crate) fn put_date_days(days: i64, out: &mut BytesMut) -> Result<IsNull, Typ
     if !(MIN_DATE..END_DATE).contains(&days) {
         return Err(TypeError::OutOfRange("date"));
     }
-    // In i32 range: END_DATE < i32::MAX.
-    out.put_i32(days as i32);
+    out.put_i32(i32::try_from(days).map_err(|_| TypeError::OutOfRange("date"))?);
     Ok(IsNull::No)
 }
 
