@@ -2,8 +2,11 @@
 //! `rust_decimal`) through a real server, in binary: each value sent as `$1::<type>` comes
 //! back equal, the server reads it as we meant (`::text`), and table columns of those types
 //! decode. Compiled only with all five features; `cargo test --workspace` has them on
-//! through `corelane-examples`' dependency on this crate (feature unification), and
-//! `cargo test -p corelane-postgres --all-features --test type_features` runs it alone.
+//! through `corelane-examples`' dependency on this crate (feature unification); to run it
+//! alone: `cargo test --workspace --test type_features` (the same unified features) or
+//! `cargo test -p corelane-postgres --all-features --test type_features`. Plain
+//! `cargo test -p corelane-postgres` builds it empty (0 tests): `-p` unifies only the
+//! selected package's features.
 #![cfg(all(
     feature = "uuid",
     feature = "chrono",
