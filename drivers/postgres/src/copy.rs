@@ -623,7 +623,7 @@ impl CopyBinary {
                 Ok(IsNull::No) => i32::try_from(out.len() - at - 4)
                     .map_err(|_| Error::type_error("a value too large for a binary COPY row")),
                 Ok(IsNull::Yes) => Ok(-1),
-                Err(e) => Err(Error::type_error(e)),
+                Err(e) => Err(Error::from(e)),
             };
             match written {
                 Ok(len) => {

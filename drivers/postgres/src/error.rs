@@ -32,7 +32,7 @@ enum Kind {
     #[error("no worker is available (the event loop shut down)")]
     WorkerClosed,
     #[error("type conversion: {0}")]
-    Type(String),
+    Type(String, Option<corelane_pg_proto::types::TypeError>),
     #[error("protocol error: {0}")]
     Protocol(String),
     #[error("query returned {0} rows, expected exactly one")]
@@ -112,7 +112,15 @@ impl Error {
         Kind::Db(e).into()
     }
     pub(crate) fn type_error(m: impl std::fmt::Display) -> Self {
-        Kind::Type(m.to_string()).into()
+        Kind::Type(m.to_string(), None).into()
+    }
+
+    /// A codec error `e` about `context` (`column 2`, `parameter $1`), kept typed.
+    pub(crate) fn type_error_in(
+        context: impl std::fmt::Display,
+        e: corelane_pg_proto::types::TypeError,
+    ) -> Self {
+        Kind::Type(format!("{context}: {e}"), Some(e)).into()
     }
     pub(crate) fn protocol(m: impl std::fmt::Display) -> Self {
         Kind::Protocol(m.to_string()).into()
@@ -324,7 +332,18 @@ impl Error {
 
     /// True when a value could not be converted.
     pub fn is_type(&self) -> bool {
-        matches!(self.kind, Kind::Type(_))
+        matches!(self.kind, Kind::Type(..))
+    }
+
+    /// The codec's [`TypeError`](corelane_pg_proto::types::TypeError) when a value could not
+    /// be encoded or decoded (a wrong type, `NaN` into a `Decimal`, `infinity` into a chrono
+    /// date, …); `None` for other errors, including type errors the driver itself raised (a
+    /// wrong parameter count, say).
+    pub fn as_type_error(&self) -> Option<&corelane_pg_proto::types::TypeError> {
+        match &self.kind {
+            Kind::Type(_, e) => e.as_ref(),
+            _ => None,
+        }
     }
 
     /// True when code run for this call on a worker (a `transaction` or `with_connection`
@@ -357,6 +376,6 @@ impl From<corelane_runtime::SubmitError> for Error {
 
 impl From<corelane_pg_proto::types::TypeError> for Error {
     fn from(e: corelane_pg_proto::types::TypeError) -> Self {
-        Kind::Type(e.to_string()).into()
+        Kind::Type(e.to_string(), Some(e)).into()
     }
 }

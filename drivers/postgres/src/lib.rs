@@ -155,6 +155,84 @@
 //! [`Error::is_tls`], with the reason in [`Error::tls_error`]; a server without TLS under
 //! `require` is [`Error::is_ssl_not_supported`]; an unmet `channel_binding=require` is
 //! [`Error::is_channel_binding`].
+//!
+//! # Types
+//!
+//! Parameters are any [`ToSql`], columns are read with [`Row::get`] into any [`FromSql`]; both
+//! use PostgreSQL's binary format. Everything a program names is here: the [`types`] module
+//! (the traits, the bundled types, [`IsNull`], [`TypeError`], [`Oid`]), the
+//! [`to_sql_checked!`] macro and [`bytes`] for your own [`ToSql`] impls — no direct
+//! dependency on `corelane-pg-proto` is needed. A conversion error is [`Error::is_type`], with
+//! the codec's [`TypeError`] in [`Error::as_type_error`].
+//!
+//! ```
+//! use corelane_postgres::bytes::BytesMut;
+//! use corelane_postgres::types::{IsNull, Oid, ToSql, TypeError};
+//! use corelane_postgres::{oid, to_sql_checked};
+//!
+//! /// An amount in cents, sent as `int8`.
+//! struct Cents(i64);
+//!
+//! impl ToSql for Cents {
+//!     fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+//!         self.0.to_sql(ty, out)
+//!     }
+//!     fn accepts(ty: Oid) -> bool {
+//!         ty == oid::INT8
+//!     }
+//!     to_sql_checked!();
+//! }
+//!
+//! let mut buf = BytesMut::new();
+//! assert_eq!(Cents(5).to_sql_checked(oid::INT8, &mut buf), Ok(IsNull::No));
+//! assert!(matches!(
+//!     Cents(5).to_sql_checked(oid::TEXT, &mut buf),
+//!     Err(TypeError::WrongType { .. })
+//! ));
+//! ```
+//!
+//! Popular crates' types come with cargo features of this crate (none is on by default), as
+//! in `postgres-types`:
+//!
+//! ```toml
+//! corelane-postgres = { version = "0.1", features = ["uuid", "chrono", "serde_json", "rust_decimal"] }
+//! ```
+//!
+//! | Rust | PostgreSQL | Feature |
+//! |---|---|---|
+//! | `bool` | `bool` | |
+//! | `i8` | `"char"` | |
+//! | `i16`, `i32`, `i64` | `int2`, `int4`, `int8` | |
+//! | `u32` | `oid` | |
+//! | `f32`, `f64` | `float4`, `float8` | |
+//! | `String`, `&str` | `text`, `varchar`, `name`, `bpchar`, `unknown` | |
+//! | `Vec<u8>`, `&[u8]`, `Bytes` | `bytea` | |
+//! | [`types::Uuid`] | `uuid` | |
+//! | [`types::Json`] (the document's text) | `json`, `jsonb` | |
+//! | [`types::Numeric`] (exact decimal text, `NaN`, `±Infinity`) | `numeric` | |
+//! | [`types::Date`], [`types::Time`], [`types::Timestamp`], [`types::TimestampTz`], [`types::Interval`] (with `±infinity`) | `date`, `time`, `timestamp`, `timestamptz`, `interval` | |
+//! | `uuid::Uuid` | `uuid` | `uuid` |
+//! | `chrono::NaiveDate` | `date` | `chrono` |
+//! | `chrono::NaiveTime` | `time` | `chrono` |
+//! | `chrono::NaiveDateTime` | `timestamp` | `chrono` |
+//! | `chrono::DateTime<Utc>`, `DateTime<FixedOffset>`, `DateTime<Local>` | `timestamptz` | `chrono` |
+//! | `time::Date` | `date` | `time` |
+//! | `time::Time` | `time` | `time` |
+//! | `time::PrimitiveDateTime` | `timestamp` | `time` |
+//! | `time::OffsetDateTime` | `timestamptz` | `time` |
+//! | `serde_json::Value` | `json`, `jsonb` | `serde_json` |
+//! | `types::JsonOf<T>` (`T: Serialize` to send, `T: Deserialize` to read) | `json`, `jsonb` | `serde_json` |
+//! | `rust_decimal::Decimal` | `numeric` | `rust_decimal` |
+//! | `Vec<T>` (1-D), [`types::Array<T>`] (up to 6 dimensions) of any of the above | arrays of the element type | as the element's |
+//! | `Option<T>` | NULL | |
+//!
+//! A value that the Rust type cannot hold is a typed error ([`Error::is_type`], from a
+//! [`TypeError`]), never a silent rounding: `infinity` read into a chrono or time type
+//! ([`TypeError::NotFinite`]), `NaN` or more than 28 fractional digits into a `Decimal`, a
+//! date before 4714 BC sent (refused before it is sent), `24:00:00` into a `NaiveTime`.
+//! Sub-microsecond parts of chrono and time values are dropped (floored), as PostgreSQL keeps
+//! microseconds. `timestamptz` carries an instant and no offset: `DateTime<FixedOffset>` and
+//! `OffsetDateTime` read back in UTC, `DateTime<Local>` in the local zone.
 
 mod cancel;
 mod client;
@@ -186,8 +264,13 @@ mod worker_state;
 pub use client::{Client, Outcome};
 pub use config::{Config, NoticeCallback, Password, TargetSessionAttrs};
 pub use copy::{copy_text_row, CopyBinary, CopyOutStream};
+/// The `bytes` crate, for [`ToSql::to_sql`]'s `BytesMut` in your own impls.
+#[doc(no_inline)]
+pub use corelane_pg_proto::bytes;
+pub use corelane_pg_proto::to_sql_checked;
+pub use corelane_pg_proto::types;
 pub use corelane_pg_proto::types::oid;
-pub use corelane_pg_proto::types::{FromSql, ToSql};
+pub use corelane_pg_proto::types::{FromSql, IsNull, Oid, ToSql, TypeError};
 pub use corelane_pg_proto::SqlState;
 pub use error::{DbError, Error};
 pub use listen::{Listener, ListenerOptions, Notification};

@@ -89,7 +89,7 @@ impl Row {
             oid::TEXT
         };
         T::from_sql_nullable(ty, raw)
-            .map_err(|e| Error::type_error(format!("column {}: {e}", idx.describe())))
+            .map_err(|e| Error::type_error_in(format_args!("column {}", idx.describe()), e))
     }
 
     /// The same as [`try_get`](Self::try_get) (both return `Result`; nothing here panics).

@@ -144,7 +144,10 @@ impl Statement {
                     -1
                 }
                 Err(e) => {
-                    return Err(Error::type_error(format!("parameter ${}: {e}", i + 1)));
+                    return Err(Error::type_error_in(
+                        format_args!("parameter ${}", i + 1),
+                        e,
+                    ));
                 }
             };
             if let Some(at) = encoded.get_mut(len_at..len_at + 4) {

@@ -16,8 +16,92 @@ use crate::to_sql_checked;
 
 /// Days from 1970-01-01 to 2000-01-01.
 const EPOCH_DAYS_FROM_UNIX: i64 = 10_957;
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-const EPOCH_MICROS_FROM_UNIX: i64 = EPOCH_DAYS_FROM_UNIX * MICROS_PER_DAY;
+pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub(crate) const EPOCH_MICROS_FROM_UNIX: i64 = EPOCH_DAYS_FROM_UNIX * MICROS_PER_DAY;
+
+/// Julian day number of 2000-01-01 (`POSTGRES_EPOCH_JDATE`).
+pub(crate) const EPOCH_JULIAN_DAY: i64 = 2_451_545;
+/// The first valid `date` (4714-11-24 BC, Julian day 0) in days since 2000-01-01.
+const MIN_DATE: i64 = -EPOCH_JULIAN_DAY;
+/// One past the last valid `date` (5874898-01-01), in days since 2000-01-01.
+const END_DATE: i64 = 2_147_483_494 - EPOCH_JULIAN_DAY;
+/// The first valid timestamp (4714-11-24 00:00 BC) in microseconds since 2000-01-01.
+const MIN_TIMESTAMP: i64 = MIN_DATE * MICROS_PER_DAY;
+/// One past the last valid timestamp (294277-01-01 00:00), in microseconds since 2000-01-01.
+const END_TIMESTAMP: i64 = 9_223_371_331_200_000_000;
+
+/// Writes a finite `date` (days since 2000-01-01), checked against PostgreSQL's range.
+#[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
+pub(crate) fn put_date_days(days: i64, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    if !(MIN_DATE..END_DATE).contains(&days) {
+        return Err(TypeError::OutOfRange("date"));
+    }
+    out.put_i32(i32::try_from(days).map_err(|_| TypeError::OutOfRange("date"))?);
+    Ok(IsNull::No)
+}
+
+/// Reads a finite `date` (days since 2000-01-01); an infinity is [`TypeError::NotFinite`].
+#[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
+pub(crate) fn get_date_days(raw: &[u8], rust: &'static str) -> Result<i64, TypeError> {
+    match i32::from_be_bytes(fixed(raw, "date")?) {
+        i32::MIN => Err(not_finite("date", "-infinity", rust)),
+        i32::MAX => Err(not_finite("date", "infinity", rust)),
+        d => Ok(i64::from(d)),
+    }
+}
+
+/// Writes a `time` (microseconds since midnight, `0..=24:00:00`).
+#[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
+pub(crate) fn put_time_micros(micros: i64, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    if !(0..=MICROS_PER_DAY).contains(&micros) {
+        return Err(TypeError::OutOfRange("time"));
+    }
+    out.put_i64(micros);
+    Ok(IsNull::No)
+}
+
+/// Reads a `time` (microseconds since midnight).
+#[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
+pub(crate) fn get_time_micros(raw: &[u8]) -> Result<i64, TypeError> {
+    let v = i64::from_be_bytes(fixed(raw, "time")?);
+    if !(0..=MICROS_PER_DAY).contains(&v) {
+        return Err(TypeError::OutOfRange("time"));
+    }
+    Ok(v)
+}
+
+/// Writes a finite `timestamp`/`timestamptz` (microseconds since 2000-01-01 00:00 UTC),
+/// checked against PostgreSQL's range.
+#[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
+pub(crate) fn put_timestamp_micros(
+    micros: i64,
+    what: &'static str,
+    out: &mut BytesMut,
+) -> Result<IsNull, TypeError> {
+    if !(MIN_TIMESTAMP..END_TIMESTAMP).contains(&micros) {
+        return Err(TypeError::OutOfRange(what));
+    }
+    out.put_i64(micros);
+    Ok(IsNull::No)
+}
+
+/// Reads a finite `timestamp`/`timestamptz`; an infinity is [`TypeError::NotFinite`].
+#[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
+pub(crate) fn get_timestamp_micros(
+    raw: &[u8],
+    what: &'static str,
+    rust: &'static str,
+) -> Result<i64, TypeError> {
+    match i64::from_be_bytes(fixed(raw, what)?) {
+        i64::MIN => Err(not_finite(what, "-infinity", rust)),
+        i64::MAX => Err(not_finite(what, "infinity", rust)),
+        m => Ok(m),
+    }
+}
+
+pub(crate) fn not_finite(what: &'static str, value: &'static str, rust: &'static str) -> TypeError {
+    TypeError::NotFinite { what, value, rust }
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {

@@ -17,6 +17,23 @@
 //! | arrays of the above | `Vec<T>` (1-D), [`Array<T>`] (up to 6 dimensions) |
 //! | NULL | `Option<T>` |
 //!
+//! With cargo features (off by default), popular crates' types too:
+//!
+//! | PostgreSQL | Rust | Feature |
+//! |---|---|---|
+//! | `uuid` | `uuid::Uuid` | `uuid` |
+//! | `date`, `time`, `timestamp` | `chrono::NaiveDate`, `NaiveTime`, `NaiveDateTime` | `chrono` |
+//! | `timestamptz` | `chrono::DateTime<Utc>`, `DateTime<FixedOffset>`, `DateTime<Local>` | `chrono` |
+//! | `date`, `time`, `timestamp`, `timestamptz` | `time::Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` | `time` |
+//! | `json`, `jsonb` | `serde_json::Value`, `JsonOf<T>` (any `T: Serialize`/`Deserialize`) | `serde_json` |
+//! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
+//!
+//! They share the bundled types' wire code and range checks: a value PostgreSQL cannot hold
+//! is refused before it is sent ([`TypeError::OutOfRange`]), and a PostgreSQL value the Rust
+//! type cannot hold is an error when read — `infinity` into a chrono/time type or `NaN` into a
+//! `Decimal` is [`TypeError::NotFinite`] — never a silent rounding. Sub-microsecond parts of
+//! chrono/time values are floored to the microsecond.
+//!
 //! Decoding checks the OID ([`FromSql::from_sql_nullable`]) and the exact byte layout; every
 //! mismatch is a [`TypeError`], never a panic.
 
@@ -28,8 +45,21 @@ pub mod oid;
 mod primitive;
 mod uuid;
 
+#[cfg(feature = "chrono")]
+mod with_chrono;
+#[cfg(feature = "rust_decimal")]
+mod with_rust_decimal;
+#[cfg(feature = "serde_json")]
+mod with_serde_json;
+#[cfg(feature = "time")]
+mod with_time;
+#[cfg(feature = "uuid")]
+mod with_uuid;
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_support;
 
 use bytes::BytesMut;
 
@@ -38,6 +68,8 @@ pub use self::datetime::{Date, DateTimeParts, Interval, Time, Timestamp, Timesta
 pub use self::json::Json;
 pub use self::numeric::Numeric;
 pub use self::uuid::Uuid;
+#[cfg(feature = "serde_json")]
+pub use self::with_serde_json::JsonOf;
 
 /// A PostgreSQL type OID.
 pub type Oid = u32;
@@ -91,6 +123,19 @@ pub enum TypeError {
     /// An array has more than 6 dimensions (PostgreSQL's `MAXDIM`).
     #[error("array has {0} dimensions; at most 6 are allowed")]
     TooManyDimensions(i32),
+    /// A special value (`NaN`, `infinity`, `-infinity`) that the Rust type cannot hold.
+    #[error("{what} value {value} cannot be represented as {rust}")]
+    NotFinite {
+        /// The PostgreSQL type (`numeric`, `date`, `timestamp`, `timestamptz`).
+        what: &'static str,
+        /// `NaN`, `infinity` or `-infinity`.
+        value: &'static str,
+        /// The Rust type.
+        rust: &'static str,
+    },
+    /// A JSON document could not be serialized or deserialized (the `serde_json` message).
+    #[error("JSON: {0}")]
+    Json(String),
 }
 
 /// A Rust value that can be sent as a binary-format parameter.

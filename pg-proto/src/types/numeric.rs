@@ -12,13 +12,13 @@ use super::oid::NUMERIC;
 use super::{FromSql, IsNull, Oid, ToSql, TypeError};
 use crate::to_sql_checked;
 
-const POS: u16 = 0x0000;
-const NEG: u16 = 0x4000;
-const NAN: u16 = 0xC000;
-const PINF: u16 = 0xD000;
-const NINF: u16 = 0xF000;
+pub(crate) const POS: u16 = 0x0000;
+pub(crate) const NEG: u16 = 0x4000;
+pub(crate) const NAN: u16 = 0xC000;
+pub(crate) const PINF: u16 = 0xD000;
+pub(crate) const NINF: u16 = 0xF000;
 /// Largest display scale PostgreSQL stores (`NUMERIC_DSCALE_MASK`).
-const MAX_DSCALE: usize = 0x3FFF;
+pub(crate) const MAX_DSCALE: usize = 0x3FFF;
 
 /// An exact `numeric` value in its canonical decimal text form: `-123.4500`, `0`, `NaN`,
 /// `Infinity`, `-Infinity`. Lossless both ways (the scale is kept).
@@ -81,7 +81,7 @@ fn parts(s: &str) -> Result<Parts<'_>, TypeError> {
     })
 }
 
-fn put_header(out: &mut BytesMut, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
+pub(crate) fn put_header(out: &mut BytesMut, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
     out.put_i16(ndigits);
     out.put_i16(weight);
     out.put_u16(sign);
