@@ -81,6 +81,36 @@ fn parts(s: &str) -> Result<Parts<'_>, TypeError> {
     })
 }
 
+/// A binary numeric's header, checked against the digits that follow it.
+pub(crate) struct Header<'a> {
+    pub(crate) ndigits: usize,
+    pub(crate) weight: i64,
+    pub(crate) sign: u16,
+    pub(crate) dscale: usize,
+    /// The base-10000 digits, two bytes each: exactly `ndigits` of them.
+    pub(crate) body: &'a [u8],
+}
+
+/// Reads a binary numeric's header; malformed when the digit count and the body disagree or
+/// the display scale is out of range.
+pub(crate) fn parse_header(raw: &[u8]) -> Result<Header<'_>, TypeError> {
+    let err = || TypeError::Malformed("numeric");
+    let (header, body) = raw.split_at_checked(8).ok_or_else(err)?;
+    let field = |i: usize| [header[i], header[i + 1]];
+    let ndigits = usize::try_from(i16::from_be_bytes(field(0))).map_err(|_| err())?;
+    let dscale = usize::from(u16::from_be_bytes(field(6)));
+    if body.len() != ndigits * 2 || dscale > MAX_DSCALE {
+        return Err(err());
+    }
+    Ok(Header {
+        ndigits,
+        weight: i64::from(i16::from_be_bytes(field(2))),
+        sign: u16::from_be_bytes(field(4)),
+        dscale,
+        body,
+    })
+}
+
 pub(crate) fn put_header(out: &mut BytesMut, ndigits: i16, weight: i16, sign: u16, dscale: u16) {
     out.put_i16(ndigits);
     out.put_i16(weight);
@@ -154,16 +184,13 @@ fn encode(s: &str, out: &mut BytesMut) -> Result<(), TypeError> {
 
 fn decode(raw: &[u8]) -> Result<String, TypeError> {
     let err = TypeError::Malformed("numeric");
-    let header = raw.get(..8).ok_or(err.clone())?;
-    let ndigits = i16::from_be_bytes([header[0], header[1]]);
-    let weight = i64::from(i16::from_be_bytes([header[2], header[3]]));
-    let sign = u16::from_be_bytes([header[4], header[5]]);
-    let dscale = usize::from(u16::from_be_bytes([header[6], header[7]]));
-    let body = &raw[8..];
-    let ndigits = usize::try_from(ndigits).map_err(|_| err.clone())?;
-    if body.len() != ndigits * 2 || dscale > MAX_DSCALE {
-        return Err(err);
-    }
+    let Header {
+        ndigits,
+        weight,
+        sign,
+        dscale,
+        body,
+    } = parse_header(raw)?;
     match sign {
         NAN => return Ok("NaN".into()),
         PINF => return Ok("Infinity".into()),

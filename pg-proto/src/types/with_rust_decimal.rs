@@ -9,7 +9,7 @@
 use bytes::{BufMut, BytesMut};
 use rust_decimal::Decimal;
 
-use super::numeric::{put_header, MAX_DSCALE, NAN, NEG, NINF, PINF, POS};
+use super::numeric::{self, put_header, NAN, NEG, NINF, PINF, POS};
 use super::oid::NUMERIC;
 use super::{FromSql, IsNull, Oid, ToSql, TypeError};
 use crate::to_sql_checked;
@@ -57,16 +57,13 @@ fn encode(d: &Decimal, out: &mut BytesMut) -> Result<(), TypeError> {
 
 fn decode(raw: &[u8]) -> Result<Decimal, TypeError> {
     let err = TypeError::Malformed("numeric");
-    let header = raw.get(..8).ok_or(err.clone())?;
-    let ndigits = i16::from_be_bytes([header[0], header[1]]);
-    let weight = i64::from(i16::from_be_bytes([header[2], header[3]]));
-    let sign = u16::from_be_bytes([header[4], header[5]]);
-    let dscale = usize::from(u16::from_be_bytes([header[6], header[7]]));
-    let body = &raw[8..];
-    let ndigits = usize::try_from(ndigits).map_err(|_| err.clone())?;
-    if body.len() != ndigits * 2 || dscale > MAX_DSCALE {
-        return Err(err);
-    }
+    let numeric::Header {
+        ndigits,
+        weight,
+        sign,
+        dscale,
+        body,
+    } = numeric::parse_header(raw)?;
     let negative = match sign {
         NAN => {
             return Err(TypeError::NotFinite {
