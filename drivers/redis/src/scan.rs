@@ -29,6 +29,8 @@ pub struct Scan<T> {
     buffered: VecDeque<T>,
     page: Option<Call<Value>>,
     done: bool,
+    /// The key was not one argument (a collection passed as a key): reported by the first poll.
+    invalid_key: Option<Error>,
 }
 
 impl<T> std::fmt::Debug for Scan<T> {
@@ -41,7 +43,19 @@ impl<T> std::fmt::Debug for Scan<T> {
 }
 
 impl<T> Scan<T> {
-    fn new(client: &Client, command: &'static str, key: Option<Bytes>) -> Self {
+    /// `key`: the arguments a key wrote (exactly one is a key), or `None` for `SCAN`.
+    fn new(client: &Client, command: &'static str, key: Option<Vec<Bytes>>) -> Self {
+        let (key, invalid_key) = match key {
+            None => (None, None),
+            Some(mut args) if args.len() == 1 => (args.pop(), None),
+            Some(args) => (
+                None,
+                Some(Error::type_mismatch(format!(
+                    "{command} takes one key, but the key given writes {} arguments",
+                    args.len()
+                ))),
+            ),
+        };
         Scan {
             client: client.clone(),
             command,
@@ -52,6 +66,7 @@ impl<T> Scan<T> {
             buffered: VecDeque::new(),
             page: None,
             done: false,
+            invalid_key,
         }
     }
 
@@ -92,6 +107,10 @@ impl<T: FromValue + Unpin> Stream for Scan<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if let Some(e) = this.invalid_key.take() {
+            this.done = true;
+            return Poll::Ready(Some(Err(e)));
+        }
         loop {
             if let Some(item) = this.buffered.pop_front() {
                 return Poll::Ready(Some(Ok(item)));
@@ -138,29 +157,30 @@ impl Client {
 
     /// `HSCAN key`: the hash's fields and values, as `(field, value)` items.
     pub fn hscan<T: FromValue>(&self, key: impl ToArg) -> Scan<T> {
-        Scan::new(self, "HSCAN", Some(arg_bytes(key)))
+        Scan::new(self, "HSCAN", Some(key_args(key)))
     }
 
     /// `SSCAN key`: the set's members.
     pub fn sscan<T: FromValue>(&self, key: impl ToArg) -> Scan<T> {
-        Scan::new(self, "SSCAN", Some(arg_bytes(key)))
+        Scan::new(self, "SSCAN", Some(key_args(key)))
     }
 
     /// `ZSCAN key`: the sorted set's members and scores, as `(member, score)` items.
     pub fn zscan<T: FromValue>(&self, key: impl ToArg) -> Scan<T> {
-        Scan::new(self, "ZSCAN", Some(arg_bytes(key)))
+        Scan::new(self, "ZSCAN", Some(key_args(key)))
     }
 }
 
-/// One argument's bytes (what `Cmd::arg` would send), kept for every page's command.
-fn arg_bytes(arg: impl ToArg) -> Bytes {
-    struct Collect(Vec<u8>);
+/// The arguments a key writes (what `Cmd::arg` would send: one for a key, several for a
+/// collection), kept for every page's command.
+fn key_args(key: impl ToArg) -> Vec<Bytes> {
+    struct Collect(Vec<Bytes>);
     impl corelane_redis_proto::ArgSink for Collect {
         fn push_arg(&mut self, arg: &[u8]) {
-            self.0.extend_from_slice(arg);
+            self.0.push(Bytes::copy_from_slice(arg));
         }
     }
     let mut sink = Collect(Vec::new());
-    arg.write_args(&mut sink);
-    Bytes::from(sink.0)
+    key.write_args(&mut sink);
+    sink.0
 }

@@ -67,6 +67,14 @@ fn scan_streams_visit_everything() {
         let first = wrong.next().await.unwrap();
         assert_eq!(first.unwrap_err().code(), Some("WRONGTYPE"));
         assert!(wrong.next().await.is_none());
+
+        // A collection as the key (several arguments) is refused before anything is sent,
+        // not joined into one key.
+        let mut joined = client.hscan::<(String, String)>(vec!["h", "s"]);
+        let err = joined.next().await.unwrap().unwrap_err();
+        assert!(err.is_type_mismatch(), "{err:?}");
+        assert!(err.to_string().contains("2 arguments"), "{err}");
+        assert!(joined.next().await.is_none());
     });
 }
 
