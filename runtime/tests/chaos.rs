@@ -241,7 +241,7 @@ fn quiet_connections_random_batches_and_drops_over_tls() {
         Shape {
             pipes_per_worker: 1,
             tasks_per_worker: 2,
-            requests_per_task: 25_000,
+            requests_per_task: 60_000, // more drops: over TLS fewer of them land mid-read
             remote_requests: 500,
         },
         Transport::Tls,
@@ -369,8 +369,9 @@ fn chaos(shape: Shape, transport: Transport) {
     remote.join().expect("remote caller failed");
 
     // Every connection is still open and in step.
+    let mut all_handoffs = 0;
     for worker in lp.workers() {
-        run_on(worker, move || async move {
+        all_handoffs += run_on(worker, move || async move {
             let pipes = PIPES.with(|p| p.borrow().clone());
             for (n, pipe) in pipes.iter().enumerate() {
                 assert!(
@@ -401,10 +402,14 @@ fn chaos(shape: Shape, transport: Transport) {
             assert!(direct > 0, "the direct path was never taken");
             if TASKS_PER_WORKER > 2 {
                 assert!(bridged > 0, "the bridge queue was never used");
-            } else {
-                assert!(handoffs > 0, "no drop landed mid-read");
             }
+            handoffs
         });
+    }
+    // Whether a drop lands mid-read is up to timing: over TLS, where a read brings whole
+    // records, one worker can go a whole run without one, so this is checked over both.
+    if TASKS_PER_WORKER <= 2 {
+        assert!(all_handoffs > 0, "no drop landed mid-read on any worker");
     }
     let issued = tally.issued.load(Ordering::Relaxed);
     eprintln!(
