@@ -198,17 +198,8 @@ pub(crate) async fn connect_stream(config: &Config) -> Result<Stream, Error> {
 /// handshake is done: its refusal (an alert) arrives as the first read of the connection's
 /// setup fails. Such a failure is reported as the TLS error it is.
 pub(crate) fn tls_refusal(config: &Config, error: Error) -> Error {
-    if config.tls.is_none() {
-        return error;
-    }
-    match error.tls_refusal_message() {
-        Some(message) => {
-            let why = message
-                .strip_prefix("the server refused the TLS handshake: ")
-                .unwrap_or(&message)
-                .to_owned();
-            Error::tls(describe(&config.addr), TlsError::PeerAlert(why))
-        }
+    match error.tls_alert() {
+        Some(why) => Error::tls(describe(&config.addr), TlsError::PeerAlert(why.to_owned())),
         None => error,
     }
 }

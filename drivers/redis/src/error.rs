@@ -258,14 +258,11 @@ impl Error {
         matches!(self.kind, Kind::Refused { .. })
     }
 
-    /// For a connection closed because its TLS layer failed (an alert from the server, a bad
-    /// record): the runtime's message.
-    pub(crate) fn tls_refusal_message(&self) -> Option<String> {
+    /// For a connection the server closed with a TLS alert after the handshake (a refused
+    /// client certificate under TLS 1.3): why.
+    pub(crate) fn tls_alert(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Closed(CloseCause::Io {
-                kind: std::io::ErrorKind::InvalidData,
-                message,
-            }) => Some(message.to_string()),
+            Kind::Closed(CloseCause::TlsAlert(why)) => Some(why),
             _ => None,
         }
     }

@@ -17,6 +17,11 @@ pub enum CloseCause {
         /// The OS error text.
         message: Arc<str>,
     },
+    /// The peer ended TLS with an alert after the handshake looked done: under TLS 1.3 a server
+    /// that refuses the client's certificate says so only then, at the first read. The text
+    /// says why (see [`TlsError::PeerAlert`](crate::conn::TlsError::PeerAlert)).
+    #[error("the server refused the TLS connection: {0}")]
+    TlsAlert(Arc<str>),
     /// The peer sent bytes the protocol does not allow; nothing after them can be trusted.
     #[error("protocol error: {0}")]
     Protocol(Arc<str>),
@@ -32,6 +37,14 @@ pub enum CloseCause {
 impl CloseCause {
     /// A cause from an I/O error.
     pub fn io(err: &std::io::Error) -> Self {
+        // The TLS layer reports an alert as an I/O error carrying its `TlsError`: keep the
+        // alert as such, so drivers need not read it back out of a message.
+        if let Some(crate::conn::TlsError::PeerAlert(why)) = err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::conn::TlsError>())
+        {
+            return CloseCause::TlsAlert(why.as_str().into());
+        }
         CloseCause::Io {
             kind: err.kind(),
             message: err.to_string().into(),
