@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
 use corelane_runtime::{CloseCause, Limits, Stream};
-use support::{lines, run_on, test_loop, Cancellable, DeafServer, EchoServer, Lines};
+use support::{lines, run_checked, run_on, test_loop, Cancellable, DeafServer, EchoServer, Lines};
 
 async fn connect(addr: std::net::SocketAddr) -> Pipe<Lines> {
     let stream = Stream::connect_tcp(addr).await.unwrap();
@@ -21,15 +21,6 @@ fn batch_of(reqs: &[String]) -> Batch<Lines> {
         batch.push_bytes((), r.as_bytes());
     }
     batch
-}
-
-/// Runs `reqs` as one batch and checks every reply is its own request's echo.
-async fn run_checked(pipe: &Pipe<Lines>, reqs: &[String]) {
-    let mut batch = batch_of(reqs);
-    pipe.run(&mut batch).await.unwrap();
-    for (k, reply) in batch.take_all().into_iter().enumerate() {
-        assert_eq!(reply.unwrap(), reqs[k].as_bytes(), "reply {k}");
-    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ use corelane_runtime::roundtrip::{Batch, Pipe};
 use corelane_runtime::{task, Limits, Stream};
 use corelane_testkit::{CertFiles, FaultProxy, Mode, ScriptedServer, TestCerts};
 use support::tls_echo::{echo_tls, tls_echo};
-use support::{lines, run_on, test_loop, Lines};
+use support::{lines, run_checked, run_on, test_loop, Lines};
 
 fn client_config(certs: &TestCerts) -> TlsConfig {
     TlsConfig::builder()
@@ -48,14 +48,7 @@ fn direct_batches_bridged_calls_and_big_replies_over_tls() {
         let pipe = Rc::new(tls_pipe(addr, &config).await);
         // One caller alone: the direct index.
         let reqs = lines("direct", 1000);
-        let mut batch = Batch::new();
-        for r in &reqs {
-            batch.push_bytes((), r.as_bytes());
-        }
-        pipe.run(&mut batch).await.unwrap();
-        for (k, reply) in batch.take_all().into_iter().enumerate() {
-            assert_eq!(reply.unwrap(), reqs[k].as_bytes());
-        }
+        run_checked(&pipe, &reqs).await;
         // Many callers at once: the bridge queue.
         let mut tasks = Vec::new();
         for i in 0..64 {
@@ -308,14 +301,7 @@ fn fragmented_stalled_and_cut_records() {
     run_on(&lp.workers()[0], move || async move {
         let pipe = tls_pipe(addr, &cfg).await;
         let reqs = lines("drip", 50);
-        let mut batch = Batch::new();
-        for r in &reqs {
-            batch.push_bytes((), r.as_bytes());
-        }
-        pipe.run(&mut batch).await.unwrap();
-        for (k, reply) in batch.take_all().into_iter().enumerate() {
-            assert_eq!(reply.unwrap(), reqs[k].as_bytes());
-        }
+        run_checked(&pipe, &reqs).await;
     });
     // Cut in the middle of a record: the calls in flight end with an error, none hangs.
     proxy.set_mode(Mode::PassThrough);
@@ -497,14 +483,7 @@ fn any_transport_carries_the_round_trip() {
         .unwrap();
         let pipe = Pipe::new(Stream::from_transport(client), Lines, Limits::default()).unwrap();
         let reqs = lines("mem", 300);
-        let mut batch = Batch::new();
-        for r in &reqs {
-            batch.push_bytes((), r.as_bytes());
-        }
-        pipe.run(&mut batch).await.unwrap();
-        for (k, reply) in batch.take_all().into_iter().enumerate() {
-            assert_eq!(reply.unwrap(), reqs[k].as_bytes());
-        }
+        run_checked(&pipe, &reqs).await;
         let reply = pipe.call((), |b| b.extend_from_slice(b"one more\n")).await;
         assert_eq!(reply.unwrap(), &b"one more\n"[..]);
     });

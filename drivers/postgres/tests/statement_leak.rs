@@ -25,6 +25,16 @@ const ROUNDS: usize = 4;
 /// The number of statements prepared on this worker's connection. The counting query runs
 /// twice: the first run may evict a statement, which the second one's request closes before
 /// it counts, so the second count is exact.
+/// Fails the test when the server holds more prepared statements for this connection than its
+/// cache does.
+async fn assert_within_cache(client: &Client, when: &str) {
+    let prepared = prepared_statements(client).await;
+    assert!(
+        prepared <= CACHE,
+        "{when}: {prepared} prepared statements on the server, cache holds {CACHE}"
+    );
+}
+
 async fn prepared_statements(client: &Client) -> usize {
     let mut count = 0;
     for _ in 0..2 {
@@ -70,12 +80,7 @@ fn a_failing_pipeline_closes_the_statements_it_evicts() {
                 assert_eq!(code, Some("22012"), "round {round}");
                 assert!(out[3].as_ref().unwrap_err().is_skipped(), "round {round}");
                 assert!(out[4].as_ref().unwrap_err().is_skipped(), "round {round}");
-                let prepared = prepared_statements(&client).await;
-                assert!(
-                    prepared <= CACHE,
-                    "round {round}: {prepared} prepared statements on the server, cache holds \
-                     {CACHE}"
-                );
+                assert_within_cache(&client, &format!("round {round}")).await;
             }
             assert_eq!(
                 backend_pid(&client).await,
@@ -113,12 +118,7 @@ fn a_dropped_pipeline_cancelled_midway_closes_the_statements_it_evicts() {
                 .await;
                 assert!(dropped.is_none(), "round {round}: the pipeline completed");
                 // Waits at the cancel's gate until the orphans are answered.
-                let prepared = prepared_statements(&client).await;
-                assert!(
-                    prepared <= CACHE,
-                    "round {round}: {prepared} prepared statements on the server, cache holds \
-                     {CACHE}"
-                );
+                assert_within_cache(&client, &format!("round {round}")).await;
             }
             // The cancel landed on the orphan: the same backend serves on.
             assert_eq!(

@@ -187,6 +187,19 @@ impl<F: std::future::Future + Unpin> std::future::Future for Cancellable<F> {
     }
 }
 
+/// Runs `reqs` as one batch on `pipe` (an echo server behind it) and checks every reply is its
+/// own request's echo.
+pub async fn run_checked(pipe: &corelane_runtime::roundtrip::Pipe<Lines>, reqs: &[String]) {
+    let mut batch = corelane_runtime::roundtrip::Batch::new();
+    for r in reqs {
+        batch.push_bytes((), r.as_bytes());
+    }
+    pipe.run(&mut batch).await.unwrap();
+    for (k, reply) in batch.take_all().into_iter().enumerate() {
+        assert_eq!(reply.unwrap(), reqs[k].as_bytes(), "reply {k}");
+    }
+}
+
 /// `n` requests `"{prefix}-{i}\n"`.
 pub fn lines(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}\n")).collect()
