@@ -14,6 +14,8 @@
 //! - [`roundtrip`] — the bridge queue, the direct-index [`Batch`](roundtrip::Batch) and the
 //!   handoff between them, generic over a driver's [`Codec`](roundtrip::Codec).
 //! - [`pool`] — per-worker connection pools.
+//! - [`client`] — a client's state on each worker ([`PerWorker`](client::PerWorker)), its
+//!   counters, and the `stats()` / `health()` reports built from them.
 //!
 //! # Example
 //!
@@ -28,6 +30,7 @@
 //! ```
 
 mod catch;
+pub mod client;
 pub mod conn;
 pub mod deadline;
 mod dispatch;

@@ -52,13 +52,12 @@ impl Client {
         cmd: Cmd,
         limit: Option<Duration>,
     ) -> Result<Value, Error> {
-        let id = self.id();
-        let config = self.config().clone();
+        let client = self.clone();
         dispatch(
             &**self.workers(),
             self.next_fallback(),
             move || async move {
-                let mut permit = checkout(id, &config).await?;
+                let mut permit = checkout(&client).await?;
                 // Cancelled while blocked: the connection must not be reused.
                 permit.set_discard(true);
                 let mut close = CloseUnlessDone {

@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use corelane_redis_proto::{Cmd, Value};
+use corelane_runtime::client::InFlight;
 use corelane_runtime::oneshot;
 use corelane_runtime::roundtrip::{OwnedRun, Pipe};
 use corelane_runtime::task::Sleep;
@@ -26,7 +27,7 @@ use crate::client::Client;
 use crate::codec::RespCodec;
 use crate::connection::Connection;
 use crate::request::Request;
-use crate::worker_state::{worker_client, WorkerClient};
+use crate::worker_state::{record, WorkerClient};
 use crate::{Error, FromValue};
 
 type Acquire = Pin<Box<dyn Future<Output = Result<Connection, Error>>>>;
@@ -42,6 +43,9 @@ pub struct Call<T> {
     deadline: Option<ThreadBound<Sleep>>,
     /// The kind of reply the command gives, checked before conversion.
     reply: Reply,
+    /// The call in this worker's counters, on the local path (the remote path is counted by
+    /// the worker that runs it).
+    in_flight: Option<ThreadBound<InFlight>>,
     _out: PhantomData<fn() -> T>,
 }
 
@@ -68,6 +72,7 @@ impl<T> Call<T> {
             state: State::Start,
             deadline: None,
             reply: Reply::Any,
+            in_flight: None,
             _out: PhantomData,
         }
     }
@@ -149,6 +154,7 @@ impl<T> Call<T> {
             state,
             deadline: None,
             reply: Reply::Any,
+            in_flight: None,
             _out: PhantomData,
         }
     }
@@ -161,6 +167,7 @@ impl<T> Call<T> {
             state: State::Failed(error),
             deadline: None,
             reply: Reply::Any,
+            in_flight: None,
             _out: PhantomData,
         }
     }
@@ -188,7 +195,8 @@ impl<T: FromValue> Call<T> {
         let client = &self.client;
         let timeout = client.config().command_timeout;
         if client.on_own_worker() {
-            let state = worker_client(client.id(), client.config())?;
+            let state = client.worker_state()?;
+            self.in_flight = Some(ThreadBound::new(state.counters.begin()));
             match state.pool.try_get_shared() {
                 Some(shared) => self.run_on(&shared.pipe),
                 None => {
@@ -203,12 +211,12 @@ impl<T: FromValue> Call<T> {
             .take()
             .ok_or_else(|| Error::runtime("call polled after completion"))?;
         let (tx, rx) = oneshot::channel();
-        let id = client.id();
-        let config = client.config().clone();
+        let owner = client.clone();
         client
             .pick_worker()?
             .submit(move || {
-                let state: Result<std::rc::Rc<WorkerClient>, Error> = worker_client(id, &config);
+                let state: Result<std::rc::Rc<WorkerClient>, Error> = owner.worker_state();
+                drop(owner);
                 let _ = corelane_runtime::task::spawn_detached(async move {
                     let result = match (state, timeout) {
                         (Ok(state), limit) => state.execute_within(&request, limit).await,
@@ -242,6 +250,9 @@ impl<T: FromValue> Call<T> {
     fn finish(&mut self, value: Result<Value, Error>) -> Poll<Result<T, Error>> {
         self.state = State::Done;
         self.deadline = None;
+        if let Some(in_flight) = self.in_flight.take().and_then(ThreadBound::into_inner) {
+            record(in_flight, &value);
+        }
         let reply = self.reply;
         Poll::Ready(value.and_then(|v| reply.check(v)).and_then(T::from_value))
     }
@@ -269,10 +280,8 @@ impl<T: FromValue> Future for Call<T> {
                             pipe.close();
                         }
                     }
-                    this.state = State::Done;
-                    this.deadline = None;
                     let limit = this.client.config().command_timeout.unwrap_or_default();
-                    return Poll::Ready(Err(Error::timeout(limit)));
+                    return this.finish(Err(Error::timeout(limit)));
                 }
             }
         }

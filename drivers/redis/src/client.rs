@@ -1,16 +1,18 @@
 //! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use corelane_redis_proto::Cmd;
+use corelane_runtime::client::PerWorker;
 use corelane_runtime::{resolve, Provider, ServerProvider, WorkerLoop};
 
 use crate::call::{Call, Reply};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::request::Request;
-use crate::worker_state;
+use crate::worker_state::WorkerClient;
 use crate::{Error, FromValue};
 
 /// A Redis client. Cheap to clone; every clone shares the same per-worker connections.
@@ -25,19 +27,18 @@ pub struct Client {
 }
 
 struct Inner {
-    id: u64,
     config: Config,
-    workers: Provider,
+    /// This client's pools and counters on each worker (forgotten on every worker when the
+    /// last handle drops).
+    states: PerWorker<WorkerClient>,
     next_worker: AtomicUsize,
 }
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("config", &self.inner.config)
-            .field("workers", &self.inner.workers.num_workers())
+            .field("workers", &self.inner.states.workers().num_workers())
             .finish()
     }
 }
@@ -69,9 +70,8 @@ impl Client {
         config.prepare()?;
         Ok(Client {
             inner: Arc::new(Inner {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 config,
-                workers,
+                states: PerWorker::new(workers),
                 next_worker: AtomicUsize::new(0),
             }),
         })
@@ -82,17 +82,24 @@ impl Client {
         &self.inner.config
     }
 
-    pub(crate) fn id(&self) -> u64 {
-        self.inner.id
+    /// This worker's pools and counters for this client, made on first use. Call it on one of
+    /// the client's workers.
+    pub(crate) fn worker_state(&self) -> Result<Rc<WorkerClient>, Error> {
+        let config = &self.inner.config;
+        self.inner.states.local(|| WorkerClient::new(config))
+    }
+
+    pub(crate) fn states(&self) -> &PerWorker<WorkerClient> {
+        &self.inner.states
     }
 
     /// True when the calling thread is one of this client's workers.
     pub(crate) fn on_own_worker(&self) -> bool {
-        self.inner.workers.current_worker().is_some()
+        self.inner.states.workers().current_worker().is_some()
     }
 
     pub(crate) fn workers(&self) -> &Provider {
-        &self.inner.workers
+        self.inner.states.workers()
     }
 
     pub(crate) fn next_fallback(&self) -> usize {
@@ -101,10 +108,10 @@ impl Client {
 
     /// The worker for the next off-loop call, round-robin.
     pub(crate) fn pick_worker(&self) -> Result<WorkerLoop, Error> {
-        let n = self.inner.workers.num_workers();
+        let workers = self.inner.states.workers();
+        let n = workers.num_workers();
         let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
-        self.inner
-            .workers
+        workers
             .worker(i)
             .cloned()
             .ok_or_else(Error::worker_closed)
@@ -141,15 +148,3 @@ impl Client {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Release this client's connections on every worker (best effort: a worker that has
-        // shut down has none).
-        let id = self.id;
-        for n in 0..self.workers.num_workers() {
-            if let Some(worker) = self.workers.worker(n) {
-                let _ = worker.submit(move || worker_state::forget(id));
-            }
-        }
-    }
-}

@@ -1,5 +1,6 @@
 //! One error type for everything the client can report.
 
+use corelane_runtime::client::Outcome;
 use corelane_runtime::conn::TlsError;
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::CloseCause;
@@ -277,6 +278,29 @@ impl Error {
     /// the worker and its other connections live on.
     pub fn is_panicked(&self) -> bool {
         matches!(self.kind, Kind::Panicked(_))
+    }
+}
+
+impl Error {
+    /// How a call that failed with this error ended, for the client's counters.
+    pub(crate) fn outcome(&self) -> Outcome {
+        match &self.kind {
+            Kind::Server(_) | Kind::ExecAborted => Outcome::ServerError,
+            Kind::Timeout(_) => Outcome::Timeout,
+            Kind::Closed(CloseCause::Protocol(_)) => Outcome::Protocol,
+            Kind::Closed(_) | Kind::Connect { .. } | Kind::Tls { .. } | Kind::Auth(_) => {
+                Outcome::Connection
+            }
+            Kind::QueueFull
+            | Kind::WorkerClosed
+            | Kind::Config(_)
+            | Kind::TlsConfig(_)
+            | Kind::Type(_)
+            | Kind::Convert { .. }
+            | Kind::Runtime(_)
+            | Kind::Panicked(_)
+            | Kind::Refused { .. } => Outcome::Other,
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::classify::{classify, refusal};
 use crate::client::Client;
 use crate::connection::Connection;
 use crate::pipeline::Pipeline;
-use crate::worker_state::{pool_error, worker_client, RedisManager};
+use crate::worker_state::{pool_error, RedisManager};
 use crate::{Error, FromValue};
 
 /// Optimistic transactions retry at most this many times when a watched key keeps changing.
@@ -71,11 +71,8 @@ impl Exclusive {
     }
 }
 
-pub(crate) async fn checkout(
-    id: u64,
-    config: &crate::Config,
-) -> Result<Pooled<RedisManager>, Error> {
-    let state = worker_client(id, config)?;
+pub(crate) async fn checkout(client: &Client) -> Result<Pooled<RedisManager>, Error> {
+    let state = client.worker_state()?;
     let permit = state.exclusive.get().await.map_err(pool_error)?;
     // Whatever the caller does may leave state behind; the pool resets it before reuse.
     permit.needs_reset.set(true);
@@ -91,13 +88,12 @@ impl Client {
         F: FnOnce(Exclusive) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
-        let id = self.id();
-        let config = self.config().clone();
+        let client = self.clone();
         dispatch(
             &**self.workers(),
             self.next_fallback(),
             move || async move {
-                let permit = checkout(id, &config).await?;
+                let permit = checkout(&client).await?;
                 f(Exclusive {
                     conn: (*permit).clone(),
                 })

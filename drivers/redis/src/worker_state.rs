@@ -1,11 +1,12 @@
 //! Each worker's share of a client: its own pool of pipelined connections (shared-nothing).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
 use corelane_redis_proto::Value;
+use corelane_runtime::client::{
+    ConnectionCounts, Counters, InFlight, Outcome, WorkerState, WorkerStats,
+};
 use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, SharedPool};
 
 /// Exclusive connections a worker keeps per client (transactions, blocking commands); more
@@ -20,6 +21,7 @@ use crate::Error;
 /// Opens connections for a worker's pool.
 pub(crate) struct RedisManager {
     config: Config,
+    counters: Rc<Counters>,
 }
 
 impl Manager for RedisManager {
@@ -31,7 +33,17 @@ impl Manager for RedisManager {
             let sink: crate::codec::PushSink = std::rc::Rc::new(move |frame| (callback.0)(frame));
             sink
         });
-        Connection::open(&self.config, on_push).await
+        match Connection::open(&self.config, on_push).await {
+            Ok(mut conn) => {
+                conn.pipe.count_into(self.counters.pipes());
+                self.counters.connected();
+                Ok(conn)
+            }
+            Err(e) => {
+                self.counters.connect_failed(&e);
+                Err(e)
+            }
+        }
     }
 
     fn is_broken(&self, conn: &Connection) -> bool {
@@ -59,52 +71,54 @@ pub(crate) struct WorkerClient {
     pub(crate) pool: SharedPool<RedisManager>,
     /// Connections for exclusive use: WATCH transactions, blocking commands.
     pub(crate) exclusive: Pool<RedisManager>,
+    /// Calls, errors and connects of this client on this worker (see `Client::stats`).
+    pub(crate) counters: Rc<Counters>,
 }
 
-thread_local! {
-    /// Client id → its state on this worker.
-    static CLIENTS: RefCell<HashMap<u64, Rc<WorkerClient>>> = RefCell::new(HashMap::new());
-}
-
-/// This worker's state for client `id`, created on first use.
-pub(crate) fn worker_client(id: u64, config: &Config) -> Result<Rc<WorkerClient>, Error> {
-    if let Some(found) = CLIENTS.with(|c| c.borrow().get(&id).cloned()) {
-        return Ok(found);
+impl WorkerState for WorkerClient {
+    /// The client was dropped: its connections close when their last user is done.
+    fn close(&self) {
+        self.pool.close();
+        self.exclusive.close();
     }
-    let pool_config = PoolConfig::shared()
-        .with_max_size(config.connections_per_worker)
-        // Another connection (up to `connections_per_worker`) as soon as every open one has a
-        // request in flight: concurrent callers spread over all of them.
-        .with_shared_target_load(1)
-        .with_connect_timeout(Some(config.connect_timeout));
-    let pool = SharedPool::new(
-        RedisManager {
-            config: config.clone(),
-        },
-        pool_config,
-    )
-    .map_err(|e| Error::config(e.to_string()))?;
-    let exclusive = Pool::new(
-        RedisManager {
-            config: config.clone(),
-        },
-        PoolConfig::default()
-            .with_max_size(EXCLUSIVE_PER_WORKER)
-            .with_connect_timeout(Some(config.connect_timeout)),
-    )
-    .map_err(|e| Error::config(e.to_string()))?;
-    let state = Rc::new(WorkerClient { pool, exclusive });
-    CLIENTS.with(|c| c.borrow_mut().insert(id, state.clone()));
-    Ok(state)
 }
 
-/// Drops client `id`'s state on this worker (its connections close when their last user is
-/// done).
-pub(crate) fn forget(id: u64) {
-    let removed = CLIENTS.with(|c| c.borrow_mut().remove(&id));
-    if let Some(state) = removed {
-        state.pool.close();
-        state.exclusive.close();
+impl WorkerClient {
+    /// A client's (empty) state for this worker: its pools open connections on demand.
+    pub(crate) fn new(config: &Config) -> Result<WorkerClient, Error> {
+        let counters = Rc::new(Counters::default());
+        let manager = || RedisManager {
+            config: config.clone(),
+            counters: counters.clone(),
+        };
+        let pool_config = PoolConfig::shared()
+            .with_max_size(config.connections_per_worker)
+            // Another connection (up to `connections_per_worker`) as soon as every open one has a
+            // request in flight: concurrent callers spread over all of them.
+            .with_shared_target_load(1)
+            .with_connect_timeout(Some(config.connect_timeout));
+        let pool =
+            SharedPool::new(manager(), pool_config).map_err(|e| Error::config(e.to_string()))?;
+        let exclusive = Pool::new(
+            manager(),
+            PoolConfig::default()
+                .with_max_size(EXCLUSIVE_PER_WORKER)
+                .with_connect_timeout(Some(config.connect_timeout)),
+        )
+        .map_err(|e| Error::config(e.to_string()))?;
+        Ok(WorkerClient {
+            pool,
+            exclusive,
+            counters,
+        })
+    }
+
+    /// The counters, with this worker's connection counts.
+    pub(crate) fn stats(&self, worker: usize) -> WorkerStats {
+        let mut stats = self.counters.snapshot(Some(worker));
+        stats.connections =
+            ConnectionCounts::from_pools(&self.pool.status(), &self.exclusive.status());
+        stats
     }
 }
 
@@ -131,8 +145,19 @@ impl WorkerClient {
     /// Runs a request on this worker (the path of callers on other threads), bounded by
     /// `limit` once it has a connection (opening one is bounded by `connect_timeout`). A reply
     /// overdue past `limit` closes the connection: the server stopped answering on it, and
-    /// every later request would wait behind that reply.
+    /// every later request would wait behind that reply. Counted in this worker's counters.
     pub(crate) async fn execute_within(
+        &self,
+        request: &Request,
+        limit: Option<Duration>,
+    ) -> Result<Value, Error> {
+        let in_flight = self.counters.begin();
+        let result = self.execute_bounded(request, limit).await;
+        record(in_flight, &result);
+        result
+    }
+
+    async fn execute_bounded(
         &self,
         request: &Request,
         limit: Option<Duration>,
@@ -160,6 +185,15 @@ impl WorkerClient {
         };
         conn.pipe.recycle_batch(batch);
         value
+    }
+}
+
+/// Ends a counted call with its result: a server error reply counts as a server error.
+pub(crate) fn record(in_flight: InFlight, result: &Result<Value, Error>) {
+    match result {
+        Ok(Value::Error(_) | Value::BlobError(_)) => in_flight.end(Outcome::ServerError),
+        Ok(_) => in_flight.end(Outcome::Ok),
+        Err(e) => in_flight.fail(e.outcome(), e),
     }
 }
 

@@ -77,5 +77,5 @@ mod slots;
 pub use self::batch::Batch;
 pub use self::codec::Codec;
 pub use self::error::RequestError;
-pub use self::pipe::{Pipe, PipeStats, ReadHold};
+pub use self::pipe::{Pipe, PipeCounters, PipeStats, ReadHold};
 pub use self::run::{OwnedRun, Run};

@@ -45,6 +45,24 @@ pub struct PipeStats {
     pub revoked: u64,
 }
 
+/// Round-trip counters shared by several connections (a client's connections on one worker),
+/// so their [`PipeStats`] outlive each connection. See [`Pipe::count_into`].
+#[derive(Clone, Default)]
+pub struct PipeCounters(Rc<StatCells>);
+
+impl PipeCounters {
+    /// The counts so far.
+    pub fn snapshot(&self) -> PipeStats {
+        self.0.snapshot()
+    }
+}
+
+impl std::fmt::Debug for PipeCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.snapshot().fmt(f)
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct StatCells {
     pub(crate) direct: std::cell::Cell<u64>,
@@ -54,6 +72,15 @@ pub(crate) struct StatCells {
 }
 
 impl StatCells {
+    fn snapshot(&self) -> PipeStats {
+        PipeStats {
+            direct: self.direct.get(),
+            bridged: self.bridged.get(),
+            handoffs: self.handoffs.get(),
+            revoked: self.revoked.get(),
+        }
+    }
+
     pub(crate) fn bump(cell: &std::cell::Cell<u64>) {
         cell.set(cell.get().wrapping_add(1));
     }
@@ -265,12 +292,15 @@ impl<C: Codec> Pipe<C> {
 
     /// How batches on this connection travelled so far.
     pub fn stats(&self) -> PipeStats {
-        PipeStats {
-            direct: self.stats.direct.get(),
-            bridged: self.stats.bridged.get(),
-            handoffs: self.stats.handoffs.get(),
-            revoked: self.stats.revoked.get(),
-        }
+        self.stats.snapshot()
+    }
+
+    /// Makes this handle (and the clones made from it from now on) count round trips into
+    /// `counters`, shared with other connections, instead of this connection's own: call it
+    /// once the connection is ready (a driver's handshake is then not counted), before
+    /// handing out clones. [`stats`](Self::stats) then reports the shared counts.
+    pub fn count_into(&mut self, counters: &PipeCounters) {
+        self.stats = counters.0.clone();
     }
 
     /// Bytes queued and not yet written.

@@ -1,0 +1,146 @@
+//! The thread-local map from client to its state on this worker, and the handle that owns it.
+
+use std::any::Any;
+use std::future::Future;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::gather::{gather, Answer};
+use crate::provider::Provider;
+
+/// A client's state on one worker (its pools, its counters).
+pub trait WorkerState: 'static {
+    /// Called on the worker when the client is dropped: close the pools (connections close
+    /// when their last user is done).
+    fn close(&self);
+}
+
+/// One entry of the map: the state, and how to close it without knowing its type.
+struct Entry {
+    state: Rc<dyn Any>,
+    close: fn(&dyn Any),
+}
+
+fn close_as<S: WorkerState>(state: &dyn Any) {
+    if let Some(state) = state.downcast_ref::<S>() {
+        state.close();
+    }
+}
+
+thread_local! {
+    /// Client key → its state on this worker.
+    static STATES: RefCell<HashMap<u64, Entry>> = RefCell::new(HashMap::new());
+}
+
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+/// Removes client `key`'s state on this worker and closes it.
+fn forget(key: u64) {
+    let removed = STATES.with(|s| s.borrow_mut().remove(&key));
+    if let Some(entry) = removed {
+        (entry.close)(&*entry.state);
+    }
+}
+
+/// This worker's state for client `key`, if it was made here.
+fn find<S: WorkerState>(key: u64) -> Option<Rc<S>> {
+    let state = STATES.with(|s| s.borrow().get(&key).map(|e| e.state.clone()))?;
+    state.downcast::<S>().ok()
+}
+
+/// A client's state of type `S` on each of its workers, owned by the client handle.
+///
+/// `Send + Sync` (the states themselves stay on their workers). Dropping it forgets the state
+/// on every worker: a job submitted to each removes it and calls [`WorkerState::close`]. A
+/// worker that has shut down has nothing left to forget.
+pub struct PerWorker<S: WorkerState> {
+    key: u64,
+    workers: Provider,
+    _state: PhantomData<fn() -> S>,
+}
+
+impl<S: WorkerState> std::fmt::Debug for PerWorker<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerWorker")
+            .field("key", &self.key)
+            .field("workers", &self.workers.num_workers())
+            .finish()
+    }
+}
+
+impl<S: WorkerState> PerWorker<S> {
+    /// A new client's (empty) state on `workers`.
+    pub fn new(workers: Provider) -> Self {
+        PerWorker {
+            key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+            workers,
+            _state: PhantomData,
+        }
+    }
+
+    /// A number unique to this client in the process (for a driver's own per-thread caches).
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// The workers the state lives on.
+    pub fn workers(&self) -> &Provider {
+        &self.workers
+    }
+
+    /// This worker's state, made by `make` on first use. Call it on one of the workers; on
+    /// another thread it makes (and keeps) a state for that thread.
+    pub fn local<E>(&self, make: impl FnOnce() -> Result<S, E>) -> Result<Rc<S>, E> {
+        if let Some(found) = find::<S>(self.key) {
+            return Ok(found);
+        }
+        let state = Rc::new(make()?);
+        let entry = Entry {
+            state: state.clone(),
+            close: close_as::<S>,
+        };
+        STATES.with(|s| s.borrow_mut().insert(self.key, entry));
+        Ok(state)
+    }
+
+    /// This worker's state if it has been made here.
+    pub fn local_if_made(&self) -> Option<Rc<S>> {
+        find::<S>(self.key)
+    }
+
+    /// Runs `ask` on every worker with that worker's state (`None` when the client has not
+    /// been used there yet) and collects the answers in worker order. A worker that does not
+    /// answer within `deadline` (busy, stuck, or shut down) gives [`Answer::NoReply`], and its
+    /// `ask` future is dropped there.
+    ///
+    /// Never blocks a worker: on a worker, it awaits the others' answers like any other task.
+    /// The future is `Send`, so a tokio task can await it.
+    pub async fn gather<T, F, Fut>(&self, deadline: Duration, ask: F) -> Vec<Answer<T>>
+    where
+        T: Send + 'static,
+        F: Fn(usize, Option<Rc<S>>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+    {
+        let key = self.key;
+        gather(&self.workers, deadline, move |worker| {
+            let ask = ask.clone();
+            move || ask(worker, find::<S>(key))
+        })
+        .await
+    }
+}
+
+impl<S: WorkerState> Drop for PerWorker<S> {
+    fn drop(&mut self) {
+        let key = self.key;
+        for n in 0..self.workers.num_workers() {
+            if let Some(worker) = self.workers.worker(n) {
+                let _ = worker.submit(move || forget(key));
+            }
+        }
+    }
+}
