@@ -81,9 +81,9 @@ use corelane_pg_proto::message::frontend;
 use corelane_runtime::{task, CloseCause, Handler, Limits, Registered};
 
 use crate::codec::Expect;
-use crate::config::Config;
 use crate::connection::Connection;
 use crate::transport::{connect_for_cancel, Route};
+use crate::Client;
 use crate::{worker_state, Error};
 
 /// Bounds connecting to the server for a `CancelRequest`, sending it and seeing the server
@@ -141,9 +141,9 @@ impl Future for GateOpen<'_> {
 /// A shared connection of client `id` on this worker whose gate is open: a cancel in flight
 /// on the pool's choice is waited out (it ends with the connection back in service, or closed
 /// and replaced).
-pub(crate) async fn connection(id: u64, config: &Config) -> Result<Connection, Error> {
+pub(crate) async fn connection(client: &Client) -> Result<Connection, Error> {
     loop {
-        let conn = worker_state::connection(id, config).await?;
+        let conn = worker_state::connection(client).await?;
         if !conn.cancel.draining.get() {
             return Ok(conn);
         }

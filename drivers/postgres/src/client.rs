@@ -1,12 +1,13 @@
 //! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corelane_pg_proto::message::backend::RowDescription;
 use corelane_pg_proto::types::ToSql;
+use corelane_runtime::client::PerWorker;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use crate::cancel;
@@ -20,7 +21,7 @@ use crate::pipeline;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
 use crate::transaction::{self, Transaction, TransactionOptions};
-use crate::worker_state;
+use crate::worker_state::{self, WorkerPools};
 use crate::Error;
 
 /// A PostgreSQL client. Cheap to clone; clones share the per-worker connections.
@@ -48,16 +49,17 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
+    /// Unique to this client in the process: keys its per-thread statement descriptions.
     pub(crate) id: u64,
     pub(crate) config: Arc<Config>,
-    pub(crate) workers: Provider,
+    /// This client's pools and counters on each worker (forgotten on every worker when the
+    /// last handle drops).
+    pub(crate) states: PerWorker<WorkerPools>,
     pub(crate) next_worker: AtomicUsize,
     /// Alive as long as the client: the per-thread description caches drop a dead client's
     /// entries (see `described.rs`).
     alive: Arc<()>,
 }
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,12 +101,13 @@ impl Client {
     }
 
     fn with_workers(config: Config, workers: Provider) -> Client {
+        let states = PerWorker::new(workers);
         Client {
             query_timeout: config.query_timeout,
             inner: Arc::new(Inner {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                id: states.key(),
                 config: Arc::new(config),
-                workers,
+                states,
                 next_worker: AtomicUsize::new(0),
                 alive: Arc::new(()),
             }),
@@ -139,11 +142,15 @@ impl Client {
     pub async fn check(&self) -> Result<(), Error> {
         let config = self.inner.config.clone();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        dispatch(&*self.inner.workers, fallback, move || async move {
-            let conn = Connection::open(&config).await?;
-            conn.pipe.close();
-            Ok(())
-        })
+        dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                let conn = Connection::open(&config).await?;
+                conn.pipe.close();
+                Ok(())
+            },
+        )
         .await
         .map_err(Error::from)?
     }
@@ -216,23 +223,29 @@ impl Client {
         F: FnOnce(Connection) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
-        let id = self.inner.id;
-        let config = self.inner.config.clone();
+        let client = self.clone();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        dispatch(&*self.inner.workers, fallback, move || async move {
-            // Built in place inside the race (no copy of the call's future is kept beside it:
-            // futures are large in debug builds, and a remote call's is spawned by value).
-            futures_lite::FutureExt::or(
-                async {
-                    let conn = cancel::connection(id, &config).await?;
-                    // Before the call's future: dropped after it (see `Watch`).
-                    let _watch = cancel::Watch::new(&conn);
-                    op(conn).await
-                },
-                cancel::expire(deadline),
-            )
-            .await
-        })
+        dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                let in_flight = worker_state::pools(&client)?.counters.begin();
+                // Built in place inside the race (no copy of the call's future is kept beside it:
+                // futures are large in debug builds, and a remote call's is spawned by value).
+                let result = futures_lite::FutureExt::or(
+                    async {
+                        let conn = cancel::connection(&client).await?;
+                        // Before the call's future: dropped after it (see `Watch`).
+                        let _watch = cancel::Watch::new(&conn);
+                        op(conn).await
+                    },
+                    cancel::expire(deadline),
+                )
+                .await;
+                worker_state::record(in_flight, &result);
+                result
+            },
+        )
         .await
         .map_err(Error::from)?
     }
@@ -381,8 +394,8 @@ impl Client {
         params: Params,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Response, Error> {
-        let (stmt, params) = if self.inner.workers.current_worker().is_some() {
-            match Execute::start(self.inner.id, &self.inner.config, stmt, params, deadline) {
+        let (stmt, params) = if self.inner.states.workers().current_worker().is_some() {
+            match Execute::start(self, stmt, params, deadline) {
                 Ok(execute) => return execute.await,
                 Err(back) => back,
             }
@@ -576,13 +589,15 @@ impl Client {
         let cancelled = Arc::new(AtomicBool::new(false));
         let mut cancel = CancelOnDrop(Some(cancelled.clone()));
         let client = self.clone();
-        let id = self.inner.id;
-        let config = self.inner.config.clone();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        let out = dispatch(&*self.inner.workers, fallback, move || async move {
-            let permit = worker_state::exclusive(id, &config).await?;
-            transaction::run(client, permit, options, cancelled, f).await
-        })
+        let out = dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                let permit = worker_state::exclusive(&client).await?;
+                transaction::run(client, permit, options, cancelled, f).await
+            },
+        )
         .await
         .map_err(Error::from);
         cancel.0 = None;
@@ -643,14 +658,13 @@ fn raw_outcome(
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The pools go with `states` (dropped after this); the descriptions are ours to drop.
         let id = self.id;
         described::drop_client(id);
-        for n in 0..self.workers.num_workers() {
-            if let Some(worker) = self.workers.worker(n) {
-                let _ = worker.submit(move || {
-                    worker_state::forget(id);
-                    described::drop_client(id);
-                });
+        let workers = self.states.workers();
+        for n in 0..workers.num_workers() {
+            if let Some(worker) = workers.worker(n) {
+                let _ = worker.submit(move || described::drop_client(id));
             }
         }
     }

@@ -448,18 +448,22 @@ impl Client {
     {
         let gone = Arc::new(CallerGone::default());
         let mut raise = RaiseOnDrop(Some(gone.clone()));
-        let id = self.inner.id;
+        let client = self.clone();
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        let out = dispatch(&*self.inner.workers, fallback, move || async move {
-            let permit = match unless_gone(worker_state::exclusive(id, &config), &gone).await {
-                Some(permit) => permit?,
-                None => return Err(Error::copy_aborted(CALLER_GONE)),
-            };
-            let conn = (*permit).clone();
-            run_copy_in(conn, &sql, source, &gone, config.copy_timeout).await
-        })
+        let out = dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                let permit = match unless_gone(worker_state::exclusive(&client), &gone).await {
+                    Some(permit) => permit?,
+                    None => return Err(Error::copy_aborted(CALLER_GONE)),
+                };
+                let conn = (*permit).clone();
+                run_copy_in(conn, &sql, source, &gone, config.copy_timeout).await
+            },
+        )
         .await
         .map_err(Error::from);
         raise.0 = None;
@@ -495,23 +499,27 @@ impl Client {
     /// ```
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
         let (tx, mut rx) = pump_chan::channel();
-        let id = self.inner.id;
+        let client = self.clone();
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        let pump = dispatch(&*self.inner.workers, fallback, move || async move {
-            tx.on_this_worker();
-            let result = match worker_state::exclusive(id, &config).await {
-                Ok(permit) => {
-                    let conn = (*permit).clone();
-                    pump(conn, &sql, &tx, config.copy_timeout).await
+        let pump = dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                tx.on_this_worker();
+                let result = match worker_state::exclusive(&client).await {
+                    Ok(permit) => {
+                        let conn = (*permit).clone();
+                        pump(conn, &sql, &tx, config.copy_timeout).await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = result {
+                    tx.push(Msg::Failed(e));
                 }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tx.push(Msg::Failed(e));
-            }
-        });
+            },
+        );
         rx.set_pump(pump);
         let mut stream = CopyOutStream {
             rx,

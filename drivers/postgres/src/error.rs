@@ -81,6 +81,39 @@ fn commit_cause(e: &Option<Box<DbError>>) -> String {
     }
 }
 
+impl Error {
+    /// How a call that failed with this error ended, for the client's counters.
+    pub(crate) fn outcome(&self) -> corelane_runtime::client::Outcome {
+        use corelane_runtime::client::Outcome;
+        match &self.kind {
+            Kind::Db(_)
+            | Kind::Skipped
+            | Kind::RolledBack(_)
+            | Kind::Commit(_)
+            | Kind::CopyAborted(_) => Outcome::ServerError,
+            Kind::Timeout(_) => Outcome::Timeout,
+            Kind::Protocol(_) | Kind::Closed(CloseCause::Protocol(_)) => Outcome::Protocol,
+            Kind::Closed(_)
+            | Kind::Connect { .. }
+            | Kind::Auth(_)
+            | Kind::Tls { .. }
+            | Kind::TlsOther(_)
+            | Kind::SslNotSupported(_)
+            | Kind::ChannelBinding(_) => Outcome::Connection,
+            Kind::Config(_)
+            | Kind::QueueFull
+            | Kind::WorkerClosed
+            | Kind::Type(..)
+            | Kind::RowCount(_)
+            | Kind::ResultTooLarge(_)
+            | Kind::Column(_)
+            | Kind::Runtime(_)
+            | Kind::SessionChange(_)
+            | Kind::Panicked(_) => Outcome::Other,
+        }
+    }
+}
+
 impl From<Kind> for Error {
     fn from(kind: Kind) -> Self {
         Error { kind }

@@ -15,16 +15,16 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use corelane_runtime::client::{InFlight, Outcome};
 use corelane_runtime::roundtrip::OwnedRun;
 use corelane_runtime::task::Sleep;
 use corelane_runtime::ThreadBound;
 
 use crate::cancel::Watch;
 use crate::codec::{PgCodec, Response};
-use crate::config::Config;
 use crate::connection::Sent;
 use crate::statement::{Params, Statement};
-use crate::{worker_state, Error};
+use crate::{worker_state, Client, Error};
 
 /// One statement running on this worker's connection; resolves to its response.
 ///
@@ -49,6 +49,8 @@ struct Local {
     // Fields drop in declaration order: the run before the watch (see `Watch`).
     /// `None` only between two attempts.
     run: Option<OwnedRun<PgCodec>>,
+    /// The call in the worker's counters (a drop before the end counts as cancelled).
+    in_flight: Option<InFlight>,
     /// The call's deadline, with the limit it reports.
     deadline: Option<(Sleep, Duration)>,
     watch: Watch,
@@ -60,17 +62,19 @@ struct Local {
 }
 
 impl Execute {
-    /// Starts `stmt` on this worker's shared connection of client `id` when one is ready now.
+    /// Starts `stmt` on this worker's shared connection of `client` when one is ready now.
     /// Call it only on one of the client's workers. Gives the statement and its parameters
     /// back when the fast path does not apply, for the general path.
     pub(crate) fn start(
-        id: u64,
-        config: &Config,
+        client: &Client,
         stmt: Statement,
         params: Params,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Execute, (Statement, Params)> {
-        let Some(conn) = worker_state::ready_connection(id, config) else {
+        let Ok(pools) = worker_state::pools(client) else {
+            return Err((stmt, params));
+        };
+        let Some(conn) = worker_state::ready_connection(&pools) else {
             return Err((stmt, params));
         };
         if conn.cancel.is_gated() {
@@ -79,12 +83,14 @@ impl Execute {
         }
         // Before the run: dropped after it.
         let watch = Watch::new(&conn);
+        let in_flight = pools.counters.begin();
         let (run, sent) = match conn.start_execute(&stmt, &params) {
             Ok(started) => started,
             Err(e) => {
+                in_flight.fail(e.outcome(), &e);
                 return Ok(Execute {
                     state: State::Failed(e),
-                })
+                });
             }
         };
         // Off a worker `Sleep::new` is `None`; this runs on one.
@@ -94,6 +100,7 @@ impl Execute {
         Ok(Execute {
             state: State::Running(ThreadBound::new(Local {
                 run: Some(run),
+                in_flight: Some(in_flight),
                 deadline,
                 watch,
                 stmt,
@@ -107,6 +114,20 @@ impl Execute {
 
 impl Local {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
+        let polled = self.poll_run(cx);
+        if let Poll::Ready(result) = &polled {
+            if let Some(in_flight) = self.in_flight.take() {
+                match result {
+                    Ok(Response::Failed(e)) => in_flight.fail(Outcome::ServerError, &e.message),
+                    Ok(_) => in_flight.end(Outcome::Ok),
+                    Err(e) => in_flight.fail(e.outcome(), e),
+                }
+            }
+        }
+        polled
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
         loop {
             let Some(run) = &mut self.run else {
                 return Poll::Ready(Err(Error::protocol("statement retry loop ended")));

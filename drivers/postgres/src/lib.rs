@@ -251,6 +251,7 @@ mod listen;
 mod pgpass;
 mod pipeline;
 mod pump_chan;
+mod report;
 mod row;
 mod row_stream;
 mod session;
@@ -272,6 +273,9 @@ pub use corelane_pg_proto::types;
 pub use corelane_pg_proto::types::oid;
 pub use corelane_pg_proto::types::{FromSql, IsNull, Oid, ToSql, TypeError};
 pub use corelane_pg_proto::SqlState;
+/// The reports of [`Client::stats`] and [`Client::health`].
+pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
+pub use corelane_runtime::roundtrip::PipeStats;
 pub use error::{DbError, Error};
 pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};

@@ -242,19 +242,22 @@ impl Client {
         let encoded = stmt.encode(params)?;
         let bytes = encode(&stmt, &encoded)?;
         let (tx, mut rx) = pump_chan::channel();
-        let id = self.inner.id;
-        let config = self.inner.config.clone();
+        let client = self.clone();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        let pump = dispatch(&*self.inner.workers, fallback, move || async move {
-            tx.on_this_worker();
-            let result = match worker_state::exclusive(id, &config).await {
-                Ok(permit) => pump((*permit).clone(), bytes, &tx).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tx.push(Msg::Failed(e));
-            }
-        });
+        let pump = dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                tx.on_this_worker();
+                let result = match worker_state::exclusive(&client).await {
+                    Ok(permit) => pump((*permit).clone(), bytes, &tx).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = result {
+                    tx.push(Msg::Failed(e));
+                }
+            },
+        );
         rx.set_pump(pump);
         Ok(RowStream {
             rx,

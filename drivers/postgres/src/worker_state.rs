@@ -1,16 +1,17 @@
 //! Each worker's share of a client (shared-nothing): a pool of pipelined connections that
 //! every caller shares, and a pool of exclusive connections for transactions.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
+use corelane_runtime::client::{
+    ConnectionCounts, Counters, InFlight, Outcome, WorkerState, WorkerStats,
+};
 use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, Pooled, SharedPool};
 
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::Error;
+use crate::{Client, Error};
 
 /// Exclusive (transaction) connections per worker per client: the pool's default. A
 /// transaction that finds them all busy waits (FIFO) for one, up to the pool's acquire timeout.
@@ -25,6 +26,7 @@ pub(crate) struct PgManager {
     /// Opens the shared (pipelined) connections: their sessions are watched (see
     /// [`crate::session`]).
     shared: bool,
+    counters: Rc<Counters>,
 }
 
 impl Manager for PgManager {
@@ -32,7 +34,15 @@ impl Manager for PgManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Connection, Error> {
-        let conn = Connection::open(&self.config).await?;
+        let mut conn = match Connection::open(&self.config).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.counters.connect_failed(&e);
+                return Err(e);
+            }
+        };
+        conn.pipe.count_into(self.counters.pipes());
+        self.counters.connected();
         if self.shared {
             conn.session.mark_shared();
         }
@@ -70,47 +80,73 @@ impl Manager for PgManager {
     }
 }
 
-/// Client `id`'s pools on this worker.
-struct Pools {
+/// A client's pools and counters on this worker.
+pub(crate) struct WorkerPools {
     shared: Rc<SharedPool<PgManager>>,
     exclusive: Pool<PgManager>,
+    /// Calls, errors and connects of this client on this worker (see `Client::stats`).
+    pub(crate) counters: Rc<Counters>,
 }
 
-thread_local! {
-    static CLIENTS: RefCell<HashMap<u64, Rc<Pools>>> = RefCell::new(HashMap::new());
-}
-
-fn pools(id: u64, config: &Config) -> Result<Rc<Pools>, Error> {
-    if let Some(found) = CLIENTS.with(|c| c.borrow().get(&id).cloned()) {
-        return Ok(found);
+impl WorkerState for WorkerPools {
+    /// The client was dropped: its connections close when their last user is done.
+    fn close(&self) {
+        self.shared.close();
+        self.exclusive.close();
     }
-    let manager = |shared| PgManager {
-        config: config.clone(),
-        shared,
-    };
-    let shared = SharedPool::new(
-        manager(true),
-        PoolConfig::shared()
-            .with_max_size(config.connections_per_worker)
-            // Another connection (up to `connections_per_worker`) as soon as every open one
-            // has a request in flight: concurrent callers spread over all of them.
-            .with_shared_target_load(1)
-            .with_connect_timeout(Some(config.connect_timeout)),
-    )
-    .map_err(|e| Error::config(e.to_string()))?;
-    let exclusive = Pool::new(
-        manager(false),
-        PoolConfig::default()
-            .with_max_size(EXCLUSIVE_PER_WORKER)
-            .with_connect_timeout(Some(config.connect_timeout)),
-    )
-    .map_err(|e| Error::config(e.to_string()))?;
-    let pools = Rc::new(Pools {
-        shared: Rc::new(shared),
-        exclusive,
-    });
-    CLIENTS.with(|c| c.borrow_mut().insert(id, pools.clone()));
-    Ok(pools)
+}
+
+impl WorkerPools {
+    fn new(config: &Config) -> Result<WorkerPools, Error> {
+        let counters = Rc::new(Counters::default());
+        let manager = |shared| PgManager {
+            config: config.clone(),
+            shared,
+            counters: counters.clone(),
+        };
+        let shared = SharedPool::new(
+            manager(true),
+            PoolConfig::shared()
+                .with_max_size(config.connections_per_worker)
+                // Another connection (up to `connections_per_worker`) as soon as every open one
+                // has a request in flight: concurrent callers spread over all of them.
+                .with_shared_target_load(1)
+                .with_connect_timeout(Some(config.connect_timeout)),
+        )
+        .map_err(|e| Error::config(e.to_string()))?;
+        let exclusive = Pool::new(
+            manager(false),
+            PoolConfig::default()
+                .with_max_size(EXCLUSIVE_PER_WORKER)
+                .with_connect_timeout(Some(config.connect_timeout)),
+        )
+        .map_err(|e| Error::config(e.to_string()))?;
+        Ok(WorkerPools {
+            shared: Rc::new(shared),
+            exclusive,
+            counters,
+        })
+    }
+
+    /// The counters, with this worker's connection counts.
+    pub(crate) fn stats(&self, worker: usize) -> WorkerStats {
+        let mut stats = self.counters.snapshot(Some(worker));
+        stats.connections =
+            ConnectionCounts::from_pools(&self.shared.status(), &self.exclusive.status());
+        stats
+    }
+
+    /// Consecutive failed connects of the shared pool since its last success.
+    pub(crate) fn connect_failures(&self) -> u32 {
+        self.shared.status().connect_failures
+    }
+}
+
+/// This worker's pools and counters for `client`, made on first use. Call it on one of the
+/// client's workers.
+pub(crate) fn pools(client: &Client) -> Result<Rc<WorkerPools>, Error> {
+    let config = &client.inner.config;
+    client.inner.states.local(|| WorkerPools::new(config))
 }
 
 fn pool_error(config: &Config, e: PoolError<Error>) -> Error {
@@ -121,38 +157,39 @@ fn pool_error(config: &Config, e: PoolError<Error>) -> Error {
     }
 }
 
-/// A live shared (pipelined) connection of client `id` on this worker, opened if needed.
-pub(crate) async fn connection(id: u64, config: &Config) -> Result<Connection, Error> {
-    let pool = pools(id, config)?.shared.clone();
+/// A live shared (pipelined) connection of `client` on this worker, opened if needed.
+pub(crate) async fn connection(client: &Client) -> Result<Connection, Error> {
+    let pool = pools(client)?.shared.clone();
     if let Some(shared) = pool.try_get_shared() {
         return Ok((*shared).clone());
     }
     match pool.get_shared().await {
         Ok(shared) => Ok((*shared).clone()),
-        Err(e) => Err(pool_error(config, e)),
+        Err(e) => Err(pool_error(&client.inner.config, e)),
     }
 }
 
-/// The shared connection of client `id` on this worker when one is open now: the hot path,
-/// which must not await. `None` when one has to be opened or waited for (or the pools cannot be
-/// made: the awaiting path reports that).
-pub(crate) fn ready_connection(id: u64, config: &Config) -> Option<Connection> {
-    let pools = pools(id, config).ok()?;
+/// The shared connection of `client` on this worker when one is open now: the hot path, which
+/// must not await. `None` when one has to be opened or waited for (or the pools cannot be made:
+/// the awaiting path reports that).
+pub(crate) fn ready_connection(pools: &WorkerPools) -> Option<Connection> {
     let shared = pools.shared.try_get_shared()?;
     Some((*shared).clone())
 }
 
-/// A connection of client `id` on this worker for exclusive use (a transaction), checked out
+/// A connection of `client` on this worker for exclusive use (a transaction), checked out
 /// until the permit drops. It comes reset (see [`PgManager::recycle`]).
-pub(crate) async fn exclusive(id: u64, config: &Config) -> Result<Pooled<PgManager>, Error> {
-    let pool = pools(id, config)?.exclusive.clone();
-    pool.get().await.map_err(|e| pool_error(config, e))
+pub(crate) async fn exclusive(client: &Client) -> Result<Pooled<PgManager>, Error> {
+    let pool = pools(client)?.exclusive.clone();
+    pool.get()
+        .await
+        .map_err(|e| pool_error(&client.inner.config, e))
 }
 
-/// Drops client `id`'s pools on this worker.
-pub(crate) fn forget(id: u64) {
-    if let Some(pools) = CLIENTS.with(|c| c.borrow_mut().remove(&id)) {
-        pools.shared.close();
-        pools.exclusive.close();
+/// Ends a counted call with its result.
+pub(crate) fn record<T>(in_flight: InFlight, result: &Result<T, Error>) {
+    match result {
+        Ok(_) => in_flight.end(Outcome::Ok),
+        Err(e) => in_flight.fail(e.outcome(), e),
     }
 }

@@ -111,10 +111,7 @@ impl Client {
         let workers = self.inner.states.workers();
         let n = workers.num_workers();
         let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
-        workers
-            .worker(i)
-            .cloned()
-            .ok_or_else(Error::worker_closed)
+        workers.worker(i).cloned().ok_or_else(Error::worker_closed)
     }
 
     /// Sends any command and converts its reply: `client.query::<String>(Cmd::new("GET").arg("k"))`.
@@ -147,4 +144,3 @@ impl Client {
         Call::new(self.clone(), pipeline.request())
     }
 }
-

@@ -180,11 +180,9 @@ pub use commands::{SetCondition, SetOptions};
 pub use config::{Addr, Config, Protocol, PushCallback, DEFAULT_PORT};
 pub use corelane_redis_proto::{ArgSink, Cmd, NullKind, ToArg, Value};
 /// The reports of [`Client::stats`] and [`Client::health`].
-pub use corelane_runtime::client::{
-    ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats,
-};
-pub use corelane_runtime::roundtrip::PipeStats;
+pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
 pub use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
+pub use corelane_runtime::roundtrip::PipeStats;
 pub use error::{Error, ServerError};
 pub use exclusive::{Exclusive, MAX_TRANSACTION_ATTEMPTS};
 pub use from_value::FromValue;

@@ -93,12 +93,18 @@ fn a_timeout_and_a_dead_server_are_counted_and_kept_as_the_last_error() {
 
         proxy.set_mode(Mode::Stall);
         let c = client.clone();
-        let e = on_worker(1, move || async move { c.ping::<String>().await.unwrap_err() });
+        let e = on_worker(
+            1,
+            move || async move { c.ping::<String>().await.unwrap_err() },
+        );
         assert!(e.is_timeout(), "{e}");
         let health = block_on(client.health());
         let w1 = &health.workers[1 % support::num_workers()];
         assert!(w1.alive, "{w1:?}");
-        assert!(!w1.server_reachable, "a stalled server is not reachable: {w1:?}");
+        assert!(
+            !w1.server_reachable,
+            "a stalled server is not reachable: {w1:?}"
+        );
         assert!(!health.is_healthy());
 
         proxy.set_mode(Mode::PassThrough);
@@ -111,7 +117,10 @@ fn a_timeout_and_a_dead_server_are_counted_and_kept_as_the_last_error() {
         drop(proxy);
         drop(server);
         let c = client.clone();
-        let e = on_worker(1, move || async move { c.ping::<String>().await.unwrap_err() });
+        let e = on_worker(
+            1,
+            move || async move { c.ping::<String>().await.unwrap_err() },
+        );
         assert!(e.is_connect() || e.is_closed(), "{e}");
         let health = block_on(client.health());
         assert!(!health.is_healthy());

@@ -244,7 +244,10 @@ mod tests {
             ),
             (2, 1, 1, 1, 1, 1, 1)
         );
-        assert_eq!(c.last_error().map(|e| e.0).as_deref(), Some("connection reset"));
+        assert_eq!(
+            c.last_error().map(|e| e.0).as_deref(),
+            Some("connection reset")
+        );
     }
 
     #[test]
@@ -257,7 +260,10 @@ mod tests {
         c.connected();
         let s = c.snapshot(None);
         assert_eq!((s.connects, s.connect_failures), (1, 1));
-        assert_eq!(c.last_error().map(|e| e.0).as_deref(), Some("connection refused"));
+        assert_eq!(
+            c.last_error().map(|e| e.0).as_deref(),
+            Some("connection refused")
+        );
     }
 
     #[test]
@@ -269,6 +275,9 @@ mod tests {
         drop(dropped);
         ended.fail(Outcome::Timeout, &"timed out");
         let s = c.snapshot(None);
-        assert_eq!((s.calls, s.in_flight, s.cancelled, s.timeouts), (2, 0, 1, 1));
+        assert_eq!(
+            (s.calls, s.in_flight, s.cancelled, s.timeouts),
+            (2, 0, 1, 1)
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! The thread-local map from client to its state on this worker, and the handle that owns it.
 
 use std::any::Any;
-use std::future::Future;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};

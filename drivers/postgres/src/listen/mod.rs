@@ -149,11 +149,8 @@ impl Client {
 /// The next worker of the client, round-robin.
 fn pick_worker(client: &Client) -> Result<WorkerLoop, Error> {
     let inner = &client.inner;
-    let n = inner.workers.num_workers();
+    let workers = inner.states.workers();
+    let n = workers.num_workers();
     let i = inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
-    inner
-        .workers
-        .worker(i)
-        .cloned()
-        .ok_or_else(Error::worker_closed)
+    workers.worker(i).cloned().ok_or_else(Error::worker_closed)
 }
