@@ -223,13 +223,33 @@ impl Client {
         F: FnOnce(Connection) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
+        self.on_connection_batch(deadline, None, op).await
+    }
+
+    /// [`on_connection`](Self::on_connection) for a pipeline of `pipeline` statements (its
+    /// size is recorded).
+    async fn on_connection_batch<T, F, Fut>(
+        &self,
+        deadline: Option<(Instant, Duration)>,
+        pipeline: Option<usize>,
+        op: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
         let client = self.clone();
         let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         dispatch(
             &**self.inner.states.workers(),
             fallback,
             move || async move {
-                let in_flight = worker_state::pools(&client)?.counters.begin();
+                let counters = worker_state::pools(&client)?.counters.clone();
+                if let Some(size) = pipeline {
+                    counters.batch(size);
+                }
+                let in_flight = counters.begin();
                 // Built in place inside the race (no copy of the call's future is kept beside it:
                 // futures are large in debug builds, and a remote call's is spawned by value).
                 let result = futures_lite::FutureExt::or(
@@ -474,7 +494,7 @@ impl Client {
                 prepared.push((stmt, encoded));
             }
             let (prepared, replies) = self
-                .on_connection(deadline, move |conn| async move {
+                .on_connection_batch(deadline, Some(items.len()), move |conn| async move {
                     let replies = conn.execute_batch(&prepared).await?;
                     Ok((prepared, replies))
                 })

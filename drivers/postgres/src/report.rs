@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use corelane_runtime::client::{Answer, Health, Stats, WorkerHealth, WorkerStats};
+use corelane_runtime::client::{Answer, Health, Stats, WorkerHealth, WorkerState, WorkerStats};
 
 use crate::codec::Response;
 use crate::{worker_state, Client, Error};
@@ -39,7 +39,14 @@ impl Client {
             .inner
             .states
             .gather(STATS_DEADLINE, |worker, state| async move {
-                state.map_or_else(|| WorkerStats::empty(worker), |s| s.stats(worker))
+                state.map_or_else(
+                    || WorkerStats::empty(worker),
+                    |s| {
+                        let stats = s.stats(worker);
+                        s.counters.publish(&stats);
+                        stats
+                    },
+                )
             })
             .await;
         let unanswered = answers

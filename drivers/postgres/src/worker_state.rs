@@ -94,11 +94,24 @@ impl WorkerState for WorkerPools {
         self.shared.close();
         self.exclusive.close();
     }
+
+    fn counters(&self) -> Option<&Counters> {
+        Some(&self.counters)
+    }
+
+    /// The counters, with this worker's connection counts.
+    fn stats(&self, worker: usize) -> WorkerStats {
+        let mut stats = self.counters.snapshot(Some(worker));
+        stats.connections =
+            ConnectionCounts::from_pools(&self.shared.status(), &self.exclusive.status());
+        stats
+    }
 }
 
 impl WorkerPools {
     fn new(config: &Config) -> Result<WorkerPools, Error> {
-        let counters = Rc::new(Counters::default());
+        let worker = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
+        let counters = Rc::new(Counters::labelled("postgresql", worker));
         let manager = |shared| PgManager {
             config: config.clone(),
             shared,
@@ -126,14 +139,6 @@ impl WorkerPools {
             exclusive,
             counters,
         })
-    }
-
-    /// The counters, with this worker's connection counts.
-    pub(crate) fn stats(&self, worker: usize) -> WorkerStats {
-        let mut stats = self.counters.snapshot(Some(worker));
-        stats.connections =
-            ConnectionCounts::from_pools(&self.shared.status(), &self.exclusive.status());
-        stats
     }
 
     /// Consecutive failed connects of the shared pool since its last success.

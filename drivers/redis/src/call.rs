@@ -196,6 +196,9 @@ impl<T: FromValue> Call<T> {
         let timeout = client.config().command_timeout;
         if client.on_own_worker() {
             let state = client.worker_state()?;
+            if let Some(size) = self.request.as_ref().and_then(Request::pipeline_size) {
+                state.counters.batch(size);
+            }
             self.in_flight = Some(ThreadBound::new(state.counters.begin()));
             match state.pool.try_get_shared() {
                 Some(shared) => self.run_on(&shared.pipe),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use corelane_redis_proto::Cmd;
-use corelane_runtime::client::{Answer, Health, Stats, WorkerHealth, WorkerStats};
+use corelane_runtime::client::{Answer, Health, Stats, WorkerHealth, WorkerState, WorkerStats};
 
 use crate::Client;
 
@@ -36,7 +36,14 @@ impl Client {
         let answers = self
             .states()
             .gather(STATS_DEADLINE, |worker, state| async move {
-                state.map_or_else(|| WorkerStats::empty(worker), |s| s.stats(worker))
+                state.map_or_else(
+                    || WorkerStats::empty(worker),
+                    |s| {
+                        let stats = s.stats(worker);
+                        s.counters.publish(&stats);
+                        stats
+                    },
+                )
             })
             .await;
         let unanswered = answers

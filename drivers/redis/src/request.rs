@@ -22,6 +22,16 @@ pub(crate) enum Request {
 }
 
 impl Request {
+    /// The number of commands of a pipeline (`None` for one command).
+    pub(crate) fn pipeline_size(&self) -> Option<usize> {
+        match self {
+            Request::One(_) => None,
+            Request::Many {
+                replies, atomic, ..
+            } => Some(replies.saturating_sub(if *atomic { 2 } else { 0 })),
+        }
+    }
+
     /// Puts the request into `batch`: one entry per reply.
     pub(crate) fn fill(&self, batch: &mut Batch<RespCodec>) {
         match self {

@@ -81,12 +81,25 @@ impl WorkerState for WorkerClient {
         self.pool.close();
         self.exclusive.close();
     }
+
+    fn counters(&self) -> Option<&Counters> {
+        Some(&self.counters)
+    }
+
+    /// The counters, with this worker's connection counts.
+    fn stats(&self, worker: usize) -> WorkerStats {
+        let mut stats = self.counters.snapshot(Some(worker));
+        stats.connections =
+            ConnectionCounts::from_pools(&self.pool.status(), &self.exclusive.status());
+        stats
+    }
 }
 
 impl WorkerClient {
     /// A client's (empty) state for this worker: its pools open connections on demand.
     pub(crate) fn new(config: &Config) -> Result<WorkerClient, Error> {
-        let counters = Rc::new(Counters::default());
+        let worker = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
+        let counters = Rc::new(Counters::labelled("redis", worker));
         let manager = || RedisManager {
             config: config.clone(),
             counters: counters.clone(),
@@ -111,14 +124,6 @@ impl WorkerClient {
             exclusive,
             counters,
         })
-    }
-
-    /// The counters, with this worker's connection counts.
-    pub(crate) fn stats(&self, worker: usize) -> WorkerStats {
-        let mut stats = self.counters.snapshot(Some(worker));
-        stats.connections =
-            ConnectionCounts::from_pools(&self.pool.status(), &self.exclusive.status());
-        stats
     }
 }
 
@@ -151,6 +156,9 @@ impl WorkerClient {
         request: &Request,
         limit: Option<Duration>,
     ) -> Result<Value, Error> {
+        if let Some(size) = request.pipeline_size() {
+            self.counters.batch(size);
+        }
         let in_flight = self.counters.begin();
         let result = self.execute_bounded(request, limit).await;
         record(in_flight, &result);

@@ -53,6 +53,9 @@ impl Outcome {
 }
 
 /// One client's counters on one worker. Not `Sync`: bumped and read on its worker.
+///
+/// With the `metrics` feature, counters made by [`labelled`](Self::labelled) also publish
+/// through the `metrics` facade (see the [`metrics`](super::metrics) module for the names).
 #[derive(Default)]
 pub struct Counters {
     started: Cell<u64>,
@@ -67,6 +70,8 @@ pub struct Counters {
     connect_failures: Cell<u64>,
     last_error: RefCell<Option<(String, Instant)>>,
     pipes: PipeCounters,
+    #[cfg(feature = "metrics")]
+    sink: Option<super::metrics::Sink>,
 }
 
 impl std::fmt::Debug for Counters {
@@ -82,6 +87,24 @@ fn bump(cell: &Cell<u64>) {
 }
 
 impl Counters {
+    /// Counters of a client of `system` (`"redis"`, `"postgresql"`: the OpenTelemetry
+    /// `db.system.name`) on worker `worker`. With the `metrics` feature they register their
+    /// metrics under those labels; without it, this is `Counters::default()`.
+    pub fn labelled(system: &'static str, worker: usize) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            Counters {
+                sink: Some(super::metrics::Sink::new(system, worker)),
+                ..Counters::default()
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = (system, worker);
+            Counters::default()
+        }
+    }
+
     /// A call began (it counts as in flight until [`finish`](Self::finish)).
     pub fn start(&self) {
         bump(&self.started);
@@ -89,6 +112,14 @@ impl Counters {
 
     /// A call that [`start`](Self::start)ed ended with `outcome`.
     pub fn finish(&self, outcome: Outcome) {
+        self.finish_after(outcome, None);
+    }
+
+    fn finish_after(&self, outcome: Outcome, _took: Option<std::time::Duration>) {
+        #[cfg(feature = "metrics")]
+        if let Some(sink) = &self.sink {
+            sink.call(outcome, _took);
+        }
         bump(match outcome {
             Outcome::Ok => &self.ok,
             Outcome::ServerError => &self.server_errors,
@@ -104,19 +135,56 @@ impl Counters {
     /// Errors that say something about the connection are kept as the last error (for
     /// `health()`); the text must hold no secret (driver errors never do).
     pub fn fail(&self, outcome: Outcome, error: &dyn std::fmt::Display) {
-        self.finish(outcome);
+        self.fail_after(outcome, None, error);
+    }
+
+    fn fail_after(
+        &self,
+        outcome: Outcome,
+        took: Option<std::time::Duration>,
+        error: &dyn std::fmt::Display,
+    ) {
+        self.finish_after(outcome, took);
         if outcome.is_health_relevant() {
             self.note_error(error);
         }
     }
 
+    /// A pipeline of `size` requests was sent (the `corelane_pipeline_size` histogram; not
+    /// kept in the snapshot).
+    pub fn batch(&self, size: usize) {
+        #[cfg(feature = "metrics")]
+        if let Some(sink) = &self.sink {
+            sink.batch(size);
+        }
+        let _ = size;
+    }
+
+    /// Publishes `stats` (this worker's snapshot, connection counts included) as the
+    /// `metrics` gauges and round-trip totals. Does nothing without the `metrics` feature.
+    pub fn publish(&self, stats: &WorkerStats) {
+        #[cfg(feature = "metrics")]
+        if let Some(sink) = &self.sink {
+            sink.publish(stats);
+        }
+        let _ = stats;
+    }
+
     /// A connection was opened.
     pub fn connected(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(sink) = &self.sink {
+            sink.connected();
+        }
         bump(&self.connects);
     }
 
     /// Opening a connection failed with `error`.
     pub fn connect_failed(&self, error: &dyn std::fmt::Display) {
+        #[cfg(feature = "metrics")]
+        if let Some(sink) = &self.sink {
+            sink.connect_failed();
+        }
         bump(&self.connect_failures);
         self.note_error(error);
     }
@@ -169,6 +237,8 @@ impl Counters {
         self.start();
         InFlight {
             counters: Some(self.clone()),
+            #[cfg(feature = "metrics")]
+            started: self.sink.as_ref().map(|_| Instant::now()),
         }
     }
 
@@ -184,28 +254,45 @@ impl Counters {
 #[must_use = "dropping the guard counts the call as cancelled"]
 pub struct InFlight {
     counters: Option<Rc<Counters>>,
+    /// When it began, for the latency histogram (only when metrics are published).
+    #[cfg(feature = "metrics")]
+    started: Option<Instant>,
 }
 
 impl InFlight {
+    fn took(&self) -> Option<std::time::Duration> {
+        #[cfg(feature = "metrics")]
+        {
+            self.started.map(|at| at.elapsed())
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            None
+        }
+    }
+
     /// The call ended with `outcome`.
     pub fn end(mut self, outcome: Outcome) {
+        let took = self.took();
         if let Some(counters) = self.counters.take() {
-            counters.finish(outcome);
+            counters.finish_after(outcome, took);
         }
     }
 
     /// The call failed with `error` (see [`Counters::fail`]).
     pub fn fail(mut self, outcome: Outcome, error: &dyn std::fmt::Display) {
+        let took = self.took();
         if let Some(counters) = self.counters.take() {
-            counters.fail(outcome, error);
+            counters.fail_after(outcome, took, error);
         }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        let took = self.took();
         if let Some(counters) = self.counters.take() {
-            counters.finish(Outcome::Cancelled);
+            counters.finish_after(Outcome::Cancelled, took);
         }
     }
 }

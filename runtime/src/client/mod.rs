@@ -19,6 +19,8 @@
 mod counters;
 mod gather;
 mod health;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod registry;
 mod stats;
 

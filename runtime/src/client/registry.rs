@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::gather::{gather, Answer};
+use super::{Counters, WorkerStats};
 use crate::provider::Provider;
 
 /// A client's state on one worker (its pools, its counters).
@@ -17,6 +18,19 @@ pub trait WorkerState: 'static {
     /// Called on the worker when the client is dropped: close the pools (connections close
     /// when their last user is done).
     fn close(&self);
+
+    /// The state's counters, if it keeps [`Counters`]: with the `metrics` feature, each
+    /// worker then publishes [`stats`](Self::stats) every
+    /// [`PUBLISH_EVERY`](super::metrics::PUBLISH_EVERY) while the state lives.
+    fn counters(&self) -> Option<&Counters> {
+        None
+    }
+
+    /// The counters now, with the worker's connection counts (what `stats()` reports).
+    fn stats(&self, worker: usize) -> WorkerStats {
+        self.counters()
+            .map_or_else(|| WorkerStats::empty(worker), |c| c.snapshot(Some(worker)))
+    }
 }
 
 /// One entry of the map: the state, and how to close it without knowing its type.
@@ -104,6 +118,12 @@ impl<S: WorkerState> PerWorker<S> {
             close: close_as::<S>,
         };
         STATES.with(|s| s.borrow_mut().insert(self.key, entry));
+        #[cfg(feature = "metrics")]
+        if state.counters().is_some() {
+            if let Some(worker) = crate::WorkerLoop::current() {
+                let _ = crate::task::spawn_detached(publish(Rc::downgrade(&state), worker.id()));
+            }
+        }
         Ok(state)
     }
 
@@ -131,6 +151,20 @@ impl<S: WorkerState> PerWorker<S> {
             move || ask(worker, find::<S>(key))
         })
         .await
+    }
+}
+
+/// Publishes `state`'s stats as metrics every `PUBLISH_EVERY`, until the state is gone.
+#[cfg(feature = "metrics")]
+async fn publish<S: WorkerState>(state: std::rc::Weak<S>, worker: usize) {
+    loop {
+        crate::task::sleep(super::metrics::PUBLISH_EVERY).await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        if let Some(counters) = state.counters() {
+            counters.publish(&state.stats(worker));
+        }
     }
 }
 
