@@ -50,6 +50,7 @@ mod redis;
 mod scripted;
 mod tempdir;
 mod tls;
+mod trace_recorder;
 
 pub use error::{Error, Result};
 pub use guard::guard;
@@ -60,3 +61,4 @@ pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget, TlsAuthClient
 pub use scripted::{rss_kib, wait_for_close, ScriptedServer};
 pub use tempdir::TempDir;
 pub use tls::{CertFiles, TestCerts};
+pub use trace_recorder::{Fields, RecordedEvent, RecordedSpan, TraceRecorder};

@@ -20,6 +20,7 @@ use crate::execute::Execute;
 use crate::pipeline;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
+use crate::trace;
 use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state::{self, WorkerPools};
 use crate::Error;
@@ -315,18 +316,24 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let (stmt, response) = self.run_statement(sql, params).await?;
-        Ok(outcome(self, &stmt, response)?.rows)
+        trace::run(trace::span(self, "", Some(sql)), async {
+            let (stmt, response) = self.run_statement(sql, params).await?;
+            Ok(outcome(self, &stmt, response)?.rows)
+        })
+        .await
     }
 
     /// Like [`query`](Self::query), for exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        let (columns, rows) = self.query_data(sql, params).await?;
-        match rows.at_most_one() {
-            Ok(Some(data)) => Ok(Row { columns, data }),
-            Ok(None) => Err(Error::row_count(0)),
-            Err(n) => Err(Error::row_count(n)),
-        }
+        trace::run(trace::span(self, "", Some(sql)), async {
+            let (columns, rows) = self.query_data(sql, params).await?;
+            match rows.at_most_one() {
+                Ok(Some(data)) => Ok(Row { columns, data }),
+                Ok(None) => Err(Error::row_count(0)),
+                Err(n) => Err(Error::row_count(n)),
+            }
+        })
+        .await
     }
 
     /// Like [`query`](Self::query), for zero or one row.
@@ -335,11 +342,14 @@ impl Client {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let (columns, rows) = self.query_data(sql, params).await?;
-        match rows.at_most_one() {
-            Ok(data) => Ok(data.map(|data| Row { columns, data })),
-            Err(n) => Err(Error::row_count(n)),
-        }
+        trace::run(trace::span(self, "", Some(sql)), async {
+            let (columns, rows) = self.query_data(sql, params).await?;
+            match rows.at_most_one() {
+                Ok(data) => Ok(data.map(|data| Row { columns, data })),
+                Err(n) => Err(Error::row_count(n)),
+            }
+        })
+        .await
     }
 
     /// Runs `sql` and returns its rows as received, with their columns: `query_one` and
@@ -430,9 +440,12 @@ impl Client {
 
     /// Runs a statement and returns the rows it affected.
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let (_, response) = self.run_statement(sql, params).await?;
-        let (_, affected, _) = raw_outcome(response)?;
-        Ok(affected.unwrap_or(0))
+        trace::run(trace::span(self, "", Some(sql)), async {
+            let (_, response) = self.run_statement(sql, params).await?;
+            let (_, affected, _) = raw_outcome(response)?;
+            Ok(affected.unwrap_or(0))
+        })
+        .await
     }
 
     /// Runs one or more statements with the simple protocol (no parameters, text results).
@@ -441,13 +454,16 @@ impl Client {
     /// control, `SET`, `LISTEN`, `COPY ... FROM STDIN`) are refused with
     /// [`Error::is_session_change`]; so are they by `query`, `execute` and `pipeline`.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        crate::session::check(sql)?;
-        let owned = sql.to_owned();
-        self.on_connection(self.deadline(), move |conn| async move {
-            match conn.simple(&owned).await? {
-                Response::Failed(e) => Err(Error::db(e)),
-                _ => Ok(()),
-            }
+        trace::run(trace::span(self, "", Some(sql)), async {
+            crate::session::check(sql)?;
+            let owned = sql.to_owned();
+            self.on_connection(self.deadline(), move |conn| async move {
+                match conn.simple(&owned).await? {
+                    Response::Failed(e) => Err(Error::db(e)),
+                    _ => Ok(()),
+                }
+            })
+            .await
         })
         .await
     }
@@ -481,6 +497,15 @@ impl Client {
     /// a statement before it committed, not at all (the slots then report the 26000 error and
     /// what was rolled back).
     pub async fn pipeline(
+        &self,
+        items: &[(&str, &[&(dyn ToSql + Sync)])],
+    ) -> Result<Vec<Result<Outcome, Error>>, Error> {
+        let span = trace::span(self, "PIPELINE", None);
+        trace::batch_size(&span, items.len());
+        trace::run(span, self.pipeline_untraced(items)).await
+    }
+
+    async fn pipeline_untraced(
         &self,
         items: &[(&str, &[&(dyn ToSql + Sync)])],
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
@@ -606,22 +631,25 @@ impl Client {
         F: FnOnce(Transaction) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let mut cancel = CancelOnDrop(Some(cancelled.clone()));
-        let client = self.clone();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        let out = dispatch(
-            &**self.inner.states.workers(),
-            fallback,
-            move || async move {
-                let permit = worker_state::exclusive(&client).await?;
-                transaction::run(client, permit, options, cancelled, f).await
-            },
-        )
+        trace::run(trace::span(self, "TRANSACTION", None), async move {
+            let cancelled = Arc::new(AtomicBool::new(false));
+            let mut cancel = CancelOnDrop(Some(cancelled.clone()));
+            let client = self.clone();
+            let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+            let out = dispatch(
+                &**self.inner.states.workers(),
+                fallback,
+                move || async move {
+                    let permit = worker_state::exclusive(&client).await?;
+                    transaction::run(client, permit, options, cancelled, f).await
+                },
+            )
+            .await
+            .map_err(Error::from);
+            cancel.0 = None;
+            out?
+        })
         .await
-        .map_err(Error::from);
-        cancel.0 = None;
-        out?
     }
 }
 

@@ -146,6 +146,8 @@ pub struct Config {
     pub(crate) statement_cache_size: usize,
     pub(crate) connections_per_worker: usize,
     pub(crate) query_timeout: Option<Duration>,
+    /// Put each statement's SQL text on its span (feature `tracing`).
+    pub(crate) trace_query_text: bool,
     pub(crate) copy_timeout: Option<Duration>,
     pub(crate) max_result_bytes: Option<usize>,
     pub(crate) on_notice: Option<NoticeCallback>,
@@ -187,6 +189,7 @@ impl Default for Config {
             statement_cache_size: 256,
             connections_per_worker: 1,
             query_timeout: None,
+            trace_query_text: false,
             copy_timeout: Some(DEFAULT_COPY_TIMEOUT),
             max_result_bytes: Some(DEFAULT_MAX_RESULT_BYTES),
             on_notice: None,
@@ -429,6 +432,13 @@ impl Config {
     /// The default query timeout.
     pub fn get_query_timeout(&self) -> Option<Duration> {
         self.query_timeout
+    }
+    /// With the `tracing` feature: put each statement's SQL text on its span
+    /// (`db.query.text`). Off by default: SQL may hold literals the operator should not
+    /// collect. Parameters are never recorded.
+    pub fn trace_query_text(mut self, on: bool) -> Self {
+        self.trace_query_text = on;
+        self
     }
     /// Bound on each wait for the server during a COPY ([`Client::copy_in`],
     /// [`Client::copy_out`]): for the reply that starts it, for the server to take the next

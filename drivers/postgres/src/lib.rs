@@ -258,6 +258,7 @@ mod session;
 mod statement;
 mod statement_cache;
 mod tls;
+mod trace;
 mod transaction;
 mod transport;
 mod worker_state;

@@ -27,6 +27,7 @@ use crate::client::Client;
 use crate::codec::RespCodec;
 use crate::connection::Connection;
 use crate::request::Request;
+use crate::trace::{self, CallSpan};
 use crate::worker_state::{record, WorkerClient};
 use crate::{Error, FromValue};
 
@@ -46,6 +47,8 @@ pub struct Call<T> {
     /// The call in this worker's counters, on the local path (the remote path is counted by
     /// the worker that runs it).
     in_flight: Option<ThreadBound<InFlight>>,
+    /// The call's span (feature `tracing`; nothing without it).
+    span: CallSpan,
     _out: PhantomData<fn() -> T>,
 }
 
@@ -66,6 +69,7 @@ enum State {
 
 impl<T> Call<T> {
     pub(crate) fn new(client: Client, request: Request) -> Self {
+        let span = trace::call_span(&client, Some(&request));
         Call {
             client,
             request: Some(request),
@@ -73,6 +77,7 @@ impl<T> Call<T> {
             deadline: None,
             reply: Reply::Any,
             in_flight: None,
+            span,
             _out: PhantomData,
         }
     }
@@ -135,11 +140,14 @@ impl<T> Call<T> {
     /// waits as long as the server makes it wait, or until dropped), else an ordinary call.
     pub(crate) fn checked(client: Client, cmd: Cmd) -> Self {
         let class = classify(&cmd);
+        if class == Class::Shared {
+            let reply = Reply::of(&cmd);
+            return Call::new(client, Request::One(cmd)).expecting(reply);
+        }
+        let span = trace::command_span(&client, &cmd);
         let state = match class {
-            Class::Shared => {
-                let reply = Reply::of(&cmd);
-                return Call::new(client, Request::One(cmd)).expecting(reply);
-            }
+            // Returned above (its span is made with its request).
+            Class::Shared => State::Failed(Error::runtime("a shared command took the wrong path")),
             Class::Blocking => {
                 let runner = client.clone();
                 State::Blocking(Box::pin(
@@ -155,12 +163,14 @@ impl<T> Call<T> {
             deadline: None,
             reply: Reply::Any,
             in_flight: None,
+            span,
             _out: PhantomData,
         }
     }
 
     /// A call that fails with `error` when polled.
     pub(crate) fn failed(client: Client, error: Error) -> Self {
+        let span = trace::call_span(&client, None);
         Call {
             client,
             request: None,
@@ -168,6 +178,7 @@ impl<T> Call<T> {
             deadline: None,
             reply: Reply::Any,
             in_flight: None,
+            span,
             _out: PhantomData,
         }
     }
@@ -256,6 +267,7 @@ impl<T: FromValue> Call<T> {
         if let Some(in_flight) = self.in_flight.take().and_then(ThreadBound::into_inner) {
             record(in_flight, &value);
         }
+        trace::record(&self.span, &value);
         let reply = self.reply;
         Poll::Ready(value.and_then(|v| reply.check(v)).and_then(T::from_value))
     }
@@ -266,6 +278,15 @@ impl<T: FromValue> Future for Call<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        // A handle of its own (the call records its outcome on `this.span` while inside).
+        let span = this.span.clone();
+        trace::within(&span, || this.poll_in_span(cx))
+    }
+}
+
+impl<T: FromValue> Call<T> {
+    fn poll_in_span(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let this = self;
         let polled = this.poll_state(cx);
         if polled.is_pending() {
             if let Some(deadline) = &mut this.deadline {

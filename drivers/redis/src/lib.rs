@@ -171,6 +171,7 @@ mod request;
 mod scan;
 mod secret;
 mod tls;
+mod trace;
 mod url;
 mod worker_state;
 

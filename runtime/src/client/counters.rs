@@ -70,6 +70,9 @@ pub struct Counters {
     connect_failures: Cell<u64>,
     last_error: RefCell<Option<(String, Instant)>>,
     pipes: PipeCounters,
+    /// `db.system.name` and worker, for events (empty for unlabelled counters).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    labels: Option<(&'static str, usize)>,
     #[cfg(feature = "metrics")]
     sink: Option<super::metrics::Sink>,
 }
@@ -91,17 +94,11 @@ impl Counters {
     /// `db.system.name`) on worker `worker`. With the `metrics` feature they register their
     /// metrics under those labels; without it, this is `Counters::default()`.
     pub fn labelled(system: &'static str, worker: usize) -> Self {
-        #[cfg(feature = "metrics")]
-        {
-            Counters {
-                sink: Some(super::metrics::Sink::new(system, worker)),
-                ..Counters::default()
-            }
-        }
-        #[cfg(not(feature = "metrics"))]
-        {
-            let _ = (system, worker);
-            Counters::default()
+        Counters {
+            labels: Some((system, worker)),
+            #[cfg(feature = "metrics")]
+            sink: Some(super::metrics::Sink::new(system, worker)),
+            ..Counters::default()
         }
     }
 
@@ -116,6 +113,8 @@ impl Counters {
     }
 
     fn finish_after(&self, outcome: Outcome, _took: Option<std::time::Duration>) {
+        #[cfg(feature = "tracing")]
+        super::events::call_ended(self.labels, outcome);
         #[cfg(feature = "metrics")]
         if let Some(sink) = &self.sink {
             sink.call(outcome, _took);
@@ -172,6 +171,8 @@ impl Counters {
 
     /// A connection was opened.
     pub fn connected(&self) {
+        #[cfg(feature = "tracing")]
+        super::events::connected(self.labels, self.connects.get());
         #[cfg(feature = "metrics")]
         if let Some(sink) = &self.sink {
             sink.connected();
@@ -181,6 +182,8 @@ impl Counters {
 
     /// Opening a connection failed with `error`.
     pub fn connect_failed(&self, error: &dyn std::fmt::Display) {
+        #[cfg(feature = "tracing")]
+        super::events::connect_failed(self.labels, error);
         #[cfg(feature = "metrics")]
         if let Some(sink) = &self.sink {
             sink.connect_failed();

@@ -17,6 +17,8 @@
 //! [`Stats`] and [`Health`] reports sum and list them per worker.
 
 mod counters;
+#[cfg(feature = "tracing")]
+mod events;
 mod gather;
 mod health;
 #[cfg(feature = "metrics")]

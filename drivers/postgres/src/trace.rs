@@ -1,0 +1,113 @@
+//! Spans for statements, pipelines and transactions (feature `tracing`), with the
+//! OpenTelemetry database attributes: `db.system.name`, `db.operation.name` (the statement's
+//! first keyword, `PIPELINE`, `TRANSACTION`), `db.namespace` (the database), `server.address`,
+//! `server.port`, `db.operation.batch.size` (pipelines), `db.query.text` only when
+//! [`Config::trace_query_text`](crate::Config::trace_query_text) is on (parameters never), and
+//! on failure `error.type` and `db.response.status_code` (the SQLSTATE).
+//!
+//! Without the feature every function here is empty and [`CallSpan`] is zero-sized.
+
+use std::future::Future;
+
+use crate::{Client, Error};
+
+/// The span of one call.
+#[cfg(feature = "tracing")]
+pub(crate) type CallSpan = tracing::Span;
+
+/// The span of one call (the `tracing` feature is off: nothing).
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallSpan;
+
+/// The statement's first keyword, upper-cased (`SELECT`, `INSERT`, `WITH`, …; at most 16
+/// ASCII letters), or `UNKNOWN`.
+#[cfg(feature = "tracing")]
+fn first_keyword(sql: &str) -> String {
+    let word: String = sql
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .take(17)
+        .collect();
+    if word.is_empty() || word.len() > 16 {
+        "UNKNOWN".to_owned()
+    } else {
+        word.to_ascii_uppercase()
+    }
+}
+
+/// The span of a statement (`sql: Some`) or of an operation named `operation` over several.
+#[cfg(feature = "tracing")]
+pub(crate) fn span(client: &Client, operation: &str, sql: Option<&str>) -> CallSpan {
+    // No subscriber wants spans at this level: make nothing (the names below allocate).
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    let config = &client.inner.config;
+    let name = sql.map_or_else(|| operation.to_owned(), first_keyword);
+    let port = config
+        .get_socket_path()
+        .is_none()
+        .then(|| config.get_port());
+    let span = tracing::info_span!(
+        "postgresql",
+        otel.name = %name,
+        otel.kind = "client",
+        db.system.name = "postgresql",
+        db.operation.name = %name,
+        db.namespace = config.get_dbname(),
+        server.address = config.get_host(),
+        server.port = port,
+        db.query.text = tracing::field::Empty,
+        db.operation.batch.size = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        db.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    if let (Some(sql), true) = (sql, config.trace_query_text) {
+        span.record("db.query.text", sql);
+    }
+    span
+}
+
+/// The span of a statement or operation (the `tracing` feature is off: nothing).
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn span(_client: &Client, _operation: &str, _sql: Option<&str>) -> CallSpan {
+    CallSpan
+}
+
+/// Records a pipeline's size on its span.
+#[inline(always)]
+pub(crate) fn batch_size(span: &CallSpan, size: usize) {
+    #[cfg(feature = "tracing")]
+    span.record("db.operation.batch.size", size);
+    #[cfg(not(feature = "tracing"))]
+    let _ = (span, size);
+}
+
+/// Runs `fut` inside `span` (entered at each poll) and records how it ended.
+pub(crate) async fn run<T>(
+    span: CallSpan,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    #[cfg(feature = "tracing")]
+    {
+        use tracing::Instrument;
+        let result = fut.instrument(span.clone()).await;
+        if let Err(e) = &result {
+            span.record("error.type", e.outcome().as_str());
+            span.record("otel.status_code", "ERROR");
+            if let Some(code) = e.code() {
+                span.record("db.response.status_code", code.code());
+            }
+        }
+        result
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = span;
+        fut.await
+    }
+}

@@ -1,0 +1,144 @@
+//! Spans for calls (feature `tracing`), with the OpenTelemetry database attributes:
+//! `db.system.name`, `db.operation.name` (the command's name, never its arguments),
+//! `db.namespace` (the database index), `server.address`, `server.port`,
+//! `db.operation.batch.size` (pipelines), and on failure `error.type` and
+//! `db.response.status_code` (the server error's prefix, e.g. `WRONGTYPE`).
+//!
+//! Without the feature, [`CallSpan`] is a zero-sized value and every function here is empty.
+
+use corelane_redis_proto::{Cmd, Value};
+
+use crate::request::Request;
+use crate::{Client, Error};
+
+/// The span of one call.
+#[cfg(feature = "tracing")]
+pub(crate) type CallSpan = tracing::Span;
+
+/// The span of one call (the `tracing` feature is off: nothing).
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallSpan;
+
+/// The command's name as sent (ASCII letters, digits, `_`, `.`, `|` and `-`; at most 32 of
+/// them), upper-cased: arguments never reach a span.
+#[cfg(feature = "tracing")]
+fn command_name(cmd: &Cmd) -> String {
+    let name = cmd.iter_args().next().unwrap_or_default();
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.|-".contains(b));
+    if ok {
+        String::from_utf8_lossy(name).to_ascii_uppercase()
+    } else {
+        "UNKNOWN".to_owned()
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn operation_name(request: &Request) -> String {
+    match request {
+        Request::One(cmd) => command_name(cmd),
+        Request::Many { atomic: true, .. } => "MULTI".to_owned(),
+        Request::Many { .. } => "PIPELINE".to_owned(),
+    }
+}
+
+/// A span for `request` on `client`.
+#[cfg(feature = "tracing")]
+pub(crate) fn call_span(client: &Client, request: Option<&Request>) -> CallSpan {
+    // No subscriber wants spans at this level: make nothing (the names below allocate).
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    let operation = request.map_or_else(|| "UNKNOWN".to_owned(), operation_name);
+    let span = span_named(client, &operation);
+    if let Some(size) = request.and_then(Request::pipeline_size) {
+        span.record("db.operation.batch.size", size);
+    }
+    span
+}
+
+/// A span for one command on `client`.
+#[cfg(feature = "tracing")]
+pub(crate) fn command_span(client: &Client, cmd: &Cmd) -> CallSpan {
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    span_named(client, &command_name(cmd))
+}
+
+/// A span for one command on `client` (the `tracing` feature is off: nothing).
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn command_span(_client: &Client, _cmd: &Cmd) -> CallSpan {
+    CallSpan
+}
+
+#[cfg(feature = "tracing")]
+fn span_named(client: &Client, operation: &str) -> CallSpan {
+    let config = client.config();
+    let (address, port) = match &config.addr {
+        crate::Addr::Tcp { host, port } => (host.clone(), Some(*port)),
+        crate::Addr::Unix(path) => (path.display().to_string(), None),
+    };
+    tracing::info_span!(
+        "redis",
+        otel.name = %operation,
+        otel.kind = "client",
+        db.system.name = "redis",
+        db.operation.name = %operation,
+        db.namespace = config.db,
+        server.address = %address,
+        server.port = port,
+        db.operation.batch.size = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        db.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+/// A span for `request` on `client` (the `tracing` feature is off: nothing).
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn call_span(_client: &Client, _request: Option<&Request>) -> CallSpan {
+    CallSpan
+}
+
+/// Runs `f` inside `span`.
+#[inline(always)]
+pub(crate) fn within<R>(span: &CallSpan, f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "tracing")]
+    {
+        span.in_scope(f)
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = span;
+        f()
+    }
+}
+
+/// Records how the call ended on its span.
+#[inline(always)]
+pub(crate) fn record(span: &CallSpan, result: &Result<Value, Error>) {
+    #[cfg(feature = "tracing")]
+    {
+        let failure = match result {
+            Ok(Value::Error(e) | Value::BlobError(e)) => Some(("server_error", e.code())),
+            Ok(_) => None,
+            Err(e) => Some((e.outcome().as_str(), e.code())),
+        };
+        if let Some((kind, code)) = failure {
+            span.record("error.type", kind);
+            span.record("otel.status_code", "ERROR");
+            if let Some(code) = code {
+                span.record("db.response.status_code", code);
+            }
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (span, result);
+}
