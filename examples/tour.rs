@@ -165,8 +165,43 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "corelane / redis-rs = {:.2}x",
         corelane_rate / redis_rs_rate
     );
+
+    println!("\n-- what the clients counted (client.stats(), per worker and summed)");
+    print_stats("redis", &block_on(redis.stats()));
+    print_stats("postgres", &block_on(pg.stats()));
+    let healthy = block_on(redis.health()).is_healthy() && block_on(pg.health()).is_healthy();
+    println!(
+        "health: {}",
+        if healthy {
+            "every worker reaches both servers"
+        } else {
+            "NOT healthy"
+        }
+    );
     println!("\nNext: cargo run --release -p corelane-benches --bin compare   (the full side-by-side: latency, CPU, allocations; redis-rs, fred, tokio-postgres)");
     Ok(())
+}
+
+/// One line per worker and one for the sum: calls by outcome, how requests travelled,
+/// connections.
+fn print_stats(who: &str, stats: &corelane_redis::Stats) {
+    let rows = stats.workers.iter().cloned().chain([stats.total()]);
+    for w in rows {
+        let at = w
+            .worker
+            .map_or_else(|| "total".to_owned(), |n| format!("worker {n}"));
+        println!(
+            "{who:<8} {at:<8} calls {:>9}  errors {:>3}  timeouts {:>3}  cancelled {:>3}  direct {:>9}  bridged {:>9}  handoffs {:>3}  connections {}",
+            w.calls,
+            w.errors(),
+            w.timeouts,
+            w.cancelled,
+            w.round_trips.direct,
+            w.round_trips.bridged,
+            w.round_trips.handoffs,
+            w.connections.total()
+        );
+    }
 }
 
 /// What the tasks of one load share: the count of checked GETs and the flag that ends them.

@@ -38,33 +38,31 @@ fn first_keyword(sql: &str) -> String {
 }
 
 /// The span of a statement (`sql: Some`) or of an operation named `operation` over several.
+/// Nothing is computed (no name, no allocation) unless a subscriber wants the span.
 #[cfg(feature = "tracing")]
 pub(crate) fn span(client: &Client, operation: &str, sql: Option<&str>) -> CallSpan {
-    // No subscriber wants spans at this level: make nothing (the names below allocate).
-    if !tracing::level_enabled!(tracing::Level::INFO) {
-        return tracing::Span::none();
-    }
     let config = &client.inner.config;
-    let name = sql.map_or_else(|| operation.to_owned(), first_keyword);
-    let port = config
-        .get_socket_path()
-        .is_none()
-        .then(|| config.get_port());
     let span = tracing::info_span!(
         "postgresql",
-        otel.name = %name,
+        otel.name = tracing::field::Empty,
         otel.kind = "client",
         db.system.name = "postgresql",
-        db.operation.name = %name,
+        db.operation.name = tracing::field::Empty,
         db.namespace = config.get_dbname(),
         server.address = config.get_host(),
-        server.port = port,
+        server.port = config.get_socket_path().is_none().then(|| config.get_port()),
         db.query.text = tracing::field::Empty,
         db.operation.batch.size = tracing::field::Empty,
         error.type = tracing::field::Empty,
         db.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
+    if span.is_disabled() {
+        return span;
+    }
+    let name = sql.map_or_else(|| operation.to_owned(), first_keyword);
+    span.record("otel.name", name.as_str());
+    span.record("db.operation.name", name.as_str());
     if let (Some(sql), true) = (sql, config.trace_query_text) {
         span.record("db.query.text", sql);
     }

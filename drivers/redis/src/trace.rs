@@ -49,12 +49,12 @@ fn operation_name(request: &Request) -> String {
 /// A span for `request` on `client`.
 #[cfg(feature = "tracing")]
 pub(crate) fn call_span(client: &Client, request: Option<&Request>) -> CallSpan {
-    // No subscriber wants spans at this level: make nothing (the names below allocate).
-    if !tracing::level_enabled!(tracing::Level::INFO) {
-        return tracing::Span::none();
+    let span = new_span(client);
+    if span.is_disabled() {
+        return span;
     }
     let operation = request.map_or_else(|| "UNKNOWN".to_owned(), operation_name);
-    let span = span_named(client, &operation);
+    name(&span, &operation);
     if let Some(size) = request.and_then(Request::pipeline_size) {
         span.record("db.operation.batch.size", size);
     }
@@ -64,10 +64,11 @@ pub(crate) fn call_span(client: &Client, request: Option<&Request>) -> CallSpan 
 /// A span for one command on `client`.
 #[cfg(feature = "tracing")]
 pub(crate) fn command_span(client: &Client, cmd: &Cmd) -> CallSpan {
-    if !tracing::level_enabled!(tracing::Level::INFO) {
-        return tracing::Span::none();
+    let span = new_span(client);
+    if !span.is_disabled() {
+        name(&span, &command_name(cmd));
     }
-    span_named(client, &command_name(cmd))
+    span
 }
 
 /// A span for one command on `client` (the `tracing` feature is off: nothing).
@@ -77,27 +78,38 @@ pub(crate) fn command_span(_client: &Client, _cmd: &Cmd) -> CallSpan {
     CallSpan
 }
 
+/// A span with the client's attributes; the operation is recorded by [`name`] (nothing is
+/// computed for a span no subscriber wants: no name, no allocation).
 #[cfg(feature = "tracing")]
-fn span_named(client: &Client, operation: &str) -> CallSpan {
+fn new_span(client: &Client) -> CallSpan {
     let config = client.config();
     let (address, port) = match &config.addr {
-        crate::Addr::Tcp { host, port } => (host.clone(), Some(*port)),
-        crate::Addr::Unix(path) => (path.display().to_string(), None),
+        crate::Addr::Tcp { host, port } => (tracing::field::display(host.as_str()), Some(*port)),
+        crate::Addr::Unix(path) => (
+            tracing::field::display(path.to_str().unwrap_or("unix")),
+            None,
+        ),
     };
     tracing::info_span!(
         "redis",
-        otel.name = %operation,
+        otel.name = tracing::field::Empty,
         otel.kind = "client",
         db.system.name = "redis",
-        db.operation.name = %operation,
+        db.operation.name = tracing::field::Empty,
         db.namespace = config.db,
-        server.address = %address,
+        server.address = address,
         server.port = port,
         db.operation.batch.size = tracing::field::Empty,
         error.type = tracing::field::Empty,
         db.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     )
+}
+
+#[cfg(feature = "tracing")]
+fn name(span: &CallSpan, operation: &str) {
+    span.record("otel.name", operation);
+    span.record("db.operation.name", operation);
 }
 
 /// A span for `request` on `client` (the `tracing` feature is off: nothing).

@@ -124,11 +124,17 @@ impl Timers {
     fn process_timers(&mut self) -> (Option<Duration>, usize) {
         let now = Instant::now();
 
-        // Split timers into ready and pending timers.
-        let pending = self.timers.split_off(&(now, 0));
-        let ready = mem::replace(&mut self.timers, pending);
-        let woke = ready.len();
-        for (_, waker) in ready {
+        // Take the timers that are due (before `now`) one by one from the front. (corelane
+        // patch 9: `split_off` built a new tree on every call while any timer was pending, so
+        // one long timer — a 1 s metrics publisher, a pool's idle check — made every loop
+        // turn allocate.)
+        let mut woke = 0;
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 >= now {
+                break;
+            }
+            let waker = entry.remove();
+            woke += 1;
             wake!(waker);
         }
 
