@@ -19,7 +19,6 @@ pub(crate) const IGNORED: &[&str] = &[
     "requirepeer",
     "require_auth",
     "tcp_user_timeout",
-    "load_balance_hosts",
     "sslcompression",
     "sslcrl",
     "sslcrldir",
@@ -156,7 +155,8 @@ fn parse_kv(s: &str) -> Result<Vec<(String, String)>, Error> {
 
 /// `[user[:password]@][host][:port][,host[:port]...][/dbname][?key=value&...]` (after the
 /// scheme), percent-decoded. Hosts and ports become `host`/`port` pairs (comma-separated when
-/// there are several, which `Config::set` refuses), query parameters come after them. libpq's
+/// there are several, as libpq lists them: `a:1,b` gives `host=a,b port=1,`), query
+/// parameters come after them. libpq's
 /// `ssl=true` (for JDBC URLs) becomes `sslmode=require`.
 fn parse_url(rest: &str) -> Result<Vec<(String, String)>, Error> {
     let mut pairs = Vec::new();

@@ -247,6 +247,8 @@ mod described;
 mod endpoint;
 mod error;
 mod execute;
+mod host_select;
+mod hosts;
 mod listen;
 mod pgpass;
 mod pipeline;
@@ -276,7 +278,8 @@ pub use corelane_pg_proto::SqlState;
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
 pub use corelane_runtime::roundtrip::PipeStats;
-pub use error::{DbError, Error};
+pub use error::{DbError, Error, HostRejection};
+pub use hosts::{Host, LoadBalanceHosts};
 pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use row_stream::RowStream;

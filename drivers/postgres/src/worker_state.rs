@@ -124,14 +124,16 @@ impl WorkerPools {
                 // Another connection (up to `connections_per_worker`) as soon as every open one
                 // has a request in flight: concurrent callers spread over all of them.
                 .with_shared_target_load(1)
-                .with_connect_timeout(Some(config.connect_timeout)),
+                // Each host's attempt is bounded by the connect timeout (host_select), so a
+                // multi-host connect may take longer than one.
+                .with_connect_timeout(None),
         )
         .map_err(|e| Error::config(e.to_string()))?;
         let exclusive = Pool::new(
             manager(false),
             PoolConfig::default()
                 .with_max_size(EXCLUSIVE_PER_WORKER)
-                .with_connect_timeout(Some(config.connect_timeout)),
+                .with_connect_timeout(None),
         )
         .map_err(|e| Error::config(e.to_string()))?;
         Ok(WorkerPools {
