@@ -415,11 +415,10 @@ impl Config {
         self.password.is_some() || self.hosts.iter().any(|h| h.pgpass.is_some())
     }
     /// What each connection's server must be (default [`TargetSessionAttrs::Any`]), checked
-    /// after authentication; a server that is not fails the connect with
-    /// [`Error::is_connect`]. `target_session_attrs` in a connection string.
-    ///
-    /// Checked on the client's connections (queries, transactions, COPY); a
-    /// [`Listener`](crate::Listener)'s connection is not checked.
+    /// after authentication on every new connection of the client (queries, transactions,
+    /// COPY, a [`Listener`](crate::Listener)'s): a host that is not is skipped, and when no
+    /// host is, the connect fails with [`Error::is_no_suitable_host`].
+    /// `target_session_attrs` in a connection string.
     pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Self {
         self.target_session_attrs = attrs;
         self
@@ -472,7 +471,9 @@ impl Config {
         self.params.push((name.into(), value.into()));
         self
     }
-    /// Bound on connect + authentication (default 10 s).
+    /// Bound on connect + authentication (+ the `target_session_attrs` test) on each host
+    /// tried (default 10 s): as in libpq, with several hosts a connect may take up to this
+    /// times their number.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
