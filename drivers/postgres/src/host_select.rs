@@ -189,6 +189,92 @@ mod tests {
         assert_eq!(passes(TargetSessionAttrs::ReadWrite), [Want::ReadWrite]);
     }
 
+    /// A server as a candidate reports it.
+    struct Fake {
+        read_only: Result<bool, ()>,
+        standby: Result<bool, ()>,
+    }
+
+    impl Candidate for Fake {
+        async fn read_only(&self) -> Result<bool, Error> {
+            self.read_only.map_err(|()| Error::protocol("boom"))
+        }
+        async fn in_hot_standby(&self) -> Result<bool, Error> {
+            self.standby.map_err(|()| Error::protocol("boom"))
+        }
+        fn close(&self) {}
+    }
+
+    #[test]
+    fn libpq_decisions() {
+        let check = |read_only, standby, want| {
+            futures_lite::future::block_on(fits(&Fake { read_only, standby }, want))
+        };
+        let primary = (Ok(false), Ok(false));
+        let standby = (Ok(true), Ok(true));
+        // A primary with default_transaction_read_only=on: read-only, but not a standby.
+        let ro_primary = (Ok(true), Ok(false));
+        for (server, want, expected) in [
+            (primary, Want::ReadWrite, Ok(())),
+            (standby, Want::ReadWrite, Err("session is read-only")),
+            (ro_primary, Want::ReadWrite, Err("session is read-only")),
+            (primary, Want::ReadOnly, Err("session is not read-only")),
+            (ro_primary, Want::ReadOnly, Ok(())),
+            (primary, Want::Primary, Ok(())),
+            (ro_primary, Want::Primary, Ok(())),
+            (standby, Want::Primary, Err("server is in hot standby mode")),
+            (standby, Want::Standby, Ok(())),
+            (
+                primary,
+                Want::Standby,
+                Err("server is not in hot standby mode"),
+            ),
+            (standby, Want::Any, Ok(())),
+        ] {
+            let got = check(server.0, server.1, want);
+            assert_eq!(got, expected.map_err(str::to_owned), "{want:?}");
+        }
+        // A failing test query rejects the host (libpq moves on).
+        let e = check(Err(()), Ok(false), Want::ReadWrite).unwrap_err();
+        assert!(
+            e.starts_with("\"SHOW transaction_read_only\" failed"),
+            "{e}"
+        );
+        let e = check(Ok(false), Err(()), Want::Standby).unwrap_err();
+        assert!(
+            e.starts_with("\"SELECT pg_is_in_recovery()\" failed"),
+            "{e}"
+        );
+    }
+
+    /// The query fallback (servers before PostgreSQL 14 report neither parameter), against a
+    /// real server.
+    #[test]
+    fn queries_when_the_server_reports_nothing() {
+        let server = corelane_testkit::PgServer::start().unwrap();
+        let url = format!(
+            "{}?options=-c%20default_transaction_read_only%3Don",
+            server.url()
+        );
+        let workers = corelane_runtime::resolve(None).unwrap();
+        let worker = workers.worker(0).unwrap().clone();
+        let task = worker.spawn(move || async move {
+            let config = Config::parse_with_env(&url, |_| None).unwrap();
+            let conn = crate::connection::Connection::open(&config).await.unwrap();
+            let reported = conn.session.reported_read_only();
+            conn.session.forget_reported();
+            let queried = (
+                conn.read_only().await.unwrap(),
+                conn.in_hot_standby().await.unwrap(),
+            );
+            conn.close();
+            (reported, queried)
+        });
+        let (reported, queried) = futures_lite::future::block_on(task).unwrap();
+        assert_eq!(reported, (Some(true), Some(false)));
+        assert_eq!(queried, (true, false));
+    }
+
     #[test]
     fn what_moves_on() {
         assert!(matches!(

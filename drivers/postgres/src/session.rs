@@ -87,6 +87,14 @@ impl SessionWatch {
         self.on_session_report();
     }
 
+    /// Forgets what the server reported, as if it were older than PostgreSQL 14 (tests the
+    /// query fallback of `target_session_attrs`).
+    #[cfg(test)]
+    pub(crate) fn forget_reported(&self) {
+        self.default_read_only.set(None);
+        self.in_hot_standby.set(None);
+    }
+
     /// `default_transaction_read_only` and `in_hot_standby` as last reported.
     pub(crate) fn reported_read_only(&self) -> (Option<bool>, Option<bool>) {
         (self.default_read_only.get(), self.in_hot_standby.get())

@@ -111,6 +111,24 @@ fn a_dead_host_is_skipped() {
         assert_eq!(block_on(who(&c)).unwrap(), (p, false));
         let c = client(&[closed, p, s], "target_session_attrs=standby");
         assert_eq!(block_on(who(&c)).unwrap(), (s, true));
+        // A host that accepts TCP and then says nothing: given up after connect_timeout
+        // (which bounds each host's attempt, not the whole connect), then the next is tried.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let quiet = silent.local_addr().unwrap().port();
+        let c = client(
+            &[quiet, s, p],
+            "connect_timeout=2 target_session_attrs=primary",
+        );
+        assert_eq!(block_on(who(&c)).unwrap(), (p, false));
+        let e = block_on(who(&client(
+            &[quiet, s],
+            "connect_timeout=2 target_session_attrs=primary",
+        )))
+        .unwrap_err();
+        let reasons: Vec<&str> = e.host_rejections().iter().map(|r| r.reason()).collect();
+        assert!(reasons[0].contains("timed out after 2s"), "{e}");
+        assert_eq!(reasons[1], "server is in hot standby mode", "{e}");
+        drop(silent);
         // The URL form.
         let c = Client::new(parse(&format!(
             "postgres://postgres@127.0.0.1:{closed},127.0.0.1:{s}/test?target_session_attrs=read-only"
