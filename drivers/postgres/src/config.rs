@@ -675,13 +675,8 @@ impl Config {
             "target_session_attrs" => {
                 self.target_session_attrs = TargetSessionAttrs::parse(&value)?
             }
-            "load_balance_hosts" => {
-                self.load_balance_hosts = if value.is_empty() {
-                    LoadBalanceHosts::Disable
-                } else {
-                    LoadBalanceHosts::parse(&value)?
-                }
-            }
+            // As libpq, an empty value is invalid too.
+            "load_balance_hosts" => self.load_balance_hosts = LoadBalanceHosts::parse(&value)?,
             "client_encoding" => {
                 // Rows are decoded as UTF-8, so the session must be UTF8 (always sent).
                 let v = value.to_ascii_lowercase();
@@ -975,6 +970,7 @@ mod tests {
             "service=mine",
             "target_session_attrs=whatever",
             "load_balance_hosts=sometimes",
+            "load_balance_hosts=''",
             "host=a,b port=1,2,3",
             "host=a,b hostaddr=10.0.0.1",
             "postgres://a:1,b:2/d?port=7,8,9",
@@ -1096,6 +1092,14 @@ mod tests {
         assert_eq!(
             hosts_of(&parse("postgres://a,b/db").unwrap()),
             named(&[("a", 5432), ("b", 5432)])
+        );
+        assert_eq!(
+            hosts_of(&parse("postgres://:1,:2/db").unwrap()),
+            named(&[(DEFAULT_HOST, 1), (DEFAULT_HOST, 2)])
+        );
+        assert_eq!(
+            hosts_of(&parse("postgres://a,b:5/db").unwrap()),
+            named(&[("a", DEFAULT_PORT), ("b", 5)])
         );
         // IPv6 in a URL, and hostaddr lists.
         assert_eq!(
