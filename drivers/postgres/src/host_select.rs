@@ -112,6 +112,17 @@ fn classify(e: Error) -> Failure {
     }
 }
 
+/// The longest a [`connect`] may take: the connect timeout once per host and pass.
+pub(crate) fn worst_case(config: &Config) -> std::time::Duration {
+    let attempts = config
+        .hosts
+        .len()
+        .saturating_mul(passes(config.target_session_attrs).len());
+    config
+        .connect_timeout
+        .saturating_mul(u32::try_from(attempts).unwrap_or(u32::MAX))
+}
+
 /// Opens a connection to the first host (in the configured order) that accepts one and is
 /// what `target_session_attrs` asks for. `open` opens one on the host of the configuration it
 /// is given (made by [`Config::for_host`]).
