@@ -324,7 +324,14 @@ fn failover_under_load() {
                             e.is_closed() || e.is_connect(),
                             "task {task}: not a typed connection error: {e}"
                         );
-                        errors.push(e.to_string());
+                        let kind = if e.is_closed() {
+                            "closed"
+                        } else if e.is_no_suitable_host() {
+                            "no suitable host"
+                        } else {
+                            "connect"
+                        };
+                        errors.push((kind, e.to_string()));
                         // Give the failover room; a real client would back off too.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
@@ -360,7 +367,7 @@ fn failover_under_load() {
         }
         out
     });
-    let mut total_errors = 0;
+    let mut kinds = BTreeMap::<&str, usize>::new();
     let mut slowest = Duration::ZERO;
     for (task, ok_on, errors, first_new_primary) in &results {
         assert!(
@@ -371,10 +378,12 @@ fn failover_under_load() {
             panic!("task {task}: never reached the new primary within {RECOVERY_BOUND:?}: {ok_on:?}, errors {errors:?}")
         });
         slowest = slowest.max(reached.saturating_duration_since(promoted));
-        total_errors += errors.len();
+        for (kind, _) in errors {
+            *kinds.entry(kind).or_default() += 1;
+        }
     }
     eprintln!(
-        "failover: {TASKS} tasks, {total_errors} failed calls, every task on the new primary \
+        "failover: {TASKS} tasks, failed calls by kind {kinds:?}, every task on the new primary \
          {slowest:?} after the promotion"
     );
     // The new primary took the writes.
