@@ -56,12 +56,20 @@ impl PgReplicaPair {
     }
 
     /// A primary made from `builder` (users, auth method, settings) and its standby, which
-    /// gets the same settings.
-    pub fn start_with(builder: PgBuilder) -> Result<Self> {
-        let mut builder = builder
-            .setting("wal_level", "replica")
-            .setting("max_wal_senders", "10")
-            .setting("hot_standby", "on");
+    /// gets the same settings. The builder's settings come after the pair's own
+    /// (`wal_level = replica`, `max_wal_senders = 10`, `hot_standby = on`), so they win: say,
+    /// `hot_standby = off` makes a standby that refuses connections (SQLSTATE 57P03).
+    pub fn start_with(mut builder: PgBuilder) -> Result<Self> {
+        let own = [
+            ("wal_level", "replica"),
+            ("max_wal_senders", "10"),
+            ("hot_standby", "on"),
+        ];
+        for (i, (name, value)) in own.into_iter().enumerate() {
+            builder
+                .settings
+                .insert(i, (name.to_owned(), value.to_owned()));
+        }
         builder.replication = true;
         let primary = builder.start()?;
         let standby = base_backup(&primary)?;

@@ -52,7 +52,7 @@ pub struct PgBuilder {
     auth: PgAuth,
     users: Vec<PgUser>,
     superuser_password: String,
-    settings: Vec<(String, String)>,
+    pub(crate) settings: Vec<(String, String)>,
     bin_dir: Option<PathBuf>,
     startup_timeout: Duration,
     tls: Option<TlsFiles>,

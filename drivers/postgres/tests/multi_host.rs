@@ -230,6 +230,28 @@ fn no_host_qualifies() {
 }
 
 #[test]
+fn a_host_not_accepting_connections_yet_is_skipped() {
+    two_workers();
+    // A standby without hot standby answers every connection with 57P03 ("the database
+    // system is not accepting connections"): libpq tries the next host.
+    let pair = PgReplicaPair::start_with(
+        corelane_testkit::PgServer::builder().setting("hot_standby", "off"),
+    )
+    .expect("start primary + cold standby");
+    let (p, s) = (pair.primary().port(), pair.standby().port());
+    guard("57P03", move || {
+        let _pair = pair;
+        let c = client(&[s, p], "");
+        assert_eq!(block_on(who(&c)).unwrap(), (p, false));
+        let e = block_on(who(&client(&[s], "target_session_attrs=any"))).unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("57P03"), "{e}");
+        let e = block_on(who(&client(&[s, s], ""))).unwrap_err();
+        assert!(e.is_no_suitable_host(), "{e}");
+        assert!(e.host_rejections()[0].reason().contains("57P03"), "{e}");
+    });
+}
+
+#[test]
 fn a_listener_goes_to_the_chosen_host() {
     two_workers();
     let pair = shared_pair();
