@@ -11,6 +11,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -24,6 +25,11 @@ use crate::tempdir::TempDir;
 /// How long [`PgReplicaPair::start`] waits for the standby to catch up, and
 /// [`PgReplicaPair::promote_standby`] for the promotion to finish.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where [`PgReplicaPair::wait_caught_up`] writes its markers: the `postgres` database, so the
+/// tests' `test` database holds only what they made.
+const MARKER_DB: &str = "postgres";
+const MARKER_TABLE: &str = "corelane_catch_up";
 
 /// A primary and a streaming hot standby of it, each in its own temp dir on its own free
 /// loopback port. Dropping it stops both and removes their directories.
@@ -47,6 +53,8 @@ pub struct PgReplicaPair {
     // Dropped in this order: the standby first, so it does not log a lost primary for long.
     standby: PgServer,
     primary: PgServer,
+    /// The next catch-up marker.
+    markers: AtomicU64,
 }
 
 impl PgReplicaPair {
@@ -72,8 +80,17 @@ impl PgReplicaPair {
         }
         builder.replication = true;
         let primary = builder.start()?;
+        psql_value(
+            &primary,
+            MARKER_DB,
+            &[&format!("CREATE TABLE {MARKER_TABLE} (n bigint)")],
+        )?;
         let standby = base_backup(&primary)?;
-        let pair = PgReplicaPair { standby, primary };
+        let pair = PgReplicaPair {
+            standby,
+            primary,
+            markers: AtomicU64::new(0),
+        };
         pair.wait_caught_up()?;
         Ok(pair)
     }
@@ -88,15 +105,26 @@ impl PgReplicaPair {
         &self.standby
     }
 
-    /// Waits until the standby streams from the primary and has replayed everything the
-    /// primary has written so far (up to 60 s).
+    /// Waits until the standby has replayed everything the primary had written (inserted into
+    /// its WAL) when this was called (up to 60 s).
     pub fn wait_caught_up(&self) -> Result<()> {
-        let sql = "SELECT count(*) FROM pg_stat_replication \
-                   WHERE state = 'streaming' AND replay_lsn >= pg_current_wal_lsn()";
+        // A marker row committed (and flushed: `synchronous_commit` is off in the settings)
+        // on the primary: once the standby sees it, it has replayed everything before it.
+        // Comparing WAL positions instead is unreliable: the insert position can sit past a
+        // page header no record ends at, until the next background record (up to 15 s).
+        let marker = self.markers.fetch_add(1, Ordering::Relaxed);
+        psql_value(
+            &self.primary,
+            MARKER_DB,
+            &[
+                "SET synchronous_commit = on",
+                &format!("INSERT INTO {MARKER_TABLE} VALUES ({marker})"),
+            ],
+        )?;
+        let probe = format!("SELECT count(*) FROM {MARKER_TABLE} WHERE n = {marker}");
         let deadline = Instant::now() + CATCH_UP_TIMEOUT;
         loop {
-            let streaming = psql_value(&self.primary, sql)?;
-            if streaming.trim() == "1" {
+            if psql_value(&self.standby, MARKER_DB, &[&probe])?.trim() == "1" {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -133,7 +161,7 @@ impl PgReplicaPair {
         run(cmd, &self.standby.commands_log, COMMAND_TIMEOUT)?;
         let deadline = Instant::now() + CATCH_UP_TIMEOUT;
         loop {
-            if psql_value(&self.standby, "SELECT pg_is_in_recovery()")?.trim() == "f" {
+            if psql_value(&self.standby, DATABASE, &["SELECT pg_is_in_recovery()"])?.trim() == "f" {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -220,20 +248,24 @@ fn sibling(beside: &Path, name: &str) -> Result<std::path::PathBuf> {
         })
 }
 
-/// The unaligned, tuples-only output of `sql` run as `postgres` in `test` over `server`'s
-/// unix socket.
-fn psql_value(server: &PgServer, sql: &str) -> Result<String> {
+/// The unaligned, tuples-only output of `statements` (each its own `-c`, in one session) run
+/// as `postgres` in `database` over `server`'s unix socket.
+fn psql_value(server: &PgServer, database: &str, statements: &[&str]) -> Result<String> {
     let mut cmd = Command::new(server.psql_path());
     cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
         .arg(server.socket_dir())
         .arg("-p")
         .arg(server.port().to_string())
-        .args(["-U", SUPERUSER, "-d", DATABASE, "-c", sql]);
+        .args(["-U", SUPERUSER, "-d", database]);
+    for sql in statements {
+        cmd.arg("-c").arg(sql);
+    }
+    let sql = statements.join("; ");
     server.prepare(&mut cmd);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let what = format!("psql -c {sql:?}");
+    let what = format!("psql {sql:?}");
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::io(format!("spawning {what}"), e))?;
