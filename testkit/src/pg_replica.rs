@@ -105,8 +105,9 @@ impl PgReplicaPair {
         &self.standby
     }
 
-    /// Waits until the standby has replayed everything the primary had written (inserted into
-    /// its WAL) when this was called (up to 60 s).
+    /// Waits until the standby has replayed everything the primary had written when this was
+    /// called (up to 60 s); for a standby started with `hot_standby = off`, which answers no
+    /// query, until it streams.
     pub fn wait_caught_up(&self) -> Result<()> {
         // A marker row committed (and flushed: `synchronous_commit` is off in the settings)
         // on the primary: once the standby sees it, it has replayed everything before it.
@@ -121,10 +122,29 @@ impl PgReplicaPair {
                 &format!("INSERT INTO {MARKER_TABLE} VALUES ({marker})"),
             ],
         )?;
-        let probe = format!("SELECT count(*) FROM {MARKER_TABLE} WHERE n = {marker}");
+        // A standby without hot standby answers no query: then streaming is all to wait for.
+        let cold = self
+            .standby
+            .options
+            .settings
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "hot_standby")
+            .is_some_and(|(_, value)| value.trim_matches('\'') == "off");
+        let (server, probe) = if cold {
+            (
+                &self.primary,
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'".to_owned(),
+            )
+        } else {
+            (
+                &self.standby,
+                format!("SELECT count(*) FROM {MARKER_TABLE} WHERE n = {marker}"),
+            )
+        };
         let deadline = Instant::now() + CATCH_UP_TIMEOUT;
         loop {
-            if psql_value(&self.standby, MARKER_DB, &[&probe])?.trim() == "1" {
+            if psql_value(server, MARKER_DB, &[&probe])?.trim() == "1" {
                 return Ok(());
             }
             if Instant::now() >= deadline {
