@@ -296,6 +296,15 @@ impl Error {
             || self.code().is_some_and(|c| c.code().starts_with("28"))
     }
 
+    /// For a connect error, what went wrong without the address (the host rejection list
+    /// names the host already).
+    pub(crate) fn connect_reason(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Connect { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
     /// True when connecting failed (including [`is_no_suitable_host`](Self::is_no_suitable_host)).
     pub fn is_connect(&self) -> bool {
         matches!(

@@ -165,7 +165,9 @@ where
                     why
                 }
                 Some(Err(Failure::Unreachable(e))) => {
-                    let why = e.to_string();
+                    let why = e
+                        .connect_reason()
+                        .map_or_else(|| e.to_string(), str::to_owned);
                     last_unreachable = Some(e);
                     why
                 }
