@@ -306,6 +306,10 @@ fn failover_under_load() {
     ))
     .unwrap();
     pair.wait_caught_up().unwrap();
+    // A listener of the same client: it reconnects, through the same host choice, to the new
+    // primary and listens again there.
+    let mut listener = c.listener().unwrap();
+    block_on(listener.listen("failover_ch")).unwrap();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -425,6 +429,29 @@ fn failover_under_load() {
          primary within {slowest:?} of `pg_ctl promote` ({:?} until it returned)",
         promoted - promote_started
     );
+    // The listener is back, on the new primary (a standby refuses LISTEN): a notification
+    // sent there arrives. Those sent before it relistened are lost, so send until one does.
+    let heard = rt.block_on(async {
+        let until = Instant::now() + RECOVERY_BOUND;
+        while Instant::now() < until {
+            c.execute("SELECT pg_notify('failover_ch', 'after')", &[])
+                .await
+                .unwrap();
+            match tokio::time::timeout(Duration::from_millis(500), listener.next()).await {
+                Ok(Some(n)) if n.payload == "after" => return true,
+                Ok(None) => return false,
+                _ => {}
+            }
+        }
+        false
+    });
+    assert!(
+        heard,
+        "the listener did not come back: {:?}",
+        listener.last_error()
+    );
+    assert!(listener.connects() >= 2, "{}", listener.connects());
+    drop(listener);
     // The new primary took the writes.
     let after = client(&[s], "");
     let n: i64 = block_on(after.query_one("SELECT count(*) FROM failover", &[]))
