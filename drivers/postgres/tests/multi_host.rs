@@ -129,6 +129,13 @@ fn a_dead_host_is_skipped() {
         assert!(reasons[0].contains("timed out after 2s"), "{e}");
         assert_eq!(reasons[1], "server is in hot standby mode", "{e}");
         drop(silent);
+        // hostaddr lists (no name lookup), a host name per address.
+        let c = Client::new(parse(&format!(
+            "host=primary.invalid,standby.invalid hostaddr=127.0.0.1,127.0.0.1 port={closed},{s} \
+             user=postgres dbname=test"
+        )))
+        .unwrap();
+        assert_eq!(block_on(who(&c)).unwrap(), (s, true));
         // The URL form.
         let c = Client::new(parse(&format!(
             "postgres://postgres@127.0.0.1:{closed},127.0.0.1:{s}/test?target_session_attrs=read-only"
