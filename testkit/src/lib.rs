@@ -5,6 +5,8 @@
 //!   [`TestCerts`]).
 //! - [`PgServer`]: a PostgreSQL cluster made by `initdb` in its own temp dir, with users, a
 //!   `test` database and a chosen [`PgAuth`] method for TCP connections.
+//! - [`PgReplicaPair`]: a PostgreSQL primary and a streaming hot standby of it, with the
+//!   standby's promotion and the primary's stop for failover tests.
 //! - [`FaultProxy`]: a TCP proxy whose [`Mode`] (delay, stall, cut, corrupt, fragment) can be
 //!   switched while a client is connected.
 //!
@@ -42,6 +44,7 @@
 pub mod alloc_count;
 mod error;
 mod guard;
+mod pg_replica;
 mod port;
 mod postgres;
 mod process;
@@ -54,6 +57,7 @@ mod trace_recorder;
 
 pub use error::{Error, Result};
 pub use guard::guard;
+pub use pg_replica::PgReplicaPair;
 pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};

@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL server.
 
-mod bins;
-mod config;
+pub(crate) mod bins;
+pub(crate) mod config;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,15 +17,15 @@ use crate::tempdir::TempDir;
 use bins::PgBins;
 
 /// The bootstrap superuser created by initdb.
-const SUPERUSER: &str = "postgres";
+pub(crate) const SUPERUSER: &str = "postgres";
 /// The database created for tests.
-const DATABASE: &str = "test";
+pub(crate) const DATABASE: &str = "test";
 /// How many fresh ports startup tries before giving up.
-const START_ATTEMPTS: usize = 5;
+pub(crate) const START_ATTEMPTS: usize = 5;
 /// Default time allowed for `pg_ctl -w start`.
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed for initdb, psql and `pg_ctl stop`.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Names of the TLS files in the data dir.
 const TLS_CERT: &str = "corelane_server.crt";
 const TLS_KEY: &str = "corelane_server.key";
@@ -52,11 +52,14 @@ pub struct PgBuilder {
     auth: PgAuth,
     users: Vec<PgUser>,
     superuser_password: String,
-    settings: Vec<(String, String)>,
+    pub(crate) settings: Vec<(String, String)>,
     bin_dir: Option<PathBuf>,
     startup_timeout: Duration,
     tls: Option<TlsFiles>,
     hba_tls: PgHbaTls,
+    /// pg_hba.conf admits replication connections over the unix socket (for a standby's
+    /// `pg_basebackup` and WAL streaming; see [`crate::PgReplicaPair`]).
+    pub(crate) replication: bool,
 }
 
 /// The server's TLS files, as given (copied into the data dir at startup).
@@ -78,6 +81,7 @@ impl Default for PgBuilder {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             tls: None,
             hba_tls: PgHbaTls::Any,
+            replication: false,
         }
     }
 }
@@ -205,7 +209,7 @@ impl PgBuilder {
 }
 
 /// Whether a startup error came from the port being taken.
-fn is_bind_failure(e: &Error) -> bool {
+pub(crate) fn is_bind_failure(e: &Error) -> bool {
     match e {
         Error::Exited { log_tail, .. } => {
             log_tail.contains("could not bind")
@@ -223,15 +227,15 @@ fn is_bind_failure(e: &Error) -> bool {
 /// Dropping it stops the server (`pg_ctl -m immediate stop`) and removes the directory.
 #[derive(Debug)]
 pub struct PgServer {
-    dir: TempDir,
-    data: PathBuf,
-    log: PathBuf,
-    commands_log: PathBuf,
-    bins: PgBins,
-    run_as: RunAs,
-    options: PgBuilder,
-    port: u16,
-    running: bool,
+    pub(crate) dir: TempDir,
+    pub(crate) data: PathBuf,
+    pub(crate) log: PathBuf,
+    pub(crate) commands_log: PathBuf,
+    pub(crate) bins: PgBins,
+    pub(crate) run_as: RunAs,
+    pub(crate) options: PgBuilder,
+    pub(crate) port: u16,
+    pub(crate) running: bool,
 }
 
 impl PgServer {
@@ -352,13 +356,13 @@ impl PgServer {
 
     /// A command for a PostgreSQL executable run as the server's OS user, in the temp dir,
     /// with libpq variables cleared.
-    fn pg_command(&self, program: &Path, args: &[&std::ffi::OsStr]) -> Command {
+    pub(crate) fn pg_command(&self, program: &Path, args: &[&std::ffi::OsStr]) -> Command {
         let mut cmd = self.run_as.command(program, args);
         self.prepare(&mut cmd);
         cmd
     }
 
-    fn prepare(&self, cmd: &mut Command) {
+    pub(crate) fn prepare(&self, cmd: &mut Command) {
         cmd.current_dir(self.dir.path());
         for var in PG_ENV {
             cmd.env_remove(var);
@@ -389,7 +393,11 @@ impl PgServer {
         self.write_owned(&conf, &text)?;
         self.write_owned(
             &self.data.join("pg_hba.conf"),
-            &config::hba_conf(self.options.auth, self.options.hba_tls),
+            &config::hba_conf(
+                self.options.auth,
+                self.options.hba_tls,
+                self.options.replication,
+            ),
         )?;
         if let Some(tls) = &self.options.tls {
             self.copy_owned(&tls.cert, TLS_CERT)?;
@@ -429,7 +437,7 @@ impl PgServer {
         lines
     }
 
-    fn write_settings(&self) -> Result<()> {
+    pub(crate) fn write_settings(&self) -> Result<()> {
         let mut settings = self.tls_settings();
         settings.extend(self.options.settings.iter().cloned());
         let text = config::settings_conf(
@@ -448,7 +456,7 @@ impl PgServer {
         self.run_as.chown(path)
     }
 
-    fn pg_ctl_start(&mut self) -> Result<()> {
+    pub(crate) fn pg_ctl_start(&mut self) -> Result<()> {
         let timeout = self.options.startup_timeout;
         let offset = file_len(&self.log);
         let secs = timeout.as_secs().max(1).to_string();

@@ -436,8 +436,12 @@ impl PgCodec {
             }
             // LISTEN belongs on dedicated connections; a stray one is dropped here. Either
             // after startup says a shared connection's session changed: it is retired.
-            Message::NotificationResponse(_) | Message::ParameterStatus(_) => {
+            Message::NotificationResponse(_) => {
                 self.session.on_session_report();
+                true
+            }
+            Message::ParameterStatus(p) => {
+                self.session.on_parameter(&p.name, &p.value);
                 true
             }
             _ => false,

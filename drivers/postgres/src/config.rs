@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::conninfo;
 use crate::endpoint;
+use crate::hosts::{Host, HostLists, LoadBalanceHosts, DEFAULT_HOST, DEFAULT_PORT};
 use crate::pgpass;
 use crate::Error;
 
@@ -31,12 +32,6 @@ const DEFAULT_MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
 /// The default [`Config::copy_timeout`].
 const DEFAULT_COPY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The host used when none is given.
-const DEFAULT_HOST: &str = "127.0.0.1";
-
-/// The port used when none is given.
-const DEFAULT_PORT: u16 = 5432;
-
 /// The user used when none is given.
 const DEFAULT_USER: &str = "postgres";
 
@@ -44,22 +39,28 @@ const DEFAULT_USER: &str = "postgres";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the server of a connection must be (libpq's `target_session_attrs`), checked right
-/// after authentication; a server that is not is refused with [`Error::is_connect`].
+/// after authentication, with libpq 16's tests: from the `default_transaction_read_only` and
+/// `in_hot_standby` parameters the server reports at startup (PostgreSQL 14 and later), else
+/// with `SHOW transaction_read_only` or `SELECT pg_is_in_recovery()`. A server that does not
+/// fit is closed and the next host is tried; when none fits, the connect fails with
+/// [`Error::is_no_suitable_host`] (and [`Error::is_connect`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TargetSessionAttrs {
     /// Any server (the default).
     #[default]
     Any,
-    /// A session that accepts writes: `transaction_read_only` is `off`.
+    /// A session that accepts writes: neither `default_transaction_read_only` nor
+    /// `in_hot_standby` is on (`transaction_read_only` is `off`).
     ReadWrite,
-    /// A read-only session: `transaction_read_only` is `on`.
+    /// A read-only session: `default_transaction_read_only` or `in_hot_standby` is on.
     ReadOnly,
-    /// A server that is not in recovery (`pg_is_in_recovery()` is false).
+    /// A server that is not in recovery (`in_hot_standby` off, `pg_is_in_recovery()` false).
     Primary,
     /// A server in recovery (a hot standby).
     Standby,
-    /// A standby if there is one, else any server: with a single host, the same as `Any`.
+    /// A standby if any host is one (a first pass over the hosts accepts only standbys),
+    /// else any server (a second pass accepts the first that connects).
     PreferStandby,
 }
 
@@ -80,30 +81,6 @@ impl TargetSessionAttrs {
         })
     }
 
-    /// The query whose one row says the server fits (no row: it does not), with what it is
-    /// otherwise; `None` when anything fits.
-    pub(crate) fn check(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            TargetSessionAttrs::Any | TargetSessionAttrs::PreferStandby => None,
-            TargetSessionAttrs::ReadWrite => Some((
-                "SELECT 1 WHERE pg_catalog.current_setting('transaction_read_only') = 'off'",
-                "the session is read-only",
-            )),
-            TargetSessionAttrs::ReadOnly => Some((
-                "SELECT 1 WHERE pg_catalog.current_setting('transaction_read_only') = 'on'",
-                "the session is not read-only",
-            )),
-            TargetSessionAttrs::Primary => Some((
-                "SELECT 1 WHERE NOT pg_catalog.pg_is_in_recovery()",
-                "the server is in hot standby mode",
-            )),
-            TargetSessionAttrs::Standby => Some((
-                "SELECT 1 WHERE pg_catalog.pg_is_in_recovery()",
-                "the server is not in hot standby mode",
-            )),
-        }
-    }
-
     /// The libpq spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,11 +97,14 @@ impl TargetSessionAttrs {
 /// Settings of a client.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// A host name, an IP address, or (starting with `/`) a Unix-socket directory.
-    pub(crate) host: String,
-    /// A numeric address to connect to instead of looking `host` up.
-    pub(crate) hostaddr: Option<IpAddr>,
-    pub(crate) port: u16,
+    /// The servers a connection may go to, in the order given; never empty. A connection
+    /// being opened works on a copy holding only the host it tries (see
+    /// [`Config::for_host`]).
+    pub(crate) hosts: Vec<Host>,
+    /// Whether the hosts are set by the builder or the string (`false`: the default host,
+    /// which [`Config::add_host`] replaces rather than extends).
+    hosts_given: bool,
+    pub(crate) load_balance_hosts: LoadBalanceHosts,
     pub(crate) user: String,
     pub(crate) password: Option<Password>,
     pub(crate) passfile: Option<PathBuf>,
@@ -169,9 +149,9 @@ impl std::fmt::Debug for NoticeCallback {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            host: DEFAULT_HOST.into(),
-            hostaddr: None,
-            port: DEFAULT_PORT,
+            hosts: vec![Host::named(DEFAULT_HOST.into(), DEFAULT_PORT)],
+            hosts_given: false,
+            load_balance_hosts: LoadBalanceHosts::Disable,
             user: DEFAULT_USER.into(),
             password: None,
             passfile: None,
@@ -233,26 +213,31 @@ impl Config {
     pub fn parse_with_env(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
         let pairs = conninfo::parse(s)?;
         let mut config = Config::default();
+        let mut lists = HostLists::default();
         for (var, key) in conninfo::ENV_VARS {
             if pairs.iter().any(|(k, _)| k == key) {
                 continue;
             }
             if let Some(value) = env(var) {
                 config
-                    .set(key, value)
+                    .set(&mut lists, key, value)
                     .map_err(|e| e.with_context(&format!("environment variable {var}")))?;
             }
         }
         for (key, value) in pairs {
-            config.set(&key, value)?;
+            config.set(&mut lists, &key, value)?;
         }
+        config.hosts = lists.resolve()?;
+        config.hosts_given = true;
         if config.password.is_none() {
             config.password_from_file(env("HOME").map(PathBuf::from));
         }
         Ok(config)
     }
 
-    /// Looks the password up in the password file (`passfile`, else `home/.pgpass`).
+    /// Looks each host's password up in the password file (`passfile`, else
+    /// `home/.pgpass`): the file may hold a different password per host and port, as libpq
+    /// allows.
     fn password_from_file(&mut self, home: Option<PathBuf>) {
         let Some(path) = self
             .passfile
@@ -261,25 +246,57 @@ impl Config {
         else {
             return;
         };
-        let hostaddr = self.hostaddr.map(|ip| ip.to_string());
-        let mut hosts = vec![self.host.as_str()];
-        if endpoint::is_socket_dir(&self.host) || self.host == DEFAULT_HOST {
-            hosts.push("localhost");
+        let mut hosts = std::mem::take(&mut self.hosts);
+        for host in &mut hosts {
+            let hostaddr = host.hostaddr.map(|ip| ip.to_string());
+            // libpq looks a host given only by its address up by that address.
+            let mut names = match (&hostaddr, host.host.is_empty()) {
+                (Some(ip), true) => vec![ip.as_str()],
+                _ => vec![host.host.as_str()],
+            };
+            if endpoint::is_socket_dir(&host.host) || host.host == DEFAULT_HOST {
+                names.push("localhost");
+            }
+            if let (Some(ip), true) = (&hostaddr, host.host == DEFAULT_HOST) {
+                names.push(ip);
+            }
+            let target = pgpass::Target {
+                hosts: &names,
+                port: host.port,
+                database: self.get_dbname(),
+                user: &self.user,
+            };
+            match pgpass::lookup(&path, &target) {
+                pgpass::Lookup::Found(password) => host.pgpass = Some(Password(password)),
+                pgpass::Lookup::NoMatch => {}
+                pgpass::Lookup::Skipped(note) => {
+                    if !self.notes.contains(&note) {
+                        self.notes.push(note);
+                    }
+                }
+            }
         }
-        if let (Some(ip), true) = (&hostaddr, self.host == DEFAULT_HOST) {
-            hosts.push(ip);
+        self.hosts = hosts;
+    }
+
+    /// The configuration of one attempt on `host`: only that host, and its password (the
+    /// one given, else the password file's for that host).
+    pub(crate) fn for_host(&self, host: &Host) -> Config {
+        let mut one = self.clone();
+        one.hosts = vec![host.clone()];
+        if one.password.is_none() {
+            one.password = host.pgpass.clone();
         }
-        let target = pgpass::Target {
-            hosts: &hosts,
-            port: self.port,
-            database: self.get_dbname(),
-            user: &self.user,
-        };
-        match pgpass::lookup(&path, &target) {
-            pgpass::Lookup::Found(password) => self.password = Some(Password(password)),
-            pgpass::Lookup::NoMatch => {}
-            pgpass::Lookup::Skipped(note) => self.notes.push(note),
-        }
+        one
+    }
+
+    /// The first host: the one a configuration made by [`for_host`](Self::for_host)
+    /// connects to.
+    pub(crate) fn target(&self) -> &Host {
+        static DEFAULT: std::sync::LazyLock<Host> =
+            std::sync::LazyLock::new(|| Host::named(DEFAULT_HOST.to_owned(), DEFAULT_PORT));
+        // Never empty (every setter keeps a host); the default is only a fallback.
+        self.hosts.first().unwrap_or(&DEFAULT)
     }
 
     /// The libpq keywords given (in the string or the environment) that this driver accepts
@@ -310,42 +327,101 @@ impl Config {
         self
     }
 
-    /// Host (name or IP address, or a Unix-socket directory when it starts with `/`: the
-    /// socket is `<dir>/.s.PGSQL.<port>`) and port. Clears any `hostaddr`.
+    /// The one host (name or IP address, or a Unix-socket directory when it starts with `/`:
+    /// the socket is `<dir>/.s.PGSQL.<port>`) and port, replacing any others (and any
+    /// `hostaddr`). [`add_host`](Self::add_host) gives more.
     pub fn host(mut self, host: impl Into<String>, port: u16) -> Self {
-        self.host = host.into();
-        self.hostaddr = None;
-        self.port = port;
+        self.hosts = vec![Host::named(host.into(), port)];
+        self.hosts_given = true;
         self
     }
-    /// The host: a name, an IP address or a Unix-socket directory.
+    /// Adds a host after those already set (the first call replaces the default host): a
+    /// new connection tries them in order (or shuffled, see
+    /// [`load_balance_hosts`](Self::load_balance_hosts)) until one accepts it and is what
+    /// [`target_session_attrs`](Self::target_session_attrs) asks for — libpq's
+    /// `host=a,b port=5432,5433`.
+    ///
+    /// ```
+    /// use corelane_postgres::{Config, TargetSessionAttrs};
+    ///
+    /// let config = Config::default()
+    ///     .add_host("db1.example", 5432)
+    ///     .add_host("db2.example", 5432)
+    ///     .target_session_attrs(TargetSessionAttrs::ReadWrite);
+    /// assert_eq!(config.get_hosts().len(), 2);
+    /// // The same as a connection string:
+    /// let parsed = Config::parse_with_env(
+    ///     "host=db1.example,db2.example target_session_attrs=read-write",
+    ///     |_| None,
+    /// )?;
+    /// assert_eq!(parsed.get_hosts(), config.get_hosts());
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// ```
+    pub fn add_host(mut self, host: impl Into<String>, port: u16) -> Self {
+        if !self.hosts_given {
+            self.hosts.clear();
+        }
+        self.hosts.push(Host::named(host.into(), port));
+        self.hosts_given = true;
+        self
+    }
+    /// Sets the hosts, in order, as `(host, port)` pairs (see [`add_host`](Self::add_host));
+    /// none at all restores the default host.
+    pub fn hosts<H: Into<String>>(mut self, hosts: impl IntoIterator<Item = (H, u16)>) -> Self {
+        self.hosts = hosts
+            .into_iter()
+            .map(|(host, port)| Host::named(host.into(), port))
+            .collect();
+        self.hosts_given = !self.hosts.is_empty();
+        if self.hosts.is_empty() {
+            self.hosts = Config::default().hosts;
+        }
+        self
+    }
+    /// The order in which new connections try the hosts (`load_balance_hosts`; default
+    /// [`LoadBalanceHosts::Disable`]: as given). [`LoadBalanceHosts::Random`] shuffles them
+    /// for every new connection, as libpq 16 does, spreading connections over the hosts.
+    pub fn load_balance_hosts(mut self, balance: LoadBalanceHosts) -> Self {
+        self.load_balance_hosts = balance;
+        self
+    }
+    /// The host order setting (see [`load_balance_hosts`](Self::load_balance_hosts)).
+    pub fn get_load_balance_hosts(&self) -> LoadBalanceHosts {
+        self.load_balance_hosts
+    }
+    /// Every host, in the order given.
+    pub fn get_hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+    /// The (first) host: a name, an IP address or a Unix-socket directory.
     pub fn get_host(&self) -> &str {
-        &self.host
+        &self.target().host
     }
-    /// The numeric address connected to instead of looking the host up (`hostaddr`).
+    /// The numeric address the (first) host is connected to at instead of looking its name
+    /// up (`hostaddr`).
     pub fn get_hostaddr(&self) -> Option<IpAddr> {
-        self.hostaddr
+        self.target().hostaddr
     }
-    /// The port.
+    /// The (first) host's port.
     pub fn get_port(&self) -> u16 {
-        self.port
+        self.target().port
     }
-    /// The Unix-domain socket a connection goes to, when the host is a socket directory
-    /// (and no `hostaddr` is set): `<dir>/.s.PGSQL.<port>`.
+    /// The Unix-domain socket a connection to the (first) host goes to, when it is a
+    /// socket directory (and no `hostaddr` is set): `<dir>/.s.PGSQL.<port>`.
     pub fn get_socket_path(&self) -> Option<PathBuf> {
-        (self.hostaddr.is_none() && endpoint::is_socket_dir(&self.host))
-            .then(|| endpoint::socket_path(&self.host, self.port))
+        let host = self.target();
+        (host.hostaddr.is_none() && endpoint::is_socket_dir(&host.host))
+            .then(|| endpoint::socket_path(&host.host, host.port))
     }
-    /// True when a password is set (given, or found in the password file).
+    /// True when a password is set (given, or found in the password file for a host).
     pub fn has_password(&self) -> bool {
-        self.password.is_some()
+        self.password.is_some() || self.hosts.iter().any(|h| h.pgpass.is_some())
     }
     /// What each connection's server must be (default [`TargetSessionAttrs::Any`]), checked
-    /// after authentication; a server that is not fails the connect with
-    /// [`Error::is_connect`]. `target_session_attrs` in a connection string.
-    ///
-    /// Checked on the client's connections (queries, transactions, COPY); a
-    /// [`Listener`](crate::Listener)'s connection is not checked.
+    /// after authentication on every new connection of the client (queries, transactions,
+    /// COPY, a [`Listener`](crate::Listener)'s): a host that is not is skipped, and when no
+    /// host is, the connect fails with [`Error::is_no_suitable_host`].
+    /// `target_session_attrs` in a connection string.
     pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Self {
         self.target_session_attrs = attrs;
         self
@@ -398,7 +474,9 @@ impl Config {
         self.params.push((name.into(), value.into()));
         self
     }
-    /// Bound on connect + authentication (default 10 s).
+    /// Bound on connect + authentication (+ the `target_session_attrs` test) on each host
+    /// tried (default 10 s): as in libpq, with several hosts a connect may take up to this
+    /// times their number.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -561,7 +639,10 @@ impl Config {
 
     /// Applies one keyword (from the connection string or, for a keyword the string does not
     /// give, from its environment variable).
-    fn set(&mut self, key: &str, value: String) -> Result<(), Error> {
+    fn set(&mut self, lists: &mut HostLists, key: &str, value: String) -> Result<(), Error> {
+        if lists.set(key, &value)? {
+            return Ok(());
+        }
         let number = |v: &str| -> Result<u64, Error> {
             v.parse()
                 .map_err(|_| Error::config(format!("bad number {v:?} for {key}")))
@@ -571,49 +652,7 @@ impl Config {
                 .parse()
                 .map_err(|_| Error::config(format!("bad integer {v:?} for {key}")))
         };
-        let multi_host = |v: &str| -> Result<(), Error> {
-            if v.contains(',') {
-                return Err(Error::config(format!(
-                    "{key}={v:?}: multi-host connection strings are not supported yet"
-                )));
-            }
-            Ok(())
-        };
         match key {
-            "host" => {
-                multi_host(&value)?;
-                if value.starts_with('@') {
-                    return Err(Error::config(format!(
-                        "host={value:?}: abstract Unix sockets are not supported"
-                    )));
-                }
-                self.host = if value.is_empty() {
-                    DEFAULT_HOST.to_owned()
-                } else {
-                    value
-                };
-            }
-            "hostaddr" => {
-                multi_host(&value)?;
-                self.hostaddr = if value.is_empty() {
-                    None
-                } else {
-                    Some(endpoint::parse_hostaddr(&value)?)
-                };
-            }
-            "port" => {
-                multi_host(&value)?;
-                self.port = if value.is_empty() {
-                    DEFAULT_PORT
-                } else {
-                    value
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|&p| p != 0)
-                        .ok_or_else(|| Error::config(format!("bad port {value:?}")))?
-                };
-            }
             "user" => {
                 self.user = if value.is_empty() {
                     DEFAULT_USER.to_owned()
@@ -646,6 +685,8 @@ impl Config {
             "target_session_attrs" => {
                 self.target_session_attrs = TargetSessionAttrs::parse(&value)?
             }
+            // As libpq, an empty value is invalid too.
+            "load_balance_hosts" => self.load_balance_hosts = LoadBalanceHosts::parse(&value)?,
             "client_encoding" => {
                 // Rows are decoded as UTF-8, so the session must be UTF8 (always sent).
                 let v = value.to_ascii_lowercase();
@@ -761,7 +802,7 @@ mod tests {
             parse("postgres://bob:p%40ss@db.example:6543/app?application_name=x&sslmode=prefer")
                 .unwrap();
         assert_eq!(
-            (c.host.as_str(), c.port, c.user.as_str()),
+            (c.get_host(), c.get_port(), c.user.as_str()),
             ("db.example", 6543, "bob")
         );
         assert_eq!(c.password.as_ref().map(Password::expose), Some("p@ss"));
@@ -799,7 +840,7 @@ mod tests {
     #[test]
     fn key_value() {
         let c = parse("host=localhost port=5433 user=me password='a b\\'c' dbname=d").unwrap();
-        assert_eq!((c.host.as_str(), c.port), ("localhost", 5433));
+        assert_eq!((c.get_host(), c.get_port()), ("localhost", 5433));
         assert_eq!(c.password.as_ref().map(Password::expose), Some("a b'c"));
         assert_eq!(c.get_dbname(), "d");
     }
@@ -917,15 +958,15 @@ mod tests {
         let c = parse(
             "krbsrvname=x gsslib=gssapi requirepeer=pg tcp_user_timeout=5 sslcompression=0 \
              sslcrl=a sslcrldir=b sslsni=1 ssl_min_protocol_version=TLSv1.2 \
-             ssl_max_protocol_version=TLSv1.3 load_balance_hosts=disable require_auth=md5 \
+             ssl_max_protocol_version=TLSv1.3 require_auth=md5 \
              gssencmode=prefer replication=false krbsrvname=y client_encoding=UTF8",
         )
         .unwrap();
         let ignored = c.ignored_keys();
-        assert_eq!(ignored.len(), 14, "{ignored:?}");
+        assert_eq!(ignored.len(), 13, "{ignored:?}");
         assert_eq!(ignored.first().map(String::as_str), Some("krbsrvname"));
         assert!(ignored.iter().any(|k| k == "require_auth"));
-        assert_eq!(c.notes().len(), 14);
+        assert_eq!(c.notes().len(), 13);
         assert!(parse("host=h").unwrap().ignored_keys().is_empty());
         for bad in [
             "bogus=1",
@@ -938,18 +979,22 @@ mod tests {
             "client_encoding=LATIN1",
             "service=mine",
             "target_session_attrs=whatever",
-            "host=a,b",
-            "postgres://a,b/d",
-            "postgres://a:1,a:2/d",
-            "hostaddr=10.0.0.1,10.0.0.2",
+            "load_balance_hosts=sometimes",
+            "load_balance_hosts=''",
+            "host=a,b port=1,2,3",
+            "host=a,b hostaddr=10.0.0.1",
+            "postgres://a:1,b:2/d?port=7,8,9",
             "port=1,2",
             "port=0",
             "port=70000",
         ] {
             assert!(parse(bad).unwrap_err().is_config(), "{bad}");
         }
-        let e = parse("host=a,b").unwrap_err().to_string();
-        assert!(e.contains("multi-host"), "{e}");
+        let e = parse("host=a,b,c port=1,2").unwrap_err().to_string();
+        assert!(
+            e.contains("could not match 2 port numbers to 3 hosts"),
+            "{e}"
+        );
         let e = parse("bogus=1").unwrap_err().to_string();
         assert!(e.contains("unknown connection parameter \"bogus\""), "{e}");
         assert_eq!(
@@ -1025,6 +1070,135 @@ mod tests {
         assert!(!c.has_password());
     }
 
+    fn hosts_of(c: &Config) -> Vec<(String, Option<IpAddr>, u16)> {
+        c.get_hosts()
+            .iter()
+            .map(|h| (h.host().to_owned(), h.hostaddr(), h.port()))
+            .collect()
+    }
+
+    fn named(list: &[(&str, u16)]) -> Vec<(String, Option<IpAddr>, u16)> {
+        list.iter()
+            .map(|(h, p)| ((*h).to_owned(), None, *p))
+            .collect()
+    }
+
+    #[test]
+    fn multi_host_strings() {
+        let expected = named(&[("a", 5432), ("b", 5433), ("c", 5434)]);
+        for s in [
+            "host=a,b,c port=5432,5433,5434",
+            "postgres://a:5432,b:5433,c:5434/db",
+            "postgresql://u@a,b:5433,c:5434/db",
+            "postgres:///db?host=a,b,c&port=5432,5433,5434",
+        ] {
+            assert_eq!(hosts_of(&parse(s).unwrap()), expected, "{s}");
+        }
+        // One port for all.
+        assert_eq!(
+            hosts_of(&parse("host=a,b port=6000").unwrap()),
+            named(&[("a", 6000), ("b", 6000)])
+        );
+        assert_eq!(
+            hosts_of(&parse("postgres://a,b/db").unwrap()),
+            named(&[("a", 5432), ("b", 5432)])
+        );
+        assert_eq!(
+            hosts_of(&parse("postgres://:1,:2/db").unwrap()),
+            named(&[(DEFAULT_HOST, 1), (DEFAULT_HOST, 2)])
+        );
+        assert_eq!(
+            hosts_of(&parse("postgres://a,b:5/db").unwrap()),
+            named(&[("a", DEFAULT_PORT), ("b", 5)])
+        );
+        // IPv6 in a URL, and hostaddr lists.
+        assert_eq!(
+            hosts_of(&parse("postgres://[::1]:1,[::2]:2/db").unwrap()),
+            named(&[("::1", 1), ("::2", 2)])
+        );
+        let c = parse("hostaddr=127.0.0.1,127.0.0.2 port=1,2").unwrap();
+        assert_eq!(c.get_hostaddr(), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            c.get_hosts()[1].hostaddr(),
+            Some("127.0.0.2".parse().unwrap())
+        );
+        assert_eq!(endpoint::describe(&c), "127.0.0.1:1,127.0.0.2:2");
+        // The environment's list, replaced by the string's.
+        let c = with_env("", &[("PGHOST", "x,y"), ("PGPORT", "1,2")]).unwrap();
+        assert_eq!(hosts_of(&c), named(&[("x", 1), ("y", 2)]));
+        let e = with_env("host=a,b,c", &[("PGPORT", "1,2")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("could not match 2 port numbers to 3 hosts"),
+            "{e}"
+        );
+        // load_balance_hosts.
+        assert_eq!(
+            parse("load_balance_hosts=random")
+                .unwrap()
+                .get_load_balance_hosts(),
+            LoadBalanceHosts::Random
+        );
+        assert_eq!(
+            with_env("", &[("PGLOADBALANCEHOSTS", "random")])
+                .unwrap()
+                .get_load_balance_hosts(),
+            LoadBalanceHosts::Random
+        );
+        assert_eq!(
+            Config::default().get_load_balance_hosts(),
+            LoadBalanceHosts::Disable
+        );
+    }
+
+    #[test]
+    fn multi_host_builder() {
+        let c = Config::default().add_host("a", 1).add_host("b", 2);
+        assert_eq!(hosts_of(&c), named(&[("a", 1), ("b", 2)]));
+        let c = c.host("only", 3);
+        assert_eq!(hosts_of(&c), named(&[("only", 3)]));
+        let c = c.add_host("more", 4);
+        assert_eq!(hosts_of(&c), named(&[("only", 3), ("more", 4)]));
+        let c = Config::default().hosts([("x", 1), ("y", 2)]);
+        assert_eq!(hosts_of(&c), named(&[("x", 1), ("y", 2)]));
+        let c = c.hosts(Vec::<(String, u16)>::new());
+        assert_eq!(hosts_of(&c), named(&[(DEFAULT_HOST, DEFAULT_PORT)]));
+        // One attempt's configuration holds only its host.
+        let c = Config::default().add_host("a", 1).add_host("b", 2);
+        let one = c.for_host(&c.get_hosts()[1]);
+        assert_eq!(hosts_of(&one), named(&[("b", 2)]));
+    }
+
+    #[test]
+    fn password_file_per_host() {
+        let dir = Dir::new("perhost");
+        let file = dir.file("pass", "a:1:*:*:pw-a\nb:2:*:*:pw-b\n", 0o600);
+        let c = parse(&format!(
+            "host=a,b,c port=1,2,3 passfile={}",
+            file.display()
+        ))
+        .unwrap();
+        let pw: Vec<Option<String>> = c
+            .get_hosts()
+            .iter()
+            .map(|h| c.for_host(h).password.map(|p| p.expose().to_owned()))
+            .collect();
+        assert_eq!(pw, [Some("pw-a".to_owned()), Some("pw-b".to_owned()), None]);
+        // A password given applies to every host.
+        let c = parse(&format!(
+            "host=a,b port=1,2 password=given passfile={}",
+            file.display()
+        ))
+        .unwrap();
+        for h in c.get_hosts() {
+            assert_eq!(
+                c.for_host(h).password.as_ref().map(Password::expose),
+                Some("given")
+            );
+        }
+        assert!(!format!("{c:?}").contains("pw-a"));
+    }
+
     /// A directory of its own under the system temp dir, removed on drop.
     struct Dir(PathBuf);
     impl Dir {
@@ -1063,7 +1237,12 @@ mod tests {
         let passfile = other.file("pass", "*:*:*:*:from-passfile\n", 0o600);
         let passfile_str = passfile.to_str().unwrap().to_owned();
         let env = [("HOME", home_str.as_str())];
-        let pw = |c: &Config| c.password.as_ref().map(|p| p.expose().to_owned());
+        let pw = |c: &Config| {
+            c.for_host(c.target())
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_owned())
+        };
 
         let c = with_env("host=db user=bob dbname=app", &env).unwrap();
         assert_eq!(pw(&c).as_deref(), Some("from-home"));

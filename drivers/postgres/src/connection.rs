@@ -71,19 +71,14 @@ fn encode_err(e: impl std::fmt::Display) -> Error {
 }
 
 impl Connection {
+    /// Opens a connection to the first configured host that accepts one and fits
+    /// `target_session_attrs` (see [`crate::host_select`]); each host's attempt is bounded by
+    /// the connect timeout.
     pub(crate) async fn open(config: &Config) -> Result<Connection, Error> {
-        let limit = config.connect_timeout;
-        match corelane_runtime::task::timeout(limit, Self::open_inner(config)).await {
-            Some(result) => result,
-            None => Err(Error::connect(
-                crate::endpoint::describe(config),
-                format!("timed out after {limit:?} (connect + authentication)"),
-            )),
-        }
-    }
-
-    async fn open_inner(config: &Config) -> Result<Connection, Error> {
-        crate::transport::establish(config, |transport| Self::open_on(config, transport)).await
+        crate::host_select::connect(config, |one| async move {
+            crate::transport::establish(&one, |transport| Self::open_on(&one, transport)).await
+        })
+        .await
     }
 
     async fn open_on(config: &Config, transport: Transport) -> Result<Connection, Error> {
@@ -108,7 +103,6 @@ impl Connection {
             session,
         };
         conn.startup(config, &binding).await?;
-        conn.check_target(config).await?;
         Ok(conn)
     }
 
@@ -227,27 +221,18 @@ impl Connection {
         }
     }
 
-    /// Refuses a server that is not what `target_session_attrs` asks for.
-    async fn check_target(&self, config: &Config) -> Result<(), Error> {
-        let Some((sql, otherwise)) = config.target_session_attrs.check() else {
-            return Ok(());
-        };
+    /// The one text value of a one-row, one-column simple query.
+    async fn show(&self, sql: &str) -> Result<String, Error> {
         match self.simple(sql).await? {
-            Response::Rows { rows, .. } if rows.len() == 1 => Ok(()),
-            Response::Rows { .. } => {
-                self.pipe.close();
-                Err(Error::connect(
-                    crate::endpoint::describe(config),
-                    format!(
-                        "target_session_attrs={}: {otherwise}",
-                        config.target_session_attrs.as_str()
-                    ),
-                ))
-            }
+            Response::Rows { rows, .. } => match rows.at_most_one() {
+                Ok(Some(row)) => match row.get(0) {
+                    Some(Some(value)) => Ok(String::from_utf8_lossy(value).into_owned()),
+                    _ => Err(Error::protocol(format!("{sql}: no value"))),
+                },
+                _ => Err(Error::protocol(format!("{sql}: not one row"))),
+            },
             Response::Failed(e) => Err(Error::db(e)),
-            _ => Err(Error::protocol(
-                "unexpected reply to the target_session_attrs check",
-            )),
+            _ => Err(Error::protocol(format!("unexpected reply to {sql}"))),
         }
     }
 
@@ -734,4 +719,26 @@ pub(crate) async fn scram_continue(
     scram
         .complete_update(salted)
         .map_err(|e| Error::auth(e.to_string()))
+}
+
+/// libpq 16's tests of `target_session_attrs`: the parameters the server reported at startup
+/// when it reported them, else a query.
+impl crate::host_select::Candidate for Connection {
+    async fn read_only(&self) -> Result<bool, Error> {
+        match self.session.reported_read_only() {
+            (Some(default_read_only), Some(hot_standby)) => Ok(default_read_only || hot_standby),
+            _ => Ok(self.show("SHOW transaction_read_only").await? == "on"),
+        }
+    }
+
+    async fn in_hot_standby(&self) -> Result<bool, Error> {
+        match self.session.reported_read_only() {
+            (_, Some(hot_standby)) => Ok(hot_standby),
+            _ => Ok(self.show("SELECT pg_catalog.pg_is_in_recovery()").await? == "t"),
+        }
+    }
+
+    fn close(&self) {
+        self.pipe.close();
+    }
 }

@@ -19,7 +19,6 @@ pub(crate) const IGNORED: &[&str] = &[
     "requirepeer",
     "require_auth",
     "tcp_user_timeout",
-    "load_balance_hosts",
     "sslcompression",
     "sslcrl",
     "sslcrldir",
@@ -156,7 +155,8 @@ fn parse_kv(s: &str) -> Result<Vec<(String, String)>, Error> {
 
 /// `[user[:password]@][host][:port][,host[:port]...][/dbname][?key=value&...]` (after the
 /// scheme), percent-decoded. Hosts and ports become `host`/`port` pairs (comma-separated when
-/// there are several, which `Config::set` refuses), query parameters come after them. libpq's
+/// there are several, as libpq lists them: `a:1,b` gives `host=a,b port=1,`), query
+/// parameters come after them. libpq's
 /// `ssl=true` (for JDBC URLs) becomes `sslmode=require`.
 fn parse_url(rest: &str) -> Result<Vec<(String, String)>, Error> {
     let mut pairs = Vec::new();
@@ -200,11 +200,15 @@ fn parse_url(rest: &str) -> Result<Vec<(String, String)>, Error> {
             host_list.push(decode(host)?);
             port_list.push(port.map(decode).transpose()?.unwrap_or_default());
         }
-        if host_list.iter().any(|h| !h.is_empty()) {
-            pairs.push(("host".to_owned(), host_list.join(",")));
+        // As libpq: a list is kept when its text is not empty, so `:1,:2` is two default
+        // hosts with ports 1 and 2, and `a,b` gives `port=,` (two default ports).
+        let hosts = host_list.join(",");
+        if !hosts.is_empty() {
+            pairs.push(("host".to_owned(), hosts));
         }
-        if port_list.iter().any(|p| !p.is_empty()) {
-            pairs.push(("port".to_owned(), port_list.join(",")));
+        let ports = port_list.join(",");
+        if !ports.is_empty() {
+            pairs.push(("port".to_owned(), ports));
         }
     }
     if !path.is_empty() {
@@ -311,6 +315,14 @@ mod tests {
         );
         assert_eq!(pairs("postgres://"), p(&[]));
         assert_eq!(pairs("postgres://:7/"), p(&[("port", "7")]));
+        assert_eq!(
+            pairs("postgres://:1,:2/"),
+            p(&[("host", ","), ("port", "1,2")])
+        );
+        assert_eq!(
+            pairs("postgres://a,b:5/"),
+            p(&[("host", "a,b"), ("port", ",5")])
+        );
         assert_eq!(
             pairs("postgres://h?ssl=true"),
             p(&[("host", "h"), ("sslmode", "require")])

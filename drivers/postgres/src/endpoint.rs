@@ -9,6 +9,7 @@ use std::time::Duration;
 use corelane_runtime::Stream;
 
 use crate::config::Config;
+use crate::hosts::Host;
 use crate::Error;
 
 /// The address a connection reached: where a `CancelRequest` for it must go too.
@@ -37,32 +38,44 @@ pub(crate) fn socket_path(dir: &str, port: u16) -> PathBuf {
     PathBuf::from(dir).join(format!(".s.PGSQL.{port}"))
 }
 
-/// Where `config` connects, for messages: `host:port`, `hostaddr:port` or the socket path.
+/// Where `config` connects, for messages: `host:port`, `hostaddr:port` or the socket path
+/// (each host, comma-separated, when there are several).
 pub(crate) fn describe(config: &Config) -> String {
-    match (&config.hostaddr, &config.host) {
-        (Some(ip), _) => SocketAddr::new(*ip, config.port).to_string(),
-        (None, host) if is_socket_dir(host) => socket_path(host, config.port).display().to_string(),
-        (None, host) => format!("{host}:{}", config.port),
+    let hosts: Vec<String> = config.get_hosts().iter().map(describe_host).collect();
+    hosts.join(",")
+}
+
+/// Where a connection to `host` goes, for messages.
+pub(crate) fn describe_host(host: &Host) -> String {
+    match (&host.hostaddr, &host.host) {
+        (Some(ip), _) => SocketAddr::new(*ip, host.port).to_string(),
+        (None, name) if is_socket_dir(name) => socket_path(name, host.port).display().to_string(),
+        (None, name) => format!("{name}:{}", host.port),
     }
 }
 
-/// Opens a plain stream to the server of `config`: the Unix socket, `hostaddr` (no name
-/// lookup), or the first address of `host` that accepts. Each TCP attempt is bounded by the
-/// connect timeout (the caller bounds the whole open too).
+/// Opens a plain stream to the (first) server of `config`: the Unix socket, `hostaddr` (no
+/// name lookup), or the first address of `host` that accepts (in random order with
+/// `load_balance_hosts=random`, as libpq). Each TCP attempt is bounded by the connect
+/// timeout (the caller bounds the whole attempt on this host too).
 pub(crate) async fn connect(config: &Config) -> Result<(Stream, ServerAddr), Error> {
-    let addrs: Vec<SocketAddr> = match (config.hostaddr, &config.host) {
-        (Some(ip), _) => vec![SocketAddr::new(ip, config.port)],
+    let target = config.target();
+    let mut addrs: Vec<SocketAddr> = match (target.hostaddr, &target.host) {
+        (Some(ip), _) => vec![SocketAddr::new(ip, target.port)],
         (None, host) if is_socket_dir(host) => {
-            let path = socket_path(host, config.port);
+            let path = socket_path(host, target.port);
             let stream = Stream::connect_unix(&path)
                 .await
                 .map_err(|e| Error::connect(path.display(), e))?;
             return Ok((stream, ServerAddr::Unix(path)));
         }
-        (None, host) => corelane_runtime::task::resolve_host(host, config.port)
+        (None, host) => corelane_runtime::task::resolve_host(host, target.port)
             .await
-            .map_err(|e| Error::connect(describe(config), e))?,
+            .map_err(|e| Error::connect(describe_host(target), e))?,
     };
+    if config.load_balance_hosts == crate::LoadBalanceHosts::Random {
+        fastrand::shuffle(&mut addrs);
+    }
     let mut last = None;
     for sa in addrs {
         match Stream::connect_tcp_timeout(sa, config.connect_timeout).await {
@@ -76,7 +89,7 @@ pub(crate) async fn connect(config: &Config) -> Result<(Stream, ServerAddr), Err
         }
     }
     Err(Error::connect(
-        describe(config),
+        describe_host(target),
         last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
     ))
 }

@@ -21,6 +21,11 @@ enum Kind {
     Config(String),
     #[error("cannot connect to {addr}: {message}")]
     Connect { addr: String, message: String },
+    #[error("no suitable host (target_session_attrs={attrs}); tried {}", tried_list(.tried))]
+    NoSuitableHost {
+        attrs: &'static str,
+        tried: Vec<HostRejection>,
+    },
     #[error("authentication failed: {0}")]
     Auth(String),
     #[error("{} {}: {}", .0.severity, .0.code.code(), .0.message)]
@@ -74,6 +79,38 @@ enum Kind {
     ChannelBinding(String),
 }
 
+/// A host a new connection tried and did not use, and why (for
+/// [`Error::host_rejections`]). Holds no secrets: the host as written and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRejection {
+    host: String,
+    reason: String,
+}
+
+impl HostRejection {
+    pub(crate) fn new(host: String, reason: String) -> Self {
+        HostRejection { host, reason }
+    }
+    /// The host as `host:port`, `hostaddr:port` or the socket path.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+    /// Why it was not used: it could not be reached (or timed out), or it is not what
+    /// `target_session_attrs` asks for (`session is read-only`, `server is in hot standby
+    /// mode`, …).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+fn tried_list(tried: &[HostRejection]) -> String {
+    let each: Vec<String> = tried
+        .iter()
+        .map(|t| format!("{}: {}", t.host, t.reason))
+        .collect();
+    each.join("; ")
+}
+
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
     match e {
         Some(e) => format!("{} {}: {}", e.severity, e.code.code(), e.message),
@@ -95,6 +132,7 @@ impl Error {
             Kind::Protocol(_) | Kind::Closed(CloseCause::Protocol(_)) => Outcome::Protocol,
             Kind::Closed(_)
             | Kind::Connect { .. }
+            | Kind::NoSuitableHost { .. }
             | Kind::Auth(_)
             | Kind::Tls { .. }
             | Kind::TlsOther(_)
@@ -135,6 +173,17 @@ impl Error {
         Kind::Connect {
             addr: addr.to_string(),
             message: m.to_string(),
+        }
+        .into()
+    }
+    /// No host of a multi-host configuration could be used; `tried` says why, host by host.
+    pub(crate) fn no_suitable_host(
+        attrs: crate::TargetSessionAttrs,
+        tried: Vec<HostRejection>,
+    ) -> Self {
+        Kind::NoSuitableHost {
+            attrs: attrs.as_str(),
+            tried,
         }
         .into()
     }
@@ -247,9 +296,39 @@ impl Error {
             || self.code().is_some_and(|c| c.code().starts_with("28"))
     }
 
-    /// True when connecting failed.
+    /// For a connect error, what went wrong without the address (the host rejection list
+    /// names the host already).
+    pub(crate) fn connect_reason(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Connect { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// True when connecting failed (including [`is_no_suitable_host`](Self::is_no_suitable_host)).
     pub fn is_connect(&self) -> bool {
-        matches!(self.kind, Kind::Connect { .. })
+        matches!(
+            self.kind,
+            Kind::Connect { .. } | Kind::NoSuitableHost { .. }
+        )
+    }
+
+    /// True when a new connection tried every host and none could be used: unreachable,
+    /// timed out, refusing connections for now (SQLSTATE 57P03), or not what
+    /// [`target_session_attrs`](crate::Config::target_session_attrs) asks for.
+    /// [`host_rejections`](Self::host_rejections) says why, host by host.
+    pub fn is_no_suitable_host(&self) -> bool {
+        matches!(self.kind, Kind::NoSuitableHost { .. })
+    }
+
+    /// For [`is_no_suitable_host`](Self::is_no_suitable_host): each host tried, in order
+    /// (a host appears twice with `prefer-standby`, once per pass), and why it was not used.
+    /// Empty for other errors.
+    pub fn host_rejections(&self) -> &[HostRejection] {
+        match &self.kind {
+            Kind::NoSuitableHost { tried, .. } => tried,
+            _ => &[],
+        }
     }
 
     /// True when a pipelined statement did not run because an earlier one failed.

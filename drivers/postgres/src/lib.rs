@@ -75,14 +75,13 @@
 //! **Honoured:** `host` (a name, an IP address, or — starting with `/` — a Unix-socket
 //! directory: the socket is `<dir>/.s.PGSQL.<port>`; in a URL write it percent-encoded,
 //! `postgres://%2Fvar%2Frun%2Fpostgresql/app`, or as `postgres:///app?host=/var/run/postgresql`),
-//! `hostaddr` (a numeric address connected to without a name lookup), `port`, `dbname`,
+//! `hostaddr` (a numeric address connected to without a name lookup), `port` — each of the
+//! three a comma-separated list for [several hosts](#several-hosts) —, `dbname`,
 //! `user`, `password`, `passfile`, `application_name`, `fallback_application_name`,
-//! `options`, `connect_timeout` (seconds; 0 or negative waits indefinitely, 1 means 2, as in
-//! libpq), `client_encoding` (`UTF8` or `auto` only: rows are decoded as UTF-8),
-//! `target_session_attrs` (`any`, `prefer-standby` — the same with one host — and
-//! `read-write`, `read-only`, `primary`, `standby`, checked after authentication on every
-//! connection of the client, a mismatch failing with [`Error::is_connect`]; a
-//! [`Listener`]'s connection is not checked), `keepalives` (TCP keepalive is on unless
+//! `options`, `connect_timeout` (seconds, per host tried; 0 or negative waits indefinitely, 1
+//! means 2, as in libpq), `client_encoding` (`UTF8` or `auto` only: rows are decoded as
+//! UTF-8), `target_session_attrs` and `load_balance_hosts` (see
+//! [several hosts](#several-hosts)), `keepalives` (TCP keepalive is on unless
 //! `keepalives=0`), `keepalives_idle`, `keepalives_interval`, `keepalives_count` (0 or
 //! unset: the system default), `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`, `channel_binding` (see [TLS](#tls)), and the driver's
 //! own `statement_cache_size`, `connections_per_worker`,
@@ -91,15 +90,15 @@
 //!
 //! **Accepted and ignored** (listed by [`Config::ignored_keys`], with a line each in
 //! [`Config::notes`]): `krbsrvname`, `gsslib`, `gssdelegation`, `gssencmode` (`require` is
-//! refused), `requirepeer`, `require_auth`, `tcp_user_timeout`, `load_balance_hosts`,
+//! refused), `requirepeer`, `require_auth`, `tcp_user_timeout`,
 //! `replication` (a false value; any other is refused), `sslcompression`, `sslcrl`,
 //! `sslcrldir`, `sslsni`, `ssl_min_protocol_version`, `ssl_max_protocol_version`,
 //! `sslpassword` (encrypted client keys are not supported: `sslkey` must be unencrypted).
 //! `sslcertmode` is honoured for `disable` and `allow` (the default).
 //!
-//! **Refused with a clear error for now:** several hosts (`host=a,b`,
-//! `postgres://a,b/app`), `service` (no `pg_service.conf`), `sslcertmode=require` (rustls
-//! does not tell whether the server asked for the certificate).
+//! **Refused with a clear error for now:** `service` (no `pg_service.conf`),
+//! `sslcertmode=require` (rustls does not tell whether the server asked for the
+//! certificate).
 //!
 //! Without `sslcert`/`sslkey`, `~/.postgresql/postgresql.crt` and `postgresql.key` are
 //! presented when both exist, and `~/.postgresql/root.crt` is trusted when it exists, as in
@@ -123,6 +122,42 @@
 //! matching line winning. A Unix-socket connection (and the default host) also matches
 //! `localhost`. A file that group or others may access (anything beyond `0600`) is skipped,
 //! with a note in [`Config::notes`], as libpq does.
+//!
+//! ## Several hosts
+//!
+//! As in libpq 16: `host=db1,db2,db3 port=5432,5433,5434` (one port applies to every host;
+//! otherwise there must be one per host, else a configuration error such as `could not match
+//! 2 port numbers to 3 hosts`), `hostaddr` lists likewise, and URLs
+//! `postgres://db1:5432,db2:5433/app`; the builder has [`Config::add_host`] and
+//! [`Config::hosts`]. Every new connection of the client — each worker's shared and
+//! transaction connections, every reconnect, [`Client::check`], a [`Listener`]'s — tries the
+//! hosts in order (shuffled per connection with `load_balance_hosts=random`,
+//! [`LoadBalanceHosts`]) until one accepts it and is what `target_session_attrs` asks for:
+//! `any` (the default), `read-write`, `read-only`, `primary`, `standby` or `prefer-standby`
+//! (a standby if any host is one, else any host), tested as libpq does
+//! ([`TargetSessionAttrs`]). A host that cannot be reached, times out (`connect_timeout`
+//! bounds each host's attempt), answers `57P03` (starting up, shutting down) or does not fit
+//! is skipped; any other error (a wrong password, a TLS failure) ends the connect, as in libpq.
+//! When no host can be used the error says why for each ([`Error::is_no_suitable_host`],
+//! [`Error::host_rejections`]). So after a failover a `read-write` client's new connections
+//! find the promoted primary; statements in flight on the lost connection fail once with
+//! [`Error::is_closed`]. The password file is looked up per host and port.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), corelane_postgres::Error> {
+//! use corelane_postgres::{Client, Config, TargetSessionAttrs};
+//!
+//! let client = Client::connect(
+//!     "host=db1.example,db2.example port=5432 dbname=app target_session_attrs=read-write",
+//! )?;
+//! // The same with the builder:
+//! let config = Config::default()
+//!     .add_host("db1.example", 5432)
+//!     .add_host("db2.example", 5432)
+//!     .dbname("app")
+//!     .target_session_attrs(TargetSessionAttrs::ReadWrite);
+//! # let _ = (client, config); Ok(()) }
+//! ```
 //!
 //! **Failing fast.** Clients connect lazily, on first use on each worker.
 //! [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one connection
@@ -247,6 +282,8 @@ mod described;
 mod endpoint;
 mod error;
 mod execute;
+mod host_select;
+mod hosts;
 mod listen;
 mod pgpass;
 mod pipeline;
@@ -277,7 +314,8 @@ pub use corelane_pg_proto::SqlState;
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
 pub use corelane_runtime::roundtrip::PipeStats;
-pub use error::{DbError, Error};
+pub use error::{DbError, Error, HostRejection};
+pub use hosts::{Host, LoadBalanceHosts};
 pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use row_stream::RowStream;

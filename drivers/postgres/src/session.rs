@@ -58,6 +58,10 @@ pub(crate) struct SessionWatch {
     retired: Cell<bool>,
     /// A transaction was left open: every later reply fails and the connection closes.
     poisoned: Cell<bool>,
+    /// The last `default_transaction_read_only` the server reported (`None`: not reported).
+    default_read_only: Cell<Option<bool>>,
+    /// The last `in_hot_standby` the server reported (PostgreSQL 14 and later report it).
+    in_hot_standby: Cell<Option<bool>>,
 }
 
 impl SessionWatch {
@@ -69,6 +73,31 @@ impl SessionWatch {
 
     pub(crate) fn is_shared(&self) -> bool {
         self.shared.get()
+    }
+
+    /// A `ParameterStatus`: the two parameters `target_session_attrs` is decided by are
+    /// recorded (as libpq does), then the report is handled as any other.
+    pub(crate) fn on_parameter(&self, name: &str, value: &str) {
+        let on = value == "on";
+        match name {
+            "default_transaction_read_only" => self.default_read_only.set(Some(on)),
+            "in_hot_standby" => self.in_hot_standby.set(Some(on)),
+            _ => {}
+        }
+        self.on_session_report();
+    }
+
+    /// Forgets what the server reported, as if it were older than PostgreSQL 14 (tests the
+    /// query fallback of `target_session_attrs`).
+    #[cfg(test)]
+    pub(crate) fn forget_reported(&self) {
+        self.default_read_only.set(None);
+        self.in_hot_standby.set(None);
+    }
+
+    /// `default_transaction_read_only` and `in_hot_standby` as last reported.
+    pub(crate) fn reported_read_only(&self) -> (Option<bool>, Option<bool>) {
+        (self.default_read_only.get(), self.in_hot_standby.get())
     }
 
     /// A `ParameterStatus` or `NotificationResponse` arrived: on a shared connection, retire it.

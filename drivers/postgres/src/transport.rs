@@ -134,7 +134,7 @@ async fn connect(config: &Config, resolved: &Resolved, want: Want) -> Result<Tra
     };
     let route = TlsRoute {
         config: tls.clone(),
-        server_name: config.host.clone(),
+        server_name: config.target().tls_name(),
         negotiation: resolved.negotiation,
     };
     match start_tls(stream, &route).await? {

@@ -17,6 +17,9 @@ use crate::{Client, Error};
 /// transaction that finds them all busy waits (FIFO) for one, up to the pool's acquire timeout.
 const EXCLUSIVE_PER_WORKER: usize = 10;
 
+/// The pools' default bound on a whole checkout (a wait for a slot, the backoff, a connect).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Bounds the reset of a returned exclusive connection; past it the connection is closed. A
 /// reset waits behind whatever its last user left in flight (a cancelled long query).
 const RESET_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +115,12 @@ impl WorkerPools {
     fn new(config: &Config) -> Result<WorkerPools, Error> {
         let worker = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
         let counters = Rc::new(Counters::labelled("postgresql", worker));
+        // A checkout must leave room for a connect that tries every host (each bounded by the
+        // connect timeout), as libpq would; one host keeps the pools' usual bound.
+        let acquire = Some(match config.get_hosts().len() {
+            1 => ACQUIRE_TIMEOUT,
+            _ => ACQUIRE_TIMEOUT.max(crate::host_select::worst_case(config)),
+        });
         let manager = |shared| PgManager {
             config: config.clone(),
             shared,
@@ -124,14 +133,18 @@ impl WorkerPools {
                 // Another connection (up to `connections_per_worker`) as soon as every open one
                 // has a request in flight: concurrent callers spread over all of them.
                 .with_shared_target_load(1)
-                .with_connect_timeout(Some(config.connect_timeout)),
+                // Each host's attempt is bounded by the connect timeout (host_select), so a
+                // multi-host connect may take longer than one.
+                .with_connect_timeout(None)
+                .with_acquire_timeout(acquire),
         )
         .map_err(|e| Error::config(e.to_string()))?;
         let exclusive = Pool::new(
             manager(false),
             PoolConfig::default()
                 .with_max_size(EXCLUSIVE_PER_WORKER)
-                .with_connect_timeout(Some(config.connect_timeout)),
+                .with_connect_timeout(None)
+                .with_acquire_timeout(acquire),
         )
         .map_err(|e| Error::config(e.to_string()))?;
         Ok(WorkerPools {

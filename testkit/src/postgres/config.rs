@@ -104,13 +104,19 @@ pub(crate) fn settings_conf(
 }
 
 /// pg_hba.conf: trust over the unix socket, the configured method over TCP, on the
-/// transports `tls` admits.
-pub(crate) fn hba_conf(auth: PgAuth, tls: PgHbaTls) -> String {
+/// transports `tls` admits; with `replication`, replication connections over the socket too.
+pub(crate) fn hba_conf(auth: PgAuth, tls: PgHbaTls, replication: bool) -> String {
     let method = auth.hba_method();
     let kind = tls.hba_type();
+    let replication = if replication {
+        "local replication all trust\n"
+    } else {
+        ""
+    };
     format!(
         "# written by corelane-testkit\n\
          local all all trust\n\
+         {replication}\
          {kind} all all 127.0.0.1/32 {method}\n\
          {kind} all all ::1/128 {method}\n"
     )
@@ -178,14 +184,17 @@ mod tests {
         let conf = settings_conf(5555, "/tmp/x", PgAuth::Md5, &[]);
         assert!(conf.contains("password_encryption = 'md5'"));
         assert!(conf.contains("port = 5555"));
-        assert!(hba_conf(PgAuth::Md5, PgHbaTls::Any).contains("host all all 127.0.0.1/32 md5"));
-        let hba = hba_conf(PgAuth::ScramSha256, PgHbaTls::TlsOnly);
+        assert!(
+            hba_conf(PgAuth::Md5, PgHbaTls::Any, false).contains("host all all 127.0.0.1/32 md5")
+        );
+        let hba = hba_conf(PgAuth::ScramSha256, PgHbaTls::TlsOnly, true);
+        assert!(hba.contains("local replication all trust"), "{hba}");
         assert!(
             hba.contains("hostssl all all 127.0.0.1/32 scram-sha-256"),
             "{hba}"
         );
         assert!(!hba.contains("\nhost "), "{hba}");
-        let hba = hba_conf(PgAuth::ScramSha256, PgHbaTls::PlainOnly);
+        let hba = hba_conf(PgAuth::ScramSha256, PgHbaTls::PlainOnly, false);
         assert!(
             hba.contains("hostnossl all all ::1/128 scram-sha-256"),
             "{hba}"

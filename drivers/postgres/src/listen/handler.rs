@@ -40,6 +40,9 @@ pub(crate) struct Local {
     closed: RefCell<Option<CloseCause>>,
     /// Startup is over: messages answer queries or are notifications.
     ready: Cell<bool>,
+    /// `default_transaction_read_only` and `in_hot_standby` as reported during startup
+    /// (for `target_session_attrs`).
+    reported: Cell<(Option<bool>, Option<bool>)>,
 }
 
 impl Local {
@@ -49,6 +52,11 @@ impl Local {
 
     pub(crate) fn closed(&self) -> Option<CloseCause> {
         self.closed.borrow().clone()
+    }
+
+    /// `default_transaction_read_only` and `in_hot_standby` as reported during startup.
+    pub(crate) fn reported_read_only(&self) -> (Option<bool>, Option<bool>) {
+        self.reported.get()
     }
 
     pub(crate) fn set_ready(&self) {
@@ -151,7 +159,16 @@ impl ListenHandler {
             };
             if !self.local.ready.get() {
                 match message {
-                    Message::NoticeResponse(_) | Message::ParameterStatus(_) => {}
+                    Message::NoticeResponse(_) => {}
+                    Message::ParameterStatus(p) => {
+                        let (mut read_only, mut standby) = self.local.reported.get();
+                        match &*p.name {
+                            "default_transaction_read_only" => read_only = Some(&*p.value == "on"),
+                            "in_hot_standby" => standby = Some(&*p.value == "on"),
+                            _ => {}
+                        }
+                        self.local.reported.set((read_only, standby));
+                    }
                     other => {
                         self.local.startup.borrow_mut().push_back(other);
                         self.shared.wake_task_local();

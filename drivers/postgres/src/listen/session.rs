@@ -151,20 +151,46 @@ struct Session {
 }
 
 impl Session {
+    /// Opens a connection to the first configured host that accepts one and fits
+    /// `target_session_attrs`, as the client's own connections do (see
+    /// [`crate::host_select`]).
     async fn open(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
-        let limit = config.connect_timeout;
-        match corelane_runtime::task::timeout(limit, Self::open_inner(shared, config)).await {
-            Some(result) => result,
-            None => Err(Error::connect(
-                crate::endpoint::describe(config),
-                format!("timed out after {limit:?} (connect + authentication)"),
-            )),
-        }
+        let session = crate::host_select::connect(config, |one| async move {
+            crate::transport::establish(&one, |transport| Self::open_on(shared, &one, transport))
+                .await
+        })
+        .await?;
+        session.local.set_ready();
+        Ok(session)
     }
 
-    async fn open_inner(shared: &Arc<Shared>, config: &Config) -> Result<Session, Error> {
-        crate::transport::establish(config, |transport| Self::open_on(shared, config, transport))
-            .await
+    /// The one text value of a one-row simple query, run before the session is ready (its
+    /// messages still come through the startup queue).
+    async fn show(&self, sql: &str) -> Result<String, Error> {
+        let mut out = BytesMut::new();
+        frontend::query(sql, &mut out).map_err(encode_err)?;
+        self.write(&out)?;
+        let mut value = None;
+        let mut error = None;
+        loop {
+            match self.next_startup().await? {
+                Message::DataRow(row) => {
+                    value = row
+                        .get(0)
+                        .flatten()
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
+                }
+                Message::ErrorResponse(e) => error = Some(Error::db(e)),
+                Message::ReadyForQuery(_) => break,
+                Message::RowDescription(_) | Message::CommandComplete(_) => {}
+                _ => return Err(Error::protocol(format!("unexpected reply to {sql}"))),
+            }
+        }
+        match (error, value) {
+            (Some(e), _) => Err(e),
+            (None, Some(v)) => Ok(v),
+            (None, None) => Err(Error::protocol(format!("{sql}: no value"))),
+        }
     }
 
     async fn open_on(
@@ -186,7 +212,6 @@ impl Session {
             lease: None,
         };
         session.startup(config, &binding).await?;
-        session.local.set_ready();
         Ok(session)
     }
 
@@ -408,6 +433,28 @@ impl Session {
         self.send_ops(self.shared.take_ops());
         self.shared.hold_reading(&self.conn, &mut self.lease);
         Poll::Pending
+    }
+}
+
+/// libpq 16's tests of `target_session_attrs` on a listener's connection: the parameters
+/// reported at startup, else a query.
+impl crate::host_select::Candidate for Session {
+    async fn read_only(&self) -> Result<bool, Error> {
+        match self.local.reported_read_only() {
+            (Some(default_read_only), Some(hot_standby)) => Ok(default_read_only || hot_standby),
+            _ => Ok(self.show("SHOW transaction_read_only").await? == "on"),
+        }
+    }
+
+    async fn in_hot_standby(&self) -> Result<bool, Error> {
+        match self.local.reported_read_only() {
+            (_, Some(hot_standby)) => Ok(hot_standby),
+            _ => Ok(self.show("SELECT pg_catalog.pg_is_in_recovery()").await? == "t"),
+        }
+    }
+
+    fn close(&self) {
+        self.conn.unregister();
     }
 }
 
