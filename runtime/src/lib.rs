@@ -14,6 +14,8 @@
 //! - [`roundtrip`] — the bridge queue, the direct-index [`Batch`](roundtrip::Batch) and the
 //!   handoff between them, generic over a driver's [`Codec`](roundtrip::Codec).
 //! - [`pool`] — per-worker connection pools.
+//! - [`serve`] — servers on the workers: a `SO_REUSEPORT` listener and accept loop on each,
+//!   graceful drain on shutdown, and (feature `hyper`) the hyper 1.x adapter.
 //!
 //! # Example
 //!
@@ -38,11 +40,13 @@ pub mod pool;
 mod probe;
 mod provider;
 pub mod roundtrip;
+pub mod serve;
 mod spare;
 mod standalone;
 pub mod task;
 mod thread_bound;
 mod worker;
+mod worker_set;
 
 pub use catch::Panicked;
 pub use conn::{
@@ -59,3 +63,4 @@ pub use spare::SpareBuf;
 pub use standalone::{Loop, LoopBuilder, Placement, DEFAULT_IO_MEMORY};
 pub use thread_bound::ThreadBound;
 pub use worker::{RemoteTask, WorkerLoop};
+pub use worker_set::WorkerSet;

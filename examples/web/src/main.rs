@@ -1,0 +1,3 @@
+//! The TechEmpower-style HTTP service on corelane's workers (not yet: endpoints).
+
+fn main() {}

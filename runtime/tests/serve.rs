@@ -1,0 +1,429 @@
+//! Serving HTTP/1.1 on the workers with hyper: every worker listens on the same port
+//! (SO_REUSEPORT), keep-alive and pipelining, graceful drain, the deadline, panics in handlers,
+//! and the loop shutting down under a running server. The client is a plain blocking
+//! `std::net::TcpStream` speaking raw HTTP/1.1.
+#![cfg(feature = "hyper")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::convert::Infallible;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use corelane_runtime::serve::{serve_http, ShutdownReport};
+use corelane_runtime::{task, EventLoopProvider, SubmitError, WorkerLoop};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use support::test_loop;
+
+const HANG: Duration = Duration::from_secs(60);
+
+/// What the test handlers share with the test thread.
+#[derive(Default)]
+struct Gates {
+    slow_started: AtomicUsize,
+    release_slow: AtomicBool,
+    stuck_started: AtomicUsize,
+}
+
+/// `/slow` waits for `release_slow`; `/stuck` never answers; `/panic` panics; anything else
+/// answers its own path. Every answer names the worker in `x-worker`.
+async fn route(
+    req: Request<Incoming>,
+    gates: Arc<Gates>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let worker = WorkerLoop::current().map_or(usize::MAX, |w| w.id());
+    let path = req.uri().path().to_owned();
+    match path.as_str() {
+        "/slow" => {
+            gates.slow_started.fetch_add(1, Ordering::SeqCst);
+            while !gates.release_slow.load(Ordering::SeqCst) {
+                task::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        "/stuck" => {
+            gates.stuck_started.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
+        "/panic" if std::hint::black_box(true) => panic!("handler panicked on purpose"),
+        _ => {}
+    }
+    Ok(Response::builder()
+        .header("x-worker", worker.to_string())
+        .body(Full::new(Bytes::from(path)))
+        .unwrap())
+}
+
+fn start(
+    workers: usize,
+) -> (
+    corelane_runtime::Loop,
+    corelane_runtime::serve::Serving,
+    Arc<Gates>,
+) {
+    let lp = test_loop(workers);
+    let gates = Arc::new(Gates::default());
+    let shared = gates.clone();
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = futures_lite::future::block_on(serve_http(&lp, addr, move || {
+        let gates = shared.clone();
+        move |req| route(req, gates.clone())
+    }))
+    .unwrap();
+    (lp, server, gates)
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn worker(&self) -> usize {
+        self.header("x-worker").unwrap().parse().unwrap()
+    }
+}
+
+/// A raw HTTP/1.1 client connection.
+struct Client {
+    sock: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let sock = TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(HANG)).unwrap();
+        Client {
+            sock,
+            buf: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, paths: &[&str]) {
+        let mut out = String::new();
+        for path in paths {
+            out.push_str(&format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n"));
+        }
+        // One write: the requests arrive pipelined.
+        self.sock.write_all(out.as_bytes()).unwrap();
+    }
+
+    fn get(&mut self, path: &str) -> Reply {
+        self.send(&[path]);
+        self.reply().expect("the connection closed before a reply")
+    }
+
+    /// The next reply, or `None` when the server closed the connection first.
+    fn reply(&mut self) -> Option<Reply> {
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i;
+            }
+            if !self.fill() {
+                return None;
+            }
+        };
+        let head = String::from_utf8(self.buf[..head_end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim().to_owned(), v.trim().to_owned())
+            })
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map(|(_, v)| v.parse().unwrap())
+            .expect("a content-length");
+        while self.buf.len() < head_end + 4 + len {
+            assert!(self.fill(), "the connection closed mid-body");
+        }
+        let body = String::from_utf8(self.buf[head_end + 4..head_end + 4 + len].to_vec()).unwrap();
+        self.buf.drain(..head_end + 4 + len);
+        Some(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Reads more; false at end of stream or on a reset.
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            return match self.sock.read(&mut chunk) {
+                Ok(0) => false,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    true
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
+                Err(e) => panic!("read failed: {e}"),
+            };
+        }
+    }
+
+    /// True when the server has closed this connection (and sent nothing more).
+    fn closed_by_server(&mut self) -> bool {
+        !self.fill() && self.buf.is_empty()
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < HANG, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Runs the server's shutdown on a thread of its own; the handle yields its report.
+fn shutdown_in_background(
+    server: corelane_runtime::serve::Serving,
+    deadline: Duration,
+) -> std::thread::JoinHandle<ShutdownReport> {
+    std::thread::spawn(move || futures_lite::future::block_on(server.shutdown(deadline)))
+}
+
+/// LISTEN sockets on `port` in /proc/net/tcp (one per worker under SO_REUSEPORT).
+fn listeners_on(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let local_port = cols[1].rsplit(':').next().unwrap();
+            u16::from_str_radix(local_port, 16).unwrap() == port && cols[3] == "0A"
+        })
+        .count()
+}
+
+#[test]
+fn every_worker_listens_on_the_port_and_the_kernel_spreads_connections() {
+    let (lp, server, _gates) = start(2);
+    let addr = server.local_addr();
+    assert_eq!(
+        listeners_on(addr.port()),
+        2,
+        "one SO_REUSEPORT listener per worker"
+    );
+    let mut by_worker = [0usize; 2];
+    for i in 0..200 {
+        let mut client = Client::connect(addr);
+        let reply = client.get(&format!("/n{i}"));
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, format!("/n{i}"));
+        by_worker[reply.worker()] += 1;
+    }
+    // 200 fresh connections, hashed on their source ports: both workers answer (all on one
+    // worker would have odds of 2^-199).
+    assert!(
+        by_worker.iter().all(|&n| n > 0),
+        "answers per worker: {by_worker:?}"
+    );
+    let report = futures_lite::future::block_on(server.shutdown(Duration::from_secs(5)));
+    assert_eq!(report.cut, 0);
+    assert_eq!(
+        listeners_on(addr.port()),
+        0,
+        "shutdown closed every listener"
+    );
+    drop(lp);
+}
+
+#[test]
+fn keep_alive_and_pipelined_requests_are_answered_in_order_on_one_worker() {
+    let (_lp, server, _gates) = start(2);
+    let mut client = Client::connect(server.local_addr());
+    let first = client.get("/first");
+    for i in 0..5 {
+        let reply = client.get(&format!("/again{i}"));
+        assert_eq!(reply.body, format!("/again{i}"));
+        assert_eq!(
+            reply.worker(),
+            first.worker(),
+            "a connection stays on its worker"
+        );
+    }
+    let paths: Vec<String> = (0..16).map(|i| format!("/pipelined/{i}")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    client.send(&refs);
+    for path in &paths {
+        let reply = client.reply().expect("a reply per pipelined request");
+        assert_eq!(reply.status, 200);
+        assert_eq!(&reply.body, path, "replies come back in request order");
+        assert!(reply.header("date").is_some());
+    }
+    assert_eq!(server.stats().accepted, 1, "all of it over one connection");
+}
+
+#[test]
+fn shutdown_drains_a_slow_request_refuses_new_connections_and_closes_idle_ones() {
+    let (_lp, server, gates) = start(2);
+    let addr = server.local_addr();
+    let mut idle = Client::connect(addr);
+    assert_eq!(idle.get("/warm").status, 200);
+    let mut slow = Client::connect(addr);
+    slow.send(&["/slow"]);
+    wait_until("the slow request runs", || {
+        gates.slow_started.load(Ordering::SeqCst) == 1
+    });
+
+    let shutdown = shutdown_in_background(server, HANG);
+    // Once the listeners are closed, connecting is refused, while the slow request still runs.
+    wait_until("new connections are refused", || {
+        match TcpStream::connect(addr) {
+            Ok(_) => false,
+            Err(e) => e.kind() == ErrorKind::ConnectionRefused,
+        }
+    });
+    assert!(!gates.release_slow.load(Ordering::SeqCst));
+    assert!(
+        idle.closed_by_server(),
+        "an idle keep-alive connection closes on drain"
+    );
+    assert!(
+        !shutdown.is_finished(),
+        "the slow request holds the shutdown open"
+    );
+
+    gates.release_slow.store(true, Ordering::SeqCst);
+    let reply = slow.reply().expect("the slow request is answered");
+    assert_eq!((reply.status, reply.body.as_str()), (200, "/slow"));
+    assert!(slow.closed_by_server(), "then its connection closes");
+    let report = shutdown.join().unwrap();
+    assert_eq!(report.cut, 0, "{report:?}");
+    // The slow and the idle connection, and any probe that got in before the listeners closed
+    // (each closes at once: no request).
+    assert!(report.drained >= 2, "{report:?}");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still refused after the shutdown"
+    );
+}
+
+#[test]
+fn the_deadline_cuts_a_request_that_does_not_finish() {
+    let (_lp, server, gates) = start(2);
+    let mut stuck = Client::connect(server.local_addr());
+    stuck.send(&["/stuck"]);
+    wait_until("the stuck request runs", || {
+        gates.stuck_started.load(Ordering::SeqCst) == 1
+    });
+    let mut done = Client::connect(server.local_addr());
+    assert_eq!(done.get("/quick").status, 200);
+
+    let report = futures_lite::future::block_on(server.shutdown(Duration::from_millis(200)));
+    assert_eq!(
+        report,
+        expected(1, 1),
+        "the idle one drained, the stuck one was cut"
+    );
+    assert!(
+        stuck.closed_by_server(),
+        "the cut connection is closed without a reply"
+    );
+}
+
+fn expected(drained: u64, cut: u64) -> ShutdownReport {
+    let mut report = ShutdownReport::default();
+    report.drained = drained;
+    report.cut = cut;
+    report
+}
+
+#[test]
+fn a_panicking_handler_ends_its_connection_and_the_workers_serve_on() {
+    let (lp, server, _gates) = start(2);
+    let addr = server.local_addr();
+    for _ in 0..20 {
+        let mut client = Client::connect(addr);
+        client.send(&["/panic"]);
+        assert!(
+            client.closed_by_server(),
+            "no reply from a panicked handler"
+        );
+    }
+    wait_until("every panic is counted", || server.stats().panics == 20);
+    let mut by_worker = [0usize; 2];
+    for _ in 0..100 {
+        let reply = Client::connect(addr).get("/after");
+        assert_eq!(reply.status, 200);
+        by_worker[reply.worker()] += 1;
+    }
+    assert!(by_worker.iter().all(|&n| n > 0), "{by_worker:?}");
+    for worker in lp.workers() {
+        assert_eq!(worker.restarts(), 0, "no executor died");
+    }
+    let panics: u64 = lp.workers().iter().map(WorkerLoop::panics).sum();
+    assert!(
+        panics >= 20,
+        "the workers counted the caught panics too: {panics}"
+    );
+}
+
+#[test]
+fn the_loop_shuts_down_under_a_running_server_with_clients_holding_its_workers() {
+    let (lp, server, gates) = start(2);
+    let addr = server.local_addr();
+    // What a driver's client would hold: the server's workers.
+    let held = server.workers();
+    let mut idle = Client::connect(addr);
+    assert_eq!(idle.get("/warm").status, 200);
+    let mut stuck = Client::connect(addr);
+    stuck.send(&["/stuck"]);
+    wait_until("the stuck request runs", || {
+        gates.stuck_started.load(Ordering::SeqCst) == 1
+    });
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        lp.shutdown();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(HANG)
+        .expect("Loop::shutdown hung under a running server");
+    assert!(idle.closed_by_server());
+    assert!(stuck.closed_by_server());
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the listeners are closed"
+    );
+    assert!(matches!(
+        held.worker(0).unwrap().submit(|| {}),
+        Err(SubmitError::WorkerClosed)
+    ));
+    // The handle outlived its loop: shutting it down now finds nothing to do.
+    let report = futures_lite::future::block_on(server.shutdown(Duration::from_secs(1)));
+    assert_eq!(report, ShutdownReport::default());
+}
