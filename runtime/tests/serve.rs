@@ -427,3 +427,45 @@ fn the_loop_shuts_down_under_a_running_server_with_clients_holding_its_workers()
     let report = futures_lite::future::block_on(server.shutdown(Duration::from_secs(1)));
     assert_eq!(report, ShutdownReport::default());
 }
+
+#[test]
+fn an_address_taken_without_reuseport_is_a_bind_error_and_nothing_keeps_serving() {
+    let lp = test_loop(2);
+    // A std listener does not set SO_REUSEPORT: no worker may join it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = futures_lite::future::block_on(serve_http(&lp, addr, || {
+        |_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }
+    }));
+    match out {
+        Err(corelane_runtime::serve::ServeError::Bind { worker: 0, .. }) => {}
+        other => panic!("expected a bind error on worker 0, got {other:?}"),
+    }
+    assert_eq!(listeners_on(addr.port()), 1, "only the std listener");
+}
+
+#[test]
+fn the_hyper_timer_sleeps_on_the_worker_and_is_send_and_sync() {
+    use hyper::rt::Timer;
+    fn send_sync<T: Send + Sync + ?Sized>(_: &T) {}
+    let lp = test_loop(1);
+    let slept = support::run_on(&lp.workers()[0], || async {
+        let timer = corelane_runtime::serve::hyper::WorkerTimer;
+        let start = Instant::now();
+        let sleep = timer.sleep(Duration::from_millis(30));
+        send_sync(&*sleep);
+        sleep.await;
+        let first = start.elapsed();
+        // `sleep_until` and `reset` (hyper re-arms its header timer with it).
+        let mut again = timer.sleep_until(Instant::now() + Duration::from_secs(3600));
+        timer.reset(&mut again, Instant::now() + Duration::from_millis(10));
+        again.await;
+        first
+    });
+    assert!(slept >= Duration::from_millis(30), "woke after {slept:?}");
+    // Off a worker there is no timer to arm: it completes at once instead of never.
+    let timer = corelane_runtime::serve::hyper::WorkerTimer;
+    futures_lite::future::block_on(timer.sleep(Duration::from_secs(3600)));
+}
