@@ -20,9 +20,9 @@
 //! standard rows) when they are missing; [`Web::start`] runs it, then serves.
 
 mod fortunes;
-mod params;
 mod reply;
 mod routes;
+pub mod rules;
 pub mod setup;
 mod world;
 
@@ -33,7 +33,7 @@ use std::time::Duration;
 use corelane_runtime::serve::{serve_http, ServeError, Serving, ShutdownReport};
 use corelane_runtime::Loop;
 
-pub use world::World;
+pub use rules::World;
 
 /// Where the service listens and what it talks to.
 #[derive(Debug, Clone)]

@@ -8,9 +8,7 @@ use hyper::{Response, StatusCode};
 
 pub(crate) type Reply = Response<Full<Bytes>>;
 
-pub(crate) const TEXT: &str = "text/plain";
-pub(crate) const JSON: &str = "application/json";
-pub(crate) const HTML: &str = "text/html; charset=utf-8";
+pub(crate) use crate::rules::{HTML, JSON, TEXT};
 
 pub(crate) fn reply(
     status: StatusCode,
@@ -20,7 +18,7 @@ pub(crate) fn reply(
     let mut res = Response::new(Full::new(body.into()));
     *res.status_mut() = status;
     let headers = res.headers_mut();
-    headers.insert(SERVER, HeaderValue::from_static("corelane"));
+    headers.insert(SERVER, HeaderValue::from_static(crate::rules::SERVER));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }

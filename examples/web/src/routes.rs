@@ -7,7 +7,8 @@ use hyper::body::Incoming;
 use hyper::Request;
 
 use crate::reply::{self, Reply};
-use crate::{fortunes, params, world, App};
+use crate::rules::queries;
+use crate::{fortunes, world, App};
 
 #[derive(serde::Serialize)]
 struct Message {
@@ -26,20 +27,18 @@ pub(crate) async fn handle(req: Request<Incoming>, app: Rc<App>) -> Result<Reply
             Ok(row) => reply::json(&row),
             Err(e) => reply::error(&e),
         },
-        "/queries" => match world::random_many(&app.pg, params::queries(query)).await {
+        "/queries" => match world::random_many(&app.pg, queries(query)).await {
             Ok(rows) => reply::json(&rows),
             Err(e) => reply::error(&e),
         },
-        "/updates" => match world::update_many(&app.pg, &app.redis, params::queries(query)).await {
+        "/updates" => match world::update_many(&app.pg, &app.redis, queries(query)).await {
             Ok(rows) => reply::json(&rows),
             Err(e) => reply::error(&e),
         },
-        "/cached-queries" => {
-            match world::cached_many(&app.pg, &app.redis, params::queries(query)).await {
-                Ok(rows) => reply::json(&rows),
-                Err(e) => reply::error(&e),
-            }
-        }
+        "/cached-queries" => match world::cached_many(&app.pg, &app.redis, queries(query)).await {
+            Ok(rows) => reply::json(&rows),
+            Err(e) => reply::error(&e),
+        },
         "/fortunes" => match fortunes::page(&app.pg).await {
             Ok(html) => reply::ok(reply::HTML, html),
             Err(e) => reply::error(&e),

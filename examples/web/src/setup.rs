@@ -2,7 +2,7 @@
 
 use corelane_postgres::Client;
 
-use crate::world::{cache_key, WORLD_ROWS};
+use crate::rules::{cache_key, WORLD_ROWS};
 
 /// The 12 standard rows of `Fortune` (the benchmark's own set: markup to escape, non-ASCII
 /// text, and messages that sort differently from their ids).

@@ -2,18 +2,7 @@
 
 use corelane_postgres::{Row, ToSql};
 
-/// One row of `World`, serialized as the rules spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct World {
-    /// 1..=10000.
-    pub id: i32,
-    /// 1..=10000.
-    #[serde(rename = "randomNumber")]
-    pub random_number: i32,
-}
-
-/// Rows in `World`, numbered from 1.
-pub const WORLD_ROWS: i32 = 10_000;
+use crate::rules::{cache_key, distinct_ids, random_id, random_ids, World};
 
 const SELECT: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
 
@@ -34,15 +23,6 @@ pub(crate) enum DataError {
     Missing(i32),
 }
 
-fn random_id() -> i32 {
-    fastrand::i32(1..=WORLD_ROWS)
-}
-
-/// The cache key of row `id`.
-pub(crate) fn cache_key(id: i32) -> String {
-    format!("world:{id}")
-}
-
 fn from_row(row: &Row) -> Result<World, DataError> {
     Ok(World {
         id: row.get(0)?,
@@ -61,7 +41,7 @@ pub(crate) async fn random_many(
     pg: &corelane_postgres::Client,
     n: usize,
 ) -> Result<Vec<World>, DataError> {
-    let ids: Vec<i32> = (0..n).map(|_| random_id()).collect();
+    let ids = random_ids(n);
     select_each(pg, &ids).await
 }
 
@@ -89,15 +69,7 @@ pub(crate) async fn update_many(
     redis: &corelane_redis::Client,
     n: usize,
 ) -> Result<Vec<World>, DataError> {
-    // Distinct ids: a row updated twice in one statement would keep only one of the two
-    // numbers the reply shows.
-    let mut ids: Vec<i32> = Vec::with_capacity(n);
-    while ids.len() < n {
-        let id = random_id();
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
+    let ids = distinct_ids(n);
     let mut rows = select_each(pg, &ids).await?;
     for row in &mut rows {
         row.random_number = random_id();
@@ -118,7 +90,7 @@ pub(crate) async fn cached_many(
     redis: &corelane_redis::Client,
     n: usize,
 ) -> Result<Vec<World>, DataError> {
-    let ids: Vec<i32> = (0..n).map(|_| random_id()).collect();
+    let ids = random_ids(n);
     let keys: Vec<String> = ids.iter().map(|&id| cache_key(id)).collect();
     let cached: Vec<Option<i32>> = redis.mget(&keys).await?;
     let mut rows = Vec::with_capacity(n);
