@@ -6,8 +6,10 @@
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use corelane_web::peer::Peer;
 use corelane_web::{Config, Web};
 use serde_json::Value;
 
@@ -176,19 +178,43 @@ fn stored(pg: &corelane_postgres::Client, id: i32) -> i32 {
     .unwrap()
 }
 
-#[test]
-fn every_endpoint_follows_the_benchmark_rules() {
-    let database = corelane_testkit::database_url().unwrap();
-    let redis = corelane_testkit::redis_url().unwrap();
-    let web = Web::start(&Config {
+/// One stack at a time: with DATABASE_URL / REDIS_URL set, both tests share the tables, and
+/// one's updates would race the other's checks.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn config(database: &corelane_testkit::PgTarget, redis: &corelane_testkit::RedisTarget) -> Config {
+    Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         database_url: database.url(),
         redis_url: redis.url(),
         workers: Some(2),
-    })
-    .unwrap();
-    let pg = corelane_postgres::Client::connect(&database.url()).unwrap();
-    let mut client = Client::connect(web.local_addr());
+    }
+}
+
+#[test]
+fn the_corelane_service_follows_the_benchmark_rules() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let database = corelane_testkit::database_url().unwrap();
+    let redis = corelane_testkit::redis_url().unwrap();
+    let web = Web::start(&config(&database, &redis)).unwrap();
+    check_every_endpoint(web.local_addr(), &database.url());
+    let report = web.shutdown(Duration::from_secs(5));
+    assert_eq!(report.cut, 0, "{report:?}");
+}
+
+#[test]
+fn the_peer_stack_follows_the_benchmark_rules() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let database = corelane_testkit::database_url().unwrap();
+    let redis = corelane_testkit::redis_url().unwrap();
+    let peer = Peer::start(&config(&database, &redis)).unwrap();
+    check_every_endpoint(peer.local_addr(), &database.url());
+    peer.shutdown(Duration::from_secs(5));
+}
+
+fn check_every_endpoint(addr: SocketAddr, database_url: &str) {
+    let pg = corelane_postgres::Client::connect(database_url).unwrap();
+    let mut client = Client::connect(addr);
 
     let plain = client.get("/plaintext");
     check_common(&plain, "text/plain", "/plaintext");
@@ -250,9 +276,6 @@ fn every_endpoint_follows_the_benchmark_rules() {
 
     let missing = client.get("/no-such-endpoint");
     assert_eq!(missing.status, 404);
-
-    let report = web.shutdown(Duration::from_secs(5));
-    assert_eq!(report.cut, 0, "{report:?}");
 }
 
 fn check_fortunes(reply: &Reply) {
