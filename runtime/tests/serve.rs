@@ -469,3 +469,100 @@ fn the_hyper_timer_sleeps_on_the_worker_and_is_send_and_sync() {
     let timer = corelane_runtime::serve::hyper::WorkerTimer;
     futures_lite::future::block_on(timer.sleep(Duration::from_secs(3600)));
 }
+
+/// The protocol-agnostic `serve`: a line-echo server whose handler watches its `Drain`.
+#[test]
+fn a_plain_tcp_server_sees_the_drain_and_finishes_its_line() {
+    use corelane_runtime::serve::{serve, Drain};
+    use corelane_runtime::Stream;
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use std::io::{BufRead, BufReader};
+
+    async fn echo_lines(mut stream: Stream, drain: Drain) {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            // Between lines, a draining server stops reading: the connection ends.
+            if line.is_empty() && drain.is_draining() {
+                let _ = stream.write_all(b"bye\n").await;
+                return;
+            }
+            let read =
+                futures_lite::future::or(async { Some(stream.read(&mut byte).await) }, async {
+                    if line.is_empty() {
+                        drain.draining().await;
+                        None
+                    } else {
+                        std::future::pending().await
+                    }
+                })
+                .await;
+            match read {
+                None => continue,
+                Some(Ok(1)) => {
+                    line.push(byte[0]);
+                    if byte[0] == b'\n' {
+                        if stream.write_all(&line).await.is_err() {
+                            return;
+                        }
+                        line.clear();
+                    }
+                }
+                Some(_) => return,
+            }
+        }
+    }
+
+    let lp = test_loop(2);
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = futures_lite::future::block_on(serve(&lp, addr, || echo_lines)).unwrap();
+    let mut idle = TcpStream::connect(server.local_addr()).unwrap();
+    let mut half = TcpStream::connect(server.local_addr()).unwrap();
+    idle.set_read_timeout(Some(HANG)).unwrap();
+    half.set_read_timeout(Some(HANG)).unwrap();
+    idle.write_all(b"ping\n").unwrap();
+    let mut idle_reader = BufReader::new(idle.try_clone().unwrap());
+    let mut got = String::new();
+    idle_reader.read_line(&mut got).unwrap();
+    assert_eq!(got, "ping\n");
+    half.write_all(b"half a li").unwrap();
+    wait_until("both connections are open", || server.stats().open == 2);
+
+    let shutdown = shutdown_in_background(server, HANG);
+    got.clear();
+    idle_reader.read_line(&mut got).unwrap();
+    assert_eq!(got, "bye\n", "the idle connection is told and closed");
+    // The half-written line is still served: finish it.
+    half.write_all(b"ne\n").unwrap();
+    let mut half_reader = BufReader::new(half);
+    got.clear();
+    half_reader.read_line(&mut got).unwrap();
+    assert_eq!(got, "half a line\n");
+    got.clear();
+    half_reader.read_line(&mut got).unwrap();
+    assert_eq!(got, "bye\n");
+    assert_eq!(shutdown.join().unwrap(), expected(2, 0));
+}
+
+#[test]
+fn the_local_executor_runs_hyper_futures_on_the_worker() {
+    use hyper::rt::Executor;
+    let lp = test_loop(1);
+    let ran_on = support::run_on(&lp.workers()[0], || async {
+        let (tx, rx) = std::sync::mpsc::channel();
+        corelane_runtime::serve::hyper::LocalExec.execute(async move {
+            // A `!Send` future is fine: it stays on this worker.
+            let local = std::rc::Rc::new(WorkerLoop::current().map(|w| w.id()));
+            task::yield_now().await;
+            let _ = tx.send(*local);
+        });
+        for _ in 0..100 {
+            if let Ok(id) = rx.try_recv() {
+                return id;
+            }
+            task::yield_now().await;
+        }
+        None
+    });
+    assert_eq!(ran_on, Some(0));
+}

@@ -127,6 +127,9 @@ where
             let bound = accept::start_on_worker(id, bind, &*make, stats);
             async move { bound }
         });
+        // Listed before the job is awaited: should this future be dropped while the worker
+        // starts, `serving`'s drop still stops it (its abort job queues behind the start).
+        serving.workers.push(worker.clone());
         match job.await {
             // The first worker's port (0 picks one) is the port of all the others.
             Ok(Ok(local)) => serving.addr = local,
@@ -144,7 +147,6 @@ where
                 })
             }
         }
-        serving.workers.push(worker.clone());
     }
     Ok(serving)
 }
