@@ -460,7 +460,10 @@ fn the_hyper_timer_sleeps_on_the_worker_and_is_send_and_sync() {
         let first = start.elapsed();
         // `sleep_until` and `reset` (hyper re-arms its header timer with it).
         let mut again = timer.sleep_until(Instant::now() + Duration::from_secs(3600));
+        let before = &*again as *const dyn hyper::rt::Sleep as *const u8;
         timer.reset(&mut again, Instant::now() + Duration::from_millis(10));
+        let after = &*again as *const dyn hyper::rt::Sleep as *const u8;
+        assert_eq!(before, after, "reset re-armed the same timer");
         again.await;
         first
     });

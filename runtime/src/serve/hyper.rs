@@ -133,6 +133,21 @@ impl hyper::rt::Timer for WorkerTimer {
             deadline.saturating_duration_since(Instant::now()),
         ))
     }
+
+    /// hyper re-arms its header read timer for every request: reuse the timer (no allocation,
+    /// no new registration) when it is ours and on its own thread.
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
+        let dur = new_deadline.saturating_duration_since(Instant::now());
+        let reused = sleep
+            .as_mut()
+            .downcast_mut_pin::<WorkerSleep>()
+            .and_then(|ours| ours.get_mut().0.as_mut().and_then(ThreadBound::get_mut))
+            .map(|timer| timer.reset(dur))
+            .is_some();
+        if !reused {
+            *sleep = Box::pin(WorkerSleep::new(dur));
+        }
+    }
 }
 
 /// A glommio timer as hyper's `rt::Sleep`, which must be `Send + Sync`.
