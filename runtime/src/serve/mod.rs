@@ -12,8 +12,8 @@
 //! - [`Serving`] and [`WorkerSet`](crate::WorkerSet) are [`ServerProvider`](crate::ServerProvider)s:
 //!   drivers given one put their connections on the same workers as the handlers.
 //!
-//! With the `hyper` feature, [`hyper`](mod@self::hyper) adapts a [`Stream`](crate::Stream) to hyper
-//! 1.x and [`serve_http`] serves an HTTP/1.1 handler with graceful drain built in.
+//! With the `hyper` feature, `serve::hyper` adapts a [`Stream`](crate::Stream) to hyper 1.x
+//! and `serve_http` serves an HTTP/1.1 handler with graceful drain built in.
 //!
 //! ```no_run
 //! use corelane_runtime::{serve::serve, Loop};
