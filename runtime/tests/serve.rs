@@ -206,12 +206,38 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-/// Runs the server's shutdown on a thread of its own; the handle yields its report.
+/// A shutdown running on a thread of its own.
+struct Shutdown {
+    rx: std::sync::mpsc::Receiver<ShutdownReport>,
+    done: Option<ShutdownReport>,
+}
+
+impl Shutdown {
+    fn is_finished(&mut self) -> bool {
+        if self.done.is_none() {
+            self.done = self.rx.try_recv().ok();
+        }
+        self.done.is_some()
+    }
+
+    /// Its report; fails the test rather than hang.
+    fn join(self) -> ShutdownReport {
+        match self.done {
+            Some(report) => report,
+            None => self.rx.recv_timeout(HANG).expect("the shutdown hung"),
+        }
+    }
+}
+
 fn shutdown_in_background(
     server: corelane_runtime::serve::Serving,
     deadline: Duration,
-) -> std::thread::JoinHandle<ShutdownReport> {
-    std::thread::spawn(move || futures_lite::future::block_on(server.shutdown(deadline)))
+) -> Shutdown {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(futures_lite::future::block_on(server.shutdown(deadline)));
+    });
+    Shutdown { rx, done: None }
 }
 
 /// LISTEN sockets on `port` in /proc/net/tcp (one per worker under SO_REUSEPORT).
@@ -251,7 +277,7 @@ fn every_worker_listens_on_the_port_and_the_kernel_spreads_connections() {
         by_worker.iter().all(|&n| n > 0),
         "answers per worker: {by_worker:?}"
     );
-    let report = futures_lite::future::block_on(server.shutdown(Duration::from_secs(5)));
+    let report = shutdown_in_background(server, Duration::from_secs(5)).join();
     assert_eq!(report.cut, 0);
     assert_eq!(
         listeners_on(addr.port()),
@@ -299,7 +325,7 @@ fn shutdown_drains_a_slow_request_refuses_new_connections_and_closes_idle_ones()
         gates.slow_started.load(Ordering::SeqCst) == 1
     });
 
-    let shutdown = shutdown_in_background(server, HANG);
+    let mut shutdown = shutdown_in_background(server, HANG);
     // Once the listeners are closed, connecting is refused, while the slow request still runs.
     wait_until("new connections are refused", || {
         match TcpStream::connect(addr) {
@@ -321,7 +347,7 @@ fn shutdown_drains_a_slow_request_refuses_new_connections_and_closes_idle_ones()
     let reply = slow.reply().expect("the slow request is answered");
     assert_eq!((reply.status, reply.body.as_str()), (200, "/slow"));
     assert!(slow.closed_by_server(), "then its connection closes");
-    let report = shutdown.join().unwrap();
+    let report = shutdown.join();
     assert_eq!(report.cut, 0, "{report:?}");
     // The slow and the idle connection, and any probe that got in before the listeners closed
     // (each closes at once: no request).
@@ -343,7 +369,7 @@ fn the_deadline_cuts_a_request_that_does_not_finish() {
     let mut done = Client::connect(server.local_addr());
     assert_eq!(done.get("/quick").status, 200);
 
-    let report = futures_lite::future::block_on(server.shutdown(Duration::from_millis(200)));
+    let report = shutdown_in_background(server, Duration::from_millis(200)).join();
     assert_eq!(
         report,
         expected(1, 1),
@@ -424,7 +450,7 @@ fn the_loop_shuts_down_under_a_running_server_with_clients_holding_its_workers()
         Err(SubmitError::WorkerClosed)
     ));
     // The handle outlived its loop: shutting it down now finds nothing to do.
-    let report = futures_lite::future::block_on(server.shutdown(Duration::from_secs(1)));
+    let report = shutdown_in_background(server, Duration::from_secs(1)).join();
     assert_eq!(report, ShutdownReport::default());
 }
 
@@ -544,7 +570,7 @@ fn a_plain_tcp_server_sees_the_drain_and_finishes_its_line() {
     got.clear();
     half_reader.read_line(&mut got).unwrap();
     assert_eq!(got, "bye\n");
-    assert_eq!(shutdown.join().unwrap(), expected(2, 0));
+    assert_eq!(shutdown.join(), expected(2, 0));
 }
 
 #[test]
