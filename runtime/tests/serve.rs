@@ -595,3 +595,30 @@ fn the_local_executor_runs_hyper_futures_on_the_worker() {
     });
     assert_eq!(ran_on, Some(0));
 }
+
+#[test]
+fn serve_http_with_applies_the_connection_settings() {
+    let lp = test_loop(2);
+    let mut settings = hyper::server::conn::http1::Builder::new();
+    settings.keep_alive(false);
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let gates = Arc::new(Gates::default());
+    let server = futures_lite::future::block_on(corelane_runtime::serve::serve_http_with(
+        &lp,
+        addr,
+        settings,
+        move || {
+            let gates = gates.clone();
+            move |req| route(req, gates.clone())
+        },
+    ))
+    .unwrap();
+    let mut client = Client::connect(server.local_addr());
+    let reply = client.get("/once");
+    assert_eq!(reply.body, "/once");
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(
+        client.closed_by_server(),
+        "no keep-alive: closed after one reply"
+    );
+}

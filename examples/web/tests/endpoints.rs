@@ -57,8 +57,20 @@ impl Client {
     }
 
     fn get(&mut self, path: &str) -> Reply {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: tfb\r\n\r\n");
-        self.sock.write_all(request.as_bytes()).unwrap();
+        self.get_pipelined(&[path]).pop().unwrap()
+    }
+
+    /// All requests in one write, then their replies in order.
+    fn get_pipelined(&mut self, paths: &[&str]) -> Vec<Reply> {
+        let requests: String = paths
+            .iter()
+            .map(|path| format!("GET {path} HTTP/1.1\r\nHost: tfb\r\n\r\n"))
+            .collect();
+        self.sock.write_all(requests.as_bytes()).unwrap();
+        paths.iter().map(|_| self.reply()).collect()
+    }
+
+    fn reply(&mut self) -> Reply {
         let head_end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i;
@@ -219,6 +231,14 @@ fn check_every_endpoint(addr: SocketAddr, database_url: &str) {
     let plain = client.get("/plaintext");
     check_common(&plain, "text/plain", "/plaintext");
     assert_eq!(plain.text(), "Hello, World!");
+
+    // The plaintext benchmark pipelines 16 requests per write.
+    let pipelined = client.get_pipelined(&["/plaintext"; 16]);
+    assert_eq!(pipelined.len(), 16);
+    for reply in &pipelined {
+        check_common(reply, "text/plain", "pipelined /plaintext");
+        assert_eq!(reply.text(), "Hello, World!");
+    }
 
     let json = client.get("/json");
     check_common(&json, "application/json", "/json");

@@ -6,7 +6,8 @@
 //!   asks no `Send` of the I/O, the service or its futures); this one is for the hyper
 //!   features that do (HTTP/2, upgrades driven in the background).
 //! - [`WorkerTimer`]: hyper's `rt::Timer` on the worker's glommio timers (header read timeout).
-//! - [`serve_http`]: [`serve`] with an HTTP/1.1 connection per task and graceful drain.
+//! - [`serve_http`], [`serve_http_with`]: [`serve`] with an HTTP/1.1 connection per task and
+//!   graceful drain.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -188,7 +189,8 @@ impl Future for WorkerSleep {
 
 impl hyper::rt::Sleep for WorkerSleep {}
 
-/// [`serve`]s HTTP/1.1 with hyper on every worker of `workers`.
+/// [`serve`]s HTTP/1.1 with hyper on every worker of `workers`, with hyper's default
+/// connection settings (see [`serve_http_with`] to change them).
 ///
 /// `make_handler` runs once per worker and returns that worker's request handler; each request
 /// is answered by it, in the connection's task, on the worker that accepted the connection.
@@ -214,16 +216,44 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
+    serve_http_with(workers, addr, http1::Builder::new(), make_handler).await
+}
+
+/// [`serve_http`] with the connection settings of `settings` (keep-alive, header read timeout,
+/// buffer sizes, `pipeline_flush`, ...). Its timer is replaced by [`WorkerTimer`]: a timer
+/// must run on the connection's worker.
+pub async fn serve_http_with<P, F, H, Fut, B, E>(
+    workers: &P,
+    addr: SocketAddr,
+    settings: http1::Builder,
+    make_handler: F,
+) -> Result<Serving, ServeError>
+where
+    P: EventLoopProvider + ?Sized,
+    F: Fn() -> H + Send + Sync + 'static,
+    H: Fn(Request<Incoming>) -> Fut + 'static,
+    Fut: Future<Output = Result<Response<B>, E>> + 'static,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    let mut settings = settings;
+    settings.timer(WorkerTimer);
     serve(workers, addr, move || {
         let handler = Rc::new(make_handler());
-        move |stream, drain| serve_connection(stream, drain, handler.clone())
+        let settings = Rc::new(settings.clone());
+        move |stream, drain| serve_connection(stream, drain, settings.clone(), handler.clone())
     })
     .await
 }
 
 /// One HTTP/1.1 connection, drained when the server shuts down.
-async fn serve_connection<H, Fut, B, E>(stream: Stream, drain: Drain, handler: Rc<H>)
-where
+async fn serve_connection<H, Fut, B, E>(
+    stream: Stream,
+    drain: Drain,
+    settings: Rc<http1::Builder>,
+    handler: Rc<H>,
+) where
     H: Fn(Request<Incoming>) -> Fut + 'static,
     Fut: Future<Output = Result<Response<B>, E>> + 'static,
     B: Body + 'static,
@@ -236,9 +266,7 @@ where
         counted.set(counted.get() + 1);
         handler(req)
     });
-    let mut builder = http1::Builder::new();
-    builder.timer(WorkerTimer);
-    let mut conn = pin!(builder.serve_connection(HyperStream::new(stream), service));
+    let mut conn = pin!(settings.serve_connection(HyperStream::new(stream), service));
     let finished = or(
         async {
             let _ = conn.as_mut().await;

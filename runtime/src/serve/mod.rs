@@ -45,7 +45,7 @@ mod local;
 mod server;
 
 #[cfg(feature = "hyper")]
-pub use self::hyper::serve_http;
+pub use self::hyper::{serve_http, serve_http_with};
 pub(crate) use accept::close_on_worker_exit;
 pub use local::Drain;
 pub use server::{serve, ServeError, ServeStats, Serving, ShutdownReport};
