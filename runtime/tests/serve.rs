@@ -622,3 +622,31 @@ fn serve_http_with_applies_the_connection_settings() {
         "no keep-alive: closed after one reply"
     );
 }
+
+#[test]
+fn a_burst_of_connections_is_accepted_and_every_one_served() {
+    let (_lp, server, _gates) = start(2);
+    // All connected before any request: they queue in the listeners' backlogs and the accept
+    // loops take them in runs (yielding between runs to the connections already accepted).
+    let mut clients: Vec<Client> = (0..300)
+        .map(|_| Client::connect(server.local_addr()))
+        .collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        client.send(&[&format!("/burst/{i}")]);
+    }
+    let mut by_worker = [0usize; 2];
+    for (i, client) in clients.iter_mut().enumerate() {
+        let reply = client.reply().expect("every connection is served");
+        assert_eq!(reply.body, format!("/burst/{i}"));
+        by_worker[reply.worker()] += 1;
+    }
+    assert!(by_worker.iter().all(|&n| n > 0), "{by_worker:?}");
+    assert_eq!(server.stats().accepted, 300);
+    assert_eq!(server.stats().open, 300);
+    let report = shutdown_in_background(server, Duration::from_secs(5)).join();
+    assert_eq!(
+        report,
+        expected(300, 0),
+        "idle keep-alive connections all drain"
+    );
+}

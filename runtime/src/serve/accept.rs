@@ -19,6 +19,12 @@ use crate::{task, Listener, Stream};
 /// waits this long before the next one, so a persistent error does not spin the worker.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
+/// Connections accepted in a row before the accept loop yields to the worker's other tasks.
+/// An accept that finds a connection queued completes without suspending, so under a storm of
+/// connects the loop would otherwise run until the backlog is empty while the connections it
+/// accepted (and every other task of the worker) wait.
+const ACCEPTS_PER_YIELD: usize = 32;
+
 /// On the worker: binds `addr` (with `SO_REUSEPORT`, so every worker can bind the same one),
 /// makes this worker's handler and starts the accept loop. Returns the bound address.
 pub(crate) fn start_on_worker<F, H, Fut>(
@@ -47,7 +53,12 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let _done = AcceptDone(ws.clone());
+    let mut in_a_row = 0;
     loop {
+        if in_a_row == ACCEPTS_PER_YIELD {
+            in_a_row = 0;
+            task::yield_now().await;
+        }
         // `stop` first: once it has fired, no further connection is taken.
         let next = or(
             async {
@@ -60,12 +71,14 @@ where
         match next {
             None => break,
             Some(Ok(stream)) => {
+                in_a_row += 1;
                 ws.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 let conn = run_connection(ws.clone(), stream, handler.clone());
                 // Cannot fail: this runs on a worker.
                 let _ = task::spawn_detached(conn);
             }
             Some(Err(_)) => {
+                in_a_row = 0;
                 ws.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
                 or(task::sleep(ACCEPT_BACKOFF), ws.stop.wait()).await;
             }
