@@ -16,6 +16,8 @@
 //! - [`pool`] — per-worker connection pools.
 //! - [`client`] — a client's state on each worker ([`PerWorker`](client::PerWorker)), its
 //!   counters, and the `stats()` / `health()` reports built from them.
+//! - [`serve`] — servers on the workers: a `SO_REUSEPORT` listener and accept loop on each,
+//!   graceful drain on shutdown, and (feature `hyper`) the hyper 1.x adapter.
 //!
 //! # Example
 //!
@@ -41,11 +43,13 @@ pub mod pool;
 mod probe;
 mod provider;
 pub mod roundtrip;
+pub mod serve;
 mod spare;
 mod standalone;
 pub mod task;
 mod thread_bound;
 mod worker;
+mod worker_set;
 
 pub use catch::Panicked;
 pub use conn::{
@@ -62,3 +66,4 @@ pub use spare::SpareBuf;
 pub use standalone::{Loop, LoopBuilder, Placement, DEFAULT_IO_MEMORY};
 pub use thread_bound::ThreadBound;
 pub use worker::{RemoteTask, WorkerLoop};
+pub use worker_set::WorkerSet;

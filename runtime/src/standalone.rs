@@ -209,6 +209,9 @@ async fn run_worker(worker: WorkerLoop, ready: Option<Ready>) {
         let _ = ready.send(Ok(()));
     }
     mailbox.await;
+    // Servers on this worker stop and close their connections while the executor still runs
+    // their tasks (dropped with the executor, their sockets would close in no known order).
+    crate::serve::close_on_worker_exit().await;
     // Shutdown: every connection still registered on this worker ends with `LoopClosed`, which
     // fails its pending requests before the executor (and the tasks awaiting them) goes away.
     registry::close_all(&CloseCause::LoopClosed);
@@ -254,6 +257,12 @@ impl Loop {
     /// The workers, by index.
     pub fn workers(&self) -> &[WorkerLoop] {
         &self.workers
+    }
+
+    /// The workers as a provider that does not keep the loop alive: give it to drivers
+    /// (`Client::with_server`) and shut the loop down whenever you like.
+    pub fn worker_set(&self) -> crate::WorkerSet {
+        crate::WorkerSet::new(self.workers.iter().cloned())
     }
 
     /// Stops the workers and joins their threads.

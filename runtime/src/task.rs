@@ -148,6 +148,19 @@ impl Sleep {
     }
 }
 
+impl Sleep {
+    /// Re-arms the timer to complete `dur` from now, reusing its registration (cheaper than a
+    /// new one). A `dur` past [`NEVER_AFTER`](crate::deadline::NEVER_AFTER) never completes.
+    pub fn reset(&mut self, dur: Duration) {
+        match (crate::deadline::timer_length(dur), &mut self.0) {
+            (Some(dur), Some(timer)) => timer.reset(dur),
+            // A `Sleep` lives on the worker that made it (it is `!Send`), so this is a worker.
+            (Some(dur), None) => self.0 = Some(glommio::timer::Timer::new(dur)),
+            (None, _) => self.0 = None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Sleep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sleep").finish_non_exhaustive()

@@ -50,7 +50,7 @@ impl std::fmt::Debug for Plain {
 }
 
 /// glommio's sockets panic when created off an executor; ours say so instead.
-fn on_worker() -> io::Result<()> {
+pub(crate) fn on_worker() -> io::Result<()> {
     if crate::WorkerLoop::current().is_some() {
         Ok(())
     } else {
@@ -107,6 +107,12 @@ impl Stream {
         // SAFETY: `fd` is an open, connected TCP socket whose ownership we just took from the
         // std stream; the glommio stream becomes its only owner and closes it on drop.
         let stream = unsafe { glommio::net::TcpStream::from_raw_fd(fd) };
+        Ok(Stream(Inner::Plain(Plain::Tcp(stream))))
+    }
+
+    /// Wraps a TCP stream accepted on this worker.
+    pub(crate) fn from_accepted(stream: glommio::net::TcpStream) -> io::Result<Stream> {
+        stream.set_nodelay(true).map_err(io::Error::from)?;
         Ok(Stream(Inner::Plain(Plain::Tcp(stream))))
     }
 
@@ -407,34 +413,5 @@ impl AsyncWrite for Stream {
             }
             other => other,
         }
-    }
-}
-
-/// A TCP listener on the current worker, for thread-per-core servers built on corelane.
-///
-/// It sets `SO_REUSEPORT`: every worker may bind the same address, and the kernel spreads
-/// incoming connections across them.
-#[derive(Debug)]
-pub struct Listener(glommio::net::TcpListener);
-
-impl Listener {
-    /// Binds and listens on `addr` (port 0 picks a free port).
-    pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
-        on_worker()?;
-        glommio::net::TcpListener::bind(addr)
-            .map(Listener)
-            .map_err(io::Error::from)
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr().map_err(io::Error::from)
-    }
-
-    /// Waits for the next connection.
-    pub async fn accept(&self) -> io::Result<Stream> {
-        let stream = self.0.accept().await.map_err(io::Error::from)?;
-        stream.set_nodelay(true).map_err(io::Error::from)?;
-        Ok(Stream(Inner::Plain(Plain::Tcp(stream))))
     }
 }

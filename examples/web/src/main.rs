@@ -1,0 +1,72 @@
+//! The TechEmpower-style HTTP service on corelane's workers.
+//!
+//! ```text
+//! cargo run --release -p corelane-web
+//! ```
+//!
+//! Uses `DATABASE_URL` and `REDIS_URL` when set; otherwise starts a throwaway PostgreSQL and
+//! redis-server (corelane-testkit; `postgres`/`initdb` and `redis-server` must be installed)
+//! and stops them on exit. Listens on `WEB_ADDR` (default `127.0.0.1:8080`). Stops on Ctrl-C
+//! or SIGTERM, draining requests in flight.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use corelane_web::{Config, Web};
+
+mod signals;
+
+fn main() -> ExitCode {
+    // Before any thread starts, so every thread inherits the mask and the signal waits for
+    // `signals::wait` instead of killing the process (and leaking the throwaway servers).
+    let signals = match signals::block() {
+        Ok(set) => set,
+        Err(e) => {
+            eprintln!("cannot block SIGINT/SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&signals) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("corelane-web: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
+    let database = corelane_testkit::database_url()?;
+    let redis = corelane_testkit::redis_url()?;
+    let addr = std::env::var("WEB_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let config = Config {
+        addr: addr.parse()?,
+        database_url: database.url(),
+        redis_url: redis.url(),
+        workers: None,
+    };
+    let web = Web::start(&config)?;
+    let base = format!("http://{}", web.local_addr());
+    println!("corelane-web serving on {base}/ — point a browser at:");
+    for path in [
+        "/plaintext",
+        "/json",
+        "/db",
+        "/queries?q=20",
+        "/updates?q=20",
+        "/fortunes",
+        "/cached-queries?q=20",
+    ] {
+        println!("  {base}{path}");
+    }
+    println!("Ctrl-C stops it.");
+    let signal = signals.wait()?;
+    println!("signal {signal}: draining");
+    let report = web.shutdown(Duration::from_secs(5));
+    println!(
+        "stopped: {} connections drained, {} cut",
+        report.drained, report.cut
+    );
+    // `database` and `redis` drop here: throwaway servers stop.
+    Ok(())
+}
