@@ -5,6 +5,7 @@
 //!   [`TestCerts`]).
 //! - [`PgServer`]: a PostgreSQL cluster made by `initdb` in its own temp dir, with users, a
 //!   `test` database and a chosen [`PgAuth`] method for TCP connections.
+//! - [`MemcachedServer`]: a `memcached` child process on a free loopback port (TCP only).
 //! - [`FaultProxy`]: a TCP proxy whose [`Mode`] (delay, stall, cut, corrupt, fragment) can be
 //!   switched while a client is connected.
 //!
@@ -42,6 +43,7 @@
 pub mod alloc_count;
 mod error;
 mod guard;
+mod memcached;
 mod port;
 mod postgres;
 mod process;
@@ -54,6 +56,7 @@ mod trace_recorder;
 
 pub use error::{Error, Result};
 pub use guard::guard;
+pub use memcached::MemcachedServer;
 pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};
