@@ -125,10 +125,7 @@ fn check(expect: &Expect, got: &Got) -> Result<(), String> {
 type BoxedCall<'c> = std::pin::Pin<Box<dyn Future<Output = Result<Got, Error>> + Send + 'c>>;
 
 /// Builds one random call. Returns the call's future and what it expects.
-fn random_call<'c>(
-    client: &'c Client,
-    rng: &mut fastrand::Rng,
-) -> (BoxedCall<'c>, Expect) {
+fn random_call<'c>(client: &'c Client, rng: &mut fastrand::Rng) -> (BoxedCall<'c>, Expect) {
     let i = rng.usize(..KEYS);
     match rng.u8(..100) {
         0..=44 => (
