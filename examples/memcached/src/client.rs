@@ -238,8 +238,9 @@ impl Client {
     }
 
     /// A storage command with `noreply`: returns once the request is queued for writing; the
-    /// server sends nothing back, so its outcome is not known. Requests sent after it on the
-    /// same worker see its effect.
+    /// server sends nothing back, so its outcome is not known. Later calls from a task on the
+    /// same worker go over the same connection and see its effect; off the loop, calls are
+    /// spread over the workers' connections, so a later call may overtake it.
     pub async fn store_no_reply(
         &self,
         cmd: Store,

@@ -31,7 +31,8 @@
 //!   `ERROR`/`CLIENT_ERROR`/`SERVER_ERROR` are [`Error::Server`]; bytes that break the
 //!   protocol (or a value for a key that was not asked for) close only that connection.
 //! - **`noreply`.** [`Client::store_no_reply`] and [`Pipeline::store_no_reply`] queue no reply
-//!   entry (the runtime's `send_no_reply`), so they never stall the requests behind them.
+//!   entry (the runtime's `send_no_reply`), so they never stall the requests behind them;
+//!   later requests on the same connection see their effect.
 //!   Memcached still answers a request it cannot parse or store even with `noreply`; that
 //!   answer would be taken for the next request's. Keys and value sizes are therefore checked
 //!   before sending; keep [`Config::with_max_value`] within the server's item size.
