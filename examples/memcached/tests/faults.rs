@@ -183,3 +183,27 @@ fn a_server_error_keeps_the_connection() {
     }
     assert_eq!(server.accepted(), 1, "the connection was replaced");
 }
+
+#[test]
+fn a_silent_server_times_out_and_loses_its_connection() {
+    let (server, closed) = fake(|_| Vec::new(), false);
+    let workers = workers();
+    let config =
+        Config::from_addr(server.addr()).with_command_timeout(Some(Duration::from_millis(200)));
+    let client = Client::new(config).unwrap();
+    let outcome = on_worker(&workers, 0, move || async move { client.get("k").await });
+    assert_eq!(outcome, Err(Error::Timeout(Duration::from_millis(200))));
+    // The overdue connection was closed, not left for the next caller to wait behind.
+    assert_eq!(closed.recv_timeout(Duration::from_secs(10)), Ok("closed"));
+}
+
+#[test]
+fn the_client_and_its_calls_are_send() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let client = Client::new(Config::new("127.0.0.1", 1)).unwrap();
+    send_sync(&client);
+    send(&client.get("k"));
+    send(&client.set_no_reply("k", "v"));
+    send(&client.pipeline(&corelane_memcached::Pipeline::new()));
+}
