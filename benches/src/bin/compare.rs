@@ -528,7 +528,7 @@ fn kind_of(name: &str) -> Kind {
     match name {
         "corelane" => Kind::Corelane,
         "corelane-offloop" => Kind::Offloop,
-        "corelane-multiget" => Kind::Variant,
+        "corelane-pipeline" => Kind::Variant,
         _ => Kind::Peer,
     }
 }
@@ -768,7 +768,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
     if memcached.is_some() {
-        println!("# memcached: throwaway (testkit) {memcached_addr}; peer async-memcached 0.6, one connection per task (it does not multiplex), its pipeline row one 64-key get");
+        println!("# memcached: throwaway (testkit) {memcached_addr}; peer async-memcached 0.6, one connection per task (it does not multiplex); memcached_pipe_p64 is one 64-key get per op for corelane and the peer, corelane-pipeline 64 separate gets in one batch");
     }
     println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
     println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
