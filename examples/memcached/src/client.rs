@@ -1,13 +1,14 @@
 //! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use corelane_runtime::client::PerWorker;
 use corelane_runtime::{dispatch, resolve, task, Provider, ServerProvider};
 
-use crate::conn::{self, Pipe};
+use crate::conn::{self, Pipe, Pools};
 use crate::proto::encode::{self, check_key, InvalidRequest, Store};
 use crate::proto::{key_hash, Expect, Item, Reply};
 use crate::{Config, Error, Pipeline};
@@ -22,13 +23,11 @@ pub struct Client {
 }
 
 struct Inner {
-    id: u64,
     config: Arc<Config>,
-    workers: Provider,
+    /// The pools on each worker; dropping it closes them everywhere.
+    pools: PerWorker<Pools>,
     next_worker: AtomicUsize,
 }
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What a storage command did: the server's answer, not an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +80,8 @@ impl Client {
 
     fn with_workers(config: Config, workers: Provider) -> Result<Client, Error> {
         let inner = Inner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config: Arc::new(config),
-            workers,
+            pools: PerWorker::new(workers),
             next_worker: AtomicUsize::new(0),
         };
         Ok(Client {
@@ -99,22 +97,27 @@ impl Client {
         Fut: Future<Output = Result<T, Error>> + 'static,
         T: Send + 'static,
     {
-        let (id, config) = (self.inner.id, self.inner.config.clone());
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        dispatch(&*self.inner.workers, fallback, move || async move {
-            let pipe = conn::connection(id, &config).await?;
-            let Some(limit) = config.command_timeout else {
-                return work(pipe).await;
-            };
-            match task::timeout(limit, work(pipe.clone())).await {
-                Some(out) => out,
-                None => {
-                    // The server stopped answering on it: every later reply would be late too.
-                    pipe.close();
-                    Err(Error::Timeout(limit))
+        let inner = self.inner.clone();
+        let fallback = inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        dispatch(
+            &**self.inner.pools.workers(),
+            fallback,
+            move || async move {
+                let config = &inner.config;
+                let pipe = conn::connection(&inner.pools, config).await?;
+                let Some(limit) = config.command_timeout else {
+                    return work(pipe).await;
+                };
+                match task::timeout(limit, work(pipe.clone())).await {
+                    Some(out) => out,
+                    None => {
+                        // The server stopped answering on it: every later reply would be late too.
+                        pipe.close();
+                        Err(Error::Timeout(limit))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await?
     }
 
@@ -394,17 +397,5 @@ impl Client {
             move |pipe| async move { crate::pipeline::run(&pipe, &bytes, &expects).await },
         )
         .await
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Release this client's pools on every worker (a worker that shut down has none).
-        let id = self.id;
-        for n in 0..self.workers.num_workers() {
-            if let Some(worker) = self.workers.worker(n) {
-                let _ = worker.submit(move || conn::forget(id));
-            }
-        }
     }
 }

@@ -1,10 +1,10 @@
-//! Each worker's connections: the codec adapter, the pool manager, the per-worker pools.
+//! Each worker's connections: the codec adapter, the pool manager, the per-worker pools
+//! (the runtime's `PerWorker`: made on first use on each worker, closed everywhere on drop).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use corelane_runtime::client::{PerWorker, WorkerState};
 use corelane_runtime::pool::{Config as PoolConfig, Manager, SharedPool};
 use corelane_runtime::roundtrip::{self, Codec};
 use corelane_runtime::{task, Limits, Stream};
@@ -80,35 +80,31 @@ impl Manager for Connector {
     }
 }
 
-thread_local! {
-    /// Client id → its pool on this worker (shared-nothing: no lock, no atomic).
-    static POOLS: RefCell<HashMap<u64, SharedPool<Connector>>> = RefCell::new(HashMap::new());
+/// A client's pool on one worker (shared-nothing: no lock, no atomic).
+pub(crate) struct Pools(SharedPool<Connector>);
+
+impl WorkerState for Pools {
+    fn close(&self) {
+        self.0.close();
+    }
 }
 
-/// A live connection of client `id` on this worker, opened if needed.
-pub(crate) async fn connection(id: u64, config: &Arc<Config>) -> Result<Pipe, Error> {
-    let pool = match POOLS.with(|p| p.borrow().get(&id).cloned()) {
-        Some(pool) => pool,
-        None => {
-            let settings = PoolConfig::shared()
-                .with_max_size(config.connections_per_worker)
-                .with_shared_target_load(1)
-                .with_connect_timeout(Some(config.connect_timeout));
-            let pool = SharedPool::new(Connector(config.clone()), settings)
-                .map_err(|e| Error::Runtime(e.to_string()))?;
-            POOLS.with(|p| p.borrow_mut().insert(id, pool.clone()));
-            pool
-        }
-    };
-    if let Some(shared) = pool.try_get_shared() {
+/// A live connection of this worker's pool, opened if needed.
+pub(crate) async fn connection(
+    state: &PerWorker<Pools>,
+    config: &Arc<Config>,
+) -> Result<Pipe, Error> {
+    let pools = state.local(|| {
+        let settings = PoolConfig::shared()
+            .with_max_size(config.connections_per_worker)
+            .with_shared_target_load(1)
+            .with_connect_timeout(Some(config.connect_timeout));
+        SharedPool::new(Connector(config.clone()), settings)
+            .map(Pools)
+            .map_err(|e| Error::Runtime(e.to_string()))
+    })?;
+    if let Some(shared) = pools.0.try_get_shared() {
         return Ok((*shared).clone());
     }
-    Ok((*pool.get_shared().await?).clone())
-}
-
-/// Drops client `id`'s pool on this worker (its connections close once idle).
-pub(crate) fn forget(id: u64) {
-    if let Some(pool) = POOLS.with(|p| p.borrow_mut().remove(&id)) {
-        pool.close();
-    }
+    Ok((*pools.0.get_shared().await?).clone())
 }

@@ -312,3 +312,27 @@ fn multi_get_and_pipeline_batches() {
     });
     drop(server);
 }
+
+#[test]
+fn dropping_the_client_closes_its_connections_on_every_worker() {
+    let workers = workers();
+    let (server, client) = server_and_client(|c| c);
+    let baseline = server.stat("curr_connections").unwrap();
+    for n in 0..workers.num_workers() {
+        let client = client.clone();
+        on_worker(&workers, n, move || async move {
+            client.version().await.unwrap()
+        });
+    }
+    let open = server.stat("curr_connections").unwrap();
+    assert_eq!(open, baseline + workers.num_workers() as u64);
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.stat("curr_connections").unwrap() > baseline {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connections stayed open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
