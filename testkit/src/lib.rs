@@ -7,6 +7,7 @@
 //!   `test` database and a chosen [`PgAuth`] method for TCP connections.
 //! - [`PgReplicaPair`]: a PostgreSQL primary and a streaming hot standby of it, with the
 //!   standby's promotion and the primary's stop for failover tests.
+//! - [`MemcachedServer`]: a `memcached` child process on a free loopback port (TCP only).
 //! - [`FaultProxy`]: a TCP proxy whose [`Mode`] (delay, stall, cut, corrupt, fragment) can be
 //!   switched while a client is connected.
 //!
@@ -45,6 +46,7 @@ pub mod alloc_count;
 mod error;
 mod guard;
 mod pg_replica;
+mod memcached;
 mod port;
 mod postgres;
 mod process;
@@ -58,6 +60,7 @@ mod trace_recorder;
 pub use error::{Error, Result};
 pub use guard::guard;
 pub use pg_replica::PgReplicaPair;
+pub use memcached::MemcachedServer;
 pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};

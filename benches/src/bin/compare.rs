@@ -22,6 +22,8 @@ mod ceiling;
 mod guard;
 #[path = "compare/measure.rs"]
 mod measure;
+#[path = "compare/memcached_side.rs"]
+mod memcached_side;
 #[path = "compare/pg_side.rs"]
 mod pg_side;
 #[path = "compare/redis_side.rs"]
@@ -36,6 +38,7 @@ use std::time::Duration;
 use corelane_runtime::{Loop, Placement, Provider};
 
 use measure::{Sample, Timing};
+use memcached_side::MemcachedClient;
 use pg_side::PgClient;
 use redis_side::RedisClient;
 
@@ -55,10 +58,12 @@ pub(crate) enum Workload {
     PgPipeP64,
     PgRows1k,
     PgSelect1C64Tls,
+    MemcachedGetC64,
+    MemcachedPipeP64,
 }
 
 impl Workload {
-    const ALL: [Workload; 10] = [
+    const ALL: [Workload; 12] = [
         Workload::RedisGetC1,
         Workload::RedisGetC64,
         Workload::RedisPipeP64,
@@ -69,6 +74,8 @@ impl Workload {
         Workload::PgPipeP64,
         Workload::PgRows1k,
         Workload::PgSelect1C64Tls,
+        Workload::MemcachedGetC64,
+        Workload::MemcachedPipeP64,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -83,6 +90,8 @@ impl Workload {
             Workload::PgPipeP64 => "pg_pipe_p64",
             Workload::PgRows1k => "pg_rows_1k",
             Workload::PgSelect1C64Tls => "pg_select1_c64_tls",
+            Workload::MemcachedGetC64 => "memcached_get_c64",
+            Workload::MemcachedPipeP64 => "memcached_pipe_p64",
         }
     }
 
@@ -93,7 +102,8 @@ impl Workload {
             | Workload::RedisSet1kC64
             | Workload::RedisGetC64Tls
             | Workload::PgSelect1C64
-            | Workload::PgSelect1C64Tls => 64,
+            | Workload::PgSelect1C64Tls
+            | Workload::MemcachedGetC64 => 64,
             _ => 1,
         }
     }
@@ -107,6 +117,11 @@ impl Workload {
                 | Workload::RedisSet1kC64
                 | Workload::RedisGetC64Tls
         )
+    }
+
+    /// Runs against a throwaway memcached (corelane's example driver against its peer).
+    fn is_memcached(self) -> bool {
+        matches!(self, Workload::MemcachedGetC64 | Workload::MemcachedPipeP64)
     }
 
     /// Runs against the TLS port of a throwaway redis-server (every client verifying it
@@ -138,6 +153,8 @@ pub(crate) struct Ctx {
     pub(crate) tls: PgTls,
     pub(crate) timing: Timing,
     pub(crate) workers: Provider,
+    /// `127.0.0.1:PORT` of the throwaway memcached (empty when not run).
+    pub(crate) memcached_addr: String,
 }
 
 /// The TLS server's URLs: corelane's and pgbench's verify the full certificate against the
@@ -259,6 +276,8 @@ enum Kind {
     Offloop,
     Peer,
     Ceiling,
+    /// Another way of corelane's on the same workload: printed, not in the ratios.
+    Variant,
 }
 
 fn fmt_opt(x: Option<f64>, width: usize, prec: usize) -> String {
@@ -344,6 +363,7 @@ struct Run {
 enum Which {
     Redis(RedisClient),
     Pg(PgClient),
+    Memcached(MemcachedClient),
 }
 
 /// The middle element by `key` (the upper middle for an even count).
@@ -364,7 +384,13 @@ fn run_workload(
         opts.clients
             .is_none_or(|names| names.iter().any(|n| n == name))
     };
-    let clients: Vec<(&str, Which)> = if workload.is_redis() {
+    let clients: Vec<(&str, Which)> = if workload.is_memcached() {
+        MemcachedClient::ALL
+            .iter()
+            .filter(|c| c.applies(workload))
+            .map(|c| (c.name(), Which::Memcached(*c)))
+            .collect()
+    } else if workload.is_redis() {
         RedisClient::ALL
             .iter()
             .map(|c| (c.name(), Which::Redis(*c)))
@@ -388,7 +414,8 @@ fn run_workload(
         .collect();
     let mut ceilings: Vec<ceiling::Ceiling> = Vec::new();
     // redis-benchmark's TLS flags are not wired up: no ceiling for the TLS row.
-    let mut ceiling_state = if wanted("ceiling") && !workload.is_tls() {
+    // No memcached load tool is installed: no ceiling for the memcached rows.
+    let mut ceiling_state = if wanted("ceiling") && !workload.is_tls() && !workload.is_memcached() {
         CeilingState::Wanted
     } else {
         CeilingState::Skipped
@@ -402,6 +429,7 @@ fn run_workload(
                 let sample = match which {
                     Which::Redis(c) => redis_side::run(&ctx2, workload, c),
                     Which::Pg(c) => pg_side::run(&ctx2, workload, c),
+                    Which::Memcached(c) => memcached_side::run(&ctx2, workload, c),
                 };
                 sample.map_err(Into::into)
             });
@@ -500,6 +528,7 @@ fn kind_of(name: &str) -> Kind {
     match name {
         "corelane" => Kind::Corelane,
         "corelane-offloop" => Kind::Offloop,
+        "corelane-pipeline" => Kind::Variant,
         _ => Kind::Peer,
     }
 }
@@ -606,7 +635,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         }),
         None => None,
     };
-    let needs_pg = workloads.iter().any(|w| !w.is_redis());
+    let needs_pg = workloads.iter().any(|w| !w.is_redis() && !w.is_memcached());
+    let memcached = if workloads.iter().any(|w| w.is_memcached()) {
+        Some(corelane_testkit::MemcachedServer::start()?)
+    } else {
+        None
+    };
+    let memcached_addr = memcached
+        .as_ref()
+        .map(|m| m.addr().to_string())
+        .unwrap_or_default();
     let needs_tls = workloads.contains(&Workload::PgSelect1C64Tls);
     let redis_target = if needs_redis {
         Some(corelane_testkit::redis_url()?)
@@ -729,6 +767,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             tls.url
         );
     }
+    if memcached.is_some() {
+        println!("# memcached: throwaway (testkit) {memcached_addr}; peer async-memcached 0.6, one connection per task (it does not multiplex); memcached_pipe_p64 is one 64-key get per op for corelane and the peer, corelane-pipeline 64 separate gets in one batch");
+    }
     println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
     println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
     println!(
@@ -751,6 +792,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     if needs_redis {
         redis_side::prepare(&redis_url)?;
     }
+    if memcached.is_some() {
+        memcached_side::prepare(&memcached_addr)?;
+    }
     if let Some((_, server)) = &tls_target {
         // Through the plain port of the same server.
         redis_side::prepare(&server.url())?;
@@ -763,6 +807,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         tls,
         timing,
         workers: workers.clone(),
+        memcached_addr,
     };
     let opts = RunOpts {
         quick: args.quick,

@@ -13,6 +13,11 @@ use super::{Codec, RequestError};
 /// the replies with [`take`](Batch::take) or [`take_all`](Batch::take_all). Running empties the
 /// requests; [`clear`](Batch::clear) and push again to reuse the buffers, which is how a hot loop
 /// runs batches without allocating.
+///
+/// A request the server does not answer (memcached's `noreply`, a fire-and-forget message) is
+/// added with [`push_no_reply`](Batch::push_no_reply): its bytes go out in their place among
+/// the others, but it has no reply slot. Reply slots are numbered over the requests that
+/// expect a reply, in push order.
 pub struct Batch<C: Codec> {
     pub(crate) expects: Vec<C::Expect>,
     pub(crate) bytes: BytesMut,
@@ -61,19 +66,32 @@ impl<C: Codec> Batch<C> {
         self.expects.push(expect);
     }
 
+    /// Adds one request the server sends no reply to: its bytes go out between those of the
+    /// requests pushed before and after it, and it takes no reply slot and no bridge-queue
+    /// entry, so the replies around it stay matched to their own requests. A batch of only
+    /// such requests completes as soon as its bytes are queued for writing.
+    ///
+    /// Only for requests that truly get no reply: a reply the server sends anyway would be
+    /// taken for the next request's (the codec's reply check, or its `unsolicited`, is then
+    /// the only guard).
+    pub fn push_no_reply(&mut self, encode: impl FnOnce(&mut BytesMut)) {
+        crate::conn::append_whole(&mut self.bytes, encode);
+    }
+
     /// Adds one request whose bytes are already encoded.
     pub fn push_bytes(&mut self, expect: C::Expect, bytes: &[u8]) {
         self.push(expect, |buf| buf.extend_from_slice(bytes));
     }
 
-    /// Requests pushed and not yet sent.
+    /// Requests pushed and not yet sent that expect a reply (those added with
+    /// [`push_no_reply`](Self::push_no_reply) are not counted).
     pub fn len(&self) -> usize {
         self.expects.len()
     }
 
-    /// True when no request is waiting to be sent.
+    /// True when nothing is waiting to be sent (no request, with or without a reply).
     pub fn is_empty(&self) -> bool {
-        self.expects.is_empty()
+        self.expects.is_empty() && self.bytes.is_empty()
     }
 
     /// How many reply slots the last run left (taken or not).

@@ -31,6 +31,16 @@
 //!   (`b2 b3 x0`, not placeholders); polled again, the batch finds them there, and dropped,
 //!   it discards them like any bridged batch.
 //!
+//! - **Requests without a reply** (memcached's `noreply`, fire-and-forget messages):
+//!   [`Pipe::send_no_reply`] and [`Batch::push_no_reply`] write their bytes in order with the
+//!   others but queue no entry and take no slot, so FIFO matching of the replies around them
+//!   is unchanged and nothing waits for a reply that never comes. A dropped batch hands off
+//!   only its requests that expect a reply.
+//!
+//! ```text
+//!  wire:   [a n b]   queue = [a b]   replies: ra rb     (n = no reply: no entry, no slot)
+//! ```
+//!
 //! Every request ends exactly once: with its reply, or with [`RequestError::Closed`] carrying
 //! why the connection ended (peer closed, I/O error, protocol error, loop shut down).
 //!

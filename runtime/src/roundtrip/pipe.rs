@@ -177,6 +177,20 @@ impl<C: Codec> Pipe<C> {
         reply
     }
 
+    /// Sends one request the server sends no reply to (memcached's `noreply`, a
+    /// fire-and-forget message): its bytes join this tick's writes, after every request
+    /// already written or queued, with no bridge-queue entry — so nobody waits for a reply
+    /// that never comes, and the replies of the requests before and after it stay matched to
+    /// their own requests. Returns once the bytes are queued; `Err` when they were refused
+    /// (connection closed, outbound buffer full) and nothing was queued.
+    ///
+    /// Usable from any task of the worker and from a job submitted to it (the off-worker
+    /// path); it neither waits nor takes the read lease, so a batch reading its own replies
+    /// keeps reading. See [`Batch::push_no_reply`] for a caveat.
+    pub fn send_no_reply(&self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), RequestError> {
+        self.conn.write_with(0, encode).map_err(RequestError::from)
+    }
+
     /// Sends one request whose reply goes to a caller on another thread through `reply_to`
     /// (the off-worker path: call this from a job submitted to the worker). Always uses the
     /// bridge queue; no task is spawned. Failures are delivered through `reply_to` too.

@@ -129,11 +129,17 @@ impl<'p, C: Codec> Progress<'p, C> {
             self.batch.slots = Slots::new();
         }
         self.batch.slots.reset(n);
+        let conn = &self.pipe.conn;
         if n == 0 {
+            // Nothing to wait for: only requests without a reply (or nothing at all). Their
+            // bytes join this tick's writes, after every request already written, and no
+            // queue entry or read lease is involved (a direct run reading now keeps reading).
+            if !self.batch.bytes.is_empty() {
+                conn.write(&self.batch.bytes)?;
+            }
             self.batch.bytes.clear();
             return Ok(true);
         }
-        let conn = &self.pipe.conn;
         if let Some(cause) = conn.close_cause() {
             return Err(RequestError::Closed(cause));
         }
