@@ -45,8 +45,8 @@
 pub mod alloc_count;
 mod error;
 mod guard;
-mod pg_replica;
 mod memcached;
+mod pg_replica;
 mod port;
 mod postgres;
 mod process;
@@ -59,8 +59,8 @@ mod trace_recorder;
 
 pub use error::{Error, Result};
 pub use guard::guard;
-pub use pg_replica::PgReplicaPair;
 pub use memcached::MemcachedServer;
+pub use pg_replica::PgReplicaPair;
 pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};

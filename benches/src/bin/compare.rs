@@ -24,6 +24,8 @@ mod guard;
 mod measure;
 #[path = "compare/memcached_side.rs"]
 mod memcached_side;
+#[path = "compare/observe.rs"]
+mod observe;
 #[path = "compare/pg_side.rs"]
 mod pg_side;
 #[path = "compare/redis_side.rs"]
@@ -692,6 +694,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let redis_url = redis_target.as_ref().map(|t| t.url()).unwrap_or_default();
     let database_url = pg_target.as_ref().map(|t| t.url()).unwrap_or_default();
 
+    let observability = observe::install()?;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "# corelane compare  mode={}  date={}",
@@ -727,6 +730,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             " (NOT applied: loop already running)"
         }
     );
+    println!("# observability: {observability}");
     println!(
         "# window: {} ms warm-up + {} ms measured; an op counts if it starts and ends in the window",
         timing.warmup.as_millis(),
