@@ -44,8 +44,7 @@ impl Manager for PgManager {
                 return Err(e);
             }
         };
-        conn.pipe.count_into(self.counters.pipes());
-        self.counters.connected();
+        self.counters.opened(&mut conn.pipe);
         if self.shared {
             conn.session.mark_shared();
         }

@@ -5,21 +5,10 @@
 
 mod support;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use corelane_testkit::{FaultProxy, Mode, PgServer};
+use corelane_testkit::{poll_once_then_drop, FaultProxy, Mode, PgServer};
 use support::{block_on, client_at, client_for, guard, on_worker, shared_server, two_workers};
-
-/// Polls `fut` once (sending its statement) and then drops it: a `select!` that lost.
-fn poll_once_then_drop<F: Future + Unpin>(mut fut: F) {
-    let waker = std::task::Waker::noop();
-    let mut cx = Context::from_waker(waker);
-    assert!(matches!(Pin::new(&mut fut).poll(&mut cx), Poll::Pending));
-    drop(fut);
-}
 
 #[test]
 fn stats_count_every_outcome_on_the_worker_that_ran_the_call() {

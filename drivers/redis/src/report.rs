@@ -1,20 +1,13 @@
 //! `Client::stats` and `Client::health`: what each worker knows of this client, gathered on
-//! demand (the counters are plain per-worker cells; nothing is shared on the call path).
+//! demand by the runtime (the counters are plain per-worker cells; nothing is shared on the
+//! call path). The driver's own part is the health check's round trip: a `PING`.
 
 use std::time::Duration;
 
 use corelane_redis_proto::Cmd;
-use corelane_runtime::client::{Answer, Health, Stats, WorkerHealth, WorkerState, WorkerStats};
+use corelane_runtime::client::{Health, Stats, WorkerHealth, WorkerState, HEALTH_CHECK_WITHIN};
 
 use crate::Client;
-
-/// How long `stats()` waits for a worker's answer: a worker answers as soon as its current
-/// task yields, so only a stuck worker takes longer.
-const STATS_DEADLINE: Duration = Duration::from_secs(1);
-
-/// How long `health()` waits for a worker's answer; its round trip to the server gets three
-/// quarters of it, so a slow server shows as unreachable rather than as a dead worker.
-const HEALTH_DEADLINE: Duration = Duration::from_secs(4);
 
 impl Client {
     /// This client's counters on every worker, and their sum ([`Stats::total`]): calls by
@@ -23,7 +16,8 @@ impl Client {
     /// asked; the calls themselves share nothing.
     ///
     /// Calls are counted on the worker that runs them; a reply the caller then fails to
-    /// convert counts as answered. Subscriptions are not counted.
+    /// convert counts as answered. Not counted: transactions, blocking commands and
+    /// subscriptions, which run on connections of their own (in the connection counts).
     ///
     /// ```no_run
     /// # async fn demo(client: corelane_redis::Client) {
@@ -33,27 +27,7 @@ impl Client {
     /// # }
     /// ```
     pub async fn stats(&self) -> Stats {
-        let answers = self
-            .states()
-            .gather(STATS_DEADLINE, |worker, state| async move {
-                state.map_or_else(
-                    || WorkerStats::empty(worker),
-                    |s| {
-                        let stats = s.stats(worker);
-                        s.counters.publish(&stats);
-                        stats
-                    },
-                )
-            })
-            .await;
-        let unanswered = answers
-            .iter()
-            .filter(|a| !matches!(a, Answer::Replied(_)))
-            .count();
-        Stats::new(
-            answers.into_iter().filter_map(Answer::replied).collect(),
-            unanswered,
-        )
+        self.states().stats().await
     }
 
     /// Whether every worker can serve this client now: each worker (alive if it answers in
@@ -73,25 +47,16 @@ impl Client {
     /// ```
     pub async fn health(&self) -> Health {
         let client = self.clone();
-        let ping_within = HEALTH_DEADLINE * 3 / 4;
-        let answers = self
-            .states()
-            .gather(HEALTH_DEADLINE, move |worker, _| {
+        self.states()
+            .health(move |worker| {
                 let client = client.clone();
-                async move { client.worker_health(worker, ping_within).await }
+                async move { client.worker_health(worker, HEALTH_CHECK_WITHIN).await }
             })
-            .await;
-        Health::new(
-            answers
-                .into_iter()
-                .enumerate()
-                .map(|(n, a)| a.replied().unwrap_or_else(|| WorkerHealth::unanswered(n)))
-                .collect(),
-        )
+            .await
     }
 
     /// Runs on worker `worker`.
-    async fn worker_health(&self, worker: usize, ping_within: Duration) -> WorkerHealth {
+    async fn worker_health(&self, worker: usize, within: Duration) -> WorkerHealth {
         let state = match self.worker_state() {
             Ok(state) => state,
             Err(e) => return WorkerHealth::answered(worker, Err(e.to_string()), 0, 0, None),
@@ -100,22 +65,18 @@ impl Client {
             let conn = state.connection().await?;
             conn.query::<String>(&Cmd::new("PING")).await
         };
-        let reached = match corelane_runtime::task::timeout(ping_within, ping).await {
+        let reached = match corelane_runtime::task::timeout(within, ping).await {
             Some(Ok(_)) => Ok(()),
             Some(Err(e)) => Err(e.to_string()),
-            None => Err(format!("PING got no reply within {ping_within:?}")),
+            None => Err(format!("PING got no reply within {within:?}")),
         };
-        let stats = state.stats(worker);
-        let last_error = state
-            .counters
-            .last_error()
-            .map(|(text, at)| (text, at.elapsed()));
-        WorkerHealth::answered(
+        let failures = state.pool.status().connect_failures;
+        WorkerHealth::from_state(
             worker,
             reached,
-            stats.connections.total(),
-            state.pool.status().connect_failures,
-            last_error,
+            &state.stats(worker),
+            &state.counters,
+            failures,
         )
     }
 }

@@ -35,8 +35,7 @@ impl Manager for RedisManager {
         });
         match Connection::open(&self.config, on_push).await {
             Ok(mut conn) => {
-                conn.pipe.count_into(self.counters.pipes());
-                self.counters.connected();
+                self.counters.opened(&mut conn.pipe);
                 Ok(conn)
             }
             Err(e) => {

@@ -5,22 +5,11 @@
 
 mod support;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use corelane_redis::{Client, Config};
-use corelane_testkit::{FaultProxy, Mode, RedisServer};
+use corelane_testkit::{poll_once_then_drop, FaultProxy, Mode, RedisServer};
 use support::{block_on, guard, on_worker};
-
-/// Polls `fut` once (sending its request) and then drops it: a `select!` that lost.
-fn poll_once_then_drop<F: Future + Unpin>(mut fut: F) {
-    let waker = std::task::Waker::noop();
-    let mut cx = Context::from_waker(waker);
-    assert!(matches!(Pin::new(&mut fut).poll(&mut cx), Poll::Pending));
-    drop(fut);
-}
 
 #[test]
 fn stats_count_every_outcome_on_the_worker_that_ran_the_call() {

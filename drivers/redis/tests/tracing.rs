@@ -6,21 +6,13 @@
 
 mod support;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use corelane_redis::{Client, Config, Pipeline};
-use corelane_testkit::{FaultProxy, Mode, RecordedSpan, RedisServer, TraceRecorder};
+use corelane_testkit::{
+    poll_once_then_drop, FaultProxy, Mode, RecordedSpan, RedisServer, TraceRecorder,
+};
 use support::{block_on, guard, on_worker};
-
-fn poll_once_then_drop<F: Future + Unpin>(mut fut: F) {
-    let waker = std::task::Waker::noop();
-    let mut cx = Context::from_waker(waker);
-    assert!(matches!(Pin::new(&mut fut).poll(&mut cx), Poll::Pending));
-    drop(fut);
-}
 
 fn field<'a>(span: &'a RecordedSpan, name: &str) -> Option<&'a str> {
     span.fields.get(name).map(String::as_str)

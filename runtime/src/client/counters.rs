@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::stats::WorkerStats;
-use crate::roundtrip::PipeCounters;
+use crate::roundtrip::{Codec, Pipe, PipeCounters};
 
 /// How a call (a command, a query, a pipeline, a transaction) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,6 +167,13 @@ impl Counters {
             sink.publish(stats);
         }
         let _ = stats;
+    }
+
+    /// A connection of this client was opened on this worker: from now on its round trips
+    /// count into these counters ([`Pipe::count_into`]), and it counts as a connect.
+    pub fn opened<C: Codec>(&self, pipe: &mut Pipe<C>) {
+        pipe.count_into(&self.pipes);
+        self.connected();
     }
 
     /// A connection was opened.

@@ -35,7 +35,8 @@ impl WorkerHealth {
     }
 
     /// A worker that answered: `reached` tells whether its round trip to the server worked
-    /// (`Err` holds why not, which becomes the last error).
+    /// (`Err` holds why not, which becomes the last error); the rest comes from its state
+    /// ([`from_state`](Self::from_state) fills it from a worker's stats and counters).
     pub fn answered(
         worker: usize,
         reached: Result<(), String>,
@@ -55,6 +56,25 @@ impl WorkerHealth {
             connect_failures,
             last_error,
         }
+    }
+
+    /// A worker that answered, with its connection count and last error taken from `stats`
+    /// and `counters`, and `connect_failures` (the pool's consecutive failures).
+    pub fn from_state(
+        worker: usize,
+        reached: Result<(), String>,
+        stats: &super::WorkerStats,
+        counters: &super::Counters,
+        connect_failures: u32,
+    ) -> Self {
+        let last_error = counters.last_error().map(|(text, at)| (text, at.elapsed()));
+        WorkerHealth::answered(
+            worker,
+            reached,
+            stats.connections.total(),
+            connect_failures,
+            last_error,
+        )
     }
 
     /// Alive, and it reached the server.

@@ -29,5 +29,5 @@ mod stats;
 pub use counters::{Counters, InFlight, Outcome};
 pub use gather::Answer;
 pub use health::{Health, WorkerHealth};
-pub use registry::{PerWorker, WorkerState};
+pub use registry::{PerWorker, WorkerState, HEALTH_CHECK_WITHIN, HEALTH_DEADLINE, STATS_DEADLINE};
 pub use stats::{ConnectionCounts, Stats, WorkerStats};

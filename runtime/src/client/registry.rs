@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::gather::{gather, Answer};
-use super::{Counters, WorkerStats};
+use super::{Counters, Health, Stats, WorkerHealth, WorkerStats};
 use crate::provider::Provider;
 
 /// A client's state on one worker (its pools, its counters).
@@ -165,6 +165,67 @@ async fn publish<S: WorkerState>(state: std::rc::Weak<S>, worker: usize) {
         if let Some(counters) = state.counters() {
             counters.publish(&state.stats(worker));
         }
+    }
+}
+
+/// How long [`PerWorker::stats`] waits for a worker: a worker answers as soon as its current
+/// task yields, so only a stuck one takes longer.
+pub const STATS_DEADLINE: Duration = Duration::from_secs(1);
+
+/// How long [`PerWorker::health`] waits for a worker; the driver's round trip to the server
+/// should take at most three quarters of it ([`HEALTH_CHECK_WITHIN`]), so a slow server shows
+/// as unreachable rather than as a dead worker.
+pub const HEALTH_DEADLINE: Duration = Duration::from_secs(4);
+
+/// How long a driver's health check may wait for the server (see [`HEALTH_DEADLINE`]).
+pub const HEALTH_CHECK_WITHIN: Duration = Duration::from_secs(3);
+
+impl<S: WorkerState> PerWorker<S> {
+    /// Every worker's [`WorkerState::stats`] (zeros where the client was not used yet), each
+    /// also published as metrics (feature `metrics`): what a driver's `stats()` returns.
+    pub async fn stats(&self) -> Stats {
+        let answers = self
+            .gather(STATS_DEADLINE, |worker, state| async move {
+                state.map_or_else(
+                    || WorkerStats::empty(worker),
+                    |s| {
+                        let stats = s.stats(worker);
+                        if let Some(counters) = s.counters() {
+                            counters.publish(&stats);
+                        }
+                        stats
+                    },
+                )
+            })
+            .await;
+        let unanswered = answers
+            .iter()
+            .filter(|a| !matches!(a, Answer::Replied(_)))
+            .count();
+        Stats::new(
+            answers.into_iter().filter_map(Answer::replied).collect(),
+            unanswered,
+        )
+    }
+
+    /// Runs the driver's `check` on every worker (it reaches the server and reports, see
+    /// [`WorkerHealth::answered`]); a worker that does not answer within [`HEALTH_DEADLINE`]
+    /// is reported dead ([`WorkerHealth::unanswered`]). What a driver's `health()` returns.
+    pub async fn health<F, Fut>(&self, check: F) -> Health
+    where
+        F: Fn(usize) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = WorkerHealth> + 'static,
+    {
+        let answers = self
+            .gather(HEALTH_DEADLINE, move |worker, _| check(worker))
+            .await;
+        Health::new(
+            answers
+                .into_iter()
+                .enumerate()
+                .map(|(n, a)| a.replied().unwrap_or_else(|| WorkerHealth::unanswered(n)))
+                .collect(),
+        )
     }
 }
 
