@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corelane_pg_proto::message::backend::RowDescription;
-use corelane_pg_proto::types::ToSql;
+use corelane_pg_proto::types::{Oid, ToSql};
 use corelane_runtime::client::PerWorker;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
@@ -20,6 +20,7 @@ use crate::execute::Execute;
 use crate::pipeline;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
+use crate::to_statement::{self, Target, ToStatement};
 use crate::trace;
 use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state::{self, WorkerPools};
@@ -273,8 +274,81 @@ impl Client {
 
     /// Describes `sql` (parameter types, result columns); remembered per client on each thread
     /// that calls it (a bounded LRU per worker, no lock: see `described.rs`).
+    ///
+    /// The [`Statement`] runs anywhere ([`ToStatement`]): on this worker, another one, or off
+    /// the loop; each connection parses it on first use.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// let insert = client.prepare("INSERT INTO log (line) VALUES ($1)").await?;
+    /// for line in ["a", "b"] {
+    ///     client.execute(&insert, &[&line]).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
         self.prepare_by(sql, self.deadline()).await
+    }
+
+    /// Like [`prepare`](Self::prepare), with the parameter types declared rather than inferred
+    /// by the server: `types[i]` for `$i+1` (an [`oid`](crate::oid) constant; `0` leaves that
+    /// one to the server, and parameters past `types` are inferred too). The statement is
+    /// described every time this is called (not remembered by SQL: the same SQL without
+    /// declared types is another statement).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// use corelane_postgres::oid;
+    ///
+    /// // Untyped, `$1` would be `text`; declared, it takes an i64.
+    /// let stmt = client.prepare_typed("SELECT $1 AS n", &[oid::INT8]).await?;
+    /// let n: i64 = client.query_one(&stmt, &[&7i64]).await?.get(0)?;
+    /// # let _ = n; Ok(()) }
+    /// ```
+    pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
+        crate::session::check(sql)?;
+        self.describe_typed(sql, types.to_vec(), self.deadline())
+            .await
+    }
+
+    /// Describes `sql` with declared parameter types on a connection of this worker.
+    async fn describe_typed(
+        &self,
+        sql: &str,
+        types: Vec<Oid>,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
+        let owned = sql.to_owned();
+        self.on_connection(deadline, move |conn| async move {
+            conn.describe_typed(&owned, Some(&types)).await
+        })
+        .await
+    }
+
+    /// The statement `target` names, ready to run: SQL is described (or found described);
+    /// a prepared statement is used as it is, unless `again` (its columns changed since it was
+    /// described: it is described afresh). Either is refused when it would change the session
+    /// of a shared connection (a statement prepared in a transaction may).
+    pub(crate) async fn resolve(
+        &self,
+        target: Target<'_>,
+        again: bool,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
+        match target {
+            Target::Sql(sql) => self.prepare_by(sql, deadline).await,
+            Target::Prepared(stmt) => {
+                crate::session::check(&stmt.sql)?;
+                if !again {
+                    Ok(stmt.clone())
+                } else if stmt.is_typed() {
+                    self.describe_typed(&stmt.sql, stmt.params.to_vec(), deadline)
+                        .await
+                } else {
+                    self.prepare_by(&stmt.sql, deadline).await
+                }
+            }
+        }
     }
 
     async fn prepare_by(
@@ -304,29 +378,47 @@ impl Client {
         described::get(self.inner.id, sql)
     }
 
-    /// Remembers a described statement for every later use of its SQL on this thread.
+    /// Remembers a described statement for every later use of its SQL on this thread (not one
+    /// with declared parameter types: see [`prepare_typed`](Self::prepare_typed)).
     pub(crate) fn remember(&self, stmt: Statement) {
-        described::remember(self.inner.id, &self.inner.alive, stmt)
+        if !stmt.is_typed() {
+            described::remember(self.inner.id, &self.inner.alive, stmt)
+        }
     }
 
-    /// Runs `sql` with `params` (extended protocol, prepared and cached per connection) and
-    /// returns its rows.
-    pub async fn query(
+    /// Runs `statement` (SQL text or a prepared [`Statement`], see [`ToStatement`]) with
+    /// `params` (extended protocol, prepared and cached per connection) and returns its rows.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// for row in client.query("SELECT id, name FROM users WHERE id > $1", &[&10i32]).await? {
+    ///     let (id, name): (i32, String) = (row.get(0)?, row.get(1)?);
+    ///     # let _ = (id, name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (stmt, response) = self.run_statement(sql, params).await?;
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (stmt, response) = self.run_statement(target, params).await?;
             Ok(outcome(self, &stmt, response)?.rows)
         })
         .await
     }
 
     /// Like [`query`](Self::query), for exactly one row.
-    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (columns, rows) = self.query_data(sql, params).await?;
+    pub async fn query_one<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (columns, rows) = self.query_data(target, params).await?;
             match rows.at_most_one() {
                 Ok(Some(data)) => Ok(Row { columns, data }),
                 Ok(None) => Err(Error::row_count(0)),
@@ -337,13 +429,14 @@ impl Client {
     }
 
     /// Like [`query`](Self::query), for zero or one row.
-    pub async fn query_opt(
+    pub async fn query_opt<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (columns, rows) = self.query_data(sql, params).await?;
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (columns, rows) = self.query_data(target, params).await?;
             match rows.at_most_one() {
                 Ok(data) => Ok(data.map(|data| Row { columns, data })),
                 Err(n) => Err(Error::row_count(n)),
@@ -356,10 +449,10 @@ impl Client {
     /// `query_opt` build their single `Row` from it without first collecting a `Vec<Row>`.
     async fn query_data(
         &self,
-        sql: &str,
+        target: Target<'_>,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Arc<[Column]>, DataRows), Error> {
-        let (stmt, response) = self.run_statement(sql, params).await?;
+        let (stmt, response) = self.run_statement(target, params).await?;
         let (rows, _, described) = raw_outcome(response)?;
         Ok((self.reply_columns(&stmt, described.as_ref()), rows))
     }
@@ -370,18 +463,18 @@ impl Client {
     /// the description is forgotten, and the statement described again and run once more.
     async fn run_statement(
         &self,
-        sql: &str,
+        target: Target<'_>,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Statement, Response), Error> {
         let deadline = self.deadline();
         let mut retried = false;
         loop {
-            let stmt = self.prepare_by(sql, deadline).await?;
+            let stmt = self.resolve(target, retried, deadline).await?;
             let encoded = stmt.encode(params)?;
             let response = self
                 .execute_response(stmt.clone(), encoded, deadline)
                 .await?;
-            self.forget_if_stale(sql, &response);
+            self.forget_if_stale(&stmt.sql, &response);
             match &response {
                 Response::Failed(e) if !retried && is_stale_statement(e) => retried = true,
                 _ => return Ok((stmt, response)),
@@ -438,10 +531,16 @@ impl Client {
         .await
     }
 
-    /// Runs a statement and returns the rows it affected.
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (_, response) = self.run_statement(sql, params).await?;
+    /// Runs a statement (SQL text or a prepared [`Statement`]) and returns the rows it
+    /// affected.
+    pub async fn execute<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (_, response) = self.run_statement(target, params).await?;
             let (_, affected, _) = raw_outcome(response)?;
             Ok(affected.unwrap_or(0))
         })

@@ -42,7 +42,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use corelane_pg_proto::types::ToSql;
+use corelane_pg_proto::types::{Oid, ToSql};
 use corelane_runtime::pool::Pooled;
 
 use crate::client::{outcome, Client};
@@ -50,6 +50,7 @@ use crate::codec::Response;
 use crate::connection::Connection;
 use crate::row::Row;
 use crate::statement::Statement;
+use crate::to_statement::{self, Target, ToStatement};
 use crate::worker_state::PgManager;
 use crate::Error;
 
@@ -220,25 +221,61 @@ impl Transaction {
         Ok(stmt)
     }
 
-    /// Runs `sql` with `params` in the transaction and returns its rows.
-    pub async fn query(
+    /// Like [`prepare`](Self::prepare), with the parameter types declared (see
+    /// [`Client::prepare_typed`]); described on this transaction's connection.
+    pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
+        self.check()?;
+        self.conn.describe_typed(sql, Some(types)).await
+    }
+
+    /// The statement `target` names: SQL described through [`prepare`](Self::prepare), a
+    /// prepared statement as it is.
+    async fn statement(&self, target: Target<'_>) -> Result<Statement, Error> {
+        match target {
+            Target::Sql(sql) => self.prepare(sql).await,
+            Target::Prepared(stmt) => {
+                self.check()?;
+                Ok(stmt.clone())
+            }
+        }
+    }
+
+    /// Runs one statement in the transaction: its outcome.
+    async fn run(
         &self,
-        sql: &str,
+        target: Target<'_>,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        let stmt = self.prepare(sql).await?;
+    ) -> Result<crate::client::Outcome, Error> {
+        let stmt = self.statement(target).await?;
         let encoded = stmt.encode(params)?;
         self.check()?;
         let response = self.conn.execute(&stmt, &encoded).await?;
         // Not retried here (the failure aborted the transaction), but described afresh next
         // time.
-        self.client.forget_if_stale(sql, &response);
-        Ok(outcome(&self.client, &stmt, response)?.rows)
+        self.client.forget_if_stale(&stmt.sql, &response);
+        outcome(&self.client, &stmt, response)
+    }
+
+    /// Runs `statement` (SQL text or a prepared [`Statement`], see [`ToStatement`]) with
+    /// `params` in the transaction and returns its rows.
+    pub async fn query<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        Ok(self
+            .run(to_statement::target(statement), params)
+            .await?
+            .rows)
     }
 
     /// Like [`query`](Self::query), for exactly one row.
-    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        let mut rows = self.query(sql, params).await?;
+    pub async fn query_one<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let mut rows = self.query(statement, params).await?;
         match rows.len() {
             1 => rows.pop().ok_or_else(|| Error::row_count(0)),
             n => Err(Error::row_count(n)),
@@ -246,30 +283,27 @@ impl Transaction {
     }
 
     /// Like [`query`](Self::query), for zero or one row.
-    pub async fn query_opt(
+    pub async fn query_opt<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(sql, params).await?;
+        let mut rows = self.query(statement, params).await?;
         match rows.len() {
             0 | 1 => Ok(rows.pop()),
             n => Err(Error::row_count(n)),
         }
     }
 
-    /// Runs a statement in the transaction and returns the rows it affected.
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let stmt = self.prepare(sql).await?;
-        let encoded = stmt.encode(params)?;
-        self.check()?;
-        let response = self.conn.execute(&stmt, &encoded).await?;
-        // Not retried here (the failure aborted the transaction), but described afresh next
-        // time.
-        self.client.forget_if_stale(sql, &response);
-        Ok(outcome(&self.client, &stmt, response)?
-            .affected
-            .unwrap_or(0))
+    /// Runs a statement (SQL text or a prepared [`Statement`]) in the transaction and returns
+    /// the rows it affected.
+    pub async fn execute<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let outcome = self.run(to_statement::target(statement), params).await?;
+        Ok(outcome.affected.unwrap_or(0))
     }
 
     /// Runs one or more statements with the simple protocol (no parameters) in the
