@@ -228,6 +228,17 @@ impl Client {
         self.on_connection_batch(deadline, None, op).await
     }
 
+    /// [`on_connection`](Self::on_connection) under this handle's query timeout, for the
+    /// operation families in their own files.
+    pub(crate) async fn run_on_connection<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Connection) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
+        self.on_connection(self.deadline(), op).await
+    }
+
     /// [`on_connection`](Self::on_connection) for a pipeline of `pipeline` statements (its
     /// size is recorded).
     async fn on_connection_batch<T, F, Fut>(

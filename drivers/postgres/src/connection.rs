@@ -632,6 +632,15 @@ impl Connection {
             .await
     }
 
+    /// Simple-protocol query whose reply keeps each statement's columns, rows and completion
+    /// apart ([`Response::SimpleParts`], for `simple_query`).
+    pub(crate) async fn simple_parts(&self, sql: &str) -> Result<Response, Error> {
+        let mut out = BytesMut::new();
+        frontend::query(sql, &mut out).map_err(encode_err)?;
+        self.call(Expect::SimpleQuery, |b| b.extend_from_slice(&out))
+            .await
+    }
+
     /// The transaction status of the last `ReadyForQuery` read on this connection.
     pub(crate) fn transaction_status(&self) -> TransactionStatus {
         self.status.get()
