@@ -8,15 +8,15 @@ use crate::simple_query::SimpleQueryMessage;
 use crate::statement::Statement;
 use crate::to_statement::ToStatement;
 use crate::transaction_handle::TransactionHandle;
-use crate::{Client, Error, Row, Transaction};
+use crate::{Client, Error, Row, Savepoint, Transaction};
 
 mod sealed {
     /// Sealed: methods may be added without breaking anyone.
     pub trait Sealed {}
 }
 
-/// The statements of a [`Client`], a [`Transaction`] (the closure API's handle) or a
-/// [`TransactionHandle`] ([`Client::begin`]), behind one trait. Each method is the type's own
+/// The statements of a [`Client`], a [`Transaction`] (the closure API's handle), a
+/// [`TransactionHandle`] ([`Client::begin`]) or a [`Savepoint`] of one, behind one trait. Each method is the type's own
 /// (see [`Client::query`] and the others): on a `Client` they run on the shared connections,
 /// inside a transaction on its connection.
 ///
@@ -152,3 +152,4 @@ macro_rules! delegate {
 delegate!(Client);
 delegate!(Transaction);
 delegate!(TransactionHandle);
+delegate!(Savepoint<'_>);

@@ -335,6 +335,12 @@ impl Transaction {
         crate::simple_query::messages(self.conn.simple_parts(sql).await?)
     }
 
+    /// Queues `sql` (simple protocol) on the transaction's connection without waiting for its
+    /// reply (see `Connection::send_and_forget`): it runs before anything sent later.
+    pub(crate) fn send_and_forget(&self, sql: &str) {
+        self.conn.send_and_forget(sql);
+    }
+
     /// Runs `f` inside a savepoint (a nested transaction): `SAVEPOINT`, then `f`'s future with
     /// the savepoint's own handle, then `RELEASE SAVEPOINT` when it returns `Ok`, or
     /// `ROLLBACK TO SAVEPOINT` + `RELEASE SAVEPOINT` when it returns `Err` (whose error is

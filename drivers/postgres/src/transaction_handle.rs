@@ -50,8 +50,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// connection before its next user (`DISCARD ALL`: no `SET`, temp table or advisory lock
 /// survives). The calls are not bounded by the query timeout (as in [`Client::transaction`]).
 ///
-/// Not yet: savepoints on the handle (use [`Client::transaction`] and
-/// [`Transaction::savepoint`]).
+/// Savepoints: [`savepoint`](Self::savepoint).
 ///
 /// ```no_run
 /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
@@ -67,6 +66,8 @@ pub struct TransactionHandle {
     id: u64,
     /// False once the transaction was ended by this handle (then dropping it does nothing).
     live: bool,
+    /// Savepoints opened through this handle so far (each gets its own name).
+    pub(crate) savepoints: u64,
 }
 
 impl std::fmt::Debug for TransactionHandle {
@@ -104,7 +105,7 @@ fn take(id: u64) -> Option<Open> {
 }
 
 /// A statement handle on transaction `id` of this worker.
-fn handle(id: u64) -> Result<Transaction, Error> {
+pub(crate) fn handle(id: u64) -> Result<Transaction, Error> {
     OPEN.try_with(|open| open.borrow().get(&id).map(Open::handle))
         .ok()
         .flatten()
@@ -163,6 +164,7 @@ impl Client {
                     worker,
                     id,
                     live: true,
+                    savepoints: 0,
                 })
             },
         )
@@ -173,7 +175,7 @@ impl Client {
 
 impl TransactionHandle {
     /// Runs `f` with a statement handle on the transaction, on its worker.
-    async fn on_worker<T, F, Fut>(&self, f: F) -> Result<T, Error>
+    pub(crate) async fn on_worker<T, F, Fut>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(Transaction) -> Fut + Send + 'static,
@@ -318,6 +320,26 @@ impl TransactionHandle {
         .map_err(Error::from);
         self.live = false;
         result?
+    }
+}
+
+impl TransactionHandle {
+    /// Runs `job` with a statement handle on the transaction on its worker, without waiting:
+    /// at once on that worker, else by a mailbox job that runs before any call this thread
+    /// makes next. Nothing runs when the transaction has ended.
+    pub(crate) fn on_worker_now(&self, job: impl FnOnce(Transaction) + Send + 'static) {
+        let id = self.id;
+        let run = move || {
+            if let Ok(tx) = handle(id) {
+                job(tx);
+            }
+        };
+        if self.worker.is_current() {
+            run();
+        } else {
+            // Refused only when the worker is closing: its connections go with it.
+            let _ = self.worker.submit(run);
+        }
     }
 }
 

@@ -533,3 +533,116 @@ where
     let worker = workers.worker(n % workers.num_workers()).unwrap().clone();
     worker.spawn(make).await.unwrap()
 }
+
+#[test]
+fn handle_savepoints_release_rollback_and_drop() {
+    let (_server, client) = setup("sp_t");
+    let c = client.clone();
+    let off_loop = guard("handle savepoints off the loop", move || {
+        block_on(async {
+            let mut tx = c.begin().await.unwrap();
+            tx.execute("INSERT INTO sp_t VALUES (1, 'kept')", &[])
+                .await
+                .unwrap();
+            // Released: kept.
+            let sp = tx.savepoint().await.unwrap();
+            sp.execute("INSERT INTO sp_t VALUES (2, 'released')", &[])
+                .await
+                .unwrap();
+            sp.release().await.unwrap();
+            // A failed statement in a savepoint, rolled back: the transaction carries on.
+            let sp = tx.savepoint().await.unwrap();
+            sp.execute("INSERT INTO sp_t VALUES (3, 'undone')", &[])
+                .await
+                .unwrap();
+            let dup = sp
+                .execute("INSERT INTO sp_t VALUES (1, 'dup')", &[])
+                .await
+                .unwrap_err();
+            sp.rollback().await.unwrap();
+            // Dropped: rolled back; nested savepoints too.
+            {
+                let mut sp = tx.savepoint().await.unwrap();
+                sp.execute("INSERT INTO sp_t VALUES (4, 'dropped')", &[])
+                    .await
+                    .unwrap();
+                let inner = sp.savepoint().await.unwrap();
+                inner
+                    .execute("INSERT INTO sp_t VALUES (5, 'inner')", &[])
+                    .await
+                    .unwrap();
+                inner.release().await.unwrap();
+            }
+            // GenericClient over a savepoint.
+            let sp = tx.savepoint().await.unwrap();
+            let n: i64 = GenericClient::query_one(&sp, "SELECT count(*) FROM sp_t", &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            sp.release().await.unwrap();
+            tx.commit().await.unwrap();
+            let ids: Vec<i32> = c
+                .query("SELECT id FROM sp_t ORDER BY id", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0).unwrap())
+                .collect();
+            (dup.code().map(|c| c.code().to_owned()), n, ids)
+        })
+    });
+    assert_eq!(off_loop, (Some("23505".to_owned()), 2, vec![1, 2]));
+    // The same on a worker (the drop's rollback is queued at once there).
+    let c = client.clone();
+    let on_loop = guard("handle savepoints on a worker", move || {
+        on_worker(1, move || async move {
+            let mut tx = c.begin().await.unwrap();
+            {
+                let sp = tx.savepoint().await.unwrap();
+                sp.execute("INSERT INTO sp_t VALUES (6, 'dropped')", &[])
+                    .await
+                    .unwrap();
+            }
+            let sp = tx.savepoint().await.unwrap();
+            sp.execute("INSERT INTO sp_t VALUES (7, 'kept')", &[])
+                .await
+                .unwrap();
+            sp.release().await.unwrap();
+            tx.commit().await.unwrap();
+            count(&c, "sp_t").await
+        })
+    });
+    assert_eq!(on_loop, 3);
+}
+
+#[test]
+fn a_prepared_statement_is_described_again_after_its_columns_change() {
+    let (_server, client) = setup("stale_p");
+    let c = client.clone();
+    let (before, after, typed_after) = guard("stale prepared statement", move || {
+        block_on(async {
+            c.execute("INSERT INTO stale_p VALUES (1, 'a')", &[])
+                .await
+                .unwrap();
+            let stmt = c.prepare("SELECT * FROM stale_p").await.unwrap();
+            let typed = c
+                .prepare_typed("SELECT *, $1 AS p FROM stale_p", &[oid::INT4])
+                .await
+                .unwrap();
+            let before = c.query_one(&stmt, &[]).await.unwrap().len();
+            c.query_one(&typed, &[&1i32]).await.unwrap();
+            c.batch_execute("ALTER TABLE stale_p ADD COLUMN extra int DEFAULT 5")
+                .await
+                .unwrap();
+            let row = c.query_one(&stmt, &[]).await.unwrap();
+            let extra: i32 = row.get("extra").unwrap();
+            let typed_row = c.query_one(&typed, &[&2i32]).await.unwrap();
+            let p: i32 = typed_row.get("p").unwrap();
+            (before, (row.len(), extra), (typed_row.len(), p))
+        })
+    });
+    assert_eq!(before, 2);
+    assert_eq!(after, (3, 5));
+    assert_eq!(typed_after, (4, 2));
+}
