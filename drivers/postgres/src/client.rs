@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corelane_pg_proto::message::backend::RowDescription;
-use corelane_pg_proto::types::{Oid, ToSql};
+use corelane_pg_proto::types::ToSql;
 use corelane_runtime::client::PerWorker;
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
@@ -207,7 +207,7 @@ impl Client {
     }
 
     /// The deadline of a call issued now.
-    fn deadline(&self) -> Option<(Instant, Duration)> {
+    pub(crate) fn deadline(&self) -> Option<(Instant, Duration)> {
         // A timeout too large for a deadline (past ~100 years) is no timeout.
         self.query_timeout
             .and_then(|d| corelane_runtime::deadline::after(Instant::now(), d).map(|at| (at, d)))
@@ -215,7 +215,7 @@ impl Client {
 
     /// Runs `op` with a connection of the worker this call runs on, under `deadline` (see
     /// [`crate::cancel`]).
-    async fn on_connection<T, F, Fut>(
+    pub(crate) async fn on_connection<T, F, Fut>(
         &self,
         deadline: Option<(Instant, Duration)>,
         op: F,
@@ -226,17 +226,6 @@ impl Client {
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
         self.on_connection_batch(deadline, None, op).await
-    }
-
-    /// [`on_connection`](Self::on_connection) under this handle's query timeout, for the
-    /// operation families in their own files.
-    pub(crate) async fn run_on_connection<T, F, Fut>(&self, op: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(Connection) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, Error>> + 'static,
-    {
-        self.on_connection(self.deadline(), op).await
     }
 
     /// [`on_connection`](Self::on_connection) for a pipeline of `pipeline` statements (its
@@ -301,68 +290,7 @@ impl Client {
         self.prepare_by(sql, self.deadline()).await
     }
 
-    /// Like [`prepare`](Self::prepare), with the parameter types declared rather than inferred
-    /// by the server: `types[i]` for `$i+1` (an [`oid`](crate::oid) constant; `0` leaves that
-    /// one to the server, and parameters past `types` are inferred too). The statement is
-    /// described every time this is called (not remembered by SQL: the same SQL without
-    /// declared types is another statement).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
-    /// use corelane_postgres::oid;
-    ///
-    /// // Untyped, `$1` would be `text`; declared, it takes an i64.
-    /// let stmt = client.prepare_typed("SELECT $1 AS n", &[oid::INT8]).await?;
-    /// let n: i64 = client.query_one(&stmt, &[&7i64]).await?.get(0)?;
-    /// # let _ = n; Ok(()) }
-    /// ```
-    pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
-        crate::session::check(sql)?;
-        self.describe_typed(sql, types.to_vec(), self.deadline())
-            .await
-    }
-
-    /// Describes `sql` with declared parameter types on a connection of this worker.
-    async fn describe_typed(
-        &self,
-        sql: &str,
-        types: Vec<Oid>,
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<Statement, Error> {
-        let owned = sql.to_owned();
-        self.on_connection(deadline, move |conn| async move {
-            conn.describe_typed(&owned, Some(&types)).await
-        })
-        .await
-    }
-
-    /// The statement `target` names, ready to run: SQL is described (or found described);
-    /// a prepared statement is used as it is, unless `again` (its columns changed since it was
-    /// described: it is described afresh). Either is refused when it would change the session
-    /// of a shared connection (a statement prepared in a transaction may).
-    pub(crate) async fn resolve(
-        &self,
-        target: Target<'_>,
-        again: bool,
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<Statement, Error> {
-        match target {
-            Target::Sql(sql) => self.prepare_by(sql, deadline).await,
-            Target::Prepared(stmt) => {
-                crate::session::check(&stmt.sql)?;
-                if !again {
-                    Ok(stmt.clone())
-                } else if stmt.is_typed() {
-                    self.describe_typed(&stmt.sql, stmt.params.to_vec(), deadline)
-                        .await
-                } else {
-                    self.prepare_by(&stmt.sql, deadline).await
-                }
-            }
-        }
-    }
-
-    async fn prepare_by(
+    pub(crate) async fn prepare_by(
         &self,
         sql: &str,
         deadline: Option<(Instant, Duration)>,

@@ -296,6 +296,7 @@ mod hosts;
 mod listen;
 mod pgpass;
 mod pipeline;
+mod prepare_typed;
 mod pump_chan;
 mod report;
 mod row;

@@ -138,7 +138,9 @@ impl Client {
             crate::session::check(sql)?;
             let owned = sql.to_owned();
             let response = self
-                .run_on_connection(move |conn| async move { conn.simple_parts(&owned).await })
+                .on_connection(self.deadline(), move |conn| async move {
+                    conn.simple_parts(&owned).await
+                })
                 .await?;
             messages(response)
         })
