@@ -659,6 +659,11 @@ impl Client {
     ///     .await?;
     /// # let _ = balance; Ok(()) }
     /// ```
+    // Not yet: `f` returning the caller's own error type (`E: From<Error>`). Generic over `E`,
+    // every existing closure that uses `?` and ends in `Ok(..)` stops compiling (nothing pins
+    // `E`: "type annotations needed"), so the signature stays on `Error`; a caller with its own
+    // error type converts after the call, or uses `Client::begin`, whose handle any error
+    // type's code can drive.
     pub async fn transaction<T, F, Fut>(
         &self,
         options: TransactionOptions,

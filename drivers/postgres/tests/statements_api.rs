@@ -413,6 +413,14 @@ fn begin_on_a_worker_commit_rollback_and_drop() {
 }
 
 #[test]
+fn handles_and_statements_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<TransactionHandle>();
+    send_sync::<Statement>();
+    send_sync::<corelane_postgres::SimpleQueryMessage>();
+}
+
+#[test]
 fn begin_off_the_loop_commit_rollback_and_drop() {
     let (_server, client) = setup("handle_t2");
     let c = client.clone();
