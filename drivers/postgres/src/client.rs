@@ -34,12 +34,13 @@ use crate::Error;
 ///
 /// Because the connection is shared, a statement that would change its session for everyone
 /// — transaction control, `SET`/`RESET`, `LISTEN`, `COPY ... FROM STDIN`/`TO STDOUT` — is
-/// refused by `query`, `execute`, `pipeline` and `batch_execute` with
-/// [`Error::is_session_change`] (its message names the API to use: [`transaction`],
+/// refused by `query`, `execute`, `pipeline`, `batch_execute` and `simple_query` with
+/// [`Error::is_session_change`] (its message names the API to use: [`transaction`] or [`begin`],
 /// [`listener`], [`copy_in`], [`copy_out`]); a setting changed in a way that cannot be seen
 /// before sending (e.g. `set_config` in a function) makes the connection leave the pool.
 ///
 /// [`transaction`]: Client::transaction
+/// [`begin`]: Client::begin
 /// [`listener`]: Client::listener
 /// [`copy_in`]: Client::copy_in
 /// [`copy_out`]: Client::copy_out
