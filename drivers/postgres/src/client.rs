@@ -20,6 +20,7 @@ use crate::execute::Execute;
 use crate::pipeline;
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
+use crate::to_statement::{self, Target, ToStatement};
 use crate::trace;
 use crate::transaction::{self, Transaction, TransactionOptions};
 use crate::worker_state::{self, WorkerPools};
@@ -33,12 +34,13 @@ use crate::Error;
 ///
 /// Because the connection is shared, a statement that would change its session for everyone
 /// — transaction control, `SET`/`RESET`, `LISTEN`, `COPY ... FROM STDIN`/`TO STDOUT` — is
-/// refused by `query`, `execute`, `pipeline` and `batch_execute` with
-/// [`Error::is_session_change`] (its message names the API to use: [`transaction`],
+/// refused by `query`, `execute`, `pipeline`, `batch_execute` and `simple_query` with
+/// [`Error::is_session_change`] (its message names the API to use: [`transaction`] or [`begin`],
 /// [`listener`], [`copy_in`], [`copy_out`]); a setting changed in a way that cannot be seen
 /// before sending (e.g. `set_config` in a function) makes the connection leave the pool.
 ///
 /// [`transaction`]: Client::transaction
+/// [`begin`]: Client::begin
 /// [`listener`]: Client::listener
 /// [`copy_in`]: Client::copy_in
 /// [`copy_out`]: Client::copy_out
@@ -206,7 +208,7 @@ impl Client {
     }
 
     /// The deadline of a call issued now.
-    fn deadline(&self) -> Option<(Instant, Duration)> {
+    pub(crate) fn deadline(&self) -> Option<(Instant, Duration)> {
         // A timeout too large for a deadline (past ~100 years) is no timeout.
         self.query_timeout
             .and_then(|d| corelane_runtime::deadline::after(Instant::now(), d).map(|at| (at, d)))
@@ -214,7 +216,7 @@ impl Client {
 
     /// Runs `op` with a connection of the worker this call runs on, under `deadline` (see
     /// [`crate::cancel`]).
-    async fn on_connection<T, F, Fut>(
+    pub(crate) async fn on_connection<T, F, Fut>(
         &self,
         deadline: Option<(Instant, Duration)>,
         op: F,
@@ -273,11 +275,23 @@ impl Client {
 
     /// Describes `sql` (parameter types, result columns); remembered per client on each thread
     /// that calls it (a bounded LRU per worker, no lock: see `described.rs`).
+    ///
+    /// The [`Statement`] runs anywhere ([`ToStatement`]): on this worker, another one, or off
+    /// the loop; each connection parses it on first use.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// let insert = client.prepare("INSERT INTO log (line) VALUES ($1)").await?;
+    /// for line in ["a", "b"] {
+    ///     client.execute(&insert, &[&line]).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
         self.prepare_by(sql, self.deadline()).await
     }
 
-    async fn prepare_by(
+    pub(crate) async fn prepare_by(
         &self,
         sql: &str,
         deadline: Option<(Instant, Duration)>,
@@ -304,29 +318,47 @@ impl Client {
         described::get(self.inner.id, sql)
     }
 
-    /// Remembers a described statement for every later use of its SQL on this thread.
+    /// Remembers a described statement for every later use of its SQL on this thread (not one
+    /// with declared parameter types: see [`prepare_typed`](Self::prepare_typed)).
     pub(crate) fn remember(&self, stmt: Statement) {
-        described::remember(self.inner.id, &self.inner.alive, stmt)
+        if !stmt.is_typed() {
+            described::remember(self.inner.id, &self.inner.alive, stmt)
+        }
     }
 
-    /// Runs `sql` with `params` (extended protocol, prepared and cached per connection) and
-    /// returns its rows.
-    pub async fn query(
+    /// Runs `statement` (SQL text or a prepared [`Statement`], see [`ToStatement`]) with
+    /// `params` (extended protocol, prepared and cached per connection) and returns its rows.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// for row in client.query("SELECT id, name FROM users WHERE id > $1", &[&10i32]).await? {
+    ///     let (id, name): (i32, String) = (row.get(0)?, row.get(1)?);
+    ///     # let _ = (id, name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (stmt, response) = self.run_statement(sql, params).await?;
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (stmt, response) = self.run_statement(target, params).await?;
             Ok(outcome(self, &stmt, response)?.rows)
         })
         .await
     }
 
     /// Like [`query`](Self::query), for exactly one row.
-    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (columns, rows) = self.query_data(sql, params).await?;
+    pub async fn query_one<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (columns, rows) = self.query_data(target, params).await?;
             match rows.at_most_one() {
                 Ok(Some(data)) => Ok(Row { columns, data }),
                 Ok(None) => Err(Error::row_count(0)),
@@ -337,13 +369,14 @@ impl Client {
     }
 
     /// Like [`query`](Self::query), for zero or one row.
-    pub async fn query_opt(
+    pub async fn query_opt<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (columns, rows) = self.query_data(sql, params).await?;
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (columns, rows) = self.query_data(target, params).await?;
             match rows.at_most_one() {
                 Ok(data) => Ok(data.map(|data| Row { columns, data })),
                 Err(n) => Err(Error::row_count(n)),
@@ -356,10 +389,10 @@ impl Client {
     /// `query_opt` build their single `Row` from it without first collecting a `Vec<Row>`.
     async fn query_data(
         &self,
-        sql: &str,
+        target: Target<'_>,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Arc<[Column]>, DataRows), Error> {
-        let (stmt, response) = self.run_statement(sql, params).await?;
+        let (stmt, response) = self.run_statement(target, params).await?;
         let (rows, _, described) = raw_outcome(response)?;
         Ok((self.reply_columns(&stmt, described.as_ref()), rows))
     }
@@ -370,18 +403,18 @@ impl Client {
     /// the description is forgotten, and the statement described again and run once more.
     async fn run_statement(
         &self,
-        sql: &str,
+        target: Target<'_>,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(Statement, Response), Error> {
         let deadline = self.deadline();
         let mut retried = false;
         loop {
-            let stmt = self.prepare_by(sql, deadline).await?;
+            let stmt = self.resolve(target, retried, deadline).await?;
             let encoded = stmt.encode(params)?;
             let response = self
                 .execute_response(stmt.clone(), encoded, deadline)
                 .await?;
-            self.forget_if_stale(sql, &response);
+            self.forget_if_stale(&stmt.sql, &response);
             match &response {
                 Response::Failed(e) if !retried && is_stale_statement(e) => retried = true,
                 _ => return Ok((stmt, response)),
@@ -438,10 +471,16 @@ impl Client {
         .await
     }
 
-    /// Runs a statement and returns the rows it affected.
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
-            let (_, response) = self.run_statement(sql, params).await?;
+    /// Runs a statement (SQL text or a prepared [`Statement`]) and returns the rows it
+    /// affected.
+    pub async fn execute<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let target = to_statement::target(statement);
+        trace::run(trace::span(self, "", Some(target.sql())), async {
+            let (_, response) = self.run_statement(target, params).await?;
             let (_, affected, _) = raw_outcome(response)?;
             Ok(affected.unwrap_or(0))
         })
@@ -621,6 +660,11 @@ impl Client {
     ///     .await?;
     /// # let _ = balance; Ok(()) }
     /// ```
+    // Not yet: `f` returning the caller's own error type (`E: From<Error>`). Generic over `E`,
+    // every existing closure that uses `?` and ends in `Ok(..)` stops compiling (nothing pins
+    // `E`: "type annotations needed"), so the signature stays on `Error`; a caller with its own
+    // error type converts after the call, or uses `Client::begin`, whose handle any error
+    // type's code can drive.
     pub async fn transaction<T, F, Fut>(
         &self,
         options: TransactionOptions,

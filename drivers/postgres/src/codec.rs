@@ -39,6 +39,9 @@ pub(crate) enum Expect {
     Sync,
     /// A simple `Query` (possibly several statements): until `ReadyForQuery`.
     Simple,
+    /// A simple `Query` whose every statement's columns, rows and completion are kept apart,
+    /// in order ([`Response::SimpleParts`], for `simple_query`): until `ReadyForQuery`.
+    SimpleQuery,
     /// A simple `Query` that starts a COPY: until `CopyInResponse` or `CopyOutResponse`
     /// (the connection is then in copy mode), or, when it does not start one (an error, or
     /// not a COPY), until `ReadyForQuery`.
@@ -116,12 +119,24 @@ pub(crate) enum Response {
     SessionChanged,
     /// Rows of a streamed query, in order.
     RowChunk(DataRows),
+    /// What each statement of a simple `Query` returned, in order ([`Expect::SimpleQuery`]).
+    SimpleParts(Vec<SimplePart>),
     /// The statement succeeded but its rows cost more than the cap
     /// ([`Config::max_result_bytes`](crate::Config::max_result_bytes)): they were read and
     /// dropped.
     TooLarge {
         limit: usize,
     },
+}
+
+/// One message of a simple `Query`'s reply that `simple_query` reports.
+#[derive(Debug)]
+pub(crate) enum SimplePart {
+    /// The columns of the rows that follow.
+    Columns(RowDescription),
+    Row(DataRow),
+    /// A statement ended.
+    Complete(CommandComplete),
 }
 
 /// Where notices and notifications go.
@@ -141,6 +156,8 @@ struct Partial {
     row_bytes: usize,
     /// The result passed the cap: its rows were dropped, the rest are read and dropped.
     too_large: bool,
+    /// [`Expect::SimpleQuery`]'s messages so far.
+    simple: Vec<SimplePart>,
 }
 
 /// What keeping `row` costs: its bytes and its place in the result.
@@ -209,9 +226,28 @@ impl PgCodec {
         if p.row_bytes > self.max_result {
             p.too_large = true;
             p.rows = DataRows::default();
+            p.simple = Vec::new();
             return;
         }
         p.rows.push(row);
+    }
+
+    /// Keeps one message of a [`Expect::SimpleQuery`] reply (rows under the same cap as
+    /// [`keep_row`](Self::keep_row)'s).
+    fn keep_simple(&mut self, part: SimplePart) {
+        let p = &mut self.partial;
+        if p.error.is_some() || p.too_large {
+            return;
+        }
+        if let SimplePart::Row(row) = &part {
+            p.row_bytes = p.row_bytes.saturating_add(row_cost(row));
+            if p.row_bytes > self.max_result {
+                p.too_large = true;
+                p.simple = Vec::new();
+                return;
+            }
+        }
+        p.simple.push(part);
     }
 
     /// The reply of a statement that ended well: its rows, or [`Response::TooLarge`].
@@ -573,6 +609,10 @@ impl Codec for PgCodec {
                             columns: p.columns,
                         },
                         Expect::Sync => Response::Synced,
+                        Expect::SimpleQuery if p.too_large => Response::TooLarge {
+                            limit: self.max_result,
+                        },
+                        Expect::SimpleQuery => Response::SimpleParts(p.simple),
                         _ => {
                             let mut p = p;
                             let complete = p.complete.take();
@@ -581,6 +621,16 @@ impl Codec for PgCodec {
                     }));
                 }
                 (_, Message::ParseComplete | Message::BindComplete | Message::CloseComplete) => {}
+                (Expect::SimpleQuery, Message::RowDescription(r)) => {
+                    self.keep_simple(SimplePart::Columns(r))
+                }
+                (Expect::SimpleQuery, Message::DataRow(row)) => {
+                    self.keep_simple(SimplePart::Row(row))
+                }
+                (Expect::SimpleQuery, Message::CommandComplete(c)) => {
+                    self.keep_simple(SimplePart::Complete(c))
+                }
+                (Expect::SimpleQuery, Message::EmptyQueryResponse) => {}
                 // A described statement or portal that returns no rows.
                 (Expect::Describe | Expect::Execute | Expect::InBatch, Message::NoData) => {
                     self.partial.columns = Some(RowDescription { fields: Vec::new() })

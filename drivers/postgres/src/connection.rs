@@ -10,7 +10,7 @@ use corelane_pg_proto::message::backend::{
     Authentication, BackendKeyData, ErrorFields, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
-use corelane_pg_proto::types::IsNull;
+use corelane_pg_proto::types::{IsNull, Oid};
 use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
 use corelane_runtime::{Limits, SpareBuf};
 
@@ -238,15 +238,34 @@ impl Connection {
 
     /// Parse + Describe: parameter types and result columns.
     pub(crate) async fn describe(&self, sql: &str) -> Result<Statement, Error> {
+        self.describe_typed(sql, None).await
+    }
+
+    /// Parse + Describe with the parameter types the caller declared (`Some`, as for
+    /// `prepare_typed`: a type 0 is left for the server to infer), or all inferred (`None`).
+    pub(crate) async fn describe_typed(
+        &self,
+        sql: &str,
+        declared: Option<&[Oid]>,
+    ) -> Result<Statement, Error> {
         let mut out = BytesMut::new();
-        frontend::parse("", sql, [], &mut out).map_err(encode_err)?;
+        frontend::parse(
+            "",
+            sql,
+            declared.unwrap_or_default().iter().copied(),
+            &mut out,
+        )
+        .map_err(encode_err)?;
         frontend::describe(Target::Statement, "", &mut out).map_err(encode_err)?;
         frontend::sync(&mut out);
         match self
             .call(Expect::Describe, |b| b.extend_from_slice(&out))
             .await?
         {
-            Response::Described { params, columns } => Ok(Statement::new(sql, params, columns)),
+            Response::Described { params, columns } => Ok(match declared {
+                Some(declared) => Statement::typed(sql, declared, params, columns),
+                None => Statement::new(sql, params, columns),
+            }),
             Response::Failed(e) => Err(Error::db(e)),
             _ => Err(Error::protocol("unexpected reply to Describe")),
         }
@@ -314,7 +333,7 @@ impl Connection {
     ) -> Result<Sent, Error> {
         let mut cache = self.cache.borrow_mut();
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
-        let Named { name, parse, known } = cache.name_for(&stmt.sql);
+        let Named { name, parse, known } = cache.name_for(&stmt.key);
         if parse {
             frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
                 .map_err(encode_err)?;
@@ -374,7 +393,7 @@ impl Connection {
         } else {
             stmt.refreshed(described).columns
         };
-        self.cache.borrow_mut().confirm(&stmt.sql, name, columns);
+        self.cache.borrow_mut().confirm(&stmt.key, name, columns);
     }
 
     /// Runs one statement; re-prepares and retries once when the server lost it (26000).
@@ -410,7 +429,7 @@ impl Connection {
         let mut sent = match self.encode_execute(stmt, params, &mut out) {
             Ok(sent) => sent,
             Err(e) => {
-                self.not_sent(closes, [&*stmt.sql]);
+                self.not_sent(closes, [&*stmt.key]);
                 return Err(e);
             }
         };
@@ -435,7 +454,7 @@ impl Connection {
             // Refused unsent while the connection stays open (outbound buffer full).
             if !e.is_closed() {
                 let closes = std::mem::take(&mut sent.closes);
-                self.not_sent(closes, sent.parsed.then_some(&*stmt.sql));
+                self.not_sent(closes, sent.parsed.then_some(&*stmt.key));
             }
         }
         let mut batch = run.into_batch();
@@ -465,7 +484,7 @@ impl Connection {
         let lost = e.code.code() == INVALID_STATEMENT_NAME;
         // A failed Parse may have left no statement behind: never reuse the name.
         if sent.parsed || lost || is_stale_statement(e) {
-            self.cache.borrow_mut().forget(&stmt.sql);
+            self.cache.borrow_mut().forget(&stmt.key);
         }
         lost && attempt == 0
     }
@@ -493,7 +512,7 @@ impl Connection {
             return Ok(replies);
         }
         for (stmt, _) in items.get(k..).unwrap_or_default() {
-            self.cache.borrow_mut().forget(&stmt.sql);
+            self.cache.borrow_mut().forget(&stmt.key);
         }
         self.execute_batch_once(items).await
     }
@@ -534,7 +553,7 @@ impl Connection {
                 Err(e) => {
                     closed.append(&mut evicted);
                     // This statement's Parse may have been encoded before the error.
-                    let parsed = parsed_sqls(items, &sent).chain([&*stmt.sql]);
+                    let parsed = parsed_sqls(items, &sent).chain([&*stmt.key]);
                     self.not_sent(closed, parsed);
                     return Err(e);
                 }
@@ -593,7 +612,7 @@ impl Connection {
                     }
                 };
                 if forget {
-                    self.cache.borrow_mut().forget(&stmt.sql);
+                    self.cache.borrow_mut().forget(&stmt.key);
                 }
             }
             replies.push(reply);
@@ -610,6 +629,15 @@ impl Connection {
         let mut out = BytesMut::new();
         frontend::query(sql, &mut out).map_err(encode_err)?;
         self.call(Expect::Simple, |b| b.extend_from_slice(&out))
+            .await
+    }
+
+    /// Simple-protocol query whose reply keeps each statement's columns, rows and completion
+    /// apart ([`Response::SimpleParts`], for `simple_query`).
+    pub(crate) async fn simple_parts(&self, sql: &str) -> Result<Response, Error> {
+        let mut out = BytesMut::new();
+        frontend::query(sql, &mut out).map_err(encode_err)?;
+        self.call(Expect::SimpleQuery, |b| b.extend_from_slice(&out))
             .await
     }
 
@@ -693,7 +721,8 @@ impl Connection {
     }
 }
 
-/// The SQL of the statements of a batch whose `Parse` was encoded (`sent`, from the first).
+/// The cache keys of the statements of a batch whose `Parse` was encoded (`sent`, from the
+/// first).
 fn parsed_sqls<'a>(
     items: &'a [(Statement, Params)],
     sent: &'a [Sent],
@@ -702,7 +731,7 @@ fn parsed_sqls<'a>(
         .iter()
         .zip(sent)
         .filter(|(_, sent)| sent.parsed)
-        .map(|((stmt, _), _)| &*stmt.sql)
+        .map(|((stmt, _), _)| &*stmt.key)
 }
 
 /// SCRAM's server-first step. Its PBKDF2 (as many iterations as the server asks, up to the

@@ -35,6 +35,11 @@
 //!   described again and the call retried once, and no value is read with a stale type.
 //!   Steady state: one round trip per query. Results come in binary where a decoder exists,
 //!   as text otherwise.
+//!   Every query method takes SQL text or a prepared [`Statement`] ([`ToStatement`]); a
+//!   statement from [`Client::prepare`] or [`Client::prepare_typed`] (parameter types
+//!   declared) runs as it is on any worker or thread. [`Client::simple_query`] returns the
+//!   simple protocol's results as text. [`GenericClient`] is one façade over [`Client`],
+//!   [`Transaction`] and [`TransactionHandle`], for application code written once.
 //! - **Pipelines.** [`Client::pipeline`] sends N statements with one `Sync` — one round trip —
 //!   and reports each statement's own outcome (see its docs for a failure mid-batch).
 //! - **Transactions** ([`Client::transaction`]) run a closure on a connection of their own,
@@ -44,6 +49,8 @@
 //!   ([`Transaction::savepoint`]), and a refused `COMMIT` reported as such
 //!   ([`Error::is_commit_failed`]). A connection goes back to that pool reset (`DISCARD ALL`),
 //!   so one transaction's `SET`, `LISTEN` or temp tables never reach the next.
+//!   [`Client::begin`] gives the same transaction as a value ([`TransactionHandle`]: `commit`,
+//!   `rollback`, rolled back when dropped), usable on a worker and off the loop.
 //! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
 //! - **Timeouts and cancellation** ([`Config::query_timeout`], [`Client::with_query_timeout`]):
 //!   a call past its timeout fails with [`Error::is_timeout`], and its statement is cancelled
@@ -282,21 +289,27 @@ mod described;
 mod endpoint;
 mod error;
 mod execute;
+mod generic_client;
+mod handle_savepoint;
 mod host_select;
 mod hosts;
 mod listen;
 mod pgpass;
 mod pipeline;
+mod prepare_typed;
 mod pump_chan;
 mod report;
 mod row;
 mod row_stream;
 mod session;
+mod simple_query;
 mod statement;
 mod statement_cache;
 mod tls;
+mod to_statement;
 mod trace;
 mod transaction;
+mod transaction_handle;
 mod transport;
 mod worker_state;
 
@@ -315,10 +328,15 @@ pub use corelane_pg_proto::SqlState;
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
 pub use corelane_runtime::roundtrip::PipeStats;
 pub use error::{DbError, Error, HostRejection};
+pub use generic_client::GenericClient;
+pub use handle_savepoint::Savepoint;
 pub use hosts::{Host, LoadBalanceHosts};
 pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use row_stream::RowStream;
+pub use simple_query::{SimpleQueryMessage, SimpleQueryRow};
 pub use statement::{Column, Statement};
 pub use tls::{ChannelBinding, SslMode, SslNegotiation};
+pub use to_statement::ToStatement;
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
+pub use transaction_handle::TransactionHandle;

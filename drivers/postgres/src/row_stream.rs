@@ -32,6 +32,7 @@ use crate::data_rows::DataRows;
 use crate::pump_chan::{self, Receiver, Sender};
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
+use crate::to_statement::ToStatement;
 use crate::{worker_state, Error};
 
 #[cfg(doc)]
@@ -207,7 +208,7 @@ async fn pump(conn: Connection, bytes: BytesMut, tx: &Sender<Msg>) -> Result<(),
 }
 
 impl Client {
-    /// Runs `sql` with `params` and streams its rows as they arrive, in bounded memory
+    /// Runs `statement` (SQL text or a prepared [`Statement`]) with `params` and streams its rows as they arrive, in bounded memory
     /// whatever the result's size and however slow the consumer: the server is held back
     /// while a few pieces (about a megabyte) wait unread. For results too big to collect
     /// (see [`Config::max_result_bytes`](crate::Config::max_result_bytes), which does not
@@ -233,12 +234,14 @@ impl Client {
     /// }
     /// # let _ = total; Ok(()) }
     /// ```
-    pub async fn query_stream(
+    pub async fn query_stream<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<RowStream, Error> {
-        let stmt = self.prepare(sql).await?;
+        let stmt = self
+            .resolve(crate::to_statement::target(statement), false, None)
+            .await?;
         let encoded = stmt.encode(params)?;
         let bytes = encode(&stmt, &encoded)?;
         let (tx, mut rx) = pump_chan::channel();

@@ -144,7 +144,7 @@ impl Change {
         match self {
             Change::Transaction => {
                 "transaction control on a shared connection would pull other callers' \
-                 statements into the transaction; use Client::transaction()"
+                 statements into the transaction; use Client::transaction() or Client::begin()"
             }
             Change::Setting => {
                 "SET/RESET on a shared connection would change the session of every caller \

@@ -35,12 +35,20 @@ impl Column {
 }
 
 /// A statement the client has described: its SQL, parameter types and result columns.
-/// Cheap to clone; shared by every connection of the client (each prepares it on first use).
+/// Cheap to clone; shared by every connection of the client (each prepares it on first use),
+/// and usable on any thread: a statement prepared on one worker runs on another, or off the
+/// loop, as it is (it carries its own description; see [`ToStatement`](crate::ToStatement)).
 #[derive(Debug, Clone)]
 pub struct Statement {
     pub(crate) sql: Arc<str>,
     pub(crate) params: Arc<[Oid]>,
     pub(crate) columns: Arc<[Column]>,
+    /// What a connection's statement cache knows it by: the same `Arc` as `sql` for a
+    /// statement whose parameter types the server inferred, the SQL plus the declared types
+    /// for one from `prepare_typed` (the same SQL parsed with other types is another
+    /// server-side statement). SQL text holds no NUL byte (the server refuses it), so the
+    /// two kinds of key never collide.
+    pub(crate) key: Arc<str>,
 }
 
 impl Statement {
@@ -57,11 +65,39 @@ impl Statement {
                     .collect()
             })
             .unwrap_or_default();
+        let sql: Arc<str> = sql.into();
         Statement {
-            sql: sql.into(),
+            key: sql.clone(),
+            sql,
             params: params.into(),
             columns: columns.into(),
         }
+    }
+
+    /// A statement described with parameter types declared by the caller (`declared`, as
+    /// given to `prepare_typed`): keyed apart from the same SQL with inferred types.
+    pub(crate) fn typed(
+        sql: &str,
+        declared: &[Oid],
+        params: Vec<Oid>,
+        description: Option<RowDescription>,
+    ) -> Self {
+        let mut stmt = Statement::new(sql, params, description);
+        let mut key = String::with_capacity(sql.len() + 8 + declared.len() * 6);
+        key.push_str(sql);
+        key.push_str("\0typed");
+        for oid in declared {
+            key.push(':');
+            key.push_str(&oid.to_string());
+        }
+        stmt.key = key.into();
+        stmt
+    }
+
+    /// True for a statement from `prepare_typed`: it is never put in (nor looked up from) the
+    /// client's per-thread descriptions, which are keyed by SQL alone.
+    pub(crate) fn is_typed(&self) -> bool {
+        !Arc::ptr_eq(&self.key, &self.sql)
     }
 
     /// The SQL text.
@@ -107,6 +143,7 @@ impl Statement {
     pub(crate) fn refreshed(&self, described: &RowDescription) -> Statement {
         Statement {
             sql: self.sql.clone(),
+            key: self.key.clone(),
             params: self.params.clone(),
             columns: described
                 .fields

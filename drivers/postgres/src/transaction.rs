@@ -42,14 +42,16 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use corelane_pg_proto::types::ToSql;
+use corelane_pg_proto::types::{Oid, ToSql};
 use corelane_runtime::pool::Pooled;
 
 use crate::client::{outcome, Client};
 use crate::codec::Response;
 use crate::connection::Connection;
 use crate::row::Row;
-use crate::statement::Statement;
+use crate::simple_query::SimpleQueryMessage;
+use crate::statement::{Params, Statement};
+use crate::to_statement::{self, Target, ToStatement};
 use crate::worker_state::PgManager;
 use crate::Error;
 
@@ -220,25 +222,71 @@ impl Transaction {
         Ok(stmt)
     }
 
-    /// Runs `sql` with `params` in the transaction and returns its rows.
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        let stmt = self.prepare(sql).await?;
-        let encoded = stmt.encode(params)?;
+    /// Like [`prepare`](Self::prepare), with the parameter types declared (see
+    /// [`Client::prepare_typed`]); described on this transaction's connection.
+    pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
         self.check()?;
-        let response = self.conn.execute(&stmt, &encoded).await?;
+        self.conn.describe_typed(sql, Some(types)).await
+    }
+
+    /// The statement `target` names: SQL described through [`prepare`](Self::prepare), a
+    /// prepared statement as it is.
+    async fn statement(&self, target: Target<'_>) -> Result<Statement, Error> {
+        match target {
+            Target::Sql(sql) => self.prepare(sql).await,
+            Target::Prepared(stmt) => {
+                self.check()?;
+                Ok(stmt.clone())
+            }
+        }
+    }
+
+    /// Runs one statement in the transaction: its outcome.
+    async fn run(
+        &self,
+        target: Target<'_>,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<crate::client::Outcome, Error> {
+        let stmt = self.statement(target).await?;
+        let encoded = stmt.encode(params)?;
+        self.run_encoded(&stmt, &encoded).await
+    }
+
+    /// Runs `stmt` with its parameters already encoded (on the caller's thread, by a
+    /// [`TransactionHandle`](crate::TransactionHandle)): its outcome.
+    pub(crate) async fn run_encoded(
+        &self,
+        stmt: &Statement,
+        encoded: &Params,
+    ) -> Result<crate::client::Outcome, Error> {
+        self.check()?;
+        let response = self.conn.execute(stmt, encoded).await?;
         // Not retried here (the failure aborted the transaction), but described afresh next
         // time.
-        self.client.forget_if_stale(sql, &response);
-        Ok(outcome(&self.client, &stmt, response)?.rows)
+        self.client.forget_if_stale(&stmt.sql, &response);
+        outcome(&self.client, stmt, response)
+    }
+
+    /// Runs `statement` (SQL text or a prepared [`Statement`], see [`ToStatement`]) with
+    /// `params` in the transaction and returns its rows.
+    pub async fn query<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        Ok(self
+            .run(to_statement::target(statement), params)
+            .await?
+            .rows)
     }
 
     /// Like [`query`](Self::query), for exactly one row.
-    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        let mut rows = self.query(sql, params).await?;
+    pub async fn query_one<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let mut rows = self.query(statement, params).await?;
         match rows.len() {
             1 => rows.pop().ok_or_else(|| Error::row_count(0)),
             n => Err(Error::row_count(n)),
@@ -246,30 +294,27 @@ impl Transaction {
     }
 
     /// Like [`query`](Self::query), for zero or one row.
-    pub async fn query_opt(
+    pub async fn query_opt<T: ToStatement + ?Sized>(
         &self,
-        sql: &str,
+        statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(sql, params).await?;
+        let mut rows = self.query(statement, params).await?;
         match rows.len() {
             0 | 1 => Ok(rows.pop()),
             n => Err(Error::row_count(n)),
         }
     }
 
-    /// Runs a statement in the transaction and returns the rows it affected.
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let stmt = self.prepare(sql).await?;
-        let encoded = stmt.encode(params)?;
-        self.check()?;
-        let response = self.conn.execute(&stmt, &encoded).await?;
-        // Not retried here (the failure aborted the transaction), but described afresh next
-        // time.
-        self.client.forget_if_stale(sql, &response);
-        Ok(outcome(&self.client, &stmt, response)?
-            .affected
-            .unwrap_or(0))
+    /// Runs a statement (SQL text or a prepared [`Statement`]) in the transaction and returns
+    /// the rows it affected.
+    pub async fn execute<T: ToStatement + ?Sized>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let outcome = self.run(to_statement::target(statement), params).await?;
+        Ok(outcome.affected.unwrap_or(0))
     }
 
     /// Runs one or more statements with the simple protocol (no parameters) in the
@@ -281,6 +326,19 @@ impl Transaction {
             Response::Failed(e) => Err(Error::db(e)),
             _ => Ok(()),
         }
+    }
+
+    /// Like [`Client::simple_query`], in the transaction (no session check: the
+    /// connection is the transaction's own and is reset after it).
+    pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        self.check()?;
+        crate::simple_query::messages(self.conn.simple_parts(sql).await?)
+    }
+
+    /// Queues `sql` (simple protocol) on the transaction's connection without waiting for its
+    /// reply (see `Connection::send_and_forget`): it runs before anything sent later.
+    pub(crate) fn send_and_forget(&self, sql: &str) {
+        self.conn.send_and_forget(sql);
     }
 
     /// Runs `f` inside a savepoint (a nested transaction): `SAVEPOINT`, then `f`'s future with
@@ -399,12 +457,100 @@ where
     F: FnOnce(Transaction) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
+    let open = begin(client, permit, options, cancelled).await?;
+    let result = f(open.handle()).await;
+    open.finish(result).await
+}
+
+/// A transaction begun on this worker and not ended yet: dropped, it is rolled back (see
+/// [`TransactionGuard`]).
+pub(crate) struct Open {
+    tx: Transaction,
+    guard: TransactionGuard,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        // No handle works once the transaction is ended or abandoned.
+        self.tx.scope.active.set(0);
+    }
+}
+
+impl Open {
+    /// A handle on the transaction (level 0), for its statements.
+    pub(crate) fn handle(&self) -> Transaction {
+        Transaction {
+            client: self.tx.client.clone(),
+            conn: self.tx.conn.clone(),
+            scope: self.tx.scope.clone(),
+            level: self.tx.level,
+            depth: self.tx.depth,
+        }
+    }
+
+    /// Ends the transaction: `COMMIT` when `result` is `Ok` (its value is returned when the
+    /// commit succeeds), `ROLLBACK` when it is `Err` (returned as it is); either with
+    /// `DISCARD ALL`.
+    pub(crate) async fn finish<T>(mut self, result: Result<T, Error>) -> Result<T, Error> {
+        let scope = self.tx.scope.clone();
+        let conn = self.tx.conn.clone();
+        let guard = &mut self.guard;
+        // No handle works from here on, whatever the closure kept.
+        scope.active.set(0);
+        let result = match result {
+            Ok(_) if scope.cancelled.load(Ordering::Relaxed) => Err(cancelled_error()),
+            other => other,
+        };
+        match result {
+            Ok(value) => {
+                let reply = conn.end_session(Some("COMMIT")).await;
+                guard.open = false;
+                match reply? {
+                    Some(Response::Rows {
+                        complete: Some(c), ..
+                    }) if &*c.tag == "COMMIT" => Ok(value),
+                    // The server answers COMMIT of a failed transaction with a ROLLBACK tag.
+                    Some(Response::Rows { .. }) => Err(Error::commit_failed(None)),
+                    Some(Response::Failed(e)) => Err(Error::commit_failed(Some(e))),
+                    _ => Err(Error::protocol("unexpected reply to COMMIT")),
+                }
+            }
+            Err(e) => {
+                if conn.end_session(Some("ROLLBACK")).await.is_ok() {
+                    guard.open = false;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Rolls the transaction back (with `DISCARD ALL`); the error says why it could not be
+    /// sent or answered (the connection is then reset or closed before its next use).
+    pub(crate) async fn rollback(mut self) -> Result<(), Error> {
+        self.tx.scope.active.set(0);
+        let reply = self.tx.conn.end_session(Some("ROLLBACK")).await?;
+        self.guard.open = false;
+        match reply {
+            Some(Response::Failed(e)) => Err(Error::db(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Begins a transaction (`BEGIN` with `options`) on `permit`'s connection, on its worker: the
+/// open transaction, rolled back if dropped before it is finished.
+pub(crate) async fn begin(
+    client: Client,
+    permit: Pooled<PgManager>,
+    options: TransactionOptions,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Open, Error> {
     let conn = (*permit).clone();
     // From here on the session may differ from a fresh one until `end_session` succeeds.
     conn.mark_session_dirty();
     // Armed before BEGIN is sent: if this future is dropped while BEGIN is in flight, the
     // ROLLBACK queued behind it ends the transaction (or warns that there is none).
-    let mut guard = TransactionGuard {
+    let guard = TransactionGuard {
         conn: conn.clone(),
         open: true,
         _permit: permit,
@@ -419,39 +565,12 @@ where
     });
     let tx = Transaction {
         client,
-        conn: conn.clone(),
-        scope: scope.clone(),
+        conn,
+        scope,
         level: 1,
         depth: 0,
     };
-    let result = f(tx).await;
-    // No handle works from here on, whatever the closure kept.
-    scope.active.set(0);
-    let result = match result {
-        Ok(_) if scope.cancelled.load(Ordering::Relaxed) => Err(cancelled_error()),
-        other => other,
-    };
-    match result {
-        Ok(value) => {
-            let reply = conn.end_session(Some("COMMIT")).await;
-            guard.open = false;
-            match reply? {
-                Some(Response::Rows {
-                    complete: Some(c), ..
-                }) if &*c.tag == "COMMIT" => Ok(value),
-                // The server answers COMMIT of a failed transaction with a ROLLBACK tag.
-                Some(Response::Rows { .. }) => Err(Error::commit_failed(None)),
-                Some(Response::Failed(e)) => Err(Error::commit_failed(Some(e))),
-                _ => Err(Error::protocol("unexpected reply to COMMIT")),
-            }
-        }
-        Err(e) => {
-            if conn.end_session(Some("ROLLBACK")).await.is_ok() {
-                guard.open = false;
-            }
-            Err(e)
-        }
-    }
+    Ok(Open { tx, guard })
 }
 
 #[cfg(test)]
