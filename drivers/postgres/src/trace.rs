@@ -17,7 +17,7 @@ pub(crate) type CallSpan = tracing::Span;
 
 /// The span of one call (the `tracing` feature is off: nothing).
 #[cfg(not(feature = "tracing"))]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct CallSpan;
 
 /// The statement's first keyword, upper-cased (`SELECT`, `INSERT`, `WITH`, …; at most 16
