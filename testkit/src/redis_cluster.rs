@@ -303,11 +303,7 @@ fn ok(reply: Reply) -> Result<()> {
     }
 }
 
-fn endpoints<'a>(
-    nodes: &'a [NodeInfo],
-    slot: u16,
-    to: SocketAddr,
-) -> Result<(&'a NodeInfo, &'a NodeInfo)> {
+fn endpoints(nodes: &[NodeInfo], slot: u16, to: SocketAddr) -> Result<(&NodeInfo, &NodeInfo)> {
     let source = nodes
         .iter()
         .find(|n| n.role == Role::Master && n.serves(slot))
