@@ -51,6 +51,10 @@ pub struct Config {
     pub(crate) max_aggregate_len: usize,
     /// `None`: plain TCP (or a Unix socket).
     pub(crate) tls: Option<TlsSettings>,
+    /// The pools' reconnect backoff (first wait, cap), when not the pool's default: a
+    /// cluster's node clients keep it short, since the cluster client does its own
+    /// retrying and must not wait seconds on a dead node it is about to route away from.
+    pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
 }
 
 /// Receives RESP3 push frames that arrive on command connections (client-side caching
@@ -88,6 +92,7 @@ impl Default for Config {
             on_push: None,
             max_aggregate_len: corelane_redis_proto::Limits::DEFAULT_MAX_AGGREGATE_LEN,
             tls: None,
+            reconnect_backoff: None,
         }
     }
 }

@@ -128,10 +128,11 @@ impl Shared {
         if let Some(client) = clients.get(addr) {
             return Ok(client.clone());
         }
-        let config = self.config.clone().addr(Addr::Tcp {
+        let mut config = self.config.clone().addr(Addr::Tcp {
             host: addr.0.clone(),
             port: addr.1,
         });
+        config.reconnect_backoff = Some((self.options.retry_base, self.options.retry_max));
         let client = Client::with_provider(config, self.workers.clone())?;
         clients.insert(addr.clone(), client.clone());
         Ok(client)
