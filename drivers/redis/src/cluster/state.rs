@@ -193,8 +193,21 @@ impl Shared {
             }
         }
         let mut last = None;
+        // Each node gets a bounded time: a node that accepts but never answers must not hold
+        // the one refresh in flight (and so every later refresh) forever.
+        let limit = self
+            .config
+            .command_timeout
+            .unwrap_or(self.config.connect_timeout);
         for addr in candidates {
-            match self.layout_from(&addr).await {
+            let answer = corelane_runtime::task::timeout(limit, self.layout_from(&addr)).await;
+            let answer = answer.unwrap_or_else(|| {
+                Err(Error::cluster(format!(
+                    "{}:{} did not answer discovery within {limit:?}",
+                    addr.0, addr.1
+                )))
+            });
+            match answer {
                 Ok(layout) if !layout.ranges.is_empty() => return Ok(layout),
                 Ok(_) => {
                     last = Some(Error::cluster(format!(
