@@ -169,7 +169,11 @@
 //! # }
 //! ```
 //!
-//! Not yet: Sentinel.
+//! # Sentinel
+//!
+//! A `redis+sentinel://host:26379,host:26379/mymaster[/db]` URL (or [`Config::sentinel`])
+//! makes each new connection ask the sentinels for the master's address and check it with
+//! `ROLE`; after a failover the broken connections are replaced by ones to the new master.
 
 mod blocking;
 mod call;
@@ -191,6 +195,7 @@ mod report;
 mod request;
 mod scan;
 mod secret;
+mod sentinel;
 mod tls;
 mod trace;
 mod url;

@@ -15,6 +15,7 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     let rest = match scheme {
         "redis" | "valkey" => parse_tcp(rest, &mut config, url)?,
         "redis+unix" | "unix" => parse_unix(rest, &mut config)?,
+        "redis+sentinel" | "rediss+sentinel" => return crate::sentinel::url::parse(url),
         "rediss" | "valkeys" => {
             config.tls = Some(TlsSettings::default());
             parse_tcp(rest, &mut config, url)?
