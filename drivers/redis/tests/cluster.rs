@@ -14,7 +14,7 @@ use corelane_redis::cluster::{key_slot, ClusterClient, ClusterPipeline};
 use corelane_redis::{Cmd, Error, Value};
 use corelane_testkit::resp::Reply;
 use corelane_testkit::{RedisCluster, Role};
-use support::{guard, on_worker};
+use support::{guard, on_worker, FakeServer};
 
 /// Bound of one call in the load tests: a call that takes longer counts as hung.
 const CALL_LIMIT: Duration = Duration::from_secs(20);
@@ -424,5 +424,67 @@ fn a_killed_master_fails_over_under_load() {
         // Reads of the failed-over keys work from the promoted replica.
         let v = rt.block_on(client.get::<Option<i64>>("f0")).unwrap();
         assert!(v.is_some());
+    });
+}
+
+/// A node that redirects forever (to itself) cannot be produced by a real cluster: a
+/// scripted one. It also answers `CLUSTER SHARDS` as Redis 6 would (unknown subcommand), so
+/// the client's fallback to `CLUSTER SLOTS` runs.
+#[test]
+fn a_redirect_loop_ends_with_a_typed_error() {
+    guard("redirect loop", || {
+        let port = Arc::new(std::sync::OnceLock::<u16>::new());
+        let gets = Arc::new(AtomicUsize::new(0));
+        let (me, counted) = (port.clone(), gets.clone());
+        let fake = FakeServer::start(move |mut session| {
+            // Set right after start, before the client (the only peer) exists.
+            let me = loop {
+                if let Some(port) = me.get() {
+                    break *port;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            while let Some(cmd) = session.next_command() {
+                let word = |i: usize| {
+                    String::from_utf8_lossy(cmd.get(i).map_or(&b""[..], |a| a)).to_ascii_uppercase()
+                };
+                let reply = match (word(0).as_str(), word(1).as_str()) {
+                    ("CLUSTER", "SHARDS") => "-ERR unknown subcommand 'SHARDS'\r\n".to_owned(),
+                    ("CLUSTER", "SLOTS") => {
+                        format!("*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:{me}\r\n")
+                    }
+                    ("ASKING", _) => "+OK\r\n".to_owned(),
+                    ("GET", "ASK-ME") => {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        format!("-ASK 9 127.0.0.1:{me}\r\n")
+                    }
+                    ("GET", _) => {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        format!("-MOVED 9 127.0.0.1:{me}\r\n")
+                    }
+                    _ => "-ERR unexpected\r\n".to_owned(),
+                };
+                session.write(reply.as_bytes());
+            }
+        });
+        port.set(fake.addr.port()).unwrap();
+        let client = ClusterClient::builder(corelane_redis::Config::default())
+            .seed("127.0.0.1", fake.addr.port())
+            .max_attempts(5)
+            .retry_backoff(Duration::from_millis(1), Duration::from_millis(5))
+            .build()
+            .unwrap();
+        let e = futures_lite::future::block_on(client.get::<Option<String>>("x")).unwrap_err();
+        assert!(
+            e.is_cluster() && e.to_string().contains("redirected 5 times"),
+            "{e}"
+        );
+        assert_eq!(gets.swap(0, Ordering::Relaxed), 5);
+        let e = futures_lite::future::block_on(client.get::<Option<String>>("ask-me")).unwrap_err();
+        assert!(
+            e.is_cluster() && e.to_string().contains("redirected"),
+            "{e}"
+        );
+        assert_eq!(gets.load(Ordering::Relaxed), 5);
     });
 }
