@@ -299,8 +299,8 @@ impl Error {
         matches!(self.kind, Kind::CrossSlot { .. }) || self.code() == Some("CROSSSLOT")
     }
 
-    /// True when a cluster client refused a command that has no one node to go to (`KEYS`,
-    /// `DBSIZE`, `FLUSHALL`, `CONFIG`, …); the message says why.
+    /// True when a cluster client refused a command that has no one node to go to
+    /// (`FLUSHALL`, `SCAN`, `CONFIG`, …); the message says why.
     pub fn is_unroutable(&self) -> bool {
         matches!(self.kind, Kind::Unroutable { .. })
     }

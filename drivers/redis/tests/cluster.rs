@@ -59,6 +59,13 @@ fn routes_by_slot_with_hash_tags_and_refuses_cross_slot() {
             for i in 0..300 {
                 client.set::<()>(format!("k{i}"), i).await.unwrap();
             }
+            // DBSIZE and KEYS go to every master, their replies merged.
+            assert_eq!(client.query::<i64>(Cmd::new("DBSIZE")).await.unwrap(), 300);
+            let keys: HashSet<String> = client.query(Cmd::new("KEYS").arg("k*")).await.unwrap();
+            assert_eq!(
+                keys,
+                (0..300).map(|i| format!("k{i}")).collect::<HashSet<_>>()
+            );
         });
         let mut masters = HashSet::new();
         for i in (0..300).step_by(7) {
@@ -113,9 +120,19 @@ fn routes_by_slot_with_hash_tags_and_refuses_cross_slot() {
                 "PONG"
             );
             let e = client
-                .query::<Value>(Cmd::new("KEYS").arg("*"))
+                .query::<Value>(Cmd::new("FLUSHALL"))
                 .await
                 .unwrap_err();
+            assert!(e.is_unroutable(), "{e}");
+            let e = client
+                .query::<Value>(Cmd::new("CONFIG").arg("GET").arg("maxmemory"))
+                .await
+                .unwrap_err();
+            assert!(e.is_unroutable(), "{e}");
+            // A fan-out command inside a pipeline is refused (send it alone).
+            let mut pipe = ClusterPipeline::new();
+            pipe.cmd(Cmd::new("DBSIZE"));
+            let e = client.pipeline::<Vec<Value>>(&pipe).await.unwrap_err();
             assert!(e.is_unroutable(), "{e}");
             let e = client.query::<Value>(Cmd::new("MULTI")).await.unwrap_err();
             assert!(e.is_refused(), "{e}");

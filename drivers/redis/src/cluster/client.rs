@@ -44,9 +44,10 @@ use crate::{Config, Error, FromValue};
 /// - **Routing.** A command goes to the master serving its key's slot ([`key_slot`](super::key_slot),
 ///   hash tags included). A command whose keys hash to different slots fails with
 ///   [`Error::is_cross_slot`] before it is sent. `PING`, `ECHO`, `TIME` and other key-less
-///   commands go to any master; commands about the whole keyspace or one server (`KEYS`,
-///   `SCAN`, `DBSIZE`, `FLUSHALL`, `CONFIG`, `INFO`, `CLUSTER …`) fail with
-///   [`Error::is_unroutable`] (not yet: fan-out). Replicas are not read from.
+///   commands go to any master; `DBSIZE` and `KEYS` go to every master (replies added /
+///   concatenated); other commands about the whole keyspace or one server (`SCAN`,
+///   `FLUSHALL`, `CONFIG`, `INFO`, `CLUSTER …`) fail with [`Error::is_unroutable`] (not yet:
+///   fan-out for those). Replicas are not read from.
 /// - **Slot map.** Read with `CLUSTER SHARDS` (falling back to `CLUSTER SLOTS`) from the
 ///   known masters, then the seeds, on first use; again after `MOVED`, after a connection
 ///   error and every [`refresh_interval`](ClusterBuilder::refresh_interval). One refresh

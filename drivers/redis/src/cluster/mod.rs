@@ -5,12 +5,15 @@
 //! - [`key_slot`]: the slot of a key (CRC16, hash tags), as the server computes it.
 //!
 //! Inside: `route` finds a command's keys and slot, `discover` reads the layout, `map` holds
-//! it, `state` shares and refreshes it, `run` follows redirects for one command, `pipeline`
-//! splits and reassembles pipelines, `call` is the future.
+//! it, `state` shares and refreshes it, `run` follows redirects for one command, `fanout`
+//! sends `DBSIZE`/`KEYS` to every master, `pipeline` splits and reassembles pipelines (`join`
+//! awaits node calls together), `call` is the future.
 
 mod call;
 mod client;
 mod discover;
+mod fanout;
+mod join;
 mod map;
 mod pipeline;
 mod redirect;

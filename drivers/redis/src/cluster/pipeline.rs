@@ -2,13 +2,11 @@
 //! (all nodes at once), the replies put back in the caller's order; a command redirected
 //! inside a pipeline is retried alone.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use corelane_redis_proto::{Cmd, Value};
 
+use super::join::JoinAll;
 use super::map::Node;
 use super::redirect::{next, Next};
 use super::route::{target, Target};
@@ -74,7 +72,16 @@ impl ClusterPipeline {
         if let Some(e) = &self.refused {
             return Err(e.clone());
         }
-        self.commands.iter().map(target).collect()
+        self.commands
+            .iter()
+            .map(|cmd| match target(cmd)? {
+                Target::All(_) => Err(Error::unroutable(
+                    cmd.iter_args().next().unwrap_or_default(),
+                    "it goes to every master; send it alone, not in a pipeline",
+                )),
+                t => Ok(t),
+            })
+            .collect()
     }
 }
 
@@ -95,6 +102,8 @@ pub(crate) async fn run_pipeline(
         let node = match t {
             Target::Slot(slot) => map.node(*slot),
             Target::Any => map.any(i),
+            // Refused by `targets`.
+            Target::All(_) => None,
         };
         // A command with no node yet is retried alone below, once a refresh knows its node.
         if let Some(node) = node {
@@ -154,55 +163,4 @@ pub(crate) async fn run_pipeline(
             .map(|r| r.unwrap_or(Value::NULL))
             .collect(),
     ))
-}
-
-/// Polls every call until all are done (the node pipelines run at once).
-struct JoinAll<T> {
-    calls: Vec<Option<Pin<Box<Call<T>>>>>,
-    done: Vec<Option<Result<T, Error>>>,
-}
-
-impl<T> JoinAll<T> {
-    fn new(calls: Vec<Call<T>>) -> Self {
-        let done = calls.iter().map(|_| None).collect();
-        JoinAll {
-            calls: calls.into_iter().map(|c| Some(Box::pin(c))).collect(),
-            done,
-        }
-    }
-}
-
-// Nothing in it is pinned in place: the calls are boxed.
-impl<T> Unpin for JoinAll<T> {}
-
-impl<T: crate::FromValue> Future for JoinAll<T> {
-    type Output = Vec<Result<T, Error>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let mut pending = false;
-        for (call, done) in this.calls.iter_mut().zip(this.done.iter_mut()) {
-            if let Some(fut) = call {
-                match fut.as_mut().poll(cx) {
-                    Poll::Ready(result) => {
-                        *done = Some(result);
-                        *call = None;
-                    }
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            return Poll::Pending;
-        }
-        Poll::Ready(
-            this.done
-                .iter_mut()
-                .map(|d| {
-                    d.take()
-                        .unwrap_or_else(|| Err(Error::runtime("pipeline part lost its reply")))
-                })
-                .collect(),
-        )
-    }
 }

@@ -17,7 +17,21 @@ pub(crate) enum Target {
     Any,
     /// The master serving this slot.
     Slot(u16),
+    /// Every master, the replies merged (`DBSIZE`, `KEYS`): see fanout.rs.
+    All(Merge),
 }
+
+/// How the replies of a command sent to every master become one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Merge {
+    /// Integers added (`DBSIZE`).
+    Sum,
+    /// Arrays concatenated (`KEYS`).
+    Concat,
+}
+
+/// Key-less commands answered by every master, and how their replies merge.
+const FAN_OUT: &[(&str, Merge)] = &[("DBSIZE", Merge::Sum), ("KEYS", Merge::Concat)];
 
 /// Where the keys of a command sit in its arguments (0 is the command name).
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +119,7 @@ const ANY_NODE: &[&str] = &[
 ];
 
 /// Commands about the whole keyspace or the server, which one node cannot answer for the
-/// cluster (not yet: fan-out to every master). Sent as a raw command they are refused with
+/// cluster (not yet: fan-out for these; `DBSIZE` and `KEYS` are fanned out). Sent as a raw command they are refused with
 /// [`Error::is_unroutable`](crate::Error::is_unroutable).
 const CLUSTER_WIDE: &[&str] = &[
     "KEYS",
@@ -151,6 +165,9 @@ pub(crate) fn target(cmd: &Cmd) -> Result<Target, Error> {
     let is = |want: &str| name.eq_ignore_ascii_case(want.as_bytes());
     if ANY_NODE.iter().any(|c| is(c)) {
         return Ok(Target::Any);
+    }
+    if let Some((_, merge)) = FAN_OUT.iter().find(|(c, _)| is(c)) {
+        return Ok(Target::All(*merge));
     }
     if CLUSTER_WIDE.iter().any(|c| is(c)) {
         return Err(Error::unroutable(
@@ -284,12 +301,15 @@ mod tests {
     fn keyless_commands() {
         assert_eq!(target(&cmd(&["PING"])).unwrap(), Target::Any);
         assert_eq!(target(&cmd(&["echo", "x"])).unwrap(), Target::Any);
-        for wide in [
-            &["KEYS", "*"][..],
-            &["DBSIZE"],
-            &["FLUSHALL"],
-            &["SCAN", "0"],
-        ] {
+        assert_eq!(
+            target(&cmd(&["DBSIZE"])).unwrap(),
+            Target::All(super::Merge::Sum)
+        );
+        assert_eq!(
+            target(&cmd(&["keys", "*"])).unwrap(),
+            Target::All(super::Merge::Concat)
+        );
+        for wide in [&["FLUSHALL"][..], &["SCAN", "0"], &["CONFIG", "GET", "x"]] {
             let e = target(&cmd(wide)).unwrap_err();
             assert!(e.is_unroutable(), "{e}");
         }

@@ -27,6 +27,9 @@ use crate::{Client, Error, FromValue, Pipeline};
 /// At most `max_attempts` sends; past that, the last error (or a cluster error for a
 /// redirect loop).
 pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Result<Value, Error> {
+    if let Target::All(merge) = target {
+        return super::fanout::fan_out(shared, cmd, merge).await;
+    }
     let options = shared.options.clone();
     let mut ask: Option<NodeAddr> = None;
     let mut direct: Option<Node> = None;
@@ -116,6 +119,7 @@ fn pick(shared: &Shared, map: &SlotMap, target: Target) -> Option<Node> {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             map.any(n).cloned()
         }
+        Target::All(_) => None,
     }
 }
 
