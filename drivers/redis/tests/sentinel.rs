@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use corelane_redis::{Client, Cmd, Config, Error, Value};
 use corelane_testkit::resp::{command, Reply};
-use corelane_testkit::{SentinelTrio, SENTINEL_MASTER};
-use support::{guard, on_worker};
+use corelane_testkit::{RedisServer, SentinelTrio, SENTINEL_MASTER};
+use support::{bulk, guard, on_worker, FakeServer};
 
 const CALL_LIMIT: Duration = Duration::from_secs(20);
 
@@ -131,5 +131,42 @@ fn finds_the_master_and_follows_a_failover() {
         rt.block_on(client.set::<()>("s-after", "v2")).unwrap();
         let direct = command(new_master, &["GET", "s-after"]).unwrap();
         assert_eq!(direct, Reply::Bulk(Some(b"v2".to_vec())));
+    });
+}
+
+/// A sentinel that still names the old master after a failover (now a replica) is what the
+/// `ROLE` check is for; a real sentinel does so only for a moment, so a scripted one names a
+/// real replica here.
+#[test]
+fn a_server_named_by_a_sentinel_must_say_it_is_master() {
+    guard("role check", || {
+        let master = RedisServer::start().unwrap();
+        let replica = RedisServer::builder()
+            .config("replicaof", &["127.0.0.1", &master.port().to_string()])
+            .start()
+            .unwrap();
+        let (name_host, name_port) = (replica.addr().ip().to_string(), replica.port());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = asked.clone();
+        let sentinel = FakeServer::start(move |mut session| {
+            while let Some(cmd) = session.next_command() {
+                assert!(cmd[0].eq_ignore_ascii_case(b"SENTINEL"), "{cmd:?}");
+                assert_eq!(cmd[2], b"mymaster");
+                counted.fetch_add(1, Ordering::Relaxed);
+                let mut reply = b"*2\r\n".to_vec();
+                reply.extend(bulk(name_host.as_bytes()));
+                reply.extend(bulk(name_port.to_string().as_bytes()));
+                session.write(&reply);
+            }
+        });
+        let client = Client::new(Config::default().sentinel(
+            "mymaster",
+            [(sentinel.addr.ip().to_string(), sentinel.addr.port())],
+        ))
+        .unwrap();
+        let e =
+            futures_lite::future::block_on(client.query::<Value>(Cmd::new("PING"))).unwrap_err();
+        assert!(e.is_connect() && e.to_string().contains("ROLE"), "{e}");
+        assert!(asked.load(Ordering::Relaxed) >= 1);
     });
 }
