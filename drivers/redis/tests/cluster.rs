@@ -505,3 +505,73 @@ fn a_redirect_loop_ends_with_a_typed_error() {
         assert_eq!(gets.load(Ordering::Relaxed), 5);
     });
 }
+
+/// Calls and pipelines dropped after 0–4 polls (mid-redirect, mid-read) leave every node
+/// connection in step: later calls get their own replies.
+#[test]
+fn dropped_calls_leave_node_connections_in_step() {
+    guard("cancellation", || {
+        let mut cluster = RedisCluster::start().unwrap();
+        let client = ClusterClient::open(&cluster.url()).unwrap();
+        futures_lite::future::block_on(async {
+            for i in 0..100 {
+                client
+                    .set::<()>(format!("c{i}"), format!("v{i}"))
+                    .await
+                    .unwrap();
+            }
+        });
+        // One slot moves behind the client's back, so some dropped calls are mid-redirect.
+        let slot = key_slot(b"c3");
+        let owner = cluster.master_of(slot).unwrap().addr;
+        let other = cluster
+            .nodes()
+            .unwrap()
+            .into_iter()
+            .find(|n| n.role == Role::Master && n.addr != owner)
+            .unwrap()
+            .addr;
+        cluster.move_slot(slot, other).unwrap();
+        let c = client.clone();
+        let completed = on_worker(0, move || async move {
+            let mut completed = 0;
+            for n in 0..400usize {
+                let i = n % 100;
+                let polls = n % 5;
+                if n % 3 == 0 {
+                    let mut pipe = ClusterPipeline::new();
+                    pipe.get(format!("c{i}")).get(format!("c{}", (i + 1) % 100));
+                    let mut fut = Box::pin(c.pipeline::<(String, String)>(&pipe));
+                    for _ in 0..polls {
+                        if let Some(out) = futures_lite::future::poll_once(&mut fut).await {
+                            let (a, b) = out.unwrap();
+                            assert_eq!((a, b), (format!("v{i}"), format!("v{}", (i + 1) % 100)));
+                            completed += 1;
+                            break;
+                        }
+                        corelane_runtime::task::yield_now().await;
+                    }
+                } else {
+                    let mut fut = Box::pin(c.get::<String>(format!("c{i}")));
+                    for _ in 0..polls {
+                        if let Some(out) = futures_lite::future::poll_once(&mut fut).await {
+                            assert_eq!(out.unwrap(), format!("v{i}"));
+                            completed += 1;
+                            break;
+                        }
+                        corelane_runtime::task::yield_now().await;
+                    }
+                }
+            }
+            // Every key reads back its own value afterwards.
+            for i in 0..100 {
+                assert_eq!(
+                    c.get::<String>(format!("c{i}")).await.unwrap(),
+                    format!("v{i}")
+                );
+            }
+            completed
+        });
+        eprintln!("{completed} of 400 calls completed before their drop");
+    });
+}
