@@ -158,8 +158,8 @@ const CLUSTER_WIDE: &[&str] = &[
 /// [`Error::is_cross_slot`]: crate::Error::is_cross_slot
 /// [`Error::is_unroutable`]: crate::Error::is_unroutable
 pub(crate) fn target(cmd: &Cmd) -> Result<Target, Error> {
-    let args: Vec<&[u8]> = cmd.iter_args().collect();
-    let Some(name) = args.first() else {
+    let mut iter = cmd.iter_args();
+    let Some(name) = iter.next() else {
         return Ok(Target::Any);
     };
     let is = |want: &str| name.eq_ignore_ascii_case(want.as_bytes());
@@ -176,10 +176,14 @@ pub(crate) fn target(cmd: &Cmd) -> Result<Target, Error> {
              key; send it to each node with a Client of that node (not yet: fan-out)",
         ));
     }
-    let spec = KEYS
-        .iter()
-        .find(|(c, _)| is(c))
-        .map_or(Keys::At(1), |(_, k)| *k);
+    let Some(spec) = KEYS.iter().find(|(c, _)| is(c)).map(|(_, k)| *k) else {
+        // Most commands: the key is the first argument. No list of arguments is made (the
+        // per-call path stays free of allocation here).
+        return Ok(iter
+            .next()
+            .map_or(Target::Any, |key| Target::Slot(key_slot(key))));
+    };
+    let args: Vec<&[u8]> = cmd.iter_args().collect();
     let mut slot = None;
     for key in keys(&args, spec) {
         let s = key_slot(key);
