@@ -575,3 +575,44 @@ fn dropped_calls_leave_node_connections_in_step() {
         eprintln!("{completed} of 400 calls completed before their drop");
     });
 }
+
+/// 64 calls of every kind on a fresh client at once: one discovery runs, the others wait
+/// for its map instead of failing.
+#[test]
+fn concurrent_first_calls_share_one_discovery() {
+    guard("first use", || {
+        let cluster = RedisCluster::start().unwrap();
+        let client = ClusterClient::open(&cluster.url()).unwrap();
+        let rt = runtime();
+        let results: Vec<Result<(), Error>> = rt.block_on(async {
+            let tasks: Vec<_> = (0..64)
+                .map(|i| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        match i % 4 {
+                            0 => client.set::<()>(format!("fresh{i}"), i).await,
+                            1 => client.query::<i64>(Cmd::new("DBSIZE")).await.map(|_| ()),
+                            2 => {
+                                let mut pipe = ClusterPipeline::new();
+                                pipe.set(format!("a{i}"), 1).incr(format!("b{i}"));
+                                client.pipeline::<((), i64)>(&pipe).await.map(|_| ())
+                            }
+                            _ => client
+                                .get::<Option<String>>(format!("g{i}"))
+                                .await
+                                .map(|_| ()),
+                        }
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        });
+        for (i, r) in results.iter().enumerate() {
+            assert!(r.is_ok(), "call {i}: {r:?}");
+        }
+    });
+}

@@ -15,10 +15,24 @@ use crate::{Call, Error};
 /// that cannot be reached, a server error) fails the call. During a resharding a key being
 /// migrated may be counted twice or not at all, as `redis-cli --cluster` would count it.
 pub(crate) async fn fan_out(shared: &Arc<Shared>, cmd: &Cmd, merge: Merge) -> Result<Value, Error> {
+    // On first use the map may still be empty while another call's discovery runs.
     let mut map = shared.map();
-    if map.served() == 0 {
+    for attempt in 0..shared.options.max_attempts {
+        if map.served() > 0 {
+            break;
+        }
         shared.refresh().await?;
         map = shared.map();
+        if map.served() == 0 {
+            let options = &shared.options;
+            corelane_runtime::task::sleep(super::redirect::backoff(
+                attempt,
+                options.retry_base,
+                options.retry_max,
+            ))
+            .await;
+            map = shared.map();
+        }
     }
     let calls: Vec<Call<Value>> = map
         .nodes()

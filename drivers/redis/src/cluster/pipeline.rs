@@ -91,6 +91,8 @@ pub(crate) async fn run_pipeline(
     commands: &[Cmd],
     targets: &[Target],
 ) -> Result<Value, Error> {
+    // An empty map (first use, another call's discovery still running) leaves every command
+    // unrouted: each is then sent alone below, through the path that waits for the map.
     let mut map = shared.map();
     if map.served() == 0 {
         shared.refresh().await?;
