@@ -7,6 +7,9 @@
 //!   `test` database and a chosen [`PgAuth`] method for TCP connections.
 //! - [`PgReplicaPair`]: a PostgreSQL primary and a streaming hot standby of it, with the
 //!   standby's promotion and the primary's stop for failover tests.
+//! - [`RedisCluster`]: three masters with a replica each (`redis-cli --cluster create`), with
+//!   node kills and slot moves (`CLUSTER SETSLOT`, `MIGRATE`) for resharding tests.
+//! - [`SentinelTrio`]: a master, a replica and three sentinels (quorum 2) for failover tests.
 //! - [`MemcachedServer`]: a `memcached` child process on a free loopback port (TCP only).
 //! - [`FaultProxy`]: a TCP proxy whose [`Mode`] (delay, stall, cut, corrupt, fragment) can be
 //!   switched while a client is connected.
@@ -54,6 +57,9 @@ mod postgres;
 mod process;
 mod proxy;
 mod redis;
+mod redis_cluster;
+mod redis_sentinel;
+pub mod resp;
 mod scripted;
 mod tempdir;
 mod tls;
@@ -69,6 +75,8 @@ pub use port::free_port;
 pub use postgres::{database_url, PgAuth, PgBuilder, PgHbaTls, PgServer, PgTarget, PgUser};
 pub use proxy::{Direction, FaultProxy, Mode};
 pub use redis::{redis_url, RedisBuilder, RedisServer, RedisTarget, TlsAuthClients};
+pub use redis_cluster::{NodeInfo, RedisCluster, Role};
+pub use redis_sentinel::{SentinelTrio, SENTINEL_MASTER};
 pub use scripted::{rss_kib, wait_for_close, ScriptedServer};
 pub use tempdir::TempDir;
 pub use tls::{CertFiles, TestCerts};

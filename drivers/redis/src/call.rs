@@ -109,7 +109,7 @@ impl Reply {
         }
     }
 
-    fn check(self, value: Value) -> Result<Value, Error> {
+    pub(crate) fn check(self, value: Value) -> Result<Value, Error> {
         match (self, value) {
             (Reply::Any, value) => Ok(value),
             (

@@ -64,6 +64,11 @@ impl Client {
         Client::with_workers(config, workers)
     }
 
+    /// A client on `workers` (a cluster client makes one per node on its own workers).
+    pub(crate) fn with_provider(config: Config, workers: Provider) -> Result<Client, Error> {
+        Client::with_workers(config, workers)
+    }
+
     fn with_workers(mut config: Config, workers: Provider) -> Result<Client, Error> {
         // The TLS configuration (CA files read, client key parsed) is built here, once: every
         // connection of every worker shares it.

@@ -1,10 +1,11 @@
-//! The typed commands, defined once for both [`Client`] (returning a [`Call`]) and
-//! [`Pipeline`] (chaining).
+//! The typed commands, defined once for [`Client`] (returning a [`Call`]), [`Pipeline`]
+//! (chaining), and their cluster twins [`ClusterClient`] and [`ClusterPipeline`].
 
 use corelane_redis_proto::{Cmd, ToArg};
 
 use crate::call::{Call, Reply};
 use crate::client::Client;
+use crate::cluster::{ClusterCall, ClusterClient, ClusterPipeline};
 use crate::pipeline::Pipeline;
 use crate::FromValue;
 
@@ -118,6 +119,24 @@ macro_rules! commands {
         }
 
         impl Pipeline {
+            $(
+                $(#[$doc])*
+                pub fn $name(&mut self, $($arg: $ty),*) -> &mut Self {
+                    self.add($body)
+                }
+            )*
+        }
+
+        impl ClusterClient {
+            $(
+                $(#[$doc])*
+                pub fn $name<T: FromValue>(&self, $($arg: $ty),*) -> ClusterCall<T> {
+                    self.typed($body, reply_kind!($($reply)?))
+                }
+            )*
+        }
+
+        impl ClusterPipeline {
             $(
                 $(#[$doc])*
                 pub fn $name(&mut self, $($arg: $ty),*) -> &mut Self {

@@ -51,6 +51,12 @@ pub struct Config {
     pub(crate) max_aggregate_len: usize,
     /// `None`: plain TCP (or a Unix socket).
     pub(crate) tls: Option<TlsSettings>,
+    /// The pools' reconnect backoff (first wait, cap), when not the pool's default: a
+    /// cluster's node clients keep it short, since the cluster client does its own
+    /// retrying and must not wait seconds on a dead node it is about to route away from.
+    pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
+    /// Ask these sentinels for the master's address at each connect (`addr` is unused).
+    pub(crate) sentinel: Option<crate::sentinel::SentinelSettings>,
 }
 
 /// Receives RESP3 push frames that arrive on command connections (client-side caching
@@ -88,6 +94,8 @@ impl Default for Config {
             on_push: None,
             max_aggregate_len: corelane_redis_proto::Limits::DEFAULT_MAX_AGGREGATE_LEN,
             tls: None,
+            reconnect_backoff: None,
+            sentinel: None,
         }
     }
 }
@@ -239,6 +247,37 @@ impl Config {
     /// Server address.
     pub fn addr(mut self, addr: Addr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// Finds the server through Redis Sentinel: each new connection asks `sentinels` (host,
+    /// port; the first that answers) for the address of the master named `master`, connects
+    /// there and checks with `ROLE` that it is the master. The address set with
+    /// [`addr`](Self::addr) / [`host`](Self::host) is then unused. The URL form is
+    /// `redis+sentinel://host:26379,host:26379/mymaster[/db]`.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), corelane_redis::Error> {
+    /// use corelane_redis::{Client, Config};
+    ///
+    /// let config = Config::default().sentinel("mymaster", [("10.0.0.1", 26379), ("10.0.0.2", 26379)]);
+    /// let client = Client::new(config)?; // same as Client::open("redis+sentinel://10.0.0.1,10.0.0.2/mymaster")
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn sentinel<H: Into<String>>(
+        mut self,
+        master: impl Into<String>,
+        sentinels: impl IntoIterator<Item = (H, u16)>,
+    ) -> Self {
+        self.sentinel = Some(crate::sentinel::SentinelSettings {
+            master: master.into(),
+            sentinels: sentinels.into_iter().map(|(h, p)| (h.into(), p)).collect(),
+        });
+        // A failover leaves the pools failing to reach the old master for a few seconds:
+        // the usual 5 s backoff cap would keep them waiting well after the new one is up.
+        self.reconnect_backoff = Some((Duration::from_millis(50), Duration::from_secs(1)));
         self
     }
 

@@ -48,6 +48,9 @@ impl Connection {
         conn.handshake(config)
             .await
             .map_err(|e| tls_refusal(config, e))?;
+        if let Some(settings) = &config.sentinel {
+            crate::sentinel::resolve::check_master(&conn, settings).await?;
+        }
         Ok(conn)
     }
 
@@ -144,7 +147,17 @@ pub(crate) fn describe(addr: &Addr) -> String {
 /// with the host from the address as the name to verify and send in SNI. The caller bounds
 /// the whole (connect and handshake) by the connect timeout.
 pub(crate) async fn connect_stream(config: &Config) -> Result<Stream, Error> {
-    let addr = &config.addr;
+    match &config.sentinel {
+        None => connect_to(config, &config.addr).await,
+        Some(settings) => {
+            let addr = crate::sentinel::resolve::master_addr(config, settings).await?;
+            connect_to(config, &addr).await
+        }
+    }
+}
+
+/// [`connect_stream`] to `addr`.
+async fn connect_to(config: &Config, addr: &Addr) -> Result<Stream, Error> {
     let timeout = config.connect_timeout;
     let stream = match addr {
         Addr::Tcp { host, port } => {

@@ -74,6 +74,16 @@ enum Kind {
         command: String,
         advice: &'static str,
     },
+    #[error("the keys of `{command}` hash to different slots ({first} and {second}); use hash tags (`{{user1}}.a`, `{{user1}}.b`) to keep them in one slot")]
+    CrossSlot {
+        command: String,
+        first: u16,
+        second: u16,
+    },
+    #[error("`{command}` cannot be routed in a cluster: {why}")]
+    Unroutable { command: String, why: &'static str },
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 impl Error {
@@ -179,6 +189,30 @@ impl Error {
         .into()
     }
 
+    /// The keys of `command` hash to different slots: not sent.
+    pub(crate) fn cross_slot(command: &[u8], first: u16, second: u16) -> Self {
+        Kind::CrossSlot {
+            command: String::from_utf8_lossy(command).to_ascii_uppercase(),
+            first,
+            second,
+        }
+        .into()
+    }
+
+    /// `command` has no single node to go to in a cluster: not sent.
+    pub(crate) fn unroutable(command: &[u8], why: &'static str) -> Self {
+        Kind::Unroutable {
+            command: String::from_utf8_lossy(command).to_ascii_uppercase(),
+            why,
+        }
+        .into()
+    }
+
+    /// A cluster-level failure: no seed answered, no node serves a slot, too many redirects.
+    pub(crate) fn cluster(message: impl Into<String>) -> Self {
+        Kind::Cluster(message.into()).into()
+    }
+
     pub(crate) fn worker_closed() -> Self {
         Kind::WorkerClosed.into()
     }
@@ -259,6 +293,24 @@ impl Error {
         matches!(self.kind, Kind::Refused { .. })
     }
 
+    /// True when a cluster command was not sent because its keys hash to different slots
+    /// (the server would answer `CROSSSLOT`); hash tags keep related keys in one slot.
+    pub fn is_cross_slot(&self) -> bool {
+        matches!(self.kind, Kind::CrossSlot { .. }) || self.code() == Some("CROSSSLOT")
+    }
+
+    /// True when a cluster client refused a command that has no one node to go to
+    /// (`FLUSHALL`, `SCAN`, `CONFIG`, …); the message says why.
+    pub fn is_unroutable(&self) -> bool {
+        matches!(self.kind, Kind::Unroutable { .. })
+    }
+
+    /// True for a cluster-level failure: no seed node answered discovery, no node serves the
+    /// slot, or a command was redirected more times than the bound allows.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.kind, Kind::Cluster(_))
+    }
+
     /// For a connection the server closed with a TLS alert after the handshake (a refused
     /// client certificate under TLS 1.3): why.
     pub(crate) fn tls_alert(&self) -> Option<&str> {
@@ -299,7 +351,10 @@ impl Error {
             | Kind::Convert { .. }
             | Kind::Runtime(_)
             | Kind::Panicked(_)
-            | Kind::Refused { .. } => Outcome::Other,
+            | Kind::Refused { .. }
+            | Kind::CrossSlot { .. }
+            | Kind::Unroutable { .. }
+            | Kind::Cluster(_) => Outcome::Other,
         }
     }
 }

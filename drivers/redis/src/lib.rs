@@ -149,12 +149,37 @@
 //! read as JSON text; `uuid` adds `ToArg` (36-character hyphenated text) and `FromValue` for
 //! `uuid::Uuid`.
 //!
-//! Not yet: Cluster, Sentinel.
+//! # Cluster
+//!
+//! [`cluster::ClusterClient`] talks to a Redis Cluster: `redis+cluster://host:port,host:port`
+//! (seeds), the same typed commands and raw [`Cmd`]s routed by key slot, `MOVED`/`ASK`
+//! followed, pipelines split by node and put back in order.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), corelane_redis::Error> {
+//! let cluster = corelane_redis::cluster::ClusterClient::open(
+//!     "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+//! )?;
+//! futures_lite::future::block_on(async {
+//!     cluster.set::<()>("{cart:7}.items", 3).await?;
+//!     let n: i64 = cluster.get("{cart:7}.items").await?;
+//!     println!("{n}");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Sentinel
+//!
+//! A `redis+sentinel://host:26379,host:26379/mymaster[/db]` URL (or [`Config::sentinel`])
+//! makes each new connection ask the sentinels for the master's address and check it with
+//! `ROLE`; after a failover the broken connections are replaced by ones to the new master.
 
 mod blocking;
 mod call;
 mod classify;
 mod client;
+pub mod cluster;
 mod codec;
 mod commands;
 mod config;
@@ -170,6 +195,7 @@ mod report;
 mod request;
 mod scan;
 mod secret;
+mod sentinel;
 mod tls;
 mod trace;
 mod url;

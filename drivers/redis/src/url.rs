@@ -15,6 +15,7 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     let rest = match scheme {
         "redis" | "valkey" => parse_tcp(rest, &mut config, url)?,
         "redis+unix" | "unix" => parse_unix(rest, &mut config)?,
+        "redis+sentinel" | "rediss+sentinel" => return crate::sentinel::url::parse(url),
         "rediss" | "valkeys" => {
             config.tls = Some(TlsSettings::default());
             parse_tcp(rest, &mut config, url)?
@@ -88,7 +89,7 @@ fn split_query(s: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn split_host_port(s: &str) -> Option<(&str, u16)> {
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, u16)> {
     if let Some(rest) = s.strip_prefix('[') {
         // [v6]:port
         let (host, after) = rest.split_once(']')?;
@@ -210,7 +211,7 @@ fn percent_decode(s: &str) -> Result<String, Error> {
 }
 
 /// The URL with any password replaced, for error messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];

@@ -103,12 +103,15 @@ impl WorkerClient {
             config: config.clone(),
             counters: counters.clone(),
         };
-        let pool_config = PoolConfig::shared()
+        let mut pool_config = PoolConfig::shared()
             .with_max_size(config.connections_per_worker)
             // Another connection (up to `connections_per_worker`) as soon as every open one has a
             // request in flight: concurrent callers spread over all of them.
             .with_shared_target_load(1)
             .with_connect_timeout(Some(config.connect_timeout));
+        if let Some((first, max)) = config.reconnect_backoff {
+            pool_config = pool_config.with_backoff(first, max);
+        }
         let pool =
             SharedPool::new(manager(), pool_config).map_err(|e| Error::config(e.to_string()))?;
         let exclusive = Pool::new(

@@ -1,0 +1,29 @@
+//! Redis Cluster: a client that routes each command to the master serving its key's slot.
+//!
+//! - [`ClusterClient`] (`redis+cluster://` URL or [`ClusterBuilder`]) and its calls
+//!   ([`ClusterCall`]); [`ClusterPipeline`] for pipelines across nodes.
+//! - [`key_slot`]: the slot of a key (CRC16, hash tags), as the server computes it.
+//!
+//! Inside: `route` finds a command's keys and slot, `discover` reads the layout, `map` holds
+//! it, `state` shares and refreshes it, `run` follows redirects for one command, `fanout`
+//! sends `DBSIZE`/`KEYS` to every master, `pipeline` splits and reassembles pipelines (`join`
+//! awaits node calls together), `call` is the future.
+
+mod call;
+mod client;
+mod discover;
+mod fanout;
+mod join;
+mod map;
+mod pipeline;
+mod redirect;
+mod route;
+mod run;
+mod slot;
+mod state;
+mod url;
+
+pub use call::ClusterCall;
+pub use client::{ClusterBuilder, ClusterClient};
+pub use pipeline::ClusterPipeline;
+pub use slot::{key_slot, SLOTS};

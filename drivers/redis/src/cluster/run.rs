@@ -1,0 +1,152 @@
+//! One command through the cluster: pick its node from the map, follow redirects, retry
+//! what may be retried, within a bound.
+
+use std::sync::Arc;
+
+use corelane_redis_proto::{Cmd, Value};
+
+use super::discover::NodeAddr;
+use super::map::{Node, SlotMap};
+use super::redirect::{backoff, next, Next};
+use super::route::Target;
+use super::state::Shared;
+use crate::call::Reply;
+use crate::{Client, Error, FromValue, Pipeline};
+
+/// Runs `cmd` (routed to `target`) on a worker until it has a reply or a final error.
+///
+/// - `MOVED`: the map learns the slot's node (and a full refresh starts in the
+///   background); the command is sent there.
+/// - `ASK`: `ASKING` and the command go together, on one connection of the node named; the
+///   map is not changed (the slot is only being migrated).
+/// - `TRYAGAIN`, `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, or a node that cannot be reached
+///   (nothing was sent): wait (doubling, bounded), refresh, retry.
+/// - A connection lost with the command on it is not retried (it may have run): the caller
+///   gets [`Error::is_closed`], and a refresh starts.
+///
+/// At most `max_attempts` sends; past that, the last error (or a cluster error for a
+/// redirect loop).
+pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Result<Value, Error> {
+    if let Target::All(merge) = target {
+        return super::fanout::fan_out(shared, cmd, merge).await;
+    }
+    let options = shared.options.clone();
+    let mut ask: Option<NodeAddr> = None;
+    let mut direct: Option<Node> = None;
+    let mut last: Option<Error> = None;
+    let mut redirected = false;
+    for attempt in 0..options.max_attempts {
+        let map = shared.map();
+        if map.served() == 0 {
+            if let Err(e) = shared.refresh().await {
+                last = Some(e);
+                wait(shared, attempt).await;
+                continue;
+            }
+        } else if shared.stale(&map) {
+            shared.refresh_later();
+        }
+        let result = match (ask.take(), direct.take()) {
+            (Some(addr), _) => match shared.client(&addr) {
+                Ok(client) => asking(&client, cmd).await,
+                Err(e) => Err(e),
+            },
+            (None, Some(node)) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
+            (None, None) => {
+                let map = shared.map();
+                match pick(shared, &map, target) {
+                    Some(node) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
+                    None => {
+                        last = Some(Error::cluster(format!("no node serves {target:?} yet")));
+                        shared.refresh_later();
+                        wait(shared, attempt).await;
+                        continue;
+                    }
+                }
+            }
+        };
+        let error = match result {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        match next(&error) {
+            Next::Moved(slot, addr) => {
+                redirected = true;
+                let addr = known_host(shared, addr);
+                direct = Some(shared.moved(slot, &addr)?);
+                shared.refresh_later();
+            }
+            Next::Ask(addr) => {
+                redirected = true;
+                ask = Some(known_host(shared, addr));
+            }
+            Next::Wait | Next::Unreachable => {
+                redirected = false;
+                shared.refresh_later();
+                wait(shared, attempt).await;
+            }
+            Next::Fail => {
+                if error.is_closed() {
+                    shared.refresh_later();
+                }
+                return Err(error);
+            }
+        }
+        last = Some(error);
+    }
+    Err(match last {
+        Some(e) if !redirected => e,
+        Some(e) => Error::cluster(format!(
+            "redirected {} times without an answer (last: {e})",
+            options.max_attempts
+        )),
+        None => Error::cluster("no attempt was made (max_attempts is 0)"),
+    })
+}
+
+async fn wait(shared: &Shared, attempt: usize) {
+    let options = &shared.options;
+    corelane_runtime::task::sleep(backoff(attempt, options.retry_base, options.retry_max)).await;
+}
+
+/// The node for `target` in `map`: its slot's master, or any master (round-robin).
+fn pick(shared: &Shared, map: &SlotMap, target: Target) -> Option<Node> {
+    match target {
+        Target::Slot(slot) => map.node(slot).cloned(),
+        Target::Any => {
+            let n = shared
+                .next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            map.any(n).cloned()
+        }
+        Target::All(_) => None,
+    }
+}
+
+/// A redirect with no host (a node that does not know its address) means the host we use
+/// for the cluster.
+fn known_host(shared: &Shared, (host, port): NodeAddr) -> NodeAddr {
+    if host.is_empty() {
+        let seed = shared
+            .seeds
+            .first()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
+        (seed, port)
+    } else {
+        (host, port)
+    }
+}
+
+/// `ASKING` then `cmd`, in one write on one connection of `client` (the server accepts the
+/// command for an importing slot only right after `ASKING` on the same connection).
+async fn asking(client: &Client, cmd: &Cmd) -> Result<Value, Error> {
+    let mut pipe = Pipeline::new();
+    pipe.add(Cmd::new("ASKING"));
+    pipe.add(cmd.clone());
+    let mut replies: Vec<Value> = client.pipeline(&pipe).await?;
+    let reply = replies
+        .pop()
+        .ok_or_else(|| Error::runtime("ASKING pipeline lost its reply"))?;
+    Value::from_value(reply)
+}

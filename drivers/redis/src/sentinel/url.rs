@@ -1,0 +1,100 @@
+//! `redis+sentinel://` URLs: the sentinels, the master's name, then the usual options.
+
+use crate::config::Config;
+use crate::url::{redact, split_host_port};
+use crate::Error;
+
+/// The port sentinels listen on by default.
+pub(crate) const SENTINEL_PORT: u16 = 26379;
+
+/// Parses `redis+sentinel://[user:pass@]host[:port],host[:port]/master[/db][?options]`
+/// (`rediss+sentinel://`: TLS to the master). The credentials and options are the master's.
+pub(crate) fn parse(url: &str) -> Result<Config, Error> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| Error::config(format!("not a URL (no scheme): {}", redact(url))))?;
+    let single = match scheme {
+        "redis+sentinel" => "redis",
+        "rediss+sentinel" => "rediss",
+        other => {
+            return Err(Error::config(format!(
+                "unsupported sentinel URL scheme {other:?}"
+            )))
+        }
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((user, hosts)) => (Some(user), hosts),
+        None => (None, authority),
+    };
+    let mut sentinels = Vec::new();
+    for host in hosts.split(',').filter(|h| !h.is_empty()) {
+        let with_port = if host.contains(':') && !host.ends_with(']') {
+            host.to_owned()
+        } else {
+            format!("{host}:{SENTINEL_PORT}")
+        };
+        let (name, port) = split_host_port(&with_port)
+            .ok_or_else(|| Error::config(format!("bad sentinel host in {}", redact(url))))?;
+        sentinels.push((name.to_owned(), port));
+    }
+    if sentinels.is_empty() {
+        return Err(Error::config(format!(
+            "no sentinel host in {}",
+            redact(url)
+        )));
+    }
+    // `/master[/db]` then `?options`.
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let master = parts.next().unwrap_or_default();
+    if master.is_empty() {
+        return Err(Error::config(format!(
+            "no master name in {} (redis+sentinel://host:port/mymaster)",
+            redact(url)
+        )));
+    }
+    let db = parts.next().filter(|d| !d.is_empty());
+    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+    let single_url = format!(
+        "{single}://{userinfo}sentinel-master{}{}",
+        db.map(|d| format!("/{d}")).unwrap_or_default(),
+        query.map(|q| format!("?{q}")).unwrap_or_default()
+    );
+    Ok(Config::from_url(&single_url)?.sentinel(master, sentinels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn sentinels_master_and_options() {
+        let config =
+            parse("redis+sentinel://:pw@10.0.0.1,10.0.0.2:26380/mymaster/2?protocol=resp2")
+                .unwrap();
+        let s = config.sentinel.as_ref().unwrap();
+        assert_eq!(s.master, "mymaster");
+        assert_eq!(
+            s.sentinels,
+            [
+                ("10.0.0.1".to_owned(), 26379),
+                ("10.0.0.2".to_owned(), 26380)
+            ]
+        );
+        assert_eq!(config.db, 2);
+        assert_eq!(config.password.as_ref().map(|p| p.expose()), Some("pw"));
+        assert!(!format!("{config:?}").contains("pw\""));
+    }
+
+    #[test]
+    fn refuses_incomplete_urls() {
+        assert!(parse("redis+sentinel://h:1").unwrap_err().is_config());
+        assert!(parse("redis+sentinel:///m").unwrap_err().is_config());
+        assert!(parse("redis+sentinel://h:x/m").unwrap_err().is_config());
+    }
+}

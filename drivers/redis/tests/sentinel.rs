@@ -1,0 +1,172 @@
+//! A client that finds its master through Redis Sentinel: it reaches the master the
+//! sentinels name, and after the master is killed every call either succeeds or fails with a
+//! typed error (none hangs), and calls reach the promoted replica.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corelane_redis::{Client, Cmd, Config, Error, Value};
+use corelane_testkit::resp::{command, Reply};
+use corelane_testkit::{RedisServer, SentinelTrio, SENTINEL_MASTER};
+use support::{bulk, guard, on_worker, FakeServer};
+
+const CALL_LIMIT: Duration = Duration::from_secs(20);
+
+fn typed_failover_error(e: &Error) -> bool {
+    e.is_closed() || e.is_connect() || e.is_timeout() || e.code() == Some("READONLY")
+}
+
+#[test]
+fn finds_the_master_and_follows_a_failover() {
+    guard("sentinel", || {
+        let mut trio = SentinelTrio::start().unwrap();
+        let client = Client::open(&trio.url()).unwrap();
+        let master = trio.master_addr().unwrap();
+        futures_lite::future::block_on(client.set::<()>("s-key", "v1")).unwrap();
+        // It was written at the master the sentinels name.
+        let direct = command(master, &["GET", "s-key"]).unwrap();
+        assert_eq!(direct, Reply::Bulk(Some(b"v1".to_vec())));
+        // From a worker too, and with a builder config.
+        let by_config = Client::new(
+            Config::default().sentinel(
+                SENTINEL_MASTER,
+                trio.sentinel_addrs()
+                    .iter()
+                    .map(|a| (a.ip().to_string(), a.port())),
+            ),
+        )
+        .unwrap();
+        let got: String =
+            on_worker(0, move || async move { by_config.get("s-key").await }).unwrap();
+        assert_eq!(got, "v1");
+        // An unknown master name: a typed connect error naming it.
+        let bad = trio.url().replace("/mymaster", "/nosuch");
+        let e = futures_lite::future::block_on(
+            Client::open(&bad).unwrap().query::<Value>(Cmd::new("PING")),
+        )
+        .unwrap_err();
+        assert!(e.is_connect() && e.to_string().contains("nosuch"), "{e}");
+
+        // Load, then kill the master.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (client, stop, ok) = (client.clone(), stop.clone(), ok.clone());
+                rt.spawn(async move {
+                    let k = format!("s{i}");
+                    let mut errors = Vec::new();
+                    let mut n = 0i64;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let set = tokio::time::timeout(CALL_LIMIT, client.set::<()>(k.clone(), n))
+                            .await
+                            .expect("SET hung");
+                        let got = match set {
+                            Ok(()) => {
+                                tokio::time::timeout(CALL_LIMIT, client.get::<i64>(k.clone()))
+                                    .await
+                                    .expect("GET hung")
+                            }
+                            Err(e) => Err(e),
+                        };
+                        match got {
+                            Ok(v) => {
+                                assert_eq!(v, n, "{k}");
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                errors.push(e);
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(ok.load(Ordering::Relaxed) > 0);
+        trio.kill(master).unwrap();
+        let killed = Instant::now();
+        let new_master = trio.wait_failover(master).unwrap();
+        eprintln!("sentinel failover took {:?}", killed.elapsed());
+        let before = ok.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ok.load(Ordering::Relaxed) < before + 16 * 4 {
+            assert!(
+                Instant::now() < deadline,
+                "calls did not succeed again after the failover"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut errors = Vec::new();
+        rt.block_on(async {
+            for t in tasks {
+                errors.extend(t.await.unwrap());
+            }
+        });
+        for e in &errors {
+            assert!(
+                typed_failover_error(e),
+                "untyped error during failover: {e:?}"
+            );
+        }
+        eprintln!(
+            "{} calls ok, {} typed errors",
+            ok.load(Ordering::Relaxed),
+            errors.len()
+        );
+        // The writes after the failover are at the new master.
+        rt.block_on(client.set::<()>("s-after", "v2")).unwrap();
+        let direct = command(new_master, &["GET", "s-after"]).unwrap();
+        assert_eq!(direct, Reply::Bulk(Some(b"v2".to_vec())));
+    });
+}
+
+/// A sentinel that still names the old master after a failover (now a replica) is what the
+/// `ROLE` check is for; a real sentinel does so only for a moment, so a scripted one names a
+/// real replica here.
+#[test]
+fn a_server_named_by_a_sentinel_must_say_it_is_master() {
+    guard("role check", || {
+        let master = RedisServer::start().unwrap();
+        let replica = RedisServer::builder()
+            .config("replicaof", &["127.0.0.1", &master.port().to_string()])
+            .start()
+            .unwrap();
+        let (name_host, name_port) = (replica.addr().ip().to_string(), replica.port());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counted = asked.clone();
+        let sentinel = FakeServer::start(move |mut session| {
+            while let Some(cmd) = session.next_command() {
+                assert!(cmd[0].eq_ignore_ascii_case(b"SENTINEL"), "{cmd:?}");
+                assert_eq!(cmd[2], b"mymaster");
+                counted.fetch_add(1, Ordering::Relaxed);
+                let mut reply = b"*2\r\n".to_vec();
+                reply.extend(bulk(name_host.as_bytes()));
+                reply.extend(bulk(name_port.to_string().as_bytes()));
+                session.write(&reply);
+            }
+        });
+        let client = Client::new(Config::default().sentinel(
+            "mymaster",
+            [(sentinel.addr.ip().to_string(), sentinel.addr.port())],
+        ))
+        .unwrap();
+        let e =
+            futures_lite::future::block_on(client.query::<Value>(Cmd::new("PING"))).unwrap_err();
+        assert!(e.is_connect() && e.to_string().contains("ROLE"), "{e}");
+        assert!(asked.load(Ordering::Relaxed) >= 1);
+    });
+}

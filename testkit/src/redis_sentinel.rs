@@ -1,0 +1,234 @@
+//! A throwaway Sentinel setup: a master, one replica, and three sentinels watching them.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::port::free_port;
+use crate::process::{find_on_path, kill_and_reap, log_tail, POLL};
+use crate::redis::RedisServer;
+use crate::resp::{command, Reply};
+use crate::tempdir::TempDir;
+
+/// The master name the sentinels monitor.
+pub const SENTINEL_MASTER: &str = "mymaster";
+/// How long startup and a failover may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One `redis-server … --sentinel` process (sentinels rewrite their config file, so each
+/// gets its own in the trio's directory).
+#[derive(Debug)]
+struct SentinelProcess {
+    port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Drop for SentinelProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_and_reap(&mut child);
+        }
+    }
+}
+
+/// A master and a replica (`redis-server`s) and three sentinels with quorum 2,
+/// `down-after-milliseconds 1000`: a killed master is replaced within seconds. Dropping it
+/// kills every process.
+///
+/// ```no_run
+/// # fn main() -> Result<(), corelane_testkit::Error> {
+/// let trio = corelane_testkit::SentinelTrio::start()?;
+/// let url = trio.url(); // redis+sentinel://127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/mymaster
+/// # let _ = url;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SentinelTrio {
+    sentinels: Vec<SentinelProcess>,
+    servers: Vec<RedisServer>,
+    _dir: TempDir,
+}
+
+impl SentinelTrio {
+    /// Starts the master, the replica (waiting until it is in sync) and the sentinels
+    /// (waiting until each sees the replica and the other sentinels).
+    pub fn start() -> Result<Self> {
+        let binary = find_on_path("redis-server").ok_or_else(|| Error::MissingBinary {
+            binary: "redis-server".into(),
+            searched: "PATH".into(),
+            install: "apt-get install redis-server",
+        })?;
+        let dir = TempDir::new("redis-sentinel")?;
+        let master = RedisServer::start()?;
+        let replica = RedisServer::builder()
+            .config("replicaof", &["127.0.0.1", &master.port().to_string()])
+            .start()?;
+        let mut trio = SentinelTrio {
+            sentinels: Vec::new(),
+            servers: vec![master, replica],
+            _dir: dir,
+        };
+        trio.wait_replica_synced()?;
+        let master_port = trio.servers[0].port();
+        for i in 0..3 {
+            let port = free_port()?;
+            let conf = trio._dir.path().join(format!("sentinel-{i}.conf"));
+            let text = format!(
+                "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
+                 sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
+                 sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
+                 sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+                dir = trio._dir.path().display()
+            );
+            std::fs::write(&conf, text)
+                .map_err(|e| Error::io(format!("writing {}", conf.display()), e))?;
+            let log = trio._dir.path().join(format!("sentinel-{i}.log"));
+            let out = File::create(&log)
+                .map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
+            let err = out
+                .try_clone()
+                .map_err(|e| Error::io("duplicating a log handle", e))?;
+            let child = Command::new(&binary)
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .map_err(|e| Error::io("spawning a sentinel", e))?;
+            trio.sentinels.push(SentinelProcess {
+                port,
+                child: Some(child),
+                log,
+            });
+        }
+        trio.wait_sentinels_ready()?;
+        Ok(trio)
+    }
+
+    /// The sentinels' addresses.
+    pub fn sentinel_addrs(&self) -> Vec<SocketAddr> {
+        self.sentinels
+            .iter()
+            .map(|s| SocketAddr::from(([127, 0, 0, 1], s.port)))
+            .collect()
+    }
+
+    /// `redis+sentinel://127.0.0.1:S1,127.0.0.1:S2,127.0.0.1:S3/mymaster`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinel_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        format!("redis+sentinel://{}/{SENTINEL_MASTER}", hosts.join(","))
+    }
+
+    /// The addresses of the two data servers (the first started as master).
+    pub fn server_addrs(&self) -> Vec<SocketAddr> {
+        self.servers.iter().map(RedisServer::addr).collect()
+    }
+
+    /// The master's address as the sentinels report it (the first sentinel that answers).
+    pub fn master_addr(&self) -> Result<SocketAddr> {
+        let mut last = None;
+        for sentinel in self.sentinel_addrs() {
+            let reply = command(
+                sentinel,
+                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER],
+            );
+            match reply {
+                Ok(Reply::Array(parts)) if parts.len() == 2 => {
+                    let text = format!("{}:{}", parts[0].text(), parts[1].text());
+                    return text
+                        .parse()
+                        .map_err(|_| Error::Config(format!("bad master address {text}")));
+                }
+                Ok(other) => last = Some(Error::Config(format!("sentinel said {other:?}"))),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Config("no sentinel".into())))
+    }
+
+    /// Kills the data server at `addr` with SIGKILL.
+    pub fn kill(&mut self, addr: SocketAddr) -> Result<()> {
+        let server = self
+            .servers
+            .iter_mut()
+            .find(|s| s.addr() == addr)
+            .ok_or_else(|| Error::Config(format!("{addr} is not a data server here")))?;
+        server.kill();
+        Ok(())
+    }
+
+    /// Waits until the sentinels report a master other than `old` and it says `role:master`.
+    pub fn wait_failover(&self, old: SocketAddr) -> Result<SocketAddr> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(addr) = self.master_addr() {
+                if addr != old {
+                    let role = command(addr, &["ROLE"])
+                        .map(|r| r.text())
+                        .unwrap_or_default();
+                    if role.starts_with("master") {
+                        return Ok(addr);
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Config(format!(
+                    "no failover within {TIMEOUT:?}; sentinel log tail:\n{}",
+                    self.sentinels
+                        .first()
+                        .map(|s| log_tail(&s.log, 20))
+                        .unwrap_or_default()
+                )));
+            }
+            std::thread::sleep(POLL * 5);
+        }
+    }
+
+    fn wait_replica_synced(&self) -> Result<()> {
+        let deadline = Instant::now() + TIMEOUT;
+        let replica = self.servers[1].addr();
+        loop {
+            let info = command(replica, &["INFO", "replication"]).map(|r| r.text());
+            if info.is_ok_and(|i| i.contains("master_link_status:up")) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Config("the replica never synced".into()));
+            }
+            std::thread::sleep(POLL * 5);
+        }
+    }
+
+    fn wait_sentinels_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let ready = self.sentinel_addrs().into_iter().all(|s| {
+                let master = command(s, &["SENTINEL", "MASTER", SENTINEL_MASTER])
+                    .map(|r| r.text())
+                    .unwrap_or_default();
+                // `num-other-sentinels 2` and `num-slaves 1`, in the flat field list.
+                master.contains("num-slaves 1") && master.contains("num-other-sentinels 2")
+            });
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Config(format!(
+                    "the sentinels did not see each other within {TIMEOUT:?}"
+                )));
+            }
+            std::thread::sleep(POLL * 5);
+        }
+    }
+}
