@@ -20,6 +20,7 @@
 //! standard rows) when they are missing; [`Web::start`] runs it, then serves.
 
 mod fortunes;
+pub mod metrics;
 pub mod peer;
 mod reply;
 mod routes;

@@ -7,7 +7,8 @@
 //! Uses `DATABASE_URL` and `REDIS_URL` when set; otherwise starts a throwaway PostgreSQL and
 //! redis-server (corelane-testkit; `postgres`/`initdb` and `redis-server` must be installed)
 //! and stops them on exit. Listens on `WEB_ADDR` (default `127.0.0.1:8080`). Stops on Ctrl-C
-//! or SIGTERM, draining requests in flight.
+//! or SIGTERM, draining requests in flight. `/metrics` serves the drivers' counters in
+//! Prometheus format (`WEB_METRICS=off` leaves the recorder out, for benchmarks).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -36,6 +37,9 @@ fn main() -> ExitCode {
 }
 
 fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::var("WEB_METRICS").map_or(true, |v| v != "off") {
+        corelane_web::metrics::install()?;
+    }
     let database = corelane_testkit::database_url()?;
     let redis = corelane_testkit::redis_url()?;
     let addr = std::env::var("WEB_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
@@ -56,6 +60,7 @@ fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
         "/updates?q=20",
         "/fortunes",
         "/cached-queries?q=20",
+        "/metrics",
     ] {
         println!("  {base}{path}");
     }

@@ -10,6 +10,9 @@ pub(crate) type Reply = Response<Full<Bytes>>;
 
 pub(crate) use crate::rules::{HTML, JSON, TEXT};
 
+/// Prometheus' text exposition format.
+pub(crate) const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 pub(crate) fn reply(
     status: StatusCode,
     content_type: &'static str,

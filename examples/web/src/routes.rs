@@ -43,6 +43,7 @@ pub(crate) async fn handle(req: Request<Incoming>, app: Rc<App>) -> Result<Reply
             Ok(html) => reply::ok(reply::HTML, html),
             Err(e) => reply::error(&e),
         },
+        "/metrics" => crate::metrics::page(),
         _ => reply::not_found(),
     };
     Ok(reply)
