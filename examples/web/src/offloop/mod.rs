@@ -47,7 +47,8 @@ impl Offloop {
     /// Connects corelane's clients on the standalone loop, creates and fills the tables when
     /// missing, fills the cache, and serves on a tokio runtime.
     pub fn start(config: &Config) -> Result<Offloop, OffloopError> {
-        let pg = corelane_postgres::Client::connect(&config.database_url).map_err(WebError::from)?;
+        let pg =
+            corelane_postgres::Client::connect(&config.database_url).map_err(WebError::from)?;
         let redis = corelane_redis::Client::open(&config.redis_url).map_err(WebError::from)?;
         futures_lite::future::block_on(async {
             setup::create_tables(&pg).await?;

@@ -38,7 +38,9 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
     }
 }
 
-pub(crate) fn json_or_500<T: serde::Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Reply {
+pub(crate) fn json_or_500<T: serde::Serialize, E: std::fmt::Display>(
+    result: Result<T, E>,
+) -> Reply {
     match result {
         Ok(value) => to_json(&value),
         Err(e) => error(&e),
