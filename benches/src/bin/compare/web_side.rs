@@ -60,11 +60,10 @@ pub fn run(
         }
     }
     println!(
-        "# web: wrk -t{} -c{} -d{}s --latency (no Lua, no pipelining) per endpoint and stack; {} s warm-up per pair in round 1; stacks: {}",
+        "# web: wrk -t{} -c{} -d{}s --latency (no Lua, no pipelining) per endpoint and stack; 1 s warm-up per pair in round 1; stacks: {}",
         web_wrk::THREADS,
         web_wrk::CONNECTIONS,
         opts.seconds,
-        1,
         stacks
             .iter()
             .map(|s| format!("{} (bin {}, :{})", s.kind.client, s.kind.binary, s.port))
