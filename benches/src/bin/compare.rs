@@ -784,11 +784,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     );
     println!("# observability: {observability}");
-    println!(
-        "# window: {} ms warm-up + {} ms measured; an op counts if it starts and ends in the window",
-        timing.warmup.as_millis(),
-        timing.window.as_millis()
-    );
+    // The web rows print their own (wrk's) method; these lines are about the client rows.
+    let client_rows = workloads.iter().any(|w| !w.is_web());
+    if client_rows {
+        println!(
+            "# window: {} ms warm-up + {} ms measured; an op counts if it starts and ends in the window",
+            timing.warmup.as_millis(),
+            timing.window.as_millis()
+        );
+    }
     println!(
         "# rounds: {rounds}, interleaving the clients; each row is that client's median round by ops/s"
     );
@@ -827,11 +831,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     if memcached.is_some() {
         println!("# memcached: throwaway (testkit) {memcached_addr}; peer async-memcached 0.6, one connection per task (it does not multiplex); memcached_pipe_p64 is one 64-key get per op for corelane and the peer, corelane-pipeline 64 separate gets in one batch");
     }
-    println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
-    println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
-    println!(
-        "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
-    );
+    if client_rows {
+        println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
+        println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
+        println!(
+            "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
+        );
+    }
     println!("# allocs_per_op: counting allocator, whole client process; srv_us/op and srv% (of one core): /proc CPU of every local redis-server/postgres process over the window (10 ms ticks)");
     println!(
         "{:<17} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
