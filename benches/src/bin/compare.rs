@@ -13,6 +13,11 @@
 //! per op; after each workload, the ratio of corelane to the best peer. corelane runs its tasks
 //! on the loop's own workers; `corelane-offloop` runs the same calls from a tokio runtime
 //! (mailbox path). C tools (redis-benchmark, pgbench) are a ceiling, not peers.
+//!
+//! `--only web` (or names such as `web_db`) runs the HTTP stacks of `examples/web` instead:
+//! their release binaries (built with cargo first) as child processes under `wrk` (Debian
+//! package `wrk`; without it the web rows are skipped). See `compare/web_side.rs`. They are
+//! not part of a run without `--only`.
 
 #[path = "compare/alloc.rs"]
 mod alloc;
@@ -33,6 +38,12 @@ mod redis_side;
 #[path = "runtime_bench/sys.rs"]
 #[allow(dead_code)]
 mod sys;
+#[path = "compare/web_side.rs"]
+mod web_side;
+#[path = "compare/web_stacks.rs"]
+mod web_stacks;
+#[path = "compare/web_wrk.rs"]
+mod web_wrk;
 
 use std::error::Error;
 use std::time::Duration;
@@ -62,6 +73,13 @@ pub(crate) enum Workload {
     PgSelect1C64Tls,
     MemcachedGetC64,
     MemcachedPipeP64,
+    WebPlaintext,
+    WebJson,
+    WebDb,
+    WebQueries20,
+    WebUpdates20,
+    WebFortunes,
+    WebCached20,
 }
 
 impl Workload {
@@ -80,6 +98,18 @@ impl Workload {
         Workload::MemcachedPipeP64,
     ];
 
+    /// The HTTP stacks under wrk (`--only web`): run only when selected, since they build and
+    /// start the release binaries of examples/web and take minutes.
+    const WEB: [Workload; 7] = [
+        Workload::WebPlaintext,
+        Workload::WebJson,
+        Workload::WebDb,
+        Workload::WebQueries20,
+        Workload::WebUpdates20,
+        Workload::WebFortunes,
+        Workload::WebCached20,
+    ];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Workload::RedisGetC1 => "redis_get_c1",
@@ -94,6 +124,13 @@ impl Workload {
             Workload::PgSelect1C64Tls => "pg_select1_c64_tls",
             Workload::MemcachedGetC64 => "memcached_get_c64",
             Workload::MemcachedPipeP64 => "memcached_pipe_p64",
+            Workload::WebPlaintext => "web_plaintext",
+            Workload::WebJson => "web_json",
+            Workload::WebDb => "web_db",
+            Workload::WebQueries20 => "web_queries20",
+            Workload::WebUpdates20 => "web_updates20",
+            Workload::WebFortunes => "web_fortunes",
+            Workload::WebCached20 => "web_cached20",
         }
     }
 
@@ -124,6 +161,11 @@ impl Workload {
     /// Runs against a throwaway memcached (corelane's example driver against its peer).
     fn is_memcached(self) -> bool {
         matches!(self, Workload::MemcachedGetC64 | Workload::MemcachedPipeP64)
+    }
+
+    /// An HTTP stack's endpoint under wrk (see `web_side`).
+    fn is_web(self) -> bool {
+        Workload::WEB.contains(&self)
     }
 
     /// Runs against the TLS port of a throwaway redis-server (every client verifying it
@@ -197,7 +239,7 @@ struct Args {
 }
 
 const USAGE: &str =
-    "usage: compare [--quick] [--only WORKLOAD,...] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--workers N] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
+    "usage: compare [--quick] [--only WORKLOAD,...|web] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--workers N] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args {
@@ -219,11 +261,20 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
                 let list = it.next().ok_or(USAGE)?;
                 let mut picked = Vec::new();
                 for name in list.split(',').filter(|s| !s.is_empty()) {
+                    if name == "web" {
+                        picked.extend(Workload::WEB);
+                        continue;
+                    }
                     let w = Workload::ALL
                         .iter()
+                        .chain(&Workload::WEB)
                         .find(|w| w.name() == name)
                         .ok_or_else(|| {
-                            let known: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+                            let known: Vec<&str> = Workload::ALL
+                                .iter()
+                                .chain(&Workload::WEB)
+                                .map(|w| w.name())
+                                .collect();
                             format!("unknown workload {name:?} (known: {})", known.join(", "))
                         })?;
                     picked.push(*w);
@@ -613,7 +664,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let configured = corelane_runtime::configure_standalone(builder);
     let workers = corelane_runtime::resolve(None)?;
 
-    let needs_redis = workloads.iter().any(|w| w.is_redis() && !w.is_tls());
+    let needs_redis = workloads
+        .iter()
+        .any(|w| (w.is_redis() && !w.is_tls()) || w.is_web());
     let needs_redis_tls = workloads.iter().any(|w| w.is_tls());
     // Always a throwaway server for TLS (REDIS_URL is not used): the clients must trust its
     // certificate. Kept alive (with its certificates) until the end of the run.
@@ -731,11 +784,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     );
     println!("# observability: {observability}");
-    println!(
-        "# window: {} ms warm-up + {} ms measured; an op counts if it starts and ends in the window",
-        timing.warmup.as_millis(),
-        timing.window.as_millis()
-    );
+    // The web rows print their own (wrk's) method; these lines are about the client rows.
+    let client_rows = workloads.iter().any(|w| !w.is_web());
+    if client_rows {
+        println!(
+            "# window: {} ms warm-up + {} ms measured; an op counts if it starts and ends in the window",
+            timing.warmup.as_millis(),
+            timing.window.as_millis()
+        );
+    }
     println!(
         "# rounds: {rounds}, interleaving the clients; each row is that client's median round by ops/s"
     );
@@ -774,11 +831,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     if memcached.is_some() {
         println!("# memcached: throwaway (testkit) {memcached_addr}; peer async-memcached 0.6, one connection per task (it does not multiplex); memcached_pipe_p64 is one 64-key get per op for corelane and the peer, corelane-pipeline 64 separate gets in one batch");
     }
-    println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
-    println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
-    println!(
-        "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
-    );
+    if client_rows {
+        println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
+        println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
+        println!(
+            "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
+        );
+    }
     println!("# allocs_per_op: counting allocator, whole client process; srv_us/op and srv% (of one core): /proc CPU of every local redis-server/postgres process over the window (10 ms ticks)");
     println!(
         "{:<17} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
@@ -820,10 +879,27 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let mut run = Run::default();
     let mut outcome = Ok(());
-    for w in &workloads {
+    for w in workloads.iter().filter(|w| !w.is_web()) {
         if let Err(e) = run_workload(&ctx, *w, &opts, tmp.path(), &mut run) {
             outcome = Err(e);
             break;
+        }
+    }
+    let web: Vec<Workload> = workloads.iter().copied().filter(|w| w.is_web()).collect();
+    if outcome.is_ok() && !web.is_empty() {
+        let web_opts = web_side::WebOpts {
+            // wrk counts in whole seconds.
+            rounds,
+            seconds: match args.window_ms {
+                Some(ms) => ms.div_ceil(1000).max(1),
+                None if args.quick => 1,
+                None => 5,
+            },
+            clients: args.clients.as_deref(),
+        };
+        if let Err(e) = web_side::run(&ctx, &web, &web_opts, &mut run) {
+            println!("web: {e}");
+            run.failures.push(format!("web: {e}"));
         }
     }
     println!();

@@ -19,8 +19,10 @@
 //! [`setup::create_tables`] creates and fills `World` (10,000 rows) and `Fortune` (the 12
 //! standard rows) when they are missing; [`Web::start`] runs it, then serves.
 
+mod axum_serve;
 mod fortunes;
 pub mod metrics;
+pub mod offloop;
 pub mod peer;
 mod reply;
 mod routes;

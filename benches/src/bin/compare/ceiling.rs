@@ -25,7 +25,8 @@ fn installed(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn children_cpu() -> Duration {
+/// CPU of this process's reaped children so far (wrk, the C tools).
+pub fn children_cpu() -> Duration {
     // SAFETY: rusage is plain data; zeroed is valid and getrusage only writes into it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `ru` is valid and writable.

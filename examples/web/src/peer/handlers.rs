@@ -11,7 +11,7 @@ use futures_util::future::try_join_all;
 use super::state::{Db, State};
 use crate::rules::{self, cache_key, World, HTML, JSON, TEXT};
 
-type Reply = Response<Body>;
+pub(crate) type Reply = Response<Body>;
 type AppState = Shared<Arc<State>>;
 
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Reply {
@@ -23,11 +23,11 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Body>) 
     res
 }
 
-fn ok(content_type: &'static str, body: impl Into<Body>) -> Reply {
+pub(crate) fn ok(content_type: &'static str, body: impl Into<Body>) -> Reply {
     reply(StatusCode::OK, content_type, body)
 }
 
-fn error(e: &dyn std::fmt::Display) -> Reply {
+pub(crate) fn error(e: &dyn std::fmt::Display) -> Reply {
     reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT, e.to_string())
 }
 
@@ -38,7 +38,9 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Reply {
     }
 }
 
-fn json_or_500<T: serde::Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Reply {
+pub(crate) fn json_or_500<T: serde::Serialize, E: std::fmt::Display>(
+    result: Result<T, E>,
+) -> Reply {
     match result {
         Ok(value) => to_json(&value),
         Err(e) => error(&e),
@@ -76,7 +78,7 @@ async fn select_each(db: &Db, ids: &[i32]) -> Result<Vec<World>, tokio_postgres:
     rows.iter().map(from_row).collect()
 }
 
-pub(super) async fn plaintext() -> Reply {
+pub(crate) async fn plaintext() -> Reply {
     ok(TEXT, "Hello, World!")
 }
 
@@ -85,7 +87,7 @@ struct Message {
     message: &'static str,
 }
 
-pub(super) async fn json() -> Reply {
+pub(crate) async fn json() -> Reply {
     to_json(&Message {
         message: "Hello, World!",
     })
@@ -191,6 +193,6 @@ pub(super) async fn fortunes(Shared(state): AppState) -> Reply {
     }
 }
 
-pub(super) async fn not_found() -> Reply {
+pub(crate) async fn not_found() -> Reply {
     reply(StatusCode::NOT_FOUND, TEXT, "not found")
 }

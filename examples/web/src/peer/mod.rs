@@ -6,7 +6,7 @@
 //! on a connection are pipelined by tokio-postgres), statements prepared once per
 //! connection, and one multiplexed redis-rs connection shared by all.
 
-mod handlers;
+pub(crate) mod handlers;
 mod state;
 
 use std::net::SocketAddr;
@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::Router;
 
+use crate::axum_serve::{self, AxumServing};
 use crate::{setup, Config};
 
 /// Why the peer could not start.
@@ -40,10 +40,7 @@ pub enum PeerError {
 
 /// The running peer service.
 pub struct Peer {
-    rt: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    serving: AxumServing,
 }
 
 impl Peer {
@@ -51,21 +48,9 @@ impl Peer {
     /// fills the cache, connects, and serves.
     pub fn start(config: &Config) -> Result<Peer, PeerError> {
         setup_tables(config)?;
-        let threads = config.workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        });
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("peer")
-            .enable_all()
-            .build()?;
+        let threads = axum_serve::threads(config.workers);
+        let rt = axum_serve::runtime(threads, "peer")?;
         let state = rt.block_on(state::State::connect(config, threads))?;
-        let listener = rt.block_on(tokio::net::TcpListener::bind(config.addr))?;
-        let addr = listener.local_addr()?;
-        let listener = listener.tap_io(|tcp| {
-            // As corelane's listener does; a failure only costs latency.
-            let _ = tcp.set_nodelay(true);
-        });
         let app = Router::new()
             .route("/plaintext", get(handlers::plaintext))
             .route("/json", get(handlers::json))
@@ -76,49 +61,33 @@ impl Peer {
             .route("/cached-queries", get(handlers::cached_queries))
             .fallback(handlers::not_found)
             .with_state(Arc::new(state));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = rt.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
         Ok(Peer {
-            rt,
-            addr,
-            stop,
-            server,
+            serving: AxumServing::start(rt, config.addr, app)?,
         })
     }
 
     /// The address the peer listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.local_addr()
     }
 
     /// Stops accepting, gives requests in flight up to `deadline`, then stops the runtime.
     pub fn shutdown(self, deadline: Duration) {
-        let _ = self.stop.send(());
-        let server = self.server;
-        let _ = self
-            .rt
-            .block_on(async { tokio::time::timeout(deadline, server).await });
-        self.rt.shutdown_timeout(Duration::from_secs(1));
+        self.serving.shutdown(deadline);
     }
 }
 
 impl std::fmt::Debug for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Peer")
-            .field("addr", &self.addr)
+            .field("addr", &self.local_addr())
             .finish_non_exhaustive()
     }
 }
 
 /// The tables and the cache, by the same code as the corelane service (on corelane's
 /// standalone loop, which stops again when these clients drop).
-fn setup_tables(config: &Config) -> Result<(), crate::WebError> {
+pub(crate) fn setup_tables(config: &Config) -> Result<(), crate::WebError> {
     let pg = corelane_postgres::Client::connect(&config.database_url)?;
     let redis = corelane_redis::Client::open(&config.redis_url)?;
     futures_lite::future::block_on(async {
