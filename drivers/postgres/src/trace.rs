@@ -10,6 +10,8 @@
 use std::future::Future;
 
 use crate::{Client, Error};
+#[cfg(feature = "tracing")]
+use corelane_runtime::client::OperationName;
 
 /// The span of one call.
 #[cfg(feature = "tracing")]
@@ -20,21 +22,16 @@ pub(crate) type CallSpan = tracing::Span;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CallSpan;
 
-/// The statement's first keyword, upper-cased (`SELECT`, `INSERT`, `WITH`, …; at most 16
-/// ASCII letters), or `UNKNOWN`.
+/// The statement's first keyword (`SELECT`, `INSERT`, `WITH`, …: ASCII letters after any
+/// blanks and opening parentheses), upper-cased on the stack.
 #[cfg(feature = "tracing")]
-fn first_keyword(sql: &str) -> String {
-    let word: String = sql
-        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
-        .chars()
-        .take_while(char::is_ascii_alphabetic)
-        .take(17)
-        .collect();
-    if word.is_empty() || word.len() > 16 {
-        "UNKNOWN".to_owned()
-    } else {
-        word.to_ascii_uppercase()
-    }
+fn first_keyword(sql: &str) -> Option<OperationName> {
+    let rest = sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+    let end = rest
+        .bytes()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    OperationName::new(rest.as_bytes().get(..end.min(17))?).filter(|_| end <= 16)
 }
 
 /// The span of a statement (`sql: Some`) or of an operation named `operation` over several.
@@ -60,9 +57,14 @@ pub(crate) fn span(client: &Client, operation: &str, sql: Option<&str>) -> CallS
     if span.is_disabled() {
         return span;
     }
-    let name = sql.map_or_else(|| operation.to_owned(), first_keyword);
-    span.record("otel.name", name.as_str());
-    span.record("db.operation.name", name.as_str());
+    let keyword = sql.and_then(first_keyword);
+    let name = match (sql, &keyword) {
+        (None, _) => operation,
+        (Some(_), Some(keyword)) => keyword.as_str(),
+        (Some(_), None) => "UNKNOWN",
+    };
+    span.record("otel.name", name);
+    span.record("db.operation.name", name);
     if let (Some(sql), true) = (sql, config.trace_query_text) {
         span.record("db.query.text", sql);
     }

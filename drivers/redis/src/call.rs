@@ -49,6 +49,8 @@ pub struct Call<T> {
     in_flight: Option<ThreadBound<InFlight>>,
     /// The call's span (feature `tracing`; nothing without it).
     span: CallSpan,
+    /// How it ended, recorded on `span` once the poll that ended it is out of the span.
+    ending: trace::Ending,
     _out: PhantomData<fn() -> T>,
 }
 
@@ -78,6 +80,7 @@ impl<T> Call<T> {
             reply: Reply::Any,
             in_flight: None,
             span,
+            ending: Default::default(),
             _out: PhantomData,
         }
     }
@@ -164,6 +167,7 @@ impl<T> Call<T> {
             reply: Reply::Any,
             in_flight: None,
             span,
+            ending: Default::default(),
             _out: PhantomData,
         }
     }
@@ -179,6 +183,7 @@ impl<T> Call<T> {
             reply: Reply::Any,
             in_flight: None,
             span,
+            ending: Default::default(),
             _out: PhantomData,
         }
     }
@@ -267,7 +272,7 @@ impl<T: FromValue> Call<T> {
         if let Some(in_flight) = self.in_flight.take().and_then(ThreadBound::into_inner) {
             record(in_flight, &value);
         }
-        trace::record(&self.span, &value);
+        self.ending = trace::ending(&value);
         let reply = self.reply;
         Poll::Ready(value.and_then(|v| reply.check(v)).and_then(T::from_value))
     }
@@ -278,9 +283,12 @@ impl<T: FromValue> Future for Call<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        // A handle of its own (the call records its outcome on `this.span` while inside).
-        let span = this.span.clone();
-        trace::within(&span, || this.poll_in_span(cx))
+        // Out of `this` while the call polls inside it; its ending is recorded after.
+        let span = std::mem::replace(&mut this.span, trace::no_span());
+        let polled = trace::within(&span, || this.poll_in_span(cx));
+        trace::finish(&span, std::mem::take(&mut this.ending));
+        this.span = span;
+        polled
     }
 }
 

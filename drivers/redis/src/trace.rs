@@ -7,6 +7,8 @@
 //! Without the feature, [`CallSpan`] is a zero-sized value and every function here is empty.
 
 use corelane_redis_proto::{Cmd, Value};
+#[cfg(feature = "tracing")]
+use corelane_runtime::client::OperationName;
 
 use crate::request::Request;
 use crate::{Client, Error};
@@ -23,26 +25,17 @@ pub(crate) struct CallSpan;
 /// The command's name as sent (ASCII letters, digits, `_`, `.`, `|` and `-`; at most 32 of
 /// them), upper-cased: arguments never reach a span.
 #[cfg(feature = "tracing")]
-fn command_name(cmd: &Cmd) -> String {
-    let name = cmd.iter_args().next().unwrap_or_default();
-    let ok = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.|-".contains(b));
-    if ok {
-        String::from_utf8_lossy(name).to_ascii_uppercase()
-    } else {
-        "UNKNOWN".to_owned()
-    }
+fn command_name(cmd: &Cmd) -> Option<OperationName> {
+    OperationName::new(cmd.iter_args().next().unwrap_or_default())
 }
 
 #[cfg(feature = "tracing")]
-fn operation_name(request: &Request) -> String {
+fn record_operation(span: &CallSpan, request: Option<&Request>) {
     match request {
-        Request::One(cmd) => command_name(cmd),
-        Request::Many { atomic: true, .. } => "MULTI".to_owned(),
-        Request::Many { .. } => "PIPELINE".to_owned(),
+        Some(Request::One(cmd)) => name(span, command_name(cmd).as_ref()),
+        Some(Request::Many { atomic: true, .. }) => name_str(span, "MULTI"),
+        Some(Request::Many { .. }) => name_str(span, "PIPELINE"),
+        None => name(span, None),
     }
 }
 
@@ -53,8 +46,7 @@ pub(crate) fn call_span(client: &Client, request: Option<&Request>) -> CallSpan 
     if span.is_disabled() {
         return span;
     }
-    let operation = request.map_or_else(|| "UNKNOWN".to_owned(), operation_name);
-    name(&span, &operation);
+    record_operation(&span, request);
     if let Some(size) = request.and_then(Request::pipeline_size) {
         span.record("db.operation.batch.size", size);
     }
@@ -66,7 +58,7 @@ pub(crate) fn call_span(client: &Client, request: Option<&Request>) -> CallSpan 
 pub(crate) fn command_span(client: &Client, cmd: &Cmd) -> CallSpan {
     let span = new_span(client);
     if !span.is_disabled() {
-        name(&span, &command_name(cmd));
+        name(&span, command_name(cmd).as_ref());
     }
     span
 }
@@ -107,7 +99,12 @@ fn new_span(client: &Client) -> CallSpan {
 }
 
 #[cfg(feature = "tracing")]
-fn name(span: &CallSpan, operation: &str) {
+fn name(span: &CallSpan, operation: Option<&OperationName>) {
+    name_str(span, operation.map_or("UNKNOWN", OperationName::as_str));
+}
+
+#[cfg(feature = "tracing")]
+fn name_str(span: &CallSpan, operation: &str) {
     span.record("otel.name", operation);
     span.record("db.operation.name", operation);
 }
@@ -118,6 +115,28 @@ fn name(span: &CallSpan, operation: &str) {
 pub(crate) fn call_span(_client: &Client, _request: Option<&Request>) -> CallSpan {
     CallSpan
 }
+
+/// A span that records nothing: the call's own span's stand-in while the call polls inside it
+/// (taking it out instead of cloning it saves the subscriber a clone and a close per poll).
+#[inline(always)]
+pub(crate) fn no_span() -> CallSpan {
+    #[cfg(feature = "tracing")]
+    {
+        tracing::Span::none()
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        CallSpan
+    }
+}
+
+/// How a call ended, kept until it can be recorded on its span.
+#[cfg(feature = "tracing")]
+pub(crate) type Ending = Option<(&'static str, Option<String>)>;
+
+/// How a call ended (the `tracing` feature is off: nothing).
+#[cfg(not(feature = "tracing"))]
+pub(crate) type Ending = ();
 
 /// Runs `f` inside `span`.
 #[inline(always)]
@@ -133,24 +152,34 @@ pub(crate) fn within<R>(span: &CallSpan, f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Records how the call ended on its span.
+/// How the call ended, to record on its span with [`finish`] (nothing for a success).
 #[inline(always)]
-pub(crate) fn record(span: &CallSpan, result: &Result<Value, Error>) {
+pub(crate) fn ending(result: &Result<Value, Error>) -> Ending {
     #[cfg(feature = "tracing")]
     {
-        let failure = match result {
-            Ok(Value::Error(e) | Value::BlobError(e)) => Some(("server_error", e.code())),
-            Ok(_) => None,
-            Err(e) => Some((e.outcome().as_str(), e.code())),
-        };
-        if let Some((kind, code)) = failure {
-            span.record("error.type", kind);
-            span.record("otel.status_code", "ERROR");
-            if let Some(code) = code {
-                span.record("db.response.status_code", code);
+        match result {
+            Ok(Value::Error(e) | Value::BlobError(e)) => {
+                Some(("server_error", e.code().map(str::to_owned)))
             }
+            Ok(_) => None,
+            Err(e) => Some((e.outcome().as_str(), e.code().map(str::to_owned))),
         }
     }
     #[cfg(not(feature = "tracing"))]
-    let _ = (span, result);
+    let _ = result;
+}
+
+/// Records a failed call's ending on its span.
+#[inline(always)]
+pub(crate) fn finish(span: &CallSpan, ending: Ending) {
+    #[cfg(feature = "tracing")]
+    if let Some((kind, code)) = ending {
+        span.record("error.type", kind);
+        span.record("otel.status_code", "ERROR");
+        if let Some(code) = code {
+            span.record("db.response.status_code", code.as_str());
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (span, ending);
 }

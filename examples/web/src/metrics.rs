@@ -14,6 +14,15 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// when first used on each worker). Without it, `/metrics` answers 404.
 pub fn install() -> Result<(), metrics_exporter_prometheus::BuildError> {
     let handle = PrometheusBuilder::new().install_recorder()?;
+    // The recorder keeps histogram samples until upkeep folds them in; without a tokio
+    // runtime of its own nothing else runs it.
+    let upkeep = handle.clone();
+    let _ = std::thread::Builder::new()
+        .name("prometheus-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            upkeep.run_upkeep();
+        });
     let _ = HANDLE.set(handle);
     Ok(())
 }

@@ -11,7 +11,11 @@ use corelane_web::{Config, Web};
 fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -34,7 +38,9 @@ fn metrics_page_shows_both_drivers_counters() {
         let addr = web.local_addr();
         for _ in 0..4 {
             assert!(get(addr, "/db").0.starts_with("HTTP/1.1 200"));
-            assert!(get(addr, "/cached-queries?q=3").0.starts_with("HTTP/1.1 200"));
+            assert!(get(addr, "/cached-queries?q=3")
+                .0
+                .starts_with("HTTP/1.1 200"));
         }
         let (head, body) = get(addr, "/metrics");
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");

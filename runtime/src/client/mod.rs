@@ -23,11 +23,13 @@ mod gather;
 mod health;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod operation;
 mod registry;
 mod stats;
 
 pub use counters::{Counters, InFlight, Outcome};
 pub use gather::Answer;
 pub use health::{Health, WorkerHealth};
+pub use operation::OperationName;
 pub use registry::{PerWorker, WorkerState, HEALTH_CHECK_WITHIN, HEALTH_DEADLINE, STATS_DEADLINE};
 pub use stats::{ConnectionCounts, Stats, WorkerStats};
