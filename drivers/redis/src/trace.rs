@@ -136,7 +136,8 @@ pub(crate) type Ending = Option<(&'static str, Option<String>)>;
 
 /// How a call ended (the `tracing` feature is off: nothing).
 #[cfg(not(feature = "tracing"))]
-pub(crate) type Ending = ();
+#[derive(Debug, Default)]
+pub(crate) struct Ending;
 
 /// Runs `f` inside `span`.
 #[inline(always)]
@@ -166,7 +167,10 @@ pub(crate) fn ending(result: &Result<Value, Error>) -> Ending {
         }
     }
     #[cfg(not(feature = "tracing"))]
-    let _ = result;
+    {
+        let _ = result;
+        Ending
+    }
 }
 
 /// Records a failed call's ending on its span.
