@@ -97,3 +97,19 @@ impl Row {
         self.try_get(idx)
     }
 }
+
+/// The one row of `rows`, or the row-count error `query_one` reports.
+pub(crate) fn exactly_one(mut rows: Vec<Row>) -> Result<Row, crate::Error> {
+    match rows.len() {
+        1 => rows.pop().ok_or_else(|| crate::Error::row_count(0)),
+        n => Err(crate::Error::row_count(n)),
+    }
+}
+
+/// The row of `rows` if there is one, or the row-count error `query_opt` reports.
+pub(crate) fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, crate::Error> {
+    match rows.len() {
+        0 | 1 => Ok(rows.pop()),
+        n => Err(crate::Error::row_count(n)),
+    }
+}

@@ -286,11 +286,7 @@ impl Transaction {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, Error> {
-        let mut rows = self.query(statement, params).await?;
-        match rows.len() {
-            1 => rows.pop().ok_or_else(|| Error::row_count(0)),
-            n => Err(Error::row_count(n)),
-        }
+        crate::row::exactly_one(self.query(statement, params).await?)
     }
 
     /// Like [`query`](Self::query), for zero or one row.
@@ -299,11 +295,7 @@ impl Transaction {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(statement, params).await?;
-        match rows.len() {
-            0 | 1 => Ok(rows.pop()),
-            n => Err(Error::row_count(n)),
-        }
+        crate::row::at_most_one(self.query(statement, params).await?)
     }
 
     /// Runs a statement (SQL text or a prepared [`Statement`]) in the transaction and returns

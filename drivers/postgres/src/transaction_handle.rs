@@ -247,11 +247,7 @@ impl TransactionHandle {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, Error> {
-        let mut rows = self.query(statement, params).await?;
-        match rows.len() {
-            1 => rows.pop().ok_or_else(|| Error::row_count(0)),
-            n => Err(Error::row_count(n)),
-        }
+        crate::row::exactly_one(self.query(statement, params).await?)
     }
 
     /// Like [`query`](Self::query), for zero or one row.
@@ -260,11 +256,7 @@ impl TransactionHandle {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(statement, params).await?;
-        match rows.len() {
-            0 | 1 => Ok(rows.pop()),
-            n => Err(Error::row_count(n)),
-        }
+        crate::row::at_most_one(self.query(statement, params).await?)
     }
 
     /// Runs a statement in the transaction and returns the rows it affected.
