@@ -168,24 +168,7 @@ impl MemcachedServer {
     }
 
     fn check_alive(&mut self) -> Result<()> {
-        let status = match &mut self.child {
-            Some(child) => child
-                .try_wait()
-                .map_err(|e| Error::io("polling memcached", e))?,
-            None => return Err(Error::Config("memcached is not running".into())),
-        };
-        match status {
-            None => Ok(()),
-            Some(status) => {
-                self.child = None;
-                Err(Error::Exited {
-                    server: "memcached",
-                    port: self.port,
-                    status: status.to_string(),
-                    log_tail: log_tail(&self.log, 20),
-                })
-            }
-        }
+        crate::process::check_running(&mut self.child, "memcached", self.port, &self.log)
     }
 }
 

@@ -28,6 +28,34 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 }
 
 /// The last `lines` lines of a text file, or a note saying why it could not be read.
+/// `Ok` while `child` runs; once it has exited, forgets it and returns
+/// [`Error::Exited`] with the tail of its `log`.
+pub(crate) fn check_running(
+    child: &mut Option<Child>,
+    server: &'static str,
+    port: u16,
+    log: &Path,
+) -> Result<()> {
+    let status = match child {
+        Some(running) => running
+            .try_wait()
+            .map_err(|e| Error::io(format!("polling {server}"), e))?,
+        None => return Err(Error::Config(format!("{server} is not running"))),
+    };
+    match status {
+        None => Ok(()),
+        Some(status) => {
+            *child = None;
+            Err(Error::Exited {
+                server,
+                port,
+                status: status.to_string(),
+                log_tail: log_tail(log, 20),
+            })
+        }
+    }
+}
+
 pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     match std::fs::read(path) {
         Ok(bytes) => {

@@ -451,24 +451,7 @@ impl RedisServer {
     }
 
     fn check_alive(&mut self) -> Result<()> {
-        let status = match &mut self.child {
-            Some(child) => child
-                .try_wait()
-                .map_err(|e| Error::io("polling redis-server", e))?,
-            None => return Err(Error::Config("redis-server is not running".into())),
-        };
-        match status {
-            None => Ok(()),
-            Some(status) => {
-                self.child = None;
-                Err(Error::Exited {
-                    server: "redis-server",
-                    port: self.port,
-                    status: status.to_string(),
-                    log_tail: log_tail(&self.log, 20),
-                })
-            }
-        }
+        crate::process::check_running(&mut self.child, "redis-server", self.port, &self.log)
     }
 }
 
