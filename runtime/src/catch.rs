@@ -6,9 +6,12 @@
 //! awaits it gets a [`Panicked`] error instead of a value.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// A task (a future run on a worker, or a job submitted to one) panicked. The worker caught the
@@ -38,11 +41,39 @@ impl Panicked {
     }
 }
 
+thread_local! {
+    /// The panic counter of the worker this thread runs, if any. The worker sets it when it
+    /// attaches to the thread and clears it when it leaves, so this module needs nothing
+    /// of the worker's.
+    static PANIC_COUNTER: RefCell<Option<Arc<AtomicU64>>> = const { RefCell::new(None) };
+}
+
+/// Makes caught panics on this thread count into `counter` (`None`: count nowhere).
+pub(crate) fn count_panics_into(counter: Option<Arc<AtomicU64>>) {
+    // `try_`: also called while the thread unwinds or tears down its thread-locals.
+    let _ = PANIC_COUNTER.try_with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            *slot = counter;
+        }
+    });
+}
+
+/// Counts a caught panic against the calling thread's worker, if it is one.
+fn count_panic() {
+    let _ = PANIC_COUNTER.try_with(|c| {
+        if let Ok(slot) = c.try_borrow() {
+            if let Some(counter) = slot.as_ref() {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+}
+
 /// Runs `f`, turning a panic into [`Panicked`]. The panic is counted in the current worker's
 /// stats ([`WorkerLoop::panics`](crate::WorkerLoop::panics)).
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        crate::worker::count_panic();
+        count_panic();
         Panicked::from_payload(&*payload)
     })
 }

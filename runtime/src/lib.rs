@@ -18,6 +18,8 @@
 //!   counters, and the `stats()` / `health()` reports built from them.
 //! - [`serve`] — servers on the workers: a `SO_REUSEPORT` listener and accept loop on each,
 //!   graceful drain on shutdown, and (feature `hyper`) the hyper 1.x adapter.
+//! - [`guide`] — writing a driver on this crate alone, step by step, and which provider to
+//!   use.
 //!
 //! # Example
 //!
@@ -37,6 +39,7 @@ pub mod conn;
 pub mod deadline;
 mod dispatch;
 mod error;
+pub mod guide;
 pub mod inbox;
 pub mod oneshot;
 pub mod pool;
@@ -55,7 +58,7 @@ pub use catch::Panicked;
 pub use conn::{
     CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, TcpKeepalive, WriteError,
 };
-pub use dispatch::{dispatch, Dispatch};
+pub use dispatch::{dispatch, Dispatch, LocalBoxFuture};
 pub use error::{Error, SubmitError};
 pub use probe::probe_io_uring;
 pub use provider::{

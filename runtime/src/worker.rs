@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crossbeam_queue::SegQueue;
 
-use crate::catch::{catch, CatchUnwind};
+use crate::catch::{catch, count_panics_into, CatchUnwind};
 use crate::oneshot;
 use crate::ThreadBound;
 use crate::{Error, Panicked, SubmitError};
@@ -43,7 +43,8 @@ pub(crate) struct WorkerShared {
     waker: Mutex<Option<Waker>>,
     state: AtomicU8,
     /// Panics caught in tasks and jobs of this worker.
-    panics: AtomicU64,
+    /// Shared with `catch`'s thread-local panic counter while a thread runs this worker.
+    panics: Arc<AtomicU64>,
     /// Times the worker's executor died and was started again.
     restarts: AtomicU64,
 }
@@ -74,17 +75,6 @@ impl Drop for DetachOnExit {
     }
 }
 
-/// Counts a caught panic against the calling thread's worker, if it is one.
-pub(crate) fn count_panic() {
-    let _ = CURRENT.try_with(|c| {
-        if let Ok(current) = c.try_borrow() {
-            if let Some(worker) = current.as_ref() {
-                worker.shared.panics.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    });
-}
-
 impl WorkerLoop {
     pub(crate) fn new(id: usize, cpu: Option<usize>) -> Self {
         WorkerLoop {
@@ -94,7 +84,7 @@ impl WorkerLoop {
                 mailbox: SegQueue::new(),
                 waker: Mutex::new(None),
                 state: AtomicU8::new(RUNNING),
-                panics: AtomicU64::new(0),
+                panics: Arc::new(AtomicU64::new(0)),
                 restarts: AtomicU64::new(0),
             }),
         }
@@ -203,9 +193,8 @@ impl WorkerLoop {
             };
             // The catch is inside the task, so a panic reaches the awaiter as an error.
             let remote = Remote::new(CatchUnwind::new(fut), tx);
-            // Cannot fail: jobs run on the worker. Were it to, `tx` drops and the caller
-            // sees the worker as closed.
-            let _ = crate::task::spawn_detached(remote);
+            // Jobs run on the worker, so this spawns on its executor.
+            glommio::spawn_local(CatchUnwind::new(remote)).detach();
         });
         RemoteTask {
             rx,
@@ -259,6 +248,7 @@ impl WorkerLoop {
                 *current = None;
             }
         });
+        count_panics_into(None);
         let _ = EXIT_GUARD.try_with(|g| {
             if let Ok(mut guard) = g.try_borrow_mut() {
                 if let Some(mut guard) = guard.take() {
@@ -282,6 +272,7 @@ impl WorkerLoop {
     /// [`WorkerLoop::begin_shutdown`].
     pub(crate) fn attach(&self) -> Result<glommio::Task<()>, Error> {
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        count_panics_into(Some(self.shared.panics.clone()));
         EXIT_GUARD.with(|g| *g.borrow_mut() = Some(DetachOnExit(Some(self.clone()))));
         let queue = glommio::executor().create_task_queue(
             glommio::Shares::default(),
@@ -315,6 +306,7 @@ impl WorkerLoop {
                 *current = None;
             }
         });
+        count_panics_into(None);
         // Jobs that raced with the shutdown are dropped here, which drops their result senders,
         // so their callers see `Canceled` instead of waiting forever.
         while self.shared.mailbox.pop().is_some() {}

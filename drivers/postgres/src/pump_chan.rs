@@ -130,8 +130,11 @@ pub(crate) struct Receiver<M> {
 impl<M> Receiver<M> {
     /// The pump's future (from `dispatch`): polled by [`poll_recv`](Self::poll_recv) when it
     /// runs locally, dropped with this receiver.
-    pub(crate) fn set_pump(&mut self, pump: Dispatch<()>) {
-        self.pump = Some(pump);
+    pub(crate) fn set_pump<F: std::future::Future<Output = ()> + 'static>(
+        &mut self,
+        pump: Dispatch<(), F>,
+    ) {
+        self.pump = Some(pump.boxed());
     }
 
     /// The next piece; `None` once the pump is gone and every piece was taken.

@@ -9,6 +9,7 @@ use corelane_runtime::client::PerWorker;
 use corelane_runtime::{dispatch, resolve, task, Provider, ServerProvider};
 
 use crate::conn::{self, Pipe, Pools};
+use crate::outcome::{Options, Stored};
 use crate::proto::encode::{self, check_key, InvalidRequest, Store};
 use crate::proto::{key_hash, Expect, Item, Reply};
 use crate::{Config, Error, Pipeline};
@@ -27,28 +28,6 @@ struct Inner {
     /// The pools on each worker; dropping it closes them everywhere.
     pools: PerWorker<Pools>,
     next_worker: AtomicUsize,
-}
-
-/// What a storage command did: the server's answer, not an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// `STORED`.
-    Stored,
-    /// `NOT_STORED`: `add` of an existing key, `replace` of a missing one.
-    NotStored,
-    /// `EXISTS`: the item changed since the `gets` whose CAS unique `cas` sent.
-    Exists,
-    /// `NOT_FOUND`: `cas` of a missing key.
-    NotFound,
-}
-
-/// The flags and expiry stored with a value.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Options {
-    /// Opaque flags returned with the value.
-    pub flags: u32,
-    /// Expiry: 0 never, up to 30 days relative seconds, else a Unix time.
-    pub exptime: u32,
 }
 
 impl std::fmt::Debug for Client {

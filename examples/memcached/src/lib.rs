@@ -48,12 +48,14 @@ mod client;
 mod config;
 mod conn;
 mod error;
+mod outcome;
 mod pipeline;
 pub mod proto;
 
-pub use client::{Client, Options, Stored};
+pub use client::Client;
 pub use config::Config;
 pub use error::Error;
+pub use outcome::{Options, Stored};
 pub use pipeline::Pipeline;
 pub use proto::encode::{InvalidRequest, Store};
 pub use proto::{Item, Reply, ServerError};

@@ -3,8 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::client::Options;
 use crate::conn::Pipe;
+use crate::outcome::Options;
 use crate::proto::encode::{self, check_key, InvalidRequest, Store};
 use crate::proto::{key_hash, Expect, Reply};
 use crate::Error;

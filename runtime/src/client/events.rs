@@ -3,7 +3,7 @@
 //! timed out, were cancelled, or lost their connection. Target `corelane::client`; fields
 //! `db.system.name` and `worker`.
 
-use super::counters::Outcome;
+use super::outcome::Outcome;
 
 const TARGET: &str = "corelane::client";
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
-use super::counters::Outcome;
+use super::outcome::Outcome;
 use super::stats::WorkerStats;
 
 /// How often each worker publishes its gauges and round-trip totals.

@@ -24,12 +24,14 @@ mod health;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod operation;
+mod outcome;
 mod registry;
 mod stats;
 
-pub use counters::{Counters, InFlight, Outcome};
+pub use counters::{Counters, InFlight};
 pub use gather::Answer;
 pub use health::{Health, WorkerHealth};
 pub use operation::OperationName;
+pub use outcome::Outcome;
 pub use registry::{PerWorker, WorkerState, HEALTH_CHECK_WITHIN, HEALTH_DEADLINE, STATS_DEADLINE};
 pub use stats::{ConnectionCounts, Stats, WorkerStats};

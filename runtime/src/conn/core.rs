@@ -6,7 +6,6 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BytesMut};
 
-use super::lease::ReadLease;
 use super::registry::{self, Closeable};
 use super::{CloseCause, Stream, WriteError};
 use crate::Error;
@@ -101,7 +100,7 @@ pub(crate) struct ConnCore<H> {
     write_failed: RefCell<Option<CloseCause>>,
     closed: Cell<bool>,
     close_notified: Cell<bool>,
-    /// A [`ReadLease`] holder reads the socket; the reader task waits.
+    /// A [`ReadLease`](super::ReadLease) holder reads the socket; the reader task waits.
     leased: Cell<bool>,
     /// The input holds bytes the handler has not been shown yet.
     input_unseen: Cell<bool>,
@@ -411,11 +410,10 @@ impl<H: Handler> ConnCore<H> {
         self.output.borrow().len()
     }
 
-    pub(crate) fn try_lease(self: &Rc<Self>) -> Option<ReadLease<H>> {
-        if self.closed.get() || self.leased.replace(true) {
-            return None;
-        }
-        Some(ReadLease::new(self.clone()))
+    /// Marks the socket as read by a lease holder; false when the connection is closed or
+    /// someone already holds the lease.
+    pub(crate) fn claim_lease(&self) -> bool {
+        !self.closed.get() && !self.leased.replace(true)
     }
 
     /// The lease ended: the reader task reads again, starting with what the lease left.
@@ -429,7 +427,7 @@ impl<H: Handler> ConnCore<H> {
     }
 
     /// Reads once more into the input buffer for the lease holder (see
-    /// [`ReadLease::poll_fill`]); the caller must hold the lease.
+    /// [`ReadLease::poll_fill`](super::ReadLease::poll_fill)); the caller must hold the lease.
     pub(crate) fn poll_fill_leased(&self, cx: &mut Context<'_>) -> Poll<Result<usize, CloseCause>> {
         if self.closed.get() {
             return Poll::Ready(Err(self.closed_cause()));
@@ -620,11 +618,5 @@ impl<H: Handler> Registered<H> {
     /// Why the connection closed, once it has.
     pub fn close_cause(&self) -> Option<CloseCause> {
         self.core().cause()
-    }
-
-    /// Takes over reading from the reader task; `None` when someone else holds the lease or the
-    /// connection is closed. See [`ReadLease`].
-    pub fn take_reading(&self) -> Option<ReadLease<H>> {
-        self.core().try_lease()
     }
 }

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 
-use super::core::ConnCore;
+use super::core::{ConnCore, Registered};
 use super::{CloseCause, Handler};
 
 /// The right to read a registered connection from the calling task, bypassing the reader task
@@ -18,11 +18,16 @@ pub struct ReadLease<H: Handler> {
     core: Rc<ConnCore<H>>,
 }
 
-impl<H: Handler> ReadLease<H> {
-    pub(crate) fn new(core: Rc<ConnCore<H>>) -> Self {
-        ReadLease { core }
+impl<H: Handler> Registered<H> {
+    /// Takes over reading from the reader task; `None` when someone else holds the lease or the
+    /// connection is closed. See [`ReadLease`].
+    pub fn take_reading(&self) -> Option<ReadLease<H>> {
+        let core = self.core();
+        core.claim_lease().then(|| ReadLease { core: core.clone() })
     }
+}
 
+impl<H: Handler> ReadLease<H> {
     /// The connection's input buffer: bytes received and not yet consumed.
     pub fn input(&self) -> RefMut<'_, BytesMut> {
         self.core.input()

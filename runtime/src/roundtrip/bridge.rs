@@ -51,7 +51,7 @@ impl<C: Codec> PipeState<C> {
     /// This is the handoff for an owner that went quiet: a future kept alive but no longer
     /// polled (`select!` took another branch, a `join` polls it later) must not keep everyone
     /// else on the connection waiting for a reader that never runs.
-    pub(crate) fn revoke_direct(&mut self, stats: &super::pipe::StatCells) {
+    pub(crate) fn revoke_direct(&mut self, stats: &super::stats::StatCells) {
         let Some(mut direct) = self.direct.take() else {
             return;
         };
@@ -62,7 +62,7 @@ impl<C: Codec> PipeState<C> {
                 sink: Sink::Batch(direct.slots.clone(), next + i),
             });
         }
-        super::pipe::StatCells::bump(&stats.revoked);
+        super::stats::StatCells::bump(&stats.revoked);
         direct.lease.wake_holder();
         // The lease's drop gives reading back to the loop's reader task.
     }

@@ -83,9 +83,11 @@ mod error;
 mod pipe;
 mod run;
 mod slots;
+mod stats;
 
 pub use self::batch::Batch;
 pub use self::codec::Codec;
 pub use self::error::RequestError;
-pub use self::pipe::{Pipe, PipeCounters, PipeStats, ReadHold};
+pub use self::pipe::{Pipe, ReadHold};
 pub use self::run::{OwnedRun, Run};
+pub use self::stats::{PipeCounters, PipeStats};

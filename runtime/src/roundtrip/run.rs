@@ -7,8 +7,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::bridge::{Direct, Entry};
-use super::pipe::StatCells;
 use super::slots::{Sink, Slots};
+use super::stats::StatCells;
 use super::{Batch, Codec, Pipe, RequestError};
 use crate::conn::{CloseCause, READS_PER_WAKE};
 

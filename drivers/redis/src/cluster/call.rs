@@ -33,9 +33,13 @@ impl<T> std::fmt::Debug for ClusterCall<T> {
 }
 
 impl<T> ClusterCall<T> {
-    pub(crate) fn new(run: Dispatch<Result<Value, Error>>, reply: Reply) -> Self {
+    pub(crate) fn new<F>(run: Dispatch<Result<Value, Error>, F>, reply: Reply) -> Self
+    where
+        F: std::future::Future<Output = Result<Value, Error>> + 'static,
+    {
         ClusterCall {
-            state: State::Run(run),
+            // Boxed: a cluster call's type does not name the routing future.
+            state: State::Run(run.boxed()),
             reply,
             _out: PhantomData,
         }

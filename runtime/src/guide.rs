@@ -1,0 +1,90 @@
+//! Writing a driver on `corelane-runtime` alone, and which provider to use.
+//!
+//! This module holds no code: it is the guide. A driver on this crate is a codec plus a little
+//! glue; the worked example is `examples/memcached` (crate `corelane-memcached`), a memcached
+//! client that depends on this crate and nothing else of corelane's. Its glue — everything
+//! outside the sans-IO `proto/` module — is about 800 lines, most of them the commands' own
+//! docs and argument checks. Each step below names the file of the example that does it.
+//!
+//! # Which provider do I use?
+//!
+//! Drivers never start executors themselves; they ask [`resolve`](crate::resolve) for workers.
+//!
+//! - **An application with no thread-per-core server** (a tokio service, a CLI, a test):
+//!   `resolve(None)` leases the shared standalone [`Loop`](crate::Loop), started on first use
+//!   and shut down when the last lease is dropped. Tune it before first use with
+//!   [`configure_standalone`](crate::configure_standalone). This is what the bundled drivers'
+//!   `Client::new` does.
+//! - **A thread-per-core server** (its own glommio executors, or [`serve`](crate::serve) on
+//!   this crate's workers): implement [`ServerProvider`](crate::ServerProvider) once and pass
+//!   it as `resolve(Some(server))`, so request handlers and their connections share executors
+//!   and calls made from a handler never leave its core. A [`WorkerSet`](crate::WorkerSet) is
+//!   the ready-made one: [`Loop::worker_set`](crate::Loop::worker_set) and
+//!   [`Serving::workers`](crate::serve::Serving::workers) give one.
+//! - [`EventLoopProvider`](crate::EventLoopProvider) is what both resolve to: the trait a
+//!   driver reads (`num_workers`, `worker(n)`, `current_worker`). Implement it only to hand
+//!   drivers a set of workers that is neither of the above.
+//! - [`Provider`](crate::Provider) is the value `resolve` returns: those workers plus the
+//!   lease that keeps a standalone loop alive. Keep it in your client's shared state.
+//!
+//! # The steps, in order
+//!
+//! 1. **The codec** (`examples/memcached/src/proto/`): encode requests into a `BytesMut`,
+//!    decode one reply at a time from the front of the input, sans-IO, with no runtime types.
+//!    Decoding must be resumable (return `Ok(None)` and consume nothing until a reply is
+//!    whole), bounded (never allocate from a length the server merely claims) and total
+//!    (every byte sequence gives a reply, `Ok(None)` or an error — never a panic: a panic
+//!    kills every connection on the worker). Then implement
+//!    [`roundtrip::Codec`](crate::roundtrip::Codec) for it: `decode` with the request's
+//!    `Expect` (what the request tells the decoder about its reply), and `unsolicited` for
+//!    bytes nobody waits for — refuse them unless the protocol has pushes, or an extra reply
+//!    becomes the next caller's value. The example's adapter is `Memcache` in
+//!    `examples/memcached/src/conn.rs`.
+//! 2. **The connection**: [`roundtrip::Pipe::new`](crate::roundtrip::Pipe::new) over a
+//!    [`Stream`](crate::Stream) registers the socket on the current worker and gives you the
+//!    whole round trip: concurrent [`Pipe::call`](crate::roundtrip::Pipe::call)s share it
+//!    through the bridge queue, a [`Batch`](crate::roundtrip::Batch) run on an idle pipe reads
+//!    its replies by direct index, and the handoff between the two is the toolkit's, on every
+//!    exit path (done, error, dropped future, future no longer polled). Requests without a
+//!    reply go through [`Pipe::send_no_reply`](crate::roundtrip::Pipe::send_no_reply). A
+//!    handshake (authentication, protocol negotiation) is a few `call`s made right after
+//!    `Pipe::new`, before the pipe is handed out.
+//! 3. **The pool manager** (`Connector` in `examples/memcached/src/conn.rs`): a
+//!    [`pool::Manager`](crate::pool::Manager) that connects (resolve the host with
+//!    [`task::resolve_host`](crate::task::resolve_host): glommio's own connect resolves names
+//!    blocking the executor), says when a connection is broken, and reports its load so a
+//!    [`SharedPool`](crate::pool::SharedPool) spreads concurrent callers over its
+//!    connections. Use [`pool::Pool`](crate::pool::Pool) instead for connections one caller
+//!    holds at a time (transactions, blocking commands).
+//! 4. **Per-worker state** (`Pools` and `connection` in `examples/memcached/src/conn.rs`):
+//!    keep the pools in a [`client::PerWorker`](crate::client::PerWorker). It makes them on
+//!    first use on each worker (one thread-local lookup, no lock), closes them on every
+//!    worker when the client is dropped, and answers `stats()` / `health()` through
+//!    [`PerWorker::gather`](crate::client::PerWorker::gather). Count calls with
+//!    [`client::Counters`](crate::client::Counters) if you want the same reports as the
+//!    bundled drivers.
+//! 5. **The call path** (`Client::on_worker` in `examples/memcached/src/client.rs`): one
+//!    [`dispatch`](crate::dispatch) call runs the request on the caller's own worker when it is
+//!    on one (no thread hop) and through a worker's mailbox otherwise, so the client handle is
+//!    `Send + Sync` and works from any thread. Put the command timeout around the work on the
+//!    worker, and close the connection when it fires: every later reply would be late too.
+//!    `dispatch` boxes the future; a driver whose hot path cannot afford one allocation per
+//!    call writes its own local path first (the bundled Redis driver's `call.rs` does) —
+//!    lifting that into the runtime is still open.
+//! 6. **Batches** (`examples/memcached/src/pipeline.rs`): an explicit pipeline encodes all its
+//!    requests into one [`Batch`](crate::roundtrip::Batch) (`push` per request with a reply,
+//!    `push_no_reply` for those without) and runs it; results come back per request, in
+//!    order, each its own `Result`.
+//! 7. **Optional: sessions** (subscriptions, LISTEN, blocking reads): a dedicated connection
+//!    from a [`pool::Pool`](crate::pool::Pool) or opened directly, read by its own task. The
+//!    bundled drivers each have one (`pubsub/` in Redis, `listen/` in PostgreSQL); a shared
+//!    subscription-session toolkit is not in the runtime yet.
+//!
+//! # Testing it
+//!
+//! Test against the real server (the example's tests start a throwaway `memcached` through
+//! `corelane-testkit`), and try to break the round trip the way users do: futures dropped at
+//! random points (`tests/chaos.rs`), a future polled once and then left alone, a server that
+//! stalls, over-replies, or sends corrupt bytes (`tests/faults.rs`, with a scripted fake server
+//! only for faults a real server cannot produce), and the codec fed random bytes
+//! (`tests/proto.rs`).

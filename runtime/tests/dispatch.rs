@@ -1,0 +1,196 @@
+//! `dispatch`: the local path runs the work in place with no allocation of its own, the remote
+//! path through a worker's mailbox; `boxed` keeps both; and the one misuse it cannot survive
+//! (a started local dispatch dropped on another thread) aborts rather than corrupt memory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Dispatches are returned unawaited on purpose: to move them to another thread.
+#![allow(clippy::async_yields_async)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::Command;
+use std::task::{Context, Poll};
+
+use corelane_runtime::{dispatch, Loop, Placement, SubmitError};
+use corelane_testkit::alloc_count::{start_counting, stop_counting, ThreadCountingAlloc};
+
+#[global_allocator]
+static ALLOCATOR: ThreadCountingAlloc = ThreadCountingAlloc;
+
+fn one_worker() -> Loop {
+    Loop::builder()
+        .workers(1)
+        .placement(Placement::Unbound)
+        .start()
+        .unwrap()
+}
+
+/// Yields once, so the dispatch is polled twice (pinned, then resumed).
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[test]
+fn the_local_path_runs_in_place_without_allocating() {
+    let lp = one_worker();
+    let worker = lp.workers()[0].clone();
+    let set = lp.worker_set();
+    let (allocs, outputs) = futures_lite::future::block_on(worker.spawn(move || async move {
+        let mut outputs = Vec::with_capacity(1000);
+        // Warm: the executor's queues at their working size.
+        for i in 0..100u64 {
+            outputs.push(dispatch(&set, 0, move || async move { i }).await);
+        }
+        outputs.clear();
+        start_counting();
+        for i in 0..1000u64 {
+            let out = dispatch(&set, 0, move || async move {
+                YieldOnce(false).await;
+                i * 3
+            })
+            .await;
+            outputs.push(out);
+        }
+        (stop_counting(), outputs)
+    }))
+    .unwrap();
+    lp.shutdown();
+    assert_eq!(allocs, 0, "allocations for 1000 local dispatches");
+    assert_eq!(outputs, (0..1000u64).map(|i| Ok(i * 3)).collect::<Vec<_>>());
+}
+
+#[test]
+fn boxed_and_remote_dispatches_give_the_same_answers() {
+    let lp = one_worker();
+    let set = lp.worker_set();
+    // Off the loop: the mailbox path, plain and boxed.
+    let remote = futures_lite::future::block_on(dispatch(&set, 7, || async { 41 + 1 }));
+    assert_eq!(remote, Ok(42));
+    let remote = futures_lite::future::block_on(dispatch(&set, 7, || async { 6 * 7 }).boxed());
+    assert_eq!(remote, Ok(42));
+    // On the loop: the local path, boxed before its first poll.
+    let worker = lp.workers()[0].clone();
+    let local = futures_lite::future::block_on(worker.spawn(move || async move {
+        let boxed = dispatch(&set, 0, || async {
+            YieldOnce(false).await;
+            "local"
+        })
+        .boxed();
+        boxed.await
+    }))
+    .unwrap();
+    assert_eq!(local, Ok("local"));
+    lp.shutdown();
+}
+
+#[test]
+fn a_panic_in_local_work_is_a_typed_error_and_the_worker_lives_on() {
+    let lp = one_worker();
+    let set = lp.worker_set();
+    let worker = lp.workers()[0].clone();
+    let out = futures_lite::future::block_on(worker.spawn(move || async move {
+        let panicked = dispatch(&set, 0, || async {
+            YieldOnce(false).await;
+            if std::hint::black_box(true) {
+                panic!("work panicked");
+            }
+            1u8
+        })
+        .await;
+        let after = dispatch(&set, 0, || async { 2u8 }).await;
+        (panicked, after)
+    }))
+    .unwrap();
+    match out.0 {
+        Err(SubmitError::Panicked(p)) => assert_eq!(p.message(), "work panicked"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    assert_eq!(out.1, Ok(2));
+    lp.shutdown();
+}
+
+#[test]
+fn a_local_dispatch_dropped_off_its_thread_before_its_first_poll_is_harmless() {
+    let lp = one_worker();
+    let set = lp.worker_set();
+    let worker = lp.workers()[0].clone();
+    // Made on the worker, never polled, sent back here and dropped: its future is leaked
+    // (never touched off its thread); nothing else happens.
+    let unpolled = futures_lite::future::block_on(
+        worker.spawn(move || async move { dispatch(&set, 0, || async { 5u8 }) }),
+    )
+    .unwrap();
+    drop(unpolled);
+    // And a dispatch moved off its thread before its first poll cannot run there.
+    let set = lp.worker_set();
+    let moved = futures_lite::future::block_on(
+        worker.spawn(move || async move { dispatch(&set, 0, || async { 5u8 }) }),
+    )
+    .unwrap();
+    assert_eq!(
+        futures_lite::future::block_on(moved),
+        Err(SubmitError::WorkerClosed)
+    );
+    lp.shutdown();
+}
+
+/// The child half of the next test: polls a local dispatch once on the worker, moves it to
+/// this thread and drops it here. Must not return.
+#[test]
+#[ignore = "run only as a child process by the next test"]
+fn child_drops_a_started_local_dispatch_off_its_thread() {
+    if std::env::var_os("CORELANE_DISPATCH_ABORT_CHILD").is_none() {
+        return;
+    }
+    let lp = one_worker();
+    let set = lp.worker_set();
+    let worker = lp.workers()[0].clone();
+    let started = futures_lite::future::block_on(worker.spawn(move || async move {
+        let mut fut = Box::pin(dispatch(&set, 0, || async {
+            std::future::pending::<()>().await;
+        }));
+        // One poll: the future is pinned in place inside the dispatch.
+        let _ = futures_lite::future::poll_once(fut.as_mut()).await;
+        fut
+    }))
+    .unwrap();
+    drop(started);
+    println!("dropped without aborting");
+}
+
+#[test]
+fn a_started_local_dispatch_dropped_off_its_thread_aborts_the_process() {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "child_drops_a_started_local_dispatch_off_its_thread",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORELANE_DISPATCH_ABORT_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("dropped without aborting"),
+        "the child dropped a pinned future off its thread and went on:\n{stdout}"
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(6),
+        "expected SIGABRT, got {:?}; stdout:\n{stdout}",
+        out.status
+    );
+}
