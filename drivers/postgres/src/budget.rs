@@ -185,7 +185,12 @@ mod tests {
             .exclusive_per_worker(3);
         let share = c.worker_share(2, 0).unwrap();
         assert_eq!((share.shared, share.exclusive), (1, 3));
-        assert_eq!(Config::default().exclusive_per_worker(0).get_exclusive_per_worker(), 1);
+        assert_eq!(
+            Config::default()
+                .exclusive_per_worker(0)
+                .get_exclusive_per_worker(),
+            1
+        );
     }
 
     #[test]

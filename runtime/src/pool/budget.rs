@@ -178,9 +178,18 @@ mod tests {
             })
         );
         assert_eq!(check_budget(8, 4), Ok(()));
-        assert_eq!(check_budget(1, 0), Err(BudgetTooSmall { budget: 1, workers: 1 }));
+        assert_eq!(
+            check_budget(1, 0),
+            Err(BudgetTooSmall {
+                budget: 1,
+                workers: 1
+            })
+        );
         let e = check_budget(3, 2).unwrap_err().to_string();
-        assert!(e.contains("max_connections (3)") && e.contains("at least 4"), "{e}");
+        assert!(
+            e.contains("max_connections (3)") && e.contains("at least 4"),
+            "{e}"
+        );
     }
 
     #[test]
