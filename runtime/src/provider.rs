@@ -19,6 +19,12 @@ pub trait EventLoopProvider: Send + Sync {
             .filter_map(|n| self.worker(n))
             .find(|w| w.is_current())
     }
+
+    /// The index (`n` of [`worker`](Self::worker)) of the worker the calling thread runs, if
+    /// it is one of this provider's.
+    fn current_index(&self) -> Option<usize> {
+        (0..self.num_workers()).find(|&n| self.worker(n).is_some_and(WorkerLoop::is_current))
+    }
 }
 
 /// A thread-per-core server that hands its own workers to drivers, so its request handlers and

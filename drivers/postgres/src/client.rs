@@ -91,21 +91,25 @@ impl Client {
         Client::new(Config::parse(params)?)
     }
 
-    /// A client on the shared standalone loop.
+    /// A client on the shared standalone loop. Connections open lazily, on first use on each
+    /// worker ([`new_checked`](Self::new_checked) connects once now). Fails
+    /// ([`Error::is_config`]) when [`Config::max_connections`] is below two per worker.
     pub fn new(config: Config) -> Result<Client, Error> {
         let workers = resolve(None).map_err(Error::runtime)?;
-        Ok(Client::with_workers(config, workers))
+        Client::with_workers(config, workers)
     }
 
     /// A client whose connections live on a thread-per-core server's own workers.
     pub fn with_server(config: Config, server: &dyn ServerProvider) -> Result<Client, Error> {
         let workers = resolve(Some(server)).map_err(Error::runtime)?;
-        Ok(Client::with_workers(config, workers))
+        Client::with_workers(config, workers)
     }
 
-    fn with_workers(config: Config, workers: Provider) -> Client {
+    /// Fails ([`Error::is_config`]) when [`Config::max_connections`] is below two per worker.
+    fn with_workers(config: Config, workers: Provider) -> Result<Client, Error> {
+        config.check_budget(workers.num_workers())?;
         let states = PerWorker::new(workers);
-        Client {
+        Ok(Client {
             query_timeout: config.query_timeout,
             inner: Arc::new(Inner {
                 id: states.key(),
@@ -114,7 +118,7 @@ impl Client {
                 next_worker: AtomicUsize::new(0),
                 alive: Arc::new(()),
             }),
-        }
+        })
     }
 
     /// [`new`](Self::new), then [`check`](Self::check): a client whose server was reached

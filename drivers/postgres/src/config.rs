@@ -125,6 +125,10 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) statement_cache_size: usize,
     pub(crate) connections_per_worker: usize,
+    /// The client's connection budget (see `budget.rs`); `None`: the default for the workers.
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) exclusive_per_worker: usize,
+    pub(crate) acquire_timeout: Option<Duration>,
     pub(crate) query_timeout: Option<Duration>,
     /// Put each statement's SQL text on its span (feature `tracing`).
     pub(crate) trace_query_text: bool,
@@ -168,6 +172,9 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             statement_cache_size: 256,
             connections_per_worker: 1,
+            max_connections: None,
+            exclusive_per_worker: crate::budget::DEFAULT_EXCLUSIVE_PER_WORKER,
+            acquire_timeout: Some(crate::budget::DEFAULT_ACQUIRE_TIMEOUT),
             query_timeout: None,
             trace_query_text: false,
             copy_timeout: Some(DEFAULT_COPY_TIMEOUT),
@@ -186,8 +193,8 @@ impl Config {
     /// `~/.pgpass`). See the crate docs' "Connection strings" section for the keywords.
     ///
     /// Besides libpq's keywords, these driver settings are accepted: `statement_cache_size`,
-    /// `connections_per_worker`, `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`.
-    /// A keyword that is neither fails with [`Error::is_config`], as in libpq. The TLS keys
+    /// `connections_per_worker`, `max_connections`, `exclusive_per_worker`, `acquire_timeout_ms`,
+    /// `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`. A keyword that is neither fails with [`Error::is_config`], as in libpq. The TLS keys
     /// (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`, `channel_binding`)
     /// have libpq's meanings (see [`ssl_mode`](Self::ssl_mode) and the crate docs).
     pub fn parse(s: &str) -> Result<Config, Error> {
@@ -743,6 +750,14 @@ impl Config {
             "statement_cache_size" => self.statement_cache_size = number(&value)? as usize,
             "connections_per_worker" => {
                 self.connections_per_worker = (number(&value)? as usize).max(1)
+            }
+            "max_connections" => self.max_connections = Some(number(&value)? as usize),
+            "exclusive_per_worker" => {
+                self.exclusive_per_worker = (number(&value)? as usize).max(1)
+            }
+            "acquire_timeout_ms" => {
+                let ms = number(&value)?;
+                self.acquire_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
             "query_timeout_ms" => {
                 let ms = number(&value)?;

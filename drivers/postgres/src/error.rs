@@ -59,6 +59,15 @@ enum Kind {
     Commit(Option<Box<DbError>>),
     #[error("query timed out after {0:?}")]
     Timeout(std::time::Duration),
+    #[error(
+        "no {pool} connection within the acquire timeout ({}): the worker's {pool} pool stayed \
+         full (see Config::max_connections) or opening a connection took too long",
+        timeout_text(.after)
+    )]
+    PoolTimeout {
+        pool: corelane_runtime::pool::PoolKind,
+        after: Option<std::time::Duration>,
+    },
     #[error("COPY aborted, nothing of it was kept: {0}")]
     CopyAborted(String),
     #[error("refused: {}", .0.message())]
@@ -111,6 +120,10 @@ fn tried_list(tried: &[HostRejection]) -> String {
     each.join("; ")
 }
 
+fn timeout_text(after: &Option<std::time::Duration>) -> String {
+    after.map_or_else(|| "none".to_owned(), |d| format!("{d:?}"))
+}
+
 fn commit_cause(e: &Option<Box<DbError>>) -> String {
     match e {
         Some(e) => format!("{} {}: {}", e.severity, e.code.code(), e.message),
@@ -128,7 +141,7 @@ impl Error {
             | Kind::RolledBack(_)
             | Kind::Commit(_)
             | Kind::CopyAborted(_) => Outcome::ServerError,
-            Kind::Timeout(_) => Outcome::Timeout,
+            Kind::Timeout(_) | Kind::PoolTimeout { .. } => Outcome::Timeout,
             Kind::Protocol(_) | Kind::Closed(CloseCause::Protocol(_)) => Outcome::Protocol,
             Kind::Closed(_)
             | Kind::Connect { .. }
@@ -258,6 +271,12 @@ impl Error {
         Kind::Timeout(after).into()
     }
     /// A COPY IN was aborted with `CopyFail` (its source failed, or its caller went away).
+    pub(crate) fn pool_timed_out(
+        pool: corelane_runtime::pool::PoolKind,
+        after: Option<std::time::Duration>,
+    ) -> Self {
+        Kind::PoolTimeout { pool, after }.into()
+    }
     pub(crate) fn copy_aborted(why: impl Into<String>) -> Self {
         Kind::CopyAborted(why.into()).into()
     }
@@ -387,6 +406,28 @@ impl Error {
     /// [`Client::with_query_timeout`]: crate::Client::with_query_timeout
     pub fn is_timeout(&self) -> bool {
         matches!(self.kind, Kind::Timeout(_))
+    }
+
+    /// True when a call waited longer than [`Config::acquire_timeout`] for a connection of its
+    /// worker: the pool it needed ([`pool_timeout`](Self::pool_timeout)) had none free and
+    /// no room for another within the client's [`Config::max_connections`] budget, or opening
+    /// one took that long. Nothing was sent. Distinct from [`is_timeout`](Self::is_timeout).
+    ///
+    /// [`Config::acquire_timeout`]: crate::Config::acquire_timeout
+    /// [`Config::max_connections`]: crate::Config::max_connections
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self.kind, Kind::PoolTimeout { .. })
+    }
+
+    /// For [`is_pool_timeout`](Self::is_pool_timeout): which pool the call waited on —
+    /// [`PoolKind::Shared`](crate::PoolKind::Shared) for queries,
+    /// [`PoolKind::Exclusive`](crate::PoolKind::Exclusive) for transactions, COPY and row
+    /// streams.
+    pub fn pool_timeout(&self) -> Option<corelane_runtime::pool::PoolKind> {
+        match self.kind {
+            Kind::PoolTimeout { pool, .. } => Some(pool),
+            _ => None,
+        }
     }
 
     /// True when a statement was refused on a shared connection because it would change the

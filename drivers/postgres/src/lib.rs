@@ -91,7 +91,8 @@
 //! [several hosts](#several-hosts)), `keepalives` (TCP keepalive is on unless
 //! `keepalives=0`), `keepalives_idle`, `keepalives_interval`, `keepalives_count` (0 or
 //! unset: the system default), `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation`, `channel_binding` (see [TLS](#tls)), and the driver's
-//! own `statement_cache_size`, `connections_per_worker`,
+//! own `statement_cache_size`, `connections_per_worker`, `max_connections`,
+//! `exclusive_per_worker`, `acquire_timeout_ms` (see [connection budget](#connection-budget)),
 //! `query_timeout_ms`, `copy_timeout_ms`, `max_result_bytes`. Cancel requests of a
 //! Unix-socket connection go to the same socket.
 //!
@@ -170,6 +171,21 @@
 //! [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one connection
 //! now, so a wrong password ([`Error::is_auth`]) or an unreachable server
 //! ([`Error::is_connect`]) shows at start-up.
+//!
+//! # Connection budget
+//!
+//! Each worker keeps its own pools — shared (pipelined) connections for queries, exclusive
+//! ones for transactions, COPY and row streams — so one client's connections grow with the
+//! machine. [`Config::max_connections`] bounds the client's total (`max_connections` in a
+//! connection string), split once over the workers so that no call counts anything across
+//! workers; by default `min(workers × (connections_per_worker + 4), 90)`, at least two per
+//! worker, which a default server (`max_connections = 100`) accepts beside psql and
+//! monitoring on machines of up to 45 workers. A call that finds its worker's pool full
+//! waits its turn ([`ConnectionCounts::waiting`] in [`Client::stats`]) for up to
+//! [`Config::acquire_timeout`] (30 s by default; `acquire_timeout_ms`), then fails with
+//! [`Error::is_pool_timeout`] naming the pool ([`PoolKind`]).
+//! [`Config::exclusive_per_worker`] (default 10) caps a worker's exclusive pool within its
+//! share.
 //!
 //! # TLS
 //!
@@ -276,6 +292,7 @@
 //! microseconds. `timestamptz` carries an instant and no offset: `DateTime<FixedOffset>` and
 //! `OffsetDateTime` read back in UTC, `DateTime<Local>` in the local zone.
 
+mod budget;
 mod cancel;
 mod client;
 mod codec;
@@ -326,6 +343,7 @@ pub use corelane_pg_proto::types::{FromSql, IsNull, Oid, ToSql, TypeError};
 pub use corelane_pg_proto::SqlState;
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
+pub use corelane_runtime::pool::PoolKind;
 pub use corelane_runtime::roundtrip::PipeStats;
 pub use error::{DbError, Error, HostRejection};
 pub use generic_client::GenericClient;

@@ -4,6 +4,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use corelane_runtime::pool::PoolKind;
+
 use corelane_runtime::client::{
     ConnectionCounts, Counters, InFlight, Outcome, WorkerState, WorkerStats,
 };
@@ -12,13 +14,6 @@ use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, Poo
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::{Client, Error};
-
-/// Exclusive (transaction) connections per worker per client: the pool's default. A
-/// transaction that finds them all busy waits (FIFO) for one, up to the pool's acquire timeout.
-const EXCLUSIVE_PER_WORKER: usize = 10;
-
-/// The pools' default bound on a whole checkout (a wait for a slot, the backoff, a connect).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bounds the reset of a returned exclusive connection; past it the connection is closed. A
 /// reset waits behind whatever its last user left in flight (a cancelled long query).
@@ -111,15 +106,20 @@ impl WorkerState for WorkerPools {
 }
 
 impl WorkerPools {
-    fn new(config: &Config) -> Result<WorkerPools, Error> {
-        let worker = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
-        let counters = Rc::new(Counters::labelled("postgresql", worker));
+    /// This worker's (empty) pools, sized by its share of the client's budget
+    /// ([`Config::max_connections`]): `worker` is its index among the client's `workers`.
+    fn new(config: &Config, workers: usize, worker: usize) -> Result<WorkerPools, Error> {
+        let label = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
+        let counters = Rc::new(Counters::labelled("postgresql", label));
+        let share = config.worker_share(workers, worker)?;
         // A checkout must leave room for a connect that tries every host (each bounded by the
-        // connect timeout), as libpq would; one host keeps the pools' usual bound.
-        let acquire = Some(match config.get_hosts().len() {
-            1 => ACQUIRE_TIMEOUT,
-            _ => ACQUIRE_TIMEOUT.max(crate::host_select::worst_case(config)),
-        });
+        // connect timeout), as libpq would; one host keeps the configured bound.
+        let acquire = match config.get_hosts().len() {
+            1 => config.acquire_timeout,
+            _ => config
+                .acquire_timeout
+                .map(|limit| limit.max(crate::host_select::worst_case(config))),
+        };
         let manager = |shared| PgManager {
             config: config.clone(),
             shared,
@@ -128,8 +128,8 @@ impl WorkerPools {
         let shared = SharedPool::new(
             manager(true),
             PoolConfig::shared()
-                .with_max_size(config.connections_per_worker)
-                // Another connection (up to `connections_per_worker`) as soon as every open one
+                .with_max_size(share.shared)
+                // Another connection (up to the worker's share) as soon as every open one
                 // has a request in flight: concurrent callers spread over all of them.
                 .with_shared_target_load(1)
                 // Each host's attempt is bounded by the connect timeout (host_select), so a
@@ -138,10 +138,12 @@ impl WorkerPools {
                 .with_acquire_timeout(acquire),
         )
         .map_err(|e| Error::config(e.to_string()))?;
+        // A transaction that finds them all busy waits (FIFO) for one, up to the acquire
+        // timeout.
         let exclusive = Pool::new(
             manager(false),
             PoolConfig::default()
-                .with_max_size(EXCLUSIVE_PER_WORKER)
+                .with_max_size(share.exclusive)
                 .with_connect_timeout(None)
                 .with_acquire_timeout(acquire),
         )
@@ -161,15 +163,29 @@ impl WorkerPools {
 
 /// This worker's pools and counters for `client`, made on first use. Call it on one of the
 /// client's workers.
+///
+/// The worker's index among the client's workers picks its share of the budget. A thread that
+/// is not one of them (the driver never makes pools there: its calls run on a worker) gets the
+/// last worker's share.
 pub(crate) fn pools(client: &Client) -> Result<Rc<WorkerPools>, Error> {
     let config = &client.inner.config;
-    client.inner.states.local(|| WorkerPools::new(config))
+    let workers = client.inner.states.workers();
+    client.inner.states.local(|| {
+        let index = workers.current_index().unwrap_or(usize::MAX);
+        WorkerPools::new(config, workers.num_workers(), index)
+    })
 }
 
-fn pool_error(config: &Config, e: PoolError<Error>) -> Error {
+fn pool_error(
+    config: &Config,
+    pool: PoolKind,
+    limit: Option<Duration>,
+    e: PoolError<Error>,
+) -> Error {
     match e {
         PoolError::Connect(e) => e,
         PoolError::Closed => Error::worker_closed(),
+        PoolError::Timeout => Error::pool_timed_out(pool, limit),
         other => Error::connect(crate::endpoint::describe(config), other),
     }
 }
@@ -182,7 +198,10 @@ pub(crate) async fn connection(client: &Client) -> Result<Connection, Error> {
     }
     match pool.get_shared().await {
         Ok(shared) => Ok((*shared).clone()),
-        Err(e) => Err(pool_error(&client.inner.config, e)),
+        Err(e) => {
+            let limit = pool.config().acquire_timeout;
+            Err(pool_error(&client.inner.config, PoolKind::Shared, limit, e))
+        }
     }
 }
 
@@ -198,9 +217,10 @@ pub(crate) fn ready_connection(pools: &WorkerPools) -> Option<Connection> {
 /// until the permit drops. It comes reset (see [`PgManager::recycle`]).
 pub(crate) async fn exclusive(client: &Client) -> Result<Pooled<PgManager>, Error> {
     let pool = pools(client)?.exclusive.clone();
+    let limit = pool.config().acquire_timeout;
     pool.get()
         .await
-        .map_err(|e| pool_error(&client.inner.config, e))
+        .map_err(|e| pool_error(&client.inner.config, PoolKind::Exclusive, limit, e))
 }
 
 /// Ends a counted call with its result.

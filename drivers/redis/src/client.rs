@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use corelane_redis_proto::Cmd;
 use corelane_runtime::client::PerWorker;
-use corelane_runtime::{resolve, Provider, ServerProvider, WorkerLoop};
+use corelane_runtime::{dispatch, resolve, Provider, ServerProvider, WorkerLoop};
 
 use crate::call::{Call, Reply};
 use crate::config::Config;
+use crate::connection::Connection;
 use crate::pipeline::Pipeline;
 use crate::request::Request;
 use crate::worker_state::WorkerClient;
@@ -45,14 +46,17 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client for `url` (see [`Config::from_url`]) on the shared standalone loop. Connections
-    /// open lazily, on first use, on each worker.
+    /// open lazily, on first use, on each worker: nothing is checked here
+    /// ([`check`](Self::check) and [`new_checked`](Self::new_checked) connect now).
     pub fn open(url: &str) -> Result<Client, Error> {
         Client::new(Config::from_url(url)?)
     }
 
-    /// A client on the shared standalone loop (started if needed). Fails when the TLS
-    /// settings cannot be used (an unreadable CA or key file, nothing trusted): see
-    /// [`Error::is_tls`].
+    /// A client on the shared standalone loop (started if needed). Connections open lazily,
+    /// on first use on each worker ([`new_checked`](Self::new_checked) connects once now).
+    /// Fails when the TLS settings cannot be used (an unreadable CA or key file, nothing
+    /// trusted): see [`Error::is_tls`]; or when [`Config::max_connections`] is below two per
+    /// worker ([`Error::is_config`]).
     pub fn new(config: Config) -> Result<Client, Error> {
         let workers = resolve(None).map_err(Error::runtime)?;
         Client::with_workers(config, workers)
@@ -73,6 +77,7 @@ impl Client {
         // The TLS configuration (CA files read, client key parsed) is built here, once: every
         // connection of every worker shares it.
         config.prepare()?;
+        config.check_budget(workers.num_workers())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
@@ -80,6 +85,47 @@ impl Client {
                 next_worker: AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// [`new`](Self::new), then [`check`](Self::check): a client whose server was reached and
+    /// accepted its credentials, or the error saying why not. For start-up code that should
+    /// fail fast on a wrong password or an unreachable server.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), corelane_redis::Error> {
+    /// use corelane_redis::{Client, Config};
+    ///
+    /// let client = Client::new_checked(Config::from_url("redis://:secret@cache.internal/0")?).await?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub async fn new_checked(config: Config) -> Result<Client, Error> {
+        let client = Client::new(config)?;
+        client.check().await?;
+        Ok(client)
+    }
+
+    /// Opens one connection to the server on a worker, runs the handshake (`HELLO`/`AUTH`,
+    /// `SELECT`, `CLIENT SETNAME`, the Sentinel lookup), sends a `PING` and closes it: `Ok`
+    /// when the client can connect, else the reason — [`Error::is_connect`] (unreachable
+    /// host, refused port, timeout after the connect timeout, a TLS failure),
+    /// [`Error::is_auth`] (wrong or missing password, unknown user), or the server's error.
+    /// The client's pooled connections still open lazily, as usual; this connection is not
+    /// one of them (nor counted in [`Config::max_connections`]). Works on a worker of the
+    /// loop and off it.
+    pub async fn check(&self) -> Result<(), Error> {
+        let config = self.inner.config.clone();
+        dispatch(
+            &**self.workers(),
+            self.next_fallback(),
+            move || async move {
+                let conn = Connection::open(&config, None).await?;
+                let pong = conn.query::<String>(&Cmd::new("PING")).await.map(drop);
+                conn.pipe.close();
+                pong
+            },
+        )
+        .await
+        .map_err(Error::from)?
     }
 
     /// The configuration.
@@ -91,7 +137,13 @@ impl Client {
     /// the client's workers.
     pub(crate) fn worker_state(&self) -> Result<Rc<WorkerClient>, Error> {
         let config = &self.inner.config;
-        self.inner.states.local(|| WorkerClient::new(config))
+        let workers = self.inner.states.workers();
+        // A thread that is not one of the client's workers (calls never make state there:
+        // they run on a worker) gets the last worker's share.
+        self.inner.states.local(|| {
+            let index = workers.current_index().unwrap_or(usize::MAX);
+            WorkerClient::new(config, workers.num_workers(), index)
+        })
     }
 
     pub(crate) fn states(&self) -> &PerWorker<WorkerClient> {

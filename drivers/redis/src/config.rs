@@ -45,6 +45,10 @@ pub struct Config {
     pub(crate) protocol: Protocol,
     pub(crate) client_name: Option<String>,
     pub(crate) connections_per_worker: usize,
+    /// The client's connection budget (see `budget.rs`); `None`: no budget.
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) exclusive_per_worker: usize,
+    pub(crate) acquire_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
     pub(crate) command_timeout: Option<Duration>,
     pub(crate) on_push: Option<PushCallback>,
@@ -89,6 +93,9 @@ impl Default for Config {
             protocol: Protocol::Resp3,
             client_name: None,
             connections_per_worker: 1,
+            max_connections: None,
+            exclusive_per_worker: crate::budget::DEFAULT_EXCLUSIVE_PER_WORKER,
+            acquire_timeout: Some(crate::budget::DEFAULT_ACQUIRE_TIMEOUT),
             connect_timeout: Duration::from_secs(5),
             command_timeout: None,
             on_push: None,
@@ -102,7 +109,8 @@ impl Default for Config {
 
 impl Config {
     /// Parses `redis://[user:pass@]host[:port][/db][?protocol=resp2|resp3&client_name=..&
-    /// connections_per_worker=N&connect_timeout_ms=N&command_timeout_ms=N]`,
+    /// connections_per_worker=N&connect_timeout_ms=N&command_timeout_ms=N&max_connections=N&
+    /// exclusive_per_worker=N&acquire_timeout_ms=N]`,
     /// `rediss://…` (the same over TLS) or `redis+unix:///path/to/socket[?db=N&...]`.
     /// `valkey://` and `valkeys://` are accepted as `redis://` and `rediss://`.
     ///

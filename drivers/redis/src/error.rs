@@ -50,6 +50,15 @@ enum Kind {
     Closed(CloseCause),
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
+    #[error(
+        "no {pool} connection within the acquire timeout ({}): the worker's {pool} pool stayed \
+         full (see Config::max_connections) or opening a connection took too long",
+        timeout_text(.after)
+    )]
+    PoolTimeout {
+        pool: corelane_runtime::pool::PoolKind,
+        after: Option<std::time::Duration>,
+    },
     #[error("the connection's outbound buffer is full; the command was not sent")]
     QueueFull,
     #[error("no worker is available (the event loop shut down)")]
@@ -86,7 +95,18 @@ enum Kind {
     Cluster(String),
 }
 
+fn timeout_text(after: &Option<std::time::Duration>) -> String {
+    after.map_or_else(|| "none".to_owned(), |d| format!("{d:?}"))
+}
+
 impl Error {
+    pub(crate) fn pool_timed_out(
+        pool: corelane_runtime::pool::PoolKind,
+        after: Option<std::time::Duration>,
+    ) -> Self {
+        Kind::PoolTimeout { pool, after }.into()
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Kind::Config(message.into()).into()
     }
@@ -270,6 +290,28 @@ impl Error {
         matches!(self.kind, Kind::Timeout(_))
     }
 
+    /// True when a call waited longer than [`Config::acquire_timeout`] for a connection of its
+    /// worker: the pool it needed ([`pool_timeout`](Self::pool_timeout)) had none free and
+    /// no room for another within the client's [`Config::max_connections`] budget, or opening
+    /// one took that long. Nothing was sent. Distinct from [`is_timeout`](Self::is_timeout).
+    ///
+    /// [`Config::acquire_timeout`]: crate::Config::acquire_timeout
+    /// [`Config::max_connections`]: crate::Config::max_connections
+    pub fn is_pool_timeout(&self) -> bool {
+        matches!(self.kind, Kind::PoolTimeout { .. })
+    }
+
+    /// For [`is_pool_timeout`](Self::is_pool_timeout): which pool the call waited on —
+    /// [`PoolKind::Shared`](crate::PoolKind::Shared) for ordinary calls,
+    /// [`PoolKind::Exclusive`](crate::PoolKind::Exclusive) for transactions,
+    /// [`Client::with_connection`](crate::Client::with_connection) and blocking commands.
+    pub fn pool_timeout(&self) -> Option<corelane_runtime::pool::PoolKind> {
+        match self.kind {
+            Kind::PoolTimeout { pool, .. } => Some(pool),
+            _ => None,
+        }
+    }
+
     /// True when the reply did not have the type asked for, or could not be parsed as it
     /// (including errors made with [`Error::type_mismatch`] and [`Error::custom`]).
     pub fn is_type_mismatch(&self) -> bool {
@@ -338,7 +380,7 @@ impl Error {
     pub(crate) fn outcome(&self) -> Outcome {
         match &self.kind {
             Kind::Server(_) | Kind::ExecAborted => Outcome::ServerError,
-            Kind::Timeout(_) => Outcome::Timeout,
+            Kind::Timeout(_) | Kind::PoolTimeout { .. } => Outcome::Timeout,
             Kind::Closed(CloseCause::Protocol(_)) => Outcome::Protocol,
             Kind::Closed(_) | Kind::Connect { .. } | Kind::Tls { .. } | Kind::Auth(_) => {
                 Outcome::Connection

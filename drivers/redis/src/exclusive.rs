@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use corelane_redis_proto::{Cmd, ToArg};
 use corelane_runtime::dispatch;
-use corelane_runtime::pool::{Backoff, Pooled};
+use corelane_runtime::pool::{Backoff, PoolKind, Pooled};
 
 use crate::classify::{classify, refusal};
 use crate::client::Client;
@@ -73,7 +73,10 @@ impl Exclusive {
 
 pub(crate) async fn checkout(client: &Client) -> Result<Pooled<RedisManager>, Error> {
     let state = client.worker_state()?;
-    let permit = state.exclusive.get().await.map_err(pool_error)?;
+    let permit = state.exclusive.get().await.map_err(|e| {
+        let limit = state.exclusive.config().acquire_timeout;
+        pool_error(PoolKind::Exclusive, limit, e)
+    })?;
     // Whatever the caller does may leave state behind; the pool resets it before reuse.
     permit.needs_reset.set(true);
     Ok(permit)

@@ -49,6 +49,15 @@
 //! - **Pub/sub** runs on dedicated connections ([`Client::subscriber`]): a stream of messages
 //!   that reconnects with backoff and resubscribes.
 //! - **SCAN** family as streams ([`Client::scan`], `hscan`, `sscan`, `zscan`).
+//! - **Connection budget.** Each worker opens up to [`Config::connections_per_worker`] shared
+//!   and [`Config::exclusive_per_worker`] (8) exclusive connections; [`Config::max_connections`]
+//!   bounds the client's total instead, split once over the workers (none by default). A call
+//!   that finds its pool full waits its turn ([`ConnectionCounts::waiting`]) for up to
+//!   [`Config::acquire_timeout`] (30 s), then fails with [`Error::is_pool_timeout`] naming the
+//!   pool ([`PoolKind`]).
+//! - **Failing fast.** Connections open lazily, on first use on each worker;
+//!   [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one now, so a
+//!   wrong password ([`Error::is_auth`]) or an unreachable server shows at start-up.
 //!
 //! # TLS
 //!
@@ -176,6 +185,7 @@
 //! `ROLE`; after a failover the broken connections are replaced by ones to the new master.
 
 mod blocking;
+mod budget;
 mod call;
 mod classify;
 mod client;
@@ -209,6 +219,7 @@ pub use corelane_redis_proto::{ArgSink, Cmd, NullKind, ToArg, Value};
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
 pub use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
+pub use corelane_runtime::pool::PoolKind;
 pub use corelane_runtime::roundtrip::PipeStats;
 pub use error::{Error, ServerError};
 pub use exclusive::{Exclusive, MAX_TRANSACTION_ATTEMPTS};

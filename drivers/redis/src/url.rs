@@ -155,6 +155,12 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
             "connections_per_worker" => {
                 config.connections_per_worker = (number(key)? as usize).max(1)
             }
+            "max_connections" => config.max_connections = Some(number(key)? as usize),
+            "exclusive_per_worker" => config.exclusive_per_worker = (number(key)? as usize).max(1),
+            "acquire_timeout_ms" => {
+                let ms = number(key)?;
+                config.acquire_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
             "connect_timeout_ms" => config.connect_timeout = Duration::from_millis(number(key)?),
             "command_timeout_ms" => {
                 config.command_timeout = Some(Duration::from_millis(number(key)?))

@@ -7,11 +7,9 @@ use corelane_redis_proto::Value;
 use corelane_runtime::client::{
     ConnectionCounts, Counters, InFlight, Outcome, WorkerState, WorkerStats,
 };
-use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, SharedPool};
-
-/// Exclusive connections a worker keeps per client (transactions, blocking commands); more
-/// callers than this wait their turn.
-const EXCLUSIVE_PER_WORKER: usize = 8;
+use corelane_runtime::pool::{
+    Config as PoolConfig, Manager, Pool, PoolError, PoolKind, SharedPool,
+};
 
 use crate::config::Config;
 use crate::connection::Connection;
@@ -95,30 +93,40 @@ impl WorkerState for WorkerClient {
 }
 
 impl WorkerClient {
-    /// A client's (empty) state for this worker: its pools open connections on demand.
-    pub(crate) fn new(config: &Config) -> Result<WorkerClient, Error> {
-        let worker = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
-        let counters = Rc::new(Counters::labelled("redis", worker));
+    /// A client's (empty) state for this worker: its pools open connections on demand, up to
+    /// this worker's share of the client's budget ([`Config::max_connections`]): `worker` is
+    /// its index among the client's `workers`.
+    pub(crate) fn new(
+        config: &Config,
+        workers: usize,
+        worker: usize,
+    ) -> Result<WorkerClient, Error> {
+        let label = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
+        let counters = Rc::new(Counters::labelled("redis", label));
+        let share = config.worker_share(workers, worker)?;
         let manager = || RedisManager {
             config: config.clone(),
             counters: counters.clone(),
         };
         let mut pool_config = PoolConfig::shared()
-            .with_max_size(config.connections_per_worker)
-            // Another connection (up to `connections_per_worker`) as soon as every open one has a
+            .with_max_size(share.shared)
+            // Another connection (up to the worker's share) as soon as every open one has a
             // request in flight: concurrent callers spread over all of them.
             .with_shared_target_load(1)
-            .with_connect_timeout(Some(config.connect_timeout));
+            .with_connect_timeout(Some(config.connect_timeout))
+            .with_acquire_timeout(config.acquire_timeout);
         if let Some((first, max)) = config.reconnect_backoff {
             pool_config = pool_config.with_backoff(first, max);
         }
         let pool =
             SharedPool::new(manager(), pool_config).map_err(|e| Error::config(e.to_string()))?;
+        // More callers than this wait their turn (FIFO), up to the acquire timeout.
         let exclusive = Pool::new(
             manager(),
             PoolConfig::default()
-                .with_max_size(EXCLUSIVE_PER_WORKER)
-                .with_connect_timeout(Some(config.connect_timeout)),
+                .with_max_size(share.exclusive)
+                .with_connect_timeout(Some(config.connect_timeout))
+                .with_acquire_timeout(config.acquire_timeout),
         )
         .map_err(|e| Error::config(e.to_string()))?;
         Ok(WorkerClient {
@@ -129,10 +137,12 @@ impl WorkerClient {
     }
 }
 
-pub(crate) fn pool_error(e: PoolError<Error>) -> Error {
+/// A checkout's failure as the driver's error; `pool` and its acquire timeout `limit` name the
+/// pool in a timeout.
+pub(crate) fn pool_error(pool: PoolKind, limit: Option<Duration>, e: PoolError<Error>) -> Error {
     match e {
         PoolError::Connect(e) => e,
-        PoolError::Timeout => Error::connect("pool", "timed out waiting for a connection"),
+        PoolError::Timeout => Error::pool_timed_out(pool, limit),
         PoolError::ConnectTimeout => Error::connect("pool", "connect timed out"),
         PoolError::Closed => Error::worker_closed(),
         other => Error::runtime(other),
@@ -145,7 +155,11 @@ impl WorkerClient {
         if let Some(shared) = self.pool.try_get_shared() {
             return Ok((*shared).clone());
         }
-        let shared = self.pool.get_shared().await.map_err(pool_error)?;
+        let shared = self
+            .pool
+            .get_shared()
+            .await
+            .map_err(|e| pool_error(PoolKind::Shared, self.pool.config().acquire_timeout, e))?;
         Ok((*shared).clone())
     }
 

@@ -17,7 +17,9 @@ pub struct ConnectionCounts {
     pub exclusive_idle: usize,
     /// Exclusive connections checked out (a transaction, a blocking command, a session).
     pub exclusive_in_use: usize,
-    /// Callers waiting for a connection (shared or exclusive).
+    /// Callers waiting for a connection (shared or exclusive): among them, exclusive
+    /// checkouts waiting because the worker's exclusive pool is full (at its size, or at its
+    /// share of the client's connection budget, see [`worker_share`](crate::pool::worker_share)).
     pub waiting: usize,
 }
 

@@ -53,6 +53,13 @@
 //!   idle connections on time in a quiet pool; [`Pool::fill`] opens [`Config::min_idle`]
 //!   connections ahead of demand.
 //!
+//! # Budget
+//!
+//! A client that keeps a shared and an exclusive pool on every worker can bound its total
+//! with a budget split over the workers once, when each worker's pools are made
+//! ([`worker_share`]): nothing is counted across workers on the hot path. [`PoolKind`] names
+//! the pool in a driver's pool-timeout error.
+//!
 //! # Time
 //!
 //! The decisions live in sans-IO parts that take `now` and report deadlines ([`Backoff`],
@@ -60,6 +67,7 @@
 
 mod backoff;
 mod balance;
+mod budget;
 mod config;
 mod connect;
 mod error;
@@ -71,6 +79,7 @@ mod shared;
 mod slots;
 
 pub use backoff::Backoff;
+pub use budget::{check_budget, worker_share, BudgetTooSmall, PoolKind, WorkerShare};
 pub use config::{Config, ConfigError};
 pub use error::PoolError;
 pub use exclusive::{Pool, Status};

@@ -121,6 +121,11 @@ impl<M: Manager> SharedPool<M> {
         &self.inner.manager
     }
 
+    /// The configuration this pool was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
     /// Current counters.
     pub fn status(&self) -> SharedStatus {
         let state = self.inner.state.borrow();

@@ -21,7 +21,9 @@ pub(crate) enum Next {
 
 /// Classifies an error of one attempt.
 pub(crate) fn next(error: &Error) -> Next {
-    if error.is_connect() {
+    // A node client's pool that gave no connection in time sent nothing either: as before
+    // pool timeouts had their own kind, treat it as an unreachable node.
+    if error.is_connect() || error.is_pool_timeout() {
         return Next::Unreachable;
     }
     let Some(server) = error.server_error() else {
