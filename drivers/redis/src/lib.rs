@@ -194,8 +194,10 @@ mod pubsub;
 mod report;
 mod request;
 mod scan;
+mod script;
 mod secret;
 mod sentinel;
+mod streams;
 mod tls;
 mod trace;
 mod url;
@@ -218,4 +220,10 @@ pub use json::Json;
 pub use pipeline::Pipeline;
 pub use pubsub::{Message, Subscriber, SubscriberHandle, SubscriberOptions};
 pub use scan::Scan;
+pub use script::{Script, ScriptInvocation, ScriptTarget};
 pub use secret::Secret;
+pub use streams::{
+    StreamAddOptions, StreamAutoClaimReply, StreamConsumerInfo, StreamGroupInfo, StreamId,
+    StreamInfo, StreamKey, StreamPendingEntry, StreamPendingReply, StreamReadOptions,
+    StreamReadReply, StreamTrim,
+};
