@@ -244,7 +244,7 @@ mod tests {
                 b"x"
             ]
         );
-        let none = Script::new("return 2").prepare_invoke();
-        assert_eq!(none.command("EVAL", "return 2").argc(), 3);
+        let two = Script::new("return 2");
+        assert_eq!(two.prepare_invoke().command("EVAL", two.code()).argc(), 3);
     }
 }
