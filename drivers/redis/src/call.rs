@@ -175,9 +175,9 @@ impl<T> Call<T> {
         Call {
             client,
             request: None,
-            state: State::Blocking(Box::pin(async move {
-                runner.run_blocking(cmd, limit).await
-            })),
+            state: State::Blocking(Box::pin(
+                async move { runner.run_blocking(cmd, limit).await },
+            )),
             deadline: None,
             reply: Reply::Any,
             in_flight: None,

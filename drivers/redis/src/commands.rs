@@ -11,7 +11,6 @@
 
 use corelane_redis_proto::{Cmd, ToArg};
 
-
 /// Expiry and condition options of `SET`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -52,7 +52,10 @@ fn a_script_loads_itself_after_noscript() {
                 [true]
             );
             // Cached: EVALSHA succeeds directly.
-            assert_eq!(block_on(client.evalsha::<i64>(&sha, &["n"], &["1"])).unwrap(), 6);
+            assert_eq!(
+                block_on(client.evalsha::<i64>(&sha, &["n"], &["1"])).unwrap(),
+                6
+            );
             let n: i64 = block_on(script.key("n").arg(10).invoke(&client)).unwrap();
             assert_eq!(n, 16);
             // Flushed again, on a worker (the local path).
@@ -75,7 +78,8 @@ fn keys_and_args_reach_the_script_in_order() {
     for protocol in PROTOCOLS {
         let client = client_with(&server.url(), protocol);
         guard("keys and args", move || {
-            let echo = Script::new("return {KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], #KEYS, #ARGV}");
+            let echo =
+                Script::new("return {KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], #KEYS, #ARGV}");
             let got: Vec<String> = block_on(
                 echo.key("k1")
                     .key(["k2", "k3"])
@@ -91,7 +95,10 @@ fn keys_and_args_reach_the_script_in_order() {
             assert_eq!(block_on(none.invoke::<i64, _>(&client)).unwrap(), 0);
             // A script returning nil and a table of mixed types.
             let nil = Script::new("return nil");
-            assert_eq!(block_on(nil.invoke::<Option<String>, _>(&client)).unwrap(), None);
+            assert_eq!(
+                block_on(nil.invoke::<Option<String>, _>(&client)).unwrap(),
+                None
+            );
         });
     }
 }
@@ -208,8 +215,14 @@ fn fcall_after_function_load() {
             let name: String = block_on(client.function_load_replace(LIBRARY)).unwrap();
             assert_eq!(name, "counters");
 
-            assert_eq!(block_on(client.fcall::<i64>("add", &["f"], &[7])).unwrap(), 7);
-            assert_eq!(block_on(client.fcall::<i64>("add", &["f"], &[3])).unwrap(), 10);
+            assert_eq!(
+                block_on(client.fcall::<i64>("add", &["f"], &[7])).unwrap(),
+                7
+            );
+            assert_eq!(
+                block_on(client.fcall::<i64>("add", &["f"], &[3])).unwrap(),
+                10
+            );
             let peek: String = block_on(client.fcall_ro("peek", &["f"], &[] as &[&str])).unwrap();
             assert_eq!(peek, "10");
             // FCALL_RO refuses a function that may write.

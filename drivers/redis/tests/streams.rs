@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use corelane_redis::{
-    Client, Pipeline, StreamAddOptions, StreamAutoClaimReply, StreamConsumerInfo,
-    StreamGroupInfo, StreamId, StreamInfo, StreamPendingEntry, StreamPendingReply,
-    StreamReadOptions, StreamReadReply, StreamTrim,
+    Client, Pipeline, StreamAddOptions, StreamAutoClaimReply, StreamConsumerInfo, StreamGroupInfo,
+    StreamId, StreamInfo, StreamPendingEntry, StreamPendingReply, StreamReadOptions,
+    StreamReadReply, StreamTrim,
 };
 use corelane_testkit::RedisServer;
 use futures_lite::future::poll_once;
@@ -54,14 +54,18 @@ fn xadd_xrange_xread_give_exact_entries() {
         let c = client_with(&server.url(), protocol);
         guard("xadd/xrange/xread", move || {
             block_on(c.del::<i64>(&["s", "t"])).unwrap();
-            let id: String = block_on(c.xadd("s", "1-1", &[("name", "ann"), ("age", "31")])).unwrap();
+            let id: String =
+                block_on(c.xadd("s", "1-1", &[("name", "ann"), ("age", "31")])).unwrap();
             assert_eq!(id, "1-1");
             let id: String = block_on(c.xadd("s", "2-0", &[("name", "bob")])).unwrap();
             assert_eq!(id, "2-0");
             // `*`: the server picks a later id.
             let auto: String = block_on(c.xadd("s", "*", &[("name", "cy")])).unwrap();
             let (ms, seq) = auto.split_once('-').unwrap();
-            assert!(ms.parse::<u64>().unwrap() > 2 && seq.parse::<u64>().is_ok(), "{auto}");
+            assert!(
+                ms.parse::<u64>().unwrap() > 2 && seq.parse::<u64>().is_ok(),
+                "{auto}"
+            );
             assert_eq!(block_on(c.xlen::<u64>("s")).unwrap(), 3);
 
             let all: Vec<StreamId> = block_on(c.xrange("s", "-", "+")).unwrap();
@@ -89,15 +93,15 @@ fn xadd_xrange_xread_give_exact_entries() {
             assert_eq!(read.keys[0].key, "s");
             assert_eq!(
                 read.entries("s"),
-                [entry("2-0", &[("name", "bob")]), entry(&auto, &[("name", "cy")])]
+                [
+                    entry("2-0", &[("name", "bob")]),
+                    entry(&auto, &[("name", "cy")])
+                ]
             );
             assert_eq!(read.entries("t"), [entry("5-0", &[("k", "v")])]);
-            let counted: StreamReadReply = block_on(c.xread_options(
-                &["s"],
-                &["0"],
-                StreamReadOptions::default().count(1),
-            ))
-            .unwrap();
+            let counted: StreamReadReply =
+                block_on(c.xread_options(&["s"], &["0"], StreamReadOptions::default().count(1)))
+                    .unwrap();
             assert_eq!(counted.entries("s").len(), 1);
             // Nothing newer: an empty reply (nil on the wire).
             let none: StreamReadReply = block_on(c.xread(&["s"], &[auto.as_str()])).unwrap();
@@ -120,8 +124,14 @@ fn xadd_xrange_xread_give_exact_entries() {
             ))
             .unwrap();
             assert_eq!(missing, None);
-            assert_eq!(block_on(c.xdel::<u64>("s", &[id.as_str(), "9-9"])).unwrap(), 1);
-            assert_eq!(block_on(c.xtrim::<u64>("s", StreamTrim::maxlen(0))).unwrap(), 1);
+            assert_eq!(
+                block_on(c.xdel::<u64>("s", &[id.as_str(), "9-9"])).unwrap(),
+                1
+            );
+            assert_eq!(
+                block_on(c.xtrim::<u64>("s", StreamTrim::maxlen(0))).unwrap(),
+                1
+            );
             assert_eq!(block_on(c.xlen::<u64>("s")).unwrap(), 0);
             // A server error keeps its code: XADD with an id not above the last one.
             let e = block_on(c.xadd::<String>("t", "1-0", &[("k", "v")])).unwrap_err();
@@ -179,7 +189,10 @@ fn consumer_group_read_pending_ack() {
             .unwrap();
             assert_eq!(again.entries("jobs").len(), 2);
 
-            assert_eq!(block_on(c.xack::<u64>("jobs", "workers", &["1-0", "2-0"])).unwrap(), 2);
+            assert_eq!(
+                block_on(c.xack::<u64>("jobs", "workers", &["1-0", "2-0"])).unwrap(),
+                2
+            );
             let pending: StreamPendingReply = block_on(c.xpending("jobs", "workers")).unwrap();
             assert_eq!(pending.count, 0);
             assert_eq!((pending.smallest_id, pending.greatest_id), (None, None));
@@ -228,14 +241,9 @@ fn xautoclaim_and_xclaim_move_pending_entries() {
             for id in ["1-0", "2-0", "3-0"] {
                 block_on(c.xadd::<String>("q", id, &[("n", id)])).unwrap();
             }
-            let _: StreamReadReply = block_on(c.xreadgroup(
-                "g",
-                "alice",
-                &["q"],
-                &[">"],
-                StreamReadOptions::default(),
-            ))
-            .unwrap();
+            let _: StreamReadReply =
+                block_on(c.xreadgroup("g", "alice", &["q"], &[">"], StreamReadOptions::default()))
+                    .unwrap();
             // 3-0 is deleted while pending: XAUTOCLAIM reports it as deleted (Redis 7+).
             block_on(c.xdel::<u64>("q", &["3-0"])).unwrap();
             let claim: StreamAutoClaimReply =
@@ -263,11 +271,9 @@ fn xautoclaim_and_xclaim_move_pending_entries() {
                 moved,
                 [entry("1-0", &[("n", "1-0")]), entry("2-0", &[("n", "2-0")])]
             );
-            let ids: Vec<String> =
-                block_on(c.xclaim_justid("q", "g", "dan", 0, &["2-0"])).unwrap();
+            let ids: Vec<String> = block_on(c.xclaim_justid("q", "g", "dan", 0, &["2-0"])).unwrap();
             assert_eq!(ids, ["2-0"]);
-            let consumers: Vec<StreamConsumerInfo> =
-                block_on(c.xinfo_consumers("q", "g")).unwrap();
+            let consumers: Vec<StreamConsumerInfo> = block_on(c.xinfo_consumers("q", "g")).unwrap();
             let mut pending: Vec<(String, u64)> =
                 consumers.into_iter().map(|c| (c.name, c.pending)).collect();
             pending.sort();
@@ -355,7 +361,8 @@ fn stream_commands_on_exclusive_connections_transactions_and_pipelines() {
         let (id, len): (String, u64) = block_on(c.transaction(&["e"], |conn| async move {
             let len: u64 = conn.xlen("e").await?;
             let mut tx = Pipeline::new();
-            tx.xadd("e", format!("{}-0", len + 1), &[("x", "2")]).xlen("e");
+            tx.xadd("e", format!("{}-0", len + 1), &[("x", "2")])
+                .xlen("e");
             Ok(tx)
         }))
         .unwrap();

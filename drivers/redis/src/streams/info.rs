@@ -174,7 +174,12 @@ mod tests {
     #[test]
     fn stream_info_from_a_resp3_map_and_a_resp2_flat_array() {
         let resp3 = Value::Map(stream_fields());
-        let resp2 = Value::Array(stream_fields().into_iter().flat_map(|(k, v)| [k, v]).collect());
+        let resp2 = Value::Array(
+            stream_fields()
+                .into_iter()
+                .flat_map(|(k, v)| [k, v])
+                .collect(),
+        );
         for reply in [resp3, resp2] {
             let info = StreamInfo::from_value(reply).unwrap();
             assert_eq!(info.length, 2);
@@ -192,7 +197,10 @@ mod tests {
             (bulk("groups"), int(0)),
         ]);
         let info = StreamInfo::from_value(old).unwrap();
-        assert_eq!((info.entries_added, info.max_deleted_entry_id), (None, None));
+        assert_eq!(
+            (info.entries_added, info.max_deleted_entry_id),
+            (None, None)
+        );
     }
 
     #[test]
@@ -217,7 +225,10 @@ mod tests {
             int(10),
         ]);
         let c = StreamConsumerInfo::from_value(consumer).unwrap();
-        assert_eq!((c.name.as_str(), c.pending, c.idle_ms, c.inactive_ms), ("c", 1, 10, None));
+        assert_eq!(
+            (c.name.as_str(), c.pending, c.idle_ms, c.inactive_ms),
+            ("c", 1, 10, None)
+        );
     }
 
     #[test]

@@ -194,10 +194,7 @@ pub(crate) fn xreadgroup_cmd(
     options: StreamReadOptions,
     block: Option<Duration>,
 ) -> Cmd {
-    let mut cmd = Cmd::new("XREADGROUP")
-        .arg("GROUP")
-        .arg(group)
-        .arg(consumer);
+    let mut cmd = Cmd::new("XREADGROUP").arg("GROUP").arg(group).arg(consumer);
     if let Some(count) = options.count {
         cmd = cmd.arg("COUNT").arg(count);
     }

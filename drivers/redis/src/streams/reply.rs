@@ -14,9 +14,8 @@ use crate::{Error, FromValue};
 pub(crate) fn exactly<const N: usize>(value: Value, what: &str) -> Result<[Value; N], Error> {
     let items = elements(value, what)?;
     let got = items.len();
-    <[Value; N]>::try_from(items).map_err(|_| {
-        Error::type_mismatch(format!("expected {what} of {N} elements, got {got}"))
-    })
+    <[Value; N]>::try_from(items)
+        .map_err(|_| Error::type_mismatch(format!("expected {what} of {N} elements, got {got}")))
 }
 
 /// One stream entry: its id and its field/value pairs, in the order they were added (a field
@@ -130,8 +129,7 @@ pub struct StreamPendingReply {
 
 impl FromValue for StreamPendingReply {
     fn from_value(value: Value) -> Result<Self, Error> {
-        let [count, smallest, greatest, consumers] =
-            exactly::<4>(value, "an XPENDING summary")?;
+        let [count, smallest, greatest, consumers] = exactly::<4>(value, "an XPENDING summary")?;
         let consumers = pairs(consumers)?
             .into_iter()
             .map(|(name, n)| Ok((String::from_value(name)?, u64::from_value(n)?)))
@@ -240,7 +238,10 @@ mod tests {
         Value::Array(items)
     }
     fn entry(id: &str, fields: &[&str]) -> Value {
-        arr(vec![bulk(id), arr(fields.iter().map(|f| bulk(f)).collect())])
+        arr(vec![
+            bulk(id),
+            arr(fields.iter().map(|f| bulk(f)).collect()),
+        ])
     }
     fn want(id: &str, fields: &[(&str, &str)]) -> StreamId {
         StreamId {
@@ -261,8 +262,7 @@ mod tests {
         assert_eq!(e.field::<i64>("zz").unwrap(), None);
         assert!(e.field::<i64>("b").unwrap_err().is_type_mismatch());
         // A deleted pending entry: nil fields.
-        let e = StreamId::from_value(arr(vec![bulk("2-0"), Value::Null(NullKind::Array)]))
-            .unwrap();
+        let e = StreamId::from_value(arr(vec![bulk("2-0"), Value::Null(NullKind::Array)])).unwrap();
         assert_eq!(e, want("2-0", &[]));
         // RESP3 map fields also read.
         let e = StreamId::from_value(arr(vec![
@@ -301,7 +301,10 @@ mod tests {
             Value::Integer(3),
             bulk("1-0"),
             bulk("3-0"),
-            arr(vec![arr(vec![bulk("alice"), bulk("2")]), arr(vec![bulk("bob"), bulk("1")])]),
+            arr(vec![
+                arr(vec![bulk("alice"), bulk("2")]),
+                arr(vec![bulk("bob"), bulk("1")]),
+            ]),
         ]);
         let s = StreamPendingReply::from_value(summary).unwrap();
         assert_eq!(s.count, 3);
@@ -329,7 +332,10 @@ mod tests {
 
         let r = StreamAutoClaimReply::from_value(arr(vec![
             bulk("0-0"),
-            arr(vec![entry("1-0", &["f", "v"]), Value::Null(NullKind::Array)]),
+            arr(vec![
+                entry("1-0", &["f", "v"]),
+                Value::Null(NullKind::Array),
+            ]),
             arr(vec![bulk("2-0")]),
         ]))
         .unwrap();
@@ -383,8 +389,8 @@ mod tests {
             assert!(e.is_type_mismatch(), "{reply:?}: {e}");
         }
         // A server error keeps its code.
-        let e = StreamReadReply::from_value(Value::Error(ServerError::new("NOGROUP x")))
-            .unwrap_err();
+        let e =
+            StreamReadReply::from_value(Value::Error(ServerError::new("NOGROUP x"))).unwrap_err();
         assert_eq!(e.code(), Some("NOGROUP"));
     }
 }
