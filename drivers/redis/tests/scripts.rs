@@ -248,3 +248,34 @@ fn fcall_after_function_load() {
         });
     }
 }
+
+/// A server that answers NOSCRIPT to EVAL too: the script is retried once (EVALSHA, EVAL),
+/// not in a loop, and the NOSCRIPT error is returned.
+#[test]
+fn noscript_is_retried_once_only() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use support::FakeServer;
+
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let fake = FakeServer::start(move |mut s| {
+        while let Some(command) = s.next_command() {
+            let name = String::from_utf8_lossy(&command[0]).to_ascii_uppercase();
+            if name == "EVALSHA" || name == "EVAL" {
+                counter.fetch_add(1, Ordering::SeqCst);
+                s.write(b"-NOSCRIPT No matching script.\r\n");
+            } else {
+                s.write(b"+PONG\r\n");
+            }
+        }
+    });
+    let client = support::client(&fake.url());
+    guard("noscript twice", move || {
+        let script = Script::new("return 1");
+        let e = block_on(script.key("k").invoke::<i64, _>(&client)).unwrap_err();
+        assert_eq!(e.code(), Some("NOSCRIPT"), "{e}");
+        assert_eq!(sent.load(Ordering::SeqCst), 2);
+        assert_eq!(block_on(client.ping::<String>()).unwrap(), "PONG");
+    });
+}

@@ -539,3 +539,49 @@ fn blocking_reads_are_not_pipeline_commands() {
     let e = block_on(c.pipeline::<Vec<corelane_redis::Value>>(&pipe)).unwrap_err();
     assert!(e.is_refused(), "{e}");
 }
+
+/// A server whose stream replies have the wrong shape (valid RESP): each is a type error,
+/// never a panic, and the connection stays in step for the next call.
+#[test]
+fn malformed_stream_replies_are_type_errors() {
+    use support::FakeServer;
+    let fake = FakeServer::start(|mut s| {
+        while let Some(command) = s.next_command() {
+            let name = String::from_utf8_lossy(&command[0]).to_ascii_uppercase();
+            let reply: &[u8] = match name.as_str() {
+                // A stream without its entries.
+                "XREAD" => b"*1\r\n*1\r\n$1\r\ns\r\n",
+                // An entry whose fields are a string.
+                "XRANGE" => b"*1\r\n*2\r\n$3\r\n1-0\r\n$3\r\nbad\r\n",
+                // A summary of two elements.
+                "XPENDING" => b"*2\r\n:1\r\n:2\r\n",
+                // A length that is not a number, and no other field.
+                "XINFO" => b"*2\r\n$6\r\nlength\r\n$4\r\nmany\r\n",
+                "XAUTOCLAIM" => b"$3\r\nabc\r\n",
+                // An array where an id should be.
+                "XADD" => b"*3\r\n$3\r\n1-0\r\n*-1\r\n*-1\r\n",
+                _ => b"+PONG\r\n",
+            };
+            s.write(reply);
+        }
+    });
+    let c = support::client(&fake.url());
+    guard("malformed stream replies", move || {
+        let e = block_on(c.xread::<StreamReadReply>(&["s"], &["0"])).unwrap_err();
+        assert!(e.is_type_mismatch(), "{e}");
+        let e = block_on(c.xrange::<Vec<StreamId>>("s", "-", "+")).unwrap_err();
+        assert!(e.is_type_mismatch(), "{e}");
+        let e = block_on(c.xpending::<StreamPendingReply>("s", "g")).unwrap_err();
+        assert!(e.is_type_mismatch(), "{e}");
+        let e = block_on(c.xinfo_stream::<StreamInfo>("s")).unwrap_err();
+        assert!(e.is_type_mismatch(), "{e}");
+        let e =
+            block_on(c.xautoclaim::<StreamAutoClaimReply>("s", "g", "c", 0, "0", 1)).unwrap_err();
+        assert!(e.is_type_mismatch(), "{e}");
+        // An XADD reply that is an array: not an id.
+        let e = block_on(c.xadd::<String>("s", "*", &[("a", "b")])).unwrap_err();
+        assert!(e.is_type_mismatch(), "{e}");
+        // Still in step: the next call gets its own reply.
+        assert_eq!(block_on(c.ping::<String>()).unwrap(), "PONG");
+    });
+}
