@@ -34,6 +34,8 @@ const RETRY_PAUSE_MAX: Duration = Duration::from_millis(5);
 /// `conn.xadd(…)`, …) as `async` methods, plus [`query`](Self::query) for any other command.
 /// Blocking reads ([`xread_block`](Self::xread_block), `BLPOP` through `query`) block this
 /// connection only; there is no client-side timeout on it (the server's own timeout ends them).
+/// An `xread_block` dropped while blocked closes this connection (later commands on it fail
+/// with [`Error::is_closed`]; the pool replaces it).
 #[derive(Clone)]
 pub struct Exclusive {
     conn: Connection,
@@ -64,6 +66,22 @@ impl Exclusive {
     pub(crate) async fn typed<T: FromValue>(&self, cmd: Cmd, reply: Reply) -> Result<T, Error> {
         let value = self.conn.pipe.call((), |buf| cmd.write_to(buf)).await?;
         T::from_value(reply.check(value)?)
+    }
+
+    /// A blocking typed command (`XREAD … BLOCK`): as [`typed`](Self::typed), but if the
+    /// caller gives up while it is blocked, the connection is closed. Otherwise it would go
+    /// back to the exclusive pool with the server still blocked on it, and its next user (its
+    /// reset first) would wait behind the abandoned command.
+    pub(crate) async fn blocking<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        let mut close = crate::blocking::CloseUnlessDone {
+            conn: &self.conn,
+            armed: true,
+        };
+        let value = close.conn.pipe.call((), |buf| cmd.write_to(buf)).await;
+        // Answered (a value or a server error): in step again.
+        close.armed = value.is_err();
+        drop(close);
+        T::from_value(value?)
     }
 
     /// Sends a pipeline on this connection (see [`Client::pipeline`]).

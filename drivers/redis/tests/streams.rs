@@ -585,3 +585,44 @@ fn malformed_stream_replies_are_type_errors() {
         assert_eq!(block_on(c.ping::<String>()).unwrap(), "PONG");
     });
 }
+
+/// On an exclusive connection, a blocking read dropped while blocked closes that connection:
+/// it is not handed, still blocked, to the pool's next user.
+#[test]
+fn an_exclusive_xread_dropped_mid_wait_closes_its_connection() {
+    let server = RedisServer::start().unwrap();
+    let c = support::client(&server.url());
+    guard("exclusive dropped xread", move || {
+        for _ in 0..3 {
+            let watcher = c.clone();
+            block_on(c.with_connection(move |conn| async move {
+                let mut read = Box::pin(conn.xread_block::<StreamReadReply>(
+                    &["x"],
+                    &["$"],
+                    StreamReadOptions::default(),
+                    Duration::ZERO,
+                ));
+                loop {
+                    assert!(poll_once(&mut read).await.is_none());
+                    let info: String = watcher.info("clients").await?;
+                    if info.contains("blocked_clients:1\r") {
+                        break;
+                    }
+                    corelane_runtime::task::sleep(Duration::from_millis(5)).await;
+                }
+                drop(read);
+                let e = conn.ping::<String>().await.unwrap_err();
+                assert!(e.is_closed(), "{e}");
+                Ok(())
+            }))
+            .unwrap();
+            wait_blocked(&c, 0);
+            // The next exclusive user gets a connection in step.
+            let echoed = block_on(
+                c.with_connection(|conn| async move { conn.echo::<String>("mine").await }),
+            )
+            .unwrap();
+            assert_eq!(echoed, "mine");
+        }
+    });
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use corelane_redis_proto::ToArg;
 
 use super::{xread_cmd, xreadgroup_cmd, StreamReadOptions};
-use crate::call::{Call, Reply};
+use crate::call::Call;
 use crate::{Client, Error, Exclusive, FromValue};
 
 impl Client {
@@ -58,7 +58,8 @@ impl Client {
 
 impl Exclusive {
     /// `XREAD … BLOCK` on this connection (see [`Client::xread_block`]). No client-side
-    /// bound: the server's timeout ends it (zero: until an entry arrives).
+    /// bound: the server's timeout ends it (zero: until an entry arrives). Dropped while
+    /// blocked, it closes this connection (the server would still answer on it).
     pub async fn xread_block<T: FromValue>(
         &self,
         keys: &[impl ToArg],
@@ -66,7 +67,7 @@ impl Exclusive {
         options: StreamReadOptions,
         timeout: Duration,
     ) -> Result<T, Error> {
-        self.typed(xread_cmd(keys, ids, options, Some(timeout)), Reply::Any)
+        self.blocking(xread_cmd(keys, ids, options, Some(timeout)))
             .await
     }
 
@@ -81,6 +82,6 @@ impl Exclusive {
         timeout: Duration,
     ) -> Result<T, Error> {
         let cmd = xreadgroup_cmd(group, consumer, keys, ids, options, Some(timeout));
-        self.typed(cmd, Reply::Any).await
+        self.blocking(cmd).await
     }
 }
