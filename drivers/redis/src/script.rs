@@ -7,7 +7,7 @@ use std::pin::Pin;
 use corelane_redis_proto::{Cmd, ToArg, Value};
 
 use crate::call::{Call, Reply};
-use crate::cluster::{ClusterCall, ClusterClient};
+use crate::cluster::{ClusterCall, ClusterClient, ClusterPipeline};
 use crate::{Client, Error, Exclusive, FromValue, Pipeline};
 
 /// A Lua script, with its SHA1 computed once.
@@ -169,6 +169,16 @@ impl Pipeline {
 
     /// Adds `EVALSHA` for `invocation`. Not retried: if the script is not cached, this
     /// command's reply is a `NOSCRIPT` error (see [`Script`] for how to load it first).
+    pub fn invoke_script(&mut self, invocation: &ScriptInvocation<'_>) -> &mut Self {
+        self.add(invocation.command("EVALSHA", invocation.script.hash()))
+    }
+}
+
+impl ClusterPipeline {
+    /// Adds `EVALSHA` for `invocation`, sent to the node of its keys. Not retried: the reply
+    /// is a `NOSCRIPT` error if that node does not have the script cached (each node has its
+    /// own cache; an [`invoke`](ScriptInvocation::invoke) through the
+    /// [`ClusterClient`] with keys of that node caches it there).
     pub fn invoke_script(&mut self, invocation: &ScriptInvocation<'_>) -> &mut Self {
         self.add(invocation.command("EVALSHA", invocation.script.hash()))
     }
