@@ -279,3 +279,36 @@ fn noscript_is_retried_once_only() {
         assert_eq!(block_on(client.ping::<String>()).unwrap(), "PONG");
     });
 }
+
+/// An invocation's future is `Send`: tokio can spawn it.
+#[test]
+fn scripts_run_from_tokio_tasks() {
+    let server = RedisServer::start().unwrap();
+    let client = support::client(&server.url());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let got = guard("tokio", move || {
+        rt.block_on(async move {
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        let script = Script::new(INCRBY);
+                        script.key("t").arg(i).invoke::<i64, _>(&client).await
+                    })
+                })
+                .collect();
+            let mut last = Vec::new();
+            for t in tasks {
+                last.push(t.await.unwrap().unwrap());
+            }
+            last.sort();
+            last
+        })
+    });
+    // 0 + 1 + … + 7, reached by exactly one of them.
+    assert_eq!(got.last(), Some(&28));
+}
