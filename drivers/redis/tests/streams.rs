@@ -53,7 +53,7 @@ fn xadd_xrange_xread_give_exact_entries() {
     for protocol in PROTOCOLS {
         let c = client_with(&server.url(), protocol);
         guard("xadd/xrange/xread", move || {
-            block_on(c.del::<i64>(&["s", "t"])).unwrap();
+            block_on(c.del::<i64>(&["s", "s2", "t"])).unwrap();
             let id: String =
                 block_on(c.xadd("s", "1-1", &[("name", "ann"), ("age", "31")])).unwrap();
             assert_eq!(id, "1-1");
@@ -133,6 +133,19 @@ fn xadd_xrange_xread_give_exact_entries() {
                 1
             );
             assert_eq!(block_on(c.xlen::<u64>("s")).unwrap(), 0);
+            for id in ["10-0", "11-0", "12-0"] {
+                block_on(c.xadd::<String>("s2", id, &[("n", id)])).unwrap();
+            }
+            assert_eq!(
+                block_on(c.xtrim::<u64>("s2", StreamTrim::minid("11-0"))).unwrap(),
+                1
+            );
+            // Approximate, with LIMIT: accepted (how much it trims is the server's choice).
+            let approx = StreamTrim::maxlen(0).approx().limit(10);
+            assert!(block_on(c.xtrim::<u64>("s2", approx)).unwrap() <= 2);
+            // LIMIT without `~` is the server's error.
+            let e = block_on(c.xtrim::<u64>("s2", StreamTrim::maxlen(0).limit(1))).unwrap_err();
+            assert!(e.server_error().is_some(), "{e}");
             // A server error keeps its code: XADD with an id not above the last one.
             let e = block_on(c.xadd::<String>("t", "1-0", &[("k", "v")])).unwrap_err();
             assert_eq!(e.code(), Some("ERR"), "{e}");

@@ -28,9 +28,9 @@ pub use reply::{
 /// ```
 /// use corelane_redis::StreamTrim;
 ///
-/// let exact = StreamTrim::maxlen(1000); // MAXLEN = 1000
+/// let exact = StreamTrim::maxlen(1000); // MAXLEN 1000
 /// let cheap = StreamTrim::maxlen(1000).approx().limit(100); // MAXLEN ~ 1000 LIMIT 100
-/// let by_id = StreamTrim::minid("1700000000000-0"); // MINID = 1700000000000-0
+/// let by_id = StreamTrim::minid("1700000000000-0"); // MINID 1700000000000-0
 /// # let _ = (exact, cheap, by_id);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ enum Threshold {
 }
 
 impl StreamTrim {
-    /// Keep at most `len` entries (`MAXLEN = len`).
+    /// Keep at most `len` entries (`MAXLEN len`).
     pub fn maxlen(len: u64) -> Self {
         StreamTrim {
             threshold: Threshold::MaxLen(len),
@@ -56,7 +56,7 @@ impl StreamTrim {
         }
     }
 
-    /// Drop the entries whose id is lower than `id` (`MINID = id`; Redis 6.2+).
+    /// Drop the entries whose id is lower than `id` (`MINID id`; Redis 6.2+).
     pub fn minid(id: impl Into<String>) -> Self {
         StreamTrim {
             threshold: Threshold::MinId(id.into()),
@@ -79,10 +79,17 @@ impl StreamTrim {
     }
 
     fn apply(&self, mut cmd: Cmd) -> Cmd {
-        let mode = if self.approx { "~" } else { "=" };
         cmd = match &self.threshold {
-            Threshold::MaxLen(len) => cmd.arg("MAXLEN").arg(mode).arg(*len),
-            Threshold::MinId(id) => cmd.arg("MINID").arg(mode).arg(id.as_str()),
+            Threshold::MaxLen(_) => cmd.arg("MAXLEN"),
+            Threshold::MinId(_) => cmd.arg("MINID"),
+        };
+        // Exact is the server's default: no `=` (which Redis before 6.2 does not accept).
+        if self.approx {
+            cmd = cmd.arg("~");
+        }
+        cmd = match &self.threshold {
+            Threshold::MaxLen(len) => cmd.arg(*len),
+            Threshold::MinId(id) => cmd.arg(id.as_str()),
         };
         if let Some(limit) = self.limit {
             cmd = cmd.arg("LIMIT").arg(limit);
@@ -213,7 +220,7 @@ commands! {
     fn xadd(key: impl ToArg, id: impl ToArg, fields: &[(impl ToArg, impl ToArg)]) {
         with_pairs(Cmd::new("XADD").arg(key).arg(id), fields)
     }
-    /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] id field value...`.
+    /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [~] threshold [LIMIT n]] id field value...`.
     fn xadd_options(
         key: impl ToArg,
         id: impl ToArg,
@@ -353,7 +360,7 @@ commands! {
             .arg("COUNT")
             .arg(count)
     }
-    /// `XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n]` (how many entries were removed).
+    /// `XTRIM key MAXLEN|MINID [~] threshold [LIMIT n]` (how many entries were removed).
     fn xtrim(key: impl ToArg, trim: StreamTrim) { trim.apply(Cmd::new("XTRIM").arg(key)) }
     /// `XDEL key id...` (how many were deleted).
     fn xdel(key: impl ToArg, ids: &[impl ToArg]) { with_all(Cmd::new("XDEL").arg(key), ids) }
@@ -388,7 +395,7 @@ mod tests {
             ["XADD", "s", "NOMKSTREAM", "MAXLEN", "~", "10", "LIMIT", "5"]
         );
         let cmd = StreamTrim::minid("5-0").apply(Cmd::new("XTRIM").arg("s"));
-        assert_eq!(args(&cmd), ["XTRIM", "s", "MINID", "=", "5-0"]);
+        assert_eq!(args(&cmd), ["XTRIM", "s", "MINID", "5-0"]);
         let cmd = xreadgroup_cmd(
             "g",
             "c",
