@@ -25,9 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // An optimistic transaction: WATCH, read, MULTI/EXEC, retried if `visits` changes.
         let (_, doubled): ((), i64) = client
             .transaction(&["visits"], |conn| async move {
-                let n: i64 = conn
-                    .query(corelane_redis::Cmd::new("GET").arg("visits"))
-                    .await?;
+                // The typed commands work on the transaction's own connection too.
+                let n: i64 = conn.get("visits").await?;
                 let mut tx = Pipeline::new();
                 tx.set("visits", n * 2).get("visits");
                 Ok(tx)

@@ -17,9 +17,9 @@ use crate::exclusive::checkout;
 use crate::Error;
 
 /// Closes the connection when dropped while armed: the blocked command was abandoned.
-struct CloseUnlessDone<'a> {
-    conn: &'a Connection,
-    armed: bool,
+pub(crate) struct CloseUnlessDone<'a> {
+    pub(crate) conn: &'a Connection,
+    pub(crate) armed: bool,
 }
 
 impl Drop for CloseUnlessDone<'_> {

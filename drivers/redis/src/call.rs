@@ -151,18 +151,33 @@ impl<T> Call<T> {
         let state = match class {
             // Returned above (its span is made with its request).
             Class::Shared => State::Failed(Error::runtime("a shared command took the wrong path")),
-            Class::Blocking => {
-                let runner = client.clone();
-                State::Blocking(Box::pin(
-                    async move { runner.run_blocking(cmd, None).await },
-                ))
-            }
+            Class::Blocking => return Call::blocking(client, cmd, None),
             refused => State::Failed(refusal(&cmd, refused)),
         };
         Call {
             client,
             request: None,
             state,
+            deadline: None,
+            reply: Reply::Any,
+            in_flight: None,
+            span,
+            ending: Default::default(),
+            _out: PhantomData,
+        }
+    }
+
+    /// A blocking command (`BLPOP`, `XREAD … BLOCK`): on a connection of its own (see
+    /// blocking.rs), bounded by `limit` when given; dropping the call closes that connection.
+    pub(crate) fn blocking(client: Client, cmd: Cmd, limit: Option<Duration>) -> Self {
+        let span = trace::command_span(&client, &cmd);
+        let runner = client.clone();
+        Call {
+            client,
+            request: None,
+            state: State::Blocking(Box::pin(
+                async move { runner.run_blocking(cmd, limit).await },
+            )),
             deadline: None,
             reply: Reply::Any,
             in_flight: None,

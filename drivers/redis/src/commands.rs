@@ -1,13 +1,15 @@
-//! The typed commands, defined once for [`Client`] (returning a [`Call`]), [`Pipeline`]
-//! (chaining), and their cluster twins [`ClusterClient`] and [`ClusterPipeline`].
+//! The typed commands, defined once for [`Client`] (returning a [`Call`]), [`Exclusive`]
+//! (an `async` method on the checked-out connection: transactions and `with_connection`),
+//! [`Pipeline`] (chaining), and their cluster twins [`ClusterClient`] and [`ClusterPipeline`].
+//!
+//! [`Client`]: crate::Client
+//! [`Call`]: crate::Call
+//! [`Pipeline`]: crate::Pipeline
+//! [`Exclusive`]: crate::Exclusive
+//! [`ClusterClient`]: crate::cluster::ClusterClient
+//! [`ClusterPipeline`]: crate::cluster::ClusterPipeline
 
 use corelane_redis_proto::{Cmd, ToArg};
-
-use crate::call::{Call, Reply};
-use crate::client::Client;
-use crate::cluster::{ClusterCall, ClusterClient, ClusterPipeline};
-use crate::pipeline::Pipeline;
-use crate::FromValue;
 
 /// Expiry and condition options of `SET`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,47 +80,61 @@ impl SetOptions {
     }
 }
 
-fn with_all(mut cmd: Cmd, items: &[impl ToArg]) -> Cmd {
+pub(crate) fn with_all(mut cmd: Cmd, items: &[impl ToArg]) -> Cmd {
     for item in items {
         cmd = cmd.arg(item);
     }
     cmd
 }
 
-fn with_pairs(mut cmd: Cmd, pairs: &[(impl ToArg, impl ToArg)]) -> Cmd {
+pub(crate) fn with_pairs(mut cmd: Cmd, pairs: &[(impl ToArg, impl ToArg)]) -> Cmd {
     for (a, b) in pairs {
         cmd = cmd.arg(a).arg(b);
     }
     cmd
 }
 
-/// The reply kind a typed command declares (`-> bulk`): see [`Reply`].
+/// The reply kind a typed command declares (`-> bulk`): see [`Reply`](crate::call::Reply).
 macro_rules! reply_kind {
     () => {
-        Reply::Any
+        $crate::call::Reply::Any
     };
     (bulk) => {
-        Reply::Bulk
+        $crate::call::Reply::Bulk
     };
 }
+pub(crate) use reply_kind;
 
-/// Defines each command once, as a `Client` method returning `Call<T>` and a chaining
-/// `Pipeline` method.
+/// Defines each command once, as a `Client` method returning `Call<T>`, an `async` method of
+/// `Exclusive`, a chaining `Pipeline` method, and their cluster twins. Used here and by the
+/// other command groups (streams.rs).
 macro_rules! commands {
     ($(
         $(#[$doc:meta])*
         fn $name:ident($($arg:ident: $ty:ty),*) $(-> $reply:ident)? $body:block
     )*) => {
-        impl Client {
+        impl $crate::Client {
             $(
                 $(#[$doc])*
-                pub fn $name<T: FromValue>(&self, $($arg: $ty),*) -> Call<T> {
-                    self.typed($body, reply_kind!($($reply)?))
+                pub fn $name<T: $crate::FromValue>(&self, $($arg: $ty),*) -> $crate::Call<T> {
+                    self.typed($body, $crate::commands::reply_kind!($($reply)?))
                 }
             )*
         }
 
-        impl Pipeline {
+        impl $crate::Exclusive {
+            $(
+                $(#[$doc])*
+                pub async fn $name<T: $crate::FromValue>(
+                    &self,
+                    $($arg: $ty),*
+                ) -> Result<T, $crate::Error> {
+                    self.typed($body, $crate::commands::reply_kind!($($reply)?)).await
+                }
+            )*
+        }
+
+        impl $crate::Pipeline {
             $(
                 $(#[$doc])*
                 pub fn $name(&mut self, $($arg: $ty),*) -> &mut Self {
@@ -127,16 +143,19 @@ macro_rules! commands {
             )*
         }
 
-        impl ClusterClient {
+        impl $crate::cluster::ClusterClient {
             $(
                 $(#[$doc])*
-                pub fn $name<T: FromValue>(&self, $($arg: $ty),*) -> ClusterCall<T> {
-                    self.typed($body, reply_kind!($($reply)?))
+                pub fn $name<T: $crate::FromValue>(
+                    &self,
+                    $($arg: $ty),*
+                ) -> $crate::cluster::ClusterCall<T> {
+                    self.typed($body, $crate::commands::reply_kind!($($reply)?))
                 }
             )*
         }
 
-        impl ClusterPipeline {
+        impl $crate::cluster::ClusterPipeline {
             $(
                 $(#[$doc])*
                 pub fn $name(&mut self, $($arg: $ty),*) -> &mut Self {
@@ -146,6 +165,7 @@ macro_rules! commands {
         }
     };
 }
+pub(crate) use commands;
 
 commands! {
     // ---- strings
@@ -368,8 +388,33 @@ commands! {
     fn evalsha(sha: &str, keys: &[impl ToArg], args: &[impl ToArg]) {
         with_all(with_all(Cmd::new("EVALSHA").arg(sha).arg(keys.len()), keys), args)
     }
-    /// `SCRIPT LOAD script` (the SHA1).
+    /// `SCRIPT LOAD script` (the SHA1). [`Script`](crate::Script) does this for you.
     fn script_load(script: &str) { Cmd::new("SCRIPT").arg("LOAD").arg(script) }
+    /// `SCRIPT EXISTS sha...` (one `bool` per SHA1).
+    fn script_exists(shas: &[impl ToArg]) { with_all(Cmd::new("SCRIPT").arg("EXISTS"), shas) }
+    /// `SCRIPT FLUSH`: empties the server's script cache.
+    fn script_flush() { Cmd::new("SCRIPT").arg("FLUSH") }
+    /// `FUNCTION LOAD code` (Redis 7+): loads a library (its code starts with
+    /// `#!lua name=<library>`); the reply is the library's name. Fails with the server's
+    /// error when the library exists: see [`function_load_replace`](Self::function_load_replace).
+    fn function_load(code: &str) { Cmd::new("FUNCTION").arg("LOAD").arg(code) }
+    /// `FUNCTION LOAD REPLACE code`: loads a library, replacing one of the same name.
+    fn function_load_replace(code: &str) {
+        Cmd::new("FUNCTION").arg("LOAD").arg("REPLACE").arg(code)
+    }
+    /// `FUNCTION DELETE library`.
+    fn function_delete(library: impl ToArg) { Cmd::new("FUNCTION").arg("DELETE").arg(library) }
+    /// `FUNCTION FLUSH`: deletes every library.
+    fn function_flush() { Cmd::new("FUNCTION").arg("FLUSH") }
+    /// `FCALL function numkeys key... arg...` (Redis 7+): calls a loaded function.
+    fn fcall(function: impl ToArg, keys: &[impl ToArg], args: &[impl ToArg]) {
+        with_all(with_all(Cmd::new("FCALL").arg(function).arg(keys.len()), keys), args)
+    }
+    /// `FCALL_RO function numkeys key... arg...`: calls a function declared `no-writes`
+    /// (allowed on replicas).
+    fn fcall_ro(function: impl ToArg, keys: &[impl ToArg], args: &[impl ToArg]) {
+        with_all(with_all(Cmd::new("FCALL_RO").arg(function).arg(keys.len()), keys), args)
+    }
     /// `PUBLISH channel message` (how many subscribers received it).
     fn publish(channel: impl ToArg, message: impl ToArg) {
         Cmd::new("PUBLISH").arg(channel).arg(message)

@@ -12,6 +12,7 @@ use corelane_redis_proto::{Cmd, ToArg};
 use corelane_runtime::dispatch;
 use corelane_runtime::pool::{Backoff, PoolKind, Pooled};
 
+use crate::call::Reply;
 use crate::classify::{classify, refusal};
 use crate::client::Client;
 use crate::connection::Connection;
@@ -28,6 +29,13 @@ const RETRY_PAUSE_MAX: Duration = Duration::from_millis(5);
 
 /// A connection checked out for one caller's exclusive use (inside
 /// [`Client::with_connection`] and [`Client::transaction`]). Lives on the worker.
+///
+/// It has the same typed commands as [`Client`] and [`Pipeline`] (`conn.get::<i64>("k")`,
+/// `conn.xadd(…)`, …) as `async` methods, plus [`query`](Self::query) for any other command.
+/// Blocking reads ([`xread_block`](Self::xread_block), `BLPOP` through `query`) block this
+/// connection only; there is no client-side timeout on it (the server's own timeout ends them).
+/// An `xread_block` dropped while blocked closes this connection (later commands on it fail
+/// with [`Error::is_closed`]; the pool replaces it).
 #[derive(Clone)]
 pub struct Exclusive {
     conn: Connection,
@@ -51,6 +59,29 @@ impl Exclusive {
             return Err(refusal(&cmd, class));
         }
         self.conn.query(&cmd).await
+    }
+
+    /// A typed command (see commands.rs): known to leave no state behind, its reply kind
+    /// checked before conversion.
+    pub(crate) async fn typed<T: FromValue>(&self, cmd: Cmd, reply: Reply) -> Result<T, Error> {
+        let value = self.conn.pipe.call((), |buf| cmd.write_to(buf)).await?;
+        T::from_value(reply.check(value)?)
+    }
+
+    /// A blocking typed command (`XREAD … BLOCK`): as [`typed`](Self::typed), but if the
+    /// caller gives up while it is blocked, the connection is closed. Otherwise it would go
+    /// back to the exclusive pool with the server still blocked on it, and its next user (its
+    /// reset first) would wait behind the abandoned command.
+    pub(crate) async fn blocking<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        let mut close = crate::blocking::CloseUnlessDone {
+            conn: &self.conn,
+            armed: true,
+        };
+        let value = close.conn.pipe.call((), |buf| cmd.write_to(buf)).await;
+        // Answered (a value or a server error): in step again.
+        close.armed = value.is_err();
+        drop(close);
+        T::from_value(value?)
     }
 
     /// Sends a pipeline on this connection (see [`Client::pipeline`]).
@@ -116,10 +147,11 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
-    /// use corelane_redis::{Cmd, Pipeline};
+    /// use corelane_redis::Pipeline;
     /// let (_, balance): ((), i64) = client
     ///     .transaction(&["balance"], |conn| async move {
-    ///         let balance: Option<i64> = conn.query(Cmd::new("GET").arg("balance")).await?;
+    ///         // The typed commands work on the transaction's connection too.
+    ///         let balance: Option<i64> = conn.get("balance").await?;
     ///         let mut pipe = Pipeline::new();
     ///         pipe.set("balance", balance.unwrap_or(0) + 10).get("balance");
     ///         Ok(pipe)

@@ -36,14 +36,14 @@ pub trait FromValue: Sized {
 }
 
 /// Turns error replies into `Err`.
-fn ok(value: Value) -> Result<Value, Error> {
+pub(crate) fn ok(value: Value) -> Result<Value, Error> {
     match value {
         Value::Error(e) | Value::BlobError(e) => Err(Error::server(e)),
         other => Ok(other),
     }
 }
 
-fn mismatch<T>(want: &str, got: &Value) -> Result<T, Error> {
+pub(crate) fn mismatch<T>(want: &str, got: &Value) -> Result<T, Error> {
     Err(Error::type_mismatch(format!(
         "expected {want}, got {}",
         got.type_name()
@@ -182,7 +182,7 @@ impl<T: FromValue> FromValue for Option<T> {
 }
 
 /// The elements of an aggregate; maps flatten to `k1, v1, k2, v2, ...`; nil is empty.
-fn elements(value: Value, want: &str) -> Result<Vec<Value>, Error> {
+pub(crate) fn elements(value: Value, want: &str) -> Result<Vec<Value>, Error> {
     match ok(value)? {
         Value::Array(v) | Value::Set(v) | Value::Push(v) => Ok(v),
         Value::Map(pairs) => Ok(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
@@ -213,7 +213,7 @@ fn is_pair(value: &Value) -> bool {
 /// two-element arrays (RESP3 `ZRANGE … WITHSCORES`: `[[m1, s1], [m2, s2]]`). An array
 /// whose elements are all pairs is read as pairs, not as a flat array of array keys and
 /// array values.
-fn pairs(value: Value) -> Result<Vec<(Value, Value)>, Error> {
+pub(crate) fn pairs(value: Value) -> Result<Vec<(Value, Value)>, Error> {
     match ok(value)? {
         Value::Map(pairs) => Ok(pairs),
         Value::Null(_) => Ok(Vec::new()),

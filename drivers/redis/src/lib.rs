@@ -59,6 +59,73 @@
 //!   [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one now, so a
 //!   wrong password ([`Error::is_auth`]) or an unreachable server shows at start-up.
 //!
+//! # Scripts and functions
+//!
+//! A [`Script`] holds Lua source and its SHA1. Invoking it sends `EVALSHA`; if the server's
+//! script cache does not have it (`NOSCRIPT`: flushed, restarted, failed over) it is sent once
+//! with `EVAL`, which caches it again. It runs on a [`Client`], an [`Exclusive`] connection
+//! (transactions, [`Client::with_connection`]) and a cluster client; in a [`Pipeline`] it is
+//! not retried ([`Pipeline::load_script`] first: see [`Script`]). An error raised by the
+//! script is an [`Error`] with the server's code.
+//!
+//! ```no_run
+//! # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+//! use corelane_redis::Script;
+//!
+//! let limiter = Script::new(
+//!     "local n = redis.call('INCR', KEYS[1])
+//!      if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+//!      return n",
+//! );
+//! let hits: i64 = limiter.key("rate:42").arg(60_000).invoke(&client).await?;
+//!
+//! // Redis 7 functions: load a library once, call its functions by name.
+//! let library = "#!lua name=util\n\
+//!                redis.register_function('double', function(keys, args) return args[1] * 2 end)";
+//! client.function_load_replace::<String>(library).await?;
+//! let four: i64 = client.fcall("double", &[] as &[&str], &[2]).await?;
+//! # let _ = (hits, four);
+//! # Ok(()) }
+//! ```
+//!
+//! # Streams
+//!
+//! The stream commands are typed (`xadd`, `xrange`, `xread`, `xreadgroup`, `xack`,
+//! `xpending`, `xautoclaim`, `xinfo_stream`, …) and their replies are small structs:
+//! [`StreamId`] (an entry), [`StreamReadReply`], [`StreamPendingReply`],
+//! [`StreamAutoClaimReply`], [`StreamInfo`], … decoded from RESP3 and RESP2 alike (a reply of
+//! another shape is a type error). Blocking reads ([`Client::xread_block`],
+//! [`Client::xreadgroup_block`]) run on a connection of their own, like `BLPOP`: the shared
+//! connection keeps serving everyone else, and a read dropped while blocked closes its
+//! connection.
+//!
+//! ```no_run
+//! # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+//! use std::time::Duration;
+//! use corelane_redis::{StreamAddOptions, StreamReadOptions, StreamReadReply, StreamTrim};
+//!
+//! // Producer: append, keeping roughly the last 10 000 entries.
+//! let trim = StreamAddOptions::default().trim(StreamTrim::maxlen(10_000).approx());
+//! let id: String = client.xadd_options("orders", "*", &[("sku", "A-7"), ("qty", "2")], trim).await?;
+//!
+//! // Consumer group: read new entries (waiting up to 5 s), handle them, acknowledge them.
+//! client.xgroup_create_mkstream::<()>("orders", "billing", "0").await.ok(); // BUSYGROUP if it exists
+//! let read: StreamReadReply = client
+//!     .xreadgroup_block("billing", "worker-1", &["orders"], &[">"],
+//!         StreamReadOptions::default().count(10), Duration::from_secs(5))
+//!     .await?;
+//! for entry in read.entries("orders") {
+//!     let qty: Option<u32> = entry.field("qty")?;
+//!     println!("{} -> {qty:?}", entry.id);
+//!     client.xack::<u64>("orders", "billing", &[entry.id.as_str()]).await?;
+//! }
+//! # let _ = id;
+//! # Ok(()) }
+//! ```
+//!
+//! The typed commands are defined once for [`Client`], [`Exclusive`] (as `async` methods),
+//! [`Pipeline`] (including atomic ones) and the cluster client and pipeline.
+//!
 //! # TLS
 //!
 //! A `rediss://` (or `valkeys://`) URL, or [`Config::tls`] and its siblings, runs every
@@ -204,8 +271,10 @@ mod pubsub;
 mod report;
 mod request;
 mod scan;
+mod script;
 mod secret;
 mod sentinel;
+mod streams;
 mod tls;
 mod trace;
 mod url;
@@ -229,4 +298,10 @@ pub use json::Json;
 pub use pipeline::Pipeline;
 pub use pubsub::{Message, Subscriber, SubscriberHandle, SubscriberOptions};
 pub use scan::Scan;
+pub use script::{Script, ScriptInvocation, ScriptTarget};
 pub use secret::Secret;
+pub use streams::{
+    StreamAddOptions, StreamAutoClaimReply, StreamConsumerInfo, StreamGroupInfo, StreamId,
+    StreamInfo, StreamKey, StreamPendingEntry, StreamPendingReply, StreamReadOptions,
+    StreamReadReply, StreamTrim,
+};
