@@ -35,7 +35,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use corelane_runtime::serve::{serve_http_with, ServeError, Serving, ShutdownReport};
-use corelane_runtime::Loop;
+use corelane_runtime::{Loop, Placement};
 
 pub use rules::World;
 
@@ -50,6 +50,10 @@ pub struct Config {
     pub redis_url: String,
     /// Worker threads (default: one per CPU).
     pub workers: Option<usize>,
+    /// Where the worker threads run: pinned one per CPU (the default when there are enough
+    /// CPUs) or left to the OS scheduler, which can be faster when the load generator and the
+    /// databases share the same few CPUs.
+    pub placement: Placement,
 }
 
 /// Why the service could not start.
@@ -88,7 +92,7 @@ impl Web {
     /// Starts the workers, connects the clients on them, creates and fills the tables when
     /// missing, fills the cache, and serves.
     pub fn start(config: &Config) -> Result<Web, WebError> {
-        let mut builder = Loop::builder().name("web");
+        let mut builder = Loop::builder().name("web").placement(config.placement);
         if let Some(n) = config.workers {
             builder = builder.workers(n);
         }

@@ -9,10 +9,12 @@
 //! and stops them on exit. Listens on `WEB_ADDR` (default `127.0.0.1:8080`). Stops on Ctrl-C
 //! or SIGTERM, draining requests in flight. `/metrics` serves the drivers' counters in
 //! Prometheus format (`WEB_METRICS=off` leaves the recorder out, for benchmarks).
+//! `WEB_PLACEMENT=unbound` leaves the worker threads to the OS scheduler (`pinned`, `auto`).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use corelane_runtime::Placement;
 use corelane_web::{Config, Web};
 
 mod signals;
@@ -36,6 +38,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// `WEB_PLACEMENT`: `pinned`, `unbound`, or `auto` (the default).
+fn placement() -> Result<Placement, Box<dyn std::error::Error>> {
+    match std::env::var("WEB_PLACEMENT").as_deref() {
+        Err(_) | Ok("auto") => Ok(Placement::Auto),
+        Ok("pinned") => Ok(Placement::Pinned),
+        Ok("unbound") => Ok(Placement::Unbound),
+        Ok(other) => Err(format!("WEB_PLACEMENT={other}: expected auto, pinned or unbound").into()),
+    }
+}
+
 fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("WEB_METRICS").map_or(true, |v| v != "off") {
         corelane_web::metrics::install()?;
@@ -48,6 +60,7 @@ fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
         database_url: database.url(),
         redis_url: redis.url(),
         workers: None,
+        placement: placement()?,
     };
     let web = Web::start(&config)?;
     let base = format!("http://{}", web.local_addr());

@@ -57,6 +57,7 @@ fn run(
         database_url: database.url(),
         redis_url: redis.url(),
         workers: None,
+        placement: corelane_runtime::Placement::Auto,
     })?;
     println!(
         "{name} ({about}) serving on http://{}/ — Ctrl-C stops it.",

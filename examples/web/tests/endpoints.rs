@@ -201,6 +201,7 @@ fn config(database: &corelane_testkit::PgTarget, redis: &corelane_testkit::Redis
         database_url: database.url(),
         redis_url: redis.url(),
         workers: Some(2),
+        placement: corelane_runtime::Placement::Auto,
     }
 }
 

@@ -33,6 +33,7 @@ fn metrics_page_shows_both_drivers_counters() {
             database_url: pg.url(),
             redis_url: redis.url(),
             workers: Some(2),
+            placement: corelane_runtime::Placement::Auto,
         })
         .unwrap();
         let addr = web.local_addr();

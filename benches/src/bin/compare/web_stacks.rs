@@ -97,6 +97,9 @@ impl Stack {
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
             .env("WEB_ADDR", format!("127.0.0.1:{port}"))
+            // The peers export no metrics: neither does corelane-web while measured.
+            // (WEB_PLACEMENT, when set for the compare run, passes through to it.)
+            .env("WEB_METRICS", "off")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
