@@ -440,8 +440,15 @@ impl Client {
     ) -> Arc<[Column]> {
         match described {
             Some(d) if !stmt.matches(d) => {
-                self.remember(stmt.refreshed(d));
-                Statement::columns_as_sent(d)
+                let resolve = |oid| stmt.type_for(oid);
+                let refreshed = stmt.refreshed(d, &resolve);
+                if refreshed.is_resolved() {
+                    self.remember(refreshed);
+                } else {
+                    // A type this thread never saw: described again (and looked up) next time.
+                    described::forget(self.inner.id, &stmt.sql);
+                }
+                Statement::columns_as_sent(d, &resolve)
             }
             _ => stmt.columns.clone(),
         }

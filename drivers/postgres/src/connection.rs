@@ -10,7 +10,7 @@ use corelane_pg_proto::message::backend::{
     Authentication, BackendKeyData, ErrorFields, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
-use corelane_pg_proto::types::{IsNull, Oid};
+use corelane_pg_proto::types::{IsNull, Oid, Type};
 use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
 use corelane_runtime::{Limits, SpareBuf};
 
@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
+use crate::type_lookup::TypeCache;
 use crate::transport::{BindingChoice, Route, Transport};
 use crate::Error;
 
@@ -51,6 +52,8 @@ pub(crate) struct Sent {
 pub(crate) struct Connection {
     pub(crate) pipe: Pipe<PgCodec>,
     cache: Rc<RefCell<StatementCache>>,
+    /// Types looked up on this connection (see [`crate::type_lookup`]).
+    pub(crate) types: Rc<RefCell<TypeCache>>,
     pub(crate) key: Option<BackendKeyData>,
     /// The status of the last `ReadyForQuery` (written by the codec).
     status: Rc<Cell<TransactionStatus>>,
@@ -95,6 +98,7 @@ impl Connection {
             cache: Rc::new(RefCell::new(StatementCache::new(
                 config.statement_cache_size,
             ))),
+            types: Rc::default(),
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
@@ -106,7 +110,7 @@ impl Connection {
         Ok(conn)
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut),
@@ -262,10 +266,18 @@ impl Connection {
             .call(Expect::Describe, |b| b.extend_from_slice(&out))
             .await?
         {
-            Response::Described { params, columns } => Ok(match declared {
-                Some(declared) => Statement::typed(sql, declared, params, columns),
-                None => Statement::new(sql, params, columns),
-            }),
+            Response::Described { params, columns } => {
+                let column_oids = columns.iter().flat_map(|d| d.fields.iter().map(|f| f.type_oid));
+                self.resolve_types(params.iter().copied().chain(column_oids))
+                    .await?;
+                let types = self.types.borrow();
+                let resolve = |oid| types.resolve(oid);
+                let params = params.into_iter().map(resolve).collect();
+                Ok(match declared {
+                    Some(declared) => Statement::typed(sql, declared, params, columns, &resolve),
+                    None => Statement::new(sql, params, columns, &resolve),
+                })
+            }
             Response::Failed(e) => Err(Error::db(e)),
             _ => Err(Error::protocol("unexpected reply to Describe")),
         }
@@ -335,7 +347,7 @@ impl Connection {
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
         let Named { name, parse, known } = cache.name_for(&stmt.key);
         if parse {
-            frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
+            frontend::parse(name, &stmt.sql, stmt.params.iter().map(Type::oid), out)
                 .map_err(encode_err)?;
         }
         // Formats as the server knows the statement here, when it told us.
@@ -391,9 +403,17 @@ impl Connection {
             // The same list the caller's cache holds: later checks compare pointers.
             stmt.columns.clone()
         } else {
-            stmt.refreshed(described).columns
+            let types = self.types.borrow();
+            let resolve = |oid| types.get(oid).unwrap_or_else(|| stmt.type_for(oid));
+            stmt.refreshed(described, &resolve).columns
         };
         self.cache.borrow_mut().confirm(&stmt.key, name, columns);
+    }
+
+    /// DDL may have altered types in place (a statement went stale, or was lost): the
+    /// looked-up types are looked up again when next needed (see [`crate::type_lookup`]).
+    fn types_may_have_changed(&self) {
+        self.types.borrow_mut().clear();
     }
 
     /// Runs one statement; re-prepares and retries once when the server lost it (26000).
@@ -482,6 +502,9 @@ impl Connection {
             return false;
         };
         let lost = e.code.code() == INVALID_STATEMENT_NAME;
+        if lost || is_stale_statement(e) {
+            self.types_may_have_changed();
+        }
         // A failed Parse may have left no statement behind: never reuse the name.
         if sent.parsed || lost || is_stale_statement(e) {
             self.cache.borrow_mut().forget(&stmt.key);
@@ -604,7 +627,12 @@ impl Connection {
                 .map_err(Error::from)?;
             if let (Some((stmt, _)), Some(sent)) = (items.get(k), sent.get(k)) {
                 let forget = match &reply {
-                    Response::Failed(e) => sent.parsed || is_stale_statement(e),
+                    Response::Failed(e) => {
+                        if is_stale_statement(e) || e.code.code() == INVALID_STATEMENT_NAME {
+                            self.types_may_have_changed();
+                        }
+                        sent.parsed || is_stale_statement(e)
+                    }
                     Response::Skipped => sent.parsed,
                     _ => {
                         self.confirm(stmt, sent, &reply);

@@ -311,6 +311,7 @@ mod trace;
 mod transaction;
 mod transaction_handle;
 mod transport;
+mod type_lookup;
 mod worker_state;
 
 pub use client::{Client, Outcome};
@@ -319,10 +320,10 @@ pub use copy::{copy_text_row, CopyBinary, CopyOutStream};
 /// The `bytes` crate, for [`ToSql::to_sql`]'s `BytesMut` in your own impls.
 #[doc(no_inline)]
 pub use corelane_pg_proto::bytes;
-pub use corelane_pg_proto::to_sql_checked;
+pub use corelane_pg_proto::{pg_composite, pg_enum, to_sql_checked};
 pub use corelane_pg_proto::types;
 pub use corelane_pg_proto::types::oid;
-pub use corelane_pg_proto::types::{FromSql, IsNull, Oid, ToSql, TypeError};
+pub use corelane_pg_proto::types::{Field, FromSql, IsNull, Kind, Oid, ToSql, Type, TypeError};
 pub use corelane_pg_proto::SqlState;
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};

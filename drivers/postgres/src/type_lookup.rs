@@ -1,0 +1,230 @@
+//! Types that are not built in (enums, composites, domains, ranges, arrays of them): looked up
+//! in the catalogs once per connection, and kept in that connection's [`TypeCache`].
+//!
+//! A statement's parameter and column types are resolved when it is described (on the
+//! connection that describes it), so the [`Statement`](crate::Statement) carries complete
+//! [`Type`]s to any thread and any connection, pipelines included; rows never wait for a
+//! lookup. Built-in types are constants and never looked up.
+//!
+//! Invalidation: the cache is keyed by OID. A type dropped and created again has a new OID,
+//! which misses the cache and is looked up; statements that used the old one fail at `Bind`
+//! with a stale-statement error (0A000), are described again, and resolve the new type. A
+//! type altered in place (`ALTER TYPE … ADD VALUE`, `ADD ATTRIBUTE`) keeps its OID: the cache
+//! is cleared whenever the connection sees a statement go stale (see
+//! [`Connection::retry_execute`](crate::connection::Connection)), and the composite decoders
+//! check every field's type on the wire, so a stale description is an error, never a misread.
+
+use std::collections::HashMap;
+
+use bytes::BufMut;
+use corelane_pg_proto::message::frontend::{self, Format};
+use corelane_pg_proto::types::{oid, Field, FromSql, IsNull, Kind, Oid, Type};
+
+use crate::codec::{Expect, Response};
+use crate::connection::Connection;
+use crate::Error;
+
+/// How many types one description may look up (a composite of composites of …): past it the
+/// description fails rather than query the catalogs without end.
+const MAX_LOOKUPS: usize = 64;
+
+/// How deep a type may nest (array of composite of domain of …) when it is built.
+const MAX_DEPTH: usize = 16;
+
+/// One connection's looked-up types, by OID.
+#[derive(Default)]
+pub(crate) struct TypeCache {
+    types: HashMap<Oid, Type>,
+}
+
+impl TypeCache {
+    /// The type `oid`: built in, or looked up earlier on this connection.
+    pub(crate) fn get(&self, oid: Oid) -> Option<Type> {
+        Type::from_oid(oid).or_else(|| self.types.get(&oid).cloned())
+    }
+
+    /// True when `oid` needs no lookup.
+    fn knows(&self, oid: Oid) -> bool {
+        oid == 0 || Type::from_oid(oid).is_some() || self.types.contains_key(&oid)
+    }
+
+    /// The type `oid`, or a stand-in naming its OID when it was never looked up.
+    pub(crate) fn resolve(&self, oid: Oid) -> Type {
+        self.get(oid).unwrap_or_else(|| Type::unresolved(oid))
+    }
+
+    /// Forgets every looked-up type (a type may have been altered).
+    pub(crate) fn clear(&mut self) {
+        self.types.clear();
+    }
+}
+
+/// A `pg_type` row and what hangs off it, as the lookup query returns it.
+struct Raw {
+    name: String,
+    schema: String,
+    typtype: i8,
+    typlen: i16,
+    elem: Oid,
+    base: Oid,
+    subtype: Oid,
+    labels: Vec<String>,
+    field_names: Vec<String>,
+    field_types: Vec<Oid>,
+}
+
+impl Raw {
+    /// The types this one refers to (looked up in turn).
+    fn referenced(&self) -> impl Iterator<Item = Oid> + '_ {
+        [self.elem, self.base, self.subtype]
+            .into_iter()
+            .chain(self.field_types.iter().copied())
+            .filter(|&o| o != 0)
+    }
+}
+
+/// One type, its enum labels and its composite fields, in one row (binary results).
+const LOOKUP: &str = "SELECT t.typname, n.nspname, t.typtype, t.typlen, t.typelem, \
+    t.typbasetype, COALESCE(r.rngsubtype, 0::pg_catalog.oid), \
+    ARRAY(SELECT e.enumlabel::pg_catalog.text FROM pg_catalog.pg_enum e \
+          WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder), \
+    ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped \
+          ORDER BY a.attnum), \
+    ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped \
+          ORDER BY a.attnum) \
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+    LEFT JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid WHERE t.oid = $1";
+
+impl Connection {
+    /// Looks up every type of `oids` this connection does not know yet (and the types they
+    /// refer to), and keeps them. Nothing is sent, and nothing allocated, when all are known.
+    pub(crate) async fn resolve_types(
+        &self,
+        oids: impl Iterator<Item = Oid>,
+    ) -> Result<(), Error> {
+        let mut pending: Vec<Oid> = {
+            let cache = self.types.borrow();
+            oids.filter(|&o| !cache.knows(o)).collect()
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut fetched: HashMap<Oid, Raw> = HashMap::new();
+        while let Some(oid) = pending.pop() {
+            if fetched.contains_key(&oid) || self.types.borrow().knows(oid) {
+                continue;
+            }
+            if fetched.len() >= MAX_LOOKUPS {
+                return Err(Error::type_error(format!(
+                    "type oid {oid}: more than {MAX_LOOKUPS} types to look up for one statement"
+                )));
+            }
+            let raw = self.fetch_type(oid).await?;
+            pending.extend(raw.referenced());
+            fetched.insert(oid, raw);
+        }
+        let mut cache = self.types.borrow_mut();
+        let oids: Vec<Oid> = fetched.keys().copied().collect();
+        for oid in oids {
+            build(oid, &fetched, &mut cache, 0);
+        }
+        Ok(())
+    }
+
+    /// One round trip: the catalog row of type `oid` (the unnamed statement, binary results).
+    async fn fetch_type(&self, oid: Oid) -> Result<Raw, Error> {
+        let mut out = bytes::BytesMut::new();
+        let encode = |e: &dyn std::fmt::Display| Error::type_error(e.to_string());
+        frontend::parse("", LOOKUP, [oid::OID], &mut out).map_err(|e| encode(&e))?;
+        frontend::bind(
+            "",
+            "",
+            [Format::Binary],
+            [oid],
+            |v, buf| -> Result<IsNull, std::convert::Infallible> {
+                buf.put_u32(v);
+                Ok(IsNull::No)
+            },
+            [Format::Binary],
+            &mut out,
+        )
+        .map_err(|e| encode(&e))?;
+        frontend::execute("", 0, &mut out).map_err(|e| encode(&e))?;
+        frontend::sync(&mut out);
+        let rows = match self
+            .call(Expect::Execute, |b| b.extend_from_slice(&out))
+            .await?
+        {
+            Response::Rows { rows, .. } => rows,
+            Response::Failed(e) => return Err(Error::db(e)),
+            _ => return Err(Error::protocol("unexpected reply to a type lookup")),
+        };
+        let row = match rows.at_most_one() {
+            Ok(Some(row)) => row,
+            _ => {
+                return Err(Error::type_error(format!(
+                    "type oid {oid} does not exist (dropped?)"
+                )))
+            }
+        };
+        fn col<'a, T: FromSql<'a>>(
+            row: &'a corelane_pg_proto::message::backend::DataRow,
+            i: usize,
+            ty: &Type,
+        ) -> Result<T, Error> {
+            let raw = row
+                .get(i)
+                .ok_or_else(|| Error::protocol("a type lookup row is short"))?;
+            T::from_sql_nullable(ty, raw)
+                .map_err(|e| Error::type_error_in(format_args!("type lookup column {i}"), e))
+        }
+        Ok(Raw {
+            name: col(&row, 0, &Type::NAME)?,
+            schema: col(&row, 1, &Type::NAME)?,
+            typtype: col(&row, 2, &Type::CHAR)?,
+            typlen: col(&row, 3, &Type::INT2)?,
+            elem: col(&row, 4, &Type::OID)?,
+            base: col(&row, 5, &Type::OID)?,
+            subtype: col(&row, 6, &Type::OID)?,
+            labels: col(&row, 7, &Type::TEXT_ARRAY)?,
+            field_names: col(&row, 8, &Type::TEXT_ARRAY)?,
+            field_types: col(&row, 9, &Type::OID_ARRAY)?,
+        })
+    }
+}
+
+/// The type `oid` from what was fetched (and what the cache knows), kept in the cache.
+fn build(oid: Oid, fetched: &HashMap<Oid, Raw>, cache: &mut TypeCache, depth: usize) -> Type {
+    if let Some(ty) = cache.get(oid) {
+        return ty;
+    }
+    let Some(raw) = fetched.get(&oid) else {
+        return Type::unresolved(oid);
+    };
+    if depth >= MAX_DEPTH {
+        return Type::unresolved(oid);
+    }
+    let mut sub = |o: Oid| build(o, fetched, cache, depth + 1);
+    let kind = match raw.typtype as u8 {
+        b'e' => Kind::Enum(raw.labels.clone()),
+        b'c' => Kind::Composite(
+            raw.field_names
+                .iter()
+                .zip(&raw.field_types)
+                .map(|(name, &ty)| Field::new(name.clone(), sub(ty)))
+                .collect(),
+        ),
+        b'd' => Kind::Domain(sub(raw.base)),
+        b'r' => Kind::Range(sub(raw.subtype)),
+        b'p' => Kind::Pseudo,
+        // Variable-length with an element type: an array (fixed-length types with an element,
+        // like `point`, have their own formats).
+        _ if raw.elem != 0 && raw.typlen == -1 => Kind::Array(sub(raw.elem)),
+        _ => Kind::Simple,
+    };
+    let ty = Type::new(raw.name.clone(), oid, kind, raw.schema.clone());
+    cache.types.insert(oid, ty.clone());
+    ty
+}
