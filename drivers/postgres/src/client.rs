@@ -399,8 +399,11 @@ impl Client {
 
     /// Describes (or finds the description of) `sql`, then runs it with `params`: the
     /// statement and its response. When the server says the statement's result columns
-    /// changed since it was described (DDL: 0A000 or 08P01 from `Bind`, before anything ran),
-    /// the description is forgotten, and the statement described again and run once more.
+    /// changed since it was described (DDL: 0A000 or 08P01 from `Bind`, before anything ran;
+    /// or a type it used was dropped, see [`is_stale_statement`]), the description is
+    /// forgotten, and the statement described again and run once more; so is it when a
+    /// parameter of a user-defined type refuses its value (the type may have been created
+    /// again with other labels or fields since the statement was described).
     async fn run_statement(
         &self,
         target: Target<'_>,
@@ -408,9 +411,23 @@ impl Client {
     ) -> Result<(Statement, Response), Error> {
         let deadline = self.deadline();
         let mut retried = false;
+        // Apart from `retried`: a statement described again for its parameters may still go
+        // stale on the connection that prepared the old one, which costs one more try.
+        let mut encode_retried = false;
         loop {
-            let stmt = self.resolve(target, retried, deadline).await?;
-            let encoded = stmt.encode(params)?;
+            let stmt = self.resolve(target, retried || encode_retried, deadline).await?;
+            let encoded = match stmt.encode(params) {
+                Ok(encoded) => encoded,
+                // A parameter of a type the statement was described with before DDL dropped
+                // and created it again (the old labels or fields refuse the value): described
+                // again, the statement has the type's new OID, looked up afresh.
+                Err(e) if !encode_retried && stmt.has_user_types() && e.is_wrong_type() => {
+                    described::forget(self.inner.id, &stmt.sql);
+                    encode_retried = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let response = self
                 .execute_response(stmt.clone(), encoded, deadline)
                 .await?;

@@ -31,8 +31,20 @@ const INVALID_STATEMENT_NAME: &str = "26000";
 /// prepared before the change, 08P01 "bind message has N result formats but query has M
 /// columns" from one it prepared after. Both come from `Bind`, before anything ran: the
 /// connection forgets the statement, and the client describes it again and retries once.
+///
+/// Also when a type the statement was described with no longer exists (dropped, maybe
+/// created again under a new OID): the server cannot even plan the statement with the
+/// parameter types it was given — XX000 "cache lookup failed for type N" from a statement
+/// prepared before the drop, 42704 "type with OID N does not exist" from a `Parse` that
+/// declares the old OID. Nothing ran either; described again, the statement gets the new
+/// types (see [`crate::type_lookup`]).
 pub(crate) fn is_stale_statement(e: &ErrorFields) -> bool {
-    matches!(e.code.code(), "0A000" | "08P01")
+    match e.code.code() {
+        "0A000" | "08P01" => true,
+        "XX000" => e.message.starts_with("cache lookup failed for type"),
+        "42704" => e.message.starts_with("type with OID"),
+        _ => false,
+    }
 }
 
 /// What [`Connection::encode_execute`] sent for one statement.

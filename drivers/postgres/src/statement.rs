@@ -186,6 +186,12 @@ impl Statement {
         }
     }
 
+    /// True when a parameter is of a type that is not built in (looked up, so DDL may have
+    /// changed it since).
+    pub(crate) fn has_user_types(&self) -> bool {
+        self.params.iter().any(|t| !t.is_builtin())
+    }
+
     /// True when every type of the statement is known (none is a [`Type::unresolved`]
     /// stand-in).
     pub(crate) fn is_resolved(&self) -> bool {

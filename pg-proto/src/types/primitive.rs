@@ -5,7 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::oid::{
     BOOL, BPCHAR, BYTEA, CHAR, FLOAT4, FLOAT8, INT2, INT4, INT8, NAME, OID, TEXT, UNKNOWN, VARCHAR,
 };
-use super::{fixed, FromSql, IsNull, ToSql, Type, TypeError};
+use super::{fixed, FromSql, IsNull, Kind, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 impl ToSql for bool {
@@ -64,8 +64,9 @@ number!(u32, OID, "oid");
 number!(f32, FLOAT4, "float4");
 number!(f64, FLOAT8, "float8");
 
+/// Text types, and enums (whose binary form is the label's text).
 fn is_text(ty: &Type) -> bool {
-    matches!(ty.oid(), TEXT | VARCHAR | NAME | BPCHAR | UNKNOWN)
+    matches!(ty.oid(), TEXT | VARCHAR | NAME | BPCHAR | UNKNOWN) || matches!(ty.kind(), Kind::Enum(_))
 }
 
 impl ToSql for &str {
