@@ -574,11 +574,21 @@ impl Client {
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
         let deadline = self.deadline();
         let mut retried = false;
-        loop {
+        let mut encode_retried = false;
+        'batch: loop {
             let mut prepared = Vec::with_capacity(items.len());
             for (sql, params) in items {
                 let stmt = self.prepare_by(sql, deadline).await?;
-                let encoded = stmt.encode(params)?;
+                let encoded = match stmt.encode(params) {
+                    Ok(encoded) => encoded,
+                    // As in `run_statement`: a user type may have been created again.
+                    Err(e) if !encode_retried && stmt.has_user_types() && e.is_wrong_type() => {
+                        described::forget(self.inner.id, &stmt.sql);
+                        encode_retried = true;
+                        continue 'batch;
+                    }
+                    Err(e) => return Err(e),
+                };
                 prepared.push((stmt, encoded));
             }
             let (prepared, replies) = self

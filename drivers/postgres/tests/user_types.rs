@@ -294,6 +294,12 @@ async fn ddl_between_calls(client: &Client, round: u32) {
          CREATE TYPE letter AS ENUM ('a', 'b'); CREATE TYPE pair AS (a int4, b text)"
         .into())
     .await;
+    let outcomes = client
+        .pipeline(&[("SELECT $1::letter AS p", &[&"b"])])
+        .await
+        .unwrap();
+    let row = &outcomes[0].as_ref().unwrap().rows[0];
+    assert_eq!(row.get::<Letter>(0).unwrap(), Letter::B);
     for _ in 0..2 {
         let row = one(client, "SELECT $1::letter", &[&"b"]).await;
         assert_eq!(row.get::<Letter>(0).unwrap(), Letter::B);
@@ -311,6 +317,13 @@ async fn ddl_between_calls(client: &Client, round: u32) {
          CREATE TYPE letter AS ENUM ('c', 'b', 'a'); CREATE TYPE pair AS (a text, b int4)"
         .into())
     .await;
+    // The pipeline's statement was described with the old type, which lacks `c`.
+    let outcomes = client
+        .pipeline(&[("SELECT $1::letter AS p", &[&Letter::C])])
+        .await
+        .unwrap();
+    let row = &outcomes[0].as_ref().unwrap().rows[0];
+    assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C);
     for _ in 0..2 {
         let row = one(client, "SELECT $1::letter", &[&"c"]).await;
         assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C, "round {round}");
