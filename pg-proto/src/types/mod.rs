@@ -69,6 +69,8 @@ mod with_uuid;
 mod tests;
 #[cfg(test)]
 mod tests_support;
+#[cfg(test)]
+mod tests_user;
 
 use std::fmt;
 use std::sync::Arc;
