@@ -415,7 +415,9 @@ impl Client {
         // stale on the connection that prepared the old one, which costs one more try.
         let mut encode_retried = false;
         loop {
-            let stmt = self.resolve(target, retried || encode_retried, deadline).await?;
+            let stmt = self
+                .resolve(target, retried || encode_retried, deadline)
+                .await?;
             let encoded = match stmt.encode(params) {
                 Ok(encoded) => encoded,
                 // A parameter of a type the statement was described with before DDL dropped

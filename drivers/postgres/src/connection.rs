@@ -19,8 +19,8 @@ use crate::config::Config;
 use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
-use crate::type_lookup::TypeCache;
 use crate::transport::{BindingChoice, Route, Transport};
+use crate::type_lookup::TypeCache;
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
@@ -279,7 +279,9 @@ impl Connection {
             .await?
         {
             Response::Described { params, columns } => {
-                let column_oids = columns.iter().flat_map(|d| d.fields.iter().map(|f| f.type_oid));
+                let column_oids = columns
+                    .iter()
+                    .flat_map(|d| d.fields.iter().map(|f| f.type_oid));
                 self.resolve_types(params.iter().copied().chain(column_oids))
                     .await?;
                 let types = self.types.borrow();

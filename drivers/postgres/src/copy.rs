@@ -606,7 +606,10 @@ impl CopyBinary {
     /// [`with_types`](Self::with_types) for your own types).
     pub fn new(types: Vec<Oid>) -> Self {
         CopyBinary {
-            types: types.into_iter().map(Type::from_oid_or_unresolved).collect(),
+            types: types
+                .into_iter()
+                .map(Type::from_oid_or_unresolved)
+                .collect(),
         }
     }
 

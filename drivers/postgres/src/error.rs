@@ -452,7 +452,10 @@ impl Error {
     pub(crate) fn is_wrong_type(&self) -> bool {
         matches!(
             self.kind,
-            Kind::Type(_, Some(corelane_pg_proto::types::TypeError::WrongType { .. }))
+            Kind::Type(
+                _,
+                Some(corelane_pg_proto::types::TypeError::WrongType { .. })
+            )
         )
     }
 

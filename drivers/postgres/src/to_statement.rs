@@ -107,8 +107,15 @@ impl Client {
                 if !again {
                     Ok(stmt.clone())
                 } else if stmt.is_typed() {
-                    self.describe_typed(&stmt.sql, stmt.params.iter().map(corelane_pg_proto::types::Type::oid).collect(), deadline)
-                        .await
+                    self.describe_typed(
+                        &stmt.sql,
+                        stmt.params
+                            .iter()
+                            .map(corelane_pg_proto::types::Type::oid)
+                            .collect(),
+                        deadline,
+                    )
+                    .await
                 } else {
                     self.prepare_by(&stmt.sql, deadline).await
                 }

@@ -100,10 +100,7 @@ const LOOKUP: &str = "SELECT t.typname, n.nspname, t.typtype, t.typlen, t.typele
 impl Connection {
     /// Looks up every type of `oids` this connection does not know yet (and the types they
     /// refer to), and keeps them. Nothing is sent, and nothing allocated, when all are known.
-    pub(crate) async fn resolve_types(
-        &self,
-        oids: impl Iterator<Item = Oid>,
-    ) -> Result<(), Error> {
+    pub(crate) async fn resolve_types(&self, oids: impl Iterator<Item = Oid>) -> Result<(), Error> {
         let mut pending: Vec<Oid> = {
             let cache = self.types.borrow();
             oids.filter(|&o| !cache.knows(o)).collect()

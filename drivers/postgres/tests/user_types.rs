@@ -206,9 +206,7 @@ fn enum_composite_domain_and_array_round_trip() {
         block_on(async {
             client.batch_execute(CREATE).await.unwrap();
             client
-                .batch_execute(
-                    "CREATE TABLE things (m mood, i item, p posint, ms mood[])",
-                )
+                .batch_execute("CREATE TABLE things (m mood, i item, p posint, ms mood[])")
                 .await
                 .unwrap();
         });
@@ -228,27 +226,40 @@ fn a_wrong_rust_type_names_the_postgres_type() {
         block_on(async {
             client.batch_execute(CREATE).await.unwrap();
             // Reading.
-            let row = one(&client, "SELECT 'ok'::mood, now(), ROW(1, 'x', 'ok')::item", &[])
-                .await;
+            let row = one(
+                &client,
+                "SELECT 'ok'::mood, now(), ROW(1, 'x', 'ok')::item",
+                &[],
+            )
+            .await;
             let e = row.get::<i32>(0).unwrap_err();
             assert!(e.is_type(), "{e}");
             match e.as_type_error() {
                 Some(TypeError::WrongType { ty, .. }) => assert_eq!(ty.name(), "mood"),
                 other => panic!("{other:?}"),
             }
-            assert!(e.to_string().contains("PostgreSQL type ut_wrong.mood"), "{e}");
+            assert!(
+                e.to_string().contains("PostgreSQL type ut_wrong.mood"),
+                "{e}"
+            );
             let e = row.get::<i32>(1).unwrap_err();
             assert!(e.to_string().contains("PostgreSQL type timestamptz"), "{e}");
             assert!(!e.to_string().contains("1184"), "{e}");
             let e = row.get::<Mood>(2).unwrap_err();
-            assert!(e.to_string().contains("PostgreSQL type ut_wrong.item"), "{e}");
+            assert!(
+                e.to_string().contains("PostgreSQL type ut_wrong.item"),
+                "{e}"
+            );
             // Writing: refused before anything is sent.
             let e = client
                 .query_one("SELECT $1::mood", &[&5i32])
                 .await
                 .unwrap_err();
             assert!(e.is_type(), "{e}");
-            assert!(e.to_string().contains("PostgreSQL type ut_wrong.mood"), "{e}");
+            assert!(
+                e.to_string().contains("PostgreSQL type ut_wrong.mood"),
+                "{e}"
+            );
             let e = client
                 .query_one("SELECT $1::item", &[&Mood::Ok])
                 .await
@@ -309,8 +320,22 @@ async fn ddl_between_calls(client: &Client, round: u32) {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("letter"), "{e}");
-        let row = one(client, "SELECT $1::pair", &[&Pair { a: 1, b: "x".into() }]).await;
-        assert_eq!(row.get::<Pair>(0).unwrap(), Pair { a: 1, b: "x".into() });
+        let row = one(
+            client,
+            "SELECT $1::pair",
+            &[&Pair {
+                a: 1,
+                b: "x".into(),
+            }],
+        )
+        .await;
+        assert_eq!(
+            row.get::<Pair>(0).unwrap(),
+            Pair {
+                a: 1,
+                b: "x".into()
+            }
+        );
         assert!(row.get::<Swapped>(0).is_err());
     }
     ddl("DROP TYPE letter; DROP TYPE pair; \
@@ -355,10 +380,13 @@ async fn ddl_between_calls(client: &Client, round: u32) {
 fn a_type_dropped_and_created_again_is_not_misread() {
     two_workers();
     let (_server, client) = client("ut_ddl");
-    guard("a_type_dropped_and_created_again_is_not_misread", move || {
-        block_on(ddl_between_calls(&client, 0));
-        block_on(ddl_between_calls(&client, 1));
-        let c = client.clone();
-        on_worker(0, move || async move { ddl_between_calls(&c, 2).await });
-    });
+    guard(
+        "a_type_dropped_and_created_again_is_not_misread",
+        move || {
+            block_on(ddl_between_calls(&client, 0));
+            block_on(ddl_between_calls(&client, 1));
+            let c = client.clone();
+            on_worker(0, move || async move { ddl_between_calls(&c, 2).await });
+        },
+    );
 }

@@ -66,7 +66,8 @@ number!(f64, FLOAT8, "float8");
 
 /// Text types, and enums (whose binary form is the label's text).
 fn is_text(ty: &Type) -> bool {
-    matches!(ty.oid(), TEXT | VARCHAR | NAME | BPCHAR | UNKNOWN) || matches!(ty.kind(), Kind::Enum(_))
+    matches!(ty.oid(), TEXT | VARCHAR | NAME | BPCHAR | UNKNOWN)
+        || matches!(ty.kind(), Kind::Enum(_))
 }
 
 impl ToSql for &str {

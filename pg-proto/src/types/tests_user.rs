@@ -138,7 +138,12 @@ fn enums_by_label() {
     let more = Type::new(
         "mood".into(),
         1,
-        Kind::Enum(vec!["sad".into(), "ok".into(), "happy".into(), "meh".into()]),
+        Kind::Enum(vec![
+            "sad".into(),
+            "ok".into(),
+            "happy".into(),
+            "meh".into(),
+        ]),
         String::new(),
     );
     assert!(<Mood as FromSql>::accepts(&fewer) && !<Mood as ToSql>::accepts(&fewer));
@@ -169,7 +174,10 @@ fn composites_in_the_record_format() {
         )
     );
     assert_eq!(dec::<Item>(&ty, &bytes), Ok(v.clone()));
-    let null = record(3, &[(23, Some(&[0, 0, 0, 1])), (25, None), (90001, Some(b"sad"))]);
+    let null = record(
+        3,
+        &[(23, Some(&[0, 0, 0, 1])), (25, None), (90001, Some(b"sad"))],
+    );
     assert_eq!(
         dec::<Item>(&ty, &null),
         Ok(Item {
@@ -238,7 +246,10 @@ fn composites_in_the_record_format() {
 #[test]
 fn hostile_records() {
     let ty = item();
-    let good = record(3, &[(23, Some(&[0, 0, 0, 1])), (25, None), (90001, Some(b"ok"))]);
+    let good = record(
+        3,
+        &[(23, Some(&[0, 0, 0, 1])), (25, None), (90001, Some(b"ok"))],
+    );
     // Every truncation is an error, never a panic.
     for n in 0..good.len() {
         assert!(dec::<Item>(&ty, &good[..n]).is_err(), "{n}");
@@ -314,8 +325,16 @@ fn domains_travel_as_their_base_type() {
         "cannot convert between Rust type alloc::string::String and PostgreSQL type posint"
     );
     // Inside a composite and an array.
-    let points = Type::new("_posint".into(), 90006, Kind::Array(ty.clone()), String::new());
-    assert_eq!(dec::<Vec<i32>>(&points, &enc(&vec![1i32, 2], &points)), Ok(vec![1, 2]));
+    let points = Type::new(
+        "_posint".into(),
+        90006,
+        Kind::Array(ty.clone()),
+        String::new(),
+    );
+    assert_eq!(
+        dec::<Vec<i32>>(&points, &enc(&vec![1i32, 2], &points)),
+        Ok(vec![1, 2])
+    );
     let mut out = BytesMut::new();
     let mut w = RecordWriter::new(&mut out);
     w.field(&ty, &3i32).unwrap();
