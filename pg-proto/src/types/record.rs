@@ -28,7 +28,7 @@ pub struct RecordReader<'a> {
     left: usize,
 }
 
-fn take<'a, const N: usize>(rest: &mut &'a [u8]) -> Result<[u8; N], TypeError> {
+fn take<const N: usize>(rest: &mut &[u8]) -> Result<[u8; N], TypeError> {
     let (head, tail) = rest
         .split_first_chunk::<N>()
         .ok_or(TypeError::Malformed("record"))?;

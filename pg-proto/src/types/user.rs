@@ -54,10 +54,14 @@ pub fn __composite_fields<T>(ty: &Type) -> Result<&[Field], TypeError> {
     }
 }
 
+/// A Rust field of a composite: its name, and whether its Rust type takes a PostgreSQL type.
+#[doc(hidden)]
+pub type __RustField<'n> = (&'n str, fn(&Type) -> bool);
+
 /// Whether a composite with Rust fields `fields` (name, and whether the Rust type accepts a
 /// PostgreSQL type) maps to `ty`: the composite `name` with exactly these field names.
 #[doc(hidden)]
-pub fn __composite_accepts(ty: &Type, name: &str, fields: &[(&str, fn(&Type) -> bool)]) -> bool {
+pub fn __composite_accepts(ty: &Type, name: &str, fields: &[__RustField<'_>]) -> bool {
     if !__named(ty, name) {
         return false;
     }
