@@ -313,6 +313,24 @@ impl Client {
         Ok(stmt)
     }
 
+    /// Describes `sql` again, with the types the describing connection looked up forgotten
+    /// (DDL may have changed one in place), and remembers it: for a statement that went stale.
+    pub(crate) async fn prepare_again(
+        &self,
+        sql: &str,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
+        crate::session::check(sql)?;
+        let owned = sql.to_owned();
+        let stmt = self
+            .on_connection(deadline, move |conn| async move {
+                conn.describe_fresh(&owned, None).await
+            })
+            .await?;
+        self.remember(stmt.clone());
+        Ok(stmt)
+    }
+
     /// The statement the client already described for `sql` on this thread, if any.
     pub(crate) fn described(&self, sql: &str) -> Option<Statement> {
         described::get(self.inner.id, sql)
@@ -585,7 +603,8 @@ impl Client {
                     Ok(encoded) => encoded,
                     // As in `run_statement`: a user type may have been created again.
                     Err(e) if !encode_retried && stmt.has_user_types() && e.is_wrong_type() => {
-                        described::forget(self.inner.id, &stmt.sql);
+                        // Described afresh here, so the next round finds it described.
+                        self.prepare_again(&stmt.sql, deadline).await?;
                         encode_retried = true;
                         continue 'batch;
                     }

@@ -257,6 +257,18 @@ impl Connection {
         self.describe_typed(sql, None).await
     }
 
+    /// [`describe_typed`](Self::describe_typed) after forgetting the types this connection
+    /// looked up: for a statement described again because DDL may have changed a type in
+    /// place (same OID, other labels or fields; see [`crate::type_lookup`]).
+    pub(crate) async fn describe_fresh(
+        &self,
+        sql: &str,
+        declared: Option<&[Oid]>,
+    ) -> Result<Statement, Error> {
+        self.types_may_have_changed();
+        self.describe_typed(sql, declared).await
+    }
+
     /// Parse + Describe with the parameter types the caller declared (`Some`, as for
     /// `prepare_typed`: a type 0 is left for the server to infer), or all inferred (`None`).
     pub(crate) async fn describe_typed(

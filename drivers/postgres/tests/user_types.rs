@@ -390,3 +390,54 @@ fn a_type_dropped_and_created_again_is_not_misread() {
         },
     );
 }
+
+/// A type altered in place keeps its OID. An enum that gained a label: a value the old
+/// description refuses makes the statement be described again, with the type looked up
+/// afresh. A composite that gained a field: the old description no longer fits the values,
+/// which is an error, never a misread.
+#[test]
+fn a_type_altered_in_place() {
+    two_workers();
+    let (_server, client) = client("ut_alter");
+    guard("a_type_altered_in_place", move || {
+        block_on(async {
+            client
+                .batch_execute(
+                    "CREATE TYPE letter AS ENUM ('a', 'b'); CREATE TYPE pair AS (a int4, b text)",
+                )
+                .await
+                .unwrap();
+            let row = one(&client, "SELECT $1::letter", &[&"a"]).await;
+            assert_eq!(row.get::<Letter>(0).unwrap(), Letter::A);
+            let row = one(&client, "SELECT ROW(1, 'x')::pair", &[]).await;
+            assert_eq!(
+                row.get::<Pair>(0).unwrap(),
+                Pair {
+                    a: 1,
+                    b: "x".into()
+                }
+            );
+
+            client
+                .batch_execute(
+                    "ALTER TYPE letter ADD VALUE 'c'; ALTER TYPE pair ADD ATTRIBUTE c int4",
+                )
+                .await
+                .unwrap();
+            let row = one(&client, "SELECT $1::letter", &[&Letter::C]).await;
+            assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C);
+            assert_eq!(
+                row.columns()[0].type_().kind(),
+                &Kind::Enum(vec!["a".into(), "b".into(), "c".into()])
+            );
+            // Read with the description this thread already has: by label, still right.
+            let row = one(&client, "SELECT 'c'::letter", &[]).await;
+            assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C);
+            let row = one(&client, "SELECT ROW(1, 'x', 3)::pair", &[]).await;
+            match row.get::<Pair>(0) {
+                Ok(p) => panic!("misread as {p:?}"),
+                Err(e) => assert!(e.is_type(), "{e}"),
+            }
+        });
+    });
+}
