@@ -257,11 +257,12 @@
 //! - Your own error in an impl: [`TypeError::other`].
 //!
 //! After DDL: a type dropped and created again gets a new OID, which is looked up afresh;
-//! statements described with the old one are described again (the server's "cache lookup
-//! failed for type", or a parameter the old labels or fields refuse, triggers it once). A
-//! type altered in place (`ALTER TYPE … ADD VALUE`) keeps its OID: a connection keeps its
-//! old description until one of its statements goes stale; decoding never misreads meanwhile
-//! (a new label is [`TypeError::UnknownLabel`], a changed composite an error).
+//! statements described with the old one are described again, once (the server's "cache
+//! lookup failed for type", or a parameter the old labels or fields refuse, triggers it). A
+//! statement described again looks its types up again, so an enum that gained a label in
+//! place (`ALTER TYPE … ADD VALUE`, same OID) takes the new value. A composite altered in
+//! place is not noticed when reading with a statement already described: its values no longer
+//! fit the description, which is a [`TypeError`], never a misread.
 //!
 //! ```no_run
 //! use corelane_postgres::{pg_composite, pg_enum, Client, Error};

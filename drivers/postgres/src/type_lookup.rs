@@ -6,13 +6,24 @@
 //! [`Type`]s to any thread and any connection, pipelines included; rows never wait for a
 //! lookup. Built-in types are constants and never looked up.
 //!
-//! Invalidation: the cache is keyed by OID. A type dropped and created again has a new OID,
-//! which misses the cache and is looked up; statements that used the old one fail at `Bind`
-//! with a stale-statement error (0A000), are described again, and resolve the new type. A
-//! type altered in place (`ALTER TYPE … ADD VALUE`, `ADD ATTRIBUTE`) keeps its OID: the cache
-//! is cleared whenever the connection sees a statement go stale (see
-//! [`Connection::retry_execute`](crate::connection::Connection)), and the composite decoders
-//! check every field's type on the wire, so a stale description is an error, never a misread.
+//! Invalidation — the cache is per connection, keyed by OID, and never trusted past DDL the
+//! client notices:
+//!
+//! - A type dropped and created again has a new OID, which misses the cache and is looked up.
+//!   Statements described with the old one fail before running (XX000 "cache lookup failed
+//!   for type", 42704, or 0A000: see `is_stale_statement`), or refuse a parameter client-side
+//!   (the old labels or fields do not fit the Rust value); either way the statement is
+//!   described once more.
+//! - A statement described again for any such reason is described with the describing
+//!   connection's looked-up types forgotten (`Connection::describe_fresh`), and a connection
+//!   that sees one of its statements go stale clears its cache: a type altered in place
+//!   (`ALTER TYPE … ADD VALUE`, same OID) is looked up again then.
+//! - Not noticed: a composite altered in place (`ADD ATTRIBUTE`) on the read path of a
+//!   statement already described. Its values then have other fields than the description,
+//!   which the record decoder refuses (checking count and each field's type on the wire):
+//!   an error, never a misread, until the statement is described again (a new connection, or a
+//!   stale statement). Enum values are read by label, so a stale enum description still reads
+//!   every label it knows.
 
 use std::collections::HashMap;
 
