@@ -210,8 +210,8 @@
 //! (`timestamptz`, `app.mood`).
 //!
 //! A type without a bundled codec (`inet`, `money`, `point`, an extension's type) is read
-//! through your own [`FromSql`], or cast to `text` in SQL: `String` reads text types and
-//! enums only. (Before every column came in binary, such columns came as text and read as
+//! through your own [`FromSql`], or cast to `text` in SQL: `String` reads text types,
+//! `citext` and enums only. (Before every column came in binary, such columns came as text and read as
 //! `String`.)
 //!
 //! ```
@@ -312,7 +312,7 @@
 //! | `i16`, `i32`, `i64` | `int2`, `int4`, `int8` | |
 //! | `u32` | `oid` | |
 //! | `f32`, `f64` | `float4`, `float8` | |
-//! | `String`, `&str` | `text`, `varchar`, `name`, `bpchar`, `unknown`, enums (the label) | |
+//! | `String`, `&str` | `text`, `varchar`, `name`, `bpchar`, `unknown`, `citext`, enums (the label) | |
 //! | `Vec<u8>`, `&[u8]`, `Bytes` | `bytea` | |
 //! | [`types::Uuid`] | `uuid` | |
 //! | [`types::Json`] (the document's text) | `json`, `jsonb` | |

@@ -8,7 +8,7 @@
 //! | `int2`, `int4`, `int8` | `i16`, `i32`, `i64` |
 //! | `oid` | `u32` |
 //! | `float4`, `float8` | `f32`, `f64` |
-//! | `text`, `varchar`, `name`, `bpchar`, `unknown`, any enum (its label) | `String`, `&str` |
+//! | `text`, `varchar`, `name`, `bpchar`, `unknown`, `citext`, any enum (its label) | `String`, `&str` |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Bytes` |
 //! | `uuid` | [`Uuid`] |
 //! | `json`, `jsonb` | [`Json`] (raw text; the `jsonb` version byte is handled) |

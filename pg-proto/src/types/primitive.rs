@@ -64,10 +64,13 @@ number!(u32, OID, "oid");
 number!(f32, FLOAT4, "float4");
 number!(f64, FLOAT8, "float8");
 
-/// Text types, and enums (whose binary form is the label's text).
+/// Text types, enums (whose binary form is the label's text), and the `citext` extension's
+/// type (whose binary form is its text). The built-in names match first: no lookup of the
+/// type's kind or name on the hot path.
 fn is_text(ty: &Type) -> bool {
     matches!(ty.oid(), TEXT | VARCHAR | NAME | BPCHAR | UNKNOWN)
         || matches!(ty.kind(), Kind::Enum(_))
+        || (!ty.is_builtin() && ty.name() == "citext")
 }
 
 impl ToSql for &str {

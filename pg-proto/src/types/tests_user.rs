@@ -151,6 +151,9 @@ fn enums_by_label() {
     let other = Type::new("feeling".into(), 1, ty.kind().clone(), String::new());
     assert!(!<Mood as FromSql>::accepts(&other));
     assert_eq!(Mood::Sad.label(), "sad");
+    let citext = Type::new("citext".into(), 90010, Kind::Simple, "public".into());
+    assert_eq!(dec::<String>(&citext, b"Hi").unwrap(), "Hi");
+    assert_eq!(enc(&"Hi", &citext), b"Hi");
 }
 
 #[test]
