@@ -441,3 +441,22 @@ fn a_type_altered_in_place() {
         });
     });
 }
+
+/// The same with no named statements (every request parses the unnamed one, declaring the
+/// parameter types the statement was described with: the old OID is refused with 42704).
+#[test]
+fn a_type_dropped_and_created_again_without_a_statement_cache() {
+    two_workers();
+    let (server, _) = client("ut_ddl0");
+    let client = client_for(&server, |c| {
+        c.param("search_path", "ut_ddl0,public")
+            .statement_cache_size(0)
+    });
+    guard(
+        "a_type_dropped_and_created_again_without_a_statement_cache",
+        move || {
+            block_on(ddl_between_calls(&client, 0));
+            block_on(ddl_between_calls(&client, 1));
+        },
+    );
+}
