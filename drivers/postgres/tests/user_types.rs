@@ -460,3 +460,56 @@ fn a_type_dropped_and_created_again_without_a_statement_cache() {
         },
     );
 }
+
+/// Every built-in `Type` constant matches the server's catalog: name, kind, element or
+/// subtype (the constants are what is never looked up).
+#[test]
+fn built_in_types_match_the_catalog() {
+    two_workers();
+    let (_server, client) = client("ut_builtin");
+    guard("built_in_types_match_the_catalog", move || {
+        block_on(async {
+            let rows = client
+                .query(
+                    "SELECT t.oid, t.typname::text, t.typtype::text, t.typelem, \
+                     COALESCE(r.rngsubtype, 0::oid) \
+                     FROM pg_type t LEFT JOIN pg_range r ON r.rngtypid = t.oid \
+                     WHERE t.oid < 10000",
+                    &[],
+                )
+                .await
+                .unwrap();
+            let mut checked = 0;
+            for row in &rows {
+                let oid: u32 = row.get(0).unwrap();
+                let Some(ty) = Type::from_oid(oid) else {
+                    continue;
+                };
+                checked += 1;
+                let name: String = row.get(1).unwrap();
+                let typtype: String = row.get(2).unwrap();
+                let elem: u32 = row.get(3).unwrap();
+                let sub: u32 = row.get(4).unwrap();
+                assert_eq!(ty.name(), name, "oid {oid}");
+                match ty.kind() {
+                    Kind::Array(e) => assert_eq!(e.oid(), elem, "{name}"),
+                    Kind::Range(s) => {
+                        assert_eq!((typtype.as_str(), s.oid()), ("r", sub), "{name}")
+                    }
+                    Kind::Pseudo => assert_eq!(typtype, "p", "{name}"),
+                    Kind::Simple => assert_eq!(typtype, "b", "{name}"),
+                    other => panic!("{name}: {other:?}"),
+                }
+            }
+            for oid in 0..10_000u32 {
+                if Type::from_oid(oid).is_some() {
+                    assert!(
+                        rows.iter().any(|r| r.get::<u32>(0).unwrap() == oid),
+                        "oid {oid} is not in pg_type"
+                    );
+                }
+            }
+            assert!(checked > 100, "{checked}");
+        });
+    });
+}

@@ -214,6 +214,7 @@ impl fmt::Display for Type {
 macro_rules! builtins {
     (
         pseudo { $($pname:ident = $poid:literal $ppg:literal;)* }
+        range { $($rname:ident = $roid:literal $rpg:literal ($sub:ident), $rarray:ident = $raoid:literal;)* }
         $($name:ident = $oid:literal $pg:literal, $array:ident = $aoid:literal;)*
     ) => {
         impl Type {
@@ -240,6 +241,28 @@ macro_rules! builtins {
                 };
             )*
             $(
+                #[doc = concat!("`", $rpg, "` (a range of `", stringify!($sub), "`).")]
+                pub const $rname: Type = Type {
+                    oid: $roid,
+                    inner: Repr::Static(&Inner {
+                        name: Cow::Borrowed($rpg),
+                        schema: Cow::Borrowed("pg_catalog"),
+                        kind: Kind::Range(Type::$sub),
+                        resolved: true,
+                    }),
+                };
+                #[doc = concat!("`", $rpg, "[]`.")]
+                pub const $rarray: Type = Type {
+                    oid: $raoid,
+                    inner: Repr::Static(&Inner {
+                        name: Cow::Borrowed(concat!("_", $rpg)),
+                        schema: Cow::Borrowed("pg_catalog"),
+                        kind: Kind::Array(Type::$rname),
+                        resolved: true,
+                    }),
+                };
+            )*
+            $(
                 #[doc = concat!("`", $ppg, "` (a pseudo-type).")]
                 pub const $pname: Type = Type {
                     oid: $poid,
@@ -258,6 +281,7 @@ macro_rules! builtins {
                 match oid {
                     $($oid => Some(Type::$name), $aoid => Some(Type::$array),)*
                     $($poid => Some(Type::$pname),)*
+                    $($roid => Some(Type::$rname), $raoid => Some(Type::$rarray),)*
                     _ => None,
                 }
             }
@@ -271,6 +295,14 @@ builtins! {
         VOID = 2278 "void";
         RECORD = 2249 "record";
     }
+    range {
+        INT4_RANGE = 3904 "int4range" (INT4), INT4_RANGE_ARRAY = 3905;
+        NUM_RANGE = 3906 "numrange" (NUMERIC), NUM_RANGE_ARRAY = 3907;
+        TS_RANGE = 3908 "tsrange" (TIMESTAMP), TS_RANGE_ARRAY = 3909;
+        TSTZ_RANGE = 3910 "tstzrange" (TIMESTAMPTZ), TSTZ_RANGE_ARRAY = 3911;
+        DATE_RANGE = 3912 "daterange" (DATE), DATE_RANGE_ARRAY = 3913;
+        INT8_RANGE = 3926 "int8range" (INT8), INT8_RANGE_ARRAY = 3927;
+    }
     BOOL = 16 "bool", BOOL_ARRAY = 1000;
     BYTEA = 17 "bytea", BYTEA_ARRAY = 1001;
     CHAR = 18 "char", CHAR_ARRAY = 1002;
@@ -278,13 +310,27 @@ builtins! {
     INT8 = 20 "int8", INT8_ARRAY = 1016;
     INT2 = 21 "int2", INT2_ARRAY = 1005;
     INT4 = 23 "int4", INT4_ARRAY = 1007;
+    REGPROC = 24 "regproc", REGPROC_ARRAY = 1008;
     TEXT = 25 "text", TEXT_ARRAY = 1009;
     OID = 26 "oid", OID_ARRAY = 1028;
+    TID = 27 "tid", TID_ARRAY = 1010;
+    XID = 28 "xid", XID_ARRAY = 1011;
+    CID = 29 "cid", CID_ARRAY = 1012;
     JSON = 114 "json", JSON_ARRAY = 199;
     XML = 142 "xml", XML_ARRAY = 143;
+    POINT = 600 "point", POINT_ARRAY = 1017;
+    LSEG = 601 "lseg", LSEG_ARRAY = 1018;
+    PATH = 602 "path", PATH_ARRAY = 1019;
+    BOX = 603 "box", BOX_ARRAY = 1020;
+    POLYGON = 604 "polygon", POLYGON_ARRAY = 1027;
+    LINE = 628 "line", LINE_ARRAY = 629;
+    CIDR = 650 "cidr", CIDR_ARRAY = 651;
     FLOAT4 = 700 "float4", FLOAT4_ARRAY = 1021;
     FLOAT8 = 701 "float8", FLOAT8_ARRAY = 1022;
+    CIRCLE = 718 "circle", CIRCLE_ARRAY = 719;
+    MACADDR8 = 774 "macaddr8", MACADDR8_ARRAY = 775;
     MONEY = 790 "money", MONEY_ARRAY = 791;
+    MACADDR = 829 "macaddr", MACADDR_ARRAY = 1040;
     INET = 869 "inet", INET_ARRAY = 1041;
     BPCHAR = 1042 "bpchar", BPCHAR_ARRAY = 1014;
     VARCHAR = 1043 "varchar", VARCHAR_ARRAY = 1015;
@@ -294,7 +340,14 @@ builtins! {
     TIMESTAMPTZ = 1184 "timestamptz", TIMESTAMPTZ_ARRAY = 1185;
     INTERVAL = 1186 "interval", INTERVAL_ARRAY = 1187;
     TIMETZ = 1266 "timetz", TIMETZ_ARRAY = 1270;
+    BIT = 1560 "bit", BIT_ARRAY = 1561;
+    VARBIT = 1562 "varbit", VARBIT_ARRAY = 1563;
     NUMERIC = 1700 "numeric", NUMERIC_ARRAY = 1231;
+    REGCLASS = 2205 "regclass", REGCLASS_ARRAY = 2210;
+    REGTYPE = 2206 "regtype", REGTYPE_ARRAY = 2211;
     UUID = 2950 "uuid", UUID_ARRAY = 2951;
+    PG_LSN = 3220 "pg_lsn", PG_LSN_ARRAY = 3221;
+    TSVECTOR = 3614 "tsvector", TSVECTOR_ARRAY = 3643;
     JSONB = 3802 "jsonb", JSONB_ARRAY = 3807;
+    JSONPATH = 4072 "jsonpath", JSONPATH_ARRAY = 4073;
 }
