@@ -37,7 +37,10 @@ const INVALID_STATEMENT_NAME: &str = "26000";
 /// parameter types it was given — XX000 "cache lookup failed for type N" from a statement
 /// prepared before the drop, 42704 "type with OID N does not exist" from a `Parse` that
 /// declares the old OID. Nothing ran either; described again, the statement gets the new
-/// types (see [`crate::type_lookup`]).
+/// types (see [`crate::type_lookup`]). These two are told apart from other errors of their
+/// codes by their message: XX000's is never translated, but 42704's is, so with a server whose
+/// `lc_messages` is not English a `Parse` with a dropped type's OID (no statement cache, or a
+/// statement evicted from it) reports that error instead of being retried.
 pub(crate) fn is_stale_statement(e: &ErrorFields) -> bool {
     match e.code.code() {
         "0A000" | "08P01" => true,
