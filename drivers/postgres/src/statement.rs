@@ -192,6 +192,13 @@ impl Statement {
         self.params.iter().any(|t| !t.is_builtin())
     }
 
+    /// True when encoding this (untyped) statement's parameters failed with `e` because a
+    /// user-defined parameter type refused the value: the type may have been created again
+    /// or altered since the statement was described, so describing it again may help (once).
+    pub(crate) fn describe_again_for(&self, e: &Error) -> bool {
+        !self.is_typed() && self.has_user_types() && e.is_wrong_type()
+    }
+
     /// True when every type of the statement is known (none is a [`Type::unresolved`]
     /// stand-in).
     pub(crate) fn is_resolved(&self) -> bool {

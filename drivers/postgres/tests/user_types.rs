@@ -407,16 +407,25 @@ fn a_type_altered_in_place() {
                 )
                 .await
                 .unwrap();
+            // Described (and the types looked up) before the ALTERs: by the client, and on a
+            // transaction's connection.
             let row = one(&client, "SELECT $1::letter", &[&"a"]).await;
             assert_eq!(row.get::<Letter>(0).unwrap(), Letter::A);
+            let row = one(&client, "SELECT $1::text::letter AS old", &[&"b"]).await;
+            assert_eq!(row.get::<Letter>(0).unwrap(), Letter::B);
+            let tx = client.begin().await.unwrap();
+            let row = tx
+                .query_one("SELECT $1::letter AS t", &[&"a"])
+                .await
+                .unwrap();
+            assert_eq!(row.get::<Letter>(0).unwrap(), Letter::A);
+            tx.commit().await.unwrap();
             let row = one(&client, "SELECT ROW(1, 'x')::pair", &[]).await;
-            assert_eq!(
-                row.get::<Pair>(0).unwrap(),
-                Pair {
-                    a: 1,
-                    b: "x".into()
-                }
-            );
+            let pair = Pair {
+                a: 1,
+                b: "x".into(),
+            };
+            assert_eq!(row.get::<Pair>(0).unwrap(), pair);
 
             client
                 .batch_execute(
@@ -424,15 +433,41 @@ fn a_type_altered_in_place() {
                 )
                 .await
                 .unwrap();
+            // The old description (a, b) refuses `C`: described again, with the type looked
+            // up afresh.
             let row = one(&client, "SELECT $1::letter", &[&Letter::C]).await;
             assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C);
             assert_eq!(
                 row.columns()[0].type_().kind(),
                 &Kind::Enum(vec!["a".into(), "b".into(), "c".into()])
             );
-            // Read with the description this thread already has: by label, still right.
-            let row = one(&client, "SELECT 'c'::letter", &[]).await;
+            // The same in a transaction.
+            let tx = client.begin().await.unwrap();
+            let row = tx
+                .query_one("SELECT $1::letter AS t", &[&Letter::C])
+                .await
+                .unwrap();
             assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C);
+            tx.commit().await.unwrap();
+            // Read with a description from before the ALTER: by label, still right.
+            let row = one(&client, "SELECT $1::text::letter AS old", &[&"c"]).await;
+            assert_eq!(row.get::<Letter>(0).unwrap(), Letter::C);
+            // A label the Rust enum lacks: an error of that value alone.
+            client
+                .batch_execute("ALTER TYPE letter ADD VALUE 'd'")
+                .await
+                .unwrap();
+            let row = one(&client, "SELECT 'd'::letter, 'a'::letter", &[]).await;
+            match row.get::<Letter>(0) {
+                Err(e) => assert!(
+                    matches!(e.as_type_error(), Some(TypeError::UnknownLabel { label, .. }) if label == "d"),
+                    "{e}"
+                ),
+                Ok(l) => panic!("misread as {l:?}"),
+            }
+            assert_eq!(row.get::<Letter>(1).unwrap(), Letter::A);
+            // A composite that gained a field, read with the description from before: an
+            // error, never a misread.
             let row = one(&client, "SELECT ROW(1, 'x', 3)::pair", &[]).await;
             match row.get::<Pair>(0) {
                 Ok(p) => panic!("misread as {p:?}"),

@@ -12,9 +12,11 @@ pub fn __named(ty: &Type, name: &str) -> bool {
     }
 }
 
-/// Whether an enum with Rust labels `labels` maps to `ty`: `ty` is the enum `name`, and
-/// every label of the side that is read from has a counterpart (`reading`: every PostgreSQL
-/// label has a Rust variant; writing: every Rust variant has a PostgreSQL label).
+/// Whether an enum with Rust labels `labels` maps to `ty`: `ty` is the enum `name`; to write
+/// (`reading` false), every Rust variant must also have a PostgreSQL label. Reading takes any
+/// labels: a value whose label has no variant is an error of its own
+/// ([`TypeError::UnknownLabel`]), so a label added to the type later does not stop the others
+/// from being read.
 #[doc(hidden)]
 pub fn __enum_accepts(ty: &Type, name: &str, labels: &[&str], reading: bool) -> bool {
     if !__named(ty, name) {
@@ -23,11 +25,7 @@ pub fn __enum_accepts(ty: &Type, name: &str, labels: &[&str], reading: bool) -> 
     let Kind::Enum(pg) = ty.kind() else {
         return false;
     };
-    if reading {
-        pg.iter().all(|l| labels.contains(&l.as_str()))
-    } else {
-        labels.iter().all(|l| pg.iter().any(|p| p == l))
-    }
+    reading || labels.iter().all(|l| pg.iter().any(|p| p == l))
 }
 
 /// The label of an enum value (UTF-8 text, as `enum_send` writes it).
@@ -97,9 +95,9 @@ pub fn __field_mismatch() -> TypeError {
 /// Defines a Rust enum mapped to a PostgreSQL enum by label, with its [`ToSql`](crate::types::ToSql)
 /// and [`FromSql`](crate::types::FromSql) impls.
 ///
-/// The PostgreSQL name may be schema-qualified (`"app.mood"`). Reading accepts the type when
-/// every PostgreSQL label has a variant; writing when every variant has a label. A label with
-/// no variant (added to the type later) reads as [`TypeError::UnknownLabel`].
+/// The PostgreSQL name may be schema-qualified (`"app.mood"`). Writing accepts the type when
+/// every variant has a label; reading accepts it whatever its labels, and a label with no
+/// variant (added to the type later) reads as [`TypeError::UnknownLabel`].
 ///
 /// ```
 /// corelane_pg_proto::pg_enum! {
