@@ -39,6 +39,10 @@ use crate::Error;
 /// description fails rather than query the catalogs without end.
 const MAX_LOOKUPS: usize = 64;
 
+/// How many looked-up types one connection keeps: past it the cache starts over (a schema
+/// with more user types than this, or DDL churning through OIDs, costs lookups, not memory).
+const MAX_CACHED: usize = 4096;
+
 /// How deep a type may nest (array of composite of domain of …) when it is built.
 const MAX_DEPTH: usize = 16;
 
@@ -233,6 +237,9 @@ fn build(oid: Oid, fetched: &HashMap<Oid, Raw>, cache: &mut TypeCache, depth: us
         _ => Kind::Simple,
     };
     let ty = Type::new(raw.name.clone(), oid, kind, raw.schema.clone());
+    if cache.types.len() >= MAX_CACHED {
+        cache.types.clear();
+    }
     cache.types.insert(oid, ty.clone());
     ty
 }
