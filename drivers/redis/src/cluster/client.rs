@@ -1,9 +1,10 @@
 //! The cluster client handle and its builder.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use corelane_redis_proto::{Cmd, Value};
+use corelane_redis_proto::{Cmd, ToArg, Value};
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use super::call::ClusterCall;
@@ -12,9 +13,10 @@ use super::pipeline::{run_pipeline, ClusterPipeline};
 use super::route::target;
 use super::run::run;
 use super::state::{Options, Shared};
+use super::transaction::{run_transaction, watch_slot};
 use crate::call::Reply;
 use crate::classify::{classify, refusal, Class};
-use crate::{Config, Error, FromValue};
+use crate::{Config, Error, Exclusive, FromValue};
 
 /// A Redis Cluster client. Cheap to clone; every clone shares the slot map and the node
 /// connections.
@@ -209,6 +211,63 @@ impl ClusterClient {
             move || async move { run_pipeline(&shared, &commands, &targets).await },
         );
         ClusterCall::new(run, Reply::Any)
+    }
+
+    /// An optimistic transaction on the master of the keys' slot, as
+    /// [`Client::transaction`](crate::Client::transaction) on one server: `WATCH keys`, then
+    /// `build` reads what it needs through the exclusive connection it is given (an
+    /// [`Exclusive`] to that master, with the typed commands) and returns the commands to run
+    /// atomically, as a [`ClusterPipeline`]; they run as `MULTI … EXEC`. The reply of `EXEC`
+    /// is converted to `T`.
+    ///
+    /// - Every key (and every key of the returned commands) must hash to one slot (use a hash
+    ///   tag: `{user1}.balance`). Otherwise: [`Error::is_cross_slot`], before anything is sent
+    ///   (for the returned commands: before `MULTI`). No key at all: [`Error::is_refused`].
+    /// - A watched key changed (`EXEC` aborted): `build` runs again after a short random pause,
+    ///   at most [`MAX_TRANSACTION_ATTEMPTS`](crate::MAX_TRANSACTION_ATTEMPTS) times, then
+    ///   [`Error::is_exec_aborted`].
+    /// - The slot moved (`MOVED` on `WATCH` or a read, or a command refused with `MOVED`
+    ///   while queued, which makes `EXEC` discard the whole transaction): the map learns the
+    ///   new node and the whole transaction (`build` included) starts over there. `ASK` (the
+    ///   slot is being migrated), `TRYAGAIN`, `CLUSTERDOWN` and an unreachable node: the
+    ///   transaction waits (as a command does) and starts over. At most
+    ///   [`max_attempts`](ClusterBuilder::max_attempts) such restarts, then a cluster error.
+    ///   `EXEC` is atomic on the server, so a transaction is never half-applied; a connection
+    ///   lost while `EXEC` was out fails with [`Error::is_closed`] (it may have committed).
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: corelane_redis::cluster::ClusterClient) -> Result<(), corelane_redis::Error> {
+    /// use corelane_redis::cluster::ClusterPipeline;
+    /// let (_, balance): ((), i64) = cluster
+    ///     .transaction(&["{acct1}.balance"], |conn| async move {
+    ///         let balance: Option<i64> = conn.get("{acct1}.balance").await?;
+    ///         let mut pipe = ClusterPipeline::new();
+    ///         pipe.set("{acct1}.balance", balance.unwrap_or(0) + 10)
+    ///             .get("{acct1}.balance");
+    ///         Ok(pipe)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F, Fut>(&self, keys: &[impl ToArg], build: F) -> Result<T, Error>
+    where
+        T: FromValue + Send + 'static,
+        F: FnMut(Exclusive) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<ClusterPipeline, Error>> + 'static,
+    {
+        let mut watch = Cmd::new("WATCH");
+        for key in keys {
+            watch = watch.arg(key);
+        }
+        let slot = watch_slot(&watch)?;
+        let shared = self.shared.clone();
+        dispatch(
+            &*self.shared.workers.as_arc(),
+            self.fallback(),
+            move || async move { run_transaction(&shared, watch, slot, build).await },
+        )
+        .await
+        .map_err(Error::from)?
     }
 
     /// Reads the slot map again now (also done on first use, on `MOVED`, on connection

@@ -21,6 +21,7 @@ mod route;
 mod run;
 mod slot;
 mod state;
+mod transaction;
 mod url;
 
 pub use call::ClusterCall;

@@ -125,7 +125,7 @@ fn pick(shared: &Shared, map: &SlotMap, target: Target) -> Option<Node> {
 
 /// A redirect with no host (a node that does not know its address) means the host we use
 /// for the cluster.
-fn known_host(shared: &Shared, (host, port): NodeAddr) -> NodeAddr {
+pub(crate) fn known_host(shared: &Shared, (host, port): NodeAddr) -> NodeAddr {
     if host.is_empty() {
         let seed = shared
             .seeds
