@@ -10,6 +10,7 @@ use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 use super::call::ClusterCall;
 use super::discover::NodeAddr;
 use super::pipeline::{run_pipeline, ClusterPipeline};
+use super::read_from::ReadFrom;
 use super::route::target;
 use super::run::run;
 use super::state::{Options, Shared};
@@ -115,6 +116,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Which nodes serve read-only commands (default [`ReadFrom::Master`]; see [`ReadFrom`]).
+    /// With replicas, every node connection sends `READONLY` once after its handshake.
+    pub fn read_from(mut self, read_from: ReadFrom) -> Self {
+        self.options.read_from = read_from;
+        self
+    }
+
     /// The client, on the shared standalone loop.
     pub fn build(self) -> Result<ClusterClient, Error> {
         let workers = resolve(None).map_err(Error::runtime)?;
@@ -150,9 +158,12 @@ impl ClusterClient {
     /// (`rediss+cluster://` for TLS; the options of a `redis://` URL apply to every node).
     /// Nothing connects until the first call.
     pub fn open(url: &str) -> Result<ClusterClient, Error> {
-        let (config, seeds) = super::url::parse(url)?;
+        let (config, seeds, read_from) = super::url::parse(url)?;
         let mut builder = ClusterClient::builder(config);
         builder.seeds = seeds;
+        if let Some(read_from) = read_from {
+            builder = builder.read_from(read_from);
+        }
         builder.build()
     }
 
