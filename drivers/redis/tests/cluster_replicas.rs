@@ -119,8 +119,9 @@ fn a_dead_replica_falls_back_to_the_master() {
             .unwrap();
         let r0 = calls(&cluster, replica, "get");
         assert_eq!(block_on(prefer.get::<String>(key)).unwrap(), "here");
+        assert_eq!(calls(&cluster, replica, "get") - r0, 1, "prefer-replica read");
         assert_eq!(block_on(only.get::<String>(key)).unwrap(), "here");
-        assert_eq!(calls(&cluster, replica, "get") - r0, 2);
+        assert_eq!(calls(&cluster, replica, "get") - r0, 2, "replica-only read");
 
         cluster.kill(replica).unwrap();
         let m0 = calls(&cluster, master, "get");

@@ -12,7 +12,7 @@ pub(crate) type NodeAddr = (String, u16);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) ranges: Vec<(u16, u16, NodeAddr)>,
-    /// Per master (in the order first seen), its replicas the cluster reports online.
+    /// Per master (in the order first seen), its replicas the cluster does not report failed.
     pub(crate) replicas: Vec<(NodeAddr, Vec<NodeAddr>)>,
 }
 
@@ -139,7 +139,10 @@ pub(crate) fn parse_shards(reply: &Value, asked: &str) -> Result<Layout, Error> 
                         .and_then(text)
                         .is_some_and(|v| v.eq_ignore_ascii_case(want.as_bytes()))
                 };
-                is("role", "replica") && is("health", "online")
+                // `loading` too: a node reports another's replica as loading until gossip
+                // has brought its replication offset (seen for seconds after a start); a
+                // replica really loading answers LOADING, and the read then goes elsewhere.
+                is("role", "replica") && !is("health", "failed")
             })
             .filter_map(|node| {
                 let port = field(&node, "port")
@@ -244,6 +247,7 @@ mod tests {
                 bulk("nodes"),
                 Value::Array(vec![
                     node(7001, "replica", "online"),
+                    node(7003, "replica", "failed"),
                     node(7000, "master", "failed"),
                     node(7002, "master", "online"),
                 ]),

@@ -96,9 +96,11 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
                 redirected = true;
                 ask = Some(known_host(shared, addr));
             }
-            // A replica that cannot be reached: in `PreferReplica` mode the master answers,
-            // at once (nothing was sent to the replica).
-            Next::Unreachable if on_replica && options.read_from == ReadFrom::PreferReplica => {
+            // A replica that cannot be reached (nothing was sent) or is busy (`LOADING`, …):
+            // in `PreferReplica` mode the master answers, at once.
+            Next::Unreachable | Next::Wait
+                if on_replica && options.read_from == ReadFrom::PreferReplica =>
+            {
                 redirected = false;
                 to_master = true;
                 shared.refresh_later();
