@@ -14,6 +14,7 @@ use super::read_from::ReadFrom;
 use super::route::target;
 use super::run::run;
 use super::state::{Options, Shared};
+use super::subscriber::ClusterSubscriber;
 use super::transaction::{run_transaction, watch_slot};
 use crate::call::Reply;
 use crate::classify::{classify, refusal, Class};
@@ -279,6 +280,30 @@ impl ClusterClient {
         )
         .await
         .map_err(Error::from)?
+    }
+
+    /// A subscriber to shard channels (`SSUBSCRIBE` / `SPUBLISH`, Redis 7+), each at the
+    /// master of its slot, with default [`SubscriberOptions`](crate::SubscriberOptions) and
+    /// [`DEFAULT_RESYNC_INTERVAL`](super::DEFAULT_RESYNC_INTERVAL). Publish with
+    /// `cluster.query::<i64>(Cmd::new("SPUBLISH").arg(channel).arg(payload))` (routed by the
+    /// channel's slot). Nothing connects until the first
+    /// [`ssubscribe`](ClusterSubscriber::ssubscribe).
+    pub fn sharded_subscriber(&self) -> ClusterSubscriber {
+        self.sharded_subscriber_with(
+            crate::SubscriberOptions::default(),
+            super::DEFAULT_RESYNC_INTERVAL,
+        )
+    }
+
+    /// A sharded subscriber with `options` for each master's connection, checking every
+    /// `resync` that each channel is subscribed at its slot's master (each check reads the
+    /// slot map, one `CLUSTER SHARDS`).
+    pub fn sharded_subscriber_with(
+        &self,
+        options: crate::SubscriberOptions,
+        resync: Duration,
+    ) -> ClusterSubscriber {
+        ClusterSubscriber::new(self.shared.clone(), options, resync)
     }
 
     /// Reads the slot map again now (also done on first use, on `MOVED`, on connection

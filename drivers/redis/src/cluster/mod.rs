@@ -22,6 +22,7 @@ mod route;
 mod run;
 mod slot;
 mod state;
+mod subscriber;
 mod transaction;
 mod url;
 
@@ -30,3 +31,4 @@ pub use client::{ClusterBuilder, ClusterClient};
 pub use pipeline::ClusterPipeline;
 pub use read_from::ReadFrom;
 pub use slot::{key_slot, SLOTS};
+pub use subscriber::{ClusterSubscriber, DEFAULT_RESYNC_INTERVAL};
