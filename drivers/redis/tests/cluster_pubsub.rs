@@ -86,7 +86,8 @@ fn shard_channels_on_two_shards_in_order_then_unsubscribed() {
         let (a, b) = channels_on_two_shards(&mut cluster);
         let rt = runtime();
         let mut sub = client.sharded_subscriber();
-        rt.block_on(sub.ssubscribe([a.as_str(), b.as_str()])).unwrap();
+        rt.block_on(sub.ssubscribe([a.as_str(), b.as_str()]))
+            .unwrap();
         let mut listed = sub.shard_channels();
         listed.sort();
         assert_eq!(listed, [a.as_bytes(), b.as_bytes()]);

@@ -26,9 +26,7 @@ fn calls(cluster: &RedisCluster, addr: SocketAddr, name: &str) -> u64 {
     info.text()
         .lines()
         .find_map(|line| line.strip_prefix(&prefix))
-        .map_or(0, |rest| {
-            rest.split(',').next().unwrap().parse().unwrap()
-        })
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
 }
 
 /// The master serving `key` and its replica.
@@ -47,7 +45,8 @@ fn shard_of(cluster: &mut RedisCluster, key: &str) -> (SocketAddr, SocketAddr) {
 fn set_replicated(master: SocketAddr, key: &'static str, value: &'static str) {
     let client = Client::open(&format!("redis://{master}")).unwrap();
     let acked: i64 = block_on(client.with_connection(move |conn| async move {
-        conn.query::<()>(Cmd::new("SET").arg(key).arg(value)).await?;
+        conn.query::<()>(Cmd::new("SET").arg(key).arg(value))
+            .await?;
         conn.query::<i64>(Cmd::new("WAIT").arg(1).arg(0)).await
     }))
     .unwrap();
@@ -64,23 +63,40 @@ fn replica_reads_go_to_replicas_only_when_asked() {
 
         // Default: masters only. The replica sees no GET.
         let plain = ClusterClient::open(&cluster.url()).unwrap();
-        let (m0, r0) = (calls(&cluster, master, "get"), calls(&cluster, replica, "get"));
+        let (m0, r0) = (
+            calls(&cluster, master, "get"),
+            calls(&cluster, replica, "get"),
+        );
         for _ in 0..10 {
             assert_eq!(block_on(plain.get::<String>(key)).unwrap(), "v1");
         }
         assert_eq!(calls(&cluster, master, "get") - m0, 10);
-        assert_eq!(calls(&cluster, replica, "get") - r0, 0, "a replica served a GET");
+        assert_eq!(
+            calls(&cluster, replica, "get") - r0,
+            0,
+            "a replica served a GET"
+        );
 
         // read_from=replica (from the URL): every GET on the replica, none on the master.
         let url = format!("{}?read_from=replica", cluster.url());
         let reads = ClusterClient::open(&url).unwrap();
-        let (m0, r0) = (calls(&cluster, master, "get"), calls(&cluster, replica, "get"));
+        let (m0, r0) = (
+            calls(&cluster, master, "get"),
+            calls(&cluster, replica, "get"),
+        );
         for _ in 0..10 {
             assert_eq!(block_on(reads.get::<String>(key)).unwrap(), "v1");
         }
         assert_eq!(calls(&cluster, replica, "get") - r0, 10);
-        assert_eq!(calls(&cluster, master, "get") - m0, 0, "the master served a GET");
-        assert!(calls(&cluster, replica, "readonly") >= 1, "READONLY was not sent");
+        assert_eq!(
+            calls(&cluster, master, "get") - m0,
+            0,
+            "the master served a GET"
+        );
+        assert!(
+            calls(&cluster, replica, "readonly") >= 1,
+            "READONLY was not sent"
+        );
 
         // Writes still go to the master (checked where the SET ran: a replica would have
         // answered MOVED and the client followed it, so success alone proves nothing).
@@ -119,7 +135,11 @@ fn a_dead_replica_falls_back_to_the_master() {
             .unwrap();
         let r0 = calls(&cluster, replica, "get");
         assert_eq!(block_on(prefer.get::<String>(key)).unwrap(), "here");
-        assert_eq!(calls(&cluster, replica, "get") - r0, 1, "prefer-replica read");
+        assert_eq!(
+            calls(&cluster, replica, "get") - r0,
+            1,
+            "prefer-replica read"
+        );
         assert_eq!(block_on(only.get::<String>(key)).unwrap(), "here");
         assert_eq!(calls(&cluster, replica, "get") - r0, 2, "replica-only read");
 
@@ -128,7 +148,11 @@ fn a_dead_replica_falls_back_to_the_master() {
         for _ in 0..5 {
             assert_eq!(block_on(prefer.get::<String>(key)).unwrap(), "here");
         }
-        assert_eq!(calls(&cluster, master, "get") - m0, 5, "the master did not answer");
+        assert_eq!(
+            calls(&cluster, master, "get") - m0,
+            5,
+            "the master did not answer"
+        );
         // Replicas only: the read fails (typed), it is not served by the master.
         let e = block_on(only.get::<String>(key)).unwrap_err();
         assert!(e.is_connect() || e.is_cluster(), "{e}");

@@ -118,22 +118,29 @@ fn keys_in_different_slots_are_refused_before_sending() {
         }))
         .unwrap_err();
         assert!(e.is_cross_slot(), "{e}");
-        assert_eq!(builds.load(Ordering::SeqCst), 0, "build ran for a refused call");
+        assert_eq!(
+            builds.load(Ordering::SeqCst),
+            0,
+            "build ran for a refused call"
+        );
 
         // No key: refused too (no slot to run on).
         let none: [&str; 0] = [];
-        let e = block_on(client.transaction::<(), _, _>(&none, |_conn| async move {
-            Ok(ClusterPipeline::new())
-        }))
+        let e = block_on(
+            client
+                .transaction::<(), _, _>(&none, |_conn| async move { Ok(ClusterPipeline::new()) }),
+        )
         .unwrap_err();
         assert!(e.is_refused(), "{e}");
 
         // A returned command on another slot: refused before MULTI, nothing applied.
-        let e = block_on(client.transaction::<Vec<i64>, _, _>(&["{t}1"], |_conn| async move {
-            let mut pipe = ClusterPipeline::new();
-            pipe.incr("{t}1").incr("{other}1");
-            Ok(pipe)
-        }))
+        let e = block_on(
+            client.transaction::<Vec<i64>, _, _>(&["{t}1"], |_conn| async move {
+                let mut pipe = ClusterPipeline::new();
+                pipe.incr("{t}1").incr("{other}1");
+                Ok(pipe)
+            }),
+        )
         .unwrap_err();
         assert!(e.is_cross_slot(), "{e}");
         let left: (Option<i64>, Option<i64>) = block_on(async {
@@ -222,7 +229,11 @@ fn a_transaction_follows_its_slot_to_another_master() {
             }
         }))
         .unwrap();
-        assert_eq!(builds.load(Ordering::SeqCst), 2, "one discarded, one committed");
+        assert_eq!(
+            builds.load(Ordering::SeqCst),
+            2,
+            "one discarded, one committed"
+        );
         assert_eq!(v, 11, "applied exactly once");
         let cluster = cluster.lock().unwrap();
         assert_eq!(

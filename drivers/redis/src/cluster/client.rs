@@ -51,7 +51,11 @@ use crate::{Config, Error, Exclusive, FromValue};
 ///   commands go to any master; `DBSIZE` and `KEYS` go to every master (replies added /
 ///   concatenated); other commands about the whole keyspace or one server (`SCAN`,
 ///   `FLUSHALL`, `CONFIG`, `INFO`, `CLUSTER …`) fail with [`Error::is_unroutable`] (not yet:
-///   fan-out for those). Replicas are not read from.
+///   fan-out for those).
+/// - **Replicas.** Not read from unless asked: with [`ClusterBuilder::read_from`] (or
+///   `?read_from=replica|prefer-replica` in the URL) read-only single commands go to the
+///   slot's replicas in turn (see [`ReadFrom`]); writes, pipelines and transactions always
+///   go to masters.
 /// - **Slot map.** Read with `CLUSTER SHARDS` (falling back to `CLUSTER SLOTS`) from the
 ///   known masters, then the seeds, on first use; again after `MOVED`, after a connection
 ///   error and every [`refresh_interval`](ClusterBuilder::refresh_interval). One refresh
@@ -63,8 +67,11 @@ use crate::{Config, Error, Exclusive, FromValue};
 ///   waits (doubling from 10 ms to 500 ms), and tries again, at most
 ///   [`max_attempts`](ClusterBuilder::max_attempts) times. A command whose connection broke
 ///   while it was out is not retried (it may have run): [`Error::is_closed`].
-/// - **Not yet:** transactions, blocking commands, pub/sub and `with_connection` on a
-///   cluster (refused with [`Error::is_refused`]); reads from replicas.
+/// - **Transactions** on the master of one slot: [`transaction`](Self::transaction).
+/// - **Sharded pub/sub** (`SSUBSCRIBE`): [`sharded_subscriber`](Self::sharded_subscriber).
+/// - **Not yet:** blocking commands, classic `SUBSCRIBE`/`PSUBSCRIBE` and
+///   `with_connection` on a cluster (refused with [`Error::is_refused`]); pipelines and
+///   transactions reading from replicas.
 #[derive(Clone)]
 pub struct ClusterClient {
     shared: Arc<Shared>,

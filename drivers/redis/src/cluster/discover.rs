@@ -255,7 +255,10 @@ mod tests {
         ]);
         let layout = parse_shards(&Value::Array(vec![shard]), "seed").unwrap();
         let want = ("127.0.0.1".to_owned(), 7002);
-        assert_eq!(layout.ranges, [(0, 99, want.clone()), (200, 300, want.clone())]);
+        assert_eq!(
+            layout.ranges,
+            [(0, 99, want.clone()), (200, 300, want.clone())]
+        );
         assert_eq!(
             layout.replicas,
             [(want, vec![("127.0.0.1".to_owned(), 7001)])]

@@ -138,7 +138,15 @@ mod tests {
     fn only_listed_commands_are_reads() {
         assert!(is_read_only(&Cmd::new("get").arg("k")));
         assert!(is_read_only(&Cmd::new("HGETALL").arg("h")));
-        for write in ["SET", "INCR", "DEL", "SORT", "PFCOUNT", "EVAL", "UNKNOWNCMD"] {
+        for write in [
+            "SET",
+            "INCR",
+            "DEL",
+            "SORT",
+            "PFCOUNT",
+            "EVAL",
+            "UNKNOWNCMD",
+        ] {
             assert!(!is_read_only(&Cmd::new(write).arg("k")), "{write}");
         }
     }

@@ -103,10 +103,7 @@ impl ClusterSubscriber {
             if self.inner.lock().channels.contains_key(&channel) {
                 continue;
             }
-            by_slot
-                .entry(key_slot(&channel))
-                .or_default()
-                .push(channel);
+            by_slot.entry(key_slot(&channel)).or_default().push(channel);
         }
         for (slot, group) in by_slot {
             subscribe_slot(&self.inner, slot, group).await?;
@@ -196,7 +193,10 @@ impl ClusterSubscriber {
             .next
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             % n;
-        let worker = workers.worker(i).cloned().ok_or_else(Error::worker_closed)?;
+        let worker = workers
+            .worker(i)
+            .cloned()
+            .ok_or_else(Error::worker_closed)?;
         let weak = Arc::downgrade(&self.inner);
         worker.submit(move || {
             // Fails only off a worker, and jobs run on one.
