@@ -72,6 +72,14 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
                 };
                 match node {
                     Some(node) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
+                    None if from_replica && options.read_from == ReadFrom::Replica => {
+                        last = Some(Error::cluster(format!(
+                            "no replica is known for the shard of {target:?} (read_from=replica)"
+                        )));
+                        shared.refresh_later();
+                        wait(shared, attempt).await;
+                        continue;
+                    }
                     None => {
                         last = Some(Error::cluster(format!("no node serves {target:?} yet")));
                         shared.refresh_later();

@@ -195,3 +195,33 @@ fn multi(pipeline: &ClusterPipeline, slot: u16) -> Result<Pipeline, Error> {
     pipe.add(Cmd::new("EXEC"));
     Ok(pipe)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{multi, watch_slot};
+    use crate::cluster::{key_slot, ClusterPipeline};
+    use corelane_redis_proto::Cmd;
+
+    #[test]
+    fn the_watched_keys_need_one_slot() {
+        let slot = key_slot(b"u");
+        let watch = Cmd::new("WATCH").arg("{u}a").arg("{u}b");
+        assert_eq!(watch_slot(&watch).unwrap(), slot);
+        let e = watch_slot(&Cmd::new("WATCH").arg("a").arg("b")).unwrap_err();
+        assert!(e.is_cross_slot(), "{e}");
+        assert!(watch_slot(&Cmd::new("WATCH")).unwrap_err().is_refused());
+    }
+
+    #[test]
+    fn the_commands_are_wrapped_and_checked() {
+        let slot = key_slot(b"u");
+        let mut pipe = ClusterPipeline::new();
+        pipe.incr("{u}a").get("{u}b").cmd(Cmd::new("PING"));
+        assert_eq!(multi(&pipe, slot).unwrap().len(), 5, "MULTI + 3 + EXEC");
+        pipe.get("other");
+        assert!(multi(&pipe, slot).unwrap_err().is_cross_slot());
+        let mut refused = ClusterPipeline::new();
+        refused.cmd(Cmd::new("MULTI"));
+        assert!(multi(&refused, slot).unwrap_err().is_refused());
+    }
+}
