@@ -86,8 +86,17 @@ fn shard_channels_on_two_shards_in_order_then_unsubscribed() {
         let (a, b) = channels_on_two_shards(&mut cluster);
         let rt = runtime();
         let mut sub = client.sharded_subscriber();
-        rt.block_on(sub.ssubscribe([a.as_str(), b.as_str()]))
-            .unwrap();
+        // Usable from any runtime's tasks.
+        fn is_send<T: Send>(_: &T) {}
+        is_send(&sub.ssubscribe(["x"]));
+        is_send(&sub.sunsubscribe(["x"]));
+        is_send(&sub.next());
+        // Subscribed from another thread than the one that receives.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                futures_lite::future::block_on(sub.ssubscribe([a.as_str(), b.as_str()])).unwrap()
+            });
+        });
         let mut listed = sub.shard_channels();
         listed.sort();
         assert_eq!(listed, [a.as_bytes(), b.as_bytes()]);

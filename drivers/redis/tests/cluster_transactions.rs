@@ -40,6 +40,12 @@ fn watch_conflicts_are_retried_and_counted_exactly() {
         let key = "{tx}counter";
         block_on(client.set::<()>(key, 0)).unwrap();
 
+        fn is_send<T: Send>(_: &T) {}
+        is_send(
+            &client
+                .transaction::<(), _, _>(&[key], |_conn| async move { Ok(ClusterPipeline::new()) }),
+        );
+
         // The first build changes the watched key behind the transaction's back: EXEC
         // aborts, the build runs once more, and only its write lands.
         let builds = Arc::new(AtomicUsize::new(0));

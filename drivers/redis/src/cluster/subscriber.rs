@@ -105,10 +105,22 @@ impl ClusterSubscriber {
             }
             by_slot.entry(key_slot(&channel)).or_default().push(channel);
         }
-        for (slot, group) in by_slot {
-            subscribe_slot(&self.inner, slot, group).await?;
-        }
-        Ok(())
+        // On a worker: the retry waits use the worker's timers (and the future stays
+        // `Send` for any caller).
+        let inner = self.inner.clone();
+        let fallback = inner
+            .shared
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let workers = inner.shared.workers.as_arc();
+        dispatch(&*workers, fallback, move || async move {
+            for (slot, group) in by_slot {
+                subscribe_slot(&inner, slot, group).await?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(Error::from)?
     }
 
     /// `SUNSUBSCRIBE channel...` at the masters they are subscribed at; resolves once they
@@ -236,7 +248,8 @@ async fn master_of(shared: &Arc<Shared>, slot: u16) -> Result<Node, Error> {
     .map_err(Error::from)?
 }
 
-/// Subscribes `channels` (all of `slot`) at the slot's master, following `MOVED`.
+/// Subscribes `channels` (all of `slot`) at the slot's master, following `MOVED`. Runs on a
+/// worker.
 async fn subscribe_slot(inner: &Arc<Inner>, slot: u16, channels: Vec<Bytes>) -> Result<(), Error> {
     let options = &inner.shared.options;
     let mut direct: Option<Node> = None;
