@@ -1,6 +1,7 @@
 //! Sharded pub/sub on a real Redis Cluster (three masters, a replica each): channels on two
 //! shards received in order per channel, unsubscribed, and subscribed again at the new
-//! master after the channel's slot moved (resharding) and after its master died (failover).
+//! master after the channel's slot moved (resharding, there and back) and after its master
+//! died (failover).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -156,10 +157,16 @@ fn shard_channels_follow_a_slot_move_and_a_failover() {
         assert_eq!(m.channel, channel.as_bytes());
         assert_eq!(sub.shard_channels(), [channel.as_bytes()]);
 
+        // And back (whether or not the watcher ran in between: the old master dropped the
+        // subscription when the slot left it, and it must be made again there).
+        cluster.move_slot(slot, owner).unwrap();
+        let m = publish_until_heard(&client, &mut sub, &rt, channel, "moved-back");
+        assert_eq!(m.channel, channel.as_bytes());
+
         // Failover: the channel's master dies, its replica takes over.
-        cluster.kill(to).unwrap();
+        cluster.kill(owner).unwrap();
         cluster.wait_ok(MOVE_LIMIT).unwrap();
-        assert_ne!(cluster.master_of(slot).unwrap().addr, to);
+        assert_ne!(cluster.master_of(slot).unwrap().addr, owner);
         let m = publish_until_heard(&client, &mut sub, &rt, channel, "after-failover");
         assert_eq!(m.channel, channel.as_bytes());
         // In order again on the new master.

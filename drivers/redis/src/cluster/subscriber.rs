@@ -330,8 +330,9 @@ fn subscriber_at<'a>(
         .ok_or_else(|| Error::runtime("subscriber list changed under its lock"))
 }
 
-/// Every `resync` interval: read the slot map again and move each channel whose slot's
-/// master changed; drop the subscribers left with no channel. Ends with the subscriber.
+/// Every `resync` interval: read the slot map again and subscribe again (at its slot's
+/// master now) each channel whose master changed or dropped it; drop the subscribers left
+/// with no channel. Ends with the subscriber.
 async fn watch(weak: Weak<Inner>) {
     loop {
         let Some(resync) = weak.upgrade().map(|inner| inner.resync) else {
@@ -343,18 +344,31 @@ async fn watch(weak: Weak<Inner>) {
         };
         let _ = inner.shared.refresh().await;
         let map = inner.shared.map();
-        let moves: Vec<(Bytes, NodeAddr, Node)> = {
+        // Misplaced: the map names another master, or the master it is at dropped it (a
+        // slot that moved away — and maybe back — since the last round).
+        let moves: Vec<(Bytes, NodeAddr)> = {
             let state = inner.lock();
+            let held: Vec<(&NodeAddr, Vec<Bytes>)> = state
+                .nodes
+                .iter()
+                .map(|(addr, sub)| (addr, sub.shard_channels()))
+                .collect();
             state
                 .channels
                 .iter()
-                .filter_map(|(channel, at)| {
-                    let now = map.node(key_slot(channel))?;
-                    (now.addr != *at).then(|| (channel.clone(), at.clone(), now.clone()))
+                .filter(|(channel, at)| {
+                    let elsewhere = map
+                        .node(key_slot(channel))
+                        .is_some_and(|now| now.addr != **at);
+                    let dropped = !held
+                        .iter()
+                        .any(|(addr, names)| *addr == *at && names.contains(channel));
+                    elsewhere || dropped
                 })
+                .map(|(channel, at)| (channel.clone(), at.clone()))
                 .collect()
         };
-        for (channel, old, _) in &moves {
+        for (channel, old) in &moves {
             // Forgotten at the old master at once (not resubscribed if it comes back); the
             // server's answer is not awaited (that master may be gone).
             let state = inner.lock();
@@ -362,7 +376,7 @@ async fn watch(weak: Weak<Inner>) {
                 drop(sub.sunsubscribe([channel.clone()]));
             }
         }
-        for (channel, old, _) in moves {
+        for (channel, old) in moves {
             inner.lock().channels.remove(&channel);
             // A failure (the new master not reachable yet): the channel stays listed at the
             // old master, so the next round sees it misplaced and tries again.
