@@ -61,6 +61,9 @@ pub struct Config {
     pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
     /// Ask these sentinels for the master's address at each connect (`addr` is unused).
     pub(crate) sentinel: Option<crate::sentinel::SentinelSettings>,
+    /// Send `READONLY` after the handshake: a cluster client reading from replicas sets it
+    /// on its node clients (a replica then serves reads of its master's slots).
+    pub(crate) readonly: bool,
 }
 
 /// Receives RESP3 push frames that arrive on command connections (client-side caching
@@ -103,6 +106,7 @@ impl Default for Config {
             tls: None,
             reconnect_backoff: None,
             sentinel: None,
+            readonly: false,
         }
     }
 }

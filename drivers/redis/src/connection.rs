@@ -107,6 +107,11 @@ impl Connection {
         if config.db != 0 {
             self.query::<()>(&Cmd::new("SELECT").arg(config.db)).await?;
         }
+        if config.readonly {
+            // Once per connection: it lasts until the connection closes (`RESET` would undo
+            // it, and the exclusive pool's reset sends only `DISCARD`/`UNWATCH`).
+            self.query::<()>(&Cmd::new("READONLY")).await?;
+        }
         Ok(())
     }
 

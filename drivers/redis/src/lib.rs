@@ -231,6 +231,20 @@
 //! (seeds), the same typed commands and raw [`Cmd`]s routed by key slot, `MOVED`/`ASK`
 //! followed, pipelines split by node and put back in order.
 //!
+//! - Supported: keyed commands (multi-key ones when every key hashes to one slot — else a
+//!   typed [`Error::is_cross_slot`] before sending), `DBSIZE`/`KEYS` fanned out to every
+//!   master, pipelines across nodes, optimistic transactions on one slot
+//!   ([`cluster::ClusterClient::transaction`]: `WATCH`/`MULTI`/`EXEC` on the slot's master,
+//!   restarted whole after `MOVED`), opt-in reads from replicas
+//!   ([`cluster::ReadFrom`], `?read_from=replica|prefer-replica|master`), and sharded
+//!   pub/sub ([`cluster::ClusterClient::sharded_subscriber`]: `SSUBSCRIBE` at each slot's
+//!   master, moved after a resharding or failover).
+//! - Not supported (refused with a typed error): blocking commands (`BLPOP`, `XREAD …
+//!   BLOCK`, `WAIT`), `with_connection`, classic `SUBSCRIBE`/`PSUBSCRIBE`, atomic
+//!   (`MULTI`) cluster pipelines outside `transaction`, and commands about the whole
+//!   keyspace or one server other than `DBSIZE`/`KEYS` (`SCAN`, `FLUSHALL`, `CONFIG`, …:
+//!   [`Error::is_unroutable`]). Pipelines and transactions read from masters only.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), corelane_redis::Error> {
 //! let cluster = corelane_redis::cluster::ClusterClient::open(
