@@ -253,6 +253,7 @@
 
 mod blocking;
 mod budget;
+pub mod cache;
 mod call;
 mod classify;
 mod client;
@@ -280,6 +281,7 @@ mod trace;
 mod url;
 mod worker_state;
 
+pub use cache::{CacheConfig, CacheStats};
 pub use call::Call;
 pub use client::Client;
 pub use commands::{SetCondition, SetOptions};

@@ -133,6 +133,8 @@ impl Shared {
             port: addr.1,
         });
         config.reconnect_backoff = Some((self.options.retry_base, self.options.retry_max));
+        // Client-side caching is not offered on a cluster (see the `cache` module docs).
+        config.cache = None;
         let client = Client::with_provider(config, self.workers.clone())?;
         clients.insert(addr.clone(), client.clone());
         Ok(client)
