@@ -1,0 +1,486 @@
+//! Client-side caching against a real redis-server 7: `CLIENT TRACKING` invalidations keep
+//! each worker's cache current; a read that races an invalidation does not fill it; a killed
+//! tracking connection flushes it; RESP2 leaves it off.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use corelane_redis::{CacheConfig, CacheStats, Client, Cmd, Config, Pipeline, Protocol};
+use corelane_testkit::RedisServer;
+use support::{block_on, guard, num_workers, on_worker};
+
+fn cached(server: &RedisServer, cache: CacheConfig) -> Client {
+    let config = Config::from_url(&server.url())
+        .unwrap()
+        .client_name("cached")
+        .client_side_cache(cache);
+    Client::new(config).unwrap()
+}
+
+fn plain(server: &RedisServer) -> Client {
+    Client::open(&server.url()).unwrap()
+}
+
+/// How many times the server ran `command` (`INFO commandstats`).
+async fn calls(observer: &Client, command: &str) -> u64 {
+    let info: String = observer.info("commandstats").await.unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// Waits (on a worker) until the cache's counters satisfy `ready`. The test's hang guard
+/// bounds the wait; the poll interval is not an assertion.
+async fn until(c: &Client, ready: impl Fn(&CacheStats) -> bool) -> CacheStats {
+    loop {
+        let stats = c.cache_stats().await;
+        if ready(&stats) {
+            return stats;
+        }
+        corelane_runtime::task::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[test]
+fn a_repeated_get_is_answered_once_by_the_server() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("repeated get", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("k", "v1").await.unwrap();
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
+            // A missing key is cached too (the server tracks it).
+            assert_eq!(c.get::<Option<String>>("none").await.unwrap(), None);
+            assert_eq!(c.get::<Option<String>>("none").await.unwrap(), None);
+            assert_eq!(calls(&observer, "get").await, 2);
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.hits, stats.misses, stats.fills), (2, 2, 2));
+            assert_eq!(stats.entries, 2);
+            assert_eq!(stats.tracking_connections, 1);
+            // The cached value converts like a fresh one; the client's call counters count it.
+            assert_eq!(c.get::<Vec<u8>>("k").await.unwrap(), b"v1");
+            assert!(c.stats().await.total().calls >= 5);
+            // Another command of the same key, and the same command with other arguments,
+            // are replies of their own.
+            assert_eq!(c.strlen::<i64>("k").await.unwrap(), 2);
+            assert_eq!(c.getrange::<String>("k", 0, 0).await.unwrap(), "v");
+            assert_eq!(c.getrange::<String>("k", 1, 1).await.unwrap(), "1");
+            assert_eq!(c.getrange::<String>("k", 0, 0).await.unwrap(), "v");
+            assert_eq!(calls(&observer, "getrange").await, 2);
+            // Commands outside the list always go to the server.
+            assert_eq!(c.ttl::<i64>("k").await.unwrap(), -1);
+            assert_eq!(c.ttl::<i64>("k").await.unwrap(), -1);
+            assert_eq!(calls(&observer, "ttl").await, 2);
+        })
+    });
+}
+
+#[test]
+fn another_clients_write_invalidates_and_the_next_read_sees_it() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("invalidation", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("k", "v1").await.unwrap();
+            observer
+                .hset_multiple::<()>("h", &[("a", "1"), ("b", "2")])
+                .await
+                .unwrap();
+            observer.sadd::<()>("s", &["x"]).await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
+                assert_eq!(c.hget::<String>("h", "a").await.unwrap(), "1");
+                let all: std::collections::BTreeMap<String, String> =
+                    c.hgetall("h").await.unwrap();
+                assert_eq!(all.len(), 2);
+                let members: Vec<String> = c.smembers("s").await.unwrap();
+                assert_eq!(members, ["x"]);
+            }
+            let before = c.cache_stats().await;
+            assert_eq!((before.hits, before.entries), (4, 4));
+
+            observer.set::<()>("k", "v2").await.unwrap();
+            observer.hset::<()>("h", "a", "10").await.unwrap();
+            observer.sadd::<()>("s", &["y"]).await.unwrap();
+            let after = until(&c, |s| s.invalidations >= before.invalidations + 3).await;
+            assert_eq!(after.entries, 0);
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+            assert_eq!(c.hget::<String>("h", "a").await.unwrap(), "10");
+            let all: std::collections::BTreeMap<String, String> = c.hgetall("h").await.unwrap();
+            assert_eq!(all["a"], "10");
+            let mut members: Vec<String> = c.smembers("s").await.unwrap();
+            members.sort();
+            assert_eq!(members, ["x", "y"]);
+            // Cached again, and current.
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+            assert_eq!(c.cache_stats().await.hits, after.hits + 1);
+        })
+    });
+}
+
+#[test]
+fn this_clients_own_write_is_seen_by_its_next_read() {
+    let server = RedisServer::start().unwrap();
+    let c = cached(&server, CacheConfig::default());
+    guard("read your writes", move || {
+        on_worker(0, move || async move {
+            for i in 0..200 {
+                c.set::<()>("k", i).await.unwrap();
+                assert_eq!(c.get::<i64>("k").await.unwrap(), i);
+                assert_eq!(c.get::<i64>("k").await.unwrap(), i);
+            }
+            let stats = c.cache_stats().await;
+            assert_eq!(stats.hits, 200);
+        })
+    });
+}
+
+/// A connection of our own to the server, in plain blocking std I/O (RESP2).
+struct Raw(BufReader<TcpStream>);
+
+impl Raw {
+    fn connect(server: &RedisServer) -> Raw {
+        Raw(BufReader::new(TcpStream::connect(server.addr()).unwrap()))
+    }
+
+    /// Sends a command and returns its reply's first line (bulk: its payload).
+    fn call(&mut self, args: &[&str]) -> String {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out += &format!("${}\r\n{a}\r\n", a.len());
+        }
+        self.0.get_mut().write_all(out.as_bytes()).unwrap();
+        let mut line = String::new();
+        self.0.read_line(&mut line).unwrap();
+        if let Some(len) = line.strip_prefix('$') {
+            let len: i64 = len.trim().parse().unwrap();
+            if len < 0 {
+                return String::new();
+            }
+            let mut body = vec![0; len as usize + 2];
+            self.0.read_exact(&mut body).unwrap();
+            body.truncate(len as usize);
+            return String::from_utf8(body).unwrap();
+        }
+        line.trim_end().to_owned()
+    }
+
+    fn get_calls(&mut self) -> u64 {
+        let info = self.call(&["INFO", "commandstats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+            .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+            .unwrap_or(0)
+    }
+}
+
+#[test]
+fn a_read_whose_key_is_invalidated_before_its_reply_is_taken_does_not_fill() {
+    // The race: the server runs our GET (tracking the key) and sends its reply; another
+    // client changes the key and the server pushes the invalidation; both wait in our socket
+    // while the worker is busy, and the worker then reads the reply and the push together.
+    // The invalidation is spent before the reply fills the cache: a fill then would keep
+    // the old value for good.
+    let server = RedisServer::start().unwrap();
+    let c = cached(&server, CacheConfig::default());
+    let mut raw = Raw::connect(&server);
+    guard("invalidated in flight", move || {
+        on_worker(0, move || async move {
+            let mut raced = 0;
+            for round in 0..50 {
+                let key = format!("race:{round}");
+                assert_eq!(raw.call(&["SET", &key, "old"]), "+OK");
+                let gets = raw.get_calls();
+                let reader = c.clone();
+                let k = key.clone();
+                let get = corelane_runtime::task::spawn(async move {
+                    reader.get::<String>(k).await.unwrap()
+                })
+                .unwrap();
+                // Let the GET leave (a tick or two), then hold the worker (blocking I/O) while
+                // the server answers it and the write's invalidation lands behind the reply.
+                corelane_runtime::task::sleep(Duration::from_millis(1)).await;
+                let mut ran = false;
+                for _ in 0..200 {
+                    if raw.get_calls() > gets {
+                        ran = true;
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                if !ran {
+                    // The GET had not left yet: finish the round without the race.
+                    assert_eq!(get.await, "old");
+                    assert_eq!(raw.call(&["SET", &key, "new"]), "+OK");
+                    until(&c, |_| true).await;
+                } else {
+                    assert_eq!(raw.call(&["SET", &key, "new"]), "+OK");
+                    // The server writes the push before it reads our next command.
+                    assert_eq!(raw.call(&["PING"]), "+PONG");
+                    // The reply predates the write: that is what the caller gets.
+                    assert_eq!(get.await, "old");
+                }
+                let before = c.cache_stats().await.fills_dropped;
+                // Whatever happened, the cache must not answer "old" now.
+                let mut fresh = c.get::<String>(key.clone()).await.unwrap();
+                if fresh != "new" {
+                    panic!("round {round}: a stale {fresh:?} was served from the cache");
+                }
+                fresh = c.get::<String>(key).await.unwrap();
+                assert_eq!(fresh, "new", "round {round}");
+                raced += usize::from(ran && before > 0);
+                if raced >= 3 {
+                    break;
+                }
+            }
+            let stats = c.cache_stats().await;
+            assert!(
+                stats.fills_dropped >= 1 && raced >= 1,
+                "the race never happened: {stats:?}"
+            );
+        })
+    });
+}
+
+#[test]
+fn a_write_pipelined_behind_the_read_on_the_same_connection_leaves_no_stale_entry() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("pipelined write", move || {
+        on_worker(0, move || async move {
+            for round in 0..50 {
+                let key = format!("p:{round}");
+                observer.set::<()>(&key, "old").await.unwrap();
+                // One write carries the GET and, behind it, a transaction that changes the
+                // key: the invalidation comes on this connection with the EXEC reply.
+                let mut tx = Pipeline::new();
+                tx.atomic().set(&key, "new");
+                let (read, write) = futures_lite::future::zip(
+                    c.get::<String>(key.clone()),
+                    c.pipeline::<Vec<String>>(&tx),
+                )
+                .await;
+                assert_eq!(read.unwrap(), "old");
+                assert_eq!(write.unwrap(), ["OK"]);
+                assert_eq!(c.get::<String>(key.clone()).await.unwrap(), "new", "round {round}");
+                assert_eq!(c.get::<String>(key).await.unwrap(), "new", "round {round}");
+            }
+        })
+    });
+}
+
+#[test]
+fn flushall_flushes_the_cache() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("flushall", move || {
+        on_worker(0, move || async move {
+            for k in ["a", "b", "c"] {
+                observer.set::<()>(k, "v").await.unwrap();
+                assert_eq!(c.get::<String>(k).await.unwrap(), "v");
+            }
+            assert_eq!(c.cache_stats().await.entries, 3);
+            observer.query::<()>(Cmd::new("FLUSHALL")).await.unwrap();
+            let stats = until(&c, |s| s.flushes >= 1).await;
+            assert_eq!(stats.entries, 0);
+            for k in ["a", "b", "c"] {
+                assert_eq!(c.get::<Option<String>>(k).await.unwrap(), None);
+            }
+        })
+    });
+}
+
+#[test]
+fn the_cache_evicts_at_its_bounds() {
+    let server = RedisServer::start().unwrap();
+    let cache = CacheConfig {
+        max_entries: 3,
+        ..CacheConfig::default()
+    };
+    let (c, observer) = (cached(&server, cache), plain(&server));
+    guard("eviction", move || {
+        on_worker(0, move || async move {
+            for i in 0..5 {
+                observer.set::<()>(format!("e{i}"), i).await.unwrap();
+                assert_eq!(c.get::<i64>(format!("e{i}")).await.unwrap(), i);
+            }
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.entries, stats.evictions, stats.fills), (3, 2, 5));
+            // The oldest went; the newest are served from the cache.
+            let gets = calls(&observer, "get").await;
+            assert_eq!(c.get::<i64>("e4").await.unwrap(), 4);
+            assert_eq!(calls(&observer, "get").await, gets);
+            assert_eq!(c.get::<i64>("e0").await.unwrap(), 0);
+            assert_eq!(calls(&observer, "get").await, gets + 1);
+            assert_eq!(c.cache_stats().await.entries, 3);
+        })
+    });
+    // A byte bound: replies larger than it are never cached.
+    let server = RedisServer::start().unwrap();
+    let cache = CacheConfig {
+        max_bytes: 1000,
+        ..CacheConfig::default()
+    };
+    let (c, observer) = (cached(&server, cache), plain(&server));
+    guard("byte bound", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("big", "x".repeat(2000)).await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c.get::<String>("big").await.unwrap().len(), 2000);
+            }
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.hits, stats.entries, stats.bytes), (0, 0, 0));
+            assert_eq!(calls(&observer, "get").await, 2);
+        })
+    });
+}
+
+#[test]
+fn a_killed_tracking_connection_flushes_the_cache() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("client kill", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("k", "v1").await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
+            }
+            let killed: i64 = observer
+                .query(Cmd::new("CLIENT").arg("KILL").arg("SKIPME").arg("yes").arg("TYPE").arg("normal"))
+                .await
+                .unwrap();
+            assert!(killed >= 1);
+            // The server no longer tracks for us: this write sends no invalidation.
+            observer.set::<()>("k", "v2").await.unwrap();
+            // Once the worker has seen the connection close, nothing stale is served.
+            let stats = until(&c, |s| s.flushes >= 1).await;
+            assert_eq!((stats.entries, stats.tracking_connections), (0, 0));
+            // Reconnects (tracking again), reads the new value, caches it.
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.tracking_connections, stats.entries), (1, 1));
+            assert_eq!(stats.hits, 2);
+            // And the new connection's tracking works.
+            observer.set::<()>("k", "v3").await.unwrap();
+            until(&c, |s| s.entries == 0).await;
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v3");
+        })
+    });
+}
+
+#[test]
+fn off_loop_callers_get_current_values_from_every_worker() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    let workers = num_workers() as u64;
+    guard("off loop", move || {
+        block_on(observer.set::<()>("k", "v1")).unwrap();
+        // Round-robin over the workers: each misses once, then hits.
+        for _ in 0..2 * workers {
+            assert_eq!(block_on(c.get::<String>("k")).unwrap(), "v1");
+        }
+        let stats = block_on(c.cache_stats());
+        assert_eq!((stats.misses, stats.hits), (workers, workers));
+        assert_eq!(block_on(calls(&observer, "get")), workers);
+        let per_worker = block_on(c.cache_stats_per_worker());
+        assert_eq!(per_worker.len() as u64, workers);
+        assert!(per_worker.iter().all(|w| w.is_some_and(|w| w.entries == 1)));
+
+        block_on(observer.set::<()>("k", "v2")).unwrap();
+        // Every worker tracked the key: each gets its invalidation.
+        loop {
+            if block_on(c.cache_stats()).invalidations >= workers {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for _ in 0..2 * workers {
+            assert_eq!(block_on(c.get::<String>("k")).unwrap(), "v2");
+        }
+        let stats = block_on(c.cache_stats());
+        assert_eq!((stats.misses, stats.hits), (2 * workers, 2 * workers));
+    });
+}
+
+#[test]
+fn under_resp2_the_cache_stays_off() {
+    let server = RedisServer::start().unwrap();
+    let config = Config::from_url(&server.url())
+        .unwrap()
+        .protocol(Protocol::Resp2)
+        .client_side_cache(CacheConfig::default());
+    let c = Client::new(config).unwrap();
+    let observer = plain(&server);
+    guard("resp2", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("k", "v1").await.unwrap();
+            for _ in 0..3 {
+                assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
+            }
+            assert_eq!(calls(&observer, "get").await, 3);
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.hits, stats.fills, stats.tracking_connections), (0, 0, 0));
+            assert_eq!(stats.tracking_refused, 0);
+            // Nothing was turned on at the server either.
+            assert_eq!(calls(&observer, "client|tracking").await, 0);
+        })
+    });
+}
+
+#[test]
+fn broadcast_mode_caches_keys_under_its_prefixes_only() {
+    let server = RedisServer::start().unwrap();
+    let cache = CacheConfig {
+        broadcast: Some(vec!["bc:".to_owned()]),
+        ..CacheConfig::default()
+    };
+    let (c, observer) = (cached(&server, cache), plain(&server));
+    guard("bcast", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("bc:a", "1").await.unwrap();
+            observer.set::<()>("other", "1").await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c.get::<String>("bc:a").await.unwrap(), "1");
+                assert_eq!(c.get::<String>("other").await.unwrap(), "1");
+            }
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.hits, stats.entries), (1, 1));
+            observer.set::<()>("bc:a", "2").await.unwrap();
+            until(&c, |s| s.entries == 0).await;
+            assert_eq!(c.get::<String>("bc:a").await.unwrap(), "2");
+        })
+    });
+}
+
+#[test]
+fn off_by_default_and_from_the_url() {
+    let server = RedisServer::start().unwrap();
+    let c = plain(&server);
+    assert!(c.config().get_client_side_cache().is_none());
+    let url = format!("{}?client_cache=true&client_cache_max_entries=7", server.url());
+    let cached = Client::open(&url).unwrap();
+    assert_eq!(
+        cached.config().get_client_side_cache().map(|c| c.max_entries),
+        Some(7)
+    );
+    guard("off by default", move || {
+        on_worker(0, move || async move {
+            c.set::<()>("k", "v").await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c.get::<String>("k").await.unwrap(), "v");
+                assert_eq!(cached.get::<String>("k").await.unwrap(), "v");
+            }
+            assert_eq!(c.cache_stats().await, CacheStats::default());
+            assert_eq!(cached.cache_stats().await.hits, 1);
+            assert_eq!(calls(&c, "get").await, 3);
+        })
+    });
+}
