@@ -5,13 +5,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use corelane_redis::{CacheConfig, CacheStats, Client, Cmd, Config, Pipeline, Protocol};
 use corelane_testkit::RedisServer;
-use support::{block_on, guard, num_workers, on_worker};
+use support::{block_on, bulk, guard, num_workers, on_worker, FakeServer};
 
 fn cached(server: &RedisServer, cache: CacheConfig) -> Client {
     let config = Config::from_url(&server.url())
@@ -142,109 +140,86 @@ fn this_clients_own_write_is_seen_by_its_next_read() {
     });
 }
 
-/// A connection of our own to the server, in plain blocking std I/O (RESP2).
-struct Raw(BufReader<TcpStream>);
-
-impl Raw {
-    fn connect(server: &RedisServer) -> Raw {
-        Raw(BufReader::new(TcpStream::connect(server.addr()).unwrap()))
-    }
-
-    /// Sends a command and returns its reply's first line (bulk: its payload).
-    fn call(&mut self, args: &[&str]) -> String {
-        let mut out = format!("*{}\r\n", args.len());
-        for a in args {
-            out += &format!("${}\r\n{a}\r\n", a.len());
-        }
-        self.0.get_mut().write_all(out.as_bytes()).unwrap();
-        let mut line = String::new();
-        self.0.read_line(&mut line).unwrap();
-        if let Some(len) = line.strip_prefix('$') {
-            let len: i64 = len.trim().parse().unwrap();
-            if len < 0 {
-                return String::new();
-            }
-            let mut body = vec![0; len as usize + 2];
-            self.0.read_exact(&mut body).unwrap();
-            body.truncate(len as usize);
-            return String::from_utf8(body).unwrap();
-        }
-        line.trim_end().to_owned()
-    }
-
-    fn get_calls(&mut self) -> u64 {
-        let info = self.call(&["INFO", "commandstats"]);
-        info.lines()
-            .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
-            .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
-            .unwrap_or(0)
-    }
+/// `>2 invalidate [key]` (RESP3 push).
+fn invalidate(key: &[u8]) -> Vec<u8> {
+    let mut push = b">2\r\n$10\r\ninvalidate\r\n*1\r\n".to_vec();
+    push.extend_from_slice(&bulk(key));
+    push
 }
 
 #[test]
 fn a_read_whose_key_is_invalidated_before_its_reply_is_taken_does_not_fill() {
-    // The race: the server runs our GET (tracking the key) and sends its reply; another
-    // client changes the key and the server pushes the invalidation; both wait in our socket
-    // while the worker is busy, and the worker then reads the reply and the push together.
-    // The invalidation is spent before the reply fills the cache: a fill then would keep
-    // the old value for good.
-    let server = RedisServer::start().unwrap();
-    let c = cached(&server, CacheConfig::default());
-    let mut raw = Raw::connect(&server);
+    // The race: the server answers our GET, then another client changes the key and the
+    // server pushes the invalidation; both reach us in one read, so the invalidation is
+    // handled before the caller takes the reply. A fill then would keep the old value for
+    // good (the invalidation is spent). A scripted server makes the timing exact: the old
+    // value and the push leave in one write.
+    let server = FakeServer::start(|mut s| {
+        let mut gets = 0;
+        while let Some(command) = s.read_command() {
+            let name = String::from_utf8_lossy(&command[0]).to_ascii_uppercase();
+            match name.as_str() {
+                "HELLO" => s.write(b"%1\r\n+server\r\n+fake\r\n"),
+                "CLIENT" => s.write(b"+OK\r\n"),
+                "GET" => {
+                    gets += 1;
+                    let mut out = bulk(if gets == 1 { b"old" } else { b"new" });
+                    if gets == 1 {
+                        out.extend_from_slice(&invalidate(&command[1]));
+                    }
+                    s.write(&out);
+                }
+                _ => s.write(b"-ERR unexpected\r\n"),
+            }
+        }
+    });
+    let url = server.url();
     guard("invalidated in flight", move || {
         on_worker(0, move || async move {
-            let mut raced = 0;
-            for round in 0..50 {
-                let key = format!("race:{round}");
-                assert_eq!(raw.call(&["SET", &key, "old"]), "+OK");
-                let gets = raw.get_calls();
-                let reader = c.clone();
-                let k = key.clone();
-                let get = corelane_runtime::task::spawn(async move {
-                    reader.get::<String>(k).await.unwrap()
-                })
-                .unwrap();
-                // Let the GET leave (a tick or two), then hold the worker (blocking I/O) while
-                // the server answers it and the write's invalidation lands behind the reply.
-                corelane_runtime::task::sleep(Duration::from_millis(1)).await;
-                let mut ran = false;
-                for _ in 0..200 {
-                    if raw.get_calls() > gets {
-                        ran = true;
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                if !ran {
-                    // The GET had not left yet: finish the round without the race.
-                    assert_eq!(get.await, "old");
-                    assert_eq!(raw.call(&["SET", &key, "new"]), "+OK");
-                    until(&c, |_| true).await;
-                } else {
-                    assert_eq!(raw.call(&["SET", &key, "new"]), "+OK");
-                    // The server writes the push before it reads our next command.
-                    assert_eq!(raw.call(&["PING"]), "+PONG");
-                    // The reply predates the write: that is what the caller gets.
-                    assert_eq!(get.await, "old");
-                }
-                let before = c.cache_stats().await.fills_dropped;
-                // Whatever happened, the cache must not answer "old" now.
-                let mut fresh = c.get::<String>(key.clone()).await.unwrap();
-                if fresh != "new" {
-                    panic!("round {round}: a stale {fresh:?} was served from the cache");
-                }
-                fresh = c.get::<String>(key).await.unwrap();
-                assert_eq!(fresh, "new", "round {round}");
-                raced += usize::from(ran && before > 0);
-                if raced >= 3 {
-                    break;
-                }
-            }
+            let c = Client::new(
+                Config::from_url(&url)
+                    .unwrap()
+                    .client_side_cache(CacheConfig::default()),
+            )
+            .unwrap();
+            // The caller gets the reply it asked for…
+            assert_eq!(c.get::<String>("k").await.unwrap(), "old");
             let stats = c.cache_stats().await;
-            assert!(
-                stats.fills_dropped >= 1 && raced >= 1,
-                "the race never happened: {stats:?}"
-            );
+            assert_eq!((stats.tracking_connections, stats.invalidations), (1, 1));
+            assert_eq!((stats.fills, stats.fills_dropped, stats.entries), (0, 1, 0));
+            // …but the cache does not keep it: the next read asks the server.
+            assert_eq!(c.get::<String>("k").await.unwrap(), "new");
+            assert_eq!(c.get::<String>("k").await.unwrap(), "new");
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.fills, stats.hits), (1, 1));
+        })
+    });
+}
+
+#[test]
+fn reads_racing_another_clients_writes_leave_no_stale_entry() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("racing writes", move || {
+        on_worker(0, move || async move {
+            for round in 0..200 {
+                let key = format!("race:{round}");
+                observer.set::<()>(&key, "old").await.unwrap();
+                let seen = c.cache_stats().await;
+                // Both leave in the same tick, on two connections: either may run first.
+                let (read, write) = futures_lite::future::zip(
+                    c.get::<String>(key.clone()),
+                    observer.set::<()>(&key, "new"),
+                )
+                .await;
+                write.unwrap();
+                if read.unwrap() == "old" {
+                    // The read ran first and tracked the key: its invalidation must come.
+                    until(&c, |s| s.invalidations > seen.invalidations).await;
+                }
+                assert_eq!(c.get::<String>(key.clone()).await.unwrap(), "new", "round {round}");
+                assert_eq!(c.get::<String>(key).await.unwrap(), "new", "round {round}");
+            }
         })
     });
 }
