@@ -169,8 +169,8 @@ impl WorkerClient {
         if let Some((first, max)) = config.reconnect_backoff {
             pool_config = pool_config.with_backoff(first, max);
         }
-        let pool =
-            SharedPool::new(manager(cache.clone()), pool_config).map_err(|e| Error::config(e.to_string()))?;
+        let pool = SharedPool::new(manager(cache.clone()), pool_config)
+            .map_err(|e| Error::config(e.to_string()))?;
         // More callers than this wait their turn (FIFO), up to the acquire timeout.
         let exclusive = Pool::new(
             manager(None),

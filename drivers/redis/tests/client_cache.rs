@@ -95,8 +95,7 @@ fn another_clients_write_invalidates_and_the_next_read_sees_it() {
             for _ in 0..2 {
                 assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
                 assert_eq!(c.hget::<String>("h", "a").await.unwrap(), "1");
-                let all: std::collections::BTreeMap<String, String> =
-                    c.hgetall("h").await.unwrap();
+                let all: std::collections::BTreeMap<String, String> = c.hgetall("h").await.unwrap();
                 assert_eq!(all.len(), 2);
                 let members: Vec<String> = c.smembers("s").await.unwrap();
                 assert_eq!(members, ["x"]);
@@ -217,7 +216,11 @@ fn reads_racing_another_clients_writes_leave_no_stale_entry() {
                     // The read ran first and tracked the key: its invalidation must come.
                     until(&c, |s| s.invalidations > seen.invalidations).await;
                 }
-                assert_eq!(c.get::<String>(key.clone()).await.unwrap(), "new", "round {round}");
+                assert_eq!(
+                    c.get::<String>(key.clone()).await.unwrap(),
+                    "new",
+                    "round {round}"
+                );
                 assert_eq!(c.get::<String>(key).await.unwrap(), "new", "round {round}");
             }
         })
@@ -244,7 +247,11 @@ fn a_write_pipelined_behind_the_read_on_the_same_connection_leaves_no_stale_entr
                 .await;
                 assert_eq!(read.unwrap(), "old");
                 assert_eq!(write.unwrap(), ["OK"]);
-                assert_eq!(c.get::<String>(key.clone()).await.unwrap(), "new", "round {round}");
+                assert_eq!(
+                    c.get::<String>(key.clone()).await.unwrap(),
+                    "new",
+                    "round {round}"
+                );
                 assert_eq!(c.get::<String>(key).await.unwrap(), "new", "round {round}");
             }
         })
@@ -328,7 +335,14 @@ fn a_killed_tracking_connection_flushes_the_cache() {
                 assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
             }
             let killed: i64 = observer
-                .query(Cmd::new("CLIENT").arg("KILL").arg("SKIPME").arg("yes").arg("TYPE").arg("normal"))
+                .query(
+                    Cmd::new("CLIENT")
+                        .arg("KILL")
+                        .arg("SKIPME")
+                        .arg("yes")
+                        .arg("TYPE")
+                        .arg("normal"),
+                )
                 .await
                 .unwrap();
             assert!(killed >= 1);
@@ -402,7 +416,10 @@ fn under_resp2_the_cache_stays_off() {
             }
             assert_eq!(calls(&observer, "get").await, 3);
             let stats = c.cache_stats().await;
-            assert_eq!((stats.hits, stats.fills, stats.tracking_connections), (0, 0, 0));
+            assert_eq!(
+                (stats.hits, stats.fills, stats.tracking_connections),
+                (0, 0, 0)
+            );
             assert_eq!(stats.tracking_refused, 0);
             // Nothing was turned on at the server either.
             assert_eq!(calls(&observer, "client|tracking").await, 0);
@@ -440,10 +457,16 @@ fn off_by_default_and_from_the_url() {
     let server = RedisServer::start().unwrap();
     let c = plain(&server);
     assert!(c.config().get_client_side_cache().is_none());
-    let url = format!("{}?client_cache=true&client_cache_max_entries=7", server.url());
+    let url = format!(
+        "{}?client_cache=true&client_cache_max_entries=7",
+        server.url()
+    );
     let cached = Client::open(&url).unwrap();
     assert_eq!(
-        cached.config().get_client_side_cache().map(|c| c.max_entries),
+        cached
+            .config()
+            .get_client_side_cache()
+            .map(|c| c.max_entries),
         Some(7)
     );
     guard("off by default", move || {

@@ -378,7 +378,10 @@ mod tests {
         s.invalidate(b"k");
         assert_eq!(s.get(b"k", get_args, now), None);
         let st = s.snapshot();
-        assert_eq!((st.hits, st.misses, st.invalidations, st.entries), (1, 3, 1, 0));
+        assert_eq!(
+            (st.hits, st.misses, st.invalidations, st.entries),
+            (1, 3, 1, 0)
+        );
         assert!(s.pending.is_empty());
     }
 
@@ -461,8 +464,12 @@ mod tests {
             ttl: Some(Duration::from_secs(5)),
         });
         assert!(put(&mut s, "k", "v", now));
-        assert!(s.get(b"k", get_args, now + Duration::from_secs(4)).is_some());
-        assert!(s.get(b"k", get_args, now + Duration::from_secs(5)).is_none());
+        assert!(s
+            .get(b"k", get_args, now + Duration::from_secs(4))
+            .is_some());
+        assert!(s
+            .get(b"k", get_args, now + Duration::from_secs(5))
+            .is_none());
         let st = s.snapshot();
         assert_eq!((st.expired, st.entries, st.bytes), (1, 0, 0));
     }

@@ -82,10 +82,18 @@ mod tests {
         );
         let c = Config::from_url("redis://h?client_cache_bcast=").unwrap();
         assert_eq!(c.get_client_side_cache().unwrap().broadcast, Some(vec![]));
-        let c = Config::from_url("redis://h?client_cache_max_entries=5&client_cache=false").unwrap();
+        let c =
+            Config::from_url("redis://h?client_cache_max_entries=5&client_cache=false").unwrap();
         assert!(c.get_client_side_cache().is_none());
-        assert!(Config::from_url("redis://h").unwrap().get_client_side_cache().is_none());
-        assert!(Config::from_url("redis://h?client_cache=maybe").unwrap_err().is_config());
-        assert!(Config::from_url("redis://h?client_cache_max_entries=x").unwrap_err().is_config());
+        assert!(Config::from_url("redis://h")
+            .unwrap()
+            .get_client_side_cache()
+            .is_none());
+        assert!(Config::from_url("redis://h?client_cache=maybe")
+            .unwrap_err()
+            .is_config());
+        assert!(Config::from_url("redis://h?client_cache_max_entries=x")
+            .unwrap_err()
+            .is_config());
     }
 }

@@ -166,21 +166,22 @@ pub(crate) struct PendingRead {
 impl PendingRead {
     /// The read's reply arrived: cache it unless it is an error or was spoiled meanwhile.
     pub(crate) fn complete(self, cmd: &Cmd, value: &Value) {
-        if matches!(value, Value::Error(_) | Value::BlobError(_) | Value::Push(_)) {
+        if matches!(
+            value,
+            Value::Error(_) | Value::BlobError(_) | Value::Push(_)
+        ) {
             return;
         }
         let cache = &self.cache;
         let mut store = cache.store.borrow_mut();
         cache.check(&mut store);
-        let args = other_args(cmd)
-            .enumerate()
-            .map(|(i, a)| -> Box<[u8]> {
-                if i == 0 {
-                    a.to_ascii_uppercase().into()
-                } else {
-                    a.into()
-                }
-            });
+        let args = other_args(cmd).enumerate().map(|(i, a)| -> Box<[u8]> {
+            if i == 0 {
+                a.to_ascii_uppercase().into()
+            } else {
+                a.into()
+            }
+        });
         store.fill(&self.key, args, value, self.ticket, Instant::now());
     }
 }
