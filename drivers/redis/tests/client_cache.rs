@@ -482,3 +482,33 @@ fn off_by_default_and_from_the_url() {
         })
     });
 }
+
+#[test]
+fn a_server_that_refuses_tracking_leaves_the_cache_off() {
+    // An ACL user without the CLIENT command: HELLO 3 works, CLIENT TRACKING does not.
+    let server = RedisServer::builder()
+        .user("reader", "on >pw ~* &* +@all -client")
+        .start()
+        .unwrap();
+    let url = format!("redis://reader:pw@127.0.0.1:{}", server.port());
+    let c = Client::new(
+        Config::from_url(&url)
+            .unwrap()
+            .client_side_cache(CacheConfig::default()),
+    )
+    .unwrap();
+    let observer = Client::open(&url).unwrap();
+    guard("tracking refused", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("k", "v1").await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c.get::<String>("k").await.unwrap(), "v1");
+            }
+            let stats = c.cache_stats().await;
+            assert_eq!((stats.tracking_refused, stats.tracking_connections), (1, 0));
+            assert_eq!((stats.hits, stats.fills), (0, 0));
+            observer.set::<()>("k", "v2").await.unwrap();
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+        })
+    });
+}

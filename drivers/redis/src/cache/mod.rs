@@ -39,10 +39,18 @@
 //! worker or another of a worker's connections — a cached reply may be served until the
 //! invalidation reaches the worker (normally well under a millisecond). A write sent on the
 //! same connection that tracks the key is seen by the next read on that worker: Redis sends
-//! the invalidation with the write's reply, and the client reads it with the reply. A
-//! connection that dies silently (no FIN, no error) keeps its entries until the connection is
-//! found dead; the [`CacheConfig::ttl`] cap bounds that, and also keys whose expiry the server
-//! has not acted on yet (an expired key's invalidation comes when the server deletes it).
+//! the invalidation right behind the write's reply, and the client handles a push right
+//! behind a reply before handing the reply over (with the default single shared connection
+//! per worker, a worker's own writes are therefore read back). A connection the server
+//! closed keeps serving its entries until the worker has read the close (the flush happens
+//! at the next cache access after that); one that dies silently (no FIN, no error) keeps
+//! them until it is found dead. The [`CacheConfig::ttl`] cap bounds both, and also keys whose
+//! expiry the server has not acted on yet (an expired key's invalidation comes when the
+//! server deletes it).
+//!
+//! Callers off the loop (a plain thread, tokio) are served as usual: their call runs on a
+//! worker, which answers from its cache — the hop to the worker remains, the round trip to
+//! the server does not.
 //!
 //! # Protocol
 //!
