@@ -198,33 +198,43 @@ fn a_read_whose_key_is_invalidated_before_its_reply_is_taken_does_not_fill() {
 #[test]
 fn reads_racing_another_clients_writes_leave_no_stale_entry() {
     let server = RedisServer::start().unwrap();
-    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
-    guard("racing writes", move || {
-        on_worker(0, move || async move {
-            for round in 0..200 {
-                let key = format!("race:{round}");
-                observer.set::<()>(&key, "old").await.unwrap();
-                let seen = c.cache_stats().await;
-                // Both leave in the same tick, on two connections: either may run first.
-                let (read, write) = futures_lite::future::zip(
-                    c.get::<String>(key.clone()),
-                    observer.set::<()>(&key, "new"),
-                )
-                .await;
-                write.unwrap();
-                if read.unwrap() == "old" {
-                    // The read ran first and tracked the key: its invalidation must come.
-                    until(&c, |s| s.invalidations > seen.invalidations).await;
+    for connections in [1, 3] {
+        let config = Config::from_url(&server.url())
+            .unwrap()
+            .connections_per_worker(connections)
+            .client_side_cache(CacheConfig::default());
+        let (c, observer) = (Client::new(config).unwrap(), plain(&server));
+        guard("racing writes", move || {
+            on_worker(0, move || async move {
+                for round in 0..150 {
+                    let key = format!("race:{connections}:{round}");
+                    observer.set::<()>(&key, "old").await.unwrap();
+                    let seen = c.cache_stats().await;
+                    // Reads and the write leave in the same tick, the reads spread over the
+                    // worker's connections: any of them may run first.
+                    let reads = futures_lite::future::zip(
+                        futures_lite::future::zip(
+                            c.get::<String>(key.clone()),
+                            c.get::<String>(key.clone()),
+                        ),
+                        c.get::<String>(key.clone()),
+                    );
+                    let (((a, b), d), write) =
+                        futures_lite::future::zip(reads, observer.set::<()>(&key, "new")).await;
+                    write.unwrap();
+                    let read_old = [a, b, d].into_iter().any(|r| r.unwrap() == "old");
+                    if read_old {
+                        // A read ran first and tracked the key: an invalidation must come.
+                        until(&c, |s| s.invalidations > seen.invalidations).await;
+                    }
+                    for _ in 0..2 {
+                        let got = c.get::<String>(key.clone()).await.unwrap();
+                        assert_eq!(got, "new", "{connections} connections, round {round}");
+                    }
                 }
-                assert_eq!(
-                    c.get::<String>(key.clone()).await.unwrap(),
-                    "new",
-                    "round {round}"
-                );
-                assert_eq!(c.get::<String>(key).await.unwrap(), "new", "round {round}");
-            }
-        })
-    });
+            })
+        });
+    }
 }
 
 #[test]
