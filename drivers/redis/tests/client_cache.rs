@@ -522,3 +522,53 @@ fn a_server_that_refuses_tracking_leaves_the_cache_off() {
         })
     });
 }
+
+#[test]
+fn a_server_restart_flushes_the_cache() {
+    let mut server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    let (c2, o2) = (c.clone(), observer.clone());
+    guard("before restart", move || {
+        on_worker(0, move || async move {
+            o2.set::<()>("k", "v1").await.unwrap();
+            for _ in 0..2 {
+                assert_eq!(c2.get::<String>("k").await.unwrap(), "v1");
+            }
+            assert_eq!(c2.cache_stats().await.entries, 1);
+        })
+    });
+    // The new server is empty (no persistence): a cached "v1" would now be a lie.
+    server.restart().unwrap();
+    guard("after restart", move || {
+        on_worker(0, move || async move {
+            let stats = until(&c, |s| s.flushes >= 1).await;
+            assert_eq!(stats.entries, 0);
+            // The first calls may meet the old connection's end before the pool reconnects.
+            let got = loop {
+                match c.get::<Option<String>>("k").await {
+                    Ok(got) => break got,
+                    Err(e) if e.is_closed() || e.is_connect() => {
+                        corelane_runtime::task::sleep(Duration::from_millis(5)).await
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            assert_eq!(got, None);
+            // Tracking again on the new connection: a write there invalidates.
+            assert_eq!(c.get::<Option<String>>("k").await.unwrap(), None);
+            let before = c.cache_stats().await;
+            assert_eq!(before.entries, 1);
+            loop {
+                match observer.set::<()>("k", "v2").await {
+                    Ok(()) => break,
+                    Err(e) if e.is_closed() || e.is_connect() => {
+                        corelane_runtime::task::sleep(Duration::from_millis(5)).await
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            until(&c, |s| s.invalidations > before.invalidations).await;
+            assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+        })
+    });
+}
