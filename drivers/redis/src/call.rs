@@ -159,6 +159,9 @@ impl<T> Call<T> {
     /// waits as long as the server makes it wait, or until dropped), else an ordinary call.
     pub(crate) fn checked(client: Client, cmd: Cmd) -> Self {
         let class = classify(&cmd);
+        if client.config().cache.is_some() && crate::cache::changes_tracking(&cmd) {
+            return Call::failed(client, crate::cache::tracking_refusal());
+        }
         if class == Class::Shared {
             let reply = Reply::of(&cmd);
             return Call::new(client, Request::One(cmd)).expecting(reply);

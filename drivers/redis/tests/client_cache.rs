@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use corelane_redis::{CacheConfig, CacheStats, Client, Cmd, Config, Pipeline, Protocol};
+use corelane_redis::{CacheConfig, CacheStats, Client, Cmd, Config, Pipeline, Protocol, Value};
 use corelane_testkit::RedisServer;
 use support::{block_on, bulk, guard, num_workers, on_worker, FakeServer};
 
@@ -569,6 +569,63 @@ fn a_server_restart_flushes_the_cache() {
             }
             until(&c, |s| s.invalidations > before.invalidations).await;
             assert_eq!(c.get::<String>("k").await.unwrap(), "v2");
+        })
+    });
+}
+
+#[test]
+fn with_caching_on_tracking_commands_are_refused() {
+    let server = RedisServer::start().unwrap();
+    let (c, observer) = (cached(&server, CacheConfig::default()), plain(&server));
+    guard("tracking refused to callers", move || {
+        on_worker(0, move || async move {
+            let off = c
+                .query::<()>(Cmd::new("CLIENT").arg("TRACKING").arg("off"))
+                .await
+                .unwrap_err();
+            assert!(off.is_refused(), "{off}");
+            let mut pipe = Pipeline::new();
+            pipe.get("k")
+                .cmd(Cmd::new("client").arg("caching").arg("no"));
+            let piped = c.pipeline::<Vec<Value>>(&pipe).await.unwrap_err();
+            assert!(piped.is_refused(), "{piped}");
+            // The cache still works.
+            for _ in 0..2 {
+                assert_eq!(c.get::<Option<String>>("k").await.unwrap(), None);
+            }
+            assert_eq!(c.cache_stats().await.hits, 1);
+            // Without caching it is the caller's business (their pushes go to on_push).
+            observer
+                .query::<()>(Cmd::new("CLIENT").arg("TRACKING").arg("off"))
+                .await
+                .unwrap();
+        })
+    });
+}
+
+#[test]
+fn entries_older_than_the_ttl_are_fetched_again() {
+    let server = RedisServer::start().unwrap();
+    let cache = CacheConfig {
+        ttl: Some(Duration::from_millis(2)),
+        ..CacheConfig::default()
+    };
+    let (c, observer) = (cached(&server, cache), plain(&server));
+    guard("ttl", move || {
+        on_worker(0, move || async move {
+            observer.set::<()>("k", "v").await.unwrap();
+            // Read until one read found its entry too old (the cap, not the timing, is checked).
+            loop {
+                assert_eq!(c.get::<String>("k").await.unwrap(), "v");
+                if c.cache_stats().await.expired >= 1 {
+                    break;
+                }
+                corelane_runtime::task::sleep(Duration::from_millis(1)).await;
+            }
+            let stats = c.cache_stats().await;
+            // Each expiry sent one read back to the server.
+            assert_eq!(calls(&observer, "get").await, 1 + stats.expired);
+            assert_eq!(stats.misses, 1 + stats.expired);
         })
     });
 }

@@ -63,6 +63,17 @@ pub(crate) fn other_args(cmd: &Cmd) -> impl Iterator<Item = &[u8]> {
         .map(|(_, a)| a)
 }
 
+/// `CLIENT TRACKING …` / `CLIENT CACHING …`: refused on the shared connections of a client
+/// that caches (turning tracking off there would leave its cache stale).
+pub(crate) fn changes_tracking(cmd: &Cmd) -> bool {
+    let mut args = cmd.iter_args();
+    args.next()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"CLIENT"))
+        && args.next().is_some_and(|s| {
+            s.eq_ignore_ascii_case(b"TRACKING") || s.eq_ignore_ascii_case(b"CACHING")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +92,12 @@ mod tests {
         let cmd = Cmd::new("HGET").arg("h").arg("f");
         let others: Vec<&[u8]> = other_args(&cmd).collect();
         assert_eq!(others, [&b"HGET"[..], &b"f"[..]]);
+        assert!(changes_tracking(
+            &Cmd::new("client").arg("tracking").arg("off")
+        ));
+        assert!(changes_tracking(
+            &Cmd::new("CLIENT").arg("CACHING").arg("yes")
+        ));
+        assert!(!changes_tracking(&Cmd::new("CLIENT").arg("ID")));
     }
 }

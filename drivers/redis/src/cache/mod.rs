@@ -30,7 +30,9 @@
 //! Only single-command calls of a [`Client`](crate::Client) use the cache. Pipelines,
 //! transactions, [`Exclusive`](crate::Exclusive) connections, scripts and blocking commands
 //! always go to the server (their writes still invalidate). A cluster client does not cache
-//! (the setting is ignored there).
+//! (the setting is ignored there). With caching on, [`Client::query`](crate::Client::query)
+//! refuses `CLIENT TRACKING` and `CLIENT CACHING` ([`Error::is_refused`](crate::Error::is_refused)):
+//! changing the shared connections' tracking would leave the cache stale.
 //!
 //! # Consistency
 //!
@@ -90,6 +92,7 @@ use std::time::Duration;
 
 use corelane_runtime::client::STATS_DEADLINE;
 
+pub(crate) use cacheable::changes_tracking;
 pub use cacheable::CACHEABLE_COMMANDS;
 
 /// Settings of the client-side cache (see the [module docs](crate::cache) for what it does).
@@ -172,6 +175,15 @@ impl CacheStats {
         self.tracking_connections += o.tracking_connections;
         self.tracking_refused += o.tracking_refused;
     }
+}
+
+/// Why a client that caches refuses `CLIENT TRACKING`/`CLIENT CACHING` from its callers.
+pub(crate) fn tracking_refusal() -> crate::Error {
+    crate::Error::refused(
+        b"CLIENT TRACKING",
+        "the client-side cache relies on the shared connections' tracking; \
+         turn caching off (Config::no_client_side_cache) to manage tracking yourself",
+    )
 }
 
 impl crate::Client {

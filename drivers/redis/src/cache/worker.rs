@@ -24,6 +24,8 @@ pub(crate) struct WorkerCache {
     tracking: RefCell<Vec<Pipe<RespCodec>>>,
     /// Connections whose `CLIENT TRACKING` the server refused (they fill nothing).
     refused: Cell<u64>,
+    /// Stands for "now" when there is no TTL (nothing then expires): no clock read per call.
+    made: Instant,
 }
 
 impl WorkerCache {
@@ -38,6 +40,7 @@ impl WorkerCache {
             missed: Cell::new(false),
             tracking: RefCell::new(Vec::new()),
             refused: Cell::new(0),
+            made: Instant::now(),
         })
     }
 
@@ -87,6 +90,14 @@ impl WorkerCache {
         }
     }
 
+    fn now(&self) -> Instant {
+        if self.config.ttl.is_some() {
+            Instant::now()
+        } else {
+            self.made
+        }
+    }
+
     /// A new connection that tracks for this cache.
     pub(crate) fn track(&self, pipe: Pipe<RespCodec>) {
         self.tracking.borrow_mut().push(pipe);
@@ -119,7 +130,7 @@ impl WorkerCache {
         let key = self.key_of(cmd)?;
         let mut store = self.store.borrow_mut();
         self.check(&mut store);
-        store.get(key, || other_args(cmd), Instant::now())
+        store.get(key, || other_args(cmd), self.now())
     }
 
     fn key_of<'a>(&self, cmd: &'a Cmd) -> Option<&'a [u8]> {
@@ -182,7 +193,7 @@ impl PendingRead {
                 a.into()
             }
         });
-        store.fill(&self.key, args, value, self.ticket, Instant::now());
+        store.fill(&self.key, args, value, self.ticket, cache.now());
     }
 }
 
