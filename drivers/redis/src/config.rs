@@ -379,7 +379,7 @@ impl Config {
     /// off costs nothing on the call path. See [the `cache` module](crate::cache) for what is
     /// cached, the consistency it gives, and [`Client::cache_stats`](crate::Client::cache_stats).
     /// URL: `client_cache=true` (with `client_cache_max_entries=`, `client_cache_max_bytes=`,
-    /// `client_cache_ttl_ms=`, `client_cache_bcast=`).
+    /// `client_cache_ttl_ms=`, `client_cache_bcast=`). A cluster client ignores it.
     pub fn client_side_cache(mut self, cache: crate::cache::CacheConfig) -> Self {
         self.cache = Some(cache);
         self
