@@ -55,6 +55,10 @@
 //!   that finds its pool full waits its turn ([`ConnectionCounts::waiting`]) for up to
 //!   [`Config::acquire_timeout`] (30 s), then fails with [`Error::is_pool_timeout`] naming the
 //!   pool ([`PoolKind`]).
+//! - **Client-side caching** (opt-in, [`Config::client_side_cache`]): replies of read
+//!   commands (`GET`, `HGETALL`, …) kept per worker and invalidated by the server through
+//!   `CLIENT TRACKING` (RESP3); bounded, with hit/miss/invalidation counters
+//!   ([`Client::cache_stats`]). See [`cache`].
 //! - **Failing fast.** Connections open lazily, on first use on each worker;
 //!   [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one now, so a
 //!   wrong password ([`Error::is_auth`]) or an unreachable server shows at start-up.
@@ -267,6 +271,7 @@
 
 mod blocking;
 mod budget;
+pub mod cache;
 mod call;
 mod classify;
 mod client;
@@ -294,6 +299,7 @@ mod trace;
 mod url;
 mod worker_state;
 
+pub use cache::{CacheConfig, CacheStats};
 pub use call::Call;
 pub use client::Client;
 pub use commands::{SetCondition, SetOptions};

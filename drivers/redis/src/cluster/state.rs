@@ -139,6 +139,8 @@ impl Shared {
         // Every node's connections, masters' too: a master may become a replica at a
         // failover, and `READONLY` changes nothing on a master.
         config.readonly = self.options.read_from != ReadFrom::Master;
+        // Client-side caching is not offered on a cluster (see the `cache` module docs).
+        config.cache = None;
         let client = Client::with_provider(config, self.workers.clone())?;
         clients.insert(addr.clone(), client.clone());
         Ok(client)
