@@ -543,3 +543,67 @@ fn turns() {
         assert_eq!(ends_turn(&parse(bytes.clone())), ends, "{bytes:?}");
     }
 }
+
+/// Messages a server could send during a startup, as building blocks for random scripts.
+fn pieces() -> Vec<Vec<u8>> {
+    vec![
+        auth(0, b""),
+        auth(3, b""),
+        auth(5, &[1, 2, 3, 4]),
+        auth(7, b""),
+        auth(10, b"SCRAM-SHA-256\0\0"),
+        auth(10, b"SCRAM-SHA-256-PLUS\0\0"),
+        auth(11, format!("r={NONCE}srv,s=c2FsdA==,i=4096").as_bytes()),
+        auth(11, b"e=nope"),
+        auth(12, b"v=AAAA"),
+        param("server_version", "16"),
+        key_data(),
+        notice(),
+        error("28P01", "no"),
+        ready(),
+        frame(b'D', &[0, 0]),
+        frame(b'v', &[0, 0, 0, 0, 0, 0, 0, 0]),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any sequence of well-formed messages: the machine answers, fails with a typed error, or
+    /// finishes; it never panics, and once over it stays over.
+    #[test]
+    fn any_message_order_is_handled(
+        order in proptest::collection::vec(0usize..16, 0..12),
+        require in proptest::bool::ANY,
+    ) {
+        let pieces = pieces();
+        let policy = if require { BindingPolicy::Require } else { BindingPolicy::Prefer };
+        let mut startup = Startup::new("alice")
+            .password(PASSWORD)
+            .scram_nonce(NONCE)
+            .max_scram_iterations(4096)
+            .channel_binding(policy, TlsEndPoint::Hash(vec![3; 32]));
+        let mut out = BytesMut::new();
+        startup.start(&mut out).unwrap();
+        let mut over = false;
+        for k in order {
+            let mut input = BytesMut::from(&pieces[k][..]);
+            let message = Message::parse(&mut input).unwrap().unwrap();
+            let step = startup.step(message, &mut out);
+            if over {
+                proptest::prop_assert!(matches!(step, Err(StartupError::Misuse(_))));
+                continue;
+            }
+            match step {
+                Ok(Progress::Derive(job)) => {
+                    if startup.derived(job.run(), &mut out).is_err() {
+                        over = true;
+                    }
+                }
+                Ok(Progress::Done(_)) | Err(_) => over = true,
+                Ok(Progress::Continue) => {}
+            }
+            proptest::prop_assert_eq!(startup.is_over(), over);
+        }
+    }
+}

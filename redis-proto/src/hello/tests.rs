@@ -271,3 +271,34 @@ fn auth_failure_codes() {
     assert!(!is_auth_failure(Some("ERR")));
     assert!(!is_auth_failure(None));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any replies in any order: the handshake sends its next command, fails with a typed
+    /// error, or finishes; it never panics, and once over it stays over.
+    #[test]
+    fn any_replies_are_handled(order in proptest::collection::vec(0usize..6, 0..8), resp3 in proptest::bool::ANY) {
+        let replies: [&[u8]; 6] = [
+            OK,
+            HELLO_REPLY,
+            b"-ERR unknown command\r\n",
+            b"-WRONGPASS no\r\n",
+            b"_\r\n",
+            b"*1\r\n:1\r\n",
+        ];
+        let protocol = if resp3 { Protocol::Resp3 } else { Protocol::Resp2 };
+        let mut hello = Hello::new(protocol).auth(Some("u"), PASSWORD).client_name("n").db(2);
+        let mut out = BytesMut::new();
+        let mut over = matches!(hello.start(&mut out).unwrap(), Progress::Done(_));
+        for k in order {
+            let step = hello.step(reply(replies[k]), &mut out);
+            if over {
+                proptest::prop_assert!(matches!(step, Err(HelloError::Misuse(_))));
+                continue;
+            }
+            over = !matches!(step, Ok(Progress::Continue));
+            proptest::prop_assert_eq!(hello.is_over(), over);
+        }
+    }
+}
