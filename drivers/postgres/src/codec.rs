@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::backend::{
     CommandComplete, DataRow, ErrorFields, Message, RowDescription, TransactionStatus,
 };
-use corelane_pg_proto::startup::ends_turn;
+use corelane_pg_proto::startup::{ends_turn, MAX_TURN};
 use corelane_pg_proto::types::Oid;
 use corelane_runtime::roundtrip::Codec;
 
@@ -456,6 +456,12 @@ impl PgCodec {
             }
             if let Message::ReadyForQuery(status) = message {
                 self.status.set(status);
+            }
+            if self.partial.handshake.len() >= MAX_TURN {
+                return Err(WireError::Unexpected(
+                    "a startup turn too long",
+                    Expect::AuthStep,
+                ));
             }
             let ends = ends_turn(&message);
             self.partial.handshake.push(message);

@@ -47,6 +47,9 @@ pub enum StartupError {
         /// What the startup was doing.
         state: &'static str,
     },
+    /// The server sent more parameter statuses than [`MAX_TURN`](super::MAX_TURN).
+    #[error("the server sent more than {0} parameter statuses during startup")]
+    TooManyParameters(usize),
     /// A message could not be encoded (a NUL byte in a parameter, an oversized password).
     #[error(transparent)]
     Encode(#[from] EncodeError),
@@ -69,9 +72,10 @@ impl StartupError {
             | StartupError::ChannelBinding(_)
             | StartupError::Scram(_)
             | StartupError::AuthOutOfOrder { .. } => true,
-            StartupError::Unexpected { .. } | StartupError::Encode(_) | StartupError::Misuse(_) => {
-                false
-            }
+            StartupError::Unexpected { .. }
+            | StartupError::TooManyParameters(_)
+            | StartupError::Encode(_)
+            | StartupError::Misuse(_) => false,
         }
     }
 }

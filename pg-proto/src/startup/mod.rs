@@ -61,6 +61,11 @@ use crate::message::frontend;
 pub use self::binding::{BindingPolicy, TlsEndPoint};
 pub use self::error::{BindingError, StartupError};
 
+/// The most messages one turn of the server may hold, and the most parameter statuses a
+/// startup keeps. A real server sends a few dozen; a reader that gathers a turn
+/// ([`ends_turn`]) should fail the connection past this many rather than keep growing.
+pub const MAX_TURN: usize = 1024;
+
 /// True when, after `message`, the server sends nothing more until the client answers, or
 /// the startup is over: an authentication request other than AuthenticationOk and
 /// SASLFinal, an ErrorResponse, or ReadyForQuery.
@@ -328,6 +333,9 @@ impl Startup {
             (_, Message::NoticeResponse(_)) => Ok(Progress::Continue),
             // Servers report parameters after AuthenticationOk; one that reports earlier is
             // believed all the same (the earlier drivers accepted them anywhere).
+            (_, Message::ParameterStatus(_)) if self.session_params.len() >= MAX_TURN => {
+                Err(StartupError::TooManyParameters(MAX_TURN))
+            }
             (_, Message::ParameterStatus(p)) => {
                 self.session_params.push(p);
                 Ok(Progress::Continue)

@@ -607,3 +607,28 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_flood_of_parameters_is_an_error() {
+    let mut startup = Startup::new("alice");
+    let mut out = BytesMut::new();
+    startup.start(&mut out).unwrap();
+    let _ = startup
+        .step(Message::Authentication(Authentication::Ok), &mut out)
+        .unwrap();
+    let status = || {
+        Message::parse(&mut BytesMut::from(&param("x", "y")[..]))
+            .unwrap()
+            .unwrap()
+    };
+    for _ in 0..MAX_TURN {
+        assert!(matches!(
+            startup.step(status(), &mut out),
+            Ok(Progress::Continue)
+        ));
+    }
+    assert_eq!(
+        startup.step(status(), &mut out).unwrap_err(),
+        StartupError::TooManyParameters(MAX_TURN)
+    );
+}

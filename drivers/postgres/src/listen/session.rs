@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use corelane_pg_proto::message::backend::Message;
 use corelane_pg_proto::message::frontend;
-use corelane_pg_proto::startup::ends_turn;
+use corelane_pg_proto::startup::{ends_turn, MAX_TURN};
 use corelane_runtime::pool::Backoff;
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::{CloseCause, Limits, ReadLease, Registered};
@@ -355,6 +355,9 @@ impl crate::handshake::Turn for ListenTurn<'_> {
         }
         let mut messages = Vec::new();
         loop {
+            if messages.len() >= MAX_TURN {
+                return Err(Error::protocol("a startup turn too long"));
+            }
             let message = self.0.next_startup().await?;
             let ends = ends_turn(&message);
             messages.push(message);
