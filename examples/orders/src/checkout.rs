@@ -64,7 +64,9 @@ impl Shop {
         let created_at = match inserted {
             Ok(row) => row.get("created_at")?,
             // The handle is dropped on return: the transaction rolls back.
-            Err(e) if is(&e, SqlState::UNIQUE_VIOLATION) => return Err(AppError::AlreadyPlaced(id)),
+            Err(e) if is(&e, SqlState::UNIQUE_VIOLATION) => {
+                return Err(AppError::AlreadyPlaced(id))
+            }
             Err(e) => return Err(e.into()),
         };
         if let Err(e) = self.stock.reserve(&lines).await {

@@ -123,7 +123,9 @@ pub(crate) async fn next_batch(redis: &Client, consumer: &str) -> Result<Vec<Eve
 
 /// Acknowledges a handled event.
 pub(crate) async fn ack(redis: &Client, event: &Event) -> Result<(), AppError> {
-    redis.xack::<u64>(STREAM, GROUP, &[event.id.as_str()]).await?;
+    redis
+        .xack::<u64>(STREAM, GROUP, &[event.id.as_str()])
+        .await?;
     Ok(())
 }
 

@@ -26,7 +26,8 @@ pg_enum! {
 
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
+        // `pad`, not `write_str`: honours widths (`{:<9}`) in tables.
+        f.pad(self.label())
     }
 }
 

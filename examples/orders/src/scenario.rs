@@ -141,10 +141,16 @@ pub async fn play(
 
     shop.cancel(carol).await?;
     step("carol cancels", Ok("cancelled".into()));
-    step("bob cancels", shop.cancel(bob).await.map(|()| "cancelled".into()));
+    step(
+        "bob cancels",
+        shop.cancel(bob).await.map(|()| "cancelled".into()),
+    );
 
     let events = shop.fulfil("packer-1").await?;
-    step("fulfilment reads the stream", Ok(format!("{} events", events.len())));
+    step(
+        "fulfilment reads the stream",
+        Ok(format!("{} events", events.len())),
+    );
 
     let stream_ids = shop
         .redis

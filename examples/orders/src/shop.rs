@@ -100,10 +100,7 @@ impl Shop {
             )
             .await?;
         tx.commit().await?;
-        let units: Vec<(&str, i64)> = products
-            .iter()
-            .map(|p| (p.sku.as_str(), p.stock))
-            .collect();
+        let units: Vec<(&str, i64)> = products.iter().map(|p| (p.sku.as_str(), p.stock)).collect();
         self.stock.set(&units).await?;
         Ok(merged)
     }
