@@ -202,7 +202,7 @@ impl fmt::Display for Summary {
         writeln!(f, "  pending afterwards: {}", self.pending_events)?;
         writeln!(f, "-- orders")?;
         for o in &self.orders {
-            let paid = o.paid_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+            let paid = o.paid_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
             writeln!(
                 f,
                 "  {} {:<6} {:<9} {:>7} placed {} paid {paid}",

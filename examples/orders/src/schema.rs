@@ -1,5 +1,6 @@
 //! The tables, in a schema of their own (`shop`) so that a run against a database you already
-//! have (`DATABASE_URL`) touches nothing else; created afresh by every run.
+//! have (`DATABASE_URL`) touches nothing else; created afresh by every run (so two runs against
+//! one database at the same time would trip over each other).
 
 /// Drops and creates schema `shop`. Runs on a shared connection: DDL does not change the
 /// session, so it is allowed there (one simple-protocol round trip).

@@ -215,6 +215,14 @@ fn a_day_at_the_shop() {
         let counts: Vec<i64> = (0..4).map(|i| row.get(i).unwrap()).collect();
         assert_eq!(counts, [3, 2, 0, 1]);
 
+        // Why the import's temp table and `SET LOCAL` run in a transaction: the shared
+        // connections refuse session changes, with a typed error.
+        let e = pg
+            .batch_execute("SET lock_timeout = '5s'")
+            .await
+            .unwrap_err();
+        assert!(e.is_session_change(), "{e}");
+
         // The stats: nothing in flight, every transaction's connection back in its pool.
         let pg_total = pg.stats().await.total();
         assert_eq!(pg_total.in_flight, 0);
