@@ -45,7 +45,8 @@
 //!
 //! - [`message`]: frontend encoders and backend parsers for every protocol 3.0 message.
 //! - [`auth`]: cleartext, MD5 and SCRAM-SHA-256 (server signature verified).
-//! - [`types`]: `ToSql`/`FromSql` binary codecs and type OIDs.
+//! - [`types`]: `ToSql`/`FromSql` binary codecs, [`types::Type`] (built-in constants and
+//!   the shape of looked-up ones), the record format and `pg_enum!`/`pg_composite!`.
 //! - [`sqlstate`]: SQLSTATE codes generated from PostgreSQL's `errcodes.txt`.
 
 pub mod auth;

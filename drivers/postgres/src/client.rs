@@ -317,6 +317,24 @@ impl Client {
         Ok(stmt)
     }
 
+    /// Describes `sql` again, with the types the describing connection looked up forgotten
+    /// (DDL may have changed one in place), and remembers it: for a statement that went stale.
+    pub(crate) async fn prepare_again(
+        &self,
+        sql: &str,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
+        crate::session::check(sql)?;
+        let owned = sql.to_owned();
+        let stmt = self
+            .on_connection(deadline, move |conn| async move {
+                conn.describe_fresh(&owned, None).await
+            })
+            .await?;
+        self.remember(stmt.clone());
+        Ok(stmt)
+    }
+
     /// The statement the client already described for `sql` on this thread, if any.
     pub(crate) fn described(&self, sql: &str) -> Option<Statement> {
         described::get(self.inner.id, sql)
@@ -403,8 +421,11 @@ impl Client {
 
     /// Describes (or finds the description of) `sql`, then runs it with `params`: the
     /// statement and its response. When the server says the statement's result columns
-    /// changed since it was described (DDL: 0A000 or 08P01 from `Bind`, before anything ran),
-    /// the description is forgotten, and the statement described again and run once more.
+    /// changed since it was described (DDL: 0A000 or 08P01 from `Bind`, before anything ran;
+    /// or a type it used was dropped, see [`is_stale_statement`]), the description is
+    /// forgotten, and the statement described again and run once more; so is it when a
+    /// parameter of a user-defined type refuses its value (the type may have been created
+    /// again with other labels or fields since the statement was described).
     async fn run_statement(
         &self,
         target: Target<'_>,
@@ -412,9 +433,25 @@ impl Client {
     ) -> Result<(Statement, Response), Error> {
         let deadline = self.deadline();
         let mut retried = false;
+        // Apart from `retried`: a statement described again for its parameters may still go
+        // stale on the connection that prepared the old one, which costs one more try.
+        let mut encode_retried = false;
         loop {
-            let stmt = self.resolve(target, retried, deadline).await?;
-            let encoded = stmt.encode(params)?;
+            let stmt = self
+                .resolve(target, retried || encode_retried, deadline)
+                .await?;
+            let encoded = match stmt.encode(params) {
+                Ok(encoded) => encoded,
+                // A parameter of a type the statement was described with before DDL dropped
+                // and created it again (the old labels or fields refuse the value): described
+                // again, the statement has the type's new OID, looked up afresh.
+                Err(e) if !encode_retried && stmt.has_user_types() && e.is_wrong_type() => {
+                    described::forget(self.inner.id, &stmt.sql);
+                    encode_retried = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let response = self
                 .execute_response(stmt.clone(), encoded, deadline)
                 .await?;
@@ -444,8 +481,15 @@ impl Client {
     ) -> Arc<[Column]> {
         match described {
             Some(d) if !stmt.matches(d) => {
-                self.remember(stmt.refreshed(d));
-                Statement::columns_as_sent(d)
+                let resolve = |oid| stmt.type_for(oid);
+                let refreshed = stmt.refreshed(d, &resolve);
+                if refreshed.is_resolved() {
+                    self.remember(refreshed);
+                } else {
+                    // A type this thread never saw: described again (and looked up) next time.
+                    described::forget(self.inner.id, &stmt.sql);
+                }
+                Statement::columns_as_sent(d, &resolve)
             }
             _ => stmt.columns.clone(),
         }
@@ -554,11 +598,22 @@ impl Client {
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
         let deadline = self.deadline();
         let mut retried = false;
-        loop {
+        let mut encode_retried = false;
+        'batch: loop {
             let mut prepared = Vec::with_capacity(items.len());
             for (sql, params) in items {
                 let stmt = self.prepare_by(sql, deadline).await?;
-                let encoded = stmt.encode(params)?;
+                let encoded = match stmt.encode(params) {
+                    Ok(encoded) => encoded,
+                    // As in `run_statement`: a user type may have been created again.
+                    Err(e) if !encode_retried && stmt.has_user_types() && e.is_wrong_type() => {
+                        // Described afresh here, so the next round finds it described.
+                        self.prepare_again(&stmt.sql, deadline).await?;
+                        encode_retried = true;
+                        continue 'batch;
+                    }
+                    Err(e) => return Err(e),
+                };
                 prepared.push((stmt, encoded));
             }
             let (prepared, replies) = self

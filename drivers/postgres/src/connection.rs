@@ -10,7 +10,7 @@ use corelane_pg_proto::message::backend::{
     Authentication, BackendKeyData, ErrorFields, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
-use corelane_pg_proto::types::{IsNull, Oid};
+use corelane_pg_proto::types::{IsNull, Oid, Type};
 use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
 use corelane_runtime::{Limits, SpareBuf};
 
@@ -20,6 +20,7 @@ use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
 use crate::transport::{BindingChoice, Route, Transport};
+use crate::type_lookup::TypeCache;
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
@@ -30,8 +31,23 @@ const INVALID_STATEMENT_NAME: &str = "26000";
 /// prepared before the change, 08P01 "bind message has N result formats but query has M
 /// columns" from one it prepared after. Both come from `Bind`, before anything ran: the
 /// connection forgets the statement, and the client describes it again and retries once.
+///
+/// Also when a type the statement was described with no longer exists (dropped, maybe
+/// created again under a new OID): the server cannot even plan the statement with the
+/// parameter types it was given — XX000 "cache lookup failed for type N" from a statement
+/// prepared before the drop, 42704 "type with OID N does not exist" from a `Parse` that
+/// declares the old OID. Nothing ran either; described again, the statement gets the new
+/// types (see [`crate::type_lookup`]). These two are told apart from other errors of their
+/// codes by their message: XX000's is never translated, but 42704's is, so with a server whose
+/// `lc_messages` is not English a `Parse` with a dropped type's OID (no statement cache, or a
+/// statement evicted from it) reports that error instead of being retried.
 pub(crate) fn is_stale_statement(e: &ErrorFields) -> bool {
-    matches!(e.code.code(), "0A000" | "08P01")
+    match e.code.code() {
+        "0A000" | "08P01" => true,
+        "XX000" => e.message.starts_with("cache lookup failed for type"),
+        "42704" => e.message.starts_with("type with OID"),
+        _ => false,
+    }
 }
 
 /// What [`Connection::encode_execute`] sent for one statement.
@@ -51,6 +67,8 @@ pub(crate) struct Sent {
 pub(crate) struct Connection {
     pub(crate) pipe: Pipe<PgCodec>,
     cache: Rc<RefCell<StatementCache>>,
+    /// Types looked up on this connection (see [`crate::type_lookup`]).
+    pub(crate) types: Rc<RefCell<TypeCache>>,
     pub(crate) key: Option<BackendKeyData>,
     /// The status of the last `ReadyForQuery` (written by the codec).
     status: Rc<Cell<TransactionStatus>>,
@@ -95,6 +113,7 @@ impl Connection {
             cache: Rc::new(RefCell::new(StatementCache::new(
                 config.statement_cache_size,
             ))),
+            types: Rc::default(),
             key: None,
             status,
             session_dirty: Rc::new(Cell::new(false)),
@@ -106,7 +125,7 @@ impl Connection {
         Ok(conn)
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         expect: Expect,
         encode: impl FnOnce(&mut BytesMut),
@@ -241,6 +260,18 @@ impl Connection {
         self.describe_typed(sql, None).await
     }
 
+    /// [`describe_typed`](Self::describe_typed) after forgetting the types this connection
+    /// looked up: for a statement described again because DDL may have changed a type in
+    /// place (same OID, other labels or fields; see [`crate::type_lookup`]).
+    pub(crate) async fn describe_fresh(
+        &self,
+        sql: &str,
+        declared: Option<&[Oid]>,
+    ) -> Result<Statement, Error> {
+        self.types_may_have_changed();
+        self.describe_typed(sql, declared).await
+    }
+
     /// Parse + Describe with the parameter types the caller declared (`Some`, as for
     /// `prepare_typed`: a type 0 is left for the server to infer), or all inferred (`None`).
     pub(crate) async fn describe_typed(
@@ -262,10 +293,20 @@ impl Connection {
             .call(Expect::Describe, |b| b.extend_from_slice(&out))
             .await?
         {
-            Response::Described { params, columns } => Ok(match declared {
-                Some(declared) => Statement::typed(sql, declared, params, columns),
-                None => Statement::new(sql, params, columns),
-            }),
+            Response::Described { params, columns } => {
+                let column_oids = columns
+                    .iter()
+                    .flat_map(|d| d.fields.iter().map(|f| f.type_oid));
+                self.resolve_types(params.iter().copied().chain(column_oids))
+                    .await?;
+                let types = self.types.borrow();
+                let resolve = |oid| types.resolve(oid);
+                let params = params.into_iter().map(resolve).collect();
+                Ok(match declared {
+                    Some(declared) => Statement::typed(sql, declared, params, columns, &resolve),
+                    None => Statement::new(sql, params, columns, &resolve),
+                })
+            }
             Response::Failed(e) => Err(Error::db(e)),
             _ => Err(Error::protocol("unexpected reply to Describe")),
         }
@@ -335,7 +376,7 @@ impl Connection {
         // The cache stays borrowed while encoding (nothing here awaits or runs user code).
         let Named { name, parse, known } = cache.name_for(&stmt.key);
         if parse {
-            frontend::parse(name, &stmt.sql, stmt.params.iter().copied(), out)
+            frontend::parse(name, &stmt.sql, stmt.params.iter().map(Type::oid), out)
                 .map_err(encode_err)?;
         }
         // Formats as the server knows the statement here, when it told us.
@@ -391,9 +432,17 @@ impl Connection {
             // The same list the caller's cache holds: later checks compare pointers.
             stmt.columns.clone()
         } else {
-            stmt.refreshed(described).columns
+            let types = self.types.borrow();
+            let resolve = |oid| types.get(oid).unwrap_or_else(|| stmt.type_for(oid));
+            stmt.refreshed(described, &resolve).columns
         };
         self.cache.borrow_mut().confirm(&stmt.key, name, columns);
+    }
+
+    /// DDL may have altered types in place (a statement went stale, or was lost): the
+    /// looked-up types are looked up again when next needed (see [`crate::type_lookup`]).
+    fn types_may_have_changed(&self) {
+        self.types.borrow_mut().clear();
     }
 
     /// Runs one statement; re-prepares and retries once when the server lost it (26000).
@@ -482,6 +531,9 @@ impl Connection {
             return false;
         };
         let lost = e.code.code() == INVALID_STATEMENT_NAME;
+        if lost || is_stale_statement(e) {
+            self.types_may_have_changed();
+        }
         // A failed Parse may have left no statement behind: never reuse the name.
         if sent.parsed || lost || is_stale_statement(e) {
             self.cache.borrow_mut().forget(&stmt.key);
@@ -604,7 +656,12 @@ impl Connection {
                 .map_err(Error::from)?;
             if let (Some((stmt, _)), Some(sent)) = (items.get(k), sent.get(k)) {
                 let forget = match &reply {
-                    Response::Failed(e) => sent.parsed || is_stale_statement(e),
+                    Response::Failed(e) => {
+                        if is_stale_statement(e) || e.code.code() == INVALID_STATEMENT_NAME {
+                            self.types_may_have_changed();
+                        }
+                        sent.parsed || is_stale_statement(e)
+                    }
                     Response::Skipped => sent.parsed,
                     _ => {
                         self.confirm(stmt, sent, &reply);

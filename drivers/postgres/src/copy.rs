@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use corelane_pg_proto::message::frontend;
-use corelane_pg_proto::types::{IsNull, Oid, ToSql};
+use corelane_pg_proto::types::{IsNull, Oid, ToSql, Type};
 use corelane_runtime::dispatch;
 use futures_lite::{Stream, StreamExt};
 
@@ -594,15 +594,28 @@ where
 /// ```
 #[derive(Debug, Clone)]
 pub struct CopyBinary {
-    types: Vec<Oid>,
+    types: Vec<Type>,
 }
 
 /// The binary COPY signature, flags and header extension length.
 const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
 impl CopyBinary {
-    /// Rows of these column types, in the statement's column order.
+    /// Rows of these built-in column types, in the statement's column order (an OID this
+    /// crate does not know is taken as [`Type::unresolved`]; use
+    /// [`with_types`](Self::with_types) for your own types).
     pub fn new(types: Vec<Oid>) -> Self {
+        CopyBinary {
+            types: types
+                .into_iter()
+                .map(Type::from_oid_or_unresolved)
+                .collect(),
+        }
+    }
+
+    /// Rows of these column types (e.g. a [`Statement`](crate::Statement)'s column types,
+    /// user-defined ones included), in the statement's column order.
+    pub fn with_types(types: Vec<Type>) -> Self {
         CopyBinary { types }
     }
 
@@ -624,7 +637,7 @@ impl CopyBinary {
             .map_err(|_| Error::type_error("too many columns for a binary COPY row"))?;
         let start = out.len();
         out.put_i16(count);
-        for (value, &ty) in values.iter().zip(&self.types) {
+        for (value, ty) in values.iter().zip(&self.types) {
             let at = out.len();
             out.put_i32(0);
             let written = match value.to_sql_checked(ty, out) {

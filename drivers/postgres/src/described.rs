@@ -112,7 +112,12 @@ mod tests {
     use super::*;
 
     fn stmt(sql: &str) -> Statement {
-        Statement::new(sql, Vec::new(), None)
+        Statement::new(
+            sql,
+            Vec::new(),
+            None,
+            &corelane_pg_proto::types::Type::from_oid_or_unresolved,
+        )
     }
 
     #[test]

@@ -488,6 +488,18 @@ impl Error {
         matches!(self.kind, Kind::Type(..))
     }
 
+    /// True for a [`TypeError::WrongType`](corelane_pg_proto::types::TypeError::WrongType):
+    /// the Rust type does not map to the PostgreSQL type.
+    pub(crate) fn is_wrong_type(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Type(
+                _,
+                Some(corelane_pg_proto::types::TypeError::WrongType { .. })
+            )
+        )
+    }
+
     /// The codec's [`TypeError`](corelane_pg_proto::types::TypeError) when a value could not
     /// be encoded or decoded (a wrong type, `NaN` into a `Decimal`, `infinity` into a chrono
     /// date, …); `None` for other errors, including type errors the driver itself raised (a

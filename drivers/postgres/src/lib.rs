@@ -217,36 +217,101 @@
 //! # Types
 //!
 //! Parameters are any [`ToSql`], columns are read with [`Row::get`] into any [`FromSql`]; both
-//! use PostgreSQL's binary format. Everything a program names is here: the [`types`] module
-//! (the traits, the bundled types, [`IsNull`], [`TypeError`], [`Oid`]), the
-//! [`to_sql_checked!`] macro and [`bytes`] for your own [`ToSql`] impls — no direct
+//! use PostgreSQL's binary format, for every column (only [`Client::simple_query`] reads
+//! text). Everything a program names is here: the [`types`] module (the traits, the bundled
+//! types, [`Type`], [`Kind`], [`IsNull`], [`TypeError`], [`Oid`]), the [`to_sql_checked!`],
+//! [`pg_enum!`] and [`pg_composite!`] macros and [`bytes`] for your own impls — no direct
 //! dependency on `corelane-pg-proto` is needed. A conversion error is [`Error::is_type`], with
-//! the codec's [`TypeError`] in [`Error::as_type_error`].
+//! the codec's [`TypeError`] in [`Error::as_type_error`]; it names the PostgreSQL type
+//! (`timestamptz`, `app.mood`).
+//!
+//! A type without a bundled codec (`inet`, `money`, `point`, an extension's type) is read
+//! through your own [`FromSql`], or cast to `text` in SQL: `String` reads text types,
+//! `citext` and enums only. (Before every column came in binary, such columns came as text and read as
+//! `String`.)
 //!
 //! ```
 //! use corelane_postgres::bytes::BytesMut;
-//! use corelane_postgres::types::{IsNull, Oid, ToSql, TypeError};
-//! use corelane_postgres::{oid, to_sql_checked};
+//! use corelane_postgres::types::{IsNull, ToSql, Type, TypeError};
+//! use corelane_postgres::to_sql_checked;
 //!
 //! /// An amount in cents, sent as `int8`.
 //! struct Cents(i64);
 //!
 //! impl ToSql for Cents {
-//!     fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+//!     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
 //!         self.0.to_sql(ty, out)
 //!     }
-//!     fn accepts(ty: Oid) -> bool {
-//!         ty == oid::INT8
+//!     fn accepts(ty: &Type) -> bool {
+//!         *ty == Type::INT8
 //!     }
 //!     to_sql_checked!();
 //! }
 //!
 //! let mut buf = BytesMut::new();
-//! assert_eq!(Cents(5).to_sql_checked(oid::INT8, &mut buf), Ok(IsNull::No));
-//! assert!(matches!(
-//!     Cents(5).to_sql_checked(oid::TEXT, &mut buf),
-//!     Err(TypeError::WrongType { .. })
-//! ));
+//! assert_eq!(Cents(5).to_sql_checked(&Type::INT8, &mut buf), Ok(IsNull::No));
+//! let e = Cents(5).to_sql_checked(&Type::TEXT, &mut buf).unwrap_err();
+//! assert!(matches!(e, TypeError::WrongType { .. }));
+//! assert!(e.to_string().ends_with("PostgreSQL type text"));
+//! ```
+//!
+//! ## Your own types
+//!
+//! Codecs receive the [`Type`] of the column or parameter: its name, OID, schema and
+//! [`Kind`] (`Simple`, `Enum(labels)`, `Composite(fields)`, `Domain(base)`, `Array(element)`,
+//! `Range(subtype)`, `Pseudo`). Built-in types are constants ([`Type::INT4`]); a type that is
+//! not built in is looked up in the catalogs (`pg_type`, `pg_enum`, `pg_attribute`,
+//! `pg_range`, with the types it refers to) once per connection, when a statement that uses
+//! it is described, and kept by that connection; the [`Statement`] then carries it to any
+//! thread, connection or pipeline.
+//!
+//! - An enum maps by label with [`pg_enum!`]; any enum also reads and writes as `String`/`&str`.
+//! - A composite maps field by field (by name) with [`pg_composite!`], in the binary record
+//!   format; [`types::RecordReader`] and [`types::RecordWriter`] do it by hand.
+//! - A domain is read and written as its base type (an `i32` for a domain over `int4`).
+//! - Arrays of any of them are `Vec<T>` or [`types::Array<T>`].
+//! - Your own error in an impl: [`TypeError::other`].
+//!
+//! After DDL: a type dropped and created again gets a new OID, which is looked up afresh;
+//! statements described with the old one are described again, once (the server's "cache
+//! lookup failed for type", or a parameter the old labels or fields refuse, triggers it). A
+//! statement described again looks its types up again, so an enum that gained a label in
+//! place (`ALTER TYPE … ADD VALUE`, same OID) takes the new value. A composite altered in
+//! place is not noticed when reading with a statement already described: its values no longer
+//! fit the description, which is a [`TypeError`], never a misread.
+//!
+//! ```no_run
+//! use corelane_postgres::{pg_composite, pg_enum, Client, Error};
+//!
+//! pg_enum! {
+//!     /// `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`
+//!     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+//!     pub enum Mood as "mood" {
+//!         Sad => "sad",
+//!         Ok => "ok",
+//!         Happy => "happy",
+//!     }
+//! }
+//!
+//! pg_composite! {
+//!     /// `CREATE TYPE item AS (id int4, name text, mood mood)`
+//!     #[derive(Debug, Clone, PartialEq)]
+//!     pub struct Item as "item" {
+//!         pub id: i32,
+//!         pub name: Option<String>,
+//!         pub mood: Mood,
+//!     }
+//! }
+//!
+//! # async fn demo(client: &Client) -> Result<(), Error> {
+//! let item = Item { id: 1, name: Some("one".into()), mood: Mood::Happy };
+//! let row = client
+//!     .query_one("SELECT $1::item, $2::mood[]", &[&item, &vec![Mood::Sad, Mood::Ok]])
+//!     .await?;
+//! assert_eq!(row.get::<Item>(0)?, item);
+//! assert_eq!(row.get::<Vec<Mood>>(1)?, [Mood::Sad, Mood::Ok]);
+//! assert_eq!(row.columns()[0].type_().name(), "item");
+//! # Ok(()) }
 //! ```
 //!
 //! Popular crates' types come with cargo features of this crate (none is on by default), as
@@ -263,7 +328,7 @@
 //! | `i16`, `i32`, `i64` | `int2`, `int4`, `int8` | |
 //! | `u32` | `oid` | |
 //! | `f32`, `f64` | `float4`, `float8` | |
-//! | `String`, `&str` | `text`, `varchar`, `name`, `bpchar`, `unknown` | |
+//! | `String`, `&str` | `text`, `varchar`, `name`, `bpchar`, `unknown`, `citext`, enums (the label) | |
 //! | `Vec<u8>`, `&[u8]`, `Bytes` | `bytea` | |
 //! | [`types::Uuid`] | `uuid` | |
 //! | [`types::Json`] (the document's text) | `json`, `jsonb` | |
@@ -328,6 +393,7 @@ mod trace;
 mod transaction;
 mod transaction_handle;
 mod transport;
+mod type_lookup;
 mod worker_state;
 
 pub use client::{Client, Outcome};
@@ -336,11 +402,11 @@ pub use copy::{copy_text_row, CopyBinary, CopyOutStream};
 /// The `bytes` crate, for [`ToSql::to_sql`]'s `BytesMut` in your own impls.
 #[doc(no_inline)]
 pub use corelane_pg_proto::bytes;
-pub use corelane_pg_proto::to_sql_checked;
 pub use corelane_pg_proto::types;
 pub use corelane_pg_proto::types::oid;
-pub use corelane_pg_proto::types::{FromSql, IsNull, Oid, ToSql, TypeError};
+pub use corelane_pg_proto::types::{Field, FromSql, IsNull, Kind, Oid, ToSql, Type, TypeError};
 pub use corelane_pg_proto::SqlState;
+pub use corelane_pg_proto::{pg_composite, pg_enum, to_sql_checked};
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};
 pub use corelane_runtime::pool::PoolKind;

@@ -28,20 +28,26 @@ impl Client {
     /// ```
     pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
         crate::session::check(sql)?;
-        self.describe_typed(sql, types.to_vec(), self.deadline())
+        self.describe_typed(sql, types.to_vec(), false, self.deadline())
             .await
     }
 
-    /// Describes `sql` with declared parameter types on a connection of this worker.
+    /// Describes `sql` with declared parameter types on a connection of this worker (`fresh`:
+    /// with the types that connection looked up forgotten, see `Connection::describe_fresh`).
     pub(crate) async fn describe_typed(
         &self,
         sql: &str,
         types: Vec<Oid>,
+        fresh: bool,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Statement, Error> {
         let owned = sql.to_owned();
         self.on_connection(deadline, move |conn| async move {
-            conn.describe_typed(&owned, Some(&types)).await
+            if fresh {
+                conn.describe_fresh(&owned, Some(&types)).await
+            } else {
+                conn.describe_typed(&owned, Some(&types)).await
+            }
         })
         .await
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use corelane_pg_proto::message::backend::DataRow;
-use corelane_pg_proto::types::{oid, FromSql};
+use corelane_pg_proto::types::{FromSql, Type};
 
 use crate::statement::Column;
 use crate::Error;
@@ -84,9 +84,9 @@ impl Row {
             .ok_or_else(|| Error::protocol("a row has fewer values than its columns"))?;
         // A text-format column holds text whatever its SQL type: only text types read it.
         let ty = if column.is_binary() {
-            column.type_oid()
+            column.type_()
         } else {
-            oid::TEXT
+            &Type::TEXT
         };
         T::from_sql_nullable(ty, raw)
             .map_err(|e| Error::type_error_in(format_args!("column {}", idx.describe()), e))

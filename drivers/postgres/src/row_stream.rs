@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use corelane_pg_proto::message::frontend::{self, Format};
-use corelane_pg_proto::types::{IsNull, ToSql};
+use corelane_pg_proto::types::{IsNull, ToSql, Type};
 use corelane_runtime::dispatch;
 use futures_lite::Stream;
 
@@ -134,7 +134,7 @@ impl Drop for MidResult {
 /// `Parse` (unnamed) / `Bind` / `Execute` / `Sync` for `stmt` with `params`.
 fn encode(stmt: &Statement, params: &Params) -> Result<BytesMut, Error> {
     let mut out = BytesMut::new();
-    frontend::parse("", &stmt.sql, stmt.params.iter().copied(), &mut out)
+    frontend::parse("", &stmt.sql, stmt.params.iter().map(Type::oid), &mut out)
         .map_err(Error::type_error)?;
     frontend::bind(
         "",

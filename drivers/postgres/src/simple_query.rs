@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use corelane_pg_proto::message::backend::DataRow;
+use corelane_pg_proto::types::Type;
 
 use crate::codec::{Response, SimplePart};
 use crate::row::ColumnIndex;
@@ -96,7 +97,7 @@ pub(crate) fn messages(response: Response) -> Result<Vec<SimpleQueryMessage>, Er
     for part in parts {
         out.push(match part {
             SimplePart::Columns(described) => {
-                columns = Statement::columns_as_sent(&described);
+                columns = Statement::columns_as_sent(&described, &Type::from_oid_or_unresolved);
                 SimpleQueryMessage::RowDescription(columns.clone())
             }
             SimplePart::Row(data) => SimpleQueryMessage::Row(SimpleQueryRow {

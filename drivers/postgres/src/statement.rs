@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use bytes::BufMut;
-use corelane_pg_proto::message::backend::RowDescription;
+use corelane_pg_proto::message::backend::{Field, RowDescription};
 use corelane_pg_proto::message::frontend::Format;
-use corelane_pg_proto::types::{oid, IsNull, Oid, ToSql};
+use corelane_pg_proto::types::{IsNull, Oid, ToSql, Type};
 use corelane_runtime::SpareBuf;
 
 use crate::Error;
@@ -14,7 +14,7 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     name: String,
-    type_oid: Oid,
+    type_: Type,
     binary: bool,
 }
 
@@ -25,12 +25,25 @@ impl Column {
     }
     /// The column's type OID.
     pub fn type_oid(&self) -> Oid {
-        self.type_oid
+        self.type_.oid()
     }
-    /// True when the column is transferred in binary (a decoder exists for its type);
-    /// otherwise it comes as text and reads as `String`/`&str`.
+    /// The column's type (looked up once per connection when it is not built in).
+    pub fn type_(&self) -> &Type {
+        &self.type_
+    }
+    /// True when the column is transferred in binary: every column of `query`, `execute`,
+    /// `pipeline` and the rest of the extended protocol. Only `simple_query` rows come as
+    /// text (and read as `String`/`&str`).
     pub fn is_binary(&self) -> bool {
         self.binary
+    }
+
+    fn from_field(f: &Field, resolve: &dyn Fn(Oid) -> Type, binary: bool) -> Column {
+        Column {
+            name: f.name.to_string(),
+            type_: resolve(f.type_oid),
+            binary,
+        }
     }
 }
 
@@ -41,7 +54,7 @@ impl Column {
 #[derive(Debug, Clone)]
 pub struct Statement {
     pub(crate) sql: Arc<str>,
-    pub(crate) params: Arc<[Oid]>,
+    pub(crate) params: Arc<[Type]>,
     pub(crate) columns: Arc<[Column]>,
     /// What a connection's statement cache knows it by: the same `Arc` as `sql` for a
     /// statement whose parameter types the server inferred, the SQL plus the declared types
@@ -52,16 +65,19 @@ pub struct Statement {
 }
 
 impl Statement {
-    pub(crate) fn new(sql: &str, params: Vec<Oid>, description: Option<RowDescription>) -> Self {
+    /// A statement from its description: parameter types and result columns, with `resolve`
+    /// giving the type of an OID (built in or looked up).
+    pub(crate) fn new(
+        sql: &str,
+        params: Vec<Type>,
+        description: Option<RowDescription>,
+        resolve: &dyn Fn(Oid) -> Type,
+    ) -> Self {
         let columns: Vec<Column> = description
             .map(|d| {
                 d.fields
-                    .into_iter()
-                    .map(|f| Column {
-                        name: f.name.to_string(),
-                        type_oid: f.type_oid,
-                        binary: binary_decodable(f.type_oid),
-                    })
+                    .iter()
+                    .map(|f| Column::from_field(f, resolve, true))
                     .collect()
             })
             .unwrap_or_default();
@@ -79,10 +95,11 @@ impl Statement {
     pub(crate) fn typed(
         sql: &str,
         declared: &[Oid],
-        params: Vec<Oid>,
+        params: Vec<Type>,
         description: Option<RowDescription>,
+        resolve: &dyn Fn(Oid) -> Type,
     ) -> Self {
-        let mut stmt = Statement::new(sql, params, description);
+        let mut stmt = Statement::new(sql, params, description, resolve);
         let mut key = String::with_capacity(sql.len() + 8 + declared.len() * 6);
         key.push_str(sql);
         key.push_str("\0typed");
@@ -104,9 +121,22 @@ impl Statement {
     pub fn sql(&self) -> &str {
         &self.sql
     }
-    /// The parameter types.
-    pub fn params(&self) -> &[Oid] {
+    /// The parameter types (compare with an [`oid`](crate::oid) constant, or read
+    /// [`Type::name`], [`Type::kind`]).
+    pub fn params(&self) -> &[Type] {
         &self.params
+    }
+
+    /// The type this statement already knows for `oid` (a parameter's or a column's), else
+    /// the built-in one, else a stand-in naming the OID ([`Type::unresolved`]).
+    pub(crate) fn type_for(&self, oid: Oid) -> Type {
+        self.columns
+            .iter()
+            .map(Column::type_)
+            .chain(self.params.iter())
+            .find(|t| t.oid() == oid)
+            .cloned()
+            .unwrap_or_else(|| Type::from_oid_or_unresolved(oid))
     }
     /// The result columns (empty for statements returning no rows).
     pub fn columns(&self) -> &[Column] {
@@ -118,7 +148,7 @@ impl Statement {
     pub(crate) fn matches(&self, described: &RowDescription) -> bool {
         self.columns.len() == described.fields.len()
             && self.columns.iter().zip(&described.fields).all(|(c, f)| {
-                c.type_oid == f.type_oid
+                c.type_.oid() == f.type_oid
                     && c.binary == (f.format == Format::Binary)
                     && c.name == *f.name
             })
@@ -126,21 +156,24 @@ impl Statement {
 
     /// The columns of rows that came as `described` says (a portal's description: each
     /// column's type and the format it was sent in), for decoding them.
-    pub(crate) fn columns_as_sent(described: &RowDescription) -> Arc<[Column]> {
+    pub(crate) fn columns_as_sent(
+        described: &RowDescription,
+        resolve: &dyn Fn(Oid) -> Type,
+    ) -> Arc<[Column]> {
         described
             .fields
             .iter()
-            .map(|f| Column {
-                name: f.name.to_string(),
-                type_oid: f.type_oid,
-                binary: f.format == Format::Binary,
-            })
+            .map(|f| Column::from_field(f, resolve, f.format == Format::Binary))
             .collect()
     }
 
-    /// This statement with the result columns the server now reports (`described`), each in
-    /// the format the client will ask for from now on.
-    pub(crate) fn refreshed(&self, described: &RowDescription) -> Statement {
+    /// This statement with the result columns the server now reports (`described`), all in
+    /// binary (the format the client asks for).
+    pub(crate) fn refreshed(
+        &self,
+        described: &RowDescription,
+        resolve: &dyn Fn(Oid) -> Type,
+    ) -> Statement {
         Statement {
             sql: self.sql.clone(),
             key: self.key.clone(),
@@ -148,13 +181,32 @@ impl Statement {
             columns: described
                 .fields
                 .iter()
-                .map(|f| Column {
-                    name: f.name.to_string(),
-                    type_oid: f.type_oid,
-                    binary: binary_decodable(f.type_oid),
-                })
+                .map(|f| Column::from_field(f, resolve, true))
                 .collect(),
         }
+    }
+
+    /// True when a parameter is of a type that is not built in (looked up, so DDL may have
+    /// changed it since).
+    pub(crate) fn has_user_types(&self) -> bool {
+        self.params.iter().any(|t| !t.is_builtin())
+    }
+
+    /// True when encoding this (untyped) statement's parameters failed with `e` because a
+    /// user-defined parameter type refused the value: the type may have been created again
+    /// or altered since the statement was described, so describing it again may help (once).
+    pub(crate) fn describe_again_for(&self, e: &Error) -> bool {
+        !self.is_typed() && self.has_user_types() && e.is_wrong_type()
+    }
+
+    /// True when every type of the statement is known (none is a [`Type::unresolved`]
+    /// stand-in).
+    pub(crate) fn is_resolved(&self) -> bool {
+        self.columns
+            .iter()
+            .map(Column::type_)
+            .chain(self.params.iter())
+            .all(|t| !t.is_unresolved())
     }
 
     /// Encodes `values` for this statement's parameter types (checked), on the caller's thread.
@@ -172,7 +224,7 @@ impl Statement {
         for (i, (value, ty)) in values.iter().zip(self.params.iter()).enumerate() {
             let len_at = encoded.len();
             encoded.put_i32(0);
-            let len = match value.to_sql_checked(*ty, &mut encoded) {
+            let len = match value.to_sql_checked(ty, &mut encoded) {
                 Ok(IsNull::No) => i32::try_from(encoded.len() - len_at - 4).map_err(|_| {
                     Error::type_error(format!("parameter ${}: value too large", i + 1))
                 })?,
@@ -198,15 +250,10 @@ impl Statement {
     }
 }
 
-/// Result formats for Bind: binary where a decoder exists, text elsewhere.
-pub(crate) fn result_formats(columns: &[Column]) -> impl Iterator<Item = Format> + '_ {
-    columns.iter().map(|c| {
-        if c.binary {
-            Format::Binary
-        } else {
-            Format::Text
-        }
-    })
+/// Result formats for Bind: one code, binary, which applies to every column (whatever their
+/// count: a statement whose columns changed since it was described still binds).
+pub(crate) fn result_formats(_columns: &[Column]) -> impl Iterator<Item = Format> {
+    std::iter::once(Format::Binary)
 }
 
 /// True when two column lists are the same (the same list, or equal ones).
@@ -239,33 +286,4 @@ impl Params {
             Some(value)
         })
     }
-}
-
-/// Types whose binary form the client decodes; other columns are requested as text.
-pub(crate) fn binary_decodable(ty: Oid) -> bool {
-    const SCALARS: &[Oid] = &[
-        oid::BOOL,
-        oid::BYTEA,
-        oid::CHAR,
-        oid::NAME,
-        oid::INT8,
-        oid::INT2,
-        oid::INT4,
-        oid::TEXT,
-        oid::OID,
-        oid::JSON,
-        oid::FLOAT4,
-        oid::FLOAT8,
-        oid::BPCHAR,
-        oid::VARCHAR,
-        oid::DATE,
-        oid::TIME,
-        oid::TIMESTAMP,
-        oid::TIMESTAMPTZ,
-        oid::INTERVAL,
-        oid::NUMERIC,
-        oid::UUID,
-        oid::JSONB,
-    ];
-    SCALARS.contains(&ty) || oid::array_element(ty).is_some_and(|e| SCALARS.contains(&e))
 }

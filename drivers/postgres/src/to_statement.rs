@@ -92,7 +92,8 @@ impl<T: ToStatement + ?Sized> sealed::Sealed for &T {
 impl Client {
     /// The statement `target` names, ready to run: SQL is described (or found described);
     /// a prepared statement is used as it is, unless `again` (its columns changed since it was
-    /// described: it is described afresh). Either is refused when it would change the session
+    /// described, or a type it uses may have: it is described afresh, with the types of the
+    /// connection that describes it looked up again). Either is refused when it would change the session
     /// of a shared connection (a statement prepared in a transaction may).
     pub(crate) async fn resolve(
         &self,
@@ -101,16 +102,25 @@ impl Client {
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Statement, Error> {
         match target {
+            Target::Sql(sql) if again => self.prepare_again(sql, deadline).await,
             Target::Sql(sql) => self.prepare_by(sql, deadline).await,
             Target::Prepared(stmt) => {
                 crate::session::check(&stmt.sql)?;
                 if !again {
                     Ok(stmt.clone())
                 } else if stmt.is_typed() {
-                    self.describe_typed(&stmt.sql, stmt.params.to_vec(), deadline)
-                        .await
+                    self.describe_typed(
+                        &stmt.sql,
+                        stmt.params
+                            .iter()
+                            .map(corelane_pg_proto::types::Type::oid)
+                            .collect(),
+                        true,
+                        deadline,
+                    )
+                    .await
                 } else {
-                    self.prepare_by(&stmt.sql, deadline).await
+                    self.prepare_again(&stmt.sql, deadline).await
                 }
             }
         }

@@ -222,6 +222,15 @@ impl Transaction {
         Ok(stmt)
     }
 
+    /// Describes `sql` on this transaction's connection with the types it looked up forgotten
+    /// (a user type may have changed: see `Client::run_statement`), and remembers it.
+    pub(crate) async fn prepare_fresh(&self, sql: &str) -> Result<Statement, Error> {
+        self.check()?;
+        let stmt = self.conn.describe_fresh(sql, None).await?;
+        self.client.remember(stmt.clone());
+        Ok(stmt)
+    }
+
     /// Like [`prepare`](Self::prepare), with the parameter types declared (see
     /// [`Client::prepare_typed`]); described on this transaction's connection.
     pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
@@ -248,7 +257,18 @@ impl Transaction {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<crate::client::Outcome, Error> {
         let stmt = self.statement(target).await?;
-        let encoded = stmt.encode(params)?;
+        let encoded = match stmt.encode(params) {
+            Ok(encoded) => encoded,
+            // A user type the statement was described with may have been dropped and created
+            // again (see `Client::run_statement`). Nothing was sent, so the transaction is
+            // intact: described afresh on this connection, the statement is encoded again.
+            Err(e) if stmt.describe_again_for(&e) => {
+                let again = self.prepare_fresh(&stmt.sql).await?;
+                let encoded = again.encode(params)?;
+                return self.run_encoded(&again, &encoded).await;
+            }
+            Err(e) => return Err(e),
+        };
         self.run_encoded(&stmt, &encoded).await
     }
 

@@ -223,7 +223,19 @@ impl TransactionHandle {
             Target::Sql(sql) => self.prepare(sql).await?,
             Target::Prepared(stmt) => stmt.clone(),
         };
-        let encoded = stmt.encode(params)?;
+        let (stmt, encoded) = match stmt.encode(params) {
+            Ok(encoded) => (stmt, encoded),
+            // See `Transaction::run`: nothing was sent, the transaction is intact.
+            Err(e) if stmt.describe_again_for(&e) => {
+                let sql = stmt.sql.clone();
+                let again = self
+                    .on_worker(move |tx| async move { tx.prepare_fresh(&sql).await })
+                    .await?;
+                let encoded = again.encode(params)?;
+                (again, encoded)
+            }
+            Err(e) => return Err(e),
+        };
         self.on_worker(move |tx| async move { tx.run_encoded(&stmt, &encoded).await })
             .await
     }

@@ -69,12 +69,23 @@ fn queries_rows_and_types() {
             .query_one("SELECT 1 UNION ALL SELECT 2", &[])
             .await
             .is_err());
-        // A type without a binary decoder comes as text.
+        // Every column comes in binary: a type without a bundled decoder is read through
+        // your own `FromSql`, or cast to text in SQL; `String` does not take it.
         let row = client
-            .query_one("SELECT '1.5'::money::text, inet '10.0.0.1' AS ip", &[])
+            .query_one(
+                "SELECT '1.5'::money::text, inet '10.0.0.1' AS ip, host(inet '10.0.0.1') AS t",
+                &[],
+            )
             .await
             .unwrap();
-        assert_eq!(row.get::<String>("ip").unwrap(), "10.0.0.1");
+        assert!(row.columns().iter().all(|c| c.is_binary()));
+        assert_eq!(row.get::<String>("t").unwrap(), "10.0.0.1");
+        let e = row.get::<String>("ip").unwrap_err();
+        assert!(e.to_string().contains("PostgreSQL type inet"), "{e}");
+        assert_eq!(
+            row.get::<&[u8]>("ip").err().map(|e| e.is_type()),
+            Some(true)
+        );
         // Server errors carry the SQLSTATE and fields; the connection stays usable.
         let e = client
             .execute("INSERT INTO t (id) VALUES ($1)", &[&1i64])

@@ -156,7 +156,14 @@ fn prepare_typed_declares_types_apart_from_the_same_sql_untyped() {
     });
     assert_eq!(
         out,
-        (5, "five".to_owned(), 6, true, vec![oid::INT8, oid::INT8], 3)
+        (
+            5,
+            "five".to_owned(),
+            6,
+            true,
+            vec![corelane_postgres::Type::INT8, corelane_postgres::Type::INT8],
+            3
+        )
     );
 }
 

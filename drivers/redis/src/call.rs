@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use corelane_runtime::roundtrip::{OwnedRun, Pipe};
 use corelane_runtime::task::Sleep;
 use corelane_runtime::ThreadBound;
 
+use crate::cache::worker::{PendingRead, WorkerCache};
 use crate::classify::{classify, refusal, Class};
 use crate::client::Client;
 use crate::codec::RespCodec;
@@ -51,7 +53,18 @@ pub struct Call<T> {
     span: CallSpan,
     /// How it ended, recorded on `span` once the poll that ended it is out of the span.
     ending: trace::Ending,
+    /// The client-side cache's part, on the local path when caching is on (`None` costs
+    /// nothing).
+    cache: Option<ThreadBound<CacheStep>>,
     _out: PhantomData<fn() -> T>,
+}
+
+/// Where a cacheable call is with the worker's cache.
+enum CacheStep {
+    /// Missed: a read sent on a tracking connection will fill it.
+    Missed(Rc<WorkerCache>),
+    /// Sent on a tracking connection; its reply may fill the cache.
+    Pending(PendingRead),
 }
 
 enum State {
@@ -64,6 +77,8 @@ enum State {
     Remote(oneshot::Receiver<Result<Value, Error>>),
     /// A blocking command, on an exclusive connection (see blocking.rs).
     Blocking(Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>),
+    /// Answered from the client-side cache.
+    Cached(Value),
     /// Refused before anything was sent.
     Failed(Error),
     Done,
@@ -81,6 +96,7 @@ impl<T> Call<T> {
             in_flight: None,
             span,
             ending: Default::default(),
+            cache: None,
             _out: PhantomData,
         }
     }
@@ -143,6 +159,9 @@ impl<T> Call<T> {
     /// waits as long as the server makes it wait, or until dropped), else an ordinary call.
     pub(crate) fn checked(client: Client, cmd: Cmd) -> Self {
         let class = classify(&cmd);
+        if client.config().cache.is_some() && crate::cache::changes_tracking(&cmd) {
+            return Call::failed(client, crate::cache::tracking_refusal());
+        }
         if class == Class::Shared {
             let reply = Reply::of(&cmd);
             return Call::new(client, Request::One(cmd)).expecting(reply);
@@ -163,6 +182,7 @@ impl<T> Call<T> {
             in_flight: None,
             span,
             ending: Default::default(),
+            cache: None,
             _out: PhantomData,
         }
     }
@@ -183,6 +203,7 @@ impl<T> Call<T> {
             in_flight: None,
             span,
             ending: Default::default(),
+            cache: None,
             _out: PhantomData,
         }
     }
@@ -199,6 +220,7 @@ impl<T> Call<T> {
             in_flight: None,
             span,
             ending: Default::default(),
+            cache: None,
             _out: PhantomData,
         }
     }
@@ -231,8 +253,15 @@ impl<T: FromValue> Call<T> {
                 state.counters.batch(size);
             }
             self.in_flight = Some(ThreadBound::new(state.counters.begin()));
+            if let (Some(cache), Some(Request::One(cmd))) = (&state.cache, &self.request) {
+                if let Some(value) = cache.lookup(cmd) {
+                    self.state = State::Cached(value);
+                    return Ok(());
+                }
+                self.cache = Some(ThreadBound::new(CacheStep::Missed(cache.clone())));
+            }
             match state.pool.try_get_shared() {
-                Some(shared) => self.run_on(&shared.pipe),
+                Some(shared) => self.run_on(&shared),
                 None => {
                     let acquire: Acquire = Box::pin(async move { state.connection().await });
                     self.state = State::Acquire(ThreadBound::new(acquire));
@@ -264,7 +293,17 @@ impl<T: FromValue> Call<T> {
         Ok(())
     }
 
-    fn run_on(&mut self, pipe: &Pipe<RespCodec>) {
+    fn run_on(&mut self, conn: &Connection) {
+        let pipe = &conn.pipe;
+        if let Some(step) = self.cache.as_mut().and_then(ThreadBound::get_mut) {
+            if let (CacheStep::Missed(cache), Some(Request::One(cmd)), true) =
+                (&*step, &self.request, conn.tracking)
+            {
+                if let Some(pending) = cache.begin_read(cmd) {
+                    *step = CacheStep::Pending(pending);
+                }
+            }
+        }
         // The command timeout starts once there is a connection: opening one is bounded by
         // `connect_timeout`, and a call must not abandon a connect half-way (the next call
         // would start over, and a timeout shorter than a handshake would never connect).
@@ -353,7 +392,7 @@ impl<T: FromValue> Call<T> {
                     match acquire.as_mut().poll(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(e)) => return this.finish(Err(e)),
-                        Poll::Ready(Ok(conn)) => this.run_on(&conn.pipe),
+                        Poll::Ready(Ok(conn)) => this.run_on(&conn),
                     }
                 }
                 State::Run(bound) => {
@@ -377,6 +416,13 @@ impl<T: FromValue> Call<T> {
                         (Err(e), _) => Err(e.into()),
                     };
                     pipe.recycle_batch(batch);
+                    if let (Some(step), Ok(value), Some(Request::One(cmd))) =
+                        (this.cache.take(), &value, &this.request)
+                    {
+                        if let Some(CacheStep::Pending(pending)) = step.into_inner() {
+                            pending.complete(cmd, value);
+                        }
+                    }
                     return this.finish(value);
                 }
                 State::Remote(rx) => {
@@ -391,6 +437,13 @@ impl<T: FromValue> Call<T> {
                         Poll::Pending => Poll::Pending,
                         Poll::Ready(value) => this.finish(value),
                     };
+                }
+                State::Cached(_) => {
+                    let State::Cached(value) = std::mem::replace(&mut this.state, State::Done)
+                    else {
+                        return this.finish(Err(Error::runtime("call state changed")));
+                    };
+                    return this.finish(Ok(value));
                 }
                 State::Failed(_) => {
                     let State::Failed(e) = std::mem::replace(&mut this.state, State::Done) else {

@@ -198,6 +198,9 @@ impl Client {
         if let Some(e) = pipeline.refusal(false) {
             return Call::failed(self.clone(), e);
         }
+        if pipeline.changes_tracking && self.inner.config.cache.is_some() {
+            return Call::failed(self.clone(), crate::cache::tracking_refusal());
+        }
         Call::new(self.clone(), pipeline.request())
     }
 }

@@ -34,6 +34,25 @@ impl RespCodec {
         }
     }
 
+    /// Routes the complete pushes right behind a reply before the reply is handed over: Redis
+    /// sends the invalidation a write causes with the write's reply, so the client-side cache
+    /// has dropped the key by the time the writer learns the write is done (read-your-writes
+    /// on the connection). A push not complete yet stays in the decoder, resumed next time.
+    fn pushes_behind(&mut self, input: &mut BytesMut) -> Result<(), WireError> {
+        if self.on_push.is_none() {
+            return Ok(());
+        }
+        while input.first() == Some(&b'>') {
+            match self.decoder.decode(input)? {
+                Some(Frame::Push(push)) => self.push(push),
+                None => return Ok(()),
+                // A frame starting with `>` is a push: anything else is a broken stream.
+                Some(_) => return Err(WireError::UnknownFrame),
+            }
+        }
+        Ok(())
+    }
+
     fn push(&self, frame: Vec<Value>) {
         if let Some(sink) = &self.on_push {
             sink(frame);
@@ -49,7 +68,10 @@ impl Codec for RespCodec {
     fn decode(&mut self, _: &(), input: &mut BytesMut) -> Result<Option<Value>, WireError> {
         loop {
             match self.decoder.decode(input)? {
-                Some(Frame::Reply(value)) => return Ok(Some(value)),
+                Some(Frame::Reply(value)) => {
+                    self.pushes_behind(input)?;
+                    return Ok(Some(value));
+                }
                 Some(Frame::Push(push)) => self.push(push),
                 None => return Ok(None),
                 Some(_) => return Err(WireError::UnknownFrame),

@@ -61,6 +61,11 @@ pub struct Config {
     pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
     /// Ask these sentinels for the master's address at each connect (`addr` is unused).
     pub(crate) sentinel: Option<crate::sentinel::SentinelSettings>,
+    /// Send `READONLY` after the handshake: a cluster client reading from replicas sets it
+    /// on its node clients (a replica then serves reads of its master's slots).
+    pub(crate) readonly: bool,
+    /// Client-side caching (`None`: off, the default).
+    pub(crate) cache: Option<crate::cache::CacheConfig>,
 }
 
 /// Receives RESP3 push frames that arrive on command connections (client-side caching
@@ -103,6 +108,8 @@ impl Default for Config {
             tls: None,
             reconnect_backoff: None,
             sentinel: None,
+            readonly: false,
+            cache: None,
         }
     }
 }
@@ -110,7 +117,8 @@ impl Default for Config {
 impl Config {
     /// Parses `redis://[user:pass@]host[:port][/db][?protocol=resp2|resp3&client_name=..&
     /// connections_per_worker=N&connect_timeout_ms=N&command_timeout_ms=N&max_connections=N&
-    /// exclusive_per_worker=N&acquire_timeout_ms=N]`,
+    /// exclusive_per_worker=N&acquire_timeout_ms=N&client_cache=true&client_cache_max_entries=N&
+    /// client_cache_max_bytes=N&client_cache_ttl_ms=N&client_cache_bcast=p1,p2]`,
     /// `rediss://…` (the same over TLS) or `redis+unix:///path/to/socket[?db=N&...]`.
     /// `valkey://` and `valkeys://` are accepted as `redis://` and `rediss://`.
     ///
@@ -368,6 +376,28 @@ impl Config {
     ) -> Self {
         self.on_push = Some(PushCallback(std::sync::Arc::new(callback)));
         self
+    }
+
+    /// Turns client-side caching on: replies of read commands kept on each worker, kept
+    /// current by the server's invalidations (`CLIENT TRACKING`, RESP3 only). Off by default;
+    /// off costs nothing on the call path. See [the `cache` module](crate::cache) for what is
+    /// cached, the consistency it gives, and [`Client::cache_stats`](crate::Client::cache_stats).
+    /// URL: `client_cache=true` (with `client_cache_max_entries=`, `client_cache_max_bytes=`,
+    /// `client_cache_ttl_ms=`, `client_cache_bcast=`). A cluster client ignores it.
+    pub fn client_side_cache(mut self, cache: crate::cache::CacheConfig) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Turns client-side caching off.
+    pub fn no_client_side_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// The client-side cache's settings, when caching is on.
+    pub fn get_client_side_cache(&self) -> Option<&crate::cache::CacheConfig> {
+        self.cache.as_ref()
     }
 
     /// The server address.

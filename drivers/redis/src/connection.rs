@@ -19,6 +19,8 @@ pub(crate) struct Connection {
     pub(crate) protocol: Protocol,
     /// Exclusive use may have left state behind (WATCH, an open MULTI): reset before reuse.
     pub(crate) needs_reset: std::rc::Rc<std::cell::Cell<bool>>,
+    /// `CLIENT TRACKING` is on: replies read here may fill the worker's client-side cache.
+    pub(crate) tracking: bool,
 }
 
 impl Connection {
@@ -44,6 +46,7 @@ impl Connection {
             pipe,
             protocol: Protocol::Resp2,
             needs_reset: std::rc::Rc::default(),
+            tracking: false,
         };
         conn.handshake(config)
             .await
@@ -58,6 +61,28 @@ impl Connection {
     pub(crate) async fn query<T: FromValue>(&self, cmd: &Cmd) -> Result<T, Error> {
         let value = self.pipe.call((), |buf| cmd.write_to(buf)).await?;
         T::from_value(value)
+    }
+
+    /// Turns on `CLIENT TRACKING` for client-side caching (RESP3 only: the invalidations come
+    /// as pushes on this connection). `Ok(false)`: caching stays off on this connection — it
+    /// speaks RESP2, or the server refused (an ACL, an old server).
+    pub(crate) async fn enable_tracking(
+        &mut self,
+        cache: &crate::cache::CacheConfig,
+    ) -> Result<bool, Error> {
+        if self.protocol != Protocol::Resp3 {
+            return Ok(false);
+        }
+        let mut cmd = Cmd::new("CLIENT").arg("TRACKING").arg("on");
+        if let Some(prefixes) = &cache.broadcast {
+            cmd = cmd.arg("BCAST");
+            for prefix in prefixes {
+                cmd = cmd.arg("PREFIX").arg(prefix.as_str());
+            }
+        }
+        let reply: Value = self.pipe.call((), |buf| cmd.write_to(buf)).await?;
+        self.tracking = !matches!(reply, Value::Error(_) | Value::BlobError(_));
+        Ok(self.tracking)
     }
 
     /// Undoes what exclusive use may have left: an open `MULTI` (`DISCARD`; its "without
@@ -106,6 +131,11 @@ impl Connection {
         }
         if config.db != 0 {
             self.query::<()>(&Cmd::new("SELECT").arg(config.db)).await?;
+        }
+        if config.readonly {
+            // Once per connection: it lasts until the connection closes (`RESET` would undo
+            // it, and the exclusive pool's reset sends only `DISCARD`/`UNWATCH`).
+            self.query::<()>(&Cmd::new("READONLY")).await?;
         }
         Ok(())
     }

@@ -24,8 +24,8 @@ use crate::{Error, FromValue};
 pub const MAX_TRANSACTION_ATTEMPTS: usize = 64;
 
 /// Bounds of the random pause before a transaction starts over after an aborted `EXEC`.
-const RETRY_PAUSE_MIN: Duration = Duration::from_micros(50);
-const RETRY_PAUSE_MAX: Duration = Duration::from_millis(5);
+pub(crate) const RETRY_PAUSE_MIN: Duration = Duration::from_micros(50);
+pub(crate) const RETRY_PAUSE_MAX: Duration = Duration::from_millis(5);
 
 /// A connection checked out for one caller's exclusive use (inside
 /// [`Client::with_connection`] and [`Client::transaction`]). Lives on the worker.

@@ -55,6 +55,10 @@
 //!   that finds its pool full waits its turn ([`ConnectionCounts::waiting`]) for up to
 //!   [`Config::acquire_timeout`] (30 s), then fails with [`Error::is_pool_timeout`] naming the
 //!   pool ([`PoolKind`]).
+//! - **Client-side caching** (opt-in, [`Config::client_side_cache`]): replies of read
+//!   commands (`GET`, `HGETALL`, …) kept per worker and invalidated by the server through
+//!   `CLIENT TRACKING` (RESP3); bounded, with hit/miss/invalidation counters
+//!   ([`Client::cache_stats`]). See [`cache`].
 //! - **Failing fast.** Connections open lazily, on first use on each worker;
 //!   [`Client::check`] (or [`Client::new_checked`]) opens and authenticates one now, so a
 //!   wrong password ([`Error::is_auth`]) or an unreachable server shows at start-up.
@@ -231,6 +235,20 @@
 //! (seeds), the same typed commands and raw [`Cmd`]s routed by key slot, `MOVED`/`ASK`
 //! followed, pipelines split by node and put back in order.
 //!
+//! - Supported: keyed commands (multi-key ones when every key hashes to one slot — else a
+//!   typed [`Error::is_cross_slot`] before sending), `DBSIZE`/`KEYS` fanned out to every
+//!   master, pipelines across nodes, optimistic transactions on one slot
+//!   ([`cluster::ClusterClient::transaction`]: `WATCH`/`MULTI`/`EXEC` on the slot's master,
+//!   restarted whole after `MOVED`), opt-in reads from replicas
+//!   ([`cluster::ReadFrom`], `?read_from=replica|prefer-replica|master`), and sharded
+//!   pub/sub ([`cluster::ClusterClient::sharded_subscriber`]: `SSUBSCRIBE` at each slot's
+//!   master, moved after a resharding or failover).
+//! - Not supported (refused with a typed error): blocking commands (`BLPOP`, `XREAD …
+//!   BLOCK`, `WAIT`), `with_connection`, classic `SUBSCRIBE`/`PSUBSCRIBE`, atomic
+//!   (`MULTI`) cluster pipelines outside `transaction`, and commands about the whole
+//!   keyspace or one server other than `DBSIZE`/`KEYS` (`SCAN`, `FLUSHALL`, `CONFIG`, …:
+//!   [`Error::is_unroutable`]). Pipelines and transactions read from masters only.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), corelane_redis::Error> {
 //! let cluster = corelane_redis::cluster::ClusterClient::open(
@@ -253,6 +271,7 @@
 
 mod blocking;
 mod budget;
+pub mod cache;
 mod call;
 mod classify;
 mod client;
@@ -280,6 +299,7 @@ mod trace;
 mod url;
 mod worker_state;
 
+pub use cache::{CacheConfig, CacheStats};
 pub use call::Call;
 pub use client::Client;
 pub use commands::{SetCondition, SetOptions};

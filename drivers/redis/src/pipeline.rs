@@ -34,6 +34,8 @@ pub struct Pipeline {
     /// The first command added with [`Pipeline::cmd`] that is not plain (see classify.rs),
     /// with its class and the error that names it.
     special: Option<(Class, Error)>,
+    /// Holds a `CLIENT TRACKING`/`CLIENT CACHING` (refused by a client that caches).
+    pub(crate) changes_tracking: bool,
 }
 
 impl Pipeline {
@@ -52,6 +54,7 @@ impl Pipeline {
     /// makes [`Client::pipeline`](crate::Client::pipeline) refuse the whole pipeline (see
     /// [`Client::query`](crate::Client::query) for which ones).
     pub fn cmd(&mut self, cmd: Cmd) -> &mut Self {
+        self.changes_tracking |= crate::cache::changes_tracking(&cmd);
         if self.special.is_none() {
             let class = classify(&cmd);
             if class != Class::Shared {

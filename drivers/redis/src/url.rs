@@ -126,6 +126,7 @@ fn boolean(key: &str, value: &str) -> Result<bool, Error> {
 
 fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
     let (mut cert_file, mut key_file) = (None, None);
+    let mut cache_off = false;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = percent_decode(value)?;
@@ -181,11 +182,13 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
                     _ => tls.system_roots = boolean(key, &value)?,
                 }
             }
+            other if crate::cache::url::apply(other, &value, config, &mut cache_off)? => {}
             other => {
                 return Err(Error::config(format!("unknown URL parameter {other:?}")));
             }
         }
     }
+    crate::cache::url::finish(config, cache_off);
     match (cert_file, key_file, config.tls.as_mut()) {
         (None, None, _) => {}
         (Some(cert), Some(key), Some(tls)) => {

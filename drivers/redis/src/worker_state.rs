@@ -11,6 +11,7 @@ use corelane_runtime::pool::{
     Config as PoolConfig, Manager, Pool, PoolError, PoolKind, SharedPool,
 };
 
+use crate::cache::worker::{PendingRead, WorkerCache};
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::request::Request;
@@ -20,6 +21,9 @@ use crate::Error;
 pub(crate) struct RedisManager {
     config: Config,
     counters: Rc<Counters>,
+    /// The worker's client-side cache, for the shared pool's manager when caching is on: its
+    /// connections turn tracking on and route invalidations to it.
+    cache: Option<Rc<WorkerCache>>,
 }
 
 impl Manager for RedisManager {
@@ -27,13 +31,19 @@ impl Manager for RedisManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Connection, Error> {
-        let on_push = self.config.on_push.clone().map(|callback| {
+        let mut on_push = self.config.on_push.clone().map(|callback| {
             let sink: crate::codec::PushSink = std::rc::Rc::new(move |frame| (callback.0)(frame));
             sink
         });
-        match Connection::open(&self.config, on_push).await {
+        if let Some(cache) = &self.cache {
+            on_push = Some(cache.sink(on_push));
+        }
+        match self.open(on_push).await {
             Ok(mut conn) => {
                 self.counters.opened(&mut conn.pipe);
+                if let (Some(cache), true) = (&self.cache, conn.tracking) {
+                    cache.track(conn.pipe.clone());
+                }
                 Ok(conn)
             }
             Err(e) => {
@@ -44,6 +54,7 @@ impl Manager for RedisManager {
     }
 
     fn is_broken(&self, conn: &Connection) -> bool {
+        // (A tracking connection that broke is noticed by the cache itself, on its next use.)
         conn.pipe.is_closed()
     }
 
@@ -63,6 +74,39 @@ impl Manager for RedisManager {
     }
 }
 
+impl RedisManager {
+    /// Opens a connection, with `CLIENT TRACKING` on when this pool feeds a cache.
+    async fn open(&self, on_push: Option<crate::codec::PushSink>) -> Result<Connection, Error> {
+        let mut conn = Connection::open(&self.config, on_push).await?;
+        if let Some(cache) = &self.cache {
+            let tracking = corelane_runtime::task::timeout(
+                self.config.connect_timeout,
+                conn.enable_tracking(cache.config()),
+            )
+            .await
+            .unwrap_or_else(|| {
+                Err(Error::connect(
+                    crate::connection::describe(&self.config.addr),
+                    "timed out turning CLIENT TRACKING on",
+                ))
+            });
+            match tracking {
+                Ok(true) => {}
+                Ok(false) => {
+                    if conn.protocol == crate::config::Protocol::Resp3 {
+                        cache.refused();
+                    }
+                }
+                Err(e) => {
+                    conn.pipe.close();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(conn)
+    }
+}
+
 /// One client's state on one worker.
 pub(crate) struct WorkerClient {
     pub(crate) pool: SharedPool<RedisManager>,
@@ -70,6 +114,8 @@ pub(crate) struct WorkerClient {
     pub(crate) exclusive: Pool<RedisManager>,
     /// Calls, errors and connects of this client on this worker (see `Client::stats`).
     pub(crate) counters: Rc<Counters>,
+    /// The client-side cache (`None`: caching is off).
+    pub(crate) cache: Option<Rc<WorkerCache>>,
 }
 
 impl WorkerState for WorkerClient {
@@ -77,6 +123,9 @@ impl WorkerState for WorkerClient {
     fn close(&self) {
         self.pool.close();
         self.exclusive.close();
+        if let Some(cache) = &self.cache {
+            cache.close();
+        }
     }
 
     fn counters(&self) -> Option<&Counters> {
@@ -104,9 +153,11 @@ impl WorkerClient {
         let label = corelane_runtime::WorkerLoop::current().map_or(0, |w| w.id());
         let counters = Rc::new(Counters::labelled("redis", label));
         let share = config.worker_share(workers, worker)?;
-        let manager = || RedisManager {
+        let cache = config.cache.as_ref().map(WorkerCache::new);
+        let manager = |cache: Option<Rc<WorkerCache>>| RedisManager {
             config: config.clone(),
             counters: counters.clone(),
+            cache,
         };
         let mut pool_config = PoolConfig::shared()
             .with_max_size(share.shared)
@@ -118,11 +169,11 @@ impl WorkerClient {
         if let Some((first, max)) = config.reconnect_backoff {
             pool_config = pool_config.with_backoff(first, max);
         }
-        let pool =
-            SharedPool::new(manager(), pool_config).map_err(|e| Error::config(e.to_string()))?;
+        let pool = SharedPool::new(manager(cache.clone()), pool_config)
+            .map_err(|e| Error::config(e.to_string()))?;
         // More callers than this wait their turn (FIFO), up to the acquire timeout.
         let exclusive = Pool::new(
-            manager(),
+            manager(None),
             PoolConfig::default()
                 .with_max_size(share.exclusive)
                 .with_connect_timeout(Some(config.connect_timeout))
@@ -133,6 +184,7 @@ impl WorkerClient {
             pool,
             exclusive,
             counters,
+            cache,
         })
     }
 }
@@ -176,6 +228,12 @@ impl WorkerClient {
             self.counters.batch(size);
         }
         let in_flight = self.counters.begin();
+        if let (Some(cache), Request::One(cmd)) = (&self.cache, request) {
+            if let Some(value) = cache.lookup(cmd) {
+                in_flight.end(Outcome::Ok);
+                return Ok(value);
+            }
+        }
         let result = self.execute_bounded(request, limit).await;
         record(in_flight, &result);
         result
@@ -187,11 +245,17 @@ impl WorkerClient {
         limit: Option<Duration>,
     ) -> Result<Value, Error> {
         let conn = self.connection().await?;
+        // A miss on a tracking connection: its reply may fill the cache.
+        let pending = match (&self.cache, request, conn.tracking) {
+            (Some(cache), Request::One(cmd), true) => cache.begin_read(cmd),
+            _ => None,
+        };
         let Some(limit) = limit.and_then(crate::call::representable) else {
-            return Self::execute_on(&conn, request).await;
+            let value = Self::execute_on(&conn, request).await;
+            return fill(pending, request, value);
         };
         match corelane_runtime::task::timeout(limit, Self::execute_on(&conn, request)).await {
-            Some(value) => value,
+            Some(value) => fill(pending, request, value),
             None => {
                 conn.pipe.close();
                 Err(Error::timeout(limit))
@@ -210,6 +274,18 @@ impl WorkerClient {
         conn.pipe.recycle_batch(batch);
         value
     }
+}
+
+/// Hands a cacheable read's reply to the cache (see [`PendingRead::complete`]).
+pub(crate) fn fill(
+    pending: Option<PendingRead>,
+    request: &Request,
+    value: Result<Value, Error>,
+) -> Result<Value, Error> {
+    if let (Some(pending), Request::One(cmd), Ok(value)) = (pending, request, &value) {
+        pending.complete(cmd, value);
+    }
+    value
 }
 
 /// Ends a counted call with its result: a server error reply counts as a server error.

@@ -7,8 +7,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::oid::array_element;
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 /// PostgreSQL's `MAXDIM`.
@@ -92,7 +91,7 @@ fn element_count(dims: &[Dimension]) -> Result<usize, TypeError> {
 }
 
 fn encode<'e, T, I>(
-    ty: Oid,
+    ty: &Type,
     dims: &[Dimension],
     elements: I,
     out: &mut BytesMut,
@@ -101,10 +100,10 @@ where
     T: ToSql + 'e,
     I: IntoIterator<Item = &'e T>,
 {
-    let elem = array_element(ty).ok_or(TypeError::WrongType {
-        rust: std::any::type_name::<T>(),
-        oid: ty,
-    })?;
+    let elem = ty
+        .base()
+        .array_element()
+        .ok_or_else(|| super::wrong_type::<T>(ty))?;
     let ndim = i32::try_from(dims.len()).map_err(|_| TypeError::OutOfRange("array"))?;
     if dims.len() > MAX_DIMENSIONS {
         return Err(TypeError::TooManyDimensions(ndim));
@@ -112,7 +111,7 @@ where
     out.put_i32(ndim);
     let flag_at = out.len();
     out.put_i32(0);
-    out.put_u32(elem);
+    out.put_u32(elem.oid());
     for d in dims {
         out.put_i32(d.len);
         out.put_i32(d.lower_bound);
@@ -137,7 +136,7 @@ where
 }
 
 fn encode_checked<'e, T, I>(
-    ty: Oid,
+    ty: &Type,
     dims: &[Dimension],
     elements: I,
     out: &mut BytesMut,
@@ -159,7 +158,11 @@ fn read_i32(raw: &mut &[u8]) -> Result<i32, TypeError> {
     Ok(i32::from_be_bytes(*head))
 }
 
-fn decode<'a, T: FromSql<'a>>(raw: &'a [u8]) -> Result<Array<T>, TypeError> {
+fn decode<'a, T: FromSql<'a>>(ty: &Type, raw: &'a [u8]) -> Result<Array<T>, TypeError> {
+    let elem = ty
+        .base()
+        .array_element()
+        .ok_or_else(|| super::wrong_type::<T>(ty))?;
     let mut buf = raw;
     let ndim = read_i32(&mut buf)?;
     let ndim_usize = usize::try_from(ndim).map_err(|_| TypeError::Malformed("array dimensions"))?;
@@ -170,9 +173,12 @@ fn decode<'a, T: FromSql<'a>>(raw: &'a [u8]) -> Result<Array<T>, TypeError> {
     if flags != 0 && flags != 1 {
         return Err(TypeError::Malformed("array flags"));
     }
-    let elem = read_i32(&mut buf)? as u32;
-    if !T::accepts(elem) {
-        return Err(super::wrong_type::<T>(elem));
+    // The element type on the wire is the one the array type says (else the description
+    // this client has of the type is stale: refuse rather than misread).
+    if read_i32(&mut buf)? as u32 != elem.oid() {
+        return Err(TypeError::Malformed(
+            "array: element type differs from the array type's",
+        ));
     }
     let mut dims = Vec::with_capacity(ndim_usize);
     for _ in 0..ndim_usize {
@@ -207,25 +213,26 @@ fn decode<'a, T: FromSql<'a>>(raw: &'a [u8]) -> Result<Array<T>, TypeError> {
     Ok(Array { dims, elements })
 }
 
-fn accepts_array(ty: Oid, elem_accepts: impl Fn(Oid) -> bool) -> bool {
-    array_element(ty).is_some_and(elem_accepts)
+fn accepts_array(ty: &Type, elem_accepts: impl Fn(&Type) -> bool) -> bool {
+    ty.array_element()
+        .is_some_and(|e| elem_accepts(e) || elem_accepts(e.base()))
 }
 
 impl<T: ToSql> ToSql for Array<T> {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         encode_checked(ty, &self.dims, &self.elements, out)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
     }
     to_sql_checked!();
 }
 
 impl<'a, T: FromSql<'a>> FromSql<'a> for Array<T> {
-    fn from_sql(_: Oid, raw: &'a [u8]) -> Result<Self, TypeError> {
-        decode(raw)
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, TypeError> {
+        decode(ty, raw)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
     }
 }
@@ -242,20 +249,20 @@ fn one_dim(len: usize) -> Result<Vec<Dimension>, TypeError> {
 }
 
 impl<T: ToSql> ToSql for Vec<T> {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         encode_checked(ty, &one_dim(self.len())?, self, out)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
     }
     to_sql_checked!();
 }
 
 impl<T: ToSql> ToSql for &[T] {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         encode_checked(ty, &one_dim(self.len())?, *self, out)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
     }
     to_sql_checked!();
@@ -263,8 +270,8 @@ impl<T: ToSql> ToSql for &[T] {
 
 impl<'a, T: FromSql<'a>> FromSql<'a> for Vec<T> {
     /// One-dimensional (or empty) arrays only; use [`Array`] for more dimensions.
-    fn from_sql(_: Oid, raw: &'a [u8]) -> Result<Self, TypeError> {
-        let a = decode::<T>(raw)?;
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, TypeError> {
+        let a = decode::<T>(ty, raw)?;
         if a.dims.len() > 1 {
             return Err(TypeError::Malformed(
                 "multi-dimensional array into Vec (use Array)",
@@ -272,7 +279,7 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for Vec<T> {
         }
         Ok(a.elements)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
     }
 }

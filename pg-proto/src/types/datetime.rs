@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{BufMut, BytesMut};
 
 use super::oid::{DATE, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ};
-use super::{fixed, FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{fixed, FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 /// Days from 1970-01-01 to 2000-01-01.
@@ -168,7 +168,7 @@ impl Date {
 }
 
 impl ToSql for Date {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let v = match *self {
             Date::NegInfinity => i32::MIN,
             Date::PosInfinity => i32::MAX,
@@ -180,22 +180,22 @@ impl ToSql for Date {
         out.put_i32(v);
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == DATE
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == DATE
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Date {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         Ok(match i32::from_be_bytes(fixed(raw, "date")?) {
             i32::MIN => Date::NegInfinity,
             i32::MAX => Date::PosInfinity,
             d => Date::Days(d),
         })
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == DATE
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == DATE
     }
 }
 
@@ -216,29 +216,29 @@ impl Time {
 }
 
 impl ToSql for Time {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         if !(0..=MICROS_PER_DAY).contains(&self.0) {
             return Err(TypeError::OutOfRange("time"));
         }
         out.put_i64(self.0);
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIME
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIME
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Time {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let v = i64::from_be_bytes(fixed(raw, "time")?);
         if !(0..=MICROS_PER_DAY).contains(&v) {
             return Err(TypeError::OutOfRange("time"));
         }
         Ok(Time(v))
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIME
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIME
     }
 }
 
@@ -323,7 +323,7 @@ macro_rules! timestamp {
         }
 
         impl ToSql for $name {
-            fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+            fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
                 let v = match *self {
                     $name::NegInfinity => i64::MIN,
                     $name::PosInfinity => i64::MAX,
@@ -335,22 +335,22 @@ macro_rules! timestamp {
                 out.put_i64(v);
                 Ok(IsNull::No)
             }
-            fn accepts(ty: Oid) -> bool {
-                ty == $oid
+            fn accepts(ty: &Type) -> bool {
+                ty.oid() == $oid
             }
             to_sql_checked!();
         }
 
         impl FromSql<'_> for $name {
-            fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+            fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
                 Ok(match i64::from_be_bytes(fixed(raw, $what)?) {
                     i64::MIN => $name::NegInfinity,
                     i64::MAX => $name::PosInfinity,
                     m => $name::Micros(m),
                 })
             }
-            fn accepts(ty: Oid) -> bool {
-                ty == $oid
+            fn accepts(ty: &Type) -> bool {
+                ty.oid() == $oid
             }
         }
     };
@@ -409,20 +409,20 @@ pub struct Interval {
 }
 
 impl ToSql for Interval {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         out.put_i64(self.microseconds);
         out.put_i32(self.days);
         out.put_i32(self.months);
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == INTERVAL
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == INTERVAL
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Interval {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let b: [u8; 16] = fixed(raw, "interval")?;
         let mut micros = [0u8; 8];
         micros.copy_from_slice(&b[..8]);
@@ -432,7 +432,7 @@ impl FromSql<'_> for Interval {
             months: i32::from_be_bytes([b[12], b[13], b[14], b[15]]),
         })
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == INTERVAL
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == INTERVAL
     }
 }

@@ -3,7 +3,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::oid::{JSON, JSONB};
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 /// JSON document text, for `json` and `jsonb`. Not parsed or validated here (the server
@@ -15,22 +15,22 @@ pub struct Json(pub String);
 const JSONB_VERSION: u8 = 1;
 
 impl ToSql for Json {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
-        if ty == JSONB {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+        if ty.oid() == JSONB {
             out.put_u8(JSONB_VERSION);
         }
         out.put_slice(self.0.as_bytes());
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        matches!(ty, JSON | JSONB)
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.oid(), JSON | JSONB)
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Json {
-    fn from_sql(ty: Oid, raw: &[u8]) -> Result<Self, TypeError> {
-        let text = if ty == JSONB {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, TypeError> {
+        let text = if ty.oid() == JSONB {
             match raw.split_first() {
                 Some((&JSONB_VERSION, rest)) => rest,
                 _ => return Err(TypeError::Malformed("jsonb version")),
@@ -42,7 +42,7 @@ impl FromSql<'_> for Json {
             .map(|s| Json(s.to_owned()))
             .map_err(|_| TypeError::InvalidUtf8)
     }
-    fn accepts(ty: Oid) -> bool {
-        matches!(ty, JSON | JSONB)
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.oid(), JSON | JSONB)
     }
 }

@@ -8,7 +8,7 @@
 //! | `int2`, `int4`, `int8` | `i16`, `i32`, `i64` |
 //! | `oid` | `u32` |
 //! | `float4`, `float8` | `f32`, `f64` |
-//! | `text`, `varchar`, `name`, `bpchar`, `unknown` | `String`, `&str` |
+//! | `text`, `varchar`, `name`, `bpchar`, `unknown`, `citext`, any enum (its label) | `String`, `&str` |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Bytes` |
 //! | `uuid` | [`Uuid`] |
 //! | `json`, `jsonb` | [`Json`] (raw text; the `jsonb` version byte is handled) |
@@ -34,8 +34,14 @@
 //! `Decimal` is [`TypeError::NotFinite`] — never a silent rounding. Sub-microsecond parts of
 //! chrono/time values are floored to the microsecond.
 //!
-//! Decoding checks the OID ([`FromSql::from_sql_nullable`]) and the exact byte layout; every
-//! mismatch is a [`TypeError`], never a panic.
+//! Decoding checks the type ([`FromSql::from_sql_nullable`]) and the exact byte layout; every
+//! mismatch is a [`TypeError`], never a panic. Codecs receive the column's or parameter's
+//! [`Type`] (name, OID, schema, [`Kind`]); built-in types are constants, others a driver
+//! looks up. A domain is read and written as its base type unless a Rust type accepts the
+//! domain itself.
+//!
+//! Your own enums and composites: [`crate::pg_enum!`] and [`crate::pg_composite!`] (on top of
+//! [`RecordReader`]/[`RecordWriter`], usable by hand).
 
 mod array;
 mod datetime;
@@ -43,6 +49,9 @@ mod json;
 mod numeric;
 pub mod oid;
 mod primitive;
+mod record;
+mod ty;
+mod user;
 mod uuid;
 
 #[cfg(feature = "chrono")]
@@ -60,6 +69,11 @@ mod with_uuid;
 mod tests;
 #[cfg(test)]
 mod tests_support;
+#[cfg(test)]
+mod tests_user;
+
+use std::fmt;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 
@@ -67,6 +81,13 @@ pub use self::array::{Array, Dimension};
 pub use self::datetime::{Date, DateTimeParts, Interval, Time, Timestamp, TimestampTz};
 pub use self::json::Json;
 pub use self::numeric::Numeric;
+pub use self::record::{RecordReader, RecordWriter};
+pub use self::ty::{Field, Kind, Type};
+#[doc(hidden)]
+pub use self::user::{
+    __composite_accepts, __composite_fields, __enum_accepts, __enum_label, __field_mismatch,
+    __from_accepts, __named, __to_accepts, __unknown_label,
+};
 pub use self::uuid::Uuid;
 #[cfg(feature = "serde_json")]
 pub use self::with_serde_json::JsonOf;
@@ -83,17 +104,48 @@ pub enum IsNull {
     No,
 }
 
+/// The error of a user's own codec, carried by [`TypeError::Other`]. Cloning shares it; two
+/// are equal when they are the same error.
+#[derive(Clone)]
+pub struct BoxedError(pub Arc<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Debug for BoxedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for BoxedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for BoxedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for BoxedError {
+    fn eq(&self, other: &BoxedError) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for BoxedError {}
+
 /// A value could not be encoded or decoded.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TypeError {
     /// The Rust type cannot represent the PostgreSQL type.
-    #[error("cannot convert between Rust type {rust} and PostgreSQL type oid {oid}")]
+    #[error("cannot convert between Rust type {rust} and PostgreSQL type {ty}")]
     WrongType {
         /// The Rust type's name.
         rust: &'static str,
-        /// The PostgreSQL type.
-        oid: Oid,
+        /// The PostgreSQL type (its name in the message: `timestamptz`, `mood`).
+        ty: Type,
     },
     /// A NULL was read into a type that cannot hold it (use `Option<T>`).
     #[error("unexpected NULL (use Option<T>)")]
@@ -136,6 +188,25 @@ pub enum TypeError {
     /// A JSON document could not be serialized or deserialized (the `serde_json` message).
     #[error("JSON: {0}")]
     Json(String),
+    /// An enum label the Rust type has no variant for (or a variant the PostgreSQL enum has
+    /// no label for).
+    #[error("{ty}: no variant for label {label:?}")]
+    UnknownLabel {
+        /// The PostgreSQL enum type.
+        ty: Type,
+        /// The label.
+        label: String,
+    },
+    /// A user codec's own error (see [`TypeError::other`]).
+    #[error("{0}")]
+    Other(#[source] BoxedError),
+}
+
+impl TypeError {
+    /// Wraps the error of your own [`ToSql`]/[`FromSql`] impl.
+    pub fn other(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> TypeError {
+        TypeError::Other(BoxedError(Arc::from(e.into())))
+    }
 }
 
 /// A Rust value that can be sent as a binary-format parameter.
@@ -145,36 +216,36 @@ pub enum TypeError {
 pub trait ToSql {
     /// Writes the value's binary encoding (without a length prefix) for type `ty`;
     /// [`IsNull::Yes`] (writing nothing) for NULL.
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError>;
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError>;
 
-    /// Whether this Rust type can be encoded as `ty`.
-    fn accepts(ty: Oid) -> bool
+    /// Whether this Rust type can be encoded as `ty`. A domain that this returns false for is
+    /// tried as its base type (see [`Type::base`]).
+    fn accepts(ty: &Type) -> bool
     where
         Self: Sized;
 
     /// [`ToSql::to_sql`] after checking [`ToSql::accepts`].
-    fn to_sql_checked(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError>;
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError>;
 }
 
 /// A Rust value that can be read from a binary-format result column.
 pub trait FromSql<'a>: Sized {
     /// Decodes a non-NULL value of type `ty`.
-    fn from_sql(ty: Oid, raw: &'a [u8]) -> Result<Self, TypeError>;
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, TypeError>;
 
     /// Decodes a NULL; an error unless the type has a NULL (like `Option<T>`).
-    fn from_sql_null(ty: Oid) -> Result<Self, TypeError> {
+    fn from_sql_null(ty: &Type) -> Result<Self, TypeError> {
         let _ = ty;
         Err(TypeError::UnexpectedNull)
     }
 
-    /// Whether this Rust type can be decoded from `ty`.
-    fn accepts(ty: Oid) -> bool;
+    /// Whether this Rust type can be decoded from `ty`. A domain that this returns false for
+    /// is tried as its base type (see [`Type::base`]).
+    fn accepts(ty: &Type) -> bool;
 
     /// Checks [`FromSql::accepts`], then decodes a column (`None` is NULL).
-    fn from_sql_nullable(ty: Oid, raw: Option<&'a [u8]>) -> Result<Self, TypeError> {
-        if !Self::accepts(ty) {
-            return Err(wrong_type::<Self>(ty));
-        }
+    fn from_sql_nullable(ty: &Type, raw: Option<&'a [u8]>) -> Result<Self, TypeError> {
+        let ty = accepted(ty, Self::accepts).ok_or_else(|| wrong_type::<Self>(ty))?;
         match raw {
             Some(raw) => Self::from_sql(ty, raw),
             None => Self::from_sql_null(ty),
@@ -182,20 +253,27 @@ pub trait FromSql<'a>: Sized {
     }
 }
 
-pub(crate) fn wrong_type<T>(ty: Oid) -> TypeError {
+/// `ty` when `accepts` takes it, else the base type under its domains when `accepts` takes
+/// that. One comparison on the hot path (built-in types are never domains).
+#[inline]
+fn accepted(ty: &Type, accepts: impl Fn(&Type) -> bool) -> Option<&Type> {
+    if accepts(ty) {
+        return Some(ty);
+    }
+    let base = ty.base();
+    (!std::ptr::eq(base, ty) && accepts(base)).then_some(base)
+}
+
+pub(crate) fn wrong_type<T>(ty: &Type) -> TypeError {
     TypeError::WrongType {
         rust: std::any::type_name::<T>(),
-        oid: ty,
+        ty: ty.clone(),
     }
 }
 
 #[doc(hidden)]
-pub fn __check_accepts<T: ToSql>(ty: Oid) -> Result<(), TypeError> {
-    if T::accepts(ty) {
-        Ok(())
-    } else {
-        Err(wrong_type::<T>(ty))
-    }
+pub fn __check_accepts<T: ToSql>(ty: &Type) -> Result<&Type, TypeError> {
+    accepted(ty, T::accepts).ok_or_else(|| wrong_type::<T>(ty))
 }
 
 /// Implements [`ToSql::to_sql_checked`] inside an `impl ToSql for T` block.
@@ -204,46 +282,46 @@ macro_rules! to_sql_checked {
     () => {
         fn to_sql_checked(
             &self,
-            ty: $crate::types::Oid,
+            ty: &$crate::types::Type,
             out: &mut $crate::bytes::BytesMut,
         ) -> ::std::result::Result<$crate::types::IsNull, $crate::types::TypeError> {
-            $crate::types::__check_accepts::<Self>(ty)?;
+            let ty = $crate::types::__check_accepts::<Self>(ty)?;
             $crate::types::ToSql::to_sql(self, ty, out)
         }
     };
 }
 
 impl<T: ToSql> ToSql for Option<T> {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         match self {
             Some(v) => v.to_sql(ty, out),
             None => Ok(IsNull::Yes),
         }
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         T::accepts(ty)
     }
     to_sql_checked!();
 }
 
 impl<T: ToSql> ToSql for &T {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         (**self).to_sql(ty, out)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         T::accepts(ty)
     }
     to_sql_checked!();
 }
 
 impl<'a, T: FromSql<'a>> FromSql<'a> for Option<T> {
-    fn from_sql(ty: Oid, raw: &'a [u8]) -> Result<Self, TypeError> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, TypeError> {
         T::from_sql(ty, raw).map(Some)
     }
-    fn from_sql_null(_: Oid) -> Result<Self, TypeError> {
+    fn from_sql_null(_: &Type) -> Result<Self, TypeError> {
         Ok(None)
     }
-    fn accepts(ty: Oid) -> bool {
+    fn accepts(ty: &Type) -> bool {
         T::accepts(ty)
     }
 }

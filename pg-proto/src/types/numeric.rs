@@ -9,7 +9,7 @@ use std::fmt;
 use bytes::{BufMut, BytesMut};
 
 use super::oid::NUMERIC;
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 pub(crate) const POS: u16 = 0x0000;
@@ -244,22 +244,22 @@ fn decode(raw: &[u8]) -> Result<String, TypeError> {
 }
 
 impl ToSql for Numeric {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let start = out.len();
         encode(&self.0, out).inspect_err(|_| out.truncate(start))?;
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == NUMERIC
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == NUMERIC
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Numeric {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         decode(raw).map(Numeric)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == NUMERIC
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == NUMERIC
     }
 }

@@ -1,16 +1,16 @@
 use bytes::BytesMut;
 use proptest::prelude::*;
 
-use super::oid::*;
+use super::tests_support::ty::*;
 use super::*;
 
-fn enc<T: ToSql>(v: &T, ty: Oid) -> Vec<u8> {
+fn enc<T: ToSql>(v: &T, ty: &Type) -> Vec<u8> {
     let mut b = BytesMut::new();
     assert_eq!(v.to_sql_checked(ty, &mut b).unwrap(), IsNull::No);
     b.to_vec()
 }
 
-fn rt<T>(v: T, ty: Oid) -> T
+fn rt<T>(v: T, ty: &Type) -> T
 where
     T: ToSql + for<'a> FromSql<'a>,
 {
@@ -259,11 +259,11 @@ fn arrays() {
     assert_eq!(rt(nested.clone(), DATE_ARRAY), nested);
 }
 
-fn header(ndim: i32, flags: i32, elem: u32, dims: &[(i32, i32)]) -> Vec<u8> {
+fn header(ndim: i32, flags: i32, elem: &Type, dims: &[(i32, i32)]) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&ndim.to_be_bytes());
     v.extend_from_slice(&flags.to_be_bytes());
-    v.extend_from_slice(&elem.to_be_bytes());
+    v.extend_from_slice(&elem.oid().to_be_bytes());
     for (l, b) in dims {
         v.extend_from_slice(&l.to_be_bytes());
         v.extend_from_slice(&b.to_be_bytes());

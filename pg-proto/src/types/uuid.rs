@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::{BufMut, BytesMut};
 
 use super::oid::UUID;
-use super::{fixed, FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{fixed, FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 /// A UUID as its 16 bytes (network order, as PostgreSQL stores it).
@@ -32,21 +32,21 @@ impl fmt::Debug for Uuid {
 }
 
 impl ToSql for Uuid {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         out.put_slice(&self.0);
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == UUID
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == UUID
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Uuid {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         fixed(raw, "uuid").map(Uuid)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == UUID
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == UUID
     }
 }

@@ -19,7 +19,7 @@ use super::datetime::{
     put_timestamp_micros, EPOCH_MICROS_FROM_UNIX,
 };
 use super::oid::{DATE, TIME, TIMESTAMP, TIMESTAMPTZ};
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 /// 2000-01-01, PostgreSQL's epoch.
@@ -47,44 +47,44 @@ fn from_micros(micros: i64, what: &'static str) -> Result<NaiveDateTime, TypeErr
 }
 
 impl ToSql for NaiveDate {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let epoch = pg_epoch().ok_or(TypeError::OutOfRange("date"))?;
         put_date_days(self.signed_duration_since(epoch).num_days(), out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == DATE
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == DATE
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for NaiveDate {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let days = get_date_days(raw, "chrono::NaiveDate")?;
         pg_epoch()
             .and_then(|e| e.checked_add_signed(chrono::TimeDelta::try_days(days)?))
             .ok_or(TypeError::OutOfRange("date"))
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == DATE
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == DATE
     }
 }
 
 impl ToSql for NaiveTime {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         // A leap second's nanoseconds are 1_000_000_000 and up: they carry past :59.
         let micros = i64::from(self.num_seconds_from_midnight()) * 1_000_000
             + i64::from(self.nanosecond() / 1_000);
         put_time_micros(micros, out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIME
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIME
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for NaiveTime {
     /// `24:00:00` has no `NaiveTime`: [`TypeError::OutOfRange`].
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let micros = get_time_micros(raw)?;
         let secs = u32::try_from(micros / 1_000_000).map_err(|_| TypeError::OutOfRange("time"))?;
         let nanos =
@@ -93,41 +93,41 @@ impl FromSql<'_> for NaiveTime {
             .filter(|_| secs < 86_400)
             .ok_or(TypeError::OutOfRange("time"))
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIME
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIME
     }
 }
 
 impl ToSql for NaiveDateTime {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let micros = micros_since_epoch(self).ok_or(TypeError::OutOfRange("timestamp"))?;
         put_timestamp_micros(micros, "timestamp", out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMP
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMP
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for NaiveDateTime {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let micros = get_timestamp_micros(raw, "timestamp", "chrono::NaiveDateTime")?;
         from_micros(micros, "timestamp")
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMP
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMP
     }
 }
 
 impl<Tz: TimeZone> ToSql for DateTime<Tz> {
     /// Sent as the instant (in UTC); the offset is not stored by PostgreSQL.
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let micros =
             micros_since_epoch(&self.naive_utc()).ok_or(TypeError::OutOfRange("timestamptz"))?;
         put_timestamp_micros(micros, "timestamptz", out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMPTZ
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMPTZ
     }
     to_sql_checked!();
 }
@@ -138,36 +138,37 @@ fn utc_from_sql(raw: &[u8], rust: &'static str) -> Result<DateTime<Utc>, TypeErr
 }
 
 impl FromSql<'_> for DateTime<Utc> {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         utc_from_sql(raw, "chrono::DateTime<Utc>")
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMPTZ
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMPTZ
     }
 }
 
 impl FromSql<'_> for DateTime<FixedOffset> {
     /// The instant with offset `+00:00` (the wire format carries no offset).
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         utc_from_sql(raw, "chrono::DateTime<FixedOffset>").map(|d| d.fixed_offset())
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMPTZ
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMPTZ
     }
 }
 
 impl FromSql<'_> for DateTime<Local> {
     /// The instant in the process's local time zone.
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         utc_from_sql(raw, "chrono::DateTime<Local>").map(|d| d.with_timezone(&Local))
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMPTZ
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMPTZ
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests_support::ty::{DATE, TIME, TIMESTAMP, TIMESTAMPTZ};
     use super::super::tests_support::{dec, enc, enc_err, rt};
     use super::super::{Date, Timestamp, TimestampTz};
     use super::*;
@@ -373,7 +374,10 @@ mod tests {
     #[test]
     fn arrays_and_options() {
         let v = vec![date(2000, 1, 1), date(1900, 6, 15)];
-        assert_eq!(rt(v.clone(), super::super::oid::DATE_ARRAY), v);
+        assert_eq!(
+            rt(v.clone(), super::super::tests_support::ty::DATE_ARRAY),
+            v
+        );
         let o: Option<NaiveDate> = None;
         assert_eq!(
             Option::<NaiveDate>::from_sql_nullable(DATE, None).unwrap(),

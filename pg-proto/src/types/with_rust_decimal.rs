@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use super::numeric::{self, put_header, NAN, NEG, NINF, PINF, POS};
 use super::oid::NUMERIC;
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 const RUST: &str = "rust_decimal::Decimal";
@@ -142,23 +142,23 @@ fn decode(raw: &[u8]) -> Result<Decimal, TypeError> {
 }
 
 impl ToSql for Decimal {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let start = out.len();
         encode(self, out).inspect_err(|_| out.truncate(start))?;
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == NUMERIC
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == NUMERIC
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Decimal {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         decode(raw)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == NUMERIC
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == NUMERIC
     }
 }
 
@@ -166,6 +166,7 @@ impl FromSql<'_> for Decimal {
 mod tests {
     use proptest::prelude::*;
 
+    use super::super::tests_support::ty::NUMERIC;
     use super::super::tests_support::{dec, enc, rt};
     use super::super::Numeric;
     use super::*;
@@ -302,7 +303,7 @@ mod tests {
             );
         }
         assert!(matches!(
-            dec::<Decimal>(super::super::oid::INT4, &[0; 8]),
+            dec::<Decimal>(super::super::tests_support::ty::INT4, &[0; 8]),
             Err(TypeError::WrongType { .. })
         ));
     }

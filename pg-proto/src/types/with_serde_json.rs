@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use super::oid::{JSON, JSONB};
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 /// The only `jsonb` binary format version.
@@ -20,9 +20,13 @@ const JSONB_VERSION: u8 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct JsonOf<T>(pub T);
 
-fn encode<T: Serialize + ?Sized>(v: &T, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+fn encode<T: Serialize + ?Sized>(
+    v: &T,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> Result<IsNull, TypeError> {
     let start = out.len();
-    if ty == JSONB {
+    if ty.oid() == JSONB {
         out.put_u8(JSONB_VERSION);
     }
     let mut w = out.writer();
@@ -37,8 +41,8 @@ fn encode<T: Serialize + ?Sized>(v: &T, ty: Oid, out: &mut BytesMut) -> Result<I
     }
 }
 
-fn document(ty: Oid, raw: &[u8]) -> Result<&[u8], TypeError> {
-    if ty == JSONB {
+fn document<'a>(ty: &Type, raw: &'a [u8]) -> Result<&'a [u8], TypeError> {
+    if ty.oid() == JSONB {
         match raw.split_first() {
             Some((&JSONB_VERSION, rest)) => Ok(rest),
             _ => Err(TypeError::Malformed("jsonb version")),
@@ -48,46 +52,46 @@ fn document(ty: Oid, raw: &[u8]) -> Result<&[u8], TypeError> {
     }
 }
 
-fn decode<'a, T: Deserialize<'a>>(ty: Oid, raw: &'a [u8]) -> Result<T, TypeError> {
+fn decode<'a, T: Deserialize<'a>>(ty: &Type, raw: &'a [u8]) -> Result<T, TypeError> {
     serde_json::from_slice(document(ty, raw)?).map_err(|e| TypeError::Json(e.to_string()))
 }
 
 impl<T: Serialize> ToSql for JsonOf<T> {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         encode(&self.0, ty, out)
     }
-    fn accepts(ty: Oid) -> bool {
-        matches!(ty, JSON | JSONB)
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.oid(), JSON | JSONB)
     }
     to_sql_checked!();
 }
 
 impl<'a, T: Deserialize<'a>> FromSql<'a> for JsonOf<T> {
-    fn from_sql(ty: Oid, raw: &'a [u8]) -> Result<Self, TypeError> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, TypeError> {
         decode(ty, raw).map(JsonOf)
     }
-    fn accepts(ty: Oid) -> bool {
-        matches!(ty, JSON | JSONB)
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.oid(), JSON | JSONB)
     }
 }
 
 impl ToSql for serde_json::Value {
-    fn to_sql(&self, ty: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         encode(self, ty, out)
     }
-    fn accepts(ty: Oid) -> bool {
-        matches!(ty, JSON | JSONB)
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.oid(), JSON | JSONB)
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for serde_json::Value {
     /// A JSON `null` document is `Value::Null`; an SQL NULL needs `Option<Value>`.
-    fn from_sql(ty: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         decode(ty, raw)
     }
-    fn accepts(ty: Oid) -> bool {
-        matches!(ty, JSON | JSONB)
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.oid(), JSON | JSONB)
     }
 }
 
@@ -97,6 +101,7 @@ mod tests {
 
     use serde_json::json;
 
+    use super::super::tests_support::ty::{JSON, JSONB};
     use super::super::tests_support::{dec, enc, enc_err, rt};
     use super::super::Json;
     use super::*;
@@ -167,7 +172,7 @@ mod tests {
         let bad: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
         assert!(matches!(enc_err(&JsonOf(bad), JSONB), TypeError::Json(_)));
         assert!(matches!(
-            dec::<serde_json::Value>(super::super::oid::TEXT, b"{}"),
+            dec::<serde_json::Value>(super::super::tests_support::ty::TEXT, b"{}"),
             Err(TypeError::WrongType { .. })
         ));
     }

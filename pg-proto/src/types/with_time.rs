@@ -16,7 +16,7 @@ use super::datetime::{
     put_timestamp_micros, EPOCH_JULIAN_DAY, EPOCH_MICROS_FROM_UNIX, MICROS_PER_DAY,
 };
 use super::oid::{DATE, TIME, TIMESTAMP, TIMESTAMPTZ};
-use super::{FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 fn date_from_days(days: i64) -> Result<Date, TypeError> {
@@ -55,68 +55,68 @@ fn primitive_from_micros(micros: i64, what: &'static str) -> Result<PrimitiveDat
 }
 
 impl ToSql for Date {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         put_date_days(i64::from(self.to_julian_day()) - EPOCH_JULIAN_DAY, out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == DATE
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == DATE
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Date {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         date_from_days(get_date_days(raw, "time::Date")?)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == DATE
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == DATE
     }
 }
 
 impl ToSql for Time {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         put_time_micros(time_micros(*self), out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIME
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIME
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for Time {
     /// `24:00:00` has no `time::Time`: [`TypeError::OutOfRange`].
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         time_from_micros(get_time_micros(raw)?)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIME
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIME
     }
 }
 
 impl ToSql for PrimitiveDateTime {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let micros = primitive_micros(*self).ok_or(TypeError::OutOfRange("timestamp"))?;
         put_timestamp_micros(micros, "timestamp", out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMP
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMP
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for PrimitiveDateTime {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let micros = get_timestamp_micros(raw, "timestamp", "time::PrimitiveDateTime")?;
         primitive_from_micros(micros, "timestamp")
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMP
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMP
     }
 }
 
 impl ToSql for OffsetDateTime {
     /// Sent as the instant (in UTC); PostgreSQL does not store the offset.
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         let unix = self.unix_timestamp_nanos().div_euclid(1_000);
         let micros = i64::try_from(unix)
             .ok()
@@ -124,25 +124,26 @@ impl ToSql for OffsetDateTime {
             .ok_or(TypeError::OutOfRange("timestamptz"))?;
         put_timestamp_micros(micros, "timestamptz", out)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMPTZ
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMPTZ
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for OffsetDateTime {
     /// The instant with offset UTC.
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         let micros = get_timestamp_micros(raw, "timestamptz", "time::OffsetDateTime")?;
         primitive_from_micros(micros, "timestamptz").map(PrimitiveDateTime::assume_utc)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == TIMESTAMPTZ
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == TIMESTAMPTZ
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests_support::ty::{DATE, TIME, TIMESTAMP, TIMESTAMPTZ};
     use super::super::tests_support::{dec, enc, enc_err, rt};
     use super::super::Timestamp;
     use super::*;

@@ -3,26 +3,26 @@
 use bytes::{BufMut, BytesMut};
 
 use super::oid::UUID;
-use super::{fixed, FromSql, IsNull, Oid, ToSql, TypeError};
+use super::{fixed, FromSql, IsNull, ToSql, Type, TypeError};
 use crate::to_sql_checked;
 
 impl ToSql for ::uuid::Uuid {
-    fn to_sql(&self, _: Oid, out: &mut BytesMut) -> Result<IsNull, TypeError> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError> {
         out.put_slice(self.as_bytes());
         Ok(IsNull::No)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == UUID
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == UUID
     }
     to_sql_checked!();
 }
 
 impl FromSql<'_> for ::uuid::Uuid {
-    fn from_sql(_: Oid, raw: &[u8]) -> Result<Self, TypeError> {
+    fn from_sql(_: &Type, raw: &[u8]) -> Result<Self, TypeError> {
         fixed(raw, "uuid").map(::uuid::Uuid::from_bytes)
     }
-    fn accepts(ty: Oid) -> bool {
-        ty == UUID
+    fn accepts(ty: &Type) -> bool {
+        ty.oid() == UUID
     }
 }
 
@@ -40,6 +40,7 @@ impl From<super::Uuid> for ::uuid::Uuid {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests_support::ty::UUID;
     use super::super::tests_support::{enc, rt};
     use super::*;
 
@@ -68,7 +69,7 @@ mod tests {
             Err(TypeError::InvalidLength { .. })
         ));
         assert!(matches!(
-            ::uuid::Uuid::from_sql_nullable(super::super::oid::TEXT, Some(&[0; 16])),
+            ::uuid::Uuid::from_sql_nullable(super::super::tests_support::ty::TEXT, Some(&[0; 16])),
             Err(TypeError::WrongType { .. })
         ));
         assert_eq!(

@@ -1,20 +1,24 @@
 //! The cluster client handle and its builder.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use corelane_redis_proto::{Cmd, Value};
+use corelane_redis_proto::{Cmd, ToArg, Value};
 use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use super::call::ClusterCall;
 use super::discover::NodeAddr;
 use super::pipeline::{run_pipeline, ClusterPipeline};
+use super::read_from::ReadFrom;
 use super::route::target;
 use super::run::run;
 use super::state::{Options, Shared};
+use super::subscriber::ClusterSubscriber;
+use super::transaction::{run_transaction, watch_slot};
 use crate::call::Reply;
 use crate::classify::{classify, refusal, Class};
-use crate::{Config, Error, FromValue};
+use crate::{Config, Error, Exclusive, FromValue};
 
 /// A Redis Cluster client. Cheap to clone; every clone shares the slot map and the node
 /// connections.
@@ -47,7 +51,11 @@ use crate::{Config, Error, FromValue};
 ///   commands go to any master; `DBSIZE` and `KEYS` go to every master (replies added /
 ///   concatenated); other commands about the whole keyspace or one server (`SCAN`,
 ///   `FLUSHALL`, `CONFIG`, `INFO`, `CLUSTER …`) fail with [`Error::is_unroutable`] (not yet:
-///   fan-out for those). Replicas are not read from.
+///   fan-out for those).
+/// - **Replicas.** Not read from unless asked: with [`ClusterBuilder::read_from`] (or
+///   `?read_from=replica|prefer-replica` in the URL) read-only single commands go to the
+///   slot's replicas in turn (see [`ReadFrom`]); writes, pipelines and transactions always
+///   go to masters.
 /// - **Slot map.** Read with `CLUSTER SHARDS` (falling back to `CLUSTER SLOTS`) from the
 ///   known masters, then the seeds, on first use; again after `MOVED`, after a connection
 ///   error and every [`refresh_interval`](ClusterBuilder::refresh_interval). One refresh
@@ -59,8 +67,11 @@ use crate::{Config, Error, FromValue};
 ///   waits (doubling from 10 ms to 500 ms), and tries again, at most
 ///   [`max_attempts`](ClusterBuilder::max_attempts) times. A command whose connection broke
 ///   while it was out is not retried (it may have run): [`Error::is_closed`].
-/// - **Not yet:** transactions, blocking commands, pub/sub and `with_connection` on a
-///   cluster (refused with [`Error::is_refused`]); reads from replicas.
+/// - **Transactions** on the master of one slot: [`transaction`](Self::transaction).
+/// - **Sharded pub/sub** (`SSUBSCRIBE`): [`sharded_subscriber`](Self::sharded_subscriber).
+/// - **Not yet:** blocking commands, classic `SUBSCRIBE`/`PSUBSCRIBE` and
+///   `with_connection` on a cluster (refused with [`Error::is_refused`]); pipelines and
+///   transactions reading from replicas.
 #[derive(Clone)]
 pub struct ClusterClient {
     shared: Arc<Shared>,
@@ -113,6 +124,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Which nodes serve read-only commands (default [`ReadFrom::Master`]; see [`ReadFrom`]).
+    /// With replicas, every node connection sends `READONLY` once after its handshake.
+    pub fn read_from(mut self, read_from: ReadFrom) -> Self {
+        self.options.read_from = read_from;
+        self
+    }
+
     /// The client, on the shared standalone loop.
     pub fn build(self) -> Result<ClusterClient, Error> {
         let workers = resolve(None).map_err(Error::runtime)?;
@@ -148,9 +166,12 @@ impl ClusterClient {
     /// (`rediss+cluster://` for TLS; the options of a `redis://` URL apply to every node).
     /// Nothing connects until the first call.
     pub fn open(url: &str) -> Result<ClusterClient, Error> {
-        let (config, seeds) = super::url::parse(url)?;
+        let (config, seeds, read_from) = super::url::parse(url)?;
         let mut builder = ClusterClient::builder(config);
         builder.seeds = seeds;
+        if let Some(read_from) = read_from {
+            builder = builder.read_from(read_from);
+        }
         builder.build()
     }
 
@@ -209,6 +230,87 @@ impl ClusterClient {
             move || async move { run_pipeline(&shared, &commands, &targets).await },
         );
         ClusterCall::new(run, Reply::Any)
+    }
+
+    /// An optimistic transaction on the master of the keys' slot, as
+    /// [`Client::transaction`](crate::Client::transaction) on one server: `WATCH keys`, then
+    /// `build` reads what it needs through the exclusive connection it is given (an
+    /// [`Exclusive`] to that master, with the typed commands) and returns the commands to run
+    /// atomically, as a [`ClusterPipeline`]; they run as `MULTI … EXEC`. The reply of `EXEC`
+    /// is converted to `T`.
+    ///
+    /// - Every key (and every key of the returned commands) must hash to one slot (use a hash
+    ///   tag: `{user1}.balance`). Otherwise: [`Error::is_cross_slot`], before anything is sent
+    ///   (for the returned commands: before `MULTI`). No key at all: [`Error::is_refused`].
+    /// - A watched key changed (`EXEC` aborted): `build` runs again after a short random pause,
+    ///   at most [`MAX_TRANSACTION_ATTEMPTS`](crate::MAX_TRANSACTION_ATTEMPTS) times, then
+    ///   [`Error::is_exec_aborted`].
+    /// - The slot moved (`MOVED` on `WATCH` or a read, or a command refused with `MOVED`
+    ///   while queued, which makes `EXEC` discard the whole transaction): the map learns the
+    ///   new node and the whole transaction (`build` included) starts over there. `ASK` (the
+    ///   slot is being migrated), `TRYAGAIN`, `CLUSTERDOWN` and an unreachable node: the
+    ///   transaction waits (as a command does) and starts over. At most
+    ///   [`max_attempts`](ClusterBuilder::max_attempts) such restarts, then a cluster error.
+    ///   `EXEC` is atomic on the server, so a transaction is never half-applied; a connection
+    ///   lost while `EXEC` was out fails with [`Error::is_closed`] (it may have committed).
+    ///
+    /// ```no_run
+    /// # async fn demo(cluster: corelane_redis::cluster::ClusterClient) -> Result<(), corelane_redis::Error> {
+    /// use corelane_redis::cluster::ClusterPipeline;
+    /// let (_, balance): ((), i64) = cluster
+    ///     .transaction(&["{acct1}.balance"], |conn| async move {
+    ///         let balance: Option<i64> = conn.get("{acct1}.balance").await?;
+    ///         let mut pipe = ClusterPipeline::new();
+    ///         pipe.set("{acct1}.balance", balance.unwrap_or(0) + 10)
+    ///             .get("{acct1}.balance");
+    ///         Ok(pipe)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F, Fut>(&self, keys: &[impl ToArg], build: F) -> Result<T, Error>
+    where
+        T: FromValue + Send + 'static,
+        F: FnMut(Exclusive) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<ClusterPipeline, Error>> + 'static,
+    {
+        let mut watch = Cmd::new("WATCH");
+        for key in keys {
+            watch = watch.arg(key);
+        }
+        let slot = watch_slot(&watch)?;
+        let shared = self.shared.clone();
+        dispatch(
+            &*self.shared.workers.as_arc(),
+            self.fallback(),
+            move || async move { run_transaction(&shared, watch, slot, build).await },
+        )
+        .await
+        .map_err(Error::from)?
+    }
+
+    /// A subscriber to shard channels (`SSUBSCRIBE` / `SPUBLISH`, Redis 7+), each at the
+    /// master of its slot, with default [`SubscriberOptions`](crate::SubscriberOptions) and
+    /// [`DEFAULT_RESYNC_INTERVAL`](super::DEFAULT_RESYNC_INTERVAL). Publish with
+    /// `cluster.query::<i64>(Cmd::new("SPUBLISH").arg(channel).arg(payload))` (routed by the
+    /// channel's slot). Nothing connects until the first
+    /// [`ssubscribe`](ClusterSubscriber::ssubscribe).
+    pub fn sharded_subscriber(&self) -> ClusterSubscriber {
+        self.sharded_subscriber_with(
+            crate::SubscriberOptions::default(),
+            super::DEFAULT_RESYNC_INTERVAL,
+        )
+    }
+
+    /// A sharded subscriber with `options` for each master's connection, checking every
+    /// `resync` that each channel is subscribed at its slot's master (each check reads the
+    /// slot map, one `CLUSTER SHARDS`).
+    pub fn sharded_subscriber_with(
+        &self,
+        options: crate::SubscriberOptions,
+        resync: Duration,
+    ) -> ClusterSubscriber {
+        ClusterSubscriber::new(self.shared.clone(), options, resync)
     }
 
     /// Reads the slot map again now (also done on first use, on `MOVED`, on connection

@@ -7,10 +7,28 @@ use crate::Error;
 /// A master's address, as the cluster reports it.
 pub(crate) type NodeAddr = (String, u16);
 
-/// What discovery found: which master serves which slot range (inclusive).
+/// What discovery found: which master serves which slot range (inclusive), and the online
+/// replicas of each master.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) ranges: Vec<(u16, u16, NodeAddr)>,
+    /// Per master (in the order first seen), its replicas the cluster does not report failed.
+    pub(crate) replicas: Vec<(NodeAddr, Vec<NodeAddr>)>,
+}
+
+impl Layout {
+    fn add_replicas(&mut self, master: &NodeAddr, replicas: Vec<NodeAddr>) {
+        match self.replicas.iter_mut().find(|(m, _)| m == master) {
+            Some((_, known)) => {
+                for r in replicas {
+                    if !known.contains(&r) {
+                        known.push(r);
+                    }
+                }
+            }
+            None => self.replicas.push((master.clone(), replicas)),
+        }
+    }
 }
 
 fn bad(what: &str) -> Error {
@@ -112,6 +130,35 @@ pub(crate) fn parse_shards(reply: &Value, asked: &str) -> Result<Layout, Error> 
                 .and_then(text),
             asked,
         );
+        let replicas = nodes
+            .iter()
+            .filter_map(fields)
+            .filter(|node| {
+                let is = |name, want: &str| {
+                    field(node, name)
+                        .and_then(text)
+                        .is_some_and(|v| v.eq_ignore_ascii_case(want.as_bytes()))
+                };
+                // `loading` too: a node reports another's replica as loading until gossip
+                // has brought its replication offset (seen for seconds after a start); a
+                // replica really loading answers LOADING, and the read then goes elsewhere.
+                is("role", "replica") && !is("health", "failed")
+            })
+            .filter_map(|node| {
+                let port = field(&node, "port")
+                    .or_else(|| field(&node, "tls-port"))
+                    .and_then(int)
+                    .and_then(|p| u16::try_from(p).ok())?;
+                let host = host_or(
+                    field(&node, "endpoint")
+                        .or_else(|| field(&node, "ip"))
+                        .and_then(text),
+                    asked,
+                );
+                Some((host, port))
+            })
+            .collect();
+        layout.add_replicas(&(host.clone(), port), replicas);
         for pair in slots.chunks(2) {
             let [start, end] = pair else {
                 return Err(bad("an odd slot list"));
@@ -135,7 +182,7 @@ pub(crate) fn parse_slots(reply: &Value, asked: &str) -> Result<Layout, Error> {
         let Value::Array(parts) = range else {
             return Err(bad("a slot range is not an array"));
         };
-        let [start, end, Value::Array(master), ..] = parts.as_slice() else {
+        let [start, end, Value::Array(master), replicas @ ..] = parts.as_slice() else {
             return Err(bad("a slot range without a master"));
         };
         let (Some(start), Some(end)) = (slot(start), slot(end)) else {
@@ -147,6 +194,19 @@ pub(crate) fn parse_slots(reply: &Value, asked: &str) -> Result<Layout, Error> {
             .and_then(int)
             .and_then(|p| u16::try_from(p).ok())
             .ok_or_else(|| bad("a node without a port"))?;
+        // Replicas as `[host, port, id, …]` after the master (the ones CLUSTER SLOTS lists
+        // are not known to be failed).
+        let replicas = replicas
+            .iter()
+            .filter_map(|r| match r {
+                Value::Array(r) => {
+                    let port = r.get(1).and_then(int).and_then(|p| u16::try_from(p).ok())?;
+                    Some((host_or(r.first().and_then(text), asked), port))
+                }
+                _ => None,
+            })
+            .collect();
+        layout.add_replicas(&(host.clone(), port), replicas);
         layout.ranges.push((start, end, (host, port)));
     }
     Ok(layout)
@@ -187,6 +247,7 @@ mod tests {
                 bulk("nodes"),
                 Value::Array(vec![
                     node(7001, "replica", "online"),
+                    node(7003, "replica", "failed"),
                     node(7000, "master", "failed"),
                     node(7002, "master", "online"),
                 ]),
@@ -194,7 +255,14 @@ mod tests {
         ]);
         let layout = parse_shards(&Value::Array(vec![shard]), "seed").unwrap();
         let want = ("127.0.0.1".to_owned(), 7002);
-        assert_eq!(layout.ranges, [(0, 99, want.clone()), (200, 300, want)]);
+        assert_eq!(
+            layout.ranges,
+            [(0, 99, want.clone()), (200, 300, want.clone())]
+        );
+        assert_eq!(
+            layout.replicas,
+            [(want, vec![("127.0.0.1".to_owned(), 7001)])]
+        );
     }
 
     #[test]
@@ -207,6 +275,13 @@ mod tests {
         ])]);
         let layout = parse_slots(&reply, "seed.host").unwrap();
         assert_eq!(layout.ranges, [(0, 5460, ("seed.host".to_owned(), 7000))]);
+        assert_eq!(
+            layout.replicas,
+            [(
+                ("seed.host".to_owned(), 7000),
+                vec![("127.0.0.1".to_owned(), 7003)]
+            )]
+        );
         let bad = Value::Array(vec![Value::Array(vec![
             Value::Integer(0),
             Value::Integer(99999),

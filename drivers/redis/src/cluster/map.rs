@@ -23,6 +23,9 @@ pub(crate) struct SlotMap {
     /// Per slot, an index into `nodes`, or [`NONE`].
     slots: Vec<u16>,
     nodes: Vec<Node>,
+    /// Per node of `nodes` (same index), its replicas (empty when replica reads are off:
+    /// no client is made for them then).
+    replicas: Vec<Vec<Node>>,
     /// When it was read from the cluster (a periodic refresh starts from it).
     pub(crate) made: Instant,
 }
@@ -33,13 +36,16 @@ impl SlotMap {
         SlotMap {
             slots: vec![NONE; usize::from(SLOTS)],
             nodes: Vec::new(),
+            replicas: Vec::new(),
             made: Instant::now(),
         }
     }
 
-    /// The map `layout` describes, with `client_for` giving each master's client.
+    /// The map `layout` describes, with `client_for` giving each node's client; the replicas
+    /// of each master too when `with_replicas`.
     pub(crate) fn build(
         layout: &Layout,
+        with_replicas: bool,
         mut client_for: impl FnMut(&NodeAddr) -> Result<Client, Error>,
     ) -> Result<SlotMap, Error> {
         let mut map = SlotMap::empty();
@@ -51,7 +57,33 @@ impl SlotMap {
                 }
             }
         }
+        map.replicas = vec![Vec::new(); map.nodes.len()];
+        if with_replicas {
+            for (master, replicas) in &layout.replicas {
+                let Some(i) = map.nodes.iter().position(|n| &n.addr == master) else {
+                    continue; // the replicas of a master that serves no slot
+                };
+                let mut nodes = Vec::with_capacity(replicas.len());
+                for addr in replicas {
+                    nodes.push(Node {
+                        addr: addr.clone(),
+                        client: client_for(addr)?,
+                    });
+                }
+                if let Some(entry) = map.replicas.get_mut(i) {
+                    *entry = nodes;
+                }
+            }
+        }
         Ok(map)
+    }
+
+    /// The replicas of the master serving `slot` (none known: empty).
+    pub(crate) fn replicas(&self, slot: u16) -> &[Node] {
+        self.slots
+            .get(usize::from(slot))
+            .and_then(|index| self.replicas.get(usize::from(*index)))
+            .map_or(&[], Vec::as_slice)
     }
 
     fn index_of(
@@ -99,10 +131,13 @@ impl SlotMap {
     pub(crate) fn with_moved(&self, slot: u16, node: Node) -> SlotMap {
         let mut slots = self.slots.clone();
         let mut nodes = self.nodes.clone();
+        let mut replicas = self.replicas.clone();
         let index = match nodes.iter().position(|n| n.addr == node.addr) {
             Some(i) => i,
             None => {
+                // Its replicas are unknown until the next refresh: its reads go to it.
                 nodes.push(node);
+                replicas.push(Vec::new());
                 nodes.len() - 1
             }
         };
@@ -112,6 +147,7 @@ impl SlotMap {
         SlotMap {
             slots,
             nodes,
+            replicas,
             made: self.made,
         }
     }

@@ -3,11 +3,16 @@
 //! - [`ClusterClient`] (`redis+cluster://` URL or [`ClusterBuilder`]) and its calls
 //!   ([`ClusterCall`]); [`ClusterPipeline`] for pipelines across nodes.
 //! - [`key_slot`]: the slot of a key (CRC16, hash tags), as the server computes it.
+//! - [`ClusterClient::transaction`]: `WATCH`/`MULTI`/`EXEC` on the master of one slot.
+//! - [`ReadFrom`]: opt-in reads from replicas.
+//! - [`ClusterSubscriber`]: shard channels (`SSUBSCRIBE`) at each slot's master.
 //!
 //! Inside: `route` finds a command's keys and slot, `discover` reads the layout, `map` holds
 //! it, `state` shares and refreshes it, `run` follows redirects for one command, `fanout`
 //! sends `DBSIZE`/`KEYS` to every master, `pipeline` splits and reassembles pipelines (`join`
-//! awaits node calls together), `call` is the future.
+//! awaits node calls together), `call` is the future, `transaction` runs optimistic
+//! transactions, `read_from` says which commands a replica may serve, `subscriber` merges
+//! the shard-channel subscribers of the masters.
 
 mod call;
 mod client;
@@ -16,14 +21,19 @@ mod fanout;
 mod join;
 mod map;
 mod pipeline;
+mod read_from;
 mod redirect;
 mod route;
 mod run;
 mod slot;
 mod state;
+mod subscriber;
+mod transaction;
 mod url;
 
 pub use call::ClusterCall;
 pub use client::{ClusterBuilder, ClusterClient};
 pub use pipeline::ClusterPipeline;
+pub use read_from::ReadFrom;
 pub use slot::{key_slot, SLOTS};
+pub use subscriber::{ClusterSubscriber, DEFAULT_RESYNC_INTERVAL};

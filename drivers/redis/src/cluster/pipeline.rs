@@ -20,7 +20,8 @@ use crate::{Call, Error, Pipeline};
 /// [`ClusterClient::pipeline`](super::ClusterClient::pipeline).
 ///
 /// Each command goes to the node of its key; replies come back in the order the commands
-/// were added. Not yet: atomic (`MULTI`/`EXEC`) cluster pipelines.
+/// were added. Not atomic: for `MULTI`/`EXEC` on one slot, return one from the builder of
+/// [`ClusterClient::transaction`](super::ClusterClient::transaction).
 #[derive(Debug, Clone, Default)]
 pub struct ClusterPipeline {
     pub(crate) commands: Vec<Cmd>,

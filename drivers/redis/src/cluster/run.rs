@@ -7,6 +7,7 @@ use corelane_redis_proto::{Cmd, Value};
 
 use super::discover::NodeAddr;
 use super::map::{Node, SlotMap};
+use super::read_from::{is_read_only, ReadFrom};
 use super::redirect::{backoff, next, Next};
 use super::route::Target;
 use super::state::Shared;
@@ -24,6 +25,9 @@ use crate::{Client, Error, FromValue, Pipeline};
 /// - A connection lost with the command on it is not retried (it may have run): the caller
 ///   gets [`Error::is_closed`], and a refresh starts.
 ///
+/// With [`ReadFrom`] replicas, a read-only command to a slot goes to one of its replicas
+/// (see [`replica`]); a redirect from a replica goes where it says (a master).
+///
 /// At most `max_attempts` sends; past that, the last error (or a cluster error for a
 /// redirect loop).
 pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Result<Value, Error> {
@@ -31,6 +35,9 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
         return super::fanout::fan_out(shared, cmd, merge).await;
     }
     let options = shared.options.clone();
+    let from_replica = options.read_from != ReadFrom::Master && is_read_only(cmd);
+    // Set once a replica could not be reached in `PreferReplica` mode: the master then.
+    let mut to_master = false;
     let mut ask: Option<NodeAddr> = None;
     let mut direct: Option<Node> = None;
     let mut last: Option<Error> = None;
@@ -46,6 +53,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
         } else if shared.stale(&map) {
             shared.refresh_later();
         }
+        let mut on_replica = false;
         let result = match (ask.take(), direct.take()) {
             (Some(addr), _) => match shared.client(&addr) {
                 Ok(client) => asking(&client, cmd).await,
@@ -54,8 +62,24 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
             (None, Some(node)) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
             (None, None) => {
                 let map = shared.map();
-                match pick(shared, &map, target) {
+                let node = match target {
+                    Target::Slot(slot) if from_replica && !to_master => {
+                        let chosen = replica(shared, &map, slot);
+                        on_replica = chosen.as_ref().is_some_and(|(_, r)| *r);
+                        chosen.map(|(node, _)| node)
+                    }
+                    _ => pick(shared, &map, target),
+                };
+                match node {
                     Some(node) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
+                    None if from_replica && options.read_from == ReadFrom::Replica => {
+                        last = Some(Error::cluster(format!(
+                            "no replica is known for the shard of {target:?} (read_from=replica)"
+                        )));
+                        shared.refresh_later();
+                        wait(shared, attempt).await;
+                        continue;
+                    }
                     None => {
                         last = Some(Error::cluster(format!("no node serves {target:?} yet")));
                         shared.refresh_later();
@@ -80,10 +104,30 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
                 redirected = true;
                 ask = Some(known_host(shared, addr));
             }
+            // A replica that cannot be reached (nothing was sent) or is busy (`LOADING`, …):
+            // in `PreferReplica` mode the master answers, at once.
+            Next::Unreachable | Next::Wait
+                if on_replica && options.read_from == ReadFrom::PreferReplica =>
+            {
+                redirected = false;
+                to_master = true;
+                shared.refresh_later();
+            }
             Next::Wait | Next::Unreachable => {
                 redirected = false;
                 shared.refresh_later();
                 wait(shared, attempt).await;
+            }
+            // A read-only command whose replica connection broke: safe to send again (it
+            // changed nothing), to the master in `PreferReplica` mode.
+            Next::Fail if on_replica && error.is_closed() => {
+                redirected = false;
+                shared.refresh_later();
+                if options.read_from == ReadFrom::PreferReplica {
+                    to_master = true;
+                } else {
+                    wait(shared, attempt).await;
+                }
             }
             Next::Fail => {
                 if error.is_closed() {
@@ -123,9 +167,26 @@ fn pick(shared: &Shared, map: &SlotMap, target: Target) -> Option<Node> {
     }
 }
 
+/// The node for a read of `slot` from replicas: the next of the slot's replicas (round
+/// robin), with `true`; with no replica known, the master (and `false`) in `PreferReplica`
+/// mode, none in `Replica` mode.
+fn replica(shared: &Shared, map: &SlotMap, slot: u16) -> Option<(Node, bool)> {
+    let replicas = map.replicas(slot);
+    if replicas.is_empty() {
+        return match shared.options.read_from {
+            ReadFrom::Replica => None,
+            _ => map.node(slot).cloned().map(|n| (n, false)),
+        };
+    }
+    let n = shared
+        .next
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    replicas.get(n % replicas.len()).cloned().map(|n| (n, true))
+}
+
 /// A redirect with no host (a node that does not know its address) means the host we use
 /// for the cluster.
-fn known_host(shared: &Shared, (host, port): NodeAddr) -> NodeAddr {
+pub(crate) fn known_host(shared: &Shared, (host, port): NodeAddr) -> NodeAddr {
     if host.is_empty() {
         let seed = shared
             .seeds

@@ -14,6 +14,7 @@ use corelane_runtime::Provider;
 
 use super::discover::{parse_shards, parse_slots, Layout, NodeAddr};
 use super::map::{Node, SlotMap};
+use super::read_from::ReadFrom;
 use crate::config::{Addr, Config};
 use crate::{Client, Error};
 
@@ -24,6 +25,7 @@ pub(crate) struct Options {
     pub(crate) refresh_interval: Option<Duration>,
     pub(crate) retry_base: Duration,
     pub(crate) retry_max: Duration,
+    pub(crate) read_from: ReadFrom,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
             refresh_interval: Some(Duration::from_secs(30)),
             retry_base: Duration::from_millis(10),
             retry_max: Duration::from_millis(500),
+            read_from: ReadFrom::Master,
         }
     }
 }
@@ -133,6 +136,11 @@ impl Shared {
             port: addr.1,
         });
         config.reconnect_backoff = Some((self.options.retry_base, self.options.retry_max));
+        // Every node's connections, masters' too: a master may become a replica at a
+        // failover, and `READONLY` changes nothing on a master.
+        config.readonly = self.options.read_from != ReadFrom::Master;
+        // Client-side caching is not offered on a cluster (see the `cache` module docs).
+        config.cache = None;
         let client = Client::with_provider(config, self.workers.clone())?;
         clients.insert(addr.clone(), client.clone());
         Ok(client)
@@ -166,7 +174,11 @@ impl Shared {
         }
         let _slot = RefreshSlot(&self.refreshing);
         let layout = self.discover().await?;
-        let map = SlotMap::build(&layout, |addr| self.client(addr))?;
+        let map = SlotMap::build(
+            &layout,
+            self.options.read_from != ReadFrom::Master,
+            |addr| self.client(addr),
+        )?;
         self.install(map);
         Ok(())
     }

@@ -1,12 +1,18 @@
 //! `redis+cluster://` and `rediss+cluster://` URLs: several seed nodes, one set of options.
 
+use super::read_from::ReadFrom;
 use crate::config::{Config, DEFAULT_PORT};
 use crate::url::{redact, split_host_port};
 use crate::Error;
 
+/// What a cluster URL says: the options every node connection shares, the seeds, and
+/// `read_from` when given.
+pub(crate) type Parsed = (Config, Vec<(String, u16)>, Option<ReadFrom>);
+
 /// Parses `redis+cluster://[user:pass@]host:port,host:port[/0][?options]` into the options
-/// every node connection shares (those of `redis://`, from the first host) and the seeds.
-pub(crate) fn parse(url: &str) -> Result<(Config, Vec<(String, u16)>), Error> {
+/// every node connection shares (those of `redis://`, from the first host), the seeds, and
+/// the cluster's own option `read_from=master|replica|prefer-replica`.
+pub(crate) fn parse(url: &str) -> Result<Parsed, Error> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| Error::config(format!("not a URL (no scheme): {}", redact(url))))?;
@@ -22,6 +28,7 @@ pub(crate) fn parse(url: &str) -> Result<(Config, Vec<(String, u16)>), Error> {
     };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
+    let (tail, read_from) = take_read_from(tail)?;
     let (userinfo, hosts) = match authority.rsplit_once('@') {
         Some((user, hosts)) => (Some(user), hosts),
         None => (None, authority),
@@ -47,18 +54,41 @@ pub(crate) fn parse(url: &str) -> Result<(Config, Vec<(String, u16)>), Error> {
             "a cluster has only database 0: drop the /N from the cluster URL",
         ));
     }
-    Ok((config, seeds))
+    Ok((config, seeds, read_from))
+}
+
+/// `tail` (`/0?a=1&read_from=replica`) without its `read_from` option (not a `redis://`
+/// option), and that option's value.
+fn take_read_from(tail: &str) -> Result<(String, Option<ReadFrom>), Error> {
+    let Some((path, query)) = tail.split_once('?') else {
+        return Ok((tail.to_owned(), None));
+    };
+    let mut read_from = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("read_from", value)) => read_from = Some(ReadFrom::parse(value)?),
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    Ok((rest, read_from))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, ReadFrom};
 
     #[test]
     fn seeds_and_options() {
-        let (config, seeds) =
+        let (config, seeds, read_from) =
             parse("redis+cluster://u:p%40ss@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002?protocol=resp2")
                 .unwrap();
+        assert_eq!(read_from, None);
         assert_eq!(
             seeds,
             [
@@ -70,8 +100,17 @@ mod tests {
         assert_eq!(config.username.as_deref(), Some("u"));
         assert_eq!(config.password.as_ref().map(|p| p.expose()), Some("p@ss"));
         assert!(!format!("{config:?}").contains("p@ss"));
-        let (config, _) = parse("rediss+cluster://h:1").unwrap();
+        let (config, _, _) = parse("rediss+cluster://h:1").unwrap();
         assert!(config.is_tls());
+        let (config, _, read_from) =
+            parse("redis+cluster://h:1?read_from=prefer-replica&protocol=resp2").unwrap();
+        assert_eq!(read_from, Some(ReadFrom::PreferReplica));
+        assert_eq!(config.protocol, crate::Protocol::Resp2);
+        let (_, _, read_from) = parse("redis+cluster://h:1/0?read_from=replica").unwrap();
+        assert_eq!(read_from, Some(ReadFrom::Replica));
+        assert!(parse("redis+cluster://h:1?read_from=any")
+            .unwrap_err()
+            .is_config());
     }
 
     #[test]

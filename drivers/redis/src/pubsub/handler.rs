@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use corelane_redis_proto::{Decoder, Value};
 use corelane_runtime::{CloseCause, Handler};
 
-use super::message::{classify, Action, Event, Message};
+use super::message::{classify, Action, Event, Message, SubKind};
 use super::shared::{Shared, Waiter};
 use crate::Error;
 
@@ -66,8 +66,8 @@ impl Local {
         std::mem::take(&mut *self.pending.borrow_mut())
     }
 
-    /// One confirmation of `action` arrived.
-    fn confirm(&self, action: Action) {
+    /// One confirmation of `action` (for `name`) arrived.
+    fn confirm(&self, shared: &Shared, action: Action, name: Option<Bytes>) {
         let finished = {
             let mut pending = self.pending.borrow_mut();
             match pending.front_mut() {
@@ -80,8 +80,17 @@ impl Local {
                     }
                 }
                 // Unsolicited (a cluster node dropping shard subscriptions when a slot moves):
-                // nothing waits for it.
-                _ => None,
+                // nothing waits for it. The channel is no longer subscribed, so it is no
+                // longer listed as wanted either (a reconnection would only be refused with
+                // MOVED); the cluster subscriber sees it gone and subscribes it elsewhere.
+                _ => {
+                    if !action.subscribe && action.kind == SubKind::Shard {
+                        if let Some(name) = name {
+                            shared.unwant(SubKind::Shard, &[name]);
+                        }
+                    }
+                    None
+                }
             }
         };
         if let Some(done) = finished {
@@ -158,7 +167,7 @@ impl PubSubHandler {
                         room = self.shared.deliver(&mut self.batch);
                     }
                 }
-                Event::Confirm(action) => self.local.confirm(action),
+                Event::Confirm(action, name) => self.local.confirm(&self.shared, action, name),
                 Event::Ignore => {}
                 Event::Reply(Value::Error(e) | Value::BlobError(e))
                     if self.local.handshaken.get() =>

@@ -106,8 +106,10 @@ impl Action {
 pub(crate) enum Event {
     /// A published message.
     Message(Message),
-    /// The server confirmed one name of a (un)subscribe command.
-    Confirm(Action),
+    /// The server confirmed one name of a (un)subscribe command (the name; `None` for an
+    /// unsubscribe from nothing), or, unsolicited, dropped a subscription itself (a cluster
+    /// node whose slot moved away sends `sunsubscribe`).
+    Confirm(Action, Option<Bytes>),
     /// Something to ignore: a `pong`, a push of another kind (e.g. `invalidate`).
     Ignore,
     /// An ordinary reply: to a handshake command, or an error refusing a (un)subscribe.
@@ -177,7 +179,10 @@ pub(crate) fn classify(frame: Frame) -> Result<Event, CloseCause> {
         b"pong" => Ok(Event::Ignore),
         other => match Action::from_kind(other) {
             Some(action) => match items.get(2) {
-                Some(Value::Integer(_)) if items.len() == 3 => Ok(Event::Confirm(action)),
+                Some(Value::Integer(_)) if items.len() == 3 => Ok(Event::Confirm(
+                    action,
+                    items.get(1).and_then(Value::as_bytes).cloned(),
+                )),
                 _ => Err(protocol(action.command())),
             },
             None if pushed => Ok(Event::Ignore),
@@ -231,10 +236,13 @@ mod tests {
         ]));
         assert_eq!(
             c,
-            Ok(Event::Confirm(Action {
-                subscribe: true,
-                kind: SubKind::Pattern
-            }))
+            Ok(Event::Confirm(
+                Action {
+                    subscribe: true,
+                    kind: SubKind::Pattern
+                },
+                Some(Bytes::from_static(b"a*"))
+            ))
         );
         let c = classify(Frame::Reply(Value::Array(vec![
             bulk("unsubscribe"),
@@ -243,10 +251,13 @@ mod tests {
         ])));
         assert_eq!(
             c,
-            Ok(Event::Confirm(Action {
-                subscribe: false,
-                kind: SubKind::Channel
-            }))
+            Ok(Event::Confirm(
+                Action {
+                    subscribe: false,
+                    kind: SubKind::Channel
+                },
+                None
+            ))
         );
         let pong = Frame::Reply(Value::Array(vec![bulk("pong"), bulk("")]));
         assert_eq!(classify(pong), Ok(Event::Ignore));
