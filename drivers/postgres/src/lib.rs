@@ -365,7 +365,6 @@ mod config;
 mod connection;
 mod conninfo;
 mod copy;
-mod copy_wait;
 mod data_rows;
 mod described;
 mod endpoint;
