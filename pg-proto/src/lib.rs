@@ -45,6 +45,8 @@
 //!
 //! - [`message`]: frontend encoders and backend parsers for every protocol 3.0 message.
 //! - [`auth`]: cleartext, MD5 and SCRAM-SHA-256 (server signature verified).
+//! - [`startup`]: the whole startup and authentication exchange as one state machine, for
+//!   every connection a driver opens.
 //! - [`types`]: `ToSql`/`FromSql` binary codecs, [`types::Type`] (built-in constants and
 //!   the shape of looked-up ones), the record format and `pg_enum!`/`pg_composite!`.
 //! - [`sqlstate`]: SQLSTATE codes generated from PostgreSQL's `errcodes.txt`.
@@ -53,6 +55,7 @@ pub mod auth;
 pub mod error;
 pub mod message;
 pub mod sqlstate;
+pub mod startup;
 pub mod types;
 
 pub use crate::error::{BindError, EncodeError, Error};

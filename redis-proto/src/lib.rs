@@ -54,6 +54,11 @@
 //! The property tests and the cargo-fuzz target (`fuzz/`, target `decode`) check that the same
 //! input yields the same frames, byte counts and error however it is split.
 //!
+//! # Handshake
+//!
+//! [`hello::Hello`] is the connection handshake (`HELLO 3` with `AUTH`/`SETNAME`, the RESP2
+//! fallback, `SELECT`) as a state machine: replies in, commands out.
+//!
 //! # Encoding
 //!
 //! [`Cmd`] builds a command as a RESP array of bulk strings, each argument encoded once as it is
@@ -65,6 +70,7 @@
 mod decode;
 mod encode;
 mod error;
+pub mod hello;
 mod server_error;
 mod value;
 mod wire;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, CommandComplete, DataRow, ErrorFields, Message, RowDescription,
-    TransactionStatus,
+    CommandComplete, DataRow, ErrorFields, Message, RowDescription, TransactionStatus,
 };
+use corelane_pg_proto::startup::{ends_turn, MAX_TURN};
 use corelane_pg_proto::types::Oid;
 use corelane_runtime::roundtrip::Codec;
 
@@ -24,9 +24,9 @@ use crate::session::SessionWatch;
 /// What ends one request's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Expect {
-    /// One authentication challenge the client must answer (or an error); or, once the
-    /// server accepts, everything up to the first `ReadyForQuery`: `SASLFinal`,
-    /// `AuthenticationOk`, parameter status and key data arrive together and are one reply.
+    /// One turn of the startup: the server's messages up to the next one after which it
+    /// waits for the client or is done (an authentication request, an error, the first
+    /// `ReadyForQuery`), for the startup machine ([`Response::Handshake`]).
     AuthStep,
     /// `Parse`/`Describe`/`Sync`: parameter types and columns, until `ReadyForQuery`.
     Describe,
@@ -81,13 +81,9 @@ enum CopyMode {
 /// One request's reply.
 #[derive(Debug)]
 pub(crate) enum Response {
-    Auth(Authentication),
-    /// Authentication ended and the server is ready (`AuthenticationOk` was seen).
-    Startup {
-        key: Option<BackendKeyData>,
-        /// The SCRAM server-final message, when one came (the caller verifies it).
-        sasl_final: Option<Bytes>,
-    },
+    /// One turn of the startup ([`Expect::AuthStep`]), for the startup machine. Notices went
+    /// to the notice sink; parameter statuses were recorded and are here too.
+    Handshake(Vec<Message>),
     Described {
         params: Vec<Oid>,
         columns: Option<RowDescription>,
@@ -149,9 +145,8 @@ struct Partial {
     rows: DataRows,
     complete: Option<CommandComplete>,
     error: Option<Box<ErrorFields>>,
-    key: Option<BackendKeyData>,
-    auth_ok: bool,
-    sasl_final: Option<Bytes>,
+    /// [`Expect::AuthStep`]'s messages so far.
+    handshake: Vec<Message>,
     /// What the rows kept so far cost (see [`row_cost`]).
     row_bytes: usize,
     /// The result passed the cap: its rows were dropped, the rest are read and dropped.
@@ -447,6 +442,36 @@ impl PgCodec {
         }
     }
 
+    /// One [`Expect::AuthStep`] reply: messages are gathered, not interpreted (the startup
+    /// machine does that), up to the end of the server's turn.
+    fn decode_handshake(&mut self, input: &mut BytesMut) -> Result<Option<Response>, WireError> {
+        loop {
+            let Some(message) = Message::parse_with_max(input, self.max_message)? else {
+                return Ok(None);
+            };
+            // Notices go to the sink as always; a parameter status is recorded and kept.
+            let parameter = matches!(message, Message::ParameterStatus(_));
+            if self.asynchronous(&message) && !parameter {
+                continue;
+            }
+            if let Message::ReadyForQuery(status) = message {
+                self.status.set(status);
+            }
+            if self.partial.handshake.len() >= MAX_TURN {
+                return Err(WireError::Unexpected(
+                    "a startup turn too long",
+                    Expect::AuthStep,
+                ));
+            }
+            let ends = ends_turn(&message);
+            self.partial.handshake.push(message);
+            if ends {
+                let messages = std::mem::take(&mut self.partial.handshake);
+                return Ok(Some(Response::Handshake(messages)));
+            }
+        }
+    }
+
     fn take_row_chunk(&mut self) -> Response {
         self.partial.row_bytes = 0;
         Response::RowChunk(std::mem::take(&mut self.partial.rows))
@@ -547,6 +572,9 @@ impl Codec for PgCodec {
         if *expect == Expect::RowChunk {
             return self.decode_row_chunk(input);
         }
+        if *expect == Expect::AuthStep {
+            return self.decode_handshake(input);
+        }
         loop {
             let Some(message) = Message::parse_with_max(input, self.max_message)? else {
                 return Ok(None);
@@ -555,30 +583,6 @@ impl Codec for PgCodec {
                 continue;
             }
             match (*expect, message) {
-                (Expect::AuthStep, Message::Authentication(Authentication::Ok)) => {
-                    self.partial.auth_ok = true
-                }
-                (Expect::AuthStep, Message::Authentication(Authentication::SaslFinal(data)))
-                    if !self.partial.auth_ok && self.partial.sasl_final.is_none() =>
-                {
-                    self.partial.sasl_final = Some(data)
-                }
-                (Expect::AuthStep, Message::Authentication(auth))
-                    if !self.partial.auth_ok && self.partial.sasl_final.is_none() =>
-                {
-                    return Ok(Some(Response::Auth(auth)))
-                }
-                (Expect::AuthStep, Message::ErrorResponse(e)) => {
-                    self.take();
-                    return Ok(Some(Response::Failed(e)));
-                }
-                (Expect::AuthStep, Message::BackendKeyData(key)) if self.partial.auth_ok => {
-                    self.partial.key = Some(key)
-                }
-                (Expect::AuthStep, Message::NegotiateProtocolVersion(_)) => {}
-                (Expect::AuthStep, Message::ReadyForQuery(_)) if !self.partial.auth_ok => {
-                    return Err(WireError::Unexpected("ReadyForQuery", Expect::AuthStep))
-                }
                 (_, Message::ErrorResponse(e)) => {
                     if *expect == Expect::InBatch {
                         self.batch_failed = true;
@@ -600,10 +604,6 @@ impl Codec for PgCodec {
                         return Ok(Some(Response::Failed(e)));
                     }
                     return Ok(Some(match expect {
-                        Expect::AuthStep => Response::Startup {
-                            key: p.key,
-                            sasl_final: p.sasl_final,
-                        },
                         Expect::Describe => Response::Described {
                             params: p.params,
                             columns: p.columns,

@@ -5,9 +5,8 @@ use std::future::Future;
 use std::rc::Rc;
 
 use bytes::BytesMut;
-use corelane_pg_proto::auth::{md5, scram::ScramSha256};
 use corelane_pg_proto::message::backend::{
-    Authentication, BackendKeyData, ErrorFields, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
+    BackendKeyData, ErrorFields, Message, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
 use corelane_pg_proto::message::frontend::{self, Format, Target};
 use corelane_pg_proto::types::{IsNull, Oid, Type};
@@ -148,96 +147,9 @@ impl Connection {
     }
 
     async fn startup(&mut self, config: &Config, binding: &BindingChoice) -> Result<(), Error> {
-        let mut params: Vec<(&str, &str)> = vec![
-            ("user", config.user.as_str()),
-            ("database", config.get_dbname()),
-            ("client_encoding", "UTF8"),
-        ];
-        if let Some(name) = config.effective_application_name() {
-            params.push(("application_name", name));
-        }
-        if let Some(options) = &config.options {
-            params.push(("options", options));
-        }
-        for (k, v) in &config.params {
-            params.push((k, v));
-        }
-        let mut startup = BytesMut::new();
-        frontend::startup(params.iter().copied(), &mut startup).map_err(encode_err)?;
-        let mut reply = self
-            .call(Expect::AuthStep, |b| b.extend_from_slice(&startup))
-            .await?;
-        let mut scram: Option<ScramSha256> = None;
-        loop {
-            let auth = match reply {
-                Response::Auth(auth) => auth,
-                Response::Startup { key, sasl_final } => {
-                    match (&mut scram, sasl_final) {
-                        (Some(s), Some(data)) => {
-                            s.finish(&data).map_err(|e| Error::auth(e.to_string()))?
-                        }
-                        (None, Some(_)) => {
-                            return Err(Error::auth("SASL final without a SASL exchange"))
-                        }
-                        _ => {}
-                    }
-                    match &scram {
-                        // AuthenticationOk before a verified SASLFinal: the server did not
-                        // prove it knows the password.
-                        Some(scram) => scram
-                            .ensure_verified()
-                            .map_err(|e| Error::auth(e.to_string()))?,
-                        None => binding.check_unbound_auth("trust (no password)")?,
-                    }
-                    self.key = key;
-                    return Ok(());
-                }
-                Response::Failed(e) => return Err(Error::db(e)),
-                _ => return Err(Error::protocol("unexpected reply during authentication")),
-            };
-            let password = || {
-                config
-                    .password
-                    .as_ref()
-                    .map(|p| p.expose().as_bytes())
-                    .ok_or_else(|| {
-                        Error::auth("the server asks for a password and none is configured")
-                    })
-            };
-            let mut out = BytesMut::new();
-            match auth {
-                Authentication::CleartextPassword => {
-                    binding.check_unbound_auth("a cleartext password")?;
-                    frontend::password_message(password()?, &mut out).map_err(encode_err)?;
-                }
-                Authentication::Md5Password { salt } => {
-                    binding.check_unbound_auth("MD5")?;
-                    let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
-                    frontend::password_message(hashed.as_bytes(), &mut out).map_err(encode_err)?;
-                }
-                Authentication::Sasl { mechanisms } => {
-                    let s = binding.start_scram(&mechanisms, password()?)?;
-                    frontend::sasl_initial_response(s.mechanism(), s.message(), &mut out)
-                        .map_err(encode_err)?;
-                    scram = Some(s);
-                }
-                Authentication::SaslContinue(data) => {
-                    let s = scram
-                        .as_mut()
-                        .ok_or_else(|| Error::auth("SASL continue without a SASL exchange"))?;
-                    scram_continue(s, &data).await?;
-                    frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
-                }
-                other => {
-                    return Err(Error::auth(format!(
-                        "unsupported authentication method requested by the server: {other:?}"
-                    )))
-                }
-            }
-            reply = self
-                .call(Expect::AuthStep, |b| b.extend_from_slice(&out))
-                .await?;
-        }
+        let session = crate::handshake::run(&mut PipeTurn(self), config, binding).await?;
+        self.key = session.key_data;
+        Ok(())
     }
 
     /// The one text value of a one-row, one-column simple query.
@@ -791,20 +703,21 @@ fn parsed_sqls<'a>(
         .map(|((stmt, _), _)| &*stmt.key)
 }
 
-/// SCRAM's server-first step. Its PBKDF2 (as many iterations as the server asks, up to the
-/// client's cap: up to about a second of CPU) runs on the worker's blocking thread, not on the
-/// worker, whose other connections would otherwise stall for that long.
-pub(crate) async fn scram_continue(
-    scram: &mut ScramSha256,
-    server_first: &[u8],
-) -> Result<(), Error> {
-    let job = scram
-        .begin_update(server_first)
-        .map_err(|e| Error::auth(e.to_string()))?;
-    let salted = corelane_runtime::task::blocking(move || job.run()).await;
-    scram
-        .complete_update(salted)
-        .map_err(|e| Error::auth(e.to_string()))
+/// The startup's turns go through the connection's pipe: each is one request, whose reply
+/// gathers the server's messages up to where it waits for the client.
+struct PipeTurn<'a>(&'a Connection);
+
+impl crate::handshake::Turn for PipeTurn<'_> {
+    async fn turn(&mut self, out: &[u8]) -> Result<Vec<Message>, Error> {
+        match self
+            .0
+            .call(Expect::AuthStep, |b| b.extend_from_slice(out))
+            .await?
+        {
+            Response::Handshake(messages) => Ok(messages),
+            _ => Err(Error::protocol("unexpected reply during startup")),
+        }
+    }
 }
 
 /// libpq 16's tests of `target_session_attrs`: the parameters the server reported at startup

@@ -372,6 +372,7 @@ mod error;
 mod execute;
 mod generic_client;
 mod handle_savepoint;
+mod handshake;
 mod host_select;
 mod hosts;
 mod listen;

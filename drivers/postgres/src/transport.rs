@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use corelane_pg_proto::auth::scram::{ChannelBinding as Gs2Binding, ScramSha256};
 use corelane_pg_proto::message::frontend;
+use corelane_pg_proto::startup::{BindingPolicy, TlsEndPoint};
 use corelane_runtime::conn::TlsConfig;
 use corelane_runtime::Stream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -239,15 +239,6 @@ impl Transport {
     }
 }
 
-fn check_unbound(mode: ChannelBinding, method: &str) -> Result<(), Error> {
-    if mode == ChannelBinding::Require {
-        return Err(Error::channel_binding(format!(
-            "channel_binding=require, but the server authenticates with {method} (no channel binding)"
-        )));
-    }
-    Ok(())
-}
-
 /// Channel binding as the transport allows it.
 #[derive(Clone)]
 pub(crate) struct BindingChoice {
@@ -256,51 +247,19 @@ pub(crate) struct BindingChoice {
 }
 
 impl BindingChoice {
-    /// Fails when `channel_binding=require` and the server authenticated without SCRAM (trust,
-    /// a password, MD5: `method`).
-    pub(crate) fn check_unbound_auth(&self, method: &str) -> Result<(), Error> {
-        check_unbound(self.mode, method)
-    }
-
-    /// Starts SCRAM for the server's offered `mechanisms`: SCRAM-SHA-256-PLUS when it is offered
-    /// on a TLS connection and binding is not disabled, else SCRAM-SHA-256 (with `y,,` when the
-    /// connection is TLS and binding was possible but not offered). `channel_binding=require`
-    /// without PLUS fails with [`Error::is_channel_binding`].
-    pub(crate) fn start_scram<M: std::ops::Deref<Target = str>>(
-        &self,
-        mechanisms: &[M],
-        password: &[u8],
-    ) -> Result<ScramSha256, Error> {
-        use corelane_pg_proto::auth::scram::{SCRAM_SHA_256, SCRAM_SHA_256_PLUS};
-        let offers = |name: &str| mechanisms.iter().any(|m| &**m == name);
-        let binding =
-            match (&self.end_point, self.mode) {
-                (_, ChannelBinding::Disable) => Gs2Binding::Unsupported,
-                (Some(Some(data)), _) if offers(SCRAM_SHA_256_PLUS) => {
-                    Gs2Binding::TlsServerEndPoint(data.clone())
-                }
-                (None, ChannelBinding::Require) => {
-                    return Err(Error::channel_binding(
-                        "channel_binding=require, but the connection does not use TLS",
-                    ))
-                }
-                (Some(None), ChannelBinding::Require) => return Err(Error::channel_binding(
-                    "channel_binding=require, but the server certificate's signature algorithm \
-                     has no tls-server-end-point hash",
-                )),
-                (Some(_), ChannelBinding::Require) => {
-                    return Err(Error::channel_binding(
-                        "channel_binding=require, but the server does not offer SCRAM-SHA-256-PLUS",
-                    ))
-                }
-                (Some(Some(_)), ChannelBinding::Prefer) => Gs2Binding::NotOffered,
-                (_, ChannelBinding::Prefer) => Gs2Binding::Unsupported,
-            };
-        if binding.mechanism() == SCRAM_SHA_256 && !offers(SCRAM_SHA_256) {
-            return Err(Error::auth(
-                "the server offers no SASL mechanism this client supports (SCRAM-SHA-256, SCRAM-SHA-256-PLUS)",
-            ));
-        }
-        ScramSha256::with_channel_binding(password, binding).map_err(|e| Error::auth(e.to_string()))
+    /// The policy and the end point for the startup machine, which picks the SCRAM mechanism
+    /// and refuses unbound methods under `channel_binding=require`.
+    pub(crate) fn for_startup(&self) -> (BindingPolicy, TlsEndPoint) {
+        let policy = match self.mode {
+            ChannelBinding::Disable => BindingPolicy::Disable,
+            ChannelBinding::Prefer => BindingPolicy::Prefer,
+            ChannelBinding::Require => BindingPolicy::Require,
+        };
+        let end_point = match &self.end_point {
+            None => TlsEndPoint::Plaintext,
+            Some(None) => TlsEndPoint::NoHash,
+            Some(Some(hash)) => TlsEndPoint::Hash(hash.clone()),
+        };
+        (policy, end_point)
     }
 }

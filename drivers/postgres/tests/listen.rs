@@ -355,3 +355,43 @@ fn dropping_the_listener_closes_its_connection() {
         })
     });
 }
+
+/// A listener's connection authenticates through the same startup machine as the pooled
+/// ones: MD5, SCRAM-SHA-256 and a cleartext password work (and the backend key arrives: the
+/// listener knows its pid), a wrong password fails its `listen` with an auth error.
+#[test]
+fn listens_after_password_authentication() {
+    use corelane_testkit::{PgAuth, PgServer};
+    two_workers();
+    for auth in [PgAuth::Md5, PgAuth::ScramSha256, PgAuth::Password] {
+        let server = PgServer::builder()
+            .auth(auth)
+            .user("app", "s3cret")
+            .start()
+            .unwrap();
+        let client = Client::connect(&server.url_for("app", "s3cret")).unwrap();
+        let wrong = Client::connect(&server.url_for("app", "wrong")).unwrap();
+        guard(&format!("listen with {auth:?}"), move || {
+            block_on(async {
+                let mut listener = client.listener().unwrap();
+                listener.listen("auth_chan").await.unwrap();
+                let pid = listener.backend_pid().unwrap();
+                assert!(pid > 0, "{auth:?}: pid {pid}");
+                notify(&client, "auth_chan", "after auth").await;
+                let n = next(&mut listener).await;
+                assert_eq!(
+                    (n.channel.as_str(), n.payload.as_str()),
+                    ("auth_chan", "after auth")
+                );
+
+                let refused = wrong.listener().unwrap();
+                let e = refused.listen("auth_chan").await.unwrap_err();
+                assert!(
+                    e.is_auth() || e.code().is_some_and(|c| c.code() == "28P01"),
+                    "{auth:?}: {e}"
+                );
+                assert!(!e.to_string().contains("wrong"), "{e}");
+            })
+        });
+    }
+}

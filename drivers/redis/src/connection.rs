@@ -48,9 +48,14 @@ impl Connection {
             needs_reset: std::rc::Rc::default(),
             tracking: false,
         };
-        conn.handshake(config)
+        conn.protocol = crate::handshake::run(&mut PipeExchange(&conn.pipe), config)
             .await
             .map_err(|e| tls_refusal(config, e))?;
+        if config.readonly {
+            // A cluster client reading from replicas. Once per connection: it lasts until the
+            // connection closes (the exclusive pool's reset sends only `DISCARD`/`UNWATCH`).
+            conn.query::<()>(&Cmd::new("READONLY")).await?;
+        }
         if let Some(settings) = &config.sentinel {
             crate::sentinel::resolve::check_master(&conn, settings).await?;
         }
@@ -100,69 +105,16 @@ impl Connection {
             None => Err(Error::runtime("reset lost its reply")),
         }
     }
-
-    async fn handshake(&mut self, config: &Config) -> Result<(), Error> {
-        if config.protocol == Protocol::Resp3 {
-            let mut hello = Cmd::new("HELLO").arg(3);
-            if let Some(password) = &config.password {
-                let user = config.username.as_deref().unwrap_or("default");
-                hello = hello.arg("AUTH").arg(user).arg(password.expose());
-            }
-            if let Some(name) = &config.client_name {
-                hello = hello.arg("SETNAME").arg(name.as_str());
-            }
-            let reply: Value = self
-                .pipe
-                .call((), |buf| hello.write_to(buf))
-                .await
-                .map_err(Error::from)?;
-            match reply {
-                Value::Error(e) | Value::BlobError(e) => {
-                    if is_auth_failure(e.code()) {
-                        return Err(Error::auth(e));
-                    }
-                    // Redis < 6 or HELLO disabled: continue in RESP2.
-                    self.resp2_handshake(config).await?;
-                }
-                _ => self.protocol = Protocol::Resp3,
-            }
-        } else {
-            self.resp2_handshake(config).await?;
-        }
-        if config.db != 0 {
-            self.query::<()>(&Cmd::new("SELECT").arg(config.db)).await?;
-        }
-        if config.readonly {
-            // Once per connection: it lasts until the connection closes (`RESET` would undo
-            // it, and the exclusive pool's reset sends only `DISCARD`/`UNWATCH`).
-            self.query::<()>(&Cmd::new("READONLY")).await?;
-        }
-        Ok(())
-    }
-
-    async fn resp2_handshake(&mut self, config: &Config) -> Result<(), Error> {
-        self.protocol = Protocol::Resp2;
-        if let Some(password) = &config.password {
-            let auth = match &config.username {
-                Some(user) => Cmd::new("AUTH").arg(user.as_str()).arg(password.expose()),
-                None => Cmd::new("AUTH").arg(password.expose()),
-            };
-            let reply = self.pipe.call((), |buf| auth.write_to(buf)).await?;
-            if let Value::Error(e) | Value::BlobError(e) = reply {
-                return Err(Error::auth(e));
-            }
-        }
-        if let Some(name) = &config.client_name {
-            self.query::<()>(&Cmd::new("CLIENT").arg("SETNAME").arg(name.as_str()))
-                .await?;
-        }
-        Ok(())
-    }
 }
 
-pub(crate) fn is_auth_failure(code: Option<&str>) -> bool {
-    matches!(code, Some("WRONGPASS" | "NOAUTH" | "NOPERM"))
-        || code.is_some_and(|c| c.starts_with("WRONGPASS"))
+/// The handshake's commands go through the connection's pipe like any call.
+struct PipeExchange<'a>(&'a Pipe<RespCodec>);
+
+impl crate::handshake::Exchange for PipeExchange<'_> {
+    async fn exchange(&mut self, command: &[u8]) -> Result<Value, Error> {
+        let reply = self.0.call((), |buf| buf.extend_from_slice(command)).await;
+        reply.map_err(Error::from)
+    }
 }
 
 pub(crate) fn describe(addr: &Addr) -> String {

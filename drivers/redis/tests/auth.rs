@@ -258,3 +258,57 @@ fn db_from_the_url_path_selects_the_database() {
         block_on(db3.query::<()>(Cmd::new("FLUSHALL"))).unwrap();
     }
 }
+
+/// A subscriber's connection runs the same handshake as the command connections: ACL user,
+/// client name and database over RESP3 and RESP2 (the server's own `CLIENT LIST` says so),
+/// and a wrong password fails its subscribe with a typed, secret-free auth error.
+#[test]
+fn subscriber_handshake_matches_the_command_connections() {
+    // Channels too (`&*`): Redis 7 grants new users none by default.
+    let server = RedisServer::builder()
+        .user("alice", "on >s3cret ~* &* +@all")
+        .start()
+        .unwrap();
+    for protocol in PROTOCOLS {
+        let name = format!("sub-{protocol:?}").to_lowercase();
+        let c = client_with(
+            &url_with(&server, "alice:s3cret", &format!("/2?client_name={name}")),
+            protocol,
+        );
+        let sub = c.subscriber().unwrap();
+        let c2 = c.clone();
+        let expected = name.clone();
+        guard("subscriber handshake", move || {
+            block_on(async {
+                sub.subscribe(["auth-chan"]).await.unwrap();
+                let list = c2
+                    .query::<String>(Cmd::new("CLIENT").arg("LIST"))
+                    .await
+                    .unwrap();
+                let line = list
+                    .lines()
+                    .find(|l| l.split(' ').any(|f| f == "sub=1"))
+                    .unwrap_or_else(|| panic!("no subscriber in {list}"));
+                let has = |field: &str| line.split(' ').any(|f| f == field);
+                assert!(has(&format!("name={expected}")), "{line}");
+                assert!(has("db=2") && has("user=alice"), "{line}");
+                let resp = if protocol == Protocol::Resp3 {
+                    "3"
+                } else {
+                    "2"
+                };
+                assert!(has(&format!("resp={resp}")), "{line}");
+                assert_eq!(c2.publish::<i64>("auth-chan", "hi").await.unwrap(), 1);
+                drop(sub);
+            })
+        });
+        let wrong = "not-the-s3cret-sub";
+        let bad = client_with(&url_with(&server, &format!("alice:{wrong}"), ""), protocol);
+        let sub = bad.subscriber().unwrap();
+        let e = guard("subscriber, wrong password", move || {
+            block_on(sub.subscribe(["auth-chan"])).unwrap_err()
+        });
+        assert!(e.is_auth(), "{protocol:?}: {e:?}");
+        assert_no_secret(&e, wrong);
+    }
+}

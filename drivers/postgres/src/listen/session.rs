@@ -18,9 +18,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use corelane_pg_proto::auth::{md5, scram::ScramSha256};
-use corelane_pg_proto::message::backend::{Authentication, Message};
+use corelane_pg_proto::message::backend::Message;
 use corelane_pg_proto::message::frontend;
+use corelane_pg_proto::startup::{ends_turn, MAX_TURN};
 use corelane_runtime::pool::Backoff;
 use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::{CloseCause, Limits, ReadLease, Registered};
@@ -236,105 +236,13 @@ impl Session {
         .await
     }
 
-    /// Startup and authentication (trust, cleartext, MD5, SCRAM-SHA-256 with the server's
-    /// signature verified), up to the first `ReadyForQuery`.
-    ///
-    /// This mirrors `Connection::startup`, which runs the same exchange through the pipelined
-    /// codec (which drops notifications, so it cannot serve a listener).
+    /// Startup and authentication, up to the first `ReadyForQuery`: the same machine and
+    /// loop as the pooled connections' (see [`crate::handshake`]), fed from the startup queue
+    /// (the pipelined codec drops notifications, so it cannot serve a listener).
     async fn startup(&mut self, config: &Config, binding: &BindingChoice) -> Result<(), Error> {
-        let mut params: Vec<(&str, &str)> = vec![
-            ("user", config.user.as_str()),
-            ("database", config.get_dbname()),
-            ("client_encoding", "UTF8"),
-        ];
-        if let Some(name) = config.effective_application_name() {
-            params.push(("application_name", name));
-        }
-        if let Some(options) = &config.options {
-            params.push(("options", options));
-        }
-        for (k, v) in &config.params {
-            params.push((k, v));
-        }
-        let mut out = BytesMut::new();
-        frontend::startup(params.iter().copied(), &mut out).map_err(encode_err)?;
-        self.write(&out)?;
-        let password = || {
-            config
-                .password
-                .as_ref()
-                .map(|p| p.expose().as_bytes())
-                .ok_or_else(|| Error::auth("the server asks for a password and none is configured"))
-        };
-        let mut scram: Option<ScramSha256> = None;
-        let mut auth_ok = false;
-        loop {
-            let message = self.next_startup().await?;
-            let mut out = BytesMut::new();
-            match message {
-                Message::ErrorResponse(e) => return Err(Error::db(e)),
-                Message::BackendKeyData(key) if auth_ok => self.pid = key.process_id,
-                Message::ReadyForQuery(_) if auth_ok => return Ok(()),
-                Message::NegotiateProtocolVersion(_) if !auth_ok => {}
-                Message::Authentication(Authentication::Ok) if !auth_ok => {
-                    match &scram {
-                        // AuthenticationOk before a verified SASLFinal: the server did not
-                        // prove it knows the password.
-                        Some(scram) => scram
-                            .ensure_verified()
-                            .map_err(|e| Error::auth(e.to_string()))?,
-                        None => binding.check_unbound_auth("trust (no password)")?,
-                    }
-                    auth_ok = true;
-                }
-                Message::Authentication(auth) if !auth_ok => {
-                    match auth {
-                        Authentication::CleartextPassword => {
-                            binding.check_unbound_auth("a cleartext password")?;
-                            frontend::password_message(password()?, &mut out)
-                                .map_err(encode_err)?;
-                        }
-                        Authentication::Md5Password { salt } => {
-                            binding.check_unbound_auth("MD5")?;
-                            let hashed = md5::hash(config.user.as_bytes(), password()?, salt);
-                            frontend::password_message(hashed.as_bytes(), &mut out)
-                                .map_err(encode_err)?;
-                        }
-                        Authentication::Sasl { mechanisms } => {
-                            if scram.is_some() {
-                                return Err(Error::auth("a second SASL exchange"));
-                            }
-                            let s = binding.start_scram(&mechanisms, password()?)?;
-                            frontend::sasl_initial_response(s.mechanism(), s.message(), &mut out)
-                                .map_err(encode_err)?;
-                            scram = Some(s);
-                        }
-                        Authentication::SaslContinue(data) => {
-                            let s = scram.as_mut().ok_or_else(|| {
-                                Error::auth("SASL continue without a SASL exchange")
-                            })?;
-                            crate::connection::scram_continue(s, &data).await?;
-                            frontend::sasl_response(s.message(), &mut out).map_err(encode_err)?;
-                        }
-                        Authentication::SaslFinal(data) => {
-                            let s = scram
-                                .as_mut()
-                                .ok_or_else(|| Error::auth("SASL final without a SASL exchange"))?;
-                            s.finish(&data).map_err(|e| Error::auth(e.to_string()))?;
-                        }
-                        other => {
-                            return Err(Error::auth(format!(
-                            "unsupported authentication method requested by the server: {other:?}"
-                        )))
-                        }
-                    }
-                    if !out.is_empty() {
-                        self.write(&out)?;
-                    }
-                }
-                _ => return Err(Error::protocol("unexpected message during startup")),
-            }
-        }
+        let session = crate::handshake::run(&mut ListenTurn(self), config, binding).await?;
+        self.pid = session.key_data.map_or(0, |key| key.process_id);
+        Ok(())
     }
 
     // ---- requests
@@ -433,6 +341,30 @@ impl Session {
         self.send_ops(self.shared.take_ops());
         self.shared.hold_reading(&self.conn, &mut self.lease);
         Poll::Pending
+    }
+}
+
+/// The startup's turns: written straight to the registered connection, answered through
+/// the handler's startup queue.
+struct ListenTurn<'a>(&'a Session);
+
+impl crate::handshake::Turn for ListenTurn<'_> {
+    async fn turn(&mut self, out: &[u8]) -> Result<Vec<Message>, Error> {
+        if !out.is_empty() {
+            self.0.write(out)?;
+        }
+        let mut messages = Vec::new();
+        loop {
+            if messages.len() >= MAX_TURN {
+                return Err(Error::protocol("a startup turn too long"));
+            }
+            let message = self.0.next_startup().await?;
+            let ends = ends_turn(&message);
+            messages.push(message);
+            if ends {
+                return Ok(messages);
+            }
+        }
     }
 }
 

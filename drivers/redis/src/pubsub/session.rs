@@ -27,8 +27,8 @@ use super::handler::{Local, Pending, PubSubHandler};
 use super::message::{Action, SubKind};
 use super::shared::{EndGuard, Op, Shared, Waiter};
 use super::SubscriberOptions;
-use crate::config::{Config, Protocol};
-use crate::connection::{connect_stream, describe, is_auth_failure, tls_refusal};
+use crate::config::Config;
+use crate::connection::{connect_stream, describe, tls_refusal};
 use crate::Error;
 
 /// Names per command when resubscribing, so a subscriber with very many channels sends
@@ -153,19 +153,21 @@ impl Session {
             conn,
             lease: None,
         };
-        session
-            .handshake(config)
+        // Channels are not per database, but keyspace-notification users expect the
+        // connection to look like the client's others (hence `SELECT` too).
+        crate::handshake::run(&mut SessionExchange(&session), config)
             .await
             .map_err(|e| tls_refusal(config, e))?;
         session.local.set_handshaken();
         Ok(session)
     }
 
-    // ---- handshake: the same exchange as a command connection's
+    // ---- handshake: the same machine and loop as a command connection's
 
-    async fn query(&self, cmd: &Cmd) -> Result<Value, Error> {
+    /// Writes one handshake command and waits for its reply.
+    async fn query(&self, command: &[u8]) -> Result<Value, Error> {
         self.conn
-            .write_with(cmd.encoded_len(), |buf| cmd.write_to(buf))
+            .write(command)
             .map_err(|e| Error::from(RequestError::from(e)))?;
         poll_fn(|cx| {
             self.shared.set_task_waker(cx);
@@ -178,56 +180,6 @@ impl Session {
             }
         })
         .await
-    }
-
-    async fn expect_ok(&self, cmd: &Cmd) -> Result<(), Error> {
-        match self.query(cmd).await? {
-            Value::Error(e) | Value::BlobError(e) => Err(Error::server(e)),
-            _ => Ok(()),
-        }
-    }
-
-    async fn handshake(&self, config: &Config) -> Result<(), Error> {
-        let mut resp2 = true;
-        if config.protocol == Protocol::Resp3 {
-            let mut hello = Cmd::new("HELLO").arg(3);
-            if let Some(password) = &config.password {
-                let user = config.username.as_deref().unwrap_or("default");
-                hello = hello.arg("AUTH").arg(user).arg(password.expose());
-            }
-            if let Some(name) = &config.client_name {
-                hello = hello.arg("SETNAME").arg(name.as_str());
-            }
-            match self.query(&hello).await? {
-                Value::Error(e) | Value::BlobError(e) if is_auth_failure(e.code()) => {
-                    return Err(Error::auth(e));
-                }
-                // Redis < 6 or HELLO disabled: continue in RESP2.
-                Value::Error(_) | Value::BlobError(_) => {}
-                _ => resp2 = false,
-            }
-        }
-        if resp2 {
-            if let Some(password) = &config.password {
-                let auth = match &config.username {
-                    Some(user) => Cmd::new("AUTH").arg(user.as_str()).arg(password.expose()),
-                    None => Cmd::new("AUTH").arg(password.expose()),
-                };
-                if let Value::Error(e) | Value::BlobError(e) = self.query(&auth).await? {
-                    return Err(Error::auth(e));
-                }
-            }
-            if let Some(name) = &config.client_name {
-                self.expect_ok(&Cmd::new("CLIENT").arg("SETNAME").arg(name.as_str()))
-                    .await?;
-            }
-        }
-        // Channels are not per database, but keyspace-notification users expect the
-        // connection to look like the client's others.
-        if config.db != 0 {
-            self.expect_ok(&Cmd::new("SELECT").arg(config.db)).await?;
-        }
-        Ok(())
     }
 
     // ---- subscriptions
@@ -327,5 +279,15 @@ impl Session {
         self.send_ops(self.shared.take_ops());
         self.shared.hold_reading(&self.conn, &mut self.lease);
         Poll::Pending
+    }
+}
+
+/// The handshake's commands go straight to the registered connection; their replies come
+/// back through the handler's reply queue.
+struct SessionExchange<'a>(&'a Session);
+
+impl crate::handshake::Exchange for SessionExchange<'_> {
+    async fn exchange(&mut self, command: &[u8]) -> Result<Value, Error> {
+        self.0.query(command).await
     }
 }
