@@ -56,7 +56,8 @@ mod worker_set;
 
 pub use catch::Panicked;
 pub use conn::{
-    CloseCause, Handler, Limits, Listener, ReadLease, Registered, Stream, TcpKeepalive, WriteError,
+    CloseCause, Handler, Limits, ReadLease, Registered, Stream, TcpKeepalive, TcpListener,
+    WriteError,
 };
 pub use dispatch::{dispatch, Dispatch, LocalBoxFuture};
 pub use error::{Error, SubmitError};

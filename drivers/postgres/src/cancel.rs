@@ -69,10 +69,6 @@
 //!   call the same thread makes next), so it is handled exactly as a call dropped on the
 //!   worker (see `corelane_runtime::WorkerLoop::spawn`).
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -80,6 +76,7 @@ use corelane_pg_proto::message::backend::BackendKeyData;
 use corelane_pg_proto::message::frontend;
 use corelane_runtime::{task, CloseCause, Handler, Limits, Registered};
 
+use crate::cancel_gate::GateOpen;
 use crate::codec::Expect;
 use crate::connection::Connection;
 use crate::transport::{connect_for_cancel, Route};
@@ -92,51 +89,6 @@ pub(crate) const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bounds the drain to `ReadyForQuery` after a cancel; past it the connection is closed.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Per-connection state: calls in progress, and the gate held while a cancel is in flight.
-#[derive(Default)]
-pub(crate) struct CancelState {
-    /// Calls in progress on the connection (live [`Watch`]es).
-    active: Cell<usize>,
-    /// A cancel is in flight: no call may write on the connection.
-    draining: Cell<bool>,
-    /// Calls waiting for the gate to open.
-    waiters: RefCell<Vec<Waker>>,
-}
-
-impl CancelState {
-    /// A cancel is in flight: no call may write on the connection until the gate opens.
-    pub(crate) fn is_gated(&self) -> bool {
-        self.draining.get()
-    }
-
-    fn open_gate(&self) {
-        self.draining.set(false);
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for waker in waiters {
-            waker.wake();
-        }
-    }
-}
-
-/// Waits until the connection's gate is open.
-struct GateOpen<'a>(&'a CancelState);
-
-impl Future for GateOpen<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let state = self.0;
-        if !state.draining.get() {
-            return Poll::Ready(());
-        }
-        let mut waiters = state.waiters.borrow_mut();
-        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            waiters.push(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-}
 
 /// A shared connection of client `id` on this worker whose gate is open: a cancel in flight
 /// on the pool's choice is waited out (it ends with the connection back in service, or closed

@@ -5,26 +5,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::conninfo;
-use crate::endpoint;
-use crate::hosts::{Host, HostLists, LoadBalanceHosts, DEFAULT_HOST, DEFAULT_PORT};
+use crate::hosts::{
+    is_socket_dir, socket_path, Host, HostLists, LoadBalanceHosts, DEFAULT_HOST, DEFAULT_PORT,
+};
+pub use crate::password::Password;
 use crate::pgpass;
 use crate::Error;
 
-/// A password that never shows up in `Debug`, logs or errors.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
 
 /// The default [`Config::max_result_bytes`].
 const DEFAULT_MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
@@ -261,7 +248,7 @@ impl Config {
                 (Some(ip), true) => vec![ip.as_str()],
                 _ => vec![host.host.as_str()],
             };
-            if endpoint::is_socket_dir(&host.host) || host.host == DEFAULT_HOST {
+            if is_socket_dir(&host.host) || host.host == DEFAULT_HOST {
                 names.push("localhost");
             }
             if let (Some(ip), true) = (&hostaddr, host.host == DEFAULT_HOST) {
@@ -417,8 +404,8 @@ impl Config {
     /// socket directory (and no `hostaddr` is set): `<dir>/.s.PGSQL.<port>`.
     pub fn get_socket_path(&self) -> Option<PathBuf> {
         let host = self.target();
-        (host.hostaddr.is_none() && endpoint::is_socket_dir(&host.host))
-            .then(|| endpoint::socket_path(&host.host, host.port))
+        (host.hostaddr.is_none() && is_socket_dir(&host.host))
+            .then(|| socket_path(&host.host, host.port))
     }
     /// True when a password is set (given, or found in the password file for a host).
     pub fn has_password(&self) -> bool {
@@ -960,7 +947,7 @@ mod tests {
         let c = parse("host=/tmp hostaddr=10.0.0.1").unwrap();
         assert_eq!(c.get_socket_path(), None);
         assert_eq!(c.get_hostaddr(), Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(endpoint::describe(&c), "10.0.0.1:5432");
+        assert_eq!(crate::endpoint::describe(&c), "10.0.0.1:5432");
         assert!(parse("hostaddr=db.example").unwrap_err().is_config());
         assert!(parse("host=@abstract").unwrap_err().is_config());
         // The builder clears hostaddr.
@@ -1137,7 +1124,7 @@ mod tests {
             c.get_hosts()[1].hostaddr(),
             Some("127.0.0.2".parse().unwrap())
         );
-        assert_eq!(endpoint::describe(&c), "127.0.0.1:1,127.0.0.2:2");
+        assert_eq!(crate::endpoint::describe(&c), "127.0.0.1:1,127.0.0.2:2");
         // The environment's list, replaced by the string's.
         let c = with_env("", &[("PGHOST", "x,y"), ("PGPORT", "1,2")]).unwrap();
         assert_eq!(hosts_of(&c), named(&[("x", 1), ("y", 2)]));

@@ -19,7 +19,7 @@ use crate::session::{Change, SessionWatch};
 use crate::statement::{result_formats, same_columns, Params, Statement};
 use crate::statement_cache::{Named, StatementCache};
 use crate::transport::{BindingChoice, Route, Transport};
-use crate::type_lookup::TypeCache;
+use crate::type_cache::TypeCache;
 use crate::Error;
 
 /// SQLSTATE 26000: the prepared statement does not exist (e.g. after `DISCARD ALL`).
@@ -78,7 +78,7 @@ pub(crate) struct Connection {
     /// it must go.
     pub(crate) route: Option<Route>,
     /// Calls in progress and the cancel gate (see [`crate::cancel`]).
-    pub(crate) cancel: Rc<crate::cancel::CancelState>,
+    pub(crate) cancel: Rc<crate::cancel_gate::CancelState>,
     /// Session changes the codec saw (see [`crate::session`]).
     pub(crate) session: Rc<SessionWatch>,
 }

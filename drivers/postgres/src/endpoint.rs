@@ -2,14 +2,14 @@
 //! Unix-domain socket (`host` starting with `/` names its directory; the socket file is
 //! `<dir>/.s.PGSQL.<port>`), and opening the stream there.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use corelane_runtime::Stream;
 
 use crate::config::Config;
-use crate::hosts::Host;
+use crate::hosts::{describe_host, is_socket_dir, socket_path};
 use crate::Error;
 
 /// The address a connection reached: where a `CancelRequest` for it must go too.
@@ -28,30 +28,11 @@ impl std::fmt::Display for ServerAddr {
     }
 }
 
-/// True when `host` names a Unix-socket directory rather than a host.
-pub(crate) fn is_socket_dir(host: &str) -> bool {
-    host.starts_with('/')
-}
-
-/// The socket file in directory `dir` for `port`, as libpq names it.
-pub(crate) fn socket_path(dir: &str, port: u16) -> PathBuf {
-    PathBuf::from(dir).join(format!(".s.PGSQL.{port}"))
-}
-
 /// Where `config` connects, for messages: `host:port`, `hostaddr:port` or the socket path
 /// (each host, comma-separated, when there are several).
 pub(crate) fn describe(config: &Config) -> String {
     let hosts: Vec<String> = config.get_hosts().iter().map(describe_host).collect();
     hosts.join(",")
-}
-
-/// Where a connection to `host` goes, for messages.
-pub(crate) fn describe_host(host: &Host) -> String {
-    match (&host.hostaddr, &host.host) {
-        (Some(ip), _) => SocketAddr::new(*ip, host.port).to_string(),
-        (None, name) if is_socket_dir(name) => socket_path(name, host.port).display().to_string(),
-        (None, name) => format!("{name}:{}", host.port),
-    }
 }
 
 /// Opens a plain stream to the (first) server of `config`: the Unix socket, `hostaddr` (no
@@ -109,15 +90,6 @@ pub(crate) async fn reconnect(server: &ServerAddr, timeout: Duration) -> Result<
         }
     };
     stream.map_err(|e| Error::connect(server, e))
-}
-
-/// Parses a `hostaddr` value: a numeric IPv4 or IPv6 address.
-pub(crate) fn parse_hostaddr(value: &str) -> Result<IpAddr, Error> {
-    value
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| Error::config(format!("bad hostaddr {value:?}: not a numeric IP address")))
 }
 
 #[cfg(test)]

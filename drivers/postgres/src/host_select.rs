@@ -20,7 +20,7 @@
 use std::future::Future;
 
 use crate::config::{Config, TargetSessionAttrs};
-use crate::endpoint::describe_host;
+use crate::hosts::describe_host;
 use crate::error::HostRejection;
 use crate::hosts;
 use crate::Error;

@@ -10,10 +10,10 @@
 //! - an empty element means the default (host `127.0.0.1` here, port 5432); a host given only
 //!   by its `hostaddr` has an empty name.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
-use crate::config::Password;
-use crate::endpoint;
+use crate::password::Password;
 use crate::Error;
 
 /// The host used when none is given.
@@ -74,7 +74,7 @@ impl Host {
 impl std::fmt::Display for Host {
     /// `host:port`, `hostaddr:port` or the socket path: where a connection to it goes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&endpoint::describe_host(self))
+        f.write_str(&describe_host(self))
     }
 }
 
@@ -154,7 +154,7 @@ impl HostLists {
             }
             "hostaddr" => {
                 for addr in elements(value).filter(|a| !a.is_empty()) {
-                    endpoint::parse_hostaddr(addr)?;
+                    parse_hostaddr(addr)?;
                 }
                 self.hostaddr = Some(value.to_owned());
             }
@@ -207,7 +207,7 @@ impl HostLists {
         for (i, port) in ports.into_iter().enumerate() {
             let addr = addrs.as_ref().and_then(|a| a.get(i)).copied();
             let hostaddr = match addr.filter(|a| !a.is_empty()) {
-                Some(a) => Some(endpoint::parse_hostaddr(a)?),
+                Some(a) => Some(parse_hostaddr(a)?),
                 None => None,
             };
             let name = names.as_ref().and_then(|n| n.get(i)).copied().unwrap_or("");
@@ -234,6 +234,34 @@ pub(crate) fn order(count: usize, balance: LoadBalanceHosts) -> Vec<usize> {
         fastrand::shuffle(&mut order);
     }
     order
+}
+
+/// True when `host` names a Unix-socket directory rather than a host.
+pub(crate) fn is_socket_dir(host: &str) -> bool {
+    host.starts_with('/')
+}
+
+/// The socket file in directory `dir` for `port`, as libpq names it.
+pub(crate) fn socket_path(dir: &str, port: u16) -> PathBuf {
+    PathBuf::from(dir).join(format!(".s.PGSQL.{port}"))
+}
+
+/// Where a connection to `host` goes, for messages.
+pub(crate) fn describe_host(host: &Host) -> String {
+    match (&host.hostaddr, &host.host) {
+        (Some(ip), _) => SocketAddr::new(*ip, host.port).to_string(),
+        (None, name) if is_socket_dir(name) => socket_path(name, host.port).display().to_string(),
+        (None, name) => format!("{name}:{}", host.port),
+    }
+}
+
+/// Parses a `hostaddr` value: a numeric IPv4 or IPv6 address.
+pub(crate) fn parse_hostaddr(value: &str) -> Result<IpAddr, Error> {
+    value
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| Error::config(format!("bad hostaddr {value:?}: not a numeric IP address")))
 }
 
 #[cfg(test)]

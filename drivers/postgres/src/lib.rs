@@ -359,13 +359,13 @@
 
 mod budget;
 mod cancel;
+mod cancel_gate;
 mod client;
 mod codec;
 mod config;
 mod connection;
 mod conninfo;
 mod copy;
-mod copy_wait;
 mod data_rows;
 mod described;
 mod endpoint;
@@ -377,6 +377,7 @@ mod handshake;
 mod host_select;
 mod hosts;
 mod listen;
+mod password;
 mod pgpass;
 mod pipeline;
 mod prepare_typed;
@@ -394,6 +395,7 @@ mod trace;
 mod transaction;
 mod transaction_handle;
 mod transport;
+mod type_cache;
 mod type_lookup;
 mod worker_state;
 

@@ -33,46 +33,15 @@ use corelane_pg_proto::types::{oid, Field, FromSql, IsNull, Kind, Oid, Type};
 
 use crate::codec::{Expect, Response};
 use crate::connection::Connection;
+use crate::type_cache::{TypeCache, MAX_CACHED};
 use crate::Error;
 
 /// How many types one description may look up (a composite of composites of …): past it the
 /// description fails rather than query the catalogs without end.
 const MAX_LOOKUPS: usize = 64;
 
-/// How many looked-up types one connection keeps: past it the cache starts over (a schema
-/// with more user types than this, or DDL churning through OIDs, costs lookups, not memory).
-const MAX_CACHED: usize = 4096;
-
 /// How deep a type may nest (array of composite of domain of …) when it is built.
 const MAX_DEPTH: usize = 16;
-
-/// One connection's looked-up types, by OID.
-#[derive(Default)]
-pub(crate) struct TypeCache {
-    types: HashMap<Oid, Type>,
-}
-
-impl TypeCache {
-    /// The type `oid`: built in, or looked up earlier on this connection.
-    pub(crate) fn get(&self, oid: Oid) -> Option<Type> {
-        Type::from_oid(oid).or_else(|| self.types.get(&oid).cloned())
-    }
-
-    /// True when `oid` needs no lookup.
-    fn knows(&self, oid: Oid) -> bool {
-        oid == 0 || Type::from_oid(oid).is_some() || self.types.contains_key(&oid)
-    }
-
-    /// The type `oid`, or a stand-in naming its OID when it was never looked up.
-    pub(crate) fn resolve(&self, oid: Oid) -> Type {
-        self.get(oid).unwrap_or_else(|| Type::unresolved(oid))
-    }
-
-    /// Forgets every looked-up type (a type may have been altered).
-    pub(crate) fn clear(&mut self) {
-        self.types.clear();
-    }
-}
 
 /// A `pg_type` row and what hangs off it, as the lookup query returns it.
 struct Raw {

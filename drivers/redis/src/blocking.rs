@@ -6,43 +6,15 @@
 //! the command is still blocked, that connection is closed, never reused: the server would
 //! still answer the abandoned command on it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corelane_redis_proto::{Cmd, Value};
 use corelane_runtime::dispatch;
 
 use crate::client::Client;
-use crate::connection::Connection;
+use crate::connection::CloseUnlessDone;
 use crate::exclusive::checkout;
 use crate::Error;
-
-/// Closes the connection when dropped while armed: the blocked command was abandoned.
-pub(crate) struct CloseUnlessDone<'a> {
-    pub(crate) conn: &'a Connection,
-    pub(crate) armed: bool,
-}
-
-impl Drop for CloseUnlessDone<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.conn.pipe.close();
-        }
-    }
-}
-
-/// The client-side guard of a command the server answers by `server_timeout` (zero: never,
-/// it blocks until data arrives): the server's own timeout plus `slack` for the network, or no
-/// guard at all when blocking forever or when the sum does not fit a deadline (a timeout
-/// of 1e15 s must not overflow and panic; the server is then trusted to answer).
-pub(crate) fn guard(server_timeout: Duration, slack: Duration) -> Option<Duration> {
-    if server_timeout.is_zero() {
-        return None;
-    }
-    let total = server_timeout.checked_add(slack)?;
-    // A deadline the clock cannot represent is no deadline.
-    Instant::now().checked_add(total.checked_mul(2)?)?;
-    Some(total)
-}
 
 impl Client {
     /// Runs `cmd` (a blocking command) on an exclusive connection of a worker, bounded by

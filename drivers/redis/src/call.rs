@@ -28,6 +28,7 @@ use crate::classify::{classify, refusal, Class};
 use crate::client::Client;
 use crate::codec::RespCodec;
 use crate::connection::Connection;
+use crate::limits::representable;
 use crate::request::Request;
 use crate::trace::{self, CallSpan};
 use crate::worker_state::{record, WorkerClient};
@@ -230,13 +231,6 @@ impl<T> std::fmt::Debug for Call<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Call").finish_non_exhaustive()
     }
-}
-
-/// `limit` when a deadline that far ahead fits the clock, else `None` (no deadline: a
-/// `Duration::MAX` timeout means "never", and must not overflow the clock and panic).
-pub(crate) fn representable(limit: Duration) -> Option<Duration> {
-    std::time::Instant::now().checked_add(limit.checked_mul(2)?)?;
-    Some(limit)
 }
 
 fn moved_thread() -> Error {

@@ -117,6 +117,20 @@ impl crate::handshake::Exchange for PipeExchange<'_> {
     }
 }
 
+/// Closes the connection when dropped while armed: the blocked command was abandoned.
+pub(crate) struct CloseUnlessDone<'a> {
+    pub(crate) conn: &'a Connection,
+    pub(crate) armed: bool,
+}
+
+impl Drop for CloseUnlessDone<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.pipe.close();
+        }
+    }
+}
+
 pub(crate) fn describe(addr: &Addr) -> String {
     match addr {
         Addr::Tcp { host, port } => format!("{host}:{port}"),

@@ -73,7 +73,7 @@ impl Exclusive {
     /// back to the exclusive pool with the server still blocked on it, and its next user (its
     /// reset first) would wait behind the abandoned command.
     pub(crate) async fn blocking<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
-        let mut close = crate::blocking::CloseUnlessDone {
+        let mut close = crate::connection::CloseUnlessDone {
             conn: &self.conn,
             armed: true,
         };
@@ -232,7 +232,7 @@ impl Client {
         cmd = cmd.arg(timeout.as_secs_f64());
         // The server answers by `timeout`; past it (plus slack for the network) something is
         // wrong with the connection. A zero timeout blocks until a value arrives: no guard.
-        let limit = crate::blocking::guard(timeout, self.config().connect_timeout);
+        let limit = crate::limits::guard(timeout, self.config().connect_timeout);
         let reply = self.run_blocking(cmd, limit).await?;
         <Option<(String, T)>>::from_value(reply)
     }

@@ -286,6 +286,7 @@ mod from_value;
 mod handshake;
 #[cfg(feature = "serde_json")]
 mod json;
+mod limits;
 mod pipeline;
 mod pubsub;
 mod report;

@@ -250,7 +250,7 @@ impl WorkerClient {
             (Some(cache), Request::One(cmd), true) => cache.begin_read(cmd),
             _ => None,
         };
-        let Some(limit) = limit.and_then(crate::call::representable) else {
+        let Some(limit) = limit.and_then(crate::limits::representable) else {
             let value = Self::execute_on(&conn, request).await;
             return fill(pending, request, value);
         };

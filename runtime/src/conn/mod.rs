@@ -17,9 +17,9 @@ mod cause;
 mod core;
 mod keepalive;
 mod lease;
-mod listener;
 pub(crate) mod registry;
 mod stream;
+mod tcp_listener;
 pub mod tls;
 
 pub use self::cause::{CloseCause, WriteError};
@@ -27,6 +27,6 @@ pub(crate) use self::core::{append_whole, READS_PER_WAKE};
 pub use self::core::{Handler, Limits, Registered};
 pub use self::keepalive::TcpKeepalive;
 pub use self::lease::ReadLease;
-pub use self::listener::Listener;
 pub use self::stream::{Stream, Transport};
+pub use self::tcp_listener::TcpListener;
 pub use self::tls::{TlsConfig, TlsConfigBuilder, TlsError, TlsInfo, Verification};

@@ -13,7 +13,7 @@ use futures_lite::future::or;
 
 use super::local::{AcceptDone, ConnGuard, Drain, Stats, WorkerServe};
 use crate::catch::{catch, CatchUnwind};
-use crate::{task, Listener, Stream};
+use crate::{task, Stream, TcpListener};
 
 /// After a failed `accept` (out of descriptors, a connection reset while queued) the loop
 /// waits this long before the next one, so a persistent error does not spin the worker.
@@ -38,7 +38,7 @@ where
     H: Fn(Stream, Drain) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let listener = Listener::bind(addr)?;
+    let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
     // A panic here reaches `serve`'s caller as a typed error (the job is caught as a whole).
     let handler = Rc::new(make());
@@ -47,7 +47,7 @@ where
     Ok(local)
 }
 
-async fn accept_loop<H, Fut>(ws: Rc<WorkerServe>, listener: Listener, handler: Rc<H>)
+async fn accept_loop<H, Fut>(ws: Rc<WorkerServe>, listener: TcpListener, handler: Rc<H>)
 where
     H: Fn(Stream, Drain) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use corelane_runtime::{
-    CloseCause, EventLoopProvider, Handler, Limits, Listener, Loop, Registered, ServerProvider,
+    CloseCause, EventLoopProvider, Handler, Limits, Loop, Registered, ServerProvider, TcpListener,
     WorkerLoop,
 };
 
@@ -58,7 +58,7 @@ impl ToyEchoServer {
         for worker in lp.workers() {
             let served = served_on.clone();
             let bound = super::wait(worker.spawn(move || async move {
-                let listener = Listener::bind(addr)?;
+                let listener = TcpListener::bind(addr)?;
                 corelane_runtime::task::spawn_detached(accept_loop(listener, served)).unwrap();
                 Ok::<(), std::io::Error>(())
             }));
@@ -76,7 +76,7 @@ impl ToyEchoServer {
     }
 }
 
-async fn accept_loop(listener: Listener, served: Arc<Mutex<Vec<usize>>>) {
+async fn accept_loop(listener: TcpListener, served: Arc<Mutex<Vec<usize>>>) {
     while let Ok(stream) = listener.accept().await {
         let id = WorkerLoop::current().map(|w| w.id()).unwrap_or(usize::MAX);
         served.lock().unwrap().push(id);

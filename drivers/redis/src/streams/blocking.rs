@@ -50,9 +50,9 @@ impl Client {
     }
 
     /// The client-side bound of a read the server answers by `timeout` (see
-    /// crate::blocking::guard).
+    /// crate::limits::guard).
     fn block_limit(&self, timeout: Duration) -> Option<Duration> {
-        crate::blocking::guard(timeout, self.config().connect_timeout)
+        crate::limits::guard(timeout, self.config().connect_timeout)
     }
 }
 

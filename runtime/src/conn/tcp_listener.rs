@@ -14,16 +14,16 @@ const BACKLOG: i32 = 1024;
 /// It sets `SO_REUSEPORT`: every worker may bind the same address, and the kernel spreads
 /// incoming connections across them (by a hash of each connection's addresses and ports).
 #[derive(Debug)]
-pub struct Listener {
+pub struct TcpListener {
     inner: glommio::net::TcpListener,
-    /// The socket's descriptor (owned by `inner`), for [`Listener::stop`].
+    /// The socket's descriptor (owned by `inner`), for [`TcpListener::stop`].
     fd: RawFd,
 }
 
-impl Listener {
+impl TcpListener {
     /// Binds and listens on `addr` (port 0 picks a free port), with `SO_REUSEPORT` and
     /// `SO_REUSEADDR` (a restarted server can bind while old connections sit in TIME_WAIT).
-    pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         on_worker()?;
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(addr),
@@ -38,7 +38,7 @@ impl Listener {
         // SAFETY: `fd` is an open, listening TCP socket whose ownership we just took; the
         // glommio listener becomes its only owner and closes it on drop.
         let inner = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
-        Ok(Listener { inner, fd })
+        Ok(TcpListener { inner, fd })
     }
 
     /// The bound address.
@@ -67,7 +67,7 @@ impl Listener {
     }
 }
 
-impl AsRawFd for Listener {
+impl AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> RawFd {
         self.fd
     }
