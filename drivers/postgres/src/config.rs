@@ -12,7 +12,6 @@ pub use crate::password::Password;
 use crate::pgpass;
 use crate::Error;
 
-
 /// The default [`Config::max_result_bytes`].
 const DEFAULT_MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
 

@@ -20,9 +20,9 @@
 use std::future::Future;
 
 use crate::config::{Config, TargetSessionAttrs};
-use crate::hosts::describe_host;
 use crate::error::HostRejection;
 use crate::hosts;
+use crate::hosts::describe_host;
 use crate::Error;
 
 /// SQLSTATE 57P03, `cannot_connect_now`: libpq tries the next host.

@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use corelane_pg_proto::types::{Oid, ToSql};
+use corelane_runtime::dispatch;
 use corelane_runtime::pool::Pooled;
 
 use crate::client::{outcome, Client};
@@ -52,7 +53,8 @@ use crate::row::Row;
 use crate::simple_query::SimpleQueryMessage;
 use crate::statement::{Params, Statement};
 use crate::to_statement::{self, Target, ToStatement};
-use crate::worker_state::PgManager;
+use crate::trace;
+use crate::worker_state::{self, PgManager};
 use crate::Error;
 
 /// A transaction isolation level.
@@ -583,6 +585,102 @@ pub(crate) async fn begin(
         depth: 0,
     };
     Ok(Open { tx, guard })
+}
+
+impl Client {
+    /// Runs `f` in a transaction on a connection of its own (no other caller's statements
+    /// interleave), on a worker: this worker when called on one, else one reached through its
+    /// mailbox, so it works from tokio and plain threads too.
+    ///
+    /// `BEGIN` (with `options`) runs first; then `f`'s future, with a [`Transaction`] handle
+    /// for the statements; then `COMMIT` when it returns `Ok`, `ROLLBACK` when it returns
+    /// `Err` (whose error is returned). A `COMMIT` the server refuses (a deferred constraint,
+    /// a serialization failure) or answers with `ROLLBACK` (a statement failed and `f`
+    /// ignored it) is an error with [`Error::is_commit_failed`]: nothing of the transaction
+    /// persists. If the connection fails during `COMMIT` the outcome is unknown and the error
+    /// is [`Error::is_closed`].
+    ///
+    /// **Cancellation.** Dropping this future before `COMMIT` is sent rolls the transaction
+    /// back: `f`'s future is dropped on its worker (at once on a worker; from another thread,
+    /// at the worker's next turn) and `ROLLBACK` is queued on the connection. Either way the
+    /// connection is reset before anyone else uses it.
+    ///
+    /// The connection comes from a per-worker pool of exclusive connections, and goes back
+    /// reset: `COMMIT`/`ROLLBACK` is sent with `DISCARD ALL` in one round trip, so a `SET`,
+    /// `LISTEN`, temp table or advisory lock of one transaction never reaches the next.
+    ///
+    /// `f` and its future run on the worker: like any task there they must not block or
+    /// panic (a panic takes the worker's executor down). `SERIALIZABLE` transactions should
+    /// be retried when the error's [`code`](Error::code) is `40001`, whether a statement or
+    /// the `COMMIT` failed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// use corelane_postgres::{IsolationLevel, TransactionOptions};
+    ///
+    /// let options = TransactionOptions::new().isolation(IsolationLevel::Serializable);
+    /// let balance: i64 = client
+    ///     .transaction(options, |mut tx| async move {
+    ///         tx.execute("UPDATE account SET balance = balance - $1 WHERE id = 1", &[&10i64])
+    ///             .await?;
+    ///         tx.savepoint(|sp| async move {
+    ///             sp.execute("INSERT INTO audit (note) VALUES ('debit')", &[]).await
+    ///         })
+    ///         .await?;
+    ///         tx.query_one("SELECT balance FROM account WHERE id = 1", &[])
+    ///             .await?
+    ///             .get(0)
+    ///     })
+    ///     .await?;
+    /// # let _ = balance; Ok(()) }
+    /// ```
+    // Not yet: `f` returning the caller's own error type (`E: From<Error>`). Generic over `E`,
+    // every existing closure that uses `?` and ends in `Ok(..)` stops compiling (nothing pins
+    // `E`: "type annotations needed"), so the signature stays on `Error`; a caller with its own
+    // error type converts after the call, or uses `Client::begin`, whose handle any error
+    // type's code can drive.
+    pub async fn transaction<T, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
+        trace::run(trace::span(self, "TRANSACTION", None), async move {
+            let cancelled = Arc::new(AtomicBool::new(false));
+            let mut cancel = CancelOnDrop(Some(cancelled.clone()));
+            let client = self.clone();
+            let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+            let out = dispatch(
+                &**self.inner.states.workers(),
+                fallback,
+                move || async move {
+                    let permit = worker_state::exclusive(&client).await?;
+                    run(client, permit, options, cancelled, f).await
+                },
+            )
+            .await
+            .map_err(Error::from);
+            cancel.0 = None;
+            out?
+        })
+        .await
+    }
+}
+
+/// Tells a transaction running on another thread that its caller stopped waiting (set when
+/// dropped still armed).
+struct CancelOnDrop(Option<Arc<AtomicBool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@ use std::time::Duration;
 use corelane_redis_proto::{Cmd, Value};
 use corelane_runtime::dispatch;
 
-use crate::client::Client;
 use crate::connection::CloseUnlessDone;
 use crate::exclusive::checkout;
+use crate::handle::Client;
 use crate::Error;
 
 impl Client {

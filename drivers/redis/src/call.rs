@@ -25,9 +25,9 @@ use corelane_runtime::ThreadBound;
 
 use crate::cache::worker::{PendingRead, WorkerCache};
 use crate::classify::{classify, refusal, Class};
-use crate::client::Client;
 use crate::codec::RespCodec;
 use crate::connection::Connection;
+use crate::handle::Client;
 use crate::limits::representable;
 use crate::request::Request;
 use crate::trace::{self, CallSpan};

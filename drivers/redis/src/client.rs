@@ -1,48 +1,17 @@
-//! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them.
+//! The client's operations: construction, the connection check, commands and pipelines.
+//! (The handle itself, what every call holds, is in `handle`.)
 
-use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+pub use crate::handle::Client;
 
 use corelane_redis_proto::Cmd;
-use corelane_runtime::client::PerWorker;
-use corelane_runtime::{dispatch, resolve, Provider, ServerProvider, WorkerLoop};
+use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use crate::call::{Call, Reply};
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::pipeline::Pipeline;
 use crate::request::Request;
-use crate::worker_state::WorkerClient;
 use crate::{Error, FromValue};
-
-/// A Redis client. Cheap to clone; every clone shares the same per-worker connections.
-///
-/// On a worker of its event loop, a call uses that worker's own connection (no hop); elsewhere
-/// (tokio, plain threads) it goes through a worker's mailbox. Concurrent calls on one worker
-/// share a connection: their commands leave in one write per scheduler tick and their replies
-/// come back in order (implicit pipelining).
-#[derive(Clone)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    config: Config,
-    /// This client's pools and counters on each worker (forgotten on every worker when the
-    /// last handle drops).
-    states: PerWorker<WorkerClient>,
-    next_worker: AtomicUsize,
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .field("workers", &self.inner.states.workers().num_workers())
-            .finish()
-    }
-}
 
 impl Client {
     /// A client for `url` (see [`Config::from_url`]) on the shared standalone loop. Connections
@@ -59,32 +28,18 @@ impl Client {
     /// worker ([`Error::is_config`]).
     pub fn new(config: Config) -> Result<Client, Error> {
         let workers = resolve(None).map_err(Error::runtime)?;
-        Client::with_workers(config, workers)
+        Client::from_parts(config, workers)
     }
 
     /// A client whose connections live on a thread-per-core server's own workers.
     pub fn with_server(config: Config, server: &dyn ServerProvider) -> Result<Client, Error> {
         let workers = resolve(Some(server)).map_err(Error::runtime)?;
-        Client::with_workers(config, workers)
+        Client::from_parts(config, workers)
     }
 
     /// A client on `workers` (a cluster client makes one per node on its own workers).
     pub(crate) fn with_provider(config: Config, workers: Provider) -> Result<Client, Error> {
-        Client::with_workers(config, workers)
-    }
-
-    fn with_workers(mut config: Config, workers: Provider) -> Result<Client, Error> {
-        // The TLS configuration (CA files read, client key parsed) is built here, once: every
-        // connection of every worker shares it.
-        config.prepare()?;
-        config.check_budget(workers.num_workers())?;
-        Ok(Client {
-            inner: Arc::new(Inner {
-                config,
-                states: PerWorker::new(workers),
-                next_worker: AtomicUsize::new(0),
-            }),
-        })
+        Client::from_parts(config, workers)
     }
 
     /// [`new`](Self::new), then [`check`](Self::check): a client whose server was reached and
@@ -113,7 +68,7 @@ impl Client {
     /// one of them (nor counted in [`Config::max_connections`]). Works on a worker of the
     /// loop and off it.
     pub async fn check(&self) -> Result<(), Error> {
-        let config = self.inner.config.clone();
+        let config = self.config().clone();
         dispatch(
             &**self.workers(),
             self.next_fallback(),
@@ -126,49 +81,6 @@ impl Client {
         )
         .await
         .map_err(Error::from)?
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    /// This worker's pools and counters for this client, made on first use. Call it on one of
-    /// the client's workers.
-    pub(crate) fn worker_state(&self) -> Result<Rc<WorkerClient>, Error> {
-        let config = &self.inner.config;
-        let workers = self.inner.states.workers();
-        // A thread that is not one of the client's workers (calls never make state there:
-        // they run on a worker) gets the last worker's share.
-        self.inner.states.local(|| {
-            let index = workers.current_index().unwrap_or(usize::MAX);
-            WorkerClient::new(config, workers.num_workers(), index)
-        })
-    }
-
-    pub(crate) fn states(&self) -> &PerWorker<WorkerClient> {
-        &self.inner.states
-    }
-
-    /// True when the calling thread is one of this client's workers.
-    pub(crate) fn on_own_worker(&self) -> bool {
-        self.inner.states.workers().current_worker().is_some()
-    }
-
-    pub(crate) fn workers(&self) -> &Provider {
-        self.inner.states.workers()
-    }
-
-    pub(crate) fn next_fallback(&self) -> usize {
-        self.inner.next_worker.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// The worker for the next off-loop call, round-robin.
-    pub(crate) fn pick_worker(&self) -> Result<WorkerLoop, Error> {
-        let workers = self.inner.states.workers();
-        let n = workers.num_workers();
-        let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
-        workers.worker(i).cloned().ok_or_else(Error::worker_closed)
     }
 
     /// Sends any command and converts its reply: `client.query::<String>(Cmd::new("GET").arg("k"))`.
@@ -198,7 +110,7 @@ impl Client {
         if let Some(e) = pipeline.refusal(false) {
             return Call::failed(self.clone(), e);
         }
-        if pipeline.changes_tracking && self.inner.config.cache.is_some() {
+        if pipeline.changes_tracking && self.config().cache.is_some() {
             return Call::failed(self.clone(), crate::cache::tracking_refusal());
         }
         Call::new(self.clone(), pipeline.request())

@@ -14,8 +14,8 @@ use corelane_runtime::pool::{Backoff, PoolKind, Pooled};
 
 use crate::call::Reply;
 use crate::classify::{classify, refusal};
-use crate::client::Client;
 use crate::connection::Connection;
+use crate::handle::Client;
 use crate::pipeline::Pipeline;
 use crate::worker_state::{pool_error, RedisManager};
 use crate::{Error, FromValue};

@@ -283,6 +283,7 @@ mod connection;
 mod error;
 mod exclusive;
 mod from_value;
+mod handle;
 mod handshake;
 #[cfg(feature = "serde_json")]
 mod json;

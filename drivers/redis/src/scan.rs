@@ -10,7 +10,7 @@ use corelane_redis_proto::{Cmd, ToArg, Value};
 use futures_lite::Stream;
 
 use crate::call::Call;
-use crate::client::Client;
+use crate::handle::Client;
 use crate::{Error, FromValue};
 
 /// The items of a `SCAN`-family iteration, fetched page by page as the stream is read.

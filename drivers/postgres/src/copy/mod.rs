@@ -47,7 +47,6 @@
 //! waits: waiting for its source, it sends `CopyFail` (the connection serves on); waiting on
 //! the server, it closes the connection.
 
-
 mod copy_in;
 mod copy_out;
 mod format;
@@ -63,8 +62,8 @@ use corelane_runtime::dispatch;
 use futures_lite::Stream;
 
 use self::copy_in::{run_copy_in, CALLER_GONE};
-use self::copy_out::{pump, Msg};
 pub use self::copy_out::CopyOutStream;
+use self::copy_out::{pump, Msg};
 pub use self::format::{copy_text_row, CopyBinary};
 use self::wait::{unless_gone, CallerGone, RaiseOnDrop};
 use crate::client::Client;

@@ -29,7 +29,11 @@ impl Drop for MidCopy {
 }
 
 /// Sends one request on the exclusive connection and waits for its reply.
-pub(super) async fn call(conn: &Connection, expect: Expect, bytes: &[u8]) -> Result<Response, Error> {
+pub(super) async fn call(
+    conn: &Connection,
+    expect: Expect,
+    bytes: &[u8],
+) -> Result<Response, Error> {
     conn.pipe
         .call(expect, |b| b.extend_from_slice(bytes))
         .await

@@ -1,0 +1,104 @@
+//! The client handle: `Clone + Send + Sync`, usable on the loop's workers and off them. It
+//! holds what every call needs (the configuration, the per-worker state, the worker
+//! rotation); the operations are in `client`, so a call can hold a `Client` without
+//! depending on the module that makes calls.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use corelane_runtime::client::PerWorker;
+use corelane_runtime::{Provider, WorkerLoop};
+
+use crate::config::Config;
+use crate::worker_state::WorkerClient;
+use crate::Error;
+
+/// A Redis client. Cheap to clone; every clone shares the same per-worker connections.
+///
+/// On a worker of its event loop, a call uses that worker's own connection (no hop); elsewhere
+/// (tokio, plain threads) it goes through a worker's mailbox. Concurrent calls on one worker
+/// share a connection: their commands leave in one write per scheduler tick and their replies
+/// come back in order (implicit pipelining).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    /// This client's pools and counters on each worker (forgotten on every worker when the
+    /// last handle drops).
+    states: PerWorker<WorkerClient>,
+    next_worker: AtomicUsize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .field("workers", &self.inner.states.workers().num_workers())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A handle for `config` on `workers`: the TLS settings prepared and the connection
+    /// budget checked.
+    pub(crate) fn from_parts(mut config: Config, workers: Provider) -> Result<Client, Error> {
+        // The TLS configuration (CA files read, client key parsed) is built here, once: every
+        // connection of every worker shares it.
+        config.prepare()?;
+        config.check_budget(workers.num_workers())?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                config,
+                states: PerWorker::new(workers),
+                next_worker: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// This worker's pools and counters for this client, made on first use. Call it on one of
+    /// the client's workers.
+    pub(crate) fn worker_state(&self) -> Result<Rc<WorkerClient>, Error> {
+        let config = &self.inner.config;
+        let workers = self.inner.states.workers();
+        // A thread that is not one of the client's workers (calls never make state there:
+        // they run on a worker) gets the last worker's share.
+        self.inner.states.local(|| {
+            let index = workers.current_index().unwrap_or(usize::MAX);
+            WorkerClient::new(config, workers.num_workers(), index)
+        })
+    }
+
+    pub(crate) fn states(&self) -> &PerWorker<WorkerClient> {
+        &self.inner.states
+    }
+
+    /// True when the calling thread is one of this client's workers.
+    pub(crate) fn on_own_worker(&self) -> bool {
+        self.inner.states.workers().current_worker().is_some()
+    }
+
+    pub(crate) fn workers(&self) -> &Provider {
+        self.inner.states.workers()
+    }
+
+    pub(crate) fn next_fallback(&self) -> usize {
+        self.inner.next_worker.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The worker for the next off-loop call, round-robin.
+    pub(crate) fn pick_worker(&self) -> Result<WorkerLoop, Error> {
+        let workers = self.inner.states.workers();
+        let n = workers.num_workers();
+        let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        workers.worker(i).cloned().ok_or_else(Error::worker_closed)
+    }
+}
