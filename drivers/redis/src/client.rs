@@ -33,6 +33,18 @@ struct Inner {
     /// last handle drops).
     states: PerWorker<WorkerClient>,
     next_worker: AtomicUsize,
+    /// With Sentinel: the `+switch-master` watcher (closed when the client is dropped).
+    sentinel_watch: std::sync::OnceLock<crate::sentinel::watch::Watch>,
+}
+
+/// A client reference that does not keep it alive (the Sentinel watcher's).
+pub(crate) struct WeakClient(std::sync::Weak<Inner>);
+
+impl WeakClient {
+    /// The client, unless every handle was dropped.
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|inner| Client { inner })
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -78,13 +90,44 @@ impl Client {
         // connection of every worker shares it.
         config.prepare()?;
         config.check_budget(workers.num_workers())?;
-        Ok(Client {
+        let client = Client {
             inner: Arc::new(Inner {
                 config,
                 states: PerWorker::new(workers),
                 next_worker: AtomicUsize::new(0),
+                sentinel_watch: std::sync::OnceLock::new(),
             }),
-        })
+        };
+        if client.inner.config.sentinel.is_some() {
+            let worker = client.pick_worker()?;
+            let weak = WeakClient(Arc::downgrade(&client.inner));
+            let watch = crate::sentinel::watch::Watch::start(&client.inner.config, &worker, weak)?;
+            if let Some(watch) = watch {
+                let _ = client.inner.sentinel_watch.set(watch);
+            }
+        }
+        Ok(client)
+    }
+
+    /// With Sentinel: how many `+switch-master` events for this client's master it has acted
+    /// on (closing its connections to the old master). 0 without Sentinel.
+    pub fn sentinel_switches(&self) -> u64 {
+        self.inner
+            .config
+            .sentinel
+            .as_ref()
+            .map_or(0, |s| s.switch.switches())
+    }
+
+    /// With Sentinel: true while the client's `+switch-master` subscription is confirmed on a
+    /// live connection to one of the sentinels (false until then, while it reconnects to
+    /// another sentinel, and without Sentinel). Failovers that happen while it is false are
+    /// followed only as the old master drops the client's connections.
+    pub fn sentinel_subscribed(&self) -> bool {
+        self.inner
+            .sentinel_watch
+            .get()
+            .is_some_and(crate::sentinel::watch::Watch::is_subscribed)
     }
 
     /// [`new`](Self::new), then [`check`](Self::check): a client whose server was reached and

@@ -61,6 +61,10 @@ pub struct Config {
     pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
     /// Ask these sentinels for the master's address at each connect (`addr` is unused).
     pub(crate) sentinel: Option<crate::sentinel::SentinelSettings>,
+    /// ACL user for the sentinels themselves (not the master's).
+    pub(crate) sentinel_username: Option<String>,
+    /// The sentinels' own password (their `requirepass`), not the master's.
+    pub(crate) sentinel_password: Option<Secret>,
     /// Send `READONLY` after the handshake: a cluster client reading from replicas sets it
     /// on its node clients (a replica then serves reads of its master's slots).
     pub(crate) readonly: bool,
@@ -108,6 +112,8 @@ impl Default for Config {
             tls: None,
             reconnect_backoff: None,
             sentinel: None,
+            sentinel_username: None,
+            sentinel_password: None,
             readonly: false,
             cache: None,
         }
@@ -257,6 +263,10 @@ impl Config {
             }
             tls.prepare()?;
         }
+        if let Some(sentinel) = &mut self.sentinel {
+            // Each client learns from its own `+switch-master` subscription.
+            sentinel.switch = Default::default();
+        }
         Ok(())
     }
 
@@ -290,10 +300,29 @@ impl Config {
         self.sentinel = Some(crate::sentinel::SentinelSettings {
             master: master.into(),
             sentinels: sentinels.into_iter().map(|(h, p)| (h.into(), p)).collect(),
+            switch: Default::default(),
         });
         // A failover leaves the pools failing to reach the old master for a few seconds:
         // the usual 5 s backoff cap would keep them waiting well after the new one is up.
         self.reconnect_backoff = Some((Duration::from_millis(50), Duration::from_secs(1)));
+        self
+    }
+
+    /// The sentinels' own password (their `requirepass`; with
+    /// [`sentinel_username`](Self::sentinel_username), an ACL user's): sent with `AUTH` to each
+    /// sentinel asked, and on the client's `+switch-master` subscription. The master's
+    /// password is [`password`](Self::password). Never shown in `Debug` or errors. URL:
+    /// `sentinel_password=`. A sentinel that refuses it is passed over; when all do, the call
+    /// fails with [`Error::is_auth`](crate::Error::is_auth).
+    pub fn sentinel_password(mut self, password: impl Into<Secret>) -> Self {
+        self.sentinel_password = Some(password.into());
+        self
+    }
+
+    /// The ACL user to authenticate as to the sentinels (with
+    /// [`sentinel_password`](Self::sentinel_password)). URL: `sentinel_username=`.
+    pub fn sentinel_username(mut self, user: impl Into<String>) -> Self {
+        self.sentinel_username = Some(user.into());
         self
     }
 

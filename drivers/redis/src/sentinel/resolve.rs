@@ -8,21 +8,47 @@ use crate::connection::{describe, Connection};
 use crate::Error;
 
 /// The master's address according to the first sentinel that knows it (each sentinel gets
-/// the connect timeout; one that is down or does not know the name is skipped).
+/// the connect timeout; one that is down or does not know the name is skipped). A sentinel
+/// naming the master a `+switch-master` said was replaced lags behind the others: the next
+/// one is asked, and that answer is taken only when no sentinel gives another.
 pub(crate) async fn master_addr(
     config: &Config,
     settings: &SentinelSettings,
 ) -> Result<Addr, Error> {
     let mut why = Vec::new();
+    let mut lagging = None;
+    let mut auth_refusal = None;
+    let mut refusals = 0;
     for (host, port) in &settings.sentinels {
         let sentinel = sentinel_config(config, host, *port);
         let fut = ask(&sentinel, &settings.master);
         let asked = corelane_runtime::task::timeout(config.connect_timeout, fut).await;
         match asked {
+            Some(Ok(addr)) if settings.switch.is_replaced(&addr) => {
+                why.push(format!(
+                    "{host}:{port}: still names the replaced master {}",
+                    describe(&addr)
+                ));
+                lagging = Some(addr);
+            }
             Some(Ok(addr)) => return Ok(addr),
+            Some(Err(e)) if e.is_auth() => {
+                why.push(format!("{host}:{port}: {e}"));
+                refusals += 1;
+                auth_refusal.get_or_insert(e);
+            }
             Some(Err(e)) => why.push(format!("{host}:{port}: {e}")),
             None => why.push(format!("{host}:{port}: timed out")),
         }
+    }
+    if let Some(addr) = lagging {
+        settings.switch.forget(&addr);
+        return Ok(addr);
+    }
+    // Every sentinel refused our credentials: say so with the typed error (the server's
+    // text, which never holds the password).
+    if let Some(e) = auth_refusal.filter(|_| refusals == settings.sentinels.len()) {
+        return Err(e);
     }
     Err(Error::connect(
         format!("master `{}` via sentinels", settings.master),
@@ -30,12 +56,15 @@ pub(crate) async fn master_addr(
     ))
 }
 
-/// How to reach one sentinel: plain TCP, RESP2, no credentials (those are the master's).
-fn sentinel_config(config: &Config, host: &str, port: u16) -> Config {
+/// How to reach one sentinel: plain TCP, RESP2, the sentinels' own credentials (the config's
+/// are the master's).
+pub(crate) fn sentinel_config(config: &Config, host: &str, port: u16) -> Config {
     let mut sentinel = Config::default()
         .host(host, port)
         .protocol(Protocol::Resp2)
         .connect_timeout(config.connect_timeout);
+    sentinel.username = config.sentinel_username.clone();
+    sentinel.password = config.sentinel_password.clone();
     sentinel.sentinel = None;
     sentinel
 }
@@ -63,9 +92,12 @@ async fn ask(sentinel: &Config, master: &str) -> Result<Addr, Error> {
 }
 
 /// Checks that `conn` (just opened to what the sentinels named) is a master: during a
-/// failover a sentinel may still name the old master, now a replica.
+/// failover a sentinel may still name the old master, now a replica (or, right after a
+/// `SENTINEL FAILOVER`, still a master for a few seconds: one a `+switch-master` replaced is
+/// refused too).
 pub(crate) async fn check_master(
     conn: &Connection,
+    master: &Addr,
     settings: &SentinelSettings,
 ) -> Result<(), Error> {
     let role: Vec<corelane_redis_proto::Value> = conn.query(&Cmd::new("ROLE")).await?;
@@ -74,7 +106,7 @@ pub(crate) async fn check_master(
         Some(corelane_redis_proto::Value::BulkString(r) | corelane_redis_proto::Value::SimpleString(r))
             if &r[..] == b"master"
     );
-    if is_master {
+    if is_master && !settings.switch.is_replaced(master) {
         Ok(())
     } else {
         Err(Error::connect(
