@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::port::free_port;
 use crate::process::{find_on_path, kill_and_reap, log_tail, POLL};
 use crate::redis::RedisServer;
-use crate::resp::{command, Reply};
+use crate::resp::{command, command_auth, Reply};
 use crate::tempdir::TempDir;
 
 /// The master name the sentinels monitor.
@@ -51,6 +51,8 @@ impl Drop for SentinelProcess {
 pub struct SentinelTrio {
     sentinels: Vec<SentinelProcess>,
     servers: Vec<RedisServer>,
+    /// The sentinels' `requirepass` (and `sentinel sentinel-pass`), if any.
+    sentinel_password: Option<String>,
     _dir: TempDir,
 }
 
@@ -58,6 +60,16 @@ impl SentinelTrio {
     /// Starts the master, the replica (waiting until it is in sync) and the sentinels
     /// (waiting until each sees the replica and the other sentinels).
     pub fn start() -> Result<Self> {
+        Self::start_inner(None)
+    }
+
+    /// [`start`](Self::start), with the sentinels requiring `password` (`requirepass`; they
+    /// use it with each other too). The data servers have no password.
+    pub fn start_with_sentinel_password(password: &str) -> Result<Self> {
+        Self::start_inner(Some(password))
+    }
+
+    fn start_inner(sentinel_password: Option<&str>) -> Result<Self> {
         let binary = find_on_path("redis-server").ok_or_else(|| Error::MissingBinary {
             binary: "redis-server".into(),
             searched: "PATH".into(),
@@ -71,6 +83,7 @@ impl SentinelTrio {
         let mut trio = SentinelTrio {
             sentinels: Vec::new(),
             servers: vec![master, replica],
+            sentinel_password: sentinel_password.map(str::to_owned),
             _dir: dir,
         };
         trio.wait_replica_synced()?;
@@ -78,7 +91,10 @@ impl SentinelTrio {
         for i in 0..3 {
             let port = free_port()?;
             let conf = trio._dir.path().join(format!("sentinel-{i}.conf"));
-            let text = format!(
+            let auth = sentinel_password
+                .map(|pw| format!("requirepass {pw}\nsentinel sentinel-pass {pw}\n"))
+                .unwrap_or_default();
+            let text = auth + &format!(
                 "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
                  sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
@@ -139,7 +155,7 @@ impl SentinelTrio {
     pub fn master_addr(&self) -> Result<SocketAddr> {
         let mut last = None;
         for sentinel in self.sentinel_addrs() {
-            let reply = command(
+            let reply = self.sentinel_command(
                 sentinel,
                 &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER],
             );
@@ -150,6 +166,27 @@ impl SentinelTrio {
                         .parse()
                         .map_err(|_| Error::Config(format!("bad master address {text}")));
                 }
+                Ok(other) => last = Some(Error::Config(format!("sentinel said {other:?}"))),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Config("no sentinel".into())))
+    }
+
+    /// One command to the sentinel at `addr` (authenticated when the sentinels have a
+    /// password).
+    pub fn sentinel_command(&self, addr: SocketAddr, args: &[&str]) -> Result<Reply> {
+        command_auth(addr, self.sentinel_password.as_deref(), args)
+    }
+
+    /// `SENTINEL FAILOVER mymaster` on the first sentinel that accepts it (a graceful
+    /// failover: the old master stays up and is demoted a few seconds later). Wait for it
+    /// with [`wait_failover`](Self::wait_failover).
+    pub fn failover(&self) -> Result<()> {
+        let mut last = None;
+        for sentinel in self.sentinel_addrs() {
+            match self.sentinel_command(sentinel, &["SENTINEL", "FAILOVER", SENTINEL_MASTER]) {
+                Ok(Reply::Status(_)) => return Ok(()),
                 Ok(other) => last = Some(Error::Config(format!("sentinel said {other:?}"))),
                 Err(e) => last = Some(e),
             }
@@ -214,7 +251,8 @@ impl SentinelTrio {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let ready = self.sentinel_addrs().into_iter().all(|s| {
-                let master = command(s, &["SENTINEL", "MASTER", SENTINEL_MASTER])
+                let master = self
+                    .sentinel_command(s, &["SENTINEL", "MASTER", SENTINEL_MASTER])
                     .map(|r| r.text())
                     .unwrap_or_default();
                 // `num-other-sentinels 2` and `num-slaves 1`, in the flat field list.

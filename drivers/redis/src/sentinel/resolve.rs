@@ -4,7 +4,7 @@ use corelane_redis_proto::Cmd;
 
 use super::SentinelSettings;
 use crate::config::{Addr, Config, Protocol};
-use crate::connection::{describe, Connection};
+use crate::connection::{describe, is_auth_failure, Connection};
 use crate::Error;
 
 /// The master's address according to the first sentinel that knows it (each sentinel gets
@@ -82,6 +82,11 @@ async fn ask(sentinel: &Config, master: &str) -> Result<Addr, Error> {
         )
         .await;
     conn.pipe.close();
+    // Without `sentinel_password`, a sentinel with `requirepass` answers NOAUTH here.
+    let reply = reply.map_err(|e| match e.server_error() {
+        Some(server) if is_auth_failure(e.code()) => Error::auth(server.clone()),
+        _ => e,
+    });
     match reply? {
         Some((host, port)) => Ok(Addr::Tcp { host, port }),
         None => Err(Error::connect(
