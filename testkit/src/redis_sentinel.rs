@@ -94,14 +94,15 @@ impl SentinelTrio {
             let auth = sentinel_password
                 .map(|pw| format!("requirepass {pw}\nsentinel sentinel-pass {pw}\n"))
                 .unwrap_or_default();
-            let text = auth + &format!(
-                "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
+            let text = auth
+                + &format!(
+                    "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
                  sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
                  sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
                  sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
-                dir = trio._dir.path().display()
-            );
+                    dir = trio._dir.path().display()
+                );
             std::fs::write(&conf, text)
                 .map_err(|e| Error::io(format!("writing {}", conf.display()), e))?;
             let log = trio._dir.path().join(format!("sentinel-{i}.log"));
