@@ -12,6 +12,7 @@ use crate::process::{find_on_path, kill_and_reap, log_tail, POLL};
 use crate::redis::RedisServer;
 use crate::resp::{command, command_auth, Reply};
 use crate::tempdir::TempDir;
+use crate::tls::TestCerts;
 
 /// The master name the sentinels monitor.
 pub const SENTINEL_MASTER: &str = "mymaster";
@@ -23,6 +24,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 struct SentinelProcess {
     port: u16,
+    /// The TLS port, when the sentinels also listen with TLS.
+    tls_port: Option<u16>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -60,16 +63,25 @@ impl SentinelTrio {
     /// Starts the master, the replica (waiting until it is in sync) and the sentinels
     /// (waiting until each sees the replica and the other sentinels).
     pub fn start() -> Result<Self> {
-        Self::start_inner(None)
+        Self::start_inner(None, None)
     }
 
     /// [`start`](Self::start), with the sentinels requiring `password` (`requirepass`; they
     /// use it with each other too). The data servers have no password.
     pub fn start_with_sentinel_password(password: &str) -> Result<Self> {
-        Self::start_inner(Some(password))
+        Self::start_inner(Some(password), None)
     }
 
-    fn start_inner(sentinel_password: Option<&str>) -> Result<Self> {
+    /// [`start`](Self::start), with each sentinel also listening with TLS
+    /// ([`tls_sentinel_addrs`](Self::tls_sentinel_addrs)) and showing `certs`'
+    /// [`server`](TestCerts::server) certificate (for `127.0.0.1`, signed by `certs`' CA; no
+    /// client certificate asked). The sentinels talk to each other and to the data servers
+    /// over plain TCP. The certificate files are read at start.
+    pub fn start_with_tls_sentinels(certs: &TestCerts) -> Result<Self> {
+        Self::start_inner(None, Some(certs))
+    }
+
+    fn start_inner(sentinel_password: Option<&str>, tls: Option<&TestCerts>) -> Result<Self> {
         let binary = find_on_path("redis-server").ok_or_else(|| Error::MissingBinary {
             binary: "redis-server".into(),
             searched: "PATH".into(),
@@ -91,9 +103,23 @@ impl SentinelTrio {
         for i in 0..3 {
             let port = free_port()?;
             let conf = trio._dir.path().join(format!("sentinel-{i}.conf"));
-            let auth = sentinel_password
+            let mut auth = sentinel_password
                 .map(|pw| format!("requirepass {pw}\nsentinel sentinel-pass {pw}\n"))
                 .unwrap_or_default();
+            let tls_port = match tls {
+                Some(certs) => {
+                    let tls_port = free_port()?;
+                    auth.push_str(&format!(
+                        "tls-port {tls_port}\ntls-cert-file {}\ntls-key-file {}\n\
+                         tls-ca-cert-file {}\ntls-auth-clients no\n",
+                        certs.server().cert.display(),
+                        certs.server().key.display(),
+                        certs.ca_file().display()
+                    ));
+                    Some(tls_port)
+                }
+                None => None,
+            };
             let text = auth
                 + &format!(
                     "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
@@ -121,6 +147,7 @@ impl SentinelTrio {
                 .map_err(|e| Error::io("spawning a sentinel", e))?;
             trio.sentinels.push(SentinelProcess {
                 port,
+                tls_port,
                 child: Some(child),
                 log,
             });
@@ -134,6 +161,16 @@ impl SentinelTrio {
         self.sentinels
             .iter()
             .map(|s| SocketAddr::from(([127, 0, 0, 1], s.port)))
+            .collect()
+    }
+
+    /// The sentinels' TLS addresses (empty unless started with
+    /// [`start_with_tls_sentinels`](Self::start_with_tls_sentinels)).
+    pub fn tls_sentinel_addrs(&self) -> Vec<SocketAddr> {
+        self.sentinels
+            .iter()
+            .filter_map(|s| s.tls_port)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
             .collect()
     }
 

@@ -65,6 +65,8 @@ pub struct Config {
     pub(crate) sentinel_username: Option<String>,
     /// The sentinels' own password (their `requirepass`), not the master's.
     pub(crate) sentinel_password: Option<Secret>,
+    /// TLS to the sentinels (`None`: plain TCP), independent of the master's `tls`.
+    pub(crate) sentinel_tls: Option<TlsSettings>,
     /// Send `READONLY` after the handshake: a cluster client reading from replicas sets it
     /// on its node clients (a replica then serves reads of its master's slots).
     pub(crate) readonly: bool,
@@ -114,6 +116,7 @@ impl Default for Config {
             sentinel: None,
             sentinel_username: None,
             sentinel_password: None,
+            sentinel_tls: None,
             readonly: false,
             cache: None,
         }
@@ -263,6 +266,9 @@ impl Config {
             }
             tls.prepare()?;
         }
+        if let Some(tls) = &mut self.sentinel_tls {
+            tls.prepare()?;
+        }
         if let Some(sentinel) = &mut self.sentinel {
             // Each client learns from its own `+switch-master` subscription.
             sentinel.switch = Default::default();
@@ -323,6 +329,34 @@ impl Config {
     /// [`sentinel_password`](Self::sentinel_password)). URL: `sentinel_username=`.
     pub fn sentinel_username(mut self, user: impl Into<String>) -> Self {
         self.sentinel_username = Some(user.into());
+        self
+    }
+
+    /// Reaches the sentinels over TLS (`true`) or plain TCP (`false`, the default),
+    /// independently of the master's [`tls`](Self::tls): with TLS on and nothing else set, a
+    /// sentinel's certificate must chain to the operating system's roots and name the host
+    /// connected to. URL: `sentinel_tls=true`.
+    pub fn sentinel_tls(mut self, enabled: bool) -> Self {
+        self.sentinel_tls = enabled.then(TlsSettings::default);
+        self
+    }
+
+    /// Turns TLS to the sentinels on and also trusts the CA certificate(s) in this PEM file
+    /// (read when the client is made). URL: `sentinel_ca_file=` (percent-encoded).
+    pub fn sentinel_tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sentinel_tls
+            .get_or_insert_with(TlsSettings::default)
+            .ca_files
+            .push(path.into());
+        self
+    }
+
+    /// Turns TLS to the sentinels on with a configuration built by hand (a client
+    /// certificate, only a private CA, …); the other sentinel TLS settings are then ignored.
+    pub fn sentinel_tls_config(mut self, config: TlsConfig) -> Self {
+        self.sentinel_tls
+            .get_or_insert_with(TlsSettings::default)
+            .custom = Some(config);
         self
     }
 

@@ -114,7 +114,7 @@ const TLS_KEYS: [&str; 5] = [
     "system_roots",
 ];
 
-fn boolean(key: &str, value: &str) -> Result<bool, Error> {
+pub(crate) fn boolean(key: &str, value: &str) -> Result<bool, Error> {
     match value {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),

@@ -363,3 +363,63 @@ fn sentinel_password_right_and_wrong() {
         assert!(e.is_auth(), "{e:?}");
     });
 }
+
+/// Sentinels reached over TLS (their `tls-port`), the master over plain TCP: the master is
+/// found, the `+switch-master` subscription runs over TLS, and a sentinel certificate from an
+/// untrusted CA is a typed TLS error.
+#[test]
+fn sentinels_over_tls() {
+    guard("sentinel tls", || {
+        let certs = corelane_testkit::TestCerts::generate().unwrap();
+        let trio = SentinelTrio::start_with_tls_sentinels(&certs).unwrap();
+        let master = trio.master_addr().unwrap();
+        let hosts: Vec<String> = trio
+            .tls_sentinel_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(hosts.len(), 3);
+        let ca: String = certs
+            .ca_file()
+            .display()
+            .to_string()
+            .replace('%', "%25")
+            .replace('/', "%2F");
+        let url = format!(
+            "redis+sentinel://{}/{SENTINEL_MASTER}?sentinel_tls=true&sentinel_ca_file={ca}",
+            hosts.join(",")
+        );
+        let client = Client::open(&url).unwrap();
+        futures_lite::future::block_on(client.set::<()>("tls-key", "v")).unwrap();
+        let direct = command(master, &["GET", "tls-key"]).unwrap();
+        assert_eq!(direct, Reply::Bulk(Some(b"v".to_vec())));
+        wait_until(|| client.sentinel_subscribed());
+
+        // Without trusting the test CA (only the system's roots): the sentinels' certificate
+        // is refused, with a typed error.
+        let untrusted = Client::new(
+            Config::default()
+                .sentinel(
+                    SENTINEL_MASTER,
+                    trio.tls_sentinel_addrs()
+                        .iter()
+                        .map(|a| (a.ip().to_string(), a.port())),
+                )
+                .sentinel_tls(true),
+        )
+        .unwrap();
+        let e = futures_lite::future::block_on(untrusted.check()).unwrap_err();
+        assert!(e.is_tls(), "{e:?}");
+        // Plain TCP to a TLS port: an error, not a hang.
+        let plain = Client::new(
+            Config::default().sentinel(
+                SENTINEL_MASTER,
+                trio.tls_sentinel_addrs()
+                    .iter()
+                    .map(|a| (a.ip().to_string(), a.port())),
+            ),
+        )
+        .unwrap();
+        assert!(futures_lite::future::block_on(plain.check()).is_err());
+    });
+}

@@ -17,8 +17,7 @@ pub(crate) async fn master_addr(
 ) -> Result<Addr, Error> {
     let mut why = Vec::new();
     let mut lagging = None;
-    let mut auth_refusal = None;
-    let mut refusals = 0;
+    let mut failures = Vec::new();
     for (host, port) in &settings.sentinels {
         let sentinel = sentinel_config(config, host, *port);
         let fut = ask(&sentinel, &settings.master);
@@ -32,12 +31,10 @@ pub(crate) async fn master_addr(
                 lagging = Some(addr);
             }
             Some(Ok(addr)) => return Ok(addr),
-            Some(Err(e)) if e.is_auth() => {
+            Some(Err(e)) => {
                 why.push(format!("{host}:{port}: {e}"));
-                refusals += 1;
-                auth_refusal.get_or_insert(e);
+                failures.push(e);
             }
-            Some(Err(e)) => why.push(format!("{host}:{port}: {e}")),
             None => why.push(format!("{host}:{port}: timed out")),
         }
     }
@@ -45,10 +42,15 @@ pub(crate) async fn master_addr(
         settings.switch.forget(&addr);
         return Ok(addr);
     }
-    // Every sentinel refused our credentials: say so with the typed error (the server's
-    // text, which never holds the password).
-    if let Some(e) = auth_refusal.filter(|_| refusals == settings.sentinels.len()) {
-        return Err(e);
+    // Every sentinel refused our credentials, or its certificate: say so with the typed
+    // error (the server's text for AUTH, which never holds the password).
+    if failures.len() == settings.sentinels.len() {
+        let same = |kind: fn(&Error) -> bool| failures.iter().all(kind);
+        if same(Error::is_auth) || same(Error::is_tls) {
+            if let Some(e) = failures.into_iter().next() {
+                return Err(e);
+            }
+        }
     }
     Err(Error::connect(
         format!("master `{}` via sentinels", settings.master),
@@ -56,8 +58,8 @@ pub(crate) async fn master_addr(
     ))
 }
 
-/// How to reach one sentinel: plain TCP, RESP2, the sentinels' own credentials (the config's
-/// are the master's).
+/// How to reach one sentinel: RESP2, the sentinels' own credentials and TLS settings (the
+/// config's are the master's).
 pub(crate) fn sentinel_config(config: &Config, host: &str, port: u16) -> Config {
     let mut sentinel = Config::default()
         .host(host, port)
@@ -65,6 +67,7 @@ pub(crate) fn sentinel_config(config: &Config, host: &str, port: u16) -> Config 
         .connect_timeout(config.connect_timeout);
     sentinel.username = config.sentinel_username.clone();
     sentinel.password = config.sentinel_password.clone();
+    sentinel.tls = config.sentinel_tls.clone();
     sentinel.sentinel = None;
     sentinel
 }

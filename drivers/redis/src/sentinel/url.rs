@@ -1,7 +1,7 @@
 //! `redis+sentinel://` URLs: the sentinels, the master's name, then the usual options.
 
 use crate::config::Config;
-use crate::url::{percent_decode, redact, split_host_port};
+use crate::url::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
 
 /// The port sentinels listen on by default.
@@ -9,7 +9,8 @@ pub(crate) const SENTINEL_PORT: u16 = 26379;
 
 /// Parses `redis+sentinel://[user:pass@]host[:port],host[:port]/master[/db][?options]`
 /// (`rediss+sentinel://`: TLS to the master). The credentials and options are the master's,
-/// but for `sentinel_username=` and `sentinel_password=`, the sentinels' own.
+/// but for `sentinel_username=`, `sentinel_password=`, `sentinel_tls=true` and
+/// `sentinel_ca_file=`, the sentinels' own.
 pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     let (scheme, rest) = url
         .split_once("://")
@@ -61,6 +62,7 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     }
     let db = parts.next().filter(|d| !d.is_empty());
     let (mut sentinel_username, mut sentinel_password) = (None, None);
+    let (mut sentinel_tls, mut sentinel_ca_files) = (None, Vec::new());
     let mut rest_query = Vec::new();
     for pair in query
         .unwrap_or_default()
@@ -70,6 +72,10 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
         match pair.split_once('=') {
             Some(("sentinel_username", v)) => sentinel_username = Some(percent_decode(v)?),
             Some(("sentinel_password", v)) => sentinel_password = Some(percent_decode(v)?),
+            Some(("sentinel_tls", v)) => {
+                sentinel_tls = Some(boolean("sentinel_tls", &percent_decode(v)?)?)
+            }
+            Some(("sentinel_ca_file", v)) => sentinel_ca_files.push(percent_decode(v)?),
             _ => rest_query.push(pair),
         }
     }
@@ -83,6 +89,12 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     let mut config = Config::from_url(&single_url)?.sentinel(master, sentinels);
     config.sentinel_username = sentinel_username;
     config.sentinel_password = sentinel_password.map(Into::into);
+    if let Some(enabled) = sentinel_tls {
+        config = config.sentinel_tls(enabled);
+    }
+    for file in sentinel_ca_files {
+        config = config.sentinel_tls_ca_file(file);
+    }
     Ok(config)
 }
 
