@@ -286,7 +286,12 @@ impl Config {
     /// port; the first that answers) for the address of the master named `master`, connects
     /// there and checks with `ROLE` that it is the master. The address set with
     /// [`addr`](Self::addr) / [`host`](Self::host) is then unused. The URL form is
-    /// `redis+sentinel://host:26379,host:26379/mymaster[/db]`.
+    /// `redis+sentinel://host:26379,host:26379/mymaster[/db][?options]`, where the options
+    /// are those of [`from_url`](Self::from_url) plus `sentinel_username=`,
+    /// `sentinel_password=`, `sentinel_tls=true` and `sentinel_ca_file=` (the sentinels' own;
+    /// the rest are the master's). The client also subscribes to the sentinels'
+    /// `+switch-master` events and leaves the old master as soon as one comes: see
+    /// [the `sentinel` module](crate::sentinel).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), corelane_redis::Error> {

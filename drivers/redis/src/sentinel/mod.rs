@@ -27,9 +27,19 @@
 //! the sentinels themselves (their `requirepass`); the URL's user and password are the
 //! master's.
 //!
-//! Not yet: TLS to the sentinels (a `rediss+sentinel://` URL uses TLS to the master only;
-//! the sentinels are reached over plain TCP), and reads from replicas (every call goes to the
-//! master).
+//! **TLS to the sentinels** is separate from the master's: a `rediss+sentinel://` URL (or
+//! [`Config::tls`](crate::Config::tls)) runs TLS to the master;
+//! [`Config::sentinel_tls`](crate::Config::sentinel_tls) /
+//! [`sentinel_tls_ca_file`](crate::Config::sentinel_tls_ca_file) (URL `sentinel_tls=true`,
+//! `sentinel_ca_file=`) to the sentinels (their `tls-port`), for the lookups and the
+//! subscription alike. When every sentinel refuses the credentials or the TLS handshake, the
+//! error is that typed one ([`Error::is_auth`](crate::Error::is_auth),
+//! [`Error::is_tls`](crate::Error::is_tls)); otherwise a connect error lists each sentinel's
+//! answer.
+//!
+//! Not yet: reads from replicas (every call goes to the master), and a client certificate or
+//! other TLS options for the sentinels but through
+//! [`sentinel_tls_config`](crate::Config::sentinel_tls_config).
 
 pub(crate) mod resolve;
 pub(crate) mod switch;
