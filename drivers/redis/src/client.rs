@@ -35,6 +35,9 @@ struct Inner {
     next_worker: AtomicUsize,
     /// With Sentinel: the `+switch-master` watcher (closed when the client is dropped).
     sentinel_watch: std::sync::OnceLock<crate::sentinel::watch::Watch>,
+    /// With Sentinel and reads from replicas: the client whose connections go to replicas,
+    /// which read-only commands use.
+    replicas: Option<Client>,
 }
 
 /// A client reference that does not keep it alive (the Sentinel watcher's).
@@ -90,15 +93,33 @@ impl Client {
         // connection of every worker shares it.
         config.prepare()?;
         config.check_budget(workers.num_workers())?;
+        let replicas = match &config.sentinel {
+            Some(s) if !s.to_replica && s.read_from != crate::cluster::ReadFrom::Master => {
+                let mut replica_config = config.clone();
+                if let Some(settings) = &mut replica_config.sentinel {
+                    settings.to_replica = true;
+                }
+                Some(Client::with_workers(replica_config, workers.clone())?)
+            }
+            _ => None,
+        };
         let client = Client {
             inner: Arc::new(Inner {
                 config,
                 states: PerWorker::new(workers),
                 next_worker: AtomicUsize::new(0),
                 sentinel_watch: std::sync::OnceLock::new(),
+                replicas,
             }),
         };
-        if client.inner.config.sentinel.is_some() {
+        // (The replica client follows no `+switch-master`: its connections go to replicas.)
+        if client
+            .inner
+            .config
+            .sentinel
+            .as_ref()
+            .is_some_and(|s| !s.to_replica)
+        {
             let worker = client.pick_worker()?;
             let weak = WeakClient(Arc::downgrade(&client.inner));
             let watch = crate::sentinel::watch::Watch::start(&client.inner.config, &worker, weak)?;
@@ -229,7 +250,16 @@ impl Client {
 
     /// A typed command (known to leave no state behind, its reply kind known): no check.
     pub(crate) fn typed<T: FromValue>(&self, cmd: Cmd, reply: Reply) -> Call<T> {
-        Call::new(self.clone(), Request::One(cmd)).expecting(reply)
+        Call::new(self.route(&cmd).clone(), Request::One(cmd)).expecting(reply)
+    }
+
+    /// The client to run `cmd` on: the replica client for a read-only command when reads go
+    /// to replicas (Sentinel), else this one.
+    pub(crate) fn route(&self, cmd: &Cmd) -> &Client {
+        match &self.inner.replicas {
+            Some(replicas) if crate::cluster::read_from::is_read_only(cmd) => replicas,
+            _ => self,
+        }
     }
 
     /// Sends a pipeline: all its commands in one write, the replies as one value (an array, or

@@ -312,6 +312,8 @@ impl Config {
             master: master.into(),
             sentinels: sentinels.into_iter().map(|(h, p)| (h.into(), p)).collect(),
             switch: Default::default(),
+            read_from: crate::cluster::ReadFrom::Master,
+            to_replica: false,
         });
         // A failover leaves the pools failing to reach the old master for a few seconds:
         // the usual 5 s backoff cap would keep them waiting well after the new one is up.
@@ -334,6 +336,21 @@ impl Config {
     /// [`sentinel_password`](Self::sentinel_password)). URL: `sentinel_username=`.
     pub fn sentinel_username(mut self, user: impl Into<String>) -> Self {
         self.sentinel_username = Some(user.into());
+        self
+    }
+
+    /// With [`sentinel`](Self::sentinel) (call that first; ignored otherwise): where
+    /// read-only commands go (see [`ReadFrom`](crate::cluster::ReadFrom) for which commands
+    /// count). With `Replica` or `PreferReplica`, they run on connections to one of the
+    /// master's replicas that the sentinels (`SENTINEL REPLICAS`) report healthy, picked at
+    /// random per connection and checked with `ROLE`; `PreferReplica` falls back to the master
+    /// when none is, `Replica` fails the read then. Writes, pipelines, transactions and
+    /// unknown commands go to the master. A replica is asynchronous: a read may not see a
+    /// write just acknowledged. URL: `read_from=replica|prefer-replica|master`.
+    pub fn sentinel_read_from(mut self, read_from: crate::cluster::ReadFrom) -> Self {
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.read_from = read_from;
+        }
         self
     }
 

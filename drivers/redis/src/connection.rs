@@ -64,6 +64,12 @@ impl Connection {
                 return Err(e);
             }
         }
+        if let Some(settings) = config.sentinel.as_ref().filter(|s| s.to_replica) {
+            if let Err(e) = crate::sentinel::resolve::check_replica(&conn, settings).await {
+                conn.pipe.close();
+                return Err(e);
+            }
+        }
         Ok(conn)
     }
 
@@ -194,6 +200,10 @@ pub(crate) async fn connect_stream(config: &Config) -> Result<Stream, Error> {
 async fn connect_master(config: &Config) -> Result<(Stream, Option<Addr>), Error> {
     match &config.sentinel {
         None => Ok((connect_to(config, &config.addr).await?, None)),
+        Some(settings) if settings.to_replica => {
+            let addr = crate::sentinel::resolve::replica_addr(config, settings).await?;
+            Ok((connect_to(config, &addr).await?, None))
+        }
         Some(settings) => {
             let addr = crate::sentinel::resolve::master_addr(config, settings).await?;
             let stream = connect_to(config, &addr).await?;

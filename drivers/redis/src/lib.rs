@@ -270,7 +270,8 @@
 //! `ROLE`. The client subscribes to the sentinels' `+switch-master` events: on a failover
 //! every worker leaves the old master at once, and the next calls reach the new one. The
 //! sentinels may have their own password ([`Config::sentinel_password`]) and TLS
-//! ([`Config::sentinel_tls`]). See [`sentinel`].
+//! ([`Config::sentinel_tls`]); reads may go to replicas ([`Config::sentinel_read_from`]).
+//! See [`sentinel`].
 
 mod blocking;
 mod budget;

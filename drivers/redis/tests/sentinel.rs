@@ -423,3 +423,52 @@ fn sentinels_over_tls() {
         assert!(futures_lite::future::block_on(plain.check()).is_err());
     });
 }
+
+/// `read_from=replica`: read-only commands run on the replica the sentinels report, writes on
+/// the master (seen from the servers' `CLIENT LIST`).
+#[test]
+fn reads_go_to_the_replica_with_read_from_replica() {
+    guard("sentinel replica reads", || {
+        let trio = SentinelTrio::start().unwrap();
+        let master = trio.master_addr().unwrap();
+        let replica = *trio.server_addrs().iter().find(|a| **a != master).unwrap();
+        let reader = "replica-reader";
+        let client = Client::open(&format!(
+            "{}?read_from=replica&client_name={reader}",
+            trio.url()
+        ))
+        .unwrap();
+        assert_eq!(
+            command(master, &["SET", "r-key", "v1"]).unwrap(),
+            Reply::Status("OK".into())
+        );
+        wait_until(|| {
+            command(replica, &["GET", "r-key"]).unwrap() == Reply::Bulk(Some(b"v1".to_vec()))
+        });
+
+        let got: Option<String> = futures_lite::future::block_on(client.get("r-key")).unwrap();
+        assert_eq!(got.as_deref(), Some("v1"));
+        let raw: Value =
+            futures_lite::future::block_on(client.query(Cmd::new("EXISTS").arg("r-key"))).unwrap();
+        assert_eq!(raw, Value::Integer(1));
+        // Only reads so far: the replica has our connections, the master none.
+        let on_replica = client_names(replica);
+        assert!(
+            !on_replica.is_empty() && on_replica.iter().all(|n| n == reader),
+            "{on_replica:?}"
+        );
+        assert!(
+            client_names(master).is_empty(),
+            "{:?}",
+            client_names(master)
+        );
+
+        // A write goes to the master.
+        futures_lite::future::block_on(client.set::<()>("r-key", "v2")).unwrap();
+        assert!(client_names(master).iter().any(|n| n == reader));
+        assert_eq!(
+            command(master, &["GET", "r-key"]).unwrap(),
+            Reply::Bulk(Some(b"v2".to_vec()))
+        );
+    });
+}

@@ -37,9 +37,18 @@
 //! [`Error::is_tls`](crate::Error::is_tls)); otherwise a connect error lists each sentinel's
 //! answer.
 //!
-//! Not yet: reads from replicas (every call goes to the master), and a client certificate or
-//! other TLS options for the sentinels but through
-//! [`sentinel_tls_config`](crate::Config::sentinel_tls_config).
+//! **Reads from replicas** (opt-in, [`Config::sentinel_read_from`](crate::Config::sentinel_read_from),
+//! URL `read_from=replica|prefer-replica`): read-only commands sent one by one (`GET`,
+//! `HGETALL`, … — the list of [`ReadFrom`](crate::cluster::ReadFrom)) run on a second set of
+//! per-worker pools whose connections go to a replica the sentinels report healthy
+//! (`SENTINEL REPLICAS`: not down, link to the master up), picked at random per connection
+//! and checked with `ROLE`. Pipelines, transactions and writes go to the master. Those pools
+//! are replaced only as their connections break (a replica promoted by a failover keeps
+//! serving reads as the new master); their calls are not in [`Client::stats`](crate::Client::stats).
+//!
+//! Not yet: a client certificate or other TLS options for the sentinels but through
+//! [`sentinel_tls_config`](crate::Config::sentinel_tls_config); replica reads inside
+//! pipelines.
 
 pub(crate) mod resolve;
 pub(crate) mod switch;
@@ -53,4 +62,9 @@ pub(crate) struct SentinelSettings {
     pub(crate) sentinels: Vec<(String, u16)>,
     /// What the `+switch-master` events taught this client (fresh per client).
     pub(crate) switch: switch::SwitchHint,
+    /// Where read-only commands go.
+    pub(crate) read_from: crate::cluster::ReadFrom,
+    /// This config's connections go to a replica (the replica client's, made by the client
+    /// when `read_from` is not the master).
+    pub(crate) to_replica: bool,
 }

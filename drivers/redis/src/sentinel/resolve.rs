@@ -123,3 +123,114 @@ pub(crate) async fn check_master(
         ))
     }
 }
+
+/// For reads from replicas: one of the master's replicas the first answering sentinel
+/// reports healthy (`SENTINEL REPLICAS`), at random; with `PreferReplica` and none healthy,
+/// the master.
+pub(crate) async fn replica_addr(
+    config: &Config,
+    settings: &SentinelSettings,
+) -> Result<Addr, Error> {
+    let mut why = Vec::new();
+    for (host, port) in &settings.sentinels {
+        let sentinel = sentinel_config(config, host, *port);
+        let fut = ask_replicas(&sentinel, &settings.master);
+        match corelane_runtime::task::timeout(config.connect_timeout, fut).await {
+            Some(Ok(replicas)) if !replicas.is_empty() => {
+                let pick = fastrand::usize(..replicas.len());
+                if let Some(addr) = replicas.into_iter().nth(pick) {
+                    return Ok(addr);
+                }
+            }
+            Some(Ok(_)) => why.push(format!("{host}:{port}: no healthy replica")),
+            Some(Err(e)) => why.push(format!("{host}:{port}: {e}")),
+            None => why.push(format!("{host}:{port}: timed out")),
+        }
+    }
+    if settings.read_from == crate::cluster::ReadFrom::PreferReplica {
+        return master_addr(config, settings).await;
+    }
+    Err(Error::connect(
+        format!("a replica of `{}` via sentinels", settings.master),
+        format!("no sentinel named a healthy replica ({})", why.join("; ")),
+    ))
+}
+
+/// The replicas a sentinel reports up and linked to their master.
+async fn ask_replicas(sentinel: &Config, master: &str) -> Result<Vec<Addr>, Error> {
+    let open: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, Error>>>> =
+        Box::pin(Connection::open(sentinel, None));
+    let conn = open.await?;
+    let reply = conn
+        .query::<Vec<corelane_redis_proto::Value>>(
+            &Cmd::new("SENTINEL").arg("REPLICAS").arg(master),
+        )
+        .await;
+    conn.pipe.close();
+    Ok(reply?.iter().filter_map(healthy_replica).collect())
+}
+
+/// One entry of `SENTINEL REPLICAS` (a flat field list, or a map in RESP3) when the replica
+/// is neither down nor disconnected and its link to the master is up.
+fn healthy_replica(entry: &corelane_redis_proto::Value) -> Option<Addr> {
+    use corelane_redis_proto::Value;
+    let text = |v: &Value| match v {
+        Value::BulkString(b) | Value::SimpleString(b) => {
+            std::str::from_utf8(b).ok().map(str::to_owned)
+        }
+        _ => None,
+    };
+    let pairs: Vec<(String, String)> = match entry {
+        Value::Array(items) => items
+            .chunks_exact(2)
+            .filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?)))
+            .collect(),
+        Value::Map(items) => items
+            .iter()
+            .filter_map(|(k, v)| Some((text(k)?, text(v)?)))
+            .collect(),
+        _ => return None,
+    };
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let flags = field("flags")?;
+    let down = flags
+        .split(',')
+        .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"));
+    if down || field("master-link-status")? != "ok" {
+        return None;
+    }
+    Some(Addr::Tcp {
+        host: field("ip")?.to_owned(),
+        port: field("port")?.parse().ok()?,
+    })
+}
+
+/// Checks that a connection for reads reached a replica (or, with `PreferReplica`, the
+/// master it fell back to).
+pub(crate) async fn check_replica(
+    conn: &Connection,
+    settings: &SentinelSettings,
+) -> Result<(), Error> {
+    let role: Vec<corelane_redis_proto::Value> = conn.query(&Cmd::new("ROLE")).await?;
+    let role = match role.first() {
+        Some(
+            corelane_redis_proto::Value::BulkString(r)
+            | corelane_redis_proto::Value::SimpleString(r),
+        ) => &r[..],
+        _ => &b""[..],
+    };
+    let fallback = settings.read_from == crate::cluster::ReadFrom::PreferReplica;
+    if role == b"slave" || (fallback && role == b"master") {
+        Ok(())
+    } else {
+        Err(Error::connect(
+            format!("a replica of `{}` via sentinels", settings.master),
+            "the sentinels named a server whose ROLE is not replica (a failover is under way)",
+        ))
+    }
+}

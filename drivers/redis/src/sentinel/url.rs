@@ -1,5 +1,6 @@
 //! `redis+sentinel://` URLs: the sentinels, the master's name, then the usual options.
 
+use crate::cluster::ReadFrom;
 use crate::config::Config;
 use crate::url::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
@@ -63,6 +64,7 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     let db = parts.next().filter(|d| !d.is_empty());
     let (mut sentinel_username, mut sentinel_password) = (None, None);
     let (mut sentinel_tls, mut sentinel_ca_files) = (None, Vec::new());
+    let mut read_from = None;
     let mut rest_query = Vec::new();
     for pair in query
         .unwrap_or_default()
@@ -76,6 +78,7 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
                 sentinel_tls = Some(boolean("sentinel_tls", &percent_decode(v)?)?)
             }
             Some(("sentinel_ca_file", v)) => sentinel_ca_files.push(percent_decode(v)?),
+            Some(("read_from", v)) => read_from = Some(ReadFrom::parse(&percent_decode(v)?)?),
             _ => rest_query.push(pair),
         }
     }
@@ -94,6 +97,9 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     }
     for file in sentinel_ca_files {
         config = config.sentinel_tls_ca_file(file);
+    }
+    if let Some(read_from) = read_from {
+        config = config.sentinel_read_from(read_from);
     }
     Ok(config)
 }
@@ -137,6 +143,14 @@ mod tests {
             Some("master-pw")
         );
         assert_eq!(config.db, 3);
+        let read = parse("redis+sentinel://h1/m?read_from=prefer-replica").unwrap();
+        assert_eq!(
+            read.sentinel.as_ref().map(|s| s.read_from),
+            Some(crate::cluster::ReadFrom::PreferReplica)
+        );
+        assert!(parse("redis+sentinel://h1/m?read_from=nearest")
+            .unwrap_err()
+            .is_config());
         let debug = format!("{config:?}");
         assert!(
             !debug.contains("s@cret") && !debug.contains("master-pw"),
