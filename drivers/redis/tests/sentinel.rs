@@ -472,3 +472,47 @@ fn reads_go_to_the_replica_with_read_from_replica() {
         );
     });
 }
+
+/// The sentinels holding a `+switch-master` subscriber (a client with `sub=1` in their
+/// `CLIENT LIST`).
+fn subscribed_sentinels(trio: &SentinelTrio) -> Vec<std::net::SocketAddr> {
+    trio.sentinel_addrs()
+        .into_iter()
+        .filter(|s| {
+            trio.sentinel_command(*s, &["CLIENT", "LIST"])
+                .map(|r| r.text().contains(" sub=1 "))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The subscription survives losing its sentinel: it moves to another one, and a failover
+/// after that is still followed through `+switch-master`.
+#[test]
+fn the_subscription_moves_to_another_sentinel_when_it_drops() {
+    guard("sentinel resubscribe", || {
+        let trio = SentinelTrio::start().unwrap();
+        let client = Client::open(&trio.url()).unwrap();
+        let old = trio.master_addr().unwrap();
+        wait_until(|| client.sentinel_subscribed());
+        wait_until(|| subscribed_sentinels(&trio).len() == 1);
+        let first = subscribed_sentinels(&trio)[0];
+        let killed = trio
+            .sentinel_command(first, &["CLIENT", "KILL", "TYPE", "pubsub"])
+            .unwrap();
+        assert_eq!(killed, Reply::Int(1));
+        wait_until(|| {
+            let now = subscribed_sentinels(&trio);
+            now.len() == 1 && now[0] != first
+        });
+        wait_until(|| client.sentinel_subscribed());
+
+        futures_lite::future::block_on(client.set::<()>("moved-key", "before")).unwrap();
+        trio.failover().unwrap();
+        let new = trio.wait_failover(old).unwrap();
+        wait_until(|| client.sentinel_switches() == 1);
+        futures_lite::future::block_on(client.set::<()>("moved-key", "after")).unwrap();
+        let direct = command(new, &["GET", "moved-key"]).unwrap();
+        assert_eq!(direct, Reply::Bulk(Some(b"after".to_vec())));
+    });
+}
