@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 use crate::port::free_port;
 use crate::process::{find_on_path, kill_and_reap, log_tail, POLL};
 use crate::redis::RedisServer;
-use crate::resp::{command, Reply};
+use crate::resp::{command, command_auth, Reply};
 use crate::tempdir::TempDir;
+use crate::tls::TestCerts;
 
 /// The master name the sentinels monitor.
 pub const SENTINEL_MASTER: &str = "mymaster";
@@ -23,6 +24,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 struct SentinelProcess {
     port: u16,
+    /// The TLS port, when the sentinels also listen with TLS.
+    tls_port: Option<u16>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -51,6 +54,8 @@ impl Drop for SentinelProcess {
 pub struct SentinelTrio {
     sentinels: Vec<SentinelProcess>,
     servers: Vec<RedisServer>,
+    /// The sentinels' `requirepass` (and `sentinel sentinel-pass`), if any.
+    sentinel_password: Option<String>,
     _dir: TempDir,
 }
 
@@ -58,6 +63,25 @@ impl SentinelTrio {
     /// Starts the master, the replica (waiting until it is in sync) and the sentinels
     /// (waiting until each sees the replica and the other sentinels).
     pub fn start() -> Result<Self> {
+        Self::start_inner(None, None)
+    }
+
+    /// [`start`](Self::start), with the sentinels requiring `password` (`requirepass`; they
+    /// use it with each other too). The data servers have no password.
+    pub fn start_with_sentinel_password(password: &str) -> Result<Self> {
+        Self::start_inner(Some(password), None)
+    }
+
+    /// [`start`](Self::start), with each sentinel also listening with TLS
+    /// ([`tls_sentinel_addrs`](Self::tls_sentinel_addrs)) and showing `certs`'
+    /// [`server`](TestCerts::server) certificate (for `127.0.0.1`, signed by `certs`' CA; no
+    /// client certificate asked). The sentinels talk to each other and to the data servers
+    /// over plain TCP. The certificate files are read at start.
+    pub fn start_with_tls_sentinels(certs: &TestCerts) -> Result<Self> {
+        Self::start_inner(None, Some(certs))
+    }
+
+    fn start_inner(sentinel_password: Option<&str>, tls: Option<&TestCerts>) -> Result<Self> {
         let binary = find_on_path("redis-server").ok_or_else(|| Error::MissingBinary {
             binary: "redis-server".into(),
             searched: "PATH".into(),
@@ -71,6 +95,7 @@ impl SentinelTrio {
         let mut trio = SentinelTrio {
             sentinels: Vec::new(),
             servers: vec![master, replica],
+            sentinel_password: sentinel_password.map(str::to_owned),
             _dir: dir,
         };
         trio.wait_replica_synced()?;
@@ -78,14 +103,32 @@ impl SentinelTrio {
         for i in 0..3 {
             let port = free_port()?;
             let conf = trio._dir.path().join(format!("sentinel-{i}.conf"));
-            let text = format!(
-                "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
+            let mut auth = sentinel_password
+                .map(|pw| format!("requirepass {pw}\nsentinel sentinel-pass {pw}\n"))
+                .unwrap_or_default();
+            let tls_port = match tls {
+                Some(certs) => {
+                    let tls_port = free_port()?;
+                    auth.push_str(&format!(
+                        "tls-port {tls_port}\ntls-cert-file {}\ntls-key-file {}\n\
+                         tls-ca-cert-file {}\ntls-auth-clients no\n",
+                        certs.server().cert.display(),
+                        certs.server().key.display(),
+                        certs.ca_file().display()
+                    ));
+                    Some(tls_port)
+                }
+                None => None,
+            };
+            let text = auth
+                + &format!(
+                    "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\n\
                  sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
                  sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
                  sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
-                dir = trio._dir.path().display()
-            );
+                    dir = trio._dir.path().display()
+                );
             std::fs::write(&conf, text)
                 .map_err(|e| Error::io(format!("writing {}", conf.display()), e))?;
             let log = trio._dir.path().join(format!("sentinel-{i}.log"));
@@ -104,6 +147,7 @@ impl SentinelTrio {
                 .map_err(|e| Error::io("spawning a sentinel", e))?;
             trio.sentinels.push(SentinelProcess {
                 port,
+                tls_port,
                 child: Some(child),
                 log,
             });
@@ -117,6 +161,16 @@ impl SentinelTrio {
         self.sentinels
             .iter()
             .map(|s| SocketAddr::from(([127, 0, 0, 1], s.port)))
+            .collect()
+    }
+
+    /// The sentinels' TLS addresses (empty unless started with
+    /// [`start_with_tls_sentinels`](Self::start_with_tls_sentinels)).
+    pub fn tls_sentinel_addrs(&self) -> Vec<SocketAddr> {
+        self.sentinels
+            .iter()
+            .filter_map(|s| s.tls_port)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
             .collect()
     }
 
@@ -139,7 +193,7 @@ impl SentinelTrio {
     pub fn master_addr(&self) -> Result<SocketAddr> {
         let mut last = None;
         for sentinel in self.sentinel_addrs() {
-            let reply = command(
+            let reply = self.sentinel_command(
                 sentinel,
                 &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER],
             );
@@ -150,6 +204,27 @@ impl SentinelTrio {
                         .parse()
                         .map_err(|_| Error::Config(format!("bad master address {text}")));
                 }
+                Ok(other) => last = Some(Error::Config(format!("sentinel said {other:?}"))),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Config("no sentinel".into())))
+    }
+
+    /// One command to the sentinel at `addr` (authenticated when the sentinels have a
+    /// password).
+    pub fn sentinel_command(&self, addr: SocketAddr, args: &[&str]) -> Result<Reply> {
+        command_auth(addr, self.sentinel_password.as_deref(), args)
+    }
+
+    /// `SENTINEL FAILOVER mymaster` on the first sentinel that accepts it (a graceful
+    /// failover: the old master stays up and is demoted a few seconds later). Wait for it
+    /// with [`wait_failover`](Self::wait_failover).
+    pub fn failover(&self) -> Result<()> {
+        let mut last = None;
+        for sentinel in self.sentinel_addrs() {
+            match self.sentinel_command(sentinel, &["SENTINEL", "FAILOVER", SENTINEL_MASTER]) {
+                Ok(Reply::Status(_)) => return Ok(()),
                 Ok(other) => last = Some(Error::Config(format!("sentinel said {other:?}"))),
                 Err(e) => last = Some(e),
             }
@@ -214,7 +289,8 @@ impl SentinelTrio {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let ready = self.sentinel_addrs().into_iter().all(|s| {
-                let master = command(s, &["SENTINEL", "MASTER", SENTINEL_MASTER])
+                let master = self
+                    .sentinel_command(s, &["SENTINEL", "MASTER", SENTINEL_MASTER])
                     .map(|r| r.text())
                     .unwrap_or_default();
                 // `num-other-sentinels 2` and `num-slaves 1`, in the flat field list.

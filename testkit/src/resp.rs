@@ -49,6 +49,12 @@ impl Reply {
 
 /// Sends one command to `addr` on a new connection and reads its reply.
 pub fn command(addr: SocketAddr, args: &[&str]) -> Result<Reply> {
+    command_auth(addr, None, args)
+}
+
+/// [`command`], after `AUTH password` on the same connection when `password` is given (an
+/// `AUTH` refusal is returned as the reply).
+pub fn command_auth(addr: SocketAddr, password: Option<&str>, args: &[&str]) -> Result<Reply> {
     let context = || format!("`{}` on {addr}", args.join(" "));
     let io = |e| Error::io(context(), e);
     let mut stream = TcpStream::connect_timeout(&addr, COMMAND_TIMEOUT).map_err(io)?;
@@ -56,13 +62,24 @@ pub fn command(addr: SocketAddr, args: &[&str]) -> Result<Reply> {
     stream
         .set_write_timeout(Some(COMMAND_TIMEOUT))
         .map_err(io)?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(io)?);
+    if let Some(password) = password {
+        stream.write_all(&encode(&["AUTH", password])).map_err(io)?;
+        let auth = read_reply(&mut reader, 0).map_err(io)?;
+        if auth.is_error() {
+            return Ok(auth);
+        }
+    }
+    stream.write_all(&encode(args)).map_err(io)?;
+    read_reply(&mut reader, 0).map_err(io)
+}
+
+fn encode(args: &[&str]) -> Vec<u8> {
     let mut req = format!("*{}\r\n", args.len());
     for arg in args {
         req.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
     }
-    stream.write_all(req.as_bytes()).map_err(io)?;
-    let mut reader = BufReader::new(stream);
-    read_reply(&mut reader, 0).map_err(io)
+    req.into_bytes()
 }
 
 fn bad(what: &str) -> std::io::Error {

@@ -45,7 +45,14 @@ fn forms_moves_a_slot_and_fails_over() {
         .unwrap();
     assert!(moved.text().starts_with("MOVED"), "{moved:?}");
 
-    // Kill that master: its replica takes over.
+    // Kill that master: its replica takes over. Replication is asynchronous: wait until the
+    // replica has the migrated key, or the promoted replica may not have it (seen under load).
+    let acked = cluster.command(other, &["WAIT", "1", "10000"]).unwrap();
+    assert_eq!(
+        acked,
+        Reply::Int(1),
+        "the replica did not acknowledge the write"
+    );
     let replica = nodes
         .iter()
         .find(|n| {

@@ -165,6 +165,7 @@ impl<T> Call<T> {
         }
         if class == Class::Shared {
             let reply = Reply::of(&cmd);
+            let client = client.route(&cmd).clone();
             return Call::new(client, Request::One(cmd)).expecting(reply);
         }
         let span = trace::command_span(&client, &cmd);

@@ -98,7 +98,7 @@ impl Client {
 
     /// A typed command (known to leave no state behind, its reply kind known): no check.
     pub(crate) fn typed<T: FromValue>(&self, cmd: Cmd, reply: Reply) -> Call<T> {
-        Call::new(self.clone(), Request::One(cmd)).expecting(reply)
+        Call::new(self.route(&cmd).clone(), Request::One(cmd)).expecting(reply)
     }
 
     /// Sends a pipeline: all its commands in one write, the replies as one value (an array, or

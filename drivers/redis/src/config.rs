@@ -61,6 +61,12 @@ pub struct Config {
     pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
     /// Ask these sentinels for the master's address at each connect (`addr` is unused).
     pub(crate) sentinel: Option<crate::sentinel::SentinelSettings>,
+    /// ACL user for the sentinels themselves (not the master's).
+    pub(crate) sentinel_username: Option<String>,
+    /// The sentinels' own password (their `requirepass`), not the master's.
+    pub(crate) sentinel_password: Option<Secret>,
+    /// TLS to the sentinels (`None`: plain TCP), independent of the master's `tls`.
+    pub(crate) sentinel_tls: Option<TlsSettings>,
     /// Send `READONLY` after the handshake: a cluster client reading from replicas sets it
     /// on its node clients (a replica then serves reads of its master's slots).
     pub(crate) readonly: bool,
@@ -108,6 +114,9 @@ impl Default for Config {
             tls: None,
             reconnect_backoff: None,
             sentinel: None,
+            sentinel_username: None,
+            sentinel_password: None,
+            sentinel_tls: None,
             readonly: false,
             cache: None,
         }
@@ -257,6 +266,13 @@ impl Config {
             }
             tls.prepare()?;
         }
+        if let Some(tls) = &mut self.sentinel_tls {
+            tls.prepare()?;
+        }
+        if let Some(sentinel) = &mut self.sentinel {
+            // Each client learns from its own `+switch-master` subscription.
+            sentinel.switch = Default::default();
+        }
         Ok(())
     }
 
@@ -270,7 +286,12 @@ impl Config {
     /// port; the first that answers) for the address of the master named `master`, connects
     /// there and checks with `ROLE` that it is the master. The address set with
     /// [`addr`](Self::addr) / [`host`](Self::host) is then unused. The URL form is
-    /// `redis+sentinel://host:26379,host:26379/mymaster[/db]`.
+    /// `redis+sentinel://host:26379,host:26379/mymaster[/db][?options]`, where the options
+    /// are those of [`from_url`](Self::from_url) plus `sentinel_username=`,
+    /// `sentinel_password=`, `sentinel_tls=true` and `sentinel_ca_file=` (the sentinels' own;
+    /// the rest are the master's). The client also subscribes to the sentinels'
+    /// `+switch-master` events and leaves the old master as soon as one comes: see
+    /// [the `sentinel` module](crate::sentinel).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), corelane_redis::Error> {
@@ -290,10 +311,74 @@ impl Config {
         self.sentinel = Some(crate::sentinel::SentinelSettings {
             master: master.into(),
             sentinels: sentinels.into_iter().map(|(h, p)| (h.into(), p)).collect(),
+            switch: Default::default(),
+            read_from: crate::cluster::ReadFrom::Master,
+            to_replica: false,
         });
         // A failover leaves the pools failing to reach the old master for a few seconds:
         // the usual 5 s backoff cap would keep them waiting well after the new one is up.
         self.reconnect_backoff = Some((Duration::from_millis(50), Duration::from_secs(1)));
+        self
+    }
+
+    /// The sentinels' own password (their `requirepass`; with
+    /// [`sentinel_username`](Self::sentinel_username), an ACL user's): sent with `AUTH` to each
+    /// sentinel asked, and on the client's `+switch-master` subscription. The master's
+    /// password is [`password`](Self::password). Never shown in `Debug` or errors. URL:
+    /// `sentinel_password=`. A sentinel that refuses it is passed over; when all do, the call
+    /// fails with [`Error::is_auth`](crate::Error::is_auth).
+    pub fn sentinel_password(mut self, password: impl Into<Secret>) -> Self {
+        self.sentinel_password = Some(password.into());
+        self
+    }
+
+    /// The ACL user to authenticate as to the sentinels (with
+    /// [`sentinel_password`](Self::sentinel_password)). URL: `sentinel_username=`.
+    pub fn sentinel_username(mut self, user: impl Into<String>) -> Self {
+        self.sentinel_username = Some(user.into());
+        self
+    }
+
+    /// With [`sentinel`](Self::sentinel) (call that first; ignored otherwise): where
+    /// read-only commands go (see [`ReadFrom`](crate::cluster::ReadFrom) for which commands
+    /// count). With `Replica` or `PreferReplica`, they run on connections to one of the
+    /// master's replicas that the sentinels (`SENTINEL REPLICAS`) report healthy, picked at
+    /// random per connection and checked with `ROLE`; `PreferReplica` falls back to the master
+    /// when none is, `Replica` fails the read then. Writes, pipelines, transactions and
+    /// unknown commands go to the master. A replica is asynchronous: a read may not see a
+    /// write just acknowledged. URL: `read_from=replica|prefer-replica|master`.
+    pub fn sentinel_read_from(mut self, read_from: crate::cluster::ReadFrom) -> Self {
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.read_from = read_from;
+        }
+        self
+    }
+
+    /// Reaches the sentinels over TLS (`true`) or plain TCP (`false`, the default),
+    /// independently of the master's [`tls`](Self::tls): with TLS on and nothing else set, a
+    /// sentinel's certificate must chain to the operating system's roots and name the host
+    /// connected to. URL: `sentinel_tls=true`.
+    pub fn sentinel_tls(mut self, enabled: bool) -> Self {
+        self.sentinel_tls = enabled.then(TlsSettings::default);
+        self
+    }
+
+    /// Turns TLS to the sentinels on and also trusts the CA certificate(s) in this PEM file
+    /// (read when the client is made). URL: `sentinel_ca_file=` (percent-encoded).
+    pub fn sentinel_tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sentinel_tls
+            .get_or_insert_with(TlsSettings::default)
+            .ca_files
+            .push(path.into());
+        self
+    }
+
+    /// Turns TLS to the sentinels on with a configuration built by hand (a client
+    /// certificate, only a private CA, …); the other sentinel TLS settings are then ignored.
+    pub fn sentinel_tls_config(mut self, config: TlsConfig) -> Self {
+        self.sentinel_tls
+            .get_or_insert_with(TlsSettings::default)
+            .custom = Some(config);
         self
     }
 

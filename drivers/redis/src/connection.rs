@@ -21,6 +21,11 @@ pub(crate) struct Connection {
     pub(crate) needs_reset: std::rc::Rc<std::cell::Cell<bool>>,
     /// `CLIENT TRACKING` is on: replies read here may fill the worker's client-side cache.
     pub(crate) tracking: bool,
+    /// With Sentinel: the master the sentinels named (checked against `+switch-master`).
+    pub(crate) master: Option<Addr>,
+    /// The [`SwitchHint`](crate::sentinel::switch::SwitchHint) generation `master` was last
+    /// compared at.
+    pub(crate) switch_seen: std::cell::Cell<u64>,
 }
 
 impl Connection {
@@ -37,7 +42,7 @@ impl Connection {
     }
 
     async fn open_inner(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
-        let stream = connect_stream(config).await?;
+        let (stream, master) = connect_master(config).await?;
         let limits = corelane_redis_proto::Limits::default()
             .with_max_aggregate_len(config.max_aggregate_len);
         let pipe = Pipe::new(stream, RespCodec::new(on_push, limits), Limits::default())
@@ -47,6 +52,8 @@ impl Connection {
             protocol: Protocol::Resp2,
             needs_reset: std::rc::Rc::default(),
             tracking: false,
+            master,
+            switch_seen: std::cell::Cell::new(0),
         };
         conn.protocol = crate::handshake::run(&mut PipeExchange(&conn.pipe), config)
             .await
@@ -56,8 +63,17 @@ impl Connection {
             // connection closes (the exclusive pool's reset sends only `DISCARD`/`UNWATCH`).
             conn.query::<()>(&Cmd::new("READONLY")).await?;
         }
-        if let Some(settings) = &config.sentinel {
-            crate::sentinel::resolve::check_master(&conn, settings).await?;
+        if let (Some(settings), Some(master)) = (&config.sentinel, &conn.master) {
+            if let Err(e) = crate::sentinel::resolve::check_master(&conn, master, settings).await {
+                conn.pipe.close();
+                return Err(e);
+            }
+        }
+        if let Some(settings) = config.sentinel.as_ref().filter(|s| s.to_replica) {
+            if let Err(e) = crate::sentinel::resolve::check_replica(&conn, settings).await {
+                conn.pipe.close();
+                return Err(e);
+            }
         }
         Ok(conn)
     }
@@ -143,11 +159,21 @@ pub(crate) fn describe(addr: &Addr) -> String {
 /// with the host from the address as the name to verify and send in SNI. The caller bounds
 /// the whole (connect and handshake) by the connect timeout.
 pub(crate) async fn connect_stream(config: &Config) -> Result<Stream, Error> {
+    connect_master(config).await.map(|(stream, _)| stream)
+}
+
+/// [`connect_stream`], with the master's address when the sentinels named it.
+async fn connect_master(config: &Config) -> Result<(Stream, Option<Addr>), Error> {
     match &config.sentinel {
-        None => connect_to(config, &config.addr).await,
+        None => Ok((connect_to(config, &config.addr).await?, None)),
+        Some(settings) if settings.to_replica => {
+            let addr = crate::sentinel::resolve::replica_addr(config, settings).await?;
+            Ok((connect_to(config, &addr).await?, None))
+        }
         Some(settings) => {
             let addr = crate::sentinel::resolve::master_addr(config, settings).await?;
-            connect_to(config, &addr).await
+            let stream = connect_to(config, &addr).await?;
+            Ok((stream, Some(addr)))
         }
     }
 }

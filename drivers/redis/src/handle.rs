@@ -31,6 +31,21 @@ struct Inner {
     /// last handle drops).
     states: PerWorker<WorkerClient>,
     next_worker: AtomicUsize,
+    /// With Sentinel: the `+switch-master` watcher (closed when the client is dropped).
+    sentinel_watch: std::sync::OnceLock<crate::sentinel::watch::Watch>,
+    /// With Sentinel and reads from replicas: the client whose connections go to replicas,
+    /// which read-only commands use.
+    replicas: Option<Client>,
+}
+
+/// A client reference that does not keep it alive (the Sentinel watcher's).
+pub(crate) struct WeakClient(std::sync::Weak<Inner>);
+
+impl WeakClient {
+    /// The client, unless every handle was dropped.
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|inner| Client { inner })
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -50,13 +65,71 @@ impl Client {
         // connection of every worker shares it.
         config.prepare()?;
         config.check_budget(workers.num_workers())?;
-        Ok(Client {
+        let replicas = match &config.sentinel {
+            Some(s) if !s.to_replica && s.read_from != crate::cluster::ReadFrom::Master => {
+                let mut replica_config = config.clone();
+                if let Some(settings) = &mut replica_config.sentinel {
+                    settings.to_replica = true;
+                }
+                Some(Client::from_parts(replica_config, workers.clone())?)
+            }
+            _ => None,
+        };
+        let client = Client {
             inner: Arc::new(Inner {
                 config,
                 states: PerWorker::new(workers),
                 next_worker: AtomicUsize::new(0),
+                sentinel_watch: std::sync::OnceLock::new(),
+                replicas,
             }),
-        })
+        };
+        // (The replica client follows no `+switch-master`: its connections go to replicas.)
+        if client
+            .inner
+            .config
+            .sentinel
+            .as_ref()
+            .is_some_and(|s| !s.to_replica)
+        {
+            let worker = client.pick_worker()?;
+            let weak = WeakClient(Arc::downgrade(&client.inner));
+            let watch = crate::sentinel::watch::Watch::start(&client.inner.config, &worker, weak)?;
+            if let Some(watch) = watch {
+                let _ = client.inner.sentinel_watch.set(watch);
+            }
+        }
+        Ok(client)
+    }
+
+    /// With Sentinel: how many `+switch-master` events for this client's master it has acted
+    /// on (closing its connections to the old master). 0 without Sentinel.
+    pub fn sentinel_switches(&self) -> u64 {
+        self.inner
+            .config
+            .sentinel
+            .as_ref()
+            .map_or(0, |s| s.switch.switches())
+    }
+
+    /// With Sentinel: true while the client's `+switch-master` subscription is confirmed on a
+    /// live connection to one of the sentinels (false until then, while it reconnects to
+    /// another sentinel, and without Sentinel). Failovers that happen while it is false are
+    /// followed only as the old master drops the client's connections.
+    pub fn sentinel_subscribed(&self) -> bool {
+        self.inner
+            .sentinel_watch
+            .get()
+            .is_some_and(crate::sentinel::watch::Watch::is_subscribed)
+    }
+
+    /// The client to run `cmd` on: the replica client for a read-only command when reads go
+    /// to replicas (Sentinel), else this one.
+    pub(crate) fn route(&self, cmd: &corelane_redis_proto::Cmd) -> &Client {
+        match &self.inner.replicas {
+            Some(replicas) if crate::cluster::read_from::is_read_only(cmd) => replicas,
+            _ => self,
+        }
     }
 
     /// The configuration.

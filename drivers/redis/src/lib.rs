@@ -267,7 +267,11 @@
 //!
 //! A `redis+sentinel://host:26379,host:26379/mymaster[/db]` URL (or [`Config::sentinel`])
 //! makes each new connection ask the sentinels for the master's address and check it with
-//! `ROLE`; after a failover the broken connections are replaced by ones to the new master.
+//! `ROLE`. The client subscribes to the sentinels' `+switch-master` events: on a failover
+//! every worker leaves the old master at once, and the next calls reach the new one. The
+//! sentinels may have their own password ([`Config::sentinel_password`]) and TLS
+//! ([`Config::sentinel_tls`]); reads may go to replicas ([`Config::sentinel_read_from`]).
+//! See [`sentinel`].
 
 mod blocking;
 mod budget;
@@ -295,7 +299,7 @@ mod request;
 mod scan;
 mod script;
 mod secret;
-mod sentinel;
+pub mod sentinel;
 mod streams;
 mod tls;
 mod trace;

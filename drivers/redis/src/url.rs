@@ -114,7 +114,7 @@ const TLS_KEYS: [&str; 5] = [
     "system_roots",
 ];
 
-fn boolean(key: &str, value: &str) -> Result<bool, Error> {
+pub(crate) fn boolean(key: &str, value: &str) -> Result<bool, Error> {
     match value {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -205,7 +205,7 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
 
 /// Percent-decoding; a `%` not followed by two hex digits is refused (the crate would pass
 /// it through).
-fn percent_decode(s: &str) -> Result<String, Error> {
+pub(crate) fn percent_decode(s: &str) -> Result<String, Error> {
     let bytes = s.as_bytes();
     for (i, _) in s.match_indices('%') {
         let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
@@ -219,18 +219,35 @@ fn percent_decode(s: &str) -> Result<String, Error> {
         .map_err(|_| Error::config("URL component is not UTF-8"))
 }
 
-/// The URL with any password replaced, for error messages.
+/// The URL with any password replaced (in the user info, and `password=` /
+/// `sentinel_password=` query values), for error messages.
 pub(crate) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
+            let userinfo = &base[s + 3..at];
             match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{}:***{}", &base[..s + 3], user, &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.ends_with("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 #[cfg(test)]

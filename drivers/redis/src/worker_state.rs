@@ -55,7 +55,7 @@ impl Manager for RedisManager {
 
     fn is_broken(&self, conn: &Connection) -> bool {
         // (A tracking connection that broke is noticed by the cache itself, on its next use.)
-        conn.pipe.is_closed()
+        conn.pipe.is_closed() || self.reaches_replaced_master(conn)
     }
 
     /// Requests in flight (queued, or read by a caller directly): what spreads concurrent
@@ -75,6 +75,25 @@ impl Manager for RedisManager {
 }
 
 impl RedisManager {
+    /// With Sentinel: true (and the connection closed, ending the requests in flight on it)
+    /// when a `+switch-master` replaced the master it reached. One atomic load per call until
+    /// a switch; then one address comparison per connection and switch.
+    fn reaches_replaced_master(&self, conn: &Connection) -> bool {
+        let (Some(master), Some(settings)) = (&conn.master, &self.config.sentinel) else {
+            return false;
+        };
+        let generation = settings.switch.generation();
+        if conn.switch_seen.get() == generation {
+            return false;
+        }
+        conn.switch_seen.set(generation);
+        if settings.switch.is_replaced(master) {
+            conn.pipe.close();
+            return true;
+        }
+        false
+    }
+
     /// Opens a connection, with `CLIENT TRACKING` on when this pool feeds a cache.
     async fn open(&self, on_push: Option<crate::codec::PushSink>) -> Result<Connection, Error> {
         let mut conn = Connection::open(&self.config, on_push).await?;
@@ -202,6 +221,14 @@ pub(crate) fn pool_error(pool: PoolKind, limit: Option<Duration>, e: PoolError<E
 }
 
 impl WorkerClient {
+    /// A `+switch-master` replaced the master (already recorded in the client's
+    /// [`SwitchHint`](crate::sentinel::switch::SwitchHint)): close the shared and idle
+    /// exclusive connections to the old one now, rather than at their next use.
+    pub(crate) fn master_switched(&self) {
+        self.pool.reap_now();
+        self.exclusive.reap_now();
+    }
+
     /// A live connection, opening one if needed.
     pub(crate) async fn connection(&self) -> Result<Connection, Error> {
         if let Some(shared) = self.pool.try_get_shared() {

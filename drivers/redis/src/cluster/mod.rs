@@ -21,7 +21,7 @@ mod fanout;
 mod join;
 mod map;
 mod pipeline;
-mod read_from;
+pub(crate) mod read_from;
 mod redirect;
 mod route;
 mod run;

@@ -51,6 +51,7 @@
 //! - **Drop.** Dropping the [`Subscriber`] closes the connection and stops reconnecting.
 
 mod handler;
+pub(crate) mod internal;
 mod message;
 mod session;
 mod shared;
@@ -122,7 +123,7 @@ impl Client {
         // which ends the stream.
         let guard = EndGuard(shared.clone());
         worker.submit(move || {
-            let task = session::run(task_shared, config, options, guard);
+            let task = session::run(task_shared, vec![config], options, guard);
             // Fails only off a worker, and jobs run on one; were it to, the task (and its
             // guard) is dropped and the stream ends.
             let _ = corelane_runtime::task::spawn_detached(task);

@@ -38,9 +38,11 @@ const RESUBSCRIBE_CHUNK: usize = 512;
 type Conn = Registered<PubSubHandler>;
 
 /// The connection task's body. `guard` ends the message stream when this returns or is dropped.
+/// Each connection goes to the next of `configs` after a failed attempt or a lost connection
+/// (one server for a subscriber; the sentinels, in turn, for a Sentinel client's watcher).
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    config: Config,
+    configs: Vec<Config>,
     options: SubscriberOptions,
     guard: EndGuard,
 ) {
@@ -50,19 +52,24 @@ pub(crate) async fn run(
     // Waiters whose command was in flight when a connection died: the next resubscribe covers
     // them.
     let mut carried: Vec<Waiter> = Vec::new();
+    let mut turn = 0usize;
     loop {
         if shared.is_closed() {
             return;
         }
+        let Some(config) = configs.get(turn % configs.len().max(1)) else {
+            return;
+        };
         if let Some(wait) = backoff.wait_at(Instant::now()) {
             if !sleep_unless_closed(&shared, wait).await {
                 return;
             }
             continue;
         }
-        let session = match Session::open(&shared, &config).await {
+        let session = match Session::open(&shared, config).await {
             Ok(session) => session,
             Err(error) => {
+                turn = turn.wrapping_add(1);
                 for waiter in carried.drain(..) {
                     waiter.connection_failed(&error);
                 }
@@ -82,6 +89,7 @@ pub(crate) async fn run(
         match end {
             End::Dropped => return,
             End::Lost(cause, unconfirmed) => {
+                turn = turn.wrapping_add(1);
                 carried = unconfirmed;
                 shared.set_error(closed(cause));
                 // Even after a healthy session, wait a jittered moment before reconnecting, so

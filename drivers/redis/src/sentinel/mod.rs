@@ -3,20 +3,68 @@
 //!
 //! Set it with a `redis+sentinel://s1:26379,s2:26379/mymaster[/db]` URL or
 //! [`Config::sentinel`](crate::Config::sentinel); the [`Client`](crate::Client) is then used as
-//! for a single server. After a failover the old master's connections close (Redis drops
-//! its clients when it becomes a replica, or it is dead), the pools open new ones, and those
-//! ask the sentinels again.
+//! for a single server.
 //!
-//! Not yet: passwords for the sentinels themselves, TLS to the sentinels (a
-//! `rediss+sentinel://` URL uses TLS to the master only), reads from replicas, and
-//! subscribing to the sentinels' `+switch-master` events.
+//! **Following failovers.** The client keeps one pub/sub connection to a sentinel (the first
+//! that answers; another one when it drops) subscribed to `+switch-master`. When an event
+//! names our master, every worker closes its connections to the old master at once — shared
+//! ones (calls in flight on them end with [`Error::is_closed`](crate::Error::is_closed)) and
+//! idle exclusive ones — so the next call asks the sentinels again and reaches the new
+//! master, without waiting for the old one to drop us (after a `SENTINEL FAILOVER` it stays
+//! up, and a master, for seconds). Until the sentinels all agree, an answer naming the
+//! replaced master is passed over for another sentinel's, and a connection that still
+//! reaches it is refused. Without the event (the subscription was down), the old way still
+//! works: the old master's connections close when it dies or is demoted (Redis drops its
+//! clients then), and the pools reconnect through the sentinels.
+//! [`Client::sentinel_switches`](crate::Client::sentinel_switches) counts the events acted on.
+//!
+//! An exclusive connection checked out when the event comes (a `WATCH` transaction, a
+//! blocking pop) is closed when it is returned, not at once: until then it talks to the old
+//! master (which drops it when the sentinels demote it).
+//!
+//! **Sentinel passwords.** [`Config::sentinel_password`](crate::Config::sentinel_password)
+//! (and `sentinel_username`; URL `?sentinel_password=…&sentinel_username=…`) authenticate to
+//! the sentinels themselves (their `requirepass`); the URL's user and password are the
+//! master's.
+//!
+//! **TLS to the sentinels** is separate from the master's: a `rediss+sentinel://` URL (or
+//! [`Config::tls`](crate::Config::tls)) runs TLS to the master;
+//! [`Config::sentinel_tls`](crate::Config::sentinel_tls) /
+//! [`sentinel_tls_ca_file`](crate::Config::sentinel_tls_ca_file) (URL `sentinel_tls=true`,
+//! `sentinel_ca_file=`) to the sentinels (their `tls-port`), for the lookups and the
+//! subscription alike. When every sentinel refuses the credentials or the TLS handshake, the
+//! error is that typed one ([`Error::is_auth`](crate::Error::is_auth),
+//! [`Error::is_tls`](crate::Error::is_tls)); otherwise a connect error lists each sentinel's
+//! answer.
+//!
+//! **Reads from replicas** (opt-in, [`Config::sentinel_read_from`](crate::Config::sentinel_read_from),
+//! URL `read_from=replica|prefer-replica`): read-only commands sent one by one (`GET`,
+//! `HGETALL`, … — the list of [`ReadFrom`](crate::cluster::ReadFrom)) run on a second set of
+//! per-worker pools whose connections go to a replica the sentinels report healthy
+//! (`SENTINEL REPLICAS`: not down, link to the master up), picked at random per connection
+//! and checked with `ROLE`. Pipelines, transactions and writes go to the master. Those pools
+//! are replaced only as their connections break (a replica promoted by a failover keeps
+//! serving reads as the new master); their calls are not in [`Client::stats`](crate::Client::stats).
+//!
+//! Not yet: a client certificate or other TLS options for the sentinels but through
+//! [`sentinel_tls_config`](crate::Config::sentinel_tls_config); replica reads inside
+//! pipelines.
 
 pub(crate) mod resolve;
+pub(crate) mod switch;
 pub(crate) mod url;
+pub(crate) mod watch;
 
 /// Which master to ask the sentinels for, and where they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SentinelSettings {
     pub(crate) master: String,
     pub(crate) sentinels: Vec<(String, u16)>,
+    /// What the `+switch-master` events taught this client (fresh per client).
+    pub(crate) switch: switch::SwitchHint,
+    /// Where read-only commands go.
+    pub(crate) read_from: crate::cluster::ReadFrom,
+    /// This config's connections go to a replica (the replica client's, made by the client
+    /// when `read_from` is not the master).
+    pub(crate) to_replica: bool,
 }

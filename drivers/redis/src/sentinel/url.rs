@@ -1,14 +1,17 @@
 //! `redis+sentinel://` URLs: the sentinels, the master's name, then the usual options.
 
+use crate::cluster::ReadFrom;
 use crate::config::Config;
-use crate::url::{redact, split_host_port};
+use crate::url::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
 
 /// The port sentinels listen on by default.
 pub(crate) const SENTINEL_PORT: u16 = 26379;
 
 /// Parses `redis+sentinel://[user:pass@]host[:port],host[:port]/master[/db][?options]`
-/// (`rediss+sentinel://`: TLS to the master). The credentials and options are the master's.
+/// (`rediss+sentinel://`: TLS to the master). The credentials and options are the master's,
+/// but for `sentinel_username=`, `sentinel_password=`, `sentinel_tls=true` and
+/// `sentinel_ca_file=`, the sentinels' own.
 pub(crate) fn parse(url: &str) -> Result<Config, Error> {
     let (scheme, rest) = url
         .split_once("://")
@@ -59,13 +62,46 @@ pub(crate) fn parse(url: &str) -> Result<Config, Error> {
         )));
     }
     let db = parts.next().filter(|d| !d.is_empty());
+    let (mut sentinel_username, mut sentinel_password) = (None, None);
+    let (mut sentinel_tls, mut sentinel_ca_files) = (None, Vec::new());
+    let mut read_from = None;
+    let mut rest_query = Vec::new();
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("sentinel_username", v)) => sentinel_username = Some(percent_decode(v)?),
+            Some(("sentinel_password", v)) => sentinel_password = Some(percent_decode(v)?),
+            Some(("sentinel_tls", v)) => {
+                sentinel_tls = Some(boolean("sentinel_tls", &percent_decode(v)?)?)
+            }
+            Some(("sentinel_ca_file", v)) => sentinel_ca_files.push(percent_decode(v)?),
+            Some(("read_from", v)) => read_from = Some(ReadFrom::parse(&percent_decode(v)?)?),
+            _ => rest_query.push(pair),
+        }
+    }
+    let query = (!rest_query.is_empty()).then(|| rest_query.join("&"));
     let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
     let single_url = format!(
         "{single}://{userinfo}sentinel-master{}{}",
         db.map(|d| format!("/{d}")).unwrap_or_default(),
         query.map(|q| format!("?{q}")).unwrap_or_default()
     );
-    Ok(Config::from_url(&single_url)?.sentinel(master, sentinels))
+    let mut config = Config::from_url(&single_url)?.sentinel(master, sentinels);
+    config.sentinel_username = sentinel_username;
+    config.sentinel_password = sentinel_password.map(Into::into);
+    if let Some(enabled) = sentinel_tls {
+        config = config.sentinel_tls(enabled);
+    }
+    for file in sentinel_ca_files {
+        config = config.sentinel_tls_ca_file(file);
+    }
+    if let Some(read_from) = read_from {
+        config = config.sentinel_read_from(read_from);
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -89,6 +125,40 @@ mod tests {
         assert_eq!(config.db, 2);
         assert_eq!(config.password.as_ref().map(|p| p.expose()), Some("pw"));
         assert!(!format!("{config:?}").contains("pw\""));
+    }
+
+    #[test]
+    fn sentinel_credentials_are_the_sentinels_own() {
+        let config = parse(
+            "redis+sentinel://:master-pw@h1/m?sentinel_password=s%40cret&sentinel_username=sen&db=3",
+        )
+        .unwrap();
+        assert_eq!(
+            config.sentinel_password.as_ref().map(|p| p.expose()),
+            Some("s@cret")
+        );
+        assert_eq!(config.sentinel_username.as_deref(), Some("sen"));
+        assert_eq!(
+            config.password.as_ref().map(|p| p.expose()),
+            Some("master-pw")
+        );
+        assert_eq!(config.db, 3);
+        let read = parse("redis+sentinel://h1/m?read_from=prefer-replica").unwrap();
+        assert_eq!(
+            read.sentinel.as_ref().map(|s| s.read_from),
+            Some(crate::cluster::ReadFrom::PreferReplica)
+        );
+        assert!(parse("redis+sentinel://h1/m?read_from=nearest")
+            .unwrap_err()
+            .is_config());
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("s@cret") && !debug.contains("master-pw"),
+            "{debug}"
+        );
+        // A bad option elsewhere: the error does not show the sentinel password.
+        let e = parse("redis+sentinel://h1/m?sentinel_password=hunter2&bogus=1").unwrap_err();
+        assert!(e.is_config() && !e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,99 @@
+//! A subscription the crate runs for itself (the Sentinel client's `+switch-master` watcher):
+//! the subscriber's connection task and inbox, without the public [`Subscriber`] (which
+//! would keep its client alive).
+//!
+//! [`Subscriber`]: super::Subscriber
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use corelane_runtime::{oneshot, WorkerLoop};
+
+use super::message::{Action, Message, SubKind};
+use super::shared::{subscriber_closed, EndGuard, Shared, Waiter};
+use super::{session, SubscriberOptions};
+use crate::config::Config;
+use crate::Error;
+
+/// A channel subscription on one worker, connecting to each of `configs` in turn. Cheap to
+/// clone; [`close`](Self::close) stops it (nothing else does).
+#[derive(Clone)]
+pub(crate) struct InternalSubscription {
+    shared: Arc<Shared>,
+}
+
+impl InternalSubscription {
+    /// Starts the connection task on `worker`, subscribed to `channel`.
+    pub(crate) fn start(
+        worker: &WorkerLoop,
+        configs: Vec<Config>,
+        options: SubscriberOptions,
+        channel: &[u8],
+    ) -> Result<Self, Error> {
+        let shared = Arc::new(Shared::new(worker.clone(), options.capacity));
+        let this = InternalSubscription { shared };
+        // Wanted before the task starts: its first connection subscribes.
+        drop(this.request_subscribe(channel));
+        let task_shared = this.shared.clone();
+        let guard = EndGuard(this.shared.clone());
+        worker.submit(move || {
+            let task = session::run(task_shared, configs, options, guard);
+            // Fails only off a worker; the dropped task's guard then ends the stream.
+            let _ = corelane_runtime::task::spawn_detached(task);
+        })?;
+        Ok(this)
+    }
+
+    /// Asks for `SUBSCRIBE channel` (again: the server confirms a repeat too); the receiver
+    /// resolves once the server confirmed, or with the error of the next connect attempt.
+    pub(crate) fn request_subscribe(&self, channel: &[u8]) -> oneshot::Receiver<Result<(), Error>> {
+        let (tx, rx) = oneshot::channel();
+        let waiter = Waiter {
+            subscribe: true,
+            done: tx,
+        };
+        let action = Action {
+            subscribe: true,
+            kind: SubKind::Channel,
+        };
+        match self
+            .shared
+            .request(action, vec![Bytes::copy_from_slice(channel)], waiter)
+        {
+            Ok(()) => {}
+            Err((waiter, None)) => waiter.succeed(),
+            Err((waiter, Some(error))) => {
+                let _ = waiter.done.send(Err(error));
+            }
+        }
+        rx
+    }
+
+    /// [`request_subscribe`](Self::request_subscribe), awaited.
+    pub(crate) async fn subscribe(&self, channel: &[u8]) -> Result<(), Error> {
+        self.request_subscribe(channel)
+            .await
+            .unwrap_or_else(|_| Err(subscriber_closed()))
+    }
+
+    /// The next message; `None` once closed (or the worker's loop shut down).
+    pub(crate) async fn next(&self) -> Option<Message> {
+        poll_fn(|cx| self.shared.poll_next(cx)).await
+    }
+
+    /// True while a connection is up.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.shared.is_connected()
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// Closes the connection and stops reconnecting; [`next`](Self::next) then ends.
+    pub(crate) fn close(&self) {
+        self.shared.close();
+    }
+}
