@@ -312,7 +312,7 @@ impl Config {
             master: master.into(),
             sentinels: sentinels.into_iter().map(|(h, p)| (h.into(), p)).collect(),
             switch: Default::default(),
-            read_from: crate::cluster::ReadFrom::Master,
+            read_from: crate::read_from::ReadFrom::Master,
             to_replica: false,
         });
         // A failover leaves the pools failing to reach the old master for a few seconds:
@@ -340,14 +340,14 @@ impl Config {
     }
 
     /// With [`sentinel`](Self::sentinel) (call that first; ignored otherwise): where
-    /// read-only commands go (see [`ReadFrom`](crate::cluster::ReadFrom) for which commands
+    /// read-only commands go (see [`ReadFrom`](crate::read_from::ReadFrom) for which commands
     /// count). With `Replica` or `PreferReplica`, they run on connections to one of the
     /// master's replicas that the sentinels (`SENTINEL REPLICAS`) report healthy, picked at
     /// random per connection and checked with `ROLE`; `PreferReplica` falls back to the master
     /// when none is, `Replica` fails the read then. Writes, pipelines, transactions and
     /// unknown commands go to the master. A replica is asynchronous: a read may not see a
     /// write just acknowledged. URL: `read_from=replica|prefer-replica|master`.
-    pub fn sentinel_read_from(mut self, read_from: crate::cluster::ReadFrom) -> Self {
+    pub fn sentinel_read_from(mut self, read_from: crate::read_from::ReadFrom) -> Self {
         if let Some(sentinel) = &mut self.sentinel {
             sentinel.read_from = read_from;
         }

@@ -66,7 +66,7 @@ impl Client {
         config.prepare()?;
         config.check_budget(workers.num_workers())?;
         let replicas = match &config.sentinel {
-            Some(s) if !s.to_replica && s.read_from != crate::cluster::ReadFrom::Master => {
+            Some(s) if !s.to_replica && s.read_from != crate::read_from::ReadFrom::Master => {
                 let mut replica_config = config.clone();
                 if let Some(settings) = &mut replica_config.sentinel {
                     settings.to_replica = true;
@@ -127,7 +127,7 @@ impl Client {
     /// to replicas (Sentinel), else this one.
     pub(crate) fn route(&self, cmd: &corelane_redis_proto::Cmd) -> &Client {
         match &self.inner.replicas {
-            Some(replicas) if crate::cluster::read_from::is_read_only(cmd) => replicas,
+            Some(replicas) if crate::read_from::is_read_only(cmd) => replicas,
             _ => self,
         }
     }

@@ -293,6 +293,7 @@ mod handshake;
 mod json;
 mod limits;
 mod pipeline;
+mod read_from;
 mod pubsub;
 mod report;
 mod request;

@@ -21,7 +21,7 @@ mod fanout;
 mod join;
 mod map;
 mod pipeline;
-pub(crate) mod read_from;
+pub(crate) use crate::read_from;
 mod redirect;
 mod route;
 mod run;

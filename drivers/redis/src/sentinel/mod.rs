@@ -39,7 +39,7 @@
 //!
 //! **Reads from replicas** (opt-in, [`Config::sentinel_read_from`](crate::Config::sentinel_read_from),
 //! URL `read_from=replica|prefer-replica`): read-only commands sent one by one (`GET`,
-//! `HGETALL`, … — the list of [`ReadFrom`](crate::cluster::ReadFrom)) run on a second set of
+//! `HGETALL`, … — the list of [`ReadFrom`](crate::read_from::ReadFrom)) run on a second set of
 //! per-worker pools whose connections go to a replica the sentinels report healthy
 //! (`SENTINEL REPLICAS`: not down, link to the master up), picked at random per connection
 //! and checked with `ROLE`. Pipelines, transactions and writes go to the master. Those pools
@@ -63,7 +63,7 @@ pub(crate) struct SentinelSettings {
     /// What the `+switch-master` events taught this client (fresh per client).
     pub(crate) switch: switch::SwitchHint,
     /// Where read-only commands go.
-    pub(crate) read_from: crate::cluster::ReadFrom,
+    pub(crate) read_from: crate::read_from::ReadFrom,
     /// This config's connections go to a replica (the replica client's, made by the client
     /// when `read_from` is not the master).
     pub(crate) to_replica: bool,

@@ -148,7 +148,7 @@ pub(crate) async fn replica_addr(
             None => why.push(format!("{host}:{port}: timed out")),
         }
     }
-    if settings.read_from == crate::cluster::ReadFrom::PreferReplica {
+    if settings.read_from == crate::read_from::ReadFrom::PreferReplica {
         return master_addr(config, settings).await;
     }
     Err(Error::connect(
@@ -225,7 +225,7 @@ pub(crate) async fn check_replica(
         ) => &r[..],
         _ => &b""[..],
     };
-    let fallback = settings.read_from == crate::cluster::ReadFrom::PreferReplica;
+    let fallback = settings.read_from == crate::read_from::ReadFrom::PreferReplica;
     if role == b"slave" || (fallback && role == b"master") {
         Ok(())
     } else {

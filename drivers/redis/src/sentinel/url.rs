@@ -1,6 +1,6 @@
 //! `redis+sentinel://` URLs: the sentinels, the master's name, then the usual options.
 
-use crate::cluster::ReadFrom;
+use crate::read_from::ReadFrom;
 use crate::config::Config;
 use crate::url::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
@@ -146,7 +146,7 @@ mod tests {
         let read = parse("redis+sentinel://h1/m?read_from=prefer-replica").unwrap();
         assert_eq!(
             read.sentinel.as_ref().map(|s| s.read_from),
-            Some(crate::cluster::ReadFrom::PreferReplica)
+            Some(crate::read_from::ReadFrom::PreferReplica)
         );
         assert!(parse("redis+sentinel://h1/m?read_from=nearest")
             .unwrap_err()
