@@ -387,7 +387,7 @@ fn print_row(workload: Workload, client: &str, n: Numbers) {
         server_util,
     } = n;
     println!(
-        "{:<17} {:<34} {:>12.0} {} {} {} {} {} {}",
+        "{:<22} {:<34} {:>12.0} {} {} {} {} {} {}",
         workload.name(),
         client,
         ops,
@@ -524,7 +524,7 @@ fn run_workload(
                 }
                 Err(failure) => {
                     let text = failure.to_string();
-                    println!("{:<17} {:<34} {text}", workload.name(), name);
+                    println!("{:<22} {:<34} {text}", workload.name(), name);
                     if matches!(failure, guard::Failure::Hang(_)) {
                         run.hung = true;
                     }
@@ -547,13 +547,13 @@ fn run_workload(
             match ceiling {
                 Some(Ok(c)) => ceilings.push(c),
                 Some(Err(e)) => {
-                    println!("{:<17} {:<34} error: {e}", workload.name(), "[ceiling]");
+                    println!("{:<22} {:<34} error: {e}", workload.name(), "[ceiling]");
                     run.failures
                         .push(format!("{} ceiling: {e}", workload.name()));
                     ceiling_state = CeilingState::Failed;
                 }
                 None => {
-                    println!("{:<17} {:<34} not installed", workload.name(), "[ceiling]");
+                    println!("{:<22} {:<34} not installed", workload.name(), "[ceiling]");
                     ceiling_state = CeilingState::Failed;
                 }
             }
@@ -627,7 +627,7 @@ fn ratio_line(workload: Workload, lines: &[Line]) -> String {
         .filter(|l| l.kind == Kind::Peer)
         .filter_map(|l| l.cpu_us_per_op.map(|c| (l, c)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    let mut parts = vec![format!("RATIO {:<17}", workload.name())];
+    let mut parts = vec![format!("RATIO {:<22}", workload.name())];
     match (of(Kind::Corelane), best_peer) {
         (Some(c), Some(p)) => parts.push(format!(
             "corelane/best-peer ops {:.2}x ({})",
@@ -891,7 +891,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!("# allocs_per_op: counting allocator, whole client process; srv_us/op and srv% (of one core): /proc CPU of every local redis-server/postgres process over the window (10 ms ticks)");
     println!(
-        "{:<17} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "{:<22} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "WORKLOAD",
         "CLIENT",
         "ops_per_sec",

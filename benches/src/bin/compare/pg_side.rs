@@ -35,7 +35,7 @@ pub enum PgClient {
 }
 
 impl PgClient {
-    pub const ALL: [PgClient; 9] = [
+    pub const ALL: [PgClient; 10] = [
         PgClient::Corelane,
         PgClient::CorelaneOffloop,
         PgClient::TokioPgCurrentThread,
