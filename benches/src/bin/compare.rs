@@ -8,6 +8,13 @@
 //! Servers: throwaway ones from corelane-testkit, or `REDIS_URL` / `DATABASE_URL` when set.
 //! `redis_get_c64_tls` always uses a throwaway redis-server with a TLS port (testkit
 //! certificates; every client trusts the test CA and verifies the server fully).
+//! `redis_cluster_get_c64` and `redis_cluster_pipe_p64` always use a throwaway Redis Cluster
+//! (the testkit's `RedisCluster`: three masters, a replica each); they are left out of a
+//! `--quick` run unless named in `--only`, since forming the cluster takes seconds.
+//! Peers: redis-rs (multiplexed async, its async cluster connection, and its blocking
+//! `Connection` on the single-caller rows), fred, tokio-postgres and xitca-postgres, each on
+//! a current-thread and a 2-worker tokio runtime, with one connection and (c64 rows) two;
+//! the ratio is against the fastest peer of the row.
 //! Each line is `WORKLOAD CLIENT ops_per_sec p50_us p99_us client_cpu_us_per_op`, followed by
 //! allocations per op (counting global allocator, whole process) and the server processes' CPU
 //! per op; after each workload, the ratio of corelane to the best peer. corelane runs its tasks
