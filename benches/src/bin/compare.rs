@@ -8,6 +8,13 @@
 //! Servers: throwaway ones from corelane-testkit, or `REDIS_URL` / `DATABASE_URL` when set.
 //! `redis_get_c64_tls` always uses a throwaway redis-server with a TLS port (testkit
 //! certificates; every client trusts the test CA and verifies the server fully).
+//! `redis_cluster_get_c64` and `redis_cluster_pipe_p64` always use a throwaway Redis Cluster
+//! (the testkit's `RedisCluster`: three masters, a replica each); they are left out of a
+//! `--quick` run unless named in `--only`, since forming the cluster takes seconds.
+//! Peers: redis-rs (multiplexed async, its async cluster connection, and its blocking
+//! `Connection` on the single-caller rows), fred, tokio-postgres and xitca-postgres, each on
+//! a current-thread and a 2-worker tokio runtime, with one connection and (c64 rows) two;
+//! the ratio is against the fastest peer of the row.
 //! Each line is `WORKLOAD CLIENT ops_per_sec p50_us p99_us client_cpu_us_per_op`, followed by
 //! allocations per op (counting global allocator, whole process) and the server processes' CPU
 //! per op; after each workload, the ratio of corelane to the best peer. corelane runs its tasks
@@ -66,6 +73,8 @@ pub(crate) enum Workload {
     RedisPipeP64,
     RedisSet1kC64,
     RedisGetC64Tls,
+    RedisClusterGetC64,
+    RedisClusterPipeP64,
     PgSelect1C1,
     PgSelect1C64,
     PgPipeP64,
@@ -83,12 +92,16 @@ pub(crate) enum Workload {
 }
 
 impl Workload {
-    const ALL: [Workload; 12] = [
+    /// Every client row; the cluster rows are left out of a `--quick` run without `--only`
+    /// (forming a six-node cluster takes seconds), see [`Workload::is_cluster`].
+    const ALL: [Workload; 14] = [
         Workload::RedisGetC1,
         Workload::RedisGetC64,
         Workload::RedisPipeP64,
         Workload::RedisSet1kC64,
         Workload::RedisGetC64Tls,
+        Workload::RedisClusterGetC64,
+        Workload::RedisClusterPipeP64,
         Workload::PgSelect1C1,
         Workload::PgSelect1C64,
         Workload::PgPipeP64,
@@ -117,6 +130,8 @@ impl Workload {
             Workload::RedisPipeP64 => "redis_pipe_p64",
             Workload::RedisSet1kC64 => "redis_set_1k_c64",
             Workload::RedisGetC64Tls => "redis_get_c64_tls",
+            Workload::RedisClusterGetC64 => "redis_cluster_get_c64",
+            Workload::RedisClusterPipeP64 => "redis_cluster_pipe_p64",
             Workload::PgSelect1C1 => "pg_select1_c1",
             Workload::PgSelect1C64 => "pg_select1_c64",
             Workload::PgPipeP64 => "pg_pipe_p64",
@@ -140,6 +155,7 @@ impl Workload {
             Workload::RedisGetC64
             | Workload::RedisSet1kC64
             | Workload::RedisGetC64Tls
+            | Workload::RedisClusterGetC64
             | Workload::PgSelect1C64
             | Workload::PgSelect1C64Tls
             | Workload::MemcachedGetC64 => 64,
@@ -155,6 +171,17 @@ impl Workload {
                 | Workload::RedisPipeP64
                 | Workload::RedisSet1kC64
                 | Workload::RedisGetC64Tls
+                | Workload::RedisClusterGetC64
+                | Workload::RedisClusterPipeP64
+        )
+    }
+
+    /// Runs against a throwaway Redis Cluster (the testkit's: three masters with a replica
+    /// each), not the single redis-server.
+    pub(crate) fn is_cluster(self) -> bool {
+        matches!(
+            self,
+            Workload::RedisClusterGetC64 | Workload::RedisClusterPipeP64
         )
     }
 
@@ -192,6 +219,10 @@ pub(crate) struct Ctx {
     pub(crate) redis_url: String,
     /// For TLS workloads: the TLS server, and the CA its certificate chains to.
     pub(crate) redis_tls: Option<RedisTls>,
+    /// The cluster rows' `redis+cluster://` URL for corelane (empty when not run).
+    pub(crate) redis_cluster_url: String,
+    /// The same cluster's `redis://127.0.0.1:PORT` of every node, the peers' seeds.
+    pub(crate) redis_cluster_seeds: Vec<String>,
     pub(crate) database_url: String,
     /// The TLS server of `pg_select1_c64_tls` (empty when not run).
     pub(crate) tls: PgTls,
@@ -363,7 +394,7 @@ fn print_row(workload: Workload, client: &str, n: Numbers) {
         server_util,
     } = n;
     println!(
-        "{:<17} {:<34} {:>12.0} {} {} {} {} {} {}",
+        "{:<22} {:<34} {:>12.0} {} {} {} {} {} {}",
         workload.name(),
         client,
         ops,
@@ -446,6 +477,7 @@ fn run_workload(
     } else if workload.is_redis() {
         RedisClient::ALL
             .iter()
+            .filter(|c| c.applies(workload))
             .map(|c| (c.name(), Which::Redis(*c)))
             .collect()
     } else {
@@ -468,7 +500,12 @@ fn run_workload(
     let mut ceilings: Vec<ceiling::Ceiling> = Vec::new();
     // redis-benchmark's TLS flags are not wired up: no ceiling for the TLS row.
     // No memcached load tool is installed: no ceiling for the memcached rows.
-    let mut ceiling_state = if wanted("ceiling") && !workload.is_tls() && !workload.is_memcached() {
+    // redis-benchmark's --cluster mode is not wired up: no ceiling for the cluster rows.
+    let mut ceiling_state = if wanted("ceiling")
+        && !workload.is_tls()
+        && !workload.is_memcached()
+        && !workload.is_cluster()
+    {
         CeilingState::Wanted
     } else {
         CeilingState::Skipped
@@ -494,7 +531,7 @@ fn run_workload(
                 }
                 Err(failure) => {
                     let text = failure.to_string();
-                    println!("{:<17} {:<34} {text}", workload.name(), name);
+                    println!("{:<22} {:<34} {text}", workload.name(), name);
                     if matches!(failure, guard::Failure::Hang(_)) {
                         run.hung = true;
                     }
@@ -517,13 +554,13 @@ fn run_workload(
             match ceiling {
                 Some(Ok(c)) => ceilings.push(c),
                 Some(Err(e)) => {
-                    println!("{:<17} {:<34} error: {e}", workload.name(), "[ceiling]");
+                    println!("{:<22} {:<34} error: {e}", workload.name(), "[ceiling]");
                     run.failures
                         .push(format!("{} ceiling: {e}", workload.name()));
                     ceiling_state = CeilingState::Failed;
                 }
                 None => {
-                    println!("{:<17} {:<34} not installed", workload.name(), "[ceiling]");
+                    println!("{:<22} {:<34} not installed", workload.name(), "[ceiling]");
                     ceiling_state = CeilingState::Failed;
                 }
             }
@@ -597,7 +634,7 @@ fn ratio_line(workload: Workload, lines: &[Line]) -> String {
         .filter(|l| l.kind == Kind::Peer)
         .filter_map(|l| l.cpu_us_per_op.map(|c| (l, c)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
-    let mut parts = vec![format!("RATIO {:<17}", workload.name())];
+    let mut parts = vec![format!("RATIO {:<22}", workload.name())];
     match (of(Kind::Corelane), best_peer) {
         (Some(c), Some(p)) => parts.push(format!(
             "corelane/best-peer ops {:.2}x ({})",
@@ -632,7 +669,13 @@ fn ratio_line(workload: Workload, lines: &[Line]) -> String {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    let workloads: Vec<Workload> = args.only.clone().unwrap_or_else(|| Workload::ALL.to_vec());
+    let workloads: Vec<Workload> = args.only.clone().unwrap_or_else(|| {
+        Workload::ALL
+            .iter()
+            .copied()
+            .filter(|w| !(args.quick && w.is_cluster()))
+            .collect()
+    });
     let timing = if args.quick {
         Timing {
             warmup: Duration::from_millis(200),
@@ -666,7 +709,15 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let needs_redis = workloads
         .iter()
-        .any(|w| (w.is_redis() && !w.is_tls()) || w.is_web());
+        .any(|w| (w.is_redis() && !w.is_tls() && !w.is_cluster()) || w.is_web());
+    // The cluster rows' throwaway cluster, kept alive until the end of the run.
+    let cluster = if workloads.iter().any(|w| w.is_cluster()) {
+        Some(corelane_testkit::RedisCluster::start()?)
+    } else {
+        None
+    };
+    let redis_cluster_url = cluster.as_ref().map(|c| c.url()).unwrap_or_default();
+    let redis_cluster_seeds = cluster.as_ref().map(|c| c.seed_urls()).unwrap_or_default();
     let needs_redis_tls = workloads.iter().any(|w| w.is_tls());
     // Always a throwaway server for TLS (REDIS_URL is not used): the clients must trust its
     // certificate. Kept alive (with its certificates) until the end of the run.
@@ -802,6 +853,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             tls.url
         );
     }
+    if cluster.is_some() {
+        println!(
+            "# redis cluster: throwaway (testkit) {redis_cluster_url} (3 masters, a replica each); corelane ClusterClient, redis-rs cluster-async ClusterConnection, fred clustered client (every node a seed); redis_cluster_get_c64: task i reads key {}:i (spread over the masters); redis_cluster_pipe_p64: 64 GETs of one key (redis-rs refuses a cross-slot pipeline)",
+            redis_side::KEY
+        );
+    }
     if needs_redis {
         println!(
             "# redis: {} {}",
@@ -833,14 +890,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     if client_rows {
         println!("# TLS peers: redis-rs tokio-rustls-comp, fred enable-rustls-ring");
-        println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2); fred 10.1 (one client; pool of 2) on -mt2; tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -mt2), prepared statements");
+        println!("# peers: redis-rs 1.8 MultiplexedConnection (tokio current-thread: -ct, 2-worker multi-thread: -mt2; cluster rows: its async ClusterConnection), redis-rs 1.8 blocking Connection on its own thread (-sync; single-caller rows of one server only); fred 10.1 (one client; pool of 2) on -mt2");
+        println!("# peers: tokio-postgres 0.7 (1 conn on -ct and -mt2; 2 conns on -ct and -mt2 for c64 rows), prepared statements; xitca-postgres 0.4 (1 conn on -ct and -mt2; 2 conns on -ct and -mt2 for c64 rows; no TLS row: its tls feature is not enabled), prepared statements, pipelined by issuing queries before awaiting them");
         println!(
             "# pipelines: one op = one command of the 64-command batch; p50/p99 are of the whole batch"
         );
     }
     println!("# allocs_per_op: counting allocator, whole client process; srv_us/op and srv% (of one core): /proc CPU of every local redis-server/postgres process over the window (10 ms ticks)");
     println!(
-        "{:<17} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "{:<22} {:<34} {:>12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "WORKLOAD",
         "CLIENT",
         "ops_per_sec",
@@ -858,6 +916,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     if memcached.is_some() {
         memcached_side::prepare(&memcached_addr)?;
     }
+    if !redis_cluster_seeds.is_empty() {
+        redis_side::prepare_cluster(&redis_cluster_seeds)?;
+    }
     if let Some((_, server)) = &tls_target {
         // Through the plain port of the same server.
         redis_side::prepare(&server.url())?;
@@ -866,6 +927,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let ctx = Ctx {
         redis_url,
         redis_tls,
+        redis_cluster_url,
+        redis_cluster_seeds,
         database_url,
         tls,
         timing,

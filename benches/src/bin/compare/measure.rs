@@ -257,3 +257,31 @@ pub fn tokio_multi_thread(workers: usize) -> Result<tokio::runtime::Runtime, Str
         .build()
         .map_err(|e| e.to_string())
 }
+
+/// Runs one plain thread per `op`, each through [`drive`] with a blocking op (the shape of a
+/// synchronous client: one connection per thread, one call at a time).
+pub fn launch_threads<F>(window: Window, ops: Vec<F>) -> Result<Joiner, String>
+where
+    F: FnMut() -> Result<u64, String> + Send + 'static,
+{
+    let mut threads = Vec::with_capacity(ops.len());
+    for (i, mut op) in ops.into_iter().enumerate() {
+        let thread = std::thread::Builder::new()
+            .name(format!("bench-sync-{i}"))
+            .spawn(move || {
+                futures_lite::future::block_on(drive(window, || std::future::ready(op())))
+            })
+            .map_err(|e| e.to_string())?;
+        threads.push(thread);
+    }
+    Ok(Box::new(move || {
+        let mut stats = Vec::with_capacity(threads.len());
+        for t in threads {
+            stats.push(
+                t.join()
+                    .map_err(|_| "a blocking client's thread panicked".to_owned())??,
+            );
+        }
+        Ok(stats)
+    }))
+}

@@ -1,4 +1,4 @@
-//! PostgreSQL workloads for corelane-postgres and tokio-postgres.
+//! PostgreSQL workloads for corelane-postgres, tokio-postgres and xitca-postgres.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,15 +27,25 @@ pub enum PgClient {
     TokioPgCurrentThread,
     TokioPgMultiThread2,
     TokioPgMultiThread2Conns2,
+    TokioPgCurrentThreadConns2,
+    XitcaCurrentThread,
+    XitcaMultiThread2,
+    XitcaCurrentThreadConns2,
+    XitcaMultiThread2Conns2,
 }
 
 impl PgClient {
-    pub const ALL: [PgClient; 5] = [
+    pub const ALL: [PgClient; 10] = [
         PgClient::Corelane,
         PgClient::CorelaneOffloop,
         PgClient::TokioPgCurrentThread,
         PgClient::TokioPgMultiThread2,
+        PgClient::TokioPgCurrentThreadConns2,
         PgClient::TokioPgMultiThread2Conns2,
+        PgClient::XitcaCurrentThread,
+        PgClient::XitcaMultiThread2,
+        PgClient::XitcaCurrentThreadConns2,
+        PgClient::XitcaMultiThread2Conns2,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,13 +55,33 @@ impl PgClient {
             PgClient::TokioPgCurrentThread => "tokio-postgres-ct",
             PgClient::TokioPgMultiThread2 => "tokio-postgres-mt2",
             PgClient::TokioPgMultiThread2Conns2 => "tokio-postgres-mt2-2conn",
+            PgClient::TokioPgCurrentThreadConns2 => "tokio-postgres-ct-2conn",
+            PgClient::XitcaCurrentThread => "xitca-postgres-ct",
+            PgClient::XitcaMultiThread2 => "xitca-postgres-mt2",
+            PgClient::XitcaCurrentThreadConns2 => "xitca-postgres-ct-2conn",
+            PgClient::XitcaMultiThread2Conns2 => "xitca-postgres-mt2-2conn",
         }
     }
 
-    /// Whether this client is worth a line on `workload` (two connections only matter with
-    /// more than one task).
+    /// Whether this client is worth a line on `workload`: two connections only matter with
+    /// more than one task; xitca-postgres is built without its `tls` feature (which brings
+    /// its own rustls stack, xitca-tls), so it sits out the TLS row.
     pub fn applies(self, workload: Workload) -> bool {
-        self != PgClient::TokioPgMultiThread2Conns2 || workload.tasks() > 1
+        let two = matches!(
+            self,
+            PgClient::TokioPgMultiThread2Conns2
+                | PgClient::TokioPgCurrentThreadConns2
+                | PgClient::XitcaCurrentThreadConns2
+                | PgClient::XitcaMultiThread2Conns2
+        );
+        let xitca = matches!(
+            self,
+            PgClient::XitcaCurrentThread
+                | PgClient::XitcaMultiThread2
+                | PgClient::XitcaCurrentThreadConns2
+                | PgClient::XitcaMultiThread2Conns2
+        );
+        (!two || workload.tasks() > 1) && !(xitca && workload == Workload::PgSelect1C64Tls)
     }
 }
 
@@ -94,6 +124,17 @@ pub fn run(ctx: &Ctx, workload: Workload, client: PgClient) -> Result<Sample, St
         }
         PgClient::TokioPgMultiThread2Conns2 => {
             tokio_pg(ctx, workload, measure::tokio_multi_thread(2)?, 2)
+        }
+        PgClient::TokioPgCurrentThreadConns2 => {
+            tokio_pg(ctx, workload, measure::tokio_current_thread()?, 2)
+        }
+        PgClient::XitcaCurrentThread => xitca(ctx, workload, measure::tokio_current_thread()?, 1),
+        PgClient::XitcaMultiThread2 => xitca(ctx, workload, measure::tokio_multi_thread(2)?, 1),
+        PgClient::XitcaCurrentThreadConns2 => {
+            xitca(ctx, workload, measure::tokio_current_thread()?, 2)
+        }
+        PgClient::XitcaMultiThread2Conns2 => {
+            xitca(ctx, workload, measure::tokio_multi_thread(2)?, 2)
         }
     }
 }
@@ -337,4 +378,129 @@ fn tokio_pg(
         }),
         _ => Err("not a PostgreSQL workload".into()),
     }
+}
+
+type XitcaConn = (Arc<xitca_postgres::Client>, Arc<xitca_postgres::Statement>);
+
+/// xitca-postgres: `connections` connections (their drivers spawned on `rt`, where the
+/// queries run too), a named statement prepared on each; task `i` uses connection
+/// `i % connections`. A query is sent when it is issued, before it is awaited: the
+/// pipeline issues its 64 queries, then reads the 64 answers.
+fn xitca(
+    ctx: &Ctx,
+    workload: Workload,
+    rt: tokio::runtime::Runtime,
+    connections: usize,
+) -> Result<Sample, String> {
+    use std::future::IntoFuture;
+    use xitca_postgres::types::Type;
+    use xitca_postgres::{Execute, Postgres, Statement};
+    let (sql, types): (&str, &[Type]) = if workload == Workload::PgRows1k {
+        (ROWS, &[])
+    } else {
+        (SELECT1, &[Type::INT4])
+    };
+    let mut conns: Vec<XitcaConn> = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (client, driver) = rt
+            .block_on(Postgres::new(ctx.database_url.as_str()).connect())
+            .map_err(err)?;
+        rt.spawn(driver.into_future());
+        let stmt = rt
+            .block_on(async {
+                Statement::named(sql, types)
+                    .execute(&client)
+                    .await
+                    .map(|s| s.leak())
+            })
+            .map_err(err)?;
+        conns.push((Arc::new(client), Arc::new(stmt)));
+    }
+    let first = conns.first().cloned().ok_or("no connection")?;
+    // Task `i` on connection `i % connections`.
+    let conn_of = move |task: usize| {
+        conns
+            .get(task % connections.max(1))
+            .cloned()
+            .unwrap_or_else(|| first.clone())
+    };
+    let tasks = workload.tasks();
+    let place = Place::Tokio(rt);
+    match workload {
+        Workload::PgSelect1C1 | Workload::PgSelect1C64 => go(ctx.timing, place, tasks, |task| {
+            let (client, stmt) = conn_of(task);
+            let mut next = counter(task);
+            move || {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                let v = next();
+                async move {
+                    let mut stream = stmt.bind([v]).query(&*client).await.map_err(err)?;
+                    xitca_one_int(&mut stream, v).await?;
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::PgPipeP64 => go(ctx.timing, place, tasks, |task| {
+            let (client, stmt) = conn_of(task);
+            let mut next = counter(task);
+            move || {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                let mut xs = [0i32; PIPE];
+                for x in &mut xs {
+                    *x = next();
+                }
+                async move {
+                    // All 64 sent (queued for the driver's next write) before the first read.
+                    let mut streams = Vec::with_capacity(PIPE);
+                    for x in &xs {
+                        streams.push(stmt.bind([*x]).query(&*client).into_inner().map_err(err)?);
+                    }
+                    for (stream, want) in streams.iter_mut().zip(xs) {
+                        xitca_one_int(stream, want).await?;
+                    }
+                    Ok(PIPE as u64)
+                }
+            }
+        }),
+        Workload::PgRows1k => go(ctx.timing, place, tasks, |task| {
+            let (client, stmt) = conn_of(task);
+            move || {
+                let (client, stmt) = (client.clone(), stmt.clone());
+                async move {
+                    use xitca_postgres::iter::AsyncLendingIterator;
+                    let mut stream = stmt.query(&*client).await.map_err(err)?;
+                    let (mut n, mut sum) = (0usize, 0i64);
+                    while let Some(row) = stream.try_next().await.map_err(err)? {
+                        let a: i32 = row.try_get(0).map_err(err)?;
+                        let b: &str = row.try_get(1).map_err(err)?;
+                        let c: f64 = row.try_get(2).map_err(err)?;
+                        sum += check_row(a, b, c)?;
+                        n += 1;
+                    }
+                    check_rows(n, sum)
+                }
+            }
+        }),
+        _ => Err("not a PostgreSQL workload xitca-postgres runs".into()),
+    }
+}
+
+/// Reads the one row of `SELECT $1::int` from `stream` and checks it is `want` (and that no
+/// other row follows).
+async fn xitca_one_int(
+    stream: &mut xitca_postgres::RowStream<'_>,
+    want: i32,
+) -> Result<(), String> {
+    use xitca_postgres::iter::AsyncLendingIterator;
+    let got: i32 = match stream.try_next().await.map_err(err)? {
+        Some(row) => row.try_get(0).map_err(err)?,
+        None => return Err("wrong value: no row".into()),
+    };
+    if got != want {
+        return Err(wrong_int(got, want));
+    }
+    if stream.try_next().await.map_err(err)?.is_some() {
+        return Err("wrong value: a second row".into());
+    }
+    Ok(())
 }

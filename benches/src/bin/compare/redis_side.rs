@@ -1,5 +1,12 @@
-//! Redis workloads for corelane-redis, redis-rs (MultiplexedConnection) and fred, in clear
-//! or over TLS (rustls with ring for everyone).
+//! Redis workloads for corelane-redis, redis-rs (MultiplexedConnection, and the plain blocking
+//! `Connection` on the single-caller rows) and fred, in clear or over TLS (rustls with ring for
+//! everyone), on one server or on a Redis Cluster (corelane's `ClusterClient`, redis-rs'
+//! async cluster connection, fred's clustered client).
+//!
+//! Cluster rows: `redis_cluster_get_c64` has each task read a key of its own
+//! ([`cluster_key`]), so the 64 callers spread over the three masters; in
+//! `redis_cluster_pipe_p64` the 64 GETs all read [`KEY`] (one slot, one node), because
+//! redis-rs' async cluster connection refuses a pipeline whose commands span slots.
 
 use std::future::Future;
 
@@ -25,19 +32,31 @@ pub enum RedisClient {
     CorelaneOffloop,
     RedisRsCurrentThread,
     RedisRsMultiThread2,
+    /// redis-rs' blocking `Connection`, one per caller on a thread of its own.
+    RedisRsSync,
     Fred,
     FredPool2,
 }
 
 impl RedisClient {
-    pub const ALL: [RedisClient; 6] = [
+    pub const ALL: [RedisClient; 7] = [
         RedisClient::Corelane,
         RedisClient::CorelaneOffloop,
         RedisClient::RedisRsCurrentThread,
         RedisClient::RedisRsMultiThread2,
+        RedisClient::RedisRsSync,
         RedisClient::Fred,
         RedisClient::FredPool2,
     ];
+
+    /// Whether this client is measured on `workload`. The blocking connection only on the
+    /// single-caller rows of one server: with 64 callers it would need 64 threads (or make
+    /// callers queue behind each other, which measures fewer callers than the row says), and
+    /// redis-rs' blocking cluster connection is not wired up.
+    pub fn applies(self, workload: Workload) -> bool {
+        self != RedisClient::RedisRsSync
+            || (workload.tasks() == 1 && !workload.is_tls() && !workload.is_cluster())
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +64,7 @@ impl RedisClient {
             RedisClient::CorelaneOffloop => "corelane-offloop",
             RedisClient::RedisRsCurrentThread => "redis-rs-ct",
             RedisClient::RedisRsMultiThread2 => "redis-rs-mt2",
+            RedisClient::RedisRsSync => "redis-rs-sync",
             RedisClient::Fred => "fred-mt2",
             RedisClient::FredPool2 => "fred-pool2-mt2",
         }
@@ -67,6 +87,21 @@ fn check(got: Option<&[u8]>) -> Result<(), String> {
     }
 }
 
+/// The key task `task` reads on `workload`: its own on `redis_cluster_get_c64` (spread over
+/// the masters), else [`KEY`].
+pub fn key_of(workload: Workload, task: usize) -> String {
+    if workload == Workload::RedisClusterGetC64 {
+        cluster_key(task)
+    } else {
+        KEY.to_owned()
+    }
+}
+
+/// The key of task `task` on `redis_cluster_get_c64`.
+pub fn cluster_key(task: usize) -> String {
+    format!("{KEY}:{task}")
+}
+
 fn set_value() -> Bytes {
     Bytes::from(vec![b'x'; SET_SIZE])
 }
@@ -81,6 +116,21 @@ pub fn prepare(url: &str) -> Result<(), String> {
     check(back.as_deref())
 }
 
+/// Sets the keys the cluster rows read (with redis-rs' blocking cluster connection), given
+/// the `redis://` URL of every node.
+pub fn prepare_cluster(seeds: &[String]) -> Result<(), String> {
+    use redis::Commands;
+    let client = redis::cluster::ClusterClient::new(seeds.to_vec()).map_err(err)?;
+    let mut conn = client.get_connection().map_err(err)?;
+    let keys = (0..64).map(cluster_key).chain([KEY.to_owned()]);
+    for key in keys {
+        conn.set::<_, _, ()>(&key, &VALUE[..]).map_err(err)?;
+        let back: Option<Vec<u8>> = conn.get(&key).map_err(err)?;
+        check(back.as_deref())?;
+    }
+    Ok(())
+}
+
 /// One measurement of `client` on `workload`.
 pub fn run(ctx: &Ctx, workload: Workload, client: RedisClient) -> Result<Sample, String> {
     match client {
@@ -92,6 +142,7 @@ pub fn run(ctx: &Ctx, workload: Workload, client: RedisClient) -> Result<Sample,
         RedisClient::RedisRsMultiThread2 => {
             redis_rs(ctx, workload, measure::tokio_multi_thread(2)?)
         }
+        RedisClient::RedisRsSync => redis_rs_sync(ctx, workload),
         RedisClient::Fred => fred_client(ctx, workload, None),
         RedisClient::FredPool2 => fred_client(ctx, workload, Some(2)),
     }
@@ -146,6 +197,9 @@ fn rustls_config(ca_pem: &str) -> Result<rustls::ClientConfig, String> {
 }
 
 fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
+    if workload.is_cluster() {
+        return corelane_cluster(ctx, workload, offloop);
+    }
     let url = match tls_of(ctx, workload)? {
         Some(tls) => tls.corelane_url.as_str(),
         None => ctx.redis_url.as_str(),
@@ -183,19 +237,7 @@ fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, Stri
                 let call = c.pipeline::<Vec<corelane_redis::Value>>(&pipe);
                 async move {
                     let replies = call.await.map_err(err)?;
-                    if replies.len() != PIPE {
-                        return Err(format!(
-                            "wrong value: {} replies to {PIPE} GETs",
-                            replies.len()
-                        ));
-                    }
-                    for r in &replies {
-                        match r {
-                            corelane_redis::Value::BulkString(b) => check(Some(b))?,
-                            other => return Err(format!("wrong value: GET returned {other:?}")),
-                        }
-                    }
-                    Ok(PIPE as u64)
+                    check_values(&replies)
                 }
             }
         }),
@@ -218,8 +260,72 @@ fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, Stri
     }
 }
 
+/// corelane's `ClusterClient` on the cluster rows.
+fn corelane_cluster(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
+    let client =
+        corelane_redis::cluster::ClusterClient::open(&ctx.redis_cluster_url).map_err(err)?;
+    let place = if offloop {
+        Place::Tokio(measure::tokio_multi_thread(2)?)
+    } else {
+        Place::Loop(&ctx.workers)
+    };
+    let tasks = workload.tasks();
+    match workload {
+        Workload::RedisClusterGetC64 => go(ctx.timing, place, tasks, |task| {
+            let c = client.clone();
+            let key = key_of(workload, task);
+            move || {
+                let call = c.get::<Option<Bytes>>(key.as_str());
+                async move {
+                    let v = call.await.map_err(err)?;
+                    check(v.as_deref())?;
+                    Ok(1)
+                }
+            }
+        }),
+        Workload::RedisClusterPipeP64 => go(ctx.timing, place, tasks, |_| {
+            let c = client.clone();
+            move || {
+                let mut pipe = corelane_redis::cluster::ClusterPipeline::new();
+                for _ in 0..PIPE {
+                    pipe.get(KEY);
+                }
+                let call = c.pipeline::<Vec<corelane_redis::Value>>(&pipe);
+                async move {
+                    let replies = call.await.map_err(err)?;
+                    check_values(&replies)
+                }
+            }
+        }),
+        _ => Err("not a Redis Cluster workload".into()),
+    }
+}
+
+/// Checks corelane's replies to one pipeline of [`PIPE`] GETs of [`KEY`].
+fn check_values(replies: &[corelane_redis::Value]) -> Result<u64, String> {
+    if replies.len() != PIPE {
+        return Err(format!(
+            "wrong value: {} replies to {PIPE} GETs",
+            replies.len()
+        ));
+    }
+    for r in replies {
+        match r {
+            corelane_redis::Value::BulkString(b) => check(Some(b))?,
+            other => return Err(format!("wrong value: GET returned {other:?}")),
+        }
+    }
+    Ok(PIPE as u64)
+}
+
 fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Result<Sample, String> {
-    use redis::AsyncCommands;
+    if workload.is_cluster() {
+        let client =
+            redis::cluster::ClusterClient::new(ctx.redis_cluster_seeds.clone()).map_err(err)?;
+        // The cluster connection's driver task lives on this runtime.
+        let conn = rt.block_on(client.get_async_connection()).map_err(err)?;
+        return redis_rs_ops(ctx.timing, workload, Place::Tokio(rt), conn);
+    }
     let client = match tls_of(ctx, workload)? {
         Some(tls) => redis::Client::build_with_tls(
             tls.url.as_str(),
@@ -235,23 +341,39 @@ fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Resul
     let conn = rt
         .block_on(client.get_multiplexed_async_connection())
         .map_err(err)?;
+    redis_rs_ops(ctx.timing, workload, Place::Tokio(rt), conn)
+}
+
+/// redis-rs' ops on a shared async connection (multiplexed, or the cluster's).
+fn redis_rs_ops<C>(
+    timing: Timing,
+    workload: Workload,
+    place: Place<'_>,
+    conn: C,
+) -> Result<Sample, String>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
+    use redis::AsyncCommands;
     let tasks = workload.tasks();
-    let place = Place::Tokio(rt);
     match workload {
-        Workload::RedisGetC1 | Workload::RedisGetC64 | Workload::RedisGetC64Tls => {
-            go(ctx.timing, place, tasks, |_| {
-                let conn = conn.clone();
-                move || {
-                    let mut c = conn.clone();
-                    async move {
-                        let v: Option<Vec<u8>> = c.get(KEY).await.map_err(err)?;
-                        check(v.as_deref())?;
-                        Ok(1)
-                    }
+        Workload::RedisGetC1
+        | Workload::RedisGetC64
+        | Workload::RedisGetC64Tls
+        | Workload::RedisClusterGetC64 => go(timing, place, tasks, |task| {
+            let conn = conn.clone();
+            let key = key_of(workload, task);
+            move || {
+                let mut c = conn.clone();
+                let key = key.clone();
+                async move {
+                    let v: Option<Vec<u8>> = c.get(key).await.map_err(err)?;
+                    check(v.as_deref())?;
+                    Ok(1)
                 }
-            })
-        }
-        Workload::RedisPipeP64 => go(ctx.timing, place, tasks, |_| {
+            }
+        }),
+        Workload::RedisPipeP64 | Workload::RedisClusterPipeP64 => go(timing, place, tasks, |_| {
             let conn = conn.clone();
             move || {
                 let mut c = conn.clone();
@@ -262,22 +384,13 @@ fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Resul
                     }
                     let replies: Vec<Option<Vec<u8>>> =
                         pipe.query_async(&mut c).await.map_err(err)?;
-                    if replies.len() != PIPE {
-                        return Err(format!(
-                            "wrong value: {} replies to {PIPE} GETs",
-                            replies.len()
-                        ));
-                    }
-                    for r in &replies {
-                        check(r.as_deref())?;
-                    }
-                    Ok(PIPE as u64)
+                    check_all(&replies)
                 }
             }
         }),
         Workload::RedisSet1kC64 => {
             let value = set_value();
-            go(ctx.timing, place, tasks, |task| {
+            go(timing, place, tasks, |task| {
                 let conn = conn.clone();
                 let key = format!("key:{task}");
                 let value = value.clone();
@@ -296,6 +409,51 @@ fn redis_rs(ctx: &Ctx, workload: Workload, rt: tokio::runtime::Runtime) -> Resul
     }
 }
 
+/// Checks the replies of one pipeline of [`PIPE`] GETs of [`KEY`].
+fn check_all(replies: &[Option<Vec<u8>>]) -> Result<u64, String> {
+    if replies.len() != PIPE {
+        return Err(format!(
+            "wrong value: {} replies to {PIPE} GETs",
+            replies.len()
+        ));
+    }
+    for r in replies {
+        check(r.as_deref())?;
+    }
+    Ok(PIPE as u64)
+}
+
+/// redis-rs' plain blocking `Connection`: one per caller, each caller on a thread of its own
+/// (the single-caller rows only, see [`RedisClient::applies`]).
+fn redis_rs_sync(ctx: &Ctx, workload: Workload) -> Result<Sample, String> {
+    let client = redis::Client::open(ctx.redis_url.as_str()).map_err(err)?;
+    let mut ops = Vec::with_capacity(workload.tasks());
+    for task in 0..workload.tasks() {
+        let mut conn = client.get_connection().map_err(err)?;
+        let key = key_of(workload, task);
+        let op: Box<dyn FnMut() -> Result<u64, String> + Send> = match workload {
+            Workload::RedisGetC1 => Box::new(move || {
+                let v: Option<Vec<u8>> = redis::Commands::get(&mut conn, &key).map_err(err)?;
+                check(v.as_deref())?;
+                Ok(1)
+            }),
+            Workload::RedisPipeP64 => Box::new(move || {
+                let mut pipe = redis::pipe();
+                for _ in 0..PIPE {
+                    pipe.get(KEY);
+                }
+                let replies: Vec<Option<Vec<u8>>> = pipe.query(&mut conn).map_err(err)?;
+                check_all(&replies)
+            }),
+            _ => return Err("redis-rs-sync runs only the single-caller rows".into()),
+        };
+        ops.push(op);
+    }
+    measure::measure(ctx.timing, SERVER, move |window| {
+        measure::launch_threads(window, ops)
+    })
+}
+
 fn fred_client(ctx: &Ctx, workload: Workload, pool: Option<usize>) -> Result<Sample, String> {
     use fred::prelude::{Builder, ClientLike, Config};
     let rt = measure::tokio_multi_thread(2)?;
@@ -305,6 +463,21 @@ fn fred_client(ctx: &Ctx, workload: Workload, pool: Option<usize>) -> Result<Sam
             config.tls =
                 Some(fred::types::config::TlsConnector::from(rustls_config(&tls.ca_pem)?).into());
             config
+        }
+        None if workload.is_cluster() => {
+            // Every node as a seed (fred discovers the rest with CLUSTER SLOTS anyway).
+            let mut hosts = Vec::with_capacity(ctx.redis_cluster_seeds.len());
+            for url in &ctx.redis_cluster_seeds {
+                let addr = url.trim_start_matches("redis://");
+                let (host, port) = addr
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("no port in seed {url:?}"))?;
+                hosts.push((host.to_owned(), port.parse::<u16>().map_err(err)?));
+            }
+            Config {
+                server: fred::types::config::ServerConfig::new_clustered(hosts),
+                ..Config::default()
+            }
         }
         None => Config::from_url(&ctx.redis_url).map_err(err)?,
     };
@@ -342,20 +515,23 @@ where
 {
     use fred::prelude::{KeysInterface, Value};
     match workload {
-        Workload::RedisGetC1 | Workload::RedisGetC64 | Workload::RedisGetC64Tls => {
-            go(timing, place, tasks, |_| {
-                let pick = pick.clone();
-                move || {
-                    let c = pick();
-                    async move {
-                        let v: Option<Bytes> = c.get(KEY).await.map_err(err)?;
-                        check(v.as_deref())?;
-                        Ok(1)
-                    }
+        Workload::RedisGetC1
+        | Workload::RedisGetC64
+        | Workload::RedisGetC64Tls
+        | Workload::RedisClusterGetC64 => go(timing, place, tasks, |task| {
+            let pick = pick.clone();
+            let key = key_of(workload, task);
+            move || {
+                let c = pick();
+                let key = key.clone();
+                async move {
+                    let v: Option<Bytes> = c.get(key).await.map_err(err)?;
+                    check(v.as_deref())?;
+                    Ok(1)
                 }
-            })
-        }
-        Workload::RedisPipeP64 => go(timing, place, tasks, |_| {
+            }
+        }),
+        Workload::RedisPipeP64 | Workload::RedisClusterPipeP64 => go(timing, place, tasks, |_| {
             let pick = pick.clone();
             move || {
                 let c = pick();

@@ -91,7 +91,7 @@ pub fn run(
                 match web_wrk::run(&url, opts.seconds, stack.pid()) {
                     Ok(sample) => samples[w][s].push(sample),
                     Err(e) => {
-                        println!("{:<17} {:<34} {e}", workload.name(), stack.kind.client);
+                        println!("{:<22} {:<34} {e}", workload.name(), stack.kind.client);
                         run.failures.push(format!(
                             "{} {}: {e}",
                             workload.name(),
