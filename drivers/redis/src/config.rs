@@ -124,42 +124,6 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Parses `redis://[user:pass@]host[:port][/db][?protocol=resp2|resp3&client_name=..&
-    /// connections_per_worker=N&connect_timeout_ms=N&command_timeout_ms=N&max_connections=N&
-    /// exclusive_per_worker=N&acquire_timeout_ms=N&client_cache=true&client_cache_max_entries=N&
-    /// client_cache_max_bytes=N&client_cache_ttl_ms=N&client_cache_bcast=p1,p2]`,
-    /// `rediss://…` (the same over TLS) or `redis+unix:///path/to/socket[?db=N&...]`.
-    /// `valkey://` and `valkeys://` are accepted as `redis://` and `rediss://`.
-    ///
-    /// A `rediss://` URL verifies the server's certificate against the operating system's
-    /// roots and the URL's host (an IP literal is matched against the certificate's IP
-    /// addresses), and takes these extra query parameters (paths percent-encoded):
-    ///
-    /// - `ca_file=/path/ca.pem`: also trust the CA certificate(s) in this PEM file (what
-    ///   Redis' `tls-ca-cert-file` signed the server with);
-    /// - `system_roots=false`: trust only `ca_file`, not the operating system's roots;
-    /// - `cert_file=/path/client.crt&key_file=/path/client.key`: present this client
-    ///   certificate (mutual TLS, for `tls-auth-clients yes`); both or neither;
-    /// - `insecure=true`: **dangerous**: accept any server certificate (expired, self-signed,
-    ///   for another host). The traffic is encrypted but anyone on the path can read and
-    ///   change it. The same as [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs).
-    ///
-    /// These parameters are refused on a `redis://` URL, so that a typo in the scheme cannot
-    /// silently send traffic in clear.
-    ///
-    /// ```
-    /// # fn main() -> Result<(), corelane_redis::Error> {
-    /// let config = corelane_redis::Config::from_url(
-    ///     "rediss://:secret@cache.internal:6380/0?ca_file=%2Fetc%2Fredis%2Fca.pem",
-    /// )?;
-    /// assert!(config.is_tls());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn from_url(url: &str) -> Result<Config, Error> {
-        crate::url::parse(url)
-    }
-
     fn tls_settings(&mut self) -> &mut TlsSettings {
         self.tls.get_or_insert_with(TlsSettings::default)
     }

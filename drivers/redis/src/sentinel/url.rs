@@ -1,7 +1,7 @@
 //! `redis+sentinel://` URLs: the sentinels, the master's name, then the usual options.
 
-use crate::read_from::ReadFrom;
 use crate::config::Config;
+use crate::read_from::ReadFrom;
 use crate::url::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
 
