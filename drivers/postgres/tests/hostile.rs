@@ -122,8 +122,10 @@ fn stalling(payload: Vec<u8>, sent: Arc<AtomicBool>, release: Arc<AtomicBool>) -
         if s.handshake().is_none() || s.read_until_sync().is_none() {
             return;
         }
-        s.write(&payload);
+        // Set before the write: the client may fail, and the test check this flag, before
+        // this thread runs again after the write (seen under load).
         sent.store(true, Ordering::SeqCst);
+        s.write(&payload);
         for _ in 0..12_000 {
             if release.load(Ordering::SeqCst) {
                 break;
