@@ -122,7 +122,7 @@ fn stalling(payload: Vec<u8>, sent: Arc<AtomicBool>, release: Arc<AtomicBool>) -
         if s.handshake().is_none() || s.read_until_sync().is_none() {
             return;
         }
-        // Set before the write: the client may fail, and the test check this flag, before
+        // Set before the write: the client may fail, and the test checks this flag, before
         // this thread runs again after the write (seen under load).
         sent.store(true, Ordering::SeqCst);
         s.write(&payload);
