@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use corelane_pg_proto::message::frontend;
 use futures_lite::{Stream, StreamExt};
 
-use super::step::{call, encode_err, start, MidCopy};
+use super::step::{call, check_started, encode_err, start, Direction, MidCopy};
 use super::wait::{on_server, unless_gone, CallerGone};
 use crate::codec::{Expect, Response, COPY_CHUNK};
 use crate::connection::Connection;
@@ -77,27 +77,8 @@ where
         conn: conn.clone(),
         armed: true,
     };
-    match on_server(start(&conn, sql), limit, Some(gone)).await? {
-        Response::CopyIn => {}
-        Response::Failed(e) => {
-            guard.armed = false;
-            return Err(Error::db(e));
-        }
-        Response::Rows { .. } => {
-            guard.armed = false;
-            return Err(Error::runtime(
-                "copy_in needs a COPY ... FROM STDIN statement; the statement ran but did not \
-                 start one",
-            ));
-        }
-        // A COPY OUT (its data is on the way) cannot be put back in step: closed by the guard.
-        Response::CopyOut => {
-            return Err(Error::runtime(
-                "copy_in needs a COPY ... FROM STDIN statement, not COPY ... TO STDOUT",
-            ))
-        }
-        _ => return Err(Error::protocol("unexpected reply to a COPY statement")),
-    }
+    let reply = on_server(start(&conn, sql), limit, Some(gone)).await?;
+    check_started(reply, Direction::In, &mut guard)?;
     let mut source = std::pin::pin!(source);
     let mut buf = BytesMut::with_capacity(COPY_CHUNK);
     let mut msg = BytesMut::with_capacity(COPY_CHUNK + 8);

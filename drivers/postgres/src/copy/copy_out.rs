@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_lite::Stream;
 
-use super::step::{call, start, MidCopy};
+use super::step::{call, check_started, start, Direction, MidCopy};
 use super::wait::on_server;
 use crate::codec::{Expect, Response};
 use crate::connection::Connection;
@@ -103,27 +103,9 @@ pub(super) async fn pump(
         conn: conn.clone(),
         armed: true,
     };
-    match on_server(start(&conn, sql), limit, None).await? {
-        Response::CopyOut => tx.push(Msg::Started),
-        Response::Failed(e) => {
-            guard.armed = false;
-            return Err(Error::db(e));
-        }
-        Response::Rows { .. } => {
-            guard.armed = false;
-            return Err(Error::runtime(
-                "copy_out needs a COPY ... TO STDOUT statement; the statement ran but did not \
-                 start one",
-            ));
-        }
-        // The server waits for data that will not come: closed by the guard.
-        Response::CopyIn => {
-            return Err(Error::runtime(
-                "copy_out needs a COPY ... TO STDOUT statement, not COPY ... FROM STDIN",
-            ))
-        }
-        _ => return Err(Error::protocol("unexpected reply to a COPY statement")),
-    }
+    let reply = on_server(start(&conn, sql), limit, None).await?;
+    check_started(reply, Direction::Out, &mut guard)?;
+    tx.push(Msg::Started);
     let mut hold = None;
     loop {
         // While the consumer is behind, nothing reads this socket: what the server sends next

@@ -53,3 +53,44 @@ pub(super) async fn start(conn: &Connection, sql: &str) -> Result<Response, Erro
     frontend::query(sql, &mut out).map_err(encode_err)?;
     call(conn, Expect::CopyStart, &out).await
 }
+
+/// Which way a copy runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    /// `COPY ... FROM STDIN` ([`Client::copy_in`](crate::Client::copy_in)).
+    In,
+    /// `COPY ... TO STDOUT` ([`Client::copy_out`](crate::Client::copy_out)).
+    Out,
+}
+
+/// Checks the reply to the COPY statement: `Ok` when it started a copy `want`'s way. A
+/// statement that failed, or ran without starting a copy, leaves the connection in step (the
+/// guard is disarmed); a copy the other way cannot be put back in step (the armed guard
+/// closes the connection when dropped).
+pub(super) fn check_started(
+    reply: Response,
+    want: Direction,
+    guard: &mut MidCopy,
+) -> Result<(), Error> {
+    let (call, wanted, other) = match want {
+        Direction::In => ("copy_in", "COPY ... FROM STDIN", "COPY ... TO STDOUT"),
+        Direction::Out => ("copy_out", "COPY ... TO STDOUT", "COPY ... FROM STDIN"),
+    };
+    match (reply, want) {
+        (Response::CopyIn, Direction::In) | (Response::CopyOut, Direction::Out) => Ok(()),
+        (Response::Failed(e), _) => {
+            guard.armed = false;
+            Err(Error::db(e))
+        }
+        (Response::Rows { .. }, _) => {
+            guard.armed = false;
+            Err(Error::runtime(format!(
+                "{call} needs a {wanted} statement; the statement ran but did not start one"
+            )))
+        }
+        (Response::CopyIn | Response::CopyOut, _) => Err(Error::runtime(format!(
+            "{call} needs a {wanted} statement, not {other}"
+        ))),
+        _ => Err(Error::protocol("unexpected reply to a COPY statement")),
+    }
+}

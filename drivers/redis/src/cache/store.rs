@@ -307,19 +307,19 @@ fn same_args<'a>(stored: &[Box<[u8]>], mut args: impl Iterator<Item = &'a [u8]>)
 fn value_bytes(value: &Value) -> usize {
     let node = std::mem::size_of::<Value>();
     let mut total = 0usize;
-    let mut todo = vec![value];
-    while let Some(v) = todo.pop() {
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
         total = total.saturating_add(node);
         match v {
             Value::SimpleString(b) | Value::BulkString(b) | Value::BigNumber(b) => {
                 total = total.saturating_add(b.len());
             }
             Value::Verbatim { text, .. } => total = total.saturating_add(text.len()),
-            Value::Array(items) | Value::Set(items) | Value::Push(items) => todo.extend(items),
+            Value::Array(items) | Value::Set(items) | Value::Push(items) => pending.extend(items),
             Value::Map(pairs) => {
                 for (k, v) in pairs {
-                    todo.push(k);
-                    todo.push(v);
+                    pending.push(k);
+                    pending.push(v);
                 }
             }
             _ => {}

@@ -148,7 +148,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
     })
 }
 
-async fn wait(shared: &Shared, attempt: usize) {
+/// Backs off before retry `attempt` (TRYAGAIN, CLUSTERDOWN, a node unreachable).
+pub(super) async fn wait(shared: &Shared, attempt: usize) {
     let options = &shared.options;
     corelane_runtime::task::sleep(backoff(attempt, options.retry_base, options.retry_max)).await;
 }

@@ -11,8 +11,9 @@ use corelane_runtime::pool::Backoff;
 
 use super::map::Node;
 use super::pipeline::ClusterPipeline;
-use super::redirect::{backoff, next, Next};
+use super::redirect::{next, Next};
 use super::route::Target;
+use super::run::wait;
 use super::slot::key_slot;
 use super::state::Shared;
 use crate::exclusive::{RETRY_PAUSE_MAX, RETRY_PAUSE_MIN};
@@ -113,11 +114,6 @@ where
         )),
         None => Error::cluster("no attempt was made (max_attempts is 0)"),
     })
-}
-
-async fn wait(shared: &Shared, attempt: usize) {
-    let options = &shared.options;
-    corelane_runtime::task::sleep(backoff(attempt, options.retry_base, options.retry_max)).await;
 }
 
 /// One checkout of the slot's master: `WATCH`, `build`, `MULTI … EXEC`, started over (after
