@@ -359,3 +359,51 @@ fn notices_reach_the_callback() {
         "{seen:?}"
     );
 }
+
+/// A statement that is not the COPY the call needs: a typed error naming both, and the client
+/// serves on (a statement that started the other copy had its connection closed, not reused).
+#[test]
+fn a_statement_that_is_not_the_right_copy_is_refused_and_the_client_serves_on() {
+    let (_server, client) = client();
+    guard("wrong copy statements", move || {
+        block_on(async {
+            let none = futures_lite::stream::iter(Vec::<Result<Bytes, Infallible>>::new());
+            let e = client.copy_in("SELECT 1", none).await.unwrap_err();
+            assert!(
+                e.to_string().contains(
+                    "copy_in needs a COPY ... FROM STDIN statement; the statement ran but did \
+                     not start one"
+                ),
+                "{e}"
+            );
+            let none = futures_lite::stream::iter(Vec::<Result<Bytes, Infallible>>::new());
+            let e = client
+                .copy_in("COPY (SELECT 1) TO STDOUT", none)
+                .await
+                .unwrap_err();
+            assert!(
+                e.to_string().contains(
+                    "copy_in needs a COPY ... FROM STDIN statement, not COPY ... TO STDOUT"
+                ),
+                "{e}"
+            );
+            let e = client.copy_out("SELECT 1").await.unwrap_err();
+            assert!(
+                e.to_string().contains(
+                    "copy_out needs a COPY ... TO STDOUT statement; the statement ran but did \
+                     not start one"
+                ),
+                "{e}"
+            );
+            let e = client.copy_out("SELEC 1").await.unwrap_err();
+            assert_eq!(e.code().map(|c| c.code()), Some("42601"), "{e}");
+            let one: i32 = client
+                .query_one("SELECT 1", &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(one, 1);
+        })
+    });
+}
