@@ -30,6 +30,8 @@
 mod alloc;
 #[path = "compare/ceiling.rs"]
 mod ceiling;
+#[path = "compare/chart.rs"]
+mod chart;
 #[path = "runtime_bench/guard.rs"]
 mod guard;
 #[path = "compare/measure.rs"]
@@ -267,10 +269,12 @@ struct Args {
     placement: Placement,
     /// How many workers corelane's loop has (default: one per CPU).
     workers: Option<usize>,
+    /// Write the ratios as an SVG chart here (`--svg`).
+    svg: Option<std::path::PathBuf>,
 }
 
 const USAGE: &str =
-    "usage: compare [--quick] [--only WORKLOAD,...|web] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--workers N] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
+    "usage: compare [--quick] [--only WORKLOAD,...|web] [--clients NAME,...|ceiling] [--rounds N] [--window-ms N] [--placement auto|pinned|unbound] [--workers N] [--svg FILE (the ratios as a chart)] [--spin-us N (0: park at once, the default; spinning took CPU from the servers on a 2-vCPU machine)]";
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args {
@@ -282,6 +286,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         rounds: None,
         placement: Placement::Auto,
         workers: None,
+        svg: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -333,6 +338,9 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--rounds" => {
                 args.rounds = Some(it.next().ok_or(USAGE)?.parse::<usize>()?.max(1));
             }
+            "--svg" => {
+                args.svg = Some(it.next().ok_or(USAGE)?.into());
+            }
             "--window-ms" => {
                 args.window_ms = Some(it.next().ok_or(USAGE)?.parse()?);
             }
@@ -347,6 +355,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
 }
 
 /// One printed result.
+#[derive(Clone)]
 struct Line {
     client: String,
     kind: Kind,
@@ -439,7 +448,22 @@ fn report_sample(workload: Workload, client: &str, kind: Kind, s: &Sample) -> Li
 struct Run {
     hung: bool,
     ratios: Vec<String>,
+    /// Every workload's medians, for `--svg`.
+    charts: Vec<chart::Chart>,
     failures: Vec<String>,
+}
+
+impl Run {
+    /// Prints and keeps `workload`'s ratio line, and keeps its rows for the chart.
+    fn record(&mut self, workload: Workload, lines: Vec<Line>) {
+        let ratio = ratio_line(workload, &lines);
+        println!("{ratio}");
+        self.ratios.push(ratio);
+        self.charts.push(chart::Chart {
+            workload: workload.name().to_owned(),
+            lines,
+        });
+    }
 }
 
 /// One client of a workload: its printed name and how to run it.
@@ -594,9 +618,7 @@ fn run_workload(
             cpu_us_per_op: c.cpu_us_per_op,
         });
     }
-    let ratio = ratio_line(workload, &lines);
-    println!("{ratio}");
-    run.ratios.push(ratio);
+    run.record(workload, lines);
     Ok(())
 }
 
@@ -972,6 +994,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     for f in &run.failures {
         println!("FAILED: {f}");
+    }
+    if let Some(path) = &args.svg {
+        let title =
+            format!("corelane vs the peers at their best: compare, {rounds} round(s), medians");
+        match std::fs::write(path, chart::svg(&run.charts, &title)) {
+            Ok(()) => println!("# chart written to {}", path.display()),
+            Err(e) => println!("FAILED: writing the chart to {}: {e}", path.display()),
+        }
     }
     if run.hung {
         // A stuck worker cannot be joined: leave the loop to die with the process.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::web_stacks::{self, Stack};
 use crate::web_wrk::{self, WrkSample};
-use crate::{kind_of, median_by, print_row, ratio_line, Ctx, Line, Numbers, Run, Workload};
+use crate::{kind_of, median_by, print_row, Ctx, Line, Numbers, Run, Workload};
 
 /// The request path of a web workload.
 pub fn path(workload: Workload) -> &'static str {
@@ -109,9 +109,7 @@ pub fn run(
                 lines.push(report(*workload, stack.kind.client, &sample));
             }
         }
-        let ratio = ratio_line(*workload, &lines);
-        println!("{ratio}");
-        run.ratios.push(ratio);
+        run.record(*workload, lines);
     }
     // `stacks` drop here: SIGTERM, drained, stopped.
     Ok(())
