@@ -22,8 +22,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use corelane_pg_proto::types::{Oid, ToSql};
 use corelane_runtime::dispatch;
@@ -35,6 +35,7 @@ use crate::pinned::{Descriptions, Pinnable, Pinned, Runner};
 use crate::simple_query::SimpleQueryMessage;
 use crate::statement::{Params, Statement};
 use crate::to_statement::{self, ToStatement};
+use crate::transaction::{self, CancelOnDrop, Transaction, TransactionOptions};
 use crate::worker_state::{self, PgManager};
 use crate::{Client, Error, Row};
 
@@ -203,6 +204,9 @@ impl Descriptions for Remembered {
 /// session's temporary tables). A failing statement is an error of that call only: the session
 /// carries on (inside a transaction you began, the server aborts that transaction, as usual).
 ///
+/// **Transactions.** `BEGIN`/`COMMIT` by hand work; [`transaction`](Self::transaction) runs a
+/// closure in one (committed or rolled back for you), leaving the session's state in place.
+///
 /// **Ending.** Drop the handle. Its connection is then reset on its worker before anyone else
 /// uses it — `ROLLBACK` of a transaction you left open, then `DISCARD ALL` — so no setting,
 /// temporary table, advisory lock or prepared statement of the session reaches the next user,
@@ -213,15 +217,29 @@ impl Descriptions for Remembered {
 ///
 /// [`Config::exclusive_per_worker`]: crate::Config::exclusive_per_worker
 ///
-/// ```no_run
-/// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+/// ```
+/// # // Runs against a throwaway server (corelane-testkit, a dev-dependency: needs PostgreSQL's
+/// # // binaries, as the integration tests do).
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = corelane_testkit::PgServer::start()?;
+/// # let client = corelane_postgres::Client::connect(&server.url())?;
+/// # futures_lite::future::block_on(async {
+/// # client
+/// #     .batch_execute(
+/// #         "CREATE SCHEMA tenant_42; CREATE TABLE tenant_42.orders (id int8, due bool); \
+/// #          INSERT INTO tenant_42.orders VALUES (1, true), (2, false)",
+/// #     )
+/// #     .await?;
 /// let session = client.session().await?;
 /// session.batch_execute("SET search_path = tenant_42").await?;
 /// session.execute("CREATE TEMP TABLE batch (id int8)", &[]).await?;
 /// session.execute("INSERT INTO batch SELECT id FROM orders WHERE due", &[]).await?;
 /// let rows = session.query("SELECT id FROM batch", &[]).await?; // same connection
+/// assert_eq!(rows.len(), 1);
 /// drop(session); // reset: the temp table and the search_path go with it
-/// # let _ = rows; Ok(()) }
+/// # Ok::<(), corelane_postgres::Error>(())
+/// # })?;
+/// # Ok(()) }
 /// ```
 pub struct Session {
     /// The connection, on its worker.
@@ -382,5 +400,57 @@ impl Session {
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         crate::session::check_session(sql)?;
         self.pinned.simple_query(sql).await
+    }
+
+    /// Runs `f` in a transaction on the session's connection, as [`Client::transaction`] does
+    /// (`BEGIN` with `options`, `f`'s future with a [`Transaction`] handle, then `COMMIT` on
+    /// `Ok` or `ROLLBACK` on `Err`, a refused `COMMIT` as [`Error::is_commit_failed`], and a
+    /// rollback when this future is dropped), except that the end is `COMMIT` or `ROLLBACK`
+    /// alone: the session's settings, temporary tables and locks outlive the transaction. The
+    /// session is borrowed meanwhile, so no other call of it lands in the transaction. Not for
+    /// use inside a transaction begun by hand (`BEGIN` would only warn, and the `COMMIT` would
+    /// end that one).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// use corelane_postgres::TransactionOptions;
+    ///
+    /// let mut session = client.session().await?;
+    /// session.execute("CREATE TEMP TABLE staged (id int8)", &[]).await?;
+    /// session
+    ///     .transaction(TransactionOptions::new(), |tx| async move {
+    ///         tx.execute("INSERT INTO staged SELECT id FROM orders WHERE due", &[]).await?;
+    ///         tx.execute("DELETE FROM orders WHERE id IN (SELECT id FROM staged)", &[])
+    ///             .await?;
+    ///         Ok(())
+    ///     })
+    ///     .await?;
+    /// let staged = session.query("SELECT id FROM staged", &[]).await?; // still there
+    /// # let _ = staged; Ok(()) }
+    /// ```
+    pub async fn transaction<T, F, Fut>(
+        &mut self,
+        options: TransactionOptions,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + 'static,
+    {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let mut cancel = CancelOnDrop(Some(cancelled.clone()));
+        let out = self
+            .pinned
+            .on_worker(move |session| async move {
+                session.check()?;
+                let open =
+                    transaction::begin_in_session(session.x.clone(), options, cancelled).await?;
+                let result = f(open.handle()).await;
+                open.finish(result).await
+            })
+            .await;
+        cancel.0 = None;
+        out
     }
 }

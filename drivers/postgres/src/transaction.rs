@@ -432,11 +432,12 @@ impl Drop for SavepointGuard {
 
 /// Holds the exclusive connection for the whole transaction; rolls back if dropped before
 /// the transaction ended (its future was cancelled). Then the permit returns the connection
-/// to the pool, still marked dirty, so it is reset before its next use.
+/// to the pool, still marked dirty, so it is reset before its next use. (No permit: the
+/// transaction runs in a [`Session`](crate::Session), which holds the connection.)
 struct TransactionGuard {
     conn: Connection,
     open: bool,
-    _permit: Pooled<PgManager>,
+    _permit: Option<Pooled<PgManager>>,
 }
 
 impl Drop for TransactionGuard {
@@ -469,6 +470,9 @@ where
 pub(crate) struct Open {
     tx: Transaction,
     guard: TransactionGuard,
+    /// The connection is the transaction's own: its end resets the session too (`DISCARD
+    /// ALL`). False in a session, whose state outlives its transactions.
+    reset: bool,
 }
 
 impl Drop for Open {
@@ -491,10 +495,11 @@ impl Open {
 
     /// Ends the transaction: `COMMIT` when `result` is `Ok` (its value is returned when the
     /// commit succeeds), `ROLLBACK` when it is `Err` (returned as it is); either with
-    /// `DISCARD ALL`.
+    /// `DISCARD ALL` unless in a session (see [`Open::reset`]).
     pub(crate) async fn finish<T>(mut self, result: Result<T, Error>) -> Result<T, Error> {
         let scope = self.tx.scope.clone();
         let conn = self.tx.x.conn.clone();
+        let reset = self.reset;
         let guard = &mut self.guard;
         // No handle works from here on, whatever the closure kept.
         scope.active.set(0);
@@ -504,7 +509,7 @@ impl Open {
         };
         match result {
             Ok(value) => {
-                let reply = conn.end_session(Some("COMMIT")).await;
+                let reply = end_with(&conn, "COMMIT", reset).await;
                 guard.open = false;
                 match reply? {
                     Some(Response::Rows {
@@ -517,7 +522,7 @@ impl Open {
                 }
             }
             Err(e) => {
-                if conn.end_session(Some("ROLLBACK")).await.is_ok() {
+                if end_with(&conn, "ROLLBACK", reset).await.is_ok() {
                     guard.open = false;
                 }
                 Err(e)
@@ -525,16 +530,27 @@ impl Open {
         }
     }
 
-    /// Rolls the transaction back (with `DISCARD ALL`); the error says why it could not be
-    /// sent or answered (the connection is then reset or closed before its next use).
+    /// Rolls the transaction back (with `DISCARD ALL` unless in a session); the error says why
+    /// it could not be sent or answered (the connection is then reset or closed before its
+    /// next use).
     pub(crate) async fn rollback(mut self) -> Result<(), Error> {
         self.tx.scope.active.set(0);
-        let reply = self.tx.x.conn.end_session(Some("ROLLBACK")).await?;
+        let reply = end_with(&self.tx.x.conn, "ROLLBACK", self.reset).await?;
         self.guard.open = false;
         match reply {
             Some(Response::Failed(e)) => Err(Error::db(e)),
             _ => Ok(()),
         }
+    }
+}
+
+/// Sends `end` (`COMMIT`, `ROLLBACK`), with `DISCARD ALL` when `reset` (see [`Open::reset`]):
+/// `end`'s reply.
+async fn end_with(conn: &Connection, end: &str, reset: bool) -> Result<Option<Response>, Error> {
+    if reset {
+        conn.end_session(Some(end)).await
+    } else {
+        conn.simple(end).await.map(Some)
     }
 }
 
@@ -549,6 +565,29 @@ pub(crate) async fn begin(
     let conn = (*permit).clone();
     // From here on the session may differ from a fresh one until `end_session` succeeds.
     conn.mark_session_dirty();
+    start(Exclusive { client, conn }, Some(permit), options, cancelled).await
+}
+
+/// Begins a transaction in a session, on `x` (the session's connection, on its worker): ended
+/// by `COMMIT` or `ROLLBACK` alone, so the session's own state outlives it.
+pub(crate) async fn begin_in_session(
+    x: Exclusive,
+    options: TransactionOptions,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Open, Error> {
+    start(x, None, options, cancelled).await
+}
+
+/// `BEGIN` on `x`'s connection; `permit`, when given, is held until the transaction ends (and
+/// makes its end reset the session).
+async fn start(
+    x: Exclusive,
+    permit: Option<Pooled<PgManager>>,
+    options: TransactionOptions,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Open, Error> {
+    let conn = x.conn.clone();
+    let reset = permit.is_some();
     // Armed before BEGIN is sent: if this future is dropped while BEGIN is in flight, the
     // ROLLBACK queued behind it ends the transaction (or warns that there is none).
     let guard = TransactionGuard {
@@ -565,12 +604,12 @@ pub(crate) async fn begin(
         cancelled,
     });
     let tx = Transaction {
-        x: Exclusive { client, conn },
+        x,
         scope,
         level: 1,
         depth: 0,
     };
-    Ok(Open { tx, guard })
+    Ok(Open { tx, guard, reset })
 }
 
 impl Client {
@@ -659,7 +698,7 @@ impl Client {
 
 /// Tells a transaction running on another thread that its caller stopped waiting (set when
 /// dropped still armed).
-struct CancelOnDrop(Option<Arc<AtomicBool>>);
+pub(crate) struct CancelOnDrop(pub(crate) Option<Arc<AtomicBool>>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {

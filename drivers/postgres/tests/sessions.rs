@@ -2,7 +2,9 @@
 //! (a temporary table, `SET search_path`, an advisory lock, `PREPARE`, a transaction of one's
 //! own) sticks across the calls of one session, on a worker and off the loop; it is gone for
 //! the next user of the pooled connection once the session is dropped; a session dropped mid
-//! statement neither leaks nor wedges the pool; a failing statement leaves the session usable.
+//! statement neither leaks nor wedges the pool; a failing statement leaves the session usable;
+//! `Session::transaction` commits or rolls back (also when dropped) and the session's own
+//! state outlives it.
 //!
 //! Two workers: off-loop calls of the client itself go to either worker's connections, so a
 //! session that did not pin its connection would lose its temporary table on some calls.
@@ -12,7 +14,7 @@ mod support;
 
 use std::time::Duration;
 
-use corelane_postgres::{Client, Error, GenericClient, Session};
+use corelane_postgres::{Client, Error, GenericClient, Session, TransactionOptions};
 use futures_lite::future;
 use support::{block_on, client_for, guard, on_worker, shared_server, two_workers};
 
@@ -472,4 +474,67 @@ fn with_session_runs_a_closure_on_one_connection_and_handles_cross_threads() {
     });
     assert_eq!(count, 6);
     assert!(pids.windows(2).all(|w| w[0] == w[1]), "{pids:?}");
+}
+
+#[test]
+fn a_transaction_in_a_session_commits_or_rolls_back_and_the_session_state_stays() {
+    let (_server, client) = setup(|c| c);
+    let c = client.clone();
+    guard("transaction in a session", move || {
+        block_on(async {
+            let mut s = c.session().await.unwrap();
+            s.batch_execute("SET work_mem = '5MB'; CREATE TEMP TABLE sess_tx (n int4)")
+                .await
+                .unwrap();
+            let first = pid(&s).await;
+            s.transaction(TransactionOptions::new(), |tx| async move {
+                tx.execute("INSERT INTO sess_tx VALUES (1)", &[]).await?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let failed = s
+                .transaction(TransactionOptions::new(), |tx| async move {
+                    tx.execute("INSERT INTO sess_tx VALUES (2)", &[]).await?;
+                    tx.execute("SELECT 1/0", &[]).await?;
+                    Ok(())
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(failed.code().map(|c| c.code()), Some("22012"));
+            // Dropped mid-transaction (after its insert ran): rolled back, the session serves on.
+            let dropped = future::or(
+                async {
+                    s.transaction(TransactionOptions::new(), |tx| async move {
+                        tx.execute("INSERT INTO sess_tx VALUES (3)", &[]).await?;
+                        tx.execute("SELECT pg_sleep(2)", &[]).await?;
+                        Ok(())
+                    })
+                    .await
+                    .map(|_| "finished")
+                },
+                async {
+                    until_sleeping(&c, first).await;
+                    Ok("dropped")
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(dropped, "dropped");
+            // Behind the sleep and its ROLLBACK (the server finishes the sleep first).
+            let ns: Vec<i32> = s
+                .query("SELECT n FROM sess_tx ORDER BY n", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0).unwrap())
+                .collect();
+            assert_eq!(ns, [1]);
+            assert_eq!(
+                one::<String>(&s, "SELECT current_setting('work_mem')").await,
+                "5MB"
+            );
+            assert_eq!(pid(&s).await, first);
+        })
+    });
 }
