@@ -39,7 +39,7 @@
 //!   statement from [`Client::prepare`] or [`Client::prepare_typed`] (parameter types
 //!   declared) runs as it is on any worker or thread. [`Client::simple_query`] returns the
 //!   simple protocol's results as text. [`GenericClient`] is one façade over [`Client`],
-//!   [`Transaction`] and [`TransactionHandle`], for application code written once.
+//!   [`Transaction`], [`TransactionHandle`] and [`Session`], for application code written once.
 //! - **Pipelines.** [`Client::pipeline`] sends N statements with one `Sync` — one round trip —
 //!   and reports each statement's own outcome (see its docs for a failure mid-batch).
 //! - **Transactions** ([`Client::transaction`]) run a closure on a connection of their own,
@@ -51,6 +51,10 @@
 //!   so one transaction's `SET`, `LISTEN` or temp tables never reach the next.
 //!   [`Client::begin`] gives the same transaction as a value ([`TransactionHandle`]: `commit`,
 //!   `rollback`, rolled back when dropped), usable on a worker and off the loop.
+//! - **Sessions** ([`Client::session`], [`Client::with_session`]): one exclusive connection
+//!   with no transaction opened for you, where `SET`, `search_path`, temporary tables,
+//!   advisory locks and `PREPARE` stick across calls ([`Session`]); reset before its next user
+//!   once dropped. What is and is not shared between calls: see [`Client`].
 //! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
 //! - **Timeouts and cancellation** ([`Config::query_timeout`], [`Client::with_query_timeout`]):
 //!   a call past its timeout fails with [`Error::is_timeout`], and its statement is cancelled

@@ -30,13 +30,15 @@
 //!   connection of its own. (`COMMIT PREPARED` / `ROLLBACK PREPARED` leave no session state
 //!   and are allowed.)
 //! - `SET` (other than `SET LOCAL`, `SET TRANSACTION`, `SET CONSTRAINTS`, which end with the
-//!   statement's own implicit transaction) and `RESET`: `SET LOCAL` inside
-//!   [`Client::transaction`] (its connection is reset after), or a setting for every
-//!   connection through the configuration (`options`, startup parameters).
+//!   statement's own implicit transaction) and `RESET`: [`Client::session`] (a connection of
+//!   one's own, reset after), `SET LOCAL` inside [`Client::transaction`] (its connection is
+//!   reset after), or a setting for every connection through the configuration (`options`,
+//!   startup parameters).
 //! - `LISTEN`: [`Client::listener`] (a connection of its own that delivers notifications).
 //! - `COPY ... FROM STDIN` / `TO STDOUT`: [`Client::copy_in`] / [`Client::copy_out`].
 //!
 //! [`Client::transaction`]: crate::Client::transaction
+//! [`Client::session`]: crate::Client::session
 //! [`Client::listener`]: crate::Client::listener
 //! [`Client::copy_in`]: crate::Client::copy_in
 //! [`Client::copy_out`]: crate::Client::copy_out
@@ -152,9 +154,10 @@ impl Change {
             }
             Change::Setting => {
                 "SET/RESET on a shared connection would change the session of every caller \
-                 sharing it; use SET LOCAL inside Client::transaction() (an exclusive \
-                 connection, reset after), or set it for all connections in the Config \
-                 (options / startup parameters)"
+                 sharing it; use Client::session() (a connection of your own, where it \
+                 sticks), SET LOCAL inside Client::transaction() (an exclusive connection, \
+                 reset after), or set it for all connections in the Config (options / startup \
+                 parameters)"
             }
             Change::Listen => {
                 "LISTEN on a shared connection: its notifications would reach no one; use \
