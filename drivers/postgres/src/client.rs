@@ -38,6 +38,34 @@ use crate::Error;
 /// [`listener`], [`copy_in`], [`copy_out`]); a setting changed in a way that cannot be seen
 /// before sending (e.g. `set_config` in a function) makes the connection leave the pool.
 ///
+/// # What is shared and what is not
+///
+/// Two calls of the client may run on different connections (another worker's, or another of
+/// this worker's), so nothing one call leaves in a session is there for the next — which is
+/// why the shared connections refuse statements that would leave something:
+///
+/// - **Shared, pipelined connections** (`query`, `query_one`, `query_opt`, `execute`,
+///   `prepare`, `pipeline`, `batch_execute`, `simple_query` on the client itself): no session
+///   state. Settings come from the [`Config`] (`options`, startup parameters) and are
+///   the same on every connection; for anything else use one of the following.
+/// - **A transaction** ([`transaction`] or [`begin`]): one connection for its whole life;
+///   `SET LOCAL`, temporary tables and locks last until it ends, and the connection is reset
+///   (`DISCARD ALL`) before its next user.
+/// - **A session** ([`session`] or [`with_session`]): one connection, no transaction opened
+///   for you: `SET`, `search_path`, temporary tables, advisory locks, `PREPARE` and your own
+///   `BEGIN`/`COMMIT` stick across its calls until the [`Session`](crate::Session) is dropped;
+///   then the connection is reset before anyone else uses it.
+/// - **The listener** ([`listener`]): a connection of its own, reconnected and re-`LISTEN`ed
+///   by the listener. `COPY` ([`copy_in`], [`copy_out`]) and [`query_stream`] check out a
+///   connection for the one operation (so they do not see a session's temporary tables).
+/// - **Prepared statements** are cached per connection (parsed on each connection at first
+///   use there, re-prepared if the server lost one); their descriptions ([`Statement`]) are
+///   remembered per client on each thread and work on any connection. A session describes on
+///   its own connection and remembers its statements itself.
+///
+/// [`session`]: Client::session
+/// [`query_stream`]: Client::query_stream
+/// [`with_session`]: Client::with_session
 /// [`transaction`]: Client::transaction
 /// [`begin`]: Client::begin
 /// [`listener`]: Client::listener

@@ -1,4 +1,4 @@
-//! One façade over [`Client`], [`Transaction`] and [`TransactionHandle`] (as tokio-postgres'
+//! One façade over [`Client`], [`Transaction`], [`TransactionHandle`] and [`Session`] (as tokio-postgres'
 //! `GenericClient`), so application code that runs statements is written once and called
 //! with whichever it has.
 
@@ -8,7 +8,7 @@ use crate::simple_query::SimpleQueryMessage;
 use crate::statement::Statement;
 use crate::to_statement::ToStatement;
 use crate::transaction_handle::TransactionHandle;
-use crate::{Client, Error, Row, Savepoint, Transaction};
+use crate::{Client, Error, Row, Savepoint, Session, Transaction};
 
 mod sealed {
     /// Sealed: methods may be added without breaking anyone.
@@ -16,12 +16,13 @@ mod sealed {
 }
 
 /// The statements of a [`Client`], a [`Transaction`] (the closure API's handle), a
-/// [`TransactionHandle`] ([`Client::begin`]) or a [`Savepoint`] of one, behind one trait. Each method is the type's own
-/// (see [`Client::query`] and the others): on a `Client` they run on the shared connections,
-/// inside a transaction on its connection.
+/// [`TransactionHandle`] ([`Client::begin`]) or a [`Savepoint`] of one, or a [`Session`]
+/// ([`Client::session`]), behind one trait. Each method is the type's own (see
+/// [`Client::query`] and the others): on a `Client` they run on the shared connections,
+/// inside a transaction or a session on its connection.
 ///
-/// The futures are as `Send` as the type's own: a `Client`'s and a `TransactionHandle`'s are
-/// (usable from tokio), a `Transaction`'s are not (it lives on its worker).
+/// The futures are as `Send` as the type's own: a `Client`'s, a `TransactionHandle`'s and a
+/// `Session`'s are (usable from tokio), a `Transaction`'s are not (it lives on its worker).
 ///
 /// ```no_run
 /// use corelane_postgres::{Client, Error, GenericClient, TransactionOptions};
@@ -153,3 +154,4 @@ delegate!(Client);
 delegate!(Transaction);
 delegate!(TransactionHandle);
 delegate!(Savepoint<'_>);
+delegate!(Session);

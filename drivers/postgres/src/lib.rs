@@ -39,7 +39,7 @@
 //!   statement from [`Client::prepare`] or [`Client::prepare_typed`] (parameter types
 //!   declared) runs as it is on any worker or thread. [`Client::simple_query`] returns the
 //!   simple protocol's results as text. [`GenericClient`] is one façade over [`Client`],
-//!   [`Transaction`] and [`TransactionHandle`], for application code written once.
+//!   [`Transaction`], [`TransactionHandle`] and [`Session`], for application code written once.
 //! - **Pipelines.** [`Client::pipeline`] sends N statements with one `Sync` — one round trip —
 //!   and reports each statement's own outcome (see its docs for a failure mid-batch).
 //! - **Transactions** ([`Client::transaction`]) run a closure on a connection of their own,
@@ -51,6 +51,10 @@
 //!   so one transaction's `SET`, `LISTEN` or temp tables never reach the next.
 //!   [`Client::begin`] gives the same transaction as a value ([`TransactionHandle`]: `commit`,
 //!   `rollback`, rolled back when dropped), usable on a worker and off the loop.
+//! - **Sessions** ([`Client::session`], [`Client::with_session`]): one exclusive connection
+//!   with no transaction opened for you, where `SET`, `search_path`, temporary tables,
+//!   advisory locks and `PREPARE` stick across calls ([`Session`]); reset before its next user
+//!   once dropped. What is and is not shared between calls: see [`Client`].
 //! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
 //! - **Timeouts and cancellation** ([`Config::query_timeout`], [`Client::with_query_timeout`]):
 //!   a call past its timeout fails with [`Error::is_timeout`], and its statement is cancelled
@@ -370,6 +374,7 @@ mod data_rows;
 mod described;
 mod endpoint;
 mod error;
+mod exclusive;
 mod execute;
 mod generic_client;
 mod handle_savepoint;
@@ -379,6 +384,7 @@ mod hosts;
 mod listen;
 mod password;
 mod pgpass;
+mod pinned;
 mod pipeline;
 mod prepare_typed;
 mod pump_chan;
@@ -386,6 +392,7 @@ mod report;
 mod row;
 mod row_stream;
 mod session;
+mod session_handle;
 mod simple_query;
 mod statement;
 mod statement_cache;
@@ -421,6 +428,7 @@ pub use hosts::{Host, LoadBalanceHosts};
 pub use listen::{Listener, ListenerOptions, Notification};
 pub use row::{ColumnIndex, Row};
 pub use row_stream::RowStream;
+pub use session_handle::Session;
 pub use simple_query::{SimpleQueryMessage, SimpleQueryRow};
 pub use statement::{Column, Statement};
 pub use tls::{ChannelBinding, SslMode, SslNegotiation};

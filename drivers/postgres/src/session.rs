@@ -30,13 +30,15 @@
 //!   connection of its own. (`COMMIT PREPARED` / `ROLLBACK PREPARED` leave no session state
 //!   and are allowed.)
 //! - `SET` (other than `SET LOCAL`, `SET TRANSACTION`, `SET CONSTRAINTS`, which end with the
-//!   statement's own implicit transaction) and `RESET`: `SET LOCAL` inside
-//!   [`Client::transaction`] (its connection is reset after), or a setting for every
-//!   connection through the configuration (`options`, startup parameters).
+//!   statement's own implicit transaction) and `RESET`: [`Client::session`] (a connection of
+//!   one's own, reset after), `SET LOCAL` inside [`Client::transaction`] (its connection is
+//!   reset after), or a setting for every connection through the configuration (`options`,
+//!   startup parameters).
 //! - `LISTEN`: [`Client::listener`] (a connection of its own that delivers notifications).
 //! - `COPY ... FROM STDIN` / `TO STDOUT`: [`Client::copy_in`] / [`Client::copy_out`].
 //!
 //! [`Client::transaction`]: crate::Client::transaction
+//! [`Client::session`]: crate::Client::session
 //! [`Client::listener`]: crate::Client::listener
 //! [`Client::copy_in`]: crate::Client::copy_in
 //! [`Client::copy_out`]: crate::Client::copy_out
@@ -136,6 +138,10 @@ pub(crate) enum Change {
     CopyIn,
     /// `COPY ... TO STDOUT`.
     CopyOut,
+    /// `LISTEN` on a [`Session`](crate::Session).
+    ListenOnSession,
+    /// `COPY ... FROM STDIN` / `TO STDOUT` on a [`Session`](crate::Session).
+    CopyOnSession,
 }
 
 impl Change {
@@ -148,9 +154,10 @@ impl Change {
             }
             Change::Setting => {
                 "SET/RESET on a shared connection would change the session of every caller \
-                 sharing it; use SET LOCAL inside Client::transaction() (an exclusive \
-                 connection, reset after), or set it for all connections in the Config \
-                 (options / startup parameters)"
+                 sharing it; use Client::session() (a connection of your own, where it \
+                 sticks), SET LOCAL inside Client::transaction() (an exclusive connection, \
+                 reset after), or set it for all connections in the Config (options / startup \
+                 parameters)"
             }
             Change::Listen => {
                 "LISTEN on a shared connection: its notifications would reach no one; use \
@@ -163,6 +170,15 @@ impl Change {
             Change::CopyOut => {
                 "COPY TO STDOUT on a shared connection would take over the connection; use \
                  Client::copy_out()"
+            }
+            Change::ListenOnSession => {
+                "LISTEN on a Session: a session does not deliver notifications, so they would \
+                 reach no one; use Client::listener() and Listener::listen()"
+            }
+            Change::CopyOnSession => {
+                "COPY FROM STDIN / TO STDOUT on a Session is not supported; use \
+                 Client::copy_in() / Client::copy_out() (on a connection of their own: they do \
+                 not see the session's temporary tables or settings)"
             }
         }
     }
@@ -177,8 +193,27 @@ pub(crate) fn check(sql: &str) -> Result<(), Error> {
     }
 }
 
+/// Refuses `sql` for a [`Session`](crate::Session) (its own connection, so transaction
+/// control and settings are allowed) when one of its statements is `LISTEN` (a session does
+/// not deliver notifications) or a `COPY` to or from the client (not supported there).
+pub(crate) fn check_session(sql: &str) -> Result<(), Error> {
+    let refused = first_change(sql, |change| {
+        matches!(change, Change::Listen | Change::CopyIn | Change::CopyOut)
+    });
+    match refused {
+        Some(Change::Listen) => Err(Error::session_change(Change::ListenOnSession)),
+        Some(_) => Err(Error::session_change(Change::CopyOnSession)),
+        None => Ok(()),
+    }
+}
+
 /// The first session-changing statement of `sql`, if any.
 fn classify(sql: &str) -> Option<Change> {
+    first_change(sql, |_| true)
+}
+
+/// The first session-changing statement of `sql` that `wanted` picks, if any.
+fn first_change(sql: &str, wanted: impl Fn(Change) -> bool) -> Option<Change> {
     let mut words = Words::new(sql);
     loop {
         // The leading words of one statement.
@@ -190,7 +225,7 @@ fn classify(sql: &str) -> Option<Change> {
             }
         };
         if let Some(first) = first {
-            if let Some(change) = statement(first, &mut words) {
+            if let Some(change) = statement(first, &mut words).filter(|c| wanted(*c)) {
                 return Some(change);
             }
         }
@@ -543,6 +578,35 @@ mod tests {
         ];
         for (sql, change) in cases {
             assert_eq!(classify(sql), Some(change), "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_session_refuses_only_listen_and_copy() {
+        for sql in [
+            "BEGIN",
+            "SET search_path = app",
+            "RESET ALL",
+            "COMMIT",
+            "PREPARE p AS SELECT 1",
+            "COPY t TO '/tmp/x'",
+            "UNLISTEN *",
+        ] {
+            assert!(check_session(sql).is_ok(), "{sql}");
+        }
+        for (sql, names) in [
+            ("LISTEN chan", "Client::listener()"),
+            ("SET x = 1; listen chan", "Client::listener()"),
+            ("BEGIN; COPY t FROM STDIN", "Client::copy_in()"),
+            ("copy (select 1) to stdout", "Client::copy_out()"),
+        ] {
+            match check_session(sql) {
+                Err(e) => {
+                    assert!(e.is_session_change(), "{sql}: {e}");
+                    assert!(e.to_string().contains(names), "{sql}: {e}");
+                }
+                Ok(()) => panic!("{sql} was let through"),
+            }
         }
     }
 

@@ -46,9 +46,10 @@ use corelane_pg_proto::types::{Oid, ToSql};
 use corelane_runtime::dispatch;
 use corelane_runtime::pool::Pooled;
 
-use crate::client::{outcome, Client};
+use crate::client::Client;
 use crate::codec::Response;
 use crate::connection::Connection;
+use crate::exclusive::Exclusive;
 use crate::row::Row;
 use crate::simple_query::SimpleQueryMessage;
 use crate::statement::{Params, Statement};
@@ -168,8 +169,8 @@ struct Scope {
 /// closure (e.g. joined futures): they are pipelined on the connection and run in the order
 /// they were issued.
 pub struct Transaction {
-    client: Client,
-    conn: Connection,
+    /// The connection and its client (statements run through it after [`Self::check`]).
+    x: Exclusive,
     scope: Rc<Scope>,
     /// This level's id (see [`Scope::active`]).
     level: u64,
@@ -216,20 +217,15 @@ impl Transaction {
     /// earlier in the transaction).
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
         self.check()?;
-        if let Some(found) = self.client.described(sql) {
-            return Ok(found);
-        }
-        let stmt = self.conn.describe(sql).await?;
-        self.client.remember(stmt.clone());
-        Ok(stmt)
+        self.x.prepare(sql).await
     }
 
     /// Describes `sql` on this transaction's connection with the types it looked up forgotten
     /// (a user type may have changed: see `Client::run_statement`), and remembers it.
     pub(crate) async fn prepare_fresh(&self, sql: &str) -> Result<Statement, Error> {
         self.check()?;
-        let stmt = self.conn.describe_fresh(sql, None).await?;
-        self.client.remember(stmt.clone());
+        let stmt = self.x.describe_fresh(sql).await?;
+        self.x.client.remember(stmt.clone());
         Ok(stmt)
     }
 
@@ -237,7 +233,7 @@ impl Transaction {
     /// [`Client::prepare_typed`]); described on this transaction's connection.
     pub async fn prepare_typed(&self, sql: &str, types: &[Oid]) -> Result<Statement, Error> {
         self.check()?;
-        self.conn.describe_typed(sql, Some(types)).await
+        self.x.prepare_typed(sql, types).await
     }
 
     /// The statement `target` names: SQL described through [`prepare`](Self::prepare), a
@@ -282,11 +278,7 @@ impl Transaction {
         encoded: &Params,
     ) -> Result<crate::client::Outcome, Error> {
         self.check()?;
-        let response = self.conn.execute(stmt, encoded).await?;
-        // Not retried here (the failure aborted the transaction), but described afresh next
-        // time.
-        self.client.forget_if_stale(&stmt.sql, &response);
-        outcome(&self.client, stmt, response)
+        self.x.run_encoded(stmt, encoded).await
     }
 
     /// Runs `statement` (SQL text or a prepared [`Statement`], see [`ToStatement`]) with
@@ -336,23 +328,20 @@ impl Transaction {
     /// belong here: use the closures' results and [`savepoint`](Self::savepoint).
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         self.check()?;
-        match self.conn.simple(sql).await? {
-            Response::Failed(e) => Err(Error::db(e)),
-            _ => Ok(()),
-        }
+        self.x.batch_execute(sql).await
     }
 
     /// Like [`Client::simple_query`], in the transaction (no session check: the
     /// connection is the transaction's own and is reset after it).
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         self.check()?;
-        crate::simple_query::messages(self.conn.simple_parts(sql).await?)
+        self.x.simple_query(sql).await
     }
 
     /// Queues `sql` (simple protocol) on the transaction's connection without waiting for its
     /// reply (see `Connection::send_and_forget`): it runs before anything sent later.
     pub(crate) fn send_and_forget(&self, sql: &str) {
-        self.conn.send_and_forget(sql);
+        self.x.conn.send_and_forget(sql);
     }
 
     /// Runs `f` inside a savepoint (a nested transaction): `SAVEPOINT`, then `f`'s future with
@@ -382,12 +371,12 @@ impl Transaction {
         // behind it undoes it (or, if it failed, fails in a transaction that had failed
         // already).
         let mut guard = SavepointGuard {
-            conn: self.conn.clone(),
+            conn: self.x.conn.clone(),
             scope: self.scope.clone(),
             parent: self.level,
             rollback: Some(rollback),
         };
-        if let Response::Failed(e) = self.conn.simple(&format!("SAVEPOINT {name}")).await? {
+        if let Response::Failed(e) = self.x.conn.simple(&format!("SAVEPOINT {name}")).await? {
             // No savepoint to undo.
             guard.rollback = None;
             return Err(Error::db(e));
@@ -396,8 +385,7 @@ impl Transaction {
         self.scope.next.set(level.wrapping_add(1));
         self.scope.active.set(level);
         let inner = Transaction {
-            client: self.client.clone(),
-            conn: self.conn.clone(),
+            x: self.x.clone(),
             scope: self.scope.clone(),
             level,
             depth,
@@ -414,7 +402,7 @@ impl Transaction {
             Ok(_) => format!("RELEASE SAVEPOINT {name}"),
             Err(_) => rollback,
         };
-        let reply = self.conn.simple(&end).await;
+        let reply = self.x.conn.simple(&end).await;
         match (result, reply) {
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(e),
@@ -444,11 +432,12 @@ impl Drop for SavepointGuard {
 
 /// Holds the exclusive connection for the whole transaction; rolls back if dropped before
 /// the transaction ended (its future was cancelled). Then the permit returns the connection
-/// to the pool, still marked dirty, so it is reset before its next use.
+/// to the pool, still marked dirty, so it is reset before its next use. (No permit: the
+/// transaction runs in a [`Session`](crate::Session), which holds the connection.)
 struct TransactionGuard {
     conn: Connection,
     open: bool,
-    _permit: Pooled<PgManager>,
+    _permit: Option<Pooled<PgManager>>,
 }
 
 impl Drop for TransactionGuard {
@@ -481,6 +470,9 @@ where
 pub(crate) struct Open {
     tx: Transaction,
     guard: TransactionGuard,
+    /// The connection is the transaction's own: its end resets the session too (`DISCARD
+    /// ALL`). False in a session, whose state outlives its transactions.
+    reset: bool,
 }
 
 impl Drop for Open {
@@ -494,8 +486,7 @@ impl Open {
     /// A handle on the transaction (level 0), for its statements.
     pub(crate) fn handle(&self) -> Transaction {
         Transaction {
-            client: self.tx.client.clone(),
-            conn: self.tx.conn.clone(),
+            x: self.tx.x.clone(),
             scope: self.tx.scope.clone(),
             level: self.tx.level,
             depth: self.tx.depth,
@@ -504,10 +495,11 @@ impl Open {
 
     /// Ends the transaction: `COMMIT` when `result` is `Ok` (its value is returned when the
     /// commit succeeds), `ROLLBACK` when it is `Err` (returned as it is); either with
-    /// `DISCARD ALL`.
+    /// `DISCARD ALL` unless in a session (see [`Open::reset`]).
     pub(crate) async fn finish<T>(mut self, result: Result<T, Error>) -> Result<T, Error> {
         let scope = self.tx.scope.clone();
-        let conn = self.tx.conn.clone();
+        let conn = self.tx.x.conn.clone();
+        let reset = self.reset;
         let guard = &mut self.guard;
         // No handle works from here on, whatever the closure kept.
         scope.active.set(0);
@@ -517,7 +509,7 @@ impl Open {
         };
         match result {
             Ok(value) => {
-                let reply = conn.end_session(Some("COMMIT")).await;
+                let reply = end_with(&conn, "COMMIT", reset).await;
                 guard.open = false;
                 match reply? {
                     Some(Response::Rows {
@@ -530,7 +522,7 @@ impl Open {
                 }
             }
             Err(e) => {
-                if conn.end_session(Some("ROLLBACK")).await.is_ok() {
+                if end_with(&conn, "ROLLBACK", reset).await.is_ok() {
                     guard.open = false;
                 }
                 Err(e)
@@ -538,16 +530,27 @@ impl Open {
         }
     }
 
-    /// Rolls the transaction back (with `DISCARD ALL`); the error says why it could not be
-    /// sent or answered (the connection is then reset or closed before its next use).
+    /// Rolls the transaction back (with `DISCARD ALL` unless in a session); the error says why
+    /// it could not be sent or answered (the connection is then reset or closed before its
+    /// next use).
     pub(crate) async fn rollback(mut self) -> Result<(), Error> {
         self.tx.scope.active.set(0);
-        let reply = self.tx.conn.end_session(Some("ROLLBACK")).await?;
+        let reply = end_with(&self.tx.x.conn, "ROLLBACK", self.reset).await?;
         self.guard.open = false;
         match reply {
             Some(Response::Failed(e)) => Err(Error::db(e)),
             _ => Ok(()),
         }
+    }
+}
+
+/// Sends `end` (`COMMIT`, `ROLLBACK`), with `DISCARD ALL` when `reset` (see [`Open::reset`]):
+/// `end`'s reply.
+async fn end_with(conn: &Connection, end: &str, reset: bool) -> Result<Option<Response>, Error> {
+    if reset {
+        conn.end_session(Some(end)).await
+    } else {
+        conn.simple(end).await.map(Some)
     }
 }
 
@@ -562,6 +565,29 @@ pub(crate) async fn begin(
     let conn = (*permit).clone();
     // From here on the session may differ from a fresh one until `end_session` succeeds.
     conn.mark_session_dirty();
+    start(Exclusive { client, conn }, Some(permit), options, cancelled).await
+}
+
+/// Begins a transaction in a session, on `x` (the session's connection, on its worker): ended
+/// by `COMMIT` or `ROLLBACK` alone, so the session's own state outlives it.
+pub(crate) async fn begin_in_session(
+    x: Exclusive,
+    options: TransactionOptions,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Open, Error> {
+    start(x, None, options, cancelled).await
+}
+
+/// `BEGIN` on `x`'s connection; `permit`, when given, is held until the transaction ends (and
+/// makes its end reset the session).
+async fn start(
+    x: Exclusive,
+    permit: Option<Pooled<PgManager>>,
+    options: TransactionOptions,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Open, Error> {
+    let conn = x.conn.clone();
+    let reset = permit.is_some();
     // Armed before BEGIN is sent: if this future is dropped while BEGIN is in flight, the
     // ROLLBACK queued behind it ends the transaction (or warns that there is none).
     let guard = TransactionGuard {
@@ -578,13 +604,12 @@ pub(crate) async fn begin(
         cancelled,
     });
     let tx = Transaction {
-        client,
-        conn,
+        x,
         scope,
         level: 1,
         depth: 0,
     };
-    Ok(Open { tx, guard })
+    Ok(Open { tx, guard, reset })
 }
 
 impl Client {
@@ -673,7 +698,7 @@ impl Client {
 
 /// Tells a transaction running on another thread that its caller stopped waiting (set when
 /// dropped still armed).
-struct CancelOnDrop(Option<Arc<AtomicBool>>);
+pub(crate) struct CancelOnDrop(pub(crate) Option<Arc<AtomicBool>>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {

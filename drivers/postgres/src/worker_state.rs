@@ -64,16 +64,24 @@ impl Manager for PgManager {
     /// the session marked: `ROLLBACK` (when the last `ReadyForQuery` showed a transaction)
     /// and `DISCARD ALL` now, or the connection is closed.
     async fn recycle(&self, conn: &mut Connection) -> Result<bool, Error> {
-        if !conn.needs_reset() {
-            return Ok(true);
-        }
-        let end = (conn.transaction_status()
-            != corelane_pg_proto::message::backend::TransactionStatus::Idle)
-            .then_some("ROLLBACK");
-        match corelane_runtime::task::timeout(RESET_TIMEOUT, conn.end_session(end)).await {
-            Some(Ok(_)) => Ok(!conn.needs_reset()),
-            Some(Err(_)) | None => Ok(false),
-        }
+        Ok(reset(conn).await)
+    }
+}
+
+/// Resets the session of an exclusive connection its user may have changed: `ROLLBACK` (when
+/// the last `ReadyForQuery` showed a transaction) and `DISCARD ALL`, in one round trip queued
+/// behind whatever the user left in flight, bounded by [`RESET_TIMEOUT`]. False when the
+/// connection could not be reset: it must be closed.
+pub(crate) async fn reset(conn: &Connection) -> bool {
+    if !conn.needs_reset() {
+        return true;
+    }
+    let end = (conn.transaction_status()
+        != corelane_pg_proto::message::backend::TransactionStatus::Idle)
+        .then_some("ROLLBACK");
+    match corelane_runtime::task::timeout(RESET_TIMEOUT, conn.end_session(end)).await {
+        Some(Ok(_)) => !conn.needs_reset(),
+        Some(Err(_)) | None => false,
     }
 }
 
