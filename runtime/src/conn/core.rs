@@ -174,9 +174,9 @@ impl<H: Handler> ConnCore<H> {
         self.notify_close();
     }
 
-    /// Closes with a cause `on_recv` or a write-back returned, unless it is the cause of a
-    /// write that failed already (a write-back refused with it): the connection then goes on
-    /// reading until end of stream, so replies already on their way are still delivered.
+    /// Closes with a cause a write-back returned, unless it is the cause of a write that failed
+    /// already (the write-back was refused with it): the connection then goes on reading until
+    /// end of stream, so replies already on their way are still delivered.
     pub(crate) fn close_for_write_back(&self, cause: CloseCause) {
         if !self.is_failed_write(&cause) {
             self.close(cause);
@@ -259,14 +259,20 @@ impl<H: Handler> ConnCore<H> {
                 return Poll::Pending;
             }
             if self.input_unseen.replace(false) {
-                let result = {
+                let (received, answered) = {
                     let mut handler = self.handler.borrow_mut();
                     let received = handler.on_recv(&mut self.input.borrow_mut());
                     // The answers go out before the reader reads on (and before the callers
                     // woken by this read can queue anything): the peer gets them in order.
-                    received.and_then(|()| handler.write_back(&mut WriteBack::conn(self)))
+                    let answered = match received {
+                        Ok(()) => handler.write_back(&mut WriteBack::conn(self)),
+                        Err(_) => Ok(()),
+                    };
+                    (received, answered)
                 };
-                if let Err(cause) = result {
+                if let Err(cause) = received {
+                    self.close(cause);
+                } else if let Err(cause) = answered {
                     self.close_for_write_back(cause);
                 }
                 self.shrink_idle_input();
