@@ -74,7 +74,11 @@
 //! 6. **Batches** (`examples/memcached/src/pipeline.rs`): an explicit pipeline encodes all its
 //!    requests into one [`Batch`](crate::roundtrip::Batch) (`push` per request with a reply,
 //!    `push_no_reply` for those without) and runs it; results come back per request, in
-//!    order, each its own `Result`.
+//!    order, each its own `Result`. A request that answers only *sometimes* (memcached's quiet
+//!    meta commands: a hit or an error replies, a success or a miss does not) is neither kind:
+//!    end a run of them with one that always answers (`mn`) and send them as one request
+//!    whose `Expect` collects the replies up to its answer — one bridge-queue entry, so
+//!    nothing stalls and nothing is mismatched (the runtime's `tests/quiet_meta.rs`).
 //! 7. **Optional: answering the server from the read path.** When the protocol makes the
 //!    client answer frames that are not replies — NATS' `PING` wants a `PONG` at any time,
 //!    between two replies, in the middle of a batch's replies or while nothing is in flight —
