@@ -30,6 +30,10 @@ pub trait Handler: 'static {
     /// write into [`CloseCause::OutboundFull`] (the peer is not reading). A refusal because the
     /// connection's writes already failed is ignored: it still reads until end of stream.
     ///
+    /// Only the loop's reader task calls it: a [`ReadLease`](super::ReadLease) holder that
+    /// reads the socket itself answers through [`Registered::write`] (the round-trip toolkit's
+    /// batches do, through [`Codec::write_back`](crate::roundtrip::Codec::write_back)).
+    ///
     /// The default writes nothing.
     fn write_back(&mut self, out: &mut WriteBack<'_>) -> Result<(), CloseCause> {
         let _ = out;
