@@ -74,8 +74,88 @@
 //! 6. **Batches** (`examples/memcached/src/pipeline.rs`): an explicit pipeline encodes all its
 //!    requests into one [`Batch`](crate::roundtrip::Batch) (`push` per request with a reply,
 //!    `push_no_reply` for those without) and runs it; results come back per request, in
-//!    order, each its own `Result`.
-//! 7. **Optional: sessions** (subscriptions, LISTEN, blocking reads): a dedicated connection
+//!    order, each its own `Result`. A request that answers only *sometimes* (memcached's quiet
+//!    meta commands: a hit or an error replies, a success or a miss does not) is neither kind:
+//!    end a run of them with one that always answers (`mn`) and send them as one request
+//!    whose `Expect` collects the replies up to its answer — one bridge-queue entry, so
+//!    nothing stalls and nothing is mismatched (the runtime's `tests/quiet_meta.rs`).
+//! 7. **Optional: answering the server from the read path.** When the protocol makes the
+//!    client answer frames that are not replies — NATS' `PING` wants a `PONG` at any time,
+//!    between two replies, in the middle of a batch's replies or while nothing is in flight —
+//!    `decode` and `unsolicited` consume such a frame and note what is owed, and
+//!    [`Codec::write_back`](crate::roundtrip::Codec::write_back) writes it through the
+//!    [`WriteBack`](crate::WriteBack) it is lent. The toolkit calls it after every decode pass
+//!    on every read path (the loop's reader task, a batch reading its own replies, the check
+//!    before a request goes out on an idle connection), so the answer goes out after whatever
+//!    is queued, before anything the woken callers send next, with no reply slot and no
+//!    bridge-queue entry (the replies around it stay matched). Refused because the outbound
+//!    buffer is full, `out.write(..)?` closes the connection with
+//!    [`CloseCause::OutboundFull`](crate::CloseCause::OutboundFull) and every waiting request
+//!    ends with it. A raw [`Handler`](crate::Handler) does the same in
+//!    [`Handler::write_back`](crate::Handler::write_back), called after each `on_recv`. A
+//!    message the client sends of its own accord (a timer-driven keepalive) is not this: send
+//!    it with `send_no_reply`. Reading, and so answering, waits while nobody reads: a
+//!    [`ReadHold`](crate::roundtrip::ReadHold), or a batch future kept alive but not polled
+//!    until another request takes its reader over.
+//!
+//!    ```
+//!    use bytes::{Bytes, BytesMut};
+//!    use corelane_runtime::roundtrip::Codec;
+//!    use corelane_runtime::{CloseCause, WriteBack};
+//!
+//!    /// Replies are lines; the server may send `PING\r\n` at any time.
+//!    #[derive(Default)]
+//!    struct Nats {
+//!        pongs_owed: usize,
+//!    }
+//!
+//!    impl Nats {
+//!        fn take_pings(&mut self, input: &mut BytesMut) {
+//!            while input.starts_with(b"PING\r\n") {
+//!                let _ = input.split_to(6);
+//!                self.pongs_owed += 1;
+//!            }
+//!        }
+//!    }
+//!
+//!    impl Codec for Nats {
+//!        type Reply = Bytes;
+//!        type Expect = ();
+//!        type Error = &'static str;
+//!
+//!        fn decode(&mut self, _: &(), input: &mut BytesMut) -> Result<Option<Bytes>, Self::Error> {
+//!            self.take_pings(input); // before any reply…
+//!            let end = input.windows(2).position(|w| w == b"\r\n");
+//!            Ok(end.map(|i| input.split_to(i + 2).freeze()))
+//!        }
+//!
+//!        fn unsolicited(&mut self, input: &mut BytesMut) -> Result<(), Self::Error> {
+//!            self.take_pings(input); // …or while nothing is in flight (a partial PING waits)
+//!            if b"PING\r\n".starts_with(input) { Ok(()) } else { Err("reply nobody asked for") }
+//!        }
+//!
+//!        fn write_back(&mut self, out: &mut WriteBack<'_>) -> Result<(), CloseCause> {
+//!            while self.pongs_owed > 0 {
+//!                out.write(b"PONG\r\n")?; // refused: closes with CloseCause::OutboundFull
+//!                self.pongs_owed -= 1;
+//!            }
+//!            Ok(())
+//!        }
+//!    }
+//!
+//!    // Sans-IO, no socket: a PING between two replies takes no reply's place, and is answered.
+//!    let mut codec = Nats::default();
+//!    let mut input = BytesMut::from(&b"+OK\r\nPING\r\n+OK 2\r\n"[..]);
+//!    assert_eq!(codec.decode(&(), &mut input), Ok(Some(Bytes::from_static(b"+OK\r\n"))));
+//!    assert_eq!(codec.decode(&(), &mut input), Ok(Some(Bytes::from_static(b"+OK 2\r\n"))));
+//!    let mut sent = BytesMut::new();
+//!    codec.write_back(&mut WriteBack::buffer(&mut sent)).unwrap();
+//!    assert_eq!(&sent[..], b"PONG\r\n");
+//!    ```
+//!
+//!    The runtime's `tests/write_back.rs` drives such a codec against a scripted server on
+//!    every read path, including a write-back refused for a full buffer.
+//! 8. **Optional: sessions** (subscriptions, LISTEN, blocking reads): a dedicated connection
 //!    from a [`pool::Pool`](crate::pool::Pool) or opened directly, read by its own task. The
 //!    bundled drivers each have one (`pubsub/` in Redis, `listen/` in PostgreSQL); a shared
 //!    subscription-session toolkit is not in the runtime yet.

@@ -57,7 +57,7 @@ mod worker_set;
 pub use catch::Panicked;
 pub use conn::{
     CloseCause, Handler, Limits, ReadLease, Registered, Stream, TcpKeepalive, TcpListener,
-    WriteError,
+    WriteBack, WriteError,
 };
 pub use dispatch::{dispatch, Dispatch, LocalBoxFuture};
 pub use error::{Error, SubmitError};

@@ -32,6 +32,19 @@ pub enum CloseCause {
     /// The worker that owned the connection shut down.
     #[error("the worker's loop shut down")]
     LoopClosed,
+    /// Bytes the client had to send from its read path (an answer the protocol requires, such
+    /// as NATS' `PONG`; see [`WriteBack`](crate::conn::WriteBack)) were refused: the outbound
+    /// buffer was full, the peer is not reading. Leaving the peer unanswered would break the
+    /// protocol, so the connection closes.
+    #[error(
+        "could not answer the peer: outbound buffer full ({queued} bytes queued, limit {limit})"
+    )]
+    OutboundFull {
+        /// Bytes queued and not yet sent.
+        queued: usize,
+        /// The configured limit.
+        limit: usize,
+    },
 }
 
 impl CloseCause {
@@ -54,6 +67,19 @@ impl CloseCause {
     /// A protocol violation with a message.
     pub fn protocol(message: impl std::fmt::Display) -> Self {
         CloseCause::Protocol(message.to_string().into())
+    }
+}
+
+/// A write-back the connection refused, as the cause to close it with: a full buffer is
+/// [`CloseCause::OutboundFull`]; a closed connection keeps its own cause. (The runtime ignores
+/// the latter when it is the cause of a failed write: the connection then still reads until end
+/// of stream, so replies already on their way are delivered.)
+impl From<WriteError> for CloseCause {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::QueueFull { queued, limit } => CloseCause::OutboundFull { queued, limit },
+            WriteError::Closed(cause) => cause,
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Buf, BytesMut};
 
 use super::registry::{self, Closeable};
-use super::{CloseCause, Stream, WriteError};
+use super::write_back::Outbound;
+use super::{CloseCause, Stream, WriteBack, WriteError};
 use crate::Error;
 
 /// What a registered connection tells its owner.
@@ -18,6 +19,26 @@ pub trait Handler: 'static {
     /// (A `BytesMut` rather than `&[u8] -> consumed`, so decoders can split payloads off as
     /// zero-copy `Bytes`.) Returning `Err` closes the connection with that cause.
     fn on_recv(&mut self, input: &mut BytesMut) -> Result<(), CloseCause>;
+
+    /// Called right after every [`on_recv`](Self::on_recv) that returned `Ok`, before the
+    /// reader reads again: write what the protocol makes the client send by itself (a `PONG`
+    /// owed for a `PING` that `on_recv` consumed). Remember what is owed in `on_recv`; write it
+    /// here. `out` appends after everything already queued, under the connection's limits (see
+    /// [`WriteBack`]).
+    ///
+    /// Returning `Err` closes the connection with that cause: `out.write(..)?` turns a refused
+    /// write into [`CloseCause::OutboundFull`] (the peer is not reading). A refusal because the
+    /// connection's writes already failed is ignored: it still reads until end of stream.
+    ///
+    /// Only the loop's reader task calls it: a [`ReadLease`](super::ReadLease) holder that
+    /// reads the socket itself answers through [`Registered::write`] (the round-trip toolkit's
+    /// batches do, through [`Codec::write_back`](crate::roundtrip::Codec::write_back)).
+    ///
+    /// The default writes nothing.
+    fn write_back(&mut self, out: &mut WriteBack<'_>) -> Result<(), CloseCause> {
+        let _ = out;
+        Ok(())
+    }
 
     /// The connection closed. Called exactly once, after which no `on_recv` follows.
     fn on_close(&mut self, cause: &CloseCause);
@@ -157,6 +178,21 @@ impl<H: Handler> ConnCore<H> {
         self.notify_close();
     }
 
+    /// Closes with a cause a write-back returned, unless it is the cause of a write that failed
+    /// already (the write-back was refused with it): the connection then goes on reading until
+    /// end of stream, so replies already on their way are still delivered.
+    pub(crate) fn close_for_write_back(&self, cause: CloseCause) {
+        if !self.is_failed_write(&cause) {
+            self.close(cause);
+        }
+    }
+
+    /// True when `cause` is that of a write that failed: the connection reads on until end of
+    /// stream and closes with it then.
+    pub(crate) fn is_failed_write(&self, cause: &CloseCause) -> bool {
+        self.write_failed.borrow().as_ref() == Some(cause)
+    }
+
     /// The read side reached end of stream.
     pub(crate) fn close_at_eof(&self) {
         let cause = self
@@ -227,13 +263,21 @@ impl<H: Handler> ConnCore<H> {
                 return Poll::Pending;
             }
             if self.input_unseen.replace(false) {
-                let result = {
+                let (received, answered) = {
                     let mut handler = self.handler.borrow_mut();
-                    let mut input = self.input.borrow_mut();
-                    handler.on_recv(&mut input)
+                    let received = handler.on_recv(&mut self.input.borrow_mut());
+                    // The answers go out before the reader reads on (and before the callers
+                    // woken by this read can queue anything): the peer gets them in order.
+                    let answered = match received {
+                        Ok(()) => handler.write_back(&mut WriteBack::conn(self)),
+                        Err(_) => Ok(()),
+                    };
+                    (received, answered)
                 };
-                if let Err(cause) = result {
+                if let Err(cause) = received {
                     self.close(cause);
+                } else if let Err(cause) = answered {
+                    self.close_for_write_back(cause);
                 }
                 self.shrink_idle_input();
                 continue;
@@ -480,6 +524,12 @@ impl<H: Handler> ConnCore<H> {
 
     pub(crate) fn wake_lease_holder(&self) {
         wake(&self.lease_waker);
+    }
+}
+
+impl<H: Handler> Outbound for ConnCore<H> {
+    fn append(&self, len: usize, encode: &mut dyn FnMut(&mut BytesMut)) -> Result<(), WriteError> {
+        self.write_with(len, encode)
     }
 }
 

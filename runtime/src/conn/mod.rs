@@ -9,7 +9,11 @@
 //! 3. [`Registered::write`] queues bytes; every write issued in one scheduler tick goes out in one
 //!    `send`. Past [`Limits::max_outbound`] unsent bytes a write fails with
 //!    [`WriteError::QueueFull`] and queues nothing.
-//! 4. [`Handler::on_close`] is called exactly once, whatever ends the connection: the peer,
+//! 4. To answer the server from the read path (a `PONG` for its `PING`), note what is owed
+//!    in `on_recv` and write it in [`Handler::write_back`], called right after each
+//!    `on_recv`: it goes out after whatever is queued, under the same limits (see
+//!    [`WriteBack`]).
+//! 5. [`Handler::on_close`] is called exactly once, whatever ends the connection: the peer,
 //!    an I/O error, a protocol error from the handler, [`Registered::unregister`], the last
 //!    handle dropped, or the loop shutting down.
 
@@ -21,6 +25,7 @@ pub(crate) mod registry;
 mod stream;
 mod tcp_listener;
 pub mod tls;
+mod write_back;
 
 pub use self::cause::{CloseCause, WriteError};
 pub(crate) use self::core::{append_whole, READS_PER_WAKE};
@@ -30,3 +35,4 @@ pub use self::lease::ReadLease;
 pub use self::stream::{Stream, Transport};
 pub use self::tcp_listener::TcpListener;
 pub use self::tls::{TlsConfig, TlsConfigBuilder, TlsError, TlsInfo, Verification};
+pub use self::write_back::WriteBack;

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 
 use super::slots::{Sink, Slots};
 use super::{Codec, RequestError};
-use crate::conn::{CloseCause, Handler, ReadLease};
+use crate::conn::{CloseCause, Handler, ReadLease, Registered, WriteBack};
 
 /// One request waiting for its reply.
 pub(crate) struct Entry<C: Codec> {
@@ -106,6 +106,10 @@ impl<C: Codec> Handler for PipeHandler<C> {
         }
     }
 
+    fn write_back(&mut self, out: &mut WriteBack<'_>) -> Result<(), CloseCause> {
+        self.state.borrow_mut().codec.write_back(out)
+    }
+
     fn on_close(&mut self, cause: &CloseCause) {
         match self.state.try_borrow_mut() {
             Ok(mut state) => {
@@ -135,6 +139,21 @@ impl<C: Codec> Handler for PipeHandler<C> {
                 });
             }
         }
+    }
+}
+
+/// Lets `codec` write what the bytes it just consumed left owed to the server (see
+/// [`Codec::write_back`]): for the read paths other than the loop's reader task, which calls
+/// [`Handler::write_back`]. `Err` is the cause to close the connection with — close it once the
+/// pipe's state is no longer borrowed (closing runs `on_close`, which borrows it).
+pub(crate) fn write_back<C: Codec>(
+    codec: &mut C,
+    conn: &Registered<PipeHandler<C>>,
+) -> Result<(), CloseCause> {
+    let core = conn.core();
+    match codec.write_back(&mut WriteBack::conn(&**core)) {
+        Err(cause) if core.is_failed_write(&cause) => Ok(()),
+        other => other,
     }
 }
 

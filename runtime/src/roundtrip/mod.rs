@@ -41,6 +41,11 @@
 //!  wire:   [a n b]   queue = [a b]   replies: ra rb     (n = no reply: no entry, no slot)
 //! ```
 //!
+//! - **Writing from the read path** (NATS' `PONG` to a server `PING`): the codec consumes
+//!   the frame while decoding and writes the answer in [`Codec::write_back`], called after
+//!   every decode pass whoever reads (reader task or direct batch). The answer joins the
+//!   outbound bytes like a no-reply request: no entry, no slot, replies stay matched.
+//!
 //! Every request ends exactly once: with its reply, or with [`RequestError::Closed`] carrying
 //! why the connection ended (peer closed, I/O error, protocol error, loop shut down).
 //!

@@ -208,15 +208,18 @@ impl<C: Codec> Pipe<C> {
         Ok(())
     }
 
-    /// Shows the input to the codec's `unsolicited`; an error closes the connection.
+    /// Shows the input to the codec's `unsolicited`, then lets it write back what that left
+    /// owed; an error closes the connection.
     fn show_unsolicited(&self) -> Result<(), CloseCause> {
         let result = {
             let mut state = self.state.borrow_mut();
-            let mut input = self.conn.core().input();
-            state.codec.unsolicited(&mut input)
+            let seen = state.codec.unsolicited(&mut self.conn.core().input());
+            // What it consumed may leave answers owed (a PONG for a PING that came while
+            // idle): they go out before the request that is about to be written.
+            seen.map_err(CloseCause::protocol)
+                .and_then(|()| super::bridge::write_back(&mut state.codec, &self.conn))
         };
-        result.map_err(|e| {
-            let cause = CloseCause::protocol(e);
+        result.map_err(|cause| {
             self.conn.close(cause.clone());
             self.conn.close_cause().unwrap_or(cause)
         })

@@ -219,6 +219,13 @@ impl<'p, C: Codec> Progress<'p, C> {
                 Err(e) => return Step::Violation(CloseCause::protocol(e)),
             }
         }
+        drop(input);
+        // Frames among our replies may have left answers owed (a PONG for a PING): they go
+        // out now, before we read on and before our caller sees its replies. They take no
+        // slot, so reply `k` still goes to slot `k`.
+        if let Err(cause) = super::bridge::write_back(&mut state.codec, &self.pipe.conn) {
+            return Step::Violation(cause);
+        }
         if direct.next == direct.expects.len() {
             Step::Complete
         } else if *decoded >= REPLIES_PER_POLL {
@@ -247,11 +254,15 @@ impl<'p, C: Codec> Progress<'p, C> {
                         let mut state = self.pipe.state.borrow_mut();
                         let mut input = self.pipe.conn.core().input();
                         if state.queue.is_empty() && !input.is_empty() {
-                            state
-                                .codec
-                                .unsolicited(&mut input)
-                                .err()
-                                .map(CloseCause::protocol)
+                            let seen = state.codec.unsolicited(&mut input);
+                            drop(input);
+                            match seen {
+                                Ok(()) => {
+                                    super::bridge::write_back(&mut state.codec, &self.pipe.conn)
+                                        .err()
+                                }
+                                Err(e) => Some(CloseCause::protocol(e)),
+                            }
                         } else {
                             None
                         }
