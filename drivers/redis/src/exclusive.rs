@@ -145,8 +145,12 @@ impl Client {
     /// collided spread out instead of colliding again) — at most [`MAX_TRANSACTION_ATTEMPTS`]
     /// times, then the abort is returned ([`Error::is_exec_aborted`]).
     ///
-    /// ```no_run
-    /// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+    /// ```
+    /// # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::RedisServer::start()?;
+    /// # let client = corelane_redis::Client::open(&server.url())?;
+    /// # futures_lite::future::block_on(async {
     /// use corelane_redis::Pipeline;
     /// let (_, balance): ((), i64) = client
     ///     .transaction(&["balance"], |conn| async move {
@@ -157,6 +161,8 @@ impl Client {
     ///         Ok(pipe)
     ///     })
     ///     .await?;
+    /// # Ok::<(), corelane_redis::Error>(())
+    /// # })?;
     /// # Ok(()) }
     /// ```
     pub async fn transaction<T, F, Fut>(

@@ -1,10 +1,13 @@
 //! corelane-redis: a pipelined Redis client for thread-per-core services, on corelane-runtime.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), corelane_redis::Error> {
+//! ```
+//! # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::RedisServer::start()?;
+//! # let url = server.url();
 //! use corelane_redis::{Client, Pipeline};
 //!
-//! let client = Client::open("redis://127.0.0.1:6379")?;
+//! let client = Client::open(&url)?; // e.g. "redis://127.0.0.1:6379"
 //! futures_lite::future::block_on(async {
 //!     client.set::<()>("greeting", "hello").await?;
 //!     let greeting: Option<String> = client.get("greeting").await?;
@@ -14,9 +17,9 @@
 //!     pipe.incr("hits").incr("hits").get("hits");
 //!     let (_, _, hits): (i64, i64, i64) = client.pipeline(&pipe).await?;
 //!     println!("{hits} hits");
-//!     Ok(())
-//! })
-//! # }
+//!     Ok::<(), corelane_redis::Error>(())
+//! })?;
+//! # Ok(()) }
 //! ```
 //!
 //! # Behavior
@@ -72,8 +75,12 @@
 //! not retried ([`Pipeline::load_script`] first: see [`Script`]). An error raised by the
 //! script is an [`Error`] with the server's code.
 //!
-//! ```no_run
-//! # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+//! ```
+//! # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::RedisServer::start()?;
+//! # let client = corelane_redis::Client::open(&server.url())?;
+//! # futures_lite::future::block_on(async {
 //! use corelane_redis::Script;
 //!
 //! let limiter = Script::new(
@@ -89,6 +96,8 @@
 //! client.function_load_replace::<String>(library).await?;
 //! let four: i64 = client.fcall("double", &[] as &[&str], &[2]).await?;
 //! # let _ = (hits, four);
+//! # Ok::<(), corelane_redis::Error>(())
+//! # })?;
 //! # Ok(()) }
 //! ```
 //!
@@ -103,8 +112,12 @@
 //! connection keeps serving everyone else, and a read dropped while blocked closes its
 //! connection.
 //!
-//! ```no_run
-//! # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+//! ```
+//! # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::RedisServer::start()?;
+//! # let client = corelane_redis::Client::open(&server.url())?;
+//! # futures_lite::future::block_on(async {
 //! use std::time::Duration;
 //! use corelane_redis::{StreamAddOptions, StreamReadOptions, StreamReadReply, StreamTrim};
 //!
@@ -124,6 +137,8 @@
 //!     client.xack::<u64>("orders", "billing", &[entry.id.as_str()]).await?;
 //! }
 //! # let _ = id;
+//! # Ok::<(), corelane_redis::Error>(())
+//! # })?;
 //! # Ok(()) }
 //! ```
 //!

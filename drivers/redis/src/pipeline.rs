@@ -12,12 +12,18 @@ use crate::Error;
 /// [`Client::pipeline`](crate::Client::pipeline), converting the replies at once into a tuple,
 /// a `Vec`, or `Vec<Value>` to see each reply (server errors included) as it came.
 ///
-/// ```no_run
-/// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+/// ```
+/// # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = corelane_testkit::RedisServer::start()?;
+/// # let client = corelane_redis::Client::open(&server.url())?;
+/// # futures_lite::future::block_on(async {
 /// let mut pipe = corelane_redis::Pipeline::new();
 /// pipe.set("a", 1).incr_by("a", 41).get("a");
 /// let (_, _, a): ((), i64, i64) = client.pipeline(&pipe).await?;
 /// assert_eq!(a, 42);
+/// # Ok::<(), corelane_redis::Error>(())
+/// # })?;
 /// # Ok(()) }
 /// ```
 ///

@@ -21,14 +21,20 @@ use crate::{Client, Error, Exclusive, FromValue, Pipeline};
 /// It runs on a [`Client`], an [`Exclusive`] connection (inside a transaction or
 /// [`Client::with_connection`]) and a [`ClusterClient`] (routed by its keys).
 ///
-/// ```no_run
-/// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+/// ```
+/// # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = corelane_testkit::RedisServer::start()?;
+/// # let client = corelane_redis::Client::open(&server.url())?;
+/// # futures_lite::future::block_on(async {
 /// use corelane_redis::Script;
 ///
 /// // Build it once (e.g. in a `static` or at startup), invoke it many times.
 /// let add = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
 /// let total: i64 = add.key("counter").arg(5).invoke(&client).await?;
 /// # let _ = total;
+/// # Ok::<(), corelane_redis::Error>(())
+/// # })?;
 /// # Ok(()) }
 /// ```
 ///
@@ -38,8 +44,12 @@ use crate::{Client, Error, Exclusive, FromValue, Pipeline};
 /// beforehand with [`Script::load`]; or send the source every time with
 /// `pipe.eval(script.code(), keys, args)`.
 ///
-/// ```no_run
-/// # async fn demo(client: corelane_redis::Client) -> Result<(), corelane_redis::Error> {
+/// ```
+/// # // Runs against a throwaway redis-server (corelane-testkit, a dev-dependency).
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = corelane_testkit::RedisServer::start()?;
+/// # let client = corelane_redis::Client::open(&server.url())?;
+/// # futures_lite::future::block_on(async {
 /// use corelane_redis::{Pipeline, Script};
 ///
 /// let add = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
@@ -49,6 +59,8 @@ use crate::{Client, Error, Exclusive, FromValue, Pipeline};
 ///     .invoke_script(&add.key("b").arg(2));
 /// let (_sha, a, b): (String, i64, i64) = client.pipeline(&pipe).await?;
 /// # let _ = (a, b);
+/// # Ok::<(), corelane_redis::Error>(())
+/// # })?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
