@@ -64,6 +64,8 @@ use corelane_runtime::WorkerLoop;
 
 pub use self::listener::Listener;
 
+use corelane_runtime::pool::Backoff;
+
 use self::shared::{EndGuard, Shared};
 use crate::{Client, Error};
 
@@ -135,9 +137,11 @@ impl Client {
         let config = self.config().clone();
         // If the job never runs (the worker is shutting down), dropping it drops the guard,
         // which ends the stream.
-        let guard = EndGuard(shared.clone());
+        let guard = EndGuard::new(shared.clone());
         worker.submit(move || {
-            let task = session::run(task_shared, config, options, guard);
+            let connect = session::Connector::new(config);
+            let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+            let task = corelane_runtime::session::run(task_shared, connect, backoff, guard);
             // Fails only off a worker, and jobs run on one; were it to, the task (and its
             // guard) is dropped and the stream ends.
             let _ = corelane_runtime::task::spawn_detached(task);
