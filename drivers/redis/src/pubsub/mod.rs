@@ -63,6 +63,8 @@ use std::time::Duration;
 pub use self::message::Message;
 pub use self::subscriber::{Subscriber, SubscriberHandle};
 
+use corelane_runtime::pool::Backoff;
+
 use self::shared::{EndGuard, Shared};
 use crate::{Client, Error};
 
@@ -121,9 +123,11 @@ impl Client {
         let config = self.config().clone();
         // If the job never runs (the worker is shutting down), dropping it drops the guard,
         // which ends the stream.
-        let guard = EndGuard(shared.clone());
+        let guard = EndGuard::new(shared.clone());
         worker.submit(move || {
-            let task = session::run(task_shared, vec![config], options, guard);
+            let connect = session::Connector::new(vec![config]);
+            let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+            let task = corelane_runtime::session::run(task_shared, connect, backoff, guard);
             // Fails only off a worker, and jobs run on one; were it to, the task (and its
             // guard) is dropped and the stream ends.
             let _ = corelane_runtime::task::spawn_detached(task);
