@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
@@ -19,7 +18,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use corelane_runtime::pool::Backoff;
 use corelane_runtime::session::{
-    self, Confirmations, Connect, Connection, EndGuard, Pending, Shared, Spec, Waiter, Wanted,
+    self, Connect, Connection, Link, Pending, Shared, Spec, Waiter, Wanted,
 };
 use corelane_runtime::{CloseCause, Handler, Limits, Registered, Stream};
 use support::test_loop;
@@ -68,8 +67,8 @@ impl Spec for Lines {
     type Wanted = Names;
     type Error = TestError;
 
-    fn closed_error() -> TestError {
-        TestError("closed".into())
+    fn closed_error(cause: CloseCause) -> TestError {
+        TestError(cause.to_string())
     }
 
     fn ended_error() -> TestError {
@@ -77,15 +76,9 @@ impl Spec for Lines {
     }
 }
 
-#[derive(Default)]
-struct Local {
-    pending: Confirmations<String, TestError>,
-    closed: RefCell<Option<CloseCause>>,
-}
-
 struct LineHandler {
     shared: Arc<Shared<Lines>>,
-    local: Rc<Local>,
+    local: Rc<Link<String, TestError>>,
 }
 
 impl Handler for LineHandler {
@@ -97,7 +90,7 @@ impl Handler for LineHandler {
             if let Some(message) = line.strip_prefix("MSG ") {
                 batch.push(message.to_owned());
             } else if let Some(name) = line.strip_prefix("OK ") {
-                let head = self.local.pending.pop_front();
+                let head = self.local.pending().pop_front();
                 match head {
                     Some(head) if head.detail == name => head.succeed(),
                     _ => return Err(CloseCause::protocol("a confirmation nobody waits for")),
@@ -111,18 +104,18 @@ impl Handler for LineHandler {
     }
 
     fn on_close(&mut self, cause: &CloseCause) {
-        *self.local.closed.borrow_mut() = Some(cause.clone());
-        self.shared.wake_task_local();
+        self.local.on_close(cause, &self.shared);
     }
 }
 
 struct LineConn {
     conn: Registered<LineHandler>,
-    local: Rc<Local>,
+    local: Rc<Link<String, TestError>>,
 }
 
 impl Connection<Lines> for LineConn {
     type Handler = LineHandler;
+    type Detail = String;
 
     fn registered(&self) -> &Registered<LineHandler> {
         &self.conn
@@ -139,23 +132,15 @@ impl Connection<Lines> for LineConn {
         };
         if let Some((refused, e)) = self
             .local
-            .pending
+            .pending()
             .push_then_write(entry, || self.conn.write(line.as_bytes()))
         {
             refused.fail(&TestError(e.to_string()));
         }
     }
 
-    fn closed(&self) -> Option<TestError> {
-        self.local
-            .closed
-            .borrow()
-            .as_ref()
-            .map(|c| TestError(c.to_string()))
-    }
-
-    fn take_unconfirmed(&self) -> Vec<Waiter<TestError>> {
-        self.local.pending.take_waiters()
+    fn link(&self) -> &Link<String, TestError> {
+        &self.local
     }
 }
 
@@ -170,7 +155,7 @@ impl Connect<Lines> for Connector {
         let stream = Stream::connect_tcp(self.addr)
             .await
             .map_err(|e| TestError(e.to_string()))?;
-        let local = Rc::new(Local::default());
+        let local = Rc::new(Link::default());
         let handler = LineHandler {
             shared: shared.clone(),
             local: local.clone(),
@@ -283,16 +268,10 @@ fn reconnects_resubscribes_carries_waiters_and_closes_on_drop() {
     let server = Server::start();
     let lp = test_loop(1);
     let worker = lp.workers()[0].clone();
-    let shared = Arc::new(Shared::<Lines>::new(worker.clone(), 16));
-    let (task_shared, guard) = (shared.clone(), EndGuard::new(shared.clone()));
+    let shared = Arc::new(Shared::<Lines>::new(worker, 16));
     let connector = Connector { addr: server.addr };
     let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
-    worker
-        .submit(move || {
-            let task = session::run(task_shared, connector, backoff, guard);
-            corelane_runtime::task::spawn_detached(task).unwrap();
-        })
-        .unwrap();
+    session::start(&shared, connector, backoff).unwrap();
 
     // First connection: two subscriptions confirmed, a message pushed.
     wait(shared.request(Req::Sub("a".into()))).unwrap();
@@ -338,5 +317,5 @@ fn reconnects_resubscribes_carries_waiters_and_closes_on_drop() {
     assert_eq!(wait(next_message(&shared)), None);
     assert!(!shared.status().is_connected());
     let late = wait(shared.request(Req::Sub("late".into())));
-    assert_eq!(late, Err(Lines::closed_error()));
+    assert_eq!(late, Err(Lines::closed_error(CloseCause::Unregistered)));
 }

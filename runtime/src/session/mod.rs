@@ -24,10 +24,11 @@
 //! - [`Status`] (`status.rs`): connected, connection count, connection id, last error.
 //! - [`Shared`] and [`EndGuard`] (`shared.rs`): the state the consumer and the connection
 //!   task share — inbox, wanted set, queued ops, status — and the end of the stream.
-//! - [`Confirmations`] (`pending.rs`): the handler's FIFO of requests written and not yet
-//!   confirmed, filled entry-before-bytes.
-//! - [`run`], [`Connect`] and [`Connection`] (`run.rs`): the connection task's loop, driven
-//!   through the driver's connection.
+//! - [`Link`] and [`Confirmations`] (`pending.rs`): what the handler and the connection task
+//!   share on the worker — the FIFO of requests written and not yet confirmed (filled
+//!   entry-before-bytes) and the close.
+//! - [`start`], [`run`], [`Connect`] and [`Connection`] (`run.rs`): the connection task's
+//!   loop, driven through the driver's connection.
 //!
 //! The driver keeps what is its own: command encoding, the handshake, its handler's frame
 //! parsing, host selection, and what closing politely means.
@@ -46,8 +47,8 @@ mod waiter;
 #[cfg(test)]
 mod tests;
 
-pub use pending::{Confirmations, Pending};
-pub use run::{run, sleep_unless_closed, Connect, Connection};
+pub use pending::{Confirmations, Link, Pending};
+pub use run::{run, sleep_unless_closed, start, Connect, Connection};
 pub use shared::{EndGuard, Shared};
 pub use spec::{Spec, Wanted};
 pub use status::Status;

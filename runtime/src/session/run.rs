@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{EndGuard, Shared, Spec, Waiter, Wanted};
+use super::{EndGuard, Link, Shared, Spec, Waiter, Wanted};
 use crate::pool::Backoff;
-use crate::{Handler, ReadLease, Registered};
+use crate::{Handler, ReadLease, Registered, SubmitError};
 
 type Request<S> = <<S as Spec>::Wanted as Wanted>::Request;
 
@@ -43,6 +43,8 @@ pub trait Connect<S: Spec> {
 pub trait Connection<S: Spec> {
     /// The registered connection's handler.
     type Handler: Handler;
+    /// What the driver records of a request written and not yet confirmed.
+    type Detail;
 
     /// The registered connection (for the inbox's flow control).
     fn registered(&self) -> &Registered<Self::Handler>;
@@ -59,11 +61,8 @@ pub trait Connection<S: Spec> {
     /// [`Confirmations::push_then_write`](super::Confirmations::push_then_write)).
     fn send(&self, request: Request<S>, waiters: Vec<Waiter<S::Error>>);
 
-    /// Why the connection closed, once it has.
-    fn closed(&self) -> Option<S::Error>;
-
-    /// The waiters of requests written and not confirmed (the connection is gone).
-    fn take_unconfirmed(&self) -> Vec<Waiter<S::Error>>;
+    /// The state its handler shares with the task: pending confirmations, the close.
+    fn link(&self) -> &Link<Self::Detail, S::Error>;
 
     /// Closes the connection for good (the consumer is gone). By default it unregisters it;
     /// a driver that says goodbye first writes that here.
@@ -81,6 +80,24 @@ enum End<E> {
     Dropped,
     /// The connection closed; the waiters of unconfirmed requests.
     Lost(E, Vec<Waiter<E>>),
+}
+
+/// Starts the connection task of `shared` on its inbox's worker: [`run`] with an
+/// [`EndGuard`] made here, so a task that never runs (the worker is shutting down) still ends
+/// the stream. Requests made before this are covered by the first connection.
+pub fn start<S, C>(shared: &Arc<Shared<S>>, connect: C, backoff: Backoff) -> Result<(), SubmitError>
+where
+    S: Spec,
+    C: Connect<S> + Send + 'static,
+{
+    let task_shared = shared.clone();
+    let guard = EndGuard::new(shared.clone());
+    shared.inbox().worker().submit(move || {
+        let task = run(task_shared, connect, backoff, guard);
+        // Fails only off a worker, and jobs run on one; were it to, the task (and its guard)
+        // is dropped and the stream ends.
+        let _ = crate::task::spawn_detached(task);
+    })
 }
 
 /// The connection task's body: see the module docs. `guard` ends the stream when this
@@ -183,8 +200,9 @@ fn poll_serve<S: Spec, C: Connection<S>>(
     if shared.is_closed() {
         return Poll::Ready(End::Dropped);
     }
-    if let Some(error) = conn.closed() {
-        return Poll::Ready(End::Lost(error, conn.take_unconfirmed()));
+    if let Some(cause) = conn.link().closed() {
+        let unconfirmed = conn.link().pending().take_waiters();
+        return Poll::Ready(End::Lost(S::closed_error(cause), unconfirmed));
     }
     for op in shared.take_ops() {
         conn.send(op.request, vec![op.waiter]);

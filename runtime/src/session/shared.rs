@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use super::{Op, Spec, Status, Waiter, Wanted};
 use crate::inbox::Inbox;
-use crate::{Handler, ReadLease, Registered, WorkerLoop};
+use crate::{CloseCause, Handler, ReadLease, Registered, WorkerLoop};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means a thread panicked while holding it; every section here leaves the
@@ -91,14 +91,17 @@ impl<S: Spec> Shared<S> {
     ) -> impl Future<Output = Result<(), S::Error>> + Send + 'static {
         let (waiter, rx) = Waiter::new(S::Wanted::subscribes(&request));
         self.enqueue(request, waiter);
-        async move { rx.await.unwrap_or_else(|_| Err(S::closed_error())) }
+        async move {
+            rx.await
+                .unwrap_or_else(|_| Err(S::closed_error(CloseCause::Unregistered)))
+        }
     }
 
     /// [`request`](Self::request) with the caller's own waiter, which this resolves on the
     /// spot when the request cannot be made or has nothing to send.
     pub fn enqueue(&self, request: <S::Wanted as Wanted>::Request, waiter: Waiter<S::Error>) {
         if self.is_closed() {
-            return waiter.fail(S::closed_error());
+            return waiter.fail(S::closed_error(CloseCause::Unregistered));
         }
         {
             let mut control = lock(&self.control);
@@ -155,6 +158,23 @@ impl<S: Spec> Shared<S> {
     /// The inbox (the handler delivers into it; see [`Inbox`]).
     pub fn inbox(&self) -> &Inbox<S::Message> {
         &self.inbox
+    }
+
+    /// For the handler, when the inbox has no room for the next message: delivers `batch`,
+    /// and returns the room then, or `None` when the inbox is still full — reading is then
+    /// paused (the connection task stops the reads until the consumer has drained half the
+    /// inbox), and the handler leaves the rest of its input in the buffer.
+    pub fn make_room(&self, batch: &mut Vec<S::Message>) -> Option<usize> {
+        let room = self.inbox.deliver(batch);
+        if room > 0 {
+            return Some(room);
+        }
+        if self.inbox.pause_if_full() {
+            self.inbox.wake_task_local();
+            return None;
+        }
+        // The consumer made room meanwhile.
+        Some(self.inbox.room())
     }
 
     /// Remembers the connection task's waker (call from its polls).

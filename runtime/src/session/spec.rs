@@ -1,5 +1,7 @@
 //! What a driver plugs into a session: its types, and the meaning of a request.
 
+use crate::CloseCause;
+
 /// A driver's kind of session: the messages it streams, the names it keeps wanted, its error.
 pub trait Spec: 'static {
     /// A pushed message (a pub/sub message, a notification).
@@ -9,8 +11,9 @@ pub trait Spec: 'static {
     /// The driver's error type.
     type Error: Clone + Send + 'static;
 
-    /// The error of a request made after the consumer dropped the session.
-    fn closed_error() -> Self::Error;
+    /// The error of a connection that closed with `cause` — and, with
+    /// [`CloseCause::Unregistered`], of a request made after the consumer dropped the session.
+    fn closed_error(cause: CloseCause) -> Self::Error;
 
     /// The error of a request the connection task can no longer take (it ended: its worker
     /// shut down).

@@ -59,7 +59,7 @@ impl Spec for Test {
     type Wanted = Names;
     type Error = TestError;
 
-    fn closed_error() -> TestError {
+    fn closed_error(_: CloseCause) -> TestError {
         TestError::Closed
     }
 

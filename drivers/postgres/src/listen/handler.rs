@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use corelane_pg_proto::message::backend::{tag, Header, Message};
-use corelane_runtime::session::Confirmations;
+use corelane_runtime::session::Link;
 use corelane_runtime::{CloseCause, Handler};
 
 use super::shared::{unwant, Shared};
@@ -35,9 +35,8 @@ pub(crate) struct Query {
 pub(crate) struct Local {
     /// Messages during startup and authentication, in order, for the connection task.
     startup: RefCell<VecDeque<Message>>,
-    /// Queries written and not yet answered, entry before bytes.
-    pub(crate) pending: Confirmations<Query, Error>,
-    closed: RefCell<Option<CloseCause>>,
+    /// Queries written and not yet answered (entry before bytes), and the close.
+    pub(crate) link: Link<Query, Error>,
     /// Startup is over: messages answer queries or are notifications.
     ready: Cell<bool>,
     /// `default_transaction_read_only` and `in_hot_standby` as reported during startup
@@ -48,10 +47,6 @@ pub(crate) struct Local {
 impl Local {
     pub(crate) fn next_startup(&self) -> Option<Message> {
         self.startup.borrow_mut().pop_front()
-    }
-
-    pub(crate) fn closed(&self) -> Option<CloseCause> {
-        self.closed.borrow().clone()
     }
 
     /// `default_transaction_read_only` and `in_hot_standby` as reported during startup.
@@ -65,7 +60,7 @@ impl Local {
 
     /// The server reported an error for the head query (its `ReadyForQuery` follows).
     fn fail_head(&self, shared: &Shared, error: Error) {
-        let unsolicited = self.pending.with_front(|head| match head {
+        let unsolicited = self.link.pending().with_front(|head| match head {
             Some(head) if head.detail.error.is_none() => {
                 head.detail.error = Some(error);
                 None
@@ -81,7 +76,7 @@ impl Local {
 
     /// `ReadyForQuery`: the head query is answered.
     fn complete_head(&self, shared: &Shared) -> Result<(), CloseCause> {
-        let Some(head) = self.pending.pop_front() else {
+        let Some(head) = self.link.pending().pop_front() else {
             return Err(CloseCause::protocol(
                 "ReadyForQuery while no query was waiting",
             ));
@@ -128,17 +123,11 @@ impl ListenHandler {
                 Err(e) => return Err(CloseCause::protocol(e)),
             };
             if header.tag() == tag::NOTIFICATION_RESPONSE && self.local.ready.get() && room == 0 {
-                room = self.shared.inbox().deliver(&mut self.batch);
-                if room == 0 {
-                    if self.shared.inbox().pause_if_full() {
-                        // Backpressure: leave the rest in the input buffer; the connection
-                        // task stops the reads until the consumer has drained half the inbox.
-                        self.shared.wake_task_local();
-                        return Ok(());
-                    }
-                    // The consumer made room meanwhile.
-                    room = self.shared.inbox().room();
-                    continue;
+                match self.shared.make_room(&mut self.batch) {
+                    Some(now) => room = now,
+                    // Backpressure: leave the rest in the input buffer; the connection task
+                    // stops the reads until the consumer has drained half the inbox.
+                    None => return Ok(()),
                 }
             }
             let message = match Message::parse_with_max(input, MAX_MESSAGE) {
@@ -202,7 +191,6 @@ impl Handler for ListenHandler {
     }
 
     fn on_close(&mut self, cause: &CloseCause) {
-        *self.local.closed.borrow_mut() = Some(cause.clone());
-        self.shared.wake_task_local();
+        self.local.link.on_close(cause, &self.shared);
     }
 }

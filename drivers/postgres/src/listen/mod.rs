@@ -66,7 +66,7 @@ pub use self::listener::Listener;
 
 use corelane_runtime::pool::Backoff;
 
-use self::shared::{EndGuard, Shared};
+use self::shared::Shared;
 use crate::{Client, Error};
 
 /// One notification: a `NOTIFY channel, 'payload'` (or `pg_notify`) another session sent
@@ -132,20 +132,10 @@ impl Client {
     /// A new [`Listener`] with `options`.
     pub fn listener_with(&self, options: ListenerOptions) -> Result<Listener, Error> {
         let worker = pick_worker(self)?;
-        let shared = Arc::new(Shared::new(worker.clone(), options.capacity));
-        let task_shared = shared.clone();
-        let config = self.config().clone();
-        // If the job never runs (the worker is shutting down), dropping it drops the guard,
-        // which ends the stream.
-        let guard = EndGuard::new(shared.clone());
-        worker.submit(move || {
-            let connect = session::Connector::new(config);
-            let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
-            let task = corelane_runtime::session::run(task_shared, connect, backoff, guard);
-            // Fails only off a worker, and jobs run on one; were it to, the task (and its
-            // guard) is dropped and the stream ends.
-            let _ = corelane_runtime::task::spawn_detached(task);
-        })?;
+        let shared = Arc::new(Shared::new(worker, options.capacity));
+        let connect = session::Connector::new(self.config().clone());
+        let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+        corelane_runtime::session::start(&shared, connect, backoff)?;
         Ok(Listener::new(shared, self.clone()))
     }
 }

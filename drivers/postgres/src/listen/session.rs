@@ -12,7 +12,7 @@ use corelane_pg_proto::message::backend::Message;
 use corelane_pg_proto::message::frontend;
 use corelane_pg_proto::startup::{ends_turn, MAX_TURN};
 use corelane_runtime::roundtrip::RequestError;
-use corelane_runtime::session::{Connect, Connection, Pending};
+use corelane_runtime::session::{Connect, Connection, Link, Pending};
 use corelane_runtime::{Limits, Registered};
 
 use crate::transport::{BindingChoice, Transport};
@@ -153,7 +153,7 @@ impl Session {
             if let Some(message) = self.local.next_startup() {
                 return Poll::Ready(Ok(message));
             }
-            match self.local.closed() {
+            match self.local.link.closed() {
                 Some(cause) => Poll::Ready(Err(Error::from(RequestError::Closed(cause)))),
                 None => Poll::Pending,
             }
@@ -197,7 +197,8 @@ impl Session {
         // The outbound buffer is full (the server is not reading): refuse this request.
         if let Some((refused, e)) = self
             .local
-            .pending
+            .link
+            .pending()
             .push_then_write(entry, || self.conn.write(&out))
         {
             if let Some(channel) = &refused.detail.listen {
@@ -210,6 +211,7 @@ impl Session {
 
 impl Connection<Listen> for Session {
     type Handler = ListenHandler;
+    type Detail = Query;
 
     fn registered(&self) -> &Conn {
         &self.conn
@@ -223,14 +225,8 @@ impl Connection<Listen> for Session {
         self.send_query(&action, waiters);
     }
 
-    fn closed(&self) -> Option<Error> {
-        self.local
-            .closed()
-            .map(|cause| Error::from(RequestError::Closed(cause)))
-    }
-
-    fn take_unconfirmed(&self) -> Vec<Waiter> {
-        self.local.pending.take_waiters()
+    fn link(&self) -> &Link<Query, Error> {
+        &self.local.link
     }
 
     /// Says goodbye (`Terminate`) before closing, so the server ends the backend cleanly.

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::session::{self, Spec, Wanted};
+use corelane_runtime::CloseCause;
 
 use super::Notification;
 use crate::Error;
@@ -16,8 +18,8 @@ impl Spec for Listen {
     type Wanted = Channels;
     type Error = Error;
 
-    fn closed_error() -> Error {
-        listener_closed()
+    fn closed_error(cause: CloseCause) -> Error {
+        Error::from(RequestError::Closed(cause))
     }
 
     fn ended_error() -> Error {
@@ -29,8 +31,6 @@ impl Spec for Listen {
 pub(crate) type Shared = session::Shared<Listen>;
 /// Someone waiting for a `LISTEN`/`UNLISTEN`.
 pub(crate) type Waiter = session::Waiter<Error>;
-/// Ends the stream when the connection task ends.
-pub(crate) type EndGuard = session::EndGuard<Listen>;
 
 /// What one request asks of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,11 +74,4 @@ impl Wanted for Channels {
 /// The server refused a `LISTEN`: stop asking for that channel.
 pub(crate) fn unwant(shared: &Shared, channel: &str) {
     shared.with_wanted(|wanted| wanted.0.remove(channel));
-}
-
-/// The error of a request made on a dropped listener.
-pub(crate) fn listener_closed() -> Error {
-    Error::from(corelane_runtime::roundtrip::RequestError::Closed(
-        corelane_runtime::CloseCause::Unregistered,
-    ))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use corelane_redis_proto::{Decoder, Value};
-use corelane_runtime::session::Confirmations;
+use corelane_runtime::session::Link;
 use corelane_runtime::{CloseCause, Handler};
 
 use super::message::{classify, Action, Event, Message, SubKind};
@@ -32,9 +32,8 @@ pub(crate) struct Command {
 pub(crate) struct Local {
     /// Replies to handshake commands, in order.
     replies: RefCell<VecDeque<Value>>,
-    /// Commands written and not yet confirmed, entry before bytes.
-    pub(crate) pending: Confirmations<Command, Error>,
-    closed: RefCell<Option<CloseCause>>,
+    /// Commands written and not yet confirmed (entry before bytes), and the close.
+    pub(crate) link: Link<Command, Error>,
     /// The handshake is over: plain replies are no longer expected (errors still are: a
     /// refused subscribe).
     handshaken: Cell<bool>,
@@ -45,17 +44,13 @@ impl Local {
         self.replies.borrow_mut().pop_front()
     }
 
-    pub(crate) fn closed(&self) -> Option<CloseCause> {
-        self.closed.borrow().clone()
-    }
-
     pub(crate) fn set_handshaken(&self) {
         self.handshaken.set(true);
     }
 
     /// One confirmation of `action` (for `name`) arrived.
     fn confirm(&self, shared: &Shared, action: Action, name: Option<Bytes>) {
-        let head_done = self.pending.with_front(|head| match head {
+        let head_done = self.link.pending().with_front(|head| match head {
             Some(head) if head.detail.action == action => {
                 head.detail.remaining = head.detail.remaining.saturating_sub(1);
                 Some(head.detail.remaining == 0)
@@ -64,7 +59,7 @@ impl Local {
         });
         match head_done {
             Some(true) => {
-                if let Some(done) = self.pending.pop_front() {
+                if let Some(done) = self.link.pending().pop_front() {
                     done.succeed();
                 }
             }
@@ -85,7 +80,7 @@ impl Local {
 
     /// The server refused the head command (ACL, unknown command, …).
     fn refuse(&self, shared: &Shared, error: Error) {
-        if let Some(head) = self.pending.pop_front() {
+        if let Some(head) = self.link.pending().pop_front() {
             if head.detail.action.subscribe {
                 let Command { action, names, .. } = &head.detail;
                 shared.with_wanted(|w| w.unwant(action.kind, names));
@@ -121,20 +116,15 @@ impl PubSubHandler {
         let mut room = self.shared.inbox().room();
         loop {
             if room == 0 {
-                room = self.shared.inbox().deliver(&mut self.batch);
-                if room == 0 {
-                    if input.is_empty() {
-                        return Ok(());
-                    }
-                    if self.shared.inbox().pause_if_full() {
-                        // Backpressure: leave the rest in the input buffer; the connection
-                        // task stops the reads until the consumer has drained half the inbox.
-                        self.shared.wake_task_local();
-                        return Ok(());
-                    }
-                    // The consumer made room meanwhile.
-                    room = self.shared.inbox().room();
-                    continue;
+                if input.is_empty() {
+                    // Nothing left to read: `on_recv` delivers the batch.
+                    return Ok(());
+                }
+                match self.shared.make_room(&mut self.batch) {
+                    Some(now) => room = now,
+                    // Backpressure: leave the rest in the input buffer; the connection task
+                    // stops the reads until the consumer has drained half the inbox.
+                    None => return Ok(()),
                 }
             }
             let frame = match self.decoder.decode(input) {
@@ -178,7 +168,6 @@ impl Handler for PubSubHandler {
     }
 
     fn on_close(&mut self, cause: &CloseCause) {
-        *self.local.closed.borrow_mut() = Some(cause.clone());
-        self.shared.wake_task_local();
+        self.local.link.on_close(cause, &self.shared);
     }
 }

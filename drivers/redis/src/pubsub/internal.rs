@@ -12,7 +12,7 @@ use corelane_runtime::pool::Backoff;
 use corelane_runtime::{oneshot, WorkerLoop};
 
 use super::message::{Action, Message, SubKind};
-use super::shared::{subscriber_closed, EndGuard, Request, Shared, Waiter};
+use super::shared::{subscriber_closed, Request, Shared, Waiter};
 use super::{session, SubscriberOptions};
 use crate::config::Config;
 use crate::Error;
@@ -36,15 +36,9 @@ impl InternalSubscription {
         let this = InternalSubscription { shared };
         // Wanted before the task starts: its first connection subscribes.
         drop(this.request_subscribe(channel));
-        let task_shared = this.shared.clone();
-        let guard = EndGuard::new(this.shared.clone());
-        worker.submit(move || {
-            let connect = session::Connector::new(configs);
-            let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
-            let task = corelane_runtime::session::run(task_shared, connect, backoff, guard);
-            // Fails only off a worker; the dropped task's guard then ends the stream.
-            let _ = corelane_runtime::task::spawn_detached(task);
-        })?;
+        let connect = session::Connector::new(configs);
+        let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+        corelane_runtime::session::start(&this.shared, connect, backoff)?;
         Ok(this)
     }
 

@@ -65,7 +65,7 @@ pub use self::subscriber::{Subscriber, SubscriberHandle};
 
 use corelane_runtime::pool::Backoff;
 
-use self::shared::{EndGuard, Shared};
+use self::shared::Shared;
 use crate::{Client, Error};
 
 /// Settings of a [`Subscriber`].
@@ -118,20 +118,10 @@ impl Client {
     /// A new [`Subscriber`] with `options`.
     pub fn subscriber_with(&self, options: SubscriberOptions) -> Result<Subscriber, Error> {
         let worker = self.pick_worker()?;
-        let shared = Arc::new(Shared::new(worker.clone(), options.capacity));
-        let task_shared = shared.clone();
-        let config = self.config().clone();
-        // If the job never runs (the worker is shutting down), dropping it drops the guard,
-        // which ends the stream.
-        let guard = EndGuard::new(shared.clone());
-        worker.submit(move || {
-            let connect = session::Connector::new(vec![config]);
-            let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
-            let task = corelane_runtime::session::run(task_shared, connect, backoff, guard);
-            // Fails only off a worker, and jobs run on one; were it to, the task (and its
-            // guard) is dropped and the stream ends.
-            let _ = corelane_runtime::task::spawn_detached(task);
-        })?;
+        let shared = Arc::new(Shared::new(worker, options.capacity));
+        let connect = session::Connector::new(vec![self.config().clone()]);
+        let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+        corelane_runtime::session::start(&shared, connect, backoff)?;
         Ok(Subscriber::new(shared, self.clone()))
     }
 }

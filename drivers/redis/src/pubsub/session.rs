@@ -10,7 +10,7 @@ use std::task::Poll;
 use bytes::Bytes;
 use corelane_redis_proto::{Cmd, Value};
 use corelane_runtime::roundtrip::RequestError;
-use corelane_runtime::session::{Connect, Connection, Pending};
+use corelane_runtime::session::{Connect, Connection, Link, Pending};
 use corelane_runtime::{CloseCause, Limits, Registered};
 
 use super::handler::{Command, Local, PubSubHandler};
@@ -103,7 +103,7 @@ impl Session {
             if let Some(reply) = self.local.next_reply() {
                 return Poll::Ready(Ok(reply));
             }
-            match self.local.closed() {
+            match self.local.link.closed() {
                 Some(cause) => Poll::Ready(Err(closed(cause))),
                 None => Poll::Pending,
             }
@@ -130,7 +130,7 @@ impl Session {
                 .write_with(cmd.encoded_len(), |buf| cmd.write_to(buf))
         };
         // The outbound buffer is full (the server is not reading): refuse this request.
-        if let Some((refused, e)) = self.local.pending.push_then_write(entry, write) {
+        if let Some((refused, e)) = self.local.link.pending().push_then_write(entry, write) {
             let Command { action, names, .. } = &refused.detail;
             if action.subscribe {
                 self.shared.with_wanted(|w| w.unwant(action.kind, names));
@@ -142,6 +142,7 @@ impl Session {
 
 impl Connection<PubSub> for Session {
     type Handler = PubSubHandler;
+    type Detail = Command;
 
     fn registered(&self) -> &Conn {
         &self.conn
@@ -151,12 +152,8 @@ impl Connection<PubSub> for Session {
         self.send_command(request.action, request.names, waiters);
     }
 
-    fn closed(&self) -> Option<Error> {
-        self.local.closed().map(closed)
-    }
-
-    fn take_unconfirmed(&self) -> Vec<Waiter> {
-        self.local.pending.take_waiters()
+    fn link(&self) -> &Link<Command, Error> {
+        &self.local.link
     }
 }
 

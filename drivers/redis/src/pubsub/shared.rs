@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use corelane_runtime::roundtrip::RequestError;
 use corelane_runtime::session::{self, Spec, Wanted};
+use corelane_runtime::CloseCause;
 
 use super::message::{Action, Message, SubKind};
 use crate::Error;
@@ -22,8 +24,8 @@ impl Spec for PubSub {
     type Wanted = Subscriptions;
     type Error = Error;
 
-    fn closed_error() -> Error {
-        subscriber_closed()
+    fn closed_error(cause: CloseCause) -> Error {
+        Error::from(RequestError::Closed(cause))
     }
 
     fn ended_error() -> Error {
@@ -35,8 +37,6 @@ impl Spec for PubSub {
 pub(crate) type Shared = session::Shared<PubSub>;
 /// Someone waiting for an (un)subscribe.
 pub(crate) type Waiter = session::Waiter<Error>;
-/// Ends the stream when the connection task ends.
-pub(crate) type EndGuard = session::EndGuard<PubSub>;
 
 /// One (un)subscribe command: `names` empty on an unsubscribe means every name of that kind.
 #[derive(Debug, Clone)]
@@ -125,7 +125,5 @@ impl Wanted for Subscriptions {
 
 /// The error of a request made on a dropped subscriber.
 pub(crate) fn subscriber_closed() -> Error {
-    Error::from(corelane_runtime::roundtrip::RequestError::Closed(
-        corelane_runtime::CloseCause::Unregistered,
-    ))
+    PubSub::closed_error(CloseCause::Unregistered)
 }
