@@ -24,9 +24,10 @@
 //! - [`Status`] (`status.rs`): connected, connection count, connection id, last error.
 //! - [`Shared`] and [`EndGuard`] (`shared.rs`): the state the consumer and the connection
 //!   task share — inbox, wanted set, queued ops, status — and the end of the stream.
-//! - [`Link`] and [`Confirmations`] (`pending.rs`): what the handler and the connection task
-//!   share on the worker — the FIFO of requests written and not yet confirmed (filled
-//!   entry-before-bytes) and the close.
+//! - [`Confirmations`] (`pending.rs`): the handler's FIFO of requests written and not yet
+//!   confirmed, filled entry-before-bytes.
+//! - [`Link`] (`link.rs`): what the handler and the connection task share on the worker —
+//!   the confirmations and the close.
 //! - [`start`], [`run`], [`Connect`] and [`Connection`] (`run.rs`): the connection task's
 //!   loop, driven through the driver's connection.
 //!
@@ -37,6 +38,7 @@
 //! a callback. Wakes that cross threads go through the worker's mailbox
 //! ([`Inbox::wake_task`](crate::inbox::Inbox::wake_task)).
 
+mod link;
 mod pending;
 mod run;
 mod shared;
@@ -47,7 +49,8 @@ mod waiter;
 #[cfg(test)]
 mod tests;
 
-pub use pending::{Confirmations, Link, Pending};
+pub use link::Link;
+pub use pending::{Confirmations, Pending};
 pub use run::{run, sleep_unless_closed, start, Connect, Connection};
 pub use shared::{EndGuard, Shared};
 pub use spec::{Spec, Wanted};

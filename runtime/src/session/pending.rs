@@ -1,5 +1,4 @@
-//! What a connection's handler and its connection task share on the worker ([`Link`]): the
-//! queue of requests written and not yet confirmed, and how the connection closed.
+//! The handler's queue of requests written and not yet confirmed.
 //!
 //! Entry before bytes: a request's entry is pushed before its bytes are written, so its
 //! confirmation always finds it. Confirmations come in request order, so the head owns the
@@ -9,8 +8,8 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
-use super::{Shared, Spec, Waiter};
-use crate::{CloseCause, WriteError};
+use super::Waiter;
+use crate::WriteError;
 
 /// One request written and not yet confirmed: the driver's `detail` and who waits for it.
 /// A resubscribe carries the waiters of every request it covers.
@@ -97,41 +96,5 @@ impl<T, E> Confirmations<T, E> {
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
         self.queue.borrow().is_empty()
-    }
-}
-
-/// The worker-local state of one session connection, shared (`Rc`) by its handler and the
-/// connection task: the [`Confirmations`] and the close. A driver keeps one in its own
-/// handler state, next to what its handshake needs.
-#[derive(Debug)]
-pub struct Link<T, E> {
-    pending: Confirmations<T, E>,
-    closed: RefCell<Option<CloseCause>>,
-}
-
-impl<T, E> Default for Link<T, E> {
-    fn default() -> Self {
-        Link {
-            pending: Confirmations::default(),
-            closed: RefCell::new(None),
-        }
-    }
-}
-
-impl<T, E> Link<T, E> {
-    /// Requests written and not yet confirmed.
-    pub fn pending(&self) -> &Confirmations<T, E> {
-        &self.pending
-    }
-
-    /// Why the connection closed, once it has.
-    pub fn closed(&self) -> Option<CloseCause> {
-        self.closed.borrow().clone()
-    }
-
-    /// Call from the handler's `on_close`: records the cause and wakes the connection task.
-    pub fn on_close<S: Spec>(&self, cause: &CloseCause, shared: &Shared<S>) {
-        *self.closed.borrow_mut() = Some(cause.clone());
-        shared.wake_task_local();
     }
 }

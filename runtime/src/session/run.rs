@@ -38,8 +38,9 @@ pub trait Connect<S: Spec> {
 }
 
 /// One open connection of a session, as the connection task drives it. Its handler parses
-/// frames, delivers messages into [`Shared::inbox`] and settles confirmations; it notes a
-/// close and wakes the task ([`Shared::wake_task_local`]).
+/// frames, delivers messages into [`Shared::inbox`] (pausing with [`Shared::make_room`]),
+/// settles the head of its [`Link`]'s confirmations, and reports the close with
+/// [`Link::on_close`].
 pub trait Connection<S: Spec> {
     /// The registered connection's handler.
     type Handler: Handler;
@@ -58,7 +59,9 @@ pub trait Connection<S: Spec> {
     }
 
     /// Writes `request`, whose confirmation completes `waiters` (entry before bytes: see
-    /// [`Confirmations::push_then_write`](super::Confirmations::push_then_write)).
+    /// [`Confirmations::push_then_write`](super::Confirmations::push_then_write)). A write
+    /// refused for a full outbound buffer fails its waiters, and a refused subscribe is no
+    /// longer wanted ([`Shared::with_wanted`]).
     fn send(&self, request: Request<S>, waiters: Vec<Waiter<S::Error>>);
 
     /// The state its handler shares with the task: pending confirmations, the close.

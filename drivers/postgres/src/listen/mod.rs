@@ -49,6 +49,10 @@
 //!   **Notifications sent while disconnected are lost**: NOTIFY is at-most-once for a
 //!   listener that is gone. A dead peer that never closes (a half-open TCP connection) is not
 //!   detected.
+//! - **Shared machinery.** The connection task's loop (backoff, reconnect, resubscribe,
+//!   serve), the request queue, the waiters, the status and the inbox are the runtime's
+//!   [`corelane_runtime::session`]; this module holds what `LISTEN`/`UNLISTEN` do to the
+//!   wanted channels, the startup, host selection and the wire format.
 //! - **Drop.** Dropping the [`Listener`] closes the connection and stops reconnecting.
 
 mod handler;

@@ -48,6 +48,10 @@
 //!   subscribed. The stream goes on; [`Subscriber::connects`] counts the connections.
 //!   **Messages published while disconnected are lost**: Redis pub/sub is at-most-once.
 //!   A dead peer that never closes (a half-open TCP connection) is not detected.
+//! - **Shared machinery.** The connection task's loop (backoff, reconnect, resubscribe,
+//!   serve), the request queue, the waiters, the status and the inbox are the runtime's
+//!   [`corelane_runtime::session`]; this module holds what a (un)subscribe does to the
+//!   wanted names, the handshake and the wire format.
 //! - **Drop.** Dropping the [`Subscriber`] closes the connection and stops reconnecting.
 
 mod handler;
