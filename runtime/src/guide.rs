@@ -155,10 +155,18 @@
 //!
 //!    The runtime's `tests/write_back.rs` drives such a codec against a scripted server on
 //!    every read path, including a write-back refused for a full buffer.
-//! 8. **Optional: sessions** (subscriptions, LISTEN, blocking reads): a dedicated connection
-//!    from a [`pool::Pool`](crate::pool::Pool) or opened directly, read by its own task. The
-//!    bundled drivers each have one (`pubsub/` in Redis, `listen/` in PostgreSQL); a shared
-//!    subscription-session toolkit is not in the runtime yet.
+//! 8. **Optional: sessions** (subscriptions, LISTEN, server pushes): a dedicated,
+//!    reconnecting connection on one worker, fed (un)subscribe requests from anywhere and
+//!    drained as a stream. [`session`](crate::session) has the whole loop: implement
+//!    [`Spec`](crate::session::Spec) and [`Wanted`](crate::session::Wanted) (your message
+//!    and error types; what a request does to the wanted names), a
+//!    [`Connect`](crate::session::Connect) (connect + handshake) and a
+//!    [`Connection`](crate::session::Connection) (encode a request, entry before bytes, with
+//!    [`Confirmations`](crate::session::Confirmations)); your handler delivers into
+//!    [`Shared::inbox`](crate::session::Shared::inbox) and settles confirmations; spawn
+//!    [`session::run`](crate::session::run) on a worker. The bundled drivers' `pubsub/`
+//!    (Redis) and `listen/` (PostgreSQL) are the examples; `runtime/tests/session.rs` is a
+//!    line-protocol one in one file.
 //!
 //! # Testing it
 //!

@@ -47,6 +47,7 @@ mod probe;
 mod provider;
 pub mod roundtrip;
 pub mod serve;
+pub mod session;
 mod spare;
 mod standalone;
 pub mod task;

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use corelane_pg_proto::message::backend::{tag, Header, Message};
+use corelane_runtime::session::Link;
 use corelane_runtime::{CloseCause, Handler};
 
-use super::shared::{Shared, Waiter};
+use super::shared::{unwant, Shared};
 use super::Notification;
 use crate::Error;
 
@@ -19,15 +20,13 @@ use crate::Error;
 /// most 8000 bytes by default; errors and parameter statuses are small.
 pub(crate) const MAX_MESSAGE: usize = 1024 * 1024;
 
-/// A simple `Query` written and not yet answered with `ReadyForQuery`.
-pub(crate) struct Pending {
+/// A simple `Query` written and not yet answered with `ReadyForQuery` (its waiters are in
+/// the [`Pending`](corelane_runtime::session::Pending) entry: a re-`LISTEN` carries the waiters of every request it covers).
+pub(crate) struct Query {
     /// The channel of a `LISTEN` (forgotten if the server refuses it).
     pub(crate) listen: Option<String>,
     /// The first error the server sent for it.
     pub(crate) error: Option<Error>,
-    /// Completed at its `ReadyForQuery`. A re-`LISTEN` carries the waiters of every request
-    /// it covers.
-    pub(crate) waiters: Vec<Waiter>,
 }
 
 /// Worker-local state of one connection, shared by its handler and its connection task.
@@ -36,8 +35,8 @@ pub(crate) struct Pending {
 pub(crate) struct Local {
     /// Messages during startup and authentication, in order, for the connection task.
     startup: RefCell<VecDeque<Message>>,
-    pending: RefCell<VecDeque<Pending>>,
-    closed: RefCell<Option<CloseCause>>,
+    /// Queries written and not yet answered (entry before bytes), and the close.
+    pub(crate) link: Link<Query, Error>,
     /// Startup is over: messages answer queries or are notifications.
     ready: Cell<bool>,
     /// `default_transaction_read_only` and `in_hot_standby` as reported during startup
@@ -50,10 +49,6 @@ impl Local {
         self.startup.borrow_mut().pop_front()
     }
 
-    pub(crate) fn closed(&self) -> Option<CloseCause> {
-        self.closed.borrow().clone()
-    }
-
     /// `default_transaction_read_only` and `in_hot_standby` as reported during startup.
     pub(crate) fn reported_read_only(&self) -> (Option<bool>, Option<bool>) {
         self.reported.get()
@@ -63,48 +58,37 @@ impl Local {
         self.ready.set(true);
     }
 
-    pub(crate) fn push_pending(&self, pending: Pending) {
-        self.pending.borrow_mut().push_back(pending);
-    }
-
-    /// Removes the newest pending query (its write was refused).
-    pub(crate) fn pop_newest(&self) -> Option<Pending> {
-        self.pending.borrow_mut().pop_back()
-    }
-
-    /// Everything still unanswered (the connection is gone).
-    pub(crate) fn take_pending(&self) -> VecDeque<Pending> {
-        std::mem::take(&mut *self.pending.borrow_mut())
-    }
-
     /// The server reported an error for the head query (its `ReadyForQuery` follows).
     fn fail_head(&self, shared: &Shared, error: Error) {
-        let mut pending = self.pending.borrow_mut();
-        match pending.front_mut() {
-            Some(head) if head.error.is_none() => head.error = Some(error),
-            Some(_) => {}
+        let unsolicited = self.link.pending().with_front(|head| match head {
+            Some(head) if head.detail.error.is_none() => {
+                head.detail.error = Some(error);
+                None
+            }
+            Some(_) => None,
             // Unsolicited (e.g. the FATAL sent before `pg_terminate_backend` closes us).
-            None => shared.set_error(error),
+            None => Some(error),
+        });
+        if let Some(error) = unsolicited {
+            shared.status().set_error(error);
         }
     }
 
     /// `ReadyForQuery`: the head query is answered.
     fn complete_head(&self, shared: &Shared) -> Result<(), CloseCause> {
-        let Some(head) = self.pending.borrow_mut().pop_front() else {
+        let Some(head) = self.link.pending().pop_front() else {
             return Err(CloseCause::protocol(
                 "ReadyForQuery while no query was waiting",
             ));
         };
-        match head.error {
-            None => head.waiters.into_iter().for_each(Waiter::succeed),
+        match head.detail.error.clone() {
+            None => head.succeed(),
             Some(error) => {
-                if let Some(channel) = &head.listen {
-                    shared.unwant(channel);
+                if let Some(channel) = &head.detail.listen {
+                    unwant(shared, channel);
                 }
-                shared.set_error(error.clone());
-                for waiter in head.waiters {
-                    let _ = waiter.done.send(Err(error.clone()));
-                }
+                shared.status().set_error(error.clone());
+                head.fail(&error);
             }
         }
         Ok(())
@@ -131,7 +115,7 @@ impl ListenHandler {
     }
 
     fn decode(&mut self, input: &mut BytesMut) -> Result<(), CloseCause> {
-        let mut room = self.shared.room();
+        let mut room = self.shared.inbox().room();
         loop {
             let header = match Header::parse_with_max(input, MAX_MESSAGE) {
                 Ok(Some(header)) => header,
@@ -139,17 +123,11 @@ impl ListenHandler {
                 Err(e) => return Err(CloseCause::protocol(e)),
             };
             if header.tag() == tag::NOTIFICATION_RESPONSE && self.local.ready.get() && room == 0 {
-                room = self.shared.deliver(&mut self.batch);
-                if room == 0 {
-                    if self.shared.pause_if_full() {
-                        // Backpressure: leave the rest in the input buffer; the connection
-                        // task stops the reads until the consumer has drained half the inbox.
-                        self.shared.wake_task_local();
-                        return Ok(());
-                    }
-                    // The consumer made room meanwhile.
-                    room = self.shared.room();
-                    continue;
+                match self.shared.make_room(&mut self.batch) {
+                    Some(now) => room = now,
+                    // Backpressure: leave the rest in the input buffer; the connection task
+                    // stops the reads until the consumer has drained half the inbox.
+                    None => return Ok(()),
                 }
             }
             let message = match Message::parse_with_max(input, MAX_MESSAGE) {
@@ -185,7 +163,7 @@ impl ListenHandler {
                     });
                     room = room.saturating_sub(1);
                     if self.batch.len() >= DELIVER_EVERY {
-                        room = self.shared.deliver(&mut self.batch);
+                        room = self.shared.inbox().deliver(&mut self.batch);
                     }
                 }
                 Message::ErrorResponse(e) => self.local.fail_head(&self.shared, Error::db(e)),
@@ -208,12 +186,11 @@ impl Handler for ListenHandler {
     fn on_recv(&mut self, input: &mut BytesMut) -> Result<(), CloseCause> {
         let result = self.decode(input);
         // Notifications parsed before a protocol error are genuine: deliver them too.
-        let _room = self.shared.deliver(&mut self.batch);
+        let _room = self.shared.inbox().deliver(&mut self.batch);
         result
     }
 
     fn on_close(&mut self, cause: &CloseCause) {
-        *self.local.closed.borrow_mut() = Some(cause.clone());
-        self.shared.wake_task_local();
+        self.local.link.on_close(cause, &self.shared);
     }
 }

@@ -5,9 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use corelane_runtime::oneshot;
-
-use super::shared::{listener_closed, Action, Shared, Waiter};
+use super::shared::{Action, Shared};
 use super::Notification;
 use crate::{Client, Error};
 
@@ -73,18 +71,7 @@ impl Listener {
     }
 
     fn request(&self, action: Action) -> impl Future<Output = Result<(), Error>> + Send {
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            listen: matches!(action, Action::Listen(_)),
-            done: tx,
-        };
-        let early = self.shared.request(action, waiter).err();
-        async move {
-            if let Some(error) = early {
-                return Err(error);
-            }
-            rx.await.unwrap_or_else(|_| Err(listener_closed()))
-        }
+        self.shared.request(action)
     }
 
     /// `LISTEN "channel"`. The request is made when this is called; the future resolves once
@@ -119,30 +106,34 @@ impl Listener {
 
     /// The channels listened to, or to be listened to again on the next connection.
     pub fn channels(&self) -> Vec<String> {
-        self.shared.wanted()
+        self.shared
+            .with_wanted(|wanted| wanted.0.iter().cloned().collect())
     }
 
     /// True while the connection is up and started (`LISTEN`s may still be in flight).
     pub fn is_connected(&self) -> bool {
-        self.shared.is_connected()
+        self.shared.status().is_connected()
     }
 
     /// The process id of the server backend serving the current connection (what
     /// `pg_backend_pid()` says on it, and what `pg_terminate_backend` takes); `None` while
     /// disconnected.
     pub fn backend_pid(&self) -> Option<i32> {
-        self.shared.backend_pid()
+        self.shared
+            .status()
+            .connection_id()
+            .and_then(|pid| i32::try_from(pid).ok())
     }
 
     /// How many times a connection was established (1 after the first connect; each
     /// reconnection adds one).
     pub fn connects(&self) -> u64 {
-        self.shared.connects()
+        self.shared.status().connects()
     }
 
     /// The last connection or `LISTEN` error (kept after recovery, for diagnostics).
     pub fn last_error(&self) -> Option<Error> {
-        self.shared.last_error()
+        self.shared.status().last_error()
     }
 }
 

@@ -49,6 +49,10 @@
 //!   **Notifications sent while disconnected are lost**: NOTIFY is at-most-once for a
 //!   listener that is gone. A dead peer that never closes (a half-open TCP connection) is not
 //!   detected.
+//! - **Shared machinery.** The connection task's loop (backoff, reconnect, resubscribe,
+//!   serve), the request queue, the waiters, the status and the inbox are the runtime's
+//!   [`corelane_runtime::session`]; this module holds what `LISTEN`/`UNLISTEN` do to the
+//!   wanted channels, the startup, host selection and the wire format.
 //! - **Drop.** Dropping the [`Listener`] closes the connection and stops reconnecting.
 
 mod handler;
@@ -64,7 +68,9 @@ use corelane_runtime::WorkerLoop;
 
 pub use self::listener::Listener;
 
-use self::shared::{EndGuard, Shared};
+use corelane_runtime::pool::Backoff;
+
+use self::shared::Shared;
 use crate::{Client, Error};
 
 /// One notification: a `NOTIFY channel, 'payload'` (or `pg_notify`) another session sent
@@ -130,18 +136,10 @@ impl Client {
     /// A new [`Listener`] with `options`.
     pub fn listener_with(&self, options: ListenerOptions) -> Result<Listener, Error> {
         let worker = pick_worker(self)?;
-        let shared = Arc::new(Shared::new(worker.clone(), options.capacity));
-        let task_shared = shared.clone();
-        let config = self.config().clone();
-        // If the job never runs (the worker is shutting down), dropping it drops the guard,
-        // which ends the stream.
-        let guard = EndGuard(shared.clone());
-        worker.submit(move || {
-            let task = session::run(task_shared, config, options, guard);
-            // Fails only off a worker, and jobs run on one; were it to, the task (and its
-            // guard) is dropped and the stream ends.
-            let _ = corelane_runtime::task::spawn_detached(task);
-        })?;
+        let shared = Arc::new(Shared::new(worker, options.capacity));
+        let connect = session::Connector::new(self.config().clone());
+        let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+        corelane_runtime::session::start(&shared, connect, backoff)?;
         Ok(Listener::new(shared, self.clone()))
     }
 }

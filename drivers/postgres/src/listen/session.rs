@@ -1,118 +1,46 @@
-//! The connection task: connect, start up, re-`LISTEN`, serve; on loss, back off and again.
-//!
-//! It runs on one worker for the listener's whole life. One round:
-//!
-//! 1. wait out the backoff, unless the listener is dropped;
-//! 2. connect, start up and authenticate within `connect_timeout` — on failure, fail waiting
-//!    `LISTEN`s (their channels stay wanted), record the failure and go to 1;
-//! 3. send `LISTEN` for every wanted channel;
-//! 4. serve: write queued requests, pause and resume reading for the inbox, until the
-//!    connection closes (a short jittered pause, go to 1) or the listener is dropped (close
-//!    the connection, end).
+//! The listener's connection: connect, start up, `LISTEN`/`UNLISTEN`, say goodbye. The
+//! runtime's session loop ([`corelane_runtime::session::run`]) drives it: back off, open,
+//! re-`LISTEN` every wanted channel, serve; on loss, again.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::task::Poll;
 
 use bytes::BytesMut;
 use corelane_pg_proto::message::backend::Message;
 use corelane_pg_proto::message::frontend;
 use corelane_pg_proto::startup::{ends_turn, MAX_TURN};
-use corelane_runtime::pool::Backoff;
 use corelane_runtime::roundtrip::RequestError;
-use corelane_runtime::{CloseCause, Limits, ReadLease, Registered};
+use corelane_runtime::session::{Connect, Connection, Link, Pending};
+use corelane_runtime::{Limits, Registered};
 
 use crate::transport::{BindingChoice, Transport};
 
-use super::handler::{ListenHandler, Local, Pending};
-use super::shared::{Action, EndGuard, Op, Shared, Waiter};
-use super::ListenerOptions;
+use super::handler::{ListenHandler, Local, Query};
+use super::shared::{unwant, Action, Listen, Shared, Waiter};
 use crate::config::Config;
 use crate::Error;
 
 type Conn = Registered<ListenHandler>;
 
-/// The connection task's body. `guard` ends the stream when this returns or is dropped.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
+/// Opens the listener's connections (see [`Session::open`]).
+pub(crate) struct Connector {
     config: Config,
-    options: ListenerOptions,
-    guard: EndGuard,
-) {
-    let _guard = guard;
-    let mut backoff = Backoff::new(options.backoff_initial, options.backoff_max);
-    let mut rng = fastrand::Rng::new();
-    // Waiters whose request was in flight when a connection died: the next re-LISTEN covers
-    // them.
-    let mut carried: Vec<Waiter> = Vec::new();
-    loop {
-        if shared.is_closed() {
-            return;
-        }
-        if let Some(wait) = backoff.wait_at(Instant::now()) {
-            if !sleep_unless_closed(&shared, wait).await {
-                return;
-            }
-            continue;
-        }
-        let session = match Session::open(&shared, &config).await {
-            Ok(session) => session,
-            Err(error) => {
-                for waiter in carried.drain(..) {
-                    waiter.connection_failed(&error);
-                }
-                for op in shared.take_ops() {
-                    op.waiter.connection_failed(&error);
-                }
-                shared.set_error(error);
-                backoff.on_failure(Instant::now(), &mut rng);
-                continue;
-            }
-        };
-        backoff.on_success();
-        shared.set_connected(Some(session.pid));
-        session.relisten(std::mem::take(&mut carried));
-        let end = session.serve().await;
-        shared.set_connected(None);
-        match end {
-            End::Dropped => return,
-            End::Lost(cause, unanswered) => {
-                carried = unanswered;
-                shared.set_error(Error::from(RequestError::Closed(cause)));
-                // Even after a healthy session, wait a jittered moment before reconnecting,
-                // so a server that keeps killing us is not hammered.
-                backoff.on_failure(Instant::now(), &mut rng);
-            }
-        }
+}
+
+impl Connector {
+    pub(crate) fn new(config: Config) -> Self {
+        Connector { config }
     }
 }
 
-/// How a served connection ended.
-enum End {
-    /// The listener was dropped.
-    Dropped,
-    /// The connection closed; the waiters of unanswered requests.
-    Lost(CloseCause, Vec<Waiter>),
-}
+impl Connect<Listen> for Connector {
+    type Conn = Session;
 
-/// Sleeps `wait`; false when the listener was dropped meanwhile.
-async fn sleep_unless_closed(shared: &Arc<Shared>, wait: Duration) -> bool {
-    let sleep = async {
-        corelane_runtime::task::sleep(wait).await;
-        true
-    };
-    let dropped = poll_fn(|cx| {
-        shared.set_task_waker(cx);
-        if shared.is_closed() {
-            Poll::Ready(false)
-        } else {
-            Poll::Pending
-        }
-    });
-    futures_lite::future::or(sleep, dropped).await
+    async fn open(&mut self, shared: &Arc<Shared>) -> Result<Session, Error> {
+        Session::open(shared, &self.config).await
+    }
 }
 
 fn encode_err(e: impl std::fmt::Display) -> Error {
@@ -141,13 +69,11 @@ fn sql_for(action: &Action) -> String {
     }
 }
 
-struct Session {
+pub(crate) struct Session {
     shared: Arc<Shared>,
     local: Rc<Local>,
     conn: Conn,
     pid: i32,
-    /// Held while the inbox is full: the reader task does not read.
-    lease: Option<ReadLease<ListenHandler>>,
 }
 
 impl Session {
@@ -209,7 +135,6 @@ impl Session {
             local,
             conn,
             pid: 0,
-            lease: None,
         };
         session.startup(config, &binding).await?;
         Ok(session)
@@ -228,7 +153,7 @@ impl Session {
             if let Some(message) = self.local.next_startup() {
                 return Poll::Ready(Ok(message));
             }
-            match self.local.closed() {
+            match self.local.link.closed() {
                 Some(cause) => Poll::Ready(Err(Error::from(RequestError::Closed(cause)))),
                 None => Poll::Pending,
             }
@@ -249,12 +174,12 @@ impl Session {
 
     /// Sends one simple query and records what answers it. Entry before bytes: the pending
     /// entry is queued before the write, so its reply always finds it.
-    fn send(&self, action: &Action, waiters: Vec<Waiter>) {
+    fn send_query(&self, action: &Action, waiters: Vec<Waiter>) {
         let mut out = BytesMut::new();
         if let Err(e) = frontend::query(&sql_for(action), &mut out) {
             let error = encode_err(e);
             for waiter in waiters {
-                let _ = waiter.done.send(Err(error.clone()));
+                waiter.fail(error.clone());
             }
             return;
         }
@@ -262,85 +187,54 @@ impl Session {
             Action::Listen(channel) => Some(channel.clone()),
             _ => None,
         };
-        self.local.push_pending(Pending {
-            listen,
-            error: None,
+        let entry = Pending {
+            detail: Query {
+                listen,
+                error: None,
+            },
             waiters,
-        });
-        if let Err(e) = self.conn.write(&out) {
-            if matches!(e, corelane_runtime::WriteError::Closed(_)) {
-                // The connection is going: the entry stays and is carried to the next one.
-                return;
+        };
+        // The outbound buffer is full (the server is not reading): refuse this request.
+        if let Some((refused, e)) = self
+            .local
+            .link
+            .pending()
+            .push_then_write(entry, || self.conn.write(&out))
+        {
+            if let Some(channel) = &refused.detail.listen {
+                unwant(&self.shared, channel);
             }
-            // The outbound buffer is full (the server is not reading): refuse this request.
-            let error = Error::from(RequestError::from(e));
-            if let Some(refused) = self.local.pop_newest() {
-                if let Some(channel) = &refused.listen {
-                    self.shared.unwant(channel);
-                }
-                for waiter in refused.waiters {
-                    let _ = waiter.done.send(Err(error.clone()));
-                }
-            }
+            refused.fail(&Error::from(RequestError::from(e)));
         }
     }
+}
 
-    /// Listens to every wanted channel on a fresh connection. The queued requests are covered
-    /// by it (the wanted set includes them), so their waiters — and those carried from the
-    /// lost connection — complete when its last `LISTEN` is answered.
-    fn relisten(&self, carried: Vec<Waiter>) {
-        let (channels, ops) = self.shared.relisten_plan();
-        let mut waiters = carried;
-        waiters.extend(ops.into_iter().map(|op| op.waiter));
-        let last = channels.len();
-        for (i, channel) in channels.into_iter().enumerate() {
-            let waiters = if i + 1 == last {
-                std::mem::take(&mut waiters)
-            } else {
-                Vec::new()
-            };
-            self.send(&Action::Listen(channel), waiters);
-        }
-        // Nothing wanted: nothing to confirm.
-        waiters.into_iter().for_each(Waiter::succeed);
+impl Connection<Listen> for Session {
+    type Handler = ListenHandler;
+    type Detail = Query;
+
+    fn registered(&self) -> &Conn {
+        &self.conn
     }
 
-    fn send_ops(&self, ops: VecDeque<Op>) {
-        for op in ops {
-            self.send(&op.action, vec![op.waiter]);
-        }
+    fn id(&self) -> i64 {
+        i64::from(self.pid)
     }
 
-    async fn serve(mut self) -> End {
-        let end = poll_fn(|cx| self.poll_serve(cx)).await;
-        self.lease = None;
-        if let End::Dropped = end {
-            let mut out = BytesMut::new();
-            frontend::terminate(&mut out);
-            let _ = self.conn.write_now(&out);
-            self.conn.unregister();
-        }
-        end
+    fn send(&self, action: Action, waiters: Vec<Waiter>) {
+        self.send_query(&action, waiters);
     }
 
-    fn poll_serve(&mut self, cx: &Context<'_>) -> Poll<End> {
-        // The waker first, then the checks: a wake between them is not lost.
-        self.shared.set_task_waker(cx);
-        if self.shared.is_closed() {
-            return Poll::Ready(End::Dropped);
-        }
-        if let Some(cause) = self.local.closed() {
-            let unanswered = self
-                .local
-                .take_pending()
-                .into_iter()
-                .flat_map(|p| p.waiters)
-                .collect();
-            return Poll::Ready(End::Lost(cause, unanswered));
-        }
-        self.send_ops(self.shared.take_ops());
-        self.shared.hold_reading(&self.conn, &mut self.lease);
-        Poll::Pending
+    fn link(&self) -> &Link<Query, Error> {
+        &self.local.link
+    }
+
+    /// Says goodbye (`Terminate`) before closing, so the server ends the backend cleanly.
+    fn close(self) {
+        let mut out = BytesMut::new();
+        frontend::terminate(&mut out);
+        let _ = self.conn.write_now(&out);
+        self.conn.unregister();
     }
 }
 

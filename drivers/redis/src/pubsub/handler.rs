@@ -8,22 +8,22 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use corelane_redis_proto::{Decoder, Value};
+use corelane_runtime::session::Link;
 use corelane_runtime::{CloseCause, Handler};
 
 use super::message::{classify, Action, Event, Message, SubKind};
-use super::shared::{Shared, Waiter};
+use super::shared::Shared;
 use crate::Error;
 
 /// A (un)subscribe command written and not yet fully confirmed. The server confirms each name
 /// of a command with its own frame, in command order, so the head of the FIFO owns the next
-/// confirmation of its kind.
-pub(crate) struct Pending {
+/// confirmation of its kind. Its waiters are in the
+/// [`Pending`](corelane_runtime::session::Pending) entry: a resubscribe carries
+/// the waiters of every request it covers.
+pub(crate) struct Command {
     pub(crate) action: Action,
     pub(crate) names: Vec<Bytes>,
     pub(crate) remaining: usize,
-    /// Completed when the last confirmation arrives. A resubscribe carries the waiters of
-    /// every request it covers.
-    pub(crate) waiters: Vec<Waiter>,
 }
 
 /// Worker-local state of one connection, shared by its handler and its connection task.
@@ -32,8 +32,8 @@ pub(crate) struct Pending {
 pub(crate) struct Local {
     /// Replies to handshake commands, in order.
     replies: RefCell<VecDeque<Value>>,
-    pending: RefCell<VecDeque<Pending>>,
-    closed: RefCell<Option<CloseCause>>,
+    /// Commands written and not yet confirmed (entry before bytes), and the close.
+    pub(crate) link: Link<Command, Error>,
     /// The handshake is over: plain replies are no longer expected (errors still are: a
     /// refused subscribe).
     handshaken: Cell<bool>,
@@ -44,72 +44,50 @@ impl Local {
         self.replies.borrow_mut().pop_front()
     }
 
-    pub(crate) fn closed(&self) -> Option<CloseCause> {
-        self.closed.borrow().clone()
-    }
-
     pub(crate) fn set_handshaken(&self) {
         self.handshaken.set(true);
     }
 
-    pub(crate) fn push_pending(&self, pending: Pending) {
-        self.pending.borrow_mut().push_back(pending);
-    }
-
-    /// Removes the newest pending command (its write was refused).
-    pub(crate) fn pop_newest(&self) -> Option<Pending> {
-        self.pending.borrow_mut().pop_back()
-    }
-
-    /// Everything still unconfirmed (the connection is gone).
-    pub(crate) fn take_pending(&self) -> VecDeque<Pending> {
-        std::mem::take(&mut *self.pending.borrow_mut())
-    }
-
     /// One confirmation of `action` (for `name`) arrived.
     fn confirm(&self, shared: &Shared, action: Action, name: Option<Bytes>) {
-        let finished = {
-            let mut pending = self.pending.borrow_mut();
-            match pending.front_mut() {
-                Some(head) if head.action == action => {
-                    head.remaining = head.remaining.saturating_sub(1);
-                    if head.remaining == 0 {
-                        pending.pop_front()
-                    } else {
-                        None
-                    }
-                }
-                // Unsolicited (a cluster node dropping shard subscriptions when a slot moves):
-                // nothing waits for it. The channel is no longer subscribed, so it is no
-                // longer listed as wanted either (a reconnection would only be refused with
-                // MOVED); the cluster subscriber sees it gone and subscribes it elsewhere.
-                _ => {
-                    if !action.subscribe && action.kind == SubKind::Shard {
-                        if let Some(name) = name {
-                            shared.unwant(SubKind::Shard, &[name]);
-                        }
-                    }
-                    None
+        let head_done = self.link.pending().with_front(|head| match head {
+            Some(head) if head.detail.action == action => {
+                head.detail.remaining = head.detail.remaining.saturating_sub(1);
+                Some(head.detail.remaining == 0)
+            }
+            _ => None,
+        });
+        match head_done {
+            Some(true) => {
+                if let Some(done) = self.link.pending().pop_front() {
+                    done.succeed();
                 }
             }
-        };
-        if let Some(done) = finished {
-            done.waiters.into_iter().for_each(Waiter::succeed);
+            Some(false) => {}
+            // Unsolicited (a cluster node dropping shard subscriptions when a slot moves):
+            // nothing waits for it. The channel is no longer subscribed, so it is no longer
+            // listed as wanted either (a reconnection would only be refused with MOVED); the
+            // cluster subscriber sees it gone and subscribes it elsewhere.
+            None => {
+                if !action.subscribe && action.kind == SubKind::Shard {
+                    if let Some(name) = name {
+                        shared.with_wanted(|w| w.unwant(SubKind::Shard, &[name]));
+                    }
+                }
+            }
         }
     }
 
     /// The server refused the head command (ACL, unknown command, …).
     fn refuse(&self, shared: &Shared, error: Error) {
-        let head = self.pending.borrow_mut().pop_front();
-        if let Some(head) = head {
-            if head.action.subscribe {
-                shared.unwant(head.action.kind, &head.names);
+        if let Some(head) = self.link.pending().pop_front() {
+            if head.detail.action.subscribe {
+                let Command { action, names, .. } = &head.detail;
+                shared.with_wanted(|w| w.unwant(action.kind, names));
             }
-            for waiter in head.waiters {
-                let _ = waiter.done.send(Err(error.clone()));
-            }
+            head.fail(&error);
         }
-        shared.set_error(error);
+        shared.status().set_error(error);
     }
 }
 
@@ -135,23 +113,18 @@ impl PubSubHandler {
     }
 
     fn decode(&mut self, input: &mut BytesMut) -> Result<(), CloseCause> {
-        let mut room = self.shared.room();
+        let mut room = self.shared.inbox().room();
         loop {
             if room == 0 {
-                room = self.shared.deliver(&mut self.batch);
-                if room == 0 {
-                    if input.is_empty() {
-                        return Ok(());
-                    }
-                    if self.shared.pause_if_full() {
-                        // Backpressure: leave the rest in the input buffer; the connection
-                        // task stops the reads until the consumer has drained half the inbox.
-                        self.shared.wake_task_local();
-                        return Ok(());
-                    }
-                    // The consumer made room meanwhile.
-                    room = self.shared.room();
-                    continue;
+                if input.is_empty() {
+                    // Nothing left to read: `on_recv` delivers the batch.
+                    return Ok(());
+                }
+                match self.shared.make_room(&mut self.batch) {
+                    Some(now) => room = now,
+                    // Backpressure: leave the rest in the input buffer; the connection task
+                    // stops the reads until the consumer has drained half the inbox.
+                    None => return Ok(()),
                 }
             }
             let frame = match self.decoder.decode(input) {
@@ -164,7 +137,7 @@ impl PubSubHandler {
                     self.batch.push(message);
                     room -= 1;
                     if self.batch.len() >= DELIVER_EVERY {
-                        room = self.shared.deliver(&mut self.batch);
+                        room = self.shared.inbox().deliver(&mut self.batch);
                     }
                 }
                 Event::Confirm(action, name) => self.local.confirm(&self.shared, action, name),
@@ -190,12 +163,11 @@ impl Handler for PubSubHandler {
     fn on_recv(&mut self, input: &mut BytesMut) -> Result<(), CloseCause> {
         let result = self.decode(input);
         // Messages decoded before a protocol error are genuine: deliver them too.
-        let _room = self.shared.deliver(&mut self.batch);
+        let _room = self.shared.inbox().deliver(&mut self.batch);
         result
     }
 
     fn on_close(&mut self, cause: &CloseCause) {
-        *self.local.closed.borrow_mut() = Some(cause.clone());
-        self.shared.wake_task_local();
+        self.local.link.on_close(cause, &self.shared);
     }
 }

@@ -8,10 +8,11 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use corelane_runtime::pool::Backoff;
 use corelane_runtime::{oneshot, WorkerLoop};
 
 use super::message::{Action, Message, SubKind};
-use super::shared::{subscriber_closed, EndGuard, Shared, Waiter};
+use super::shared::{subscriber_closed, Request, Shared, Waiter};
 use super::{session, SubscriberOptions};
 use crate::config::Config;
 use crate::Error;
@@ -35,38 +36,22 @@ impl InternalSubscription {
         let this = InternalSubscription { shared };
         // Wanted before the task starts: its first connection subscribes.
         drop(this.request_subscribe(channel));
-        let task_shared = this.shared.clone();
-        let guard = EndGuard(this.shared.clone());
-        worker.submit(move || {
-            let task = session::run(task_shared, configs, options, guard);
-            // Fails only off a worker; the dropped task's guard then ends the stream.
-            let _ = corelane_runtime::task::spawn_detached(task);
-        })?;
+        let connect = session::Connector::new(configs);
+        let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+        corelane_runtime::session::start(&this.shared, connect, backoff)?;
         Ok(this)
     }
 
     /// Asks for `SUBSCRIBE channel` (again: the server confirms a repeat too); the receiver
     /// resolves once the server confirmed, or with the error of the next connect attempt.
     pub(crate) fn request_subscribe(&self, channel: &[u8]) -> oneshot::Receiver<Result<(), Error>> {
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            subscribe: true,
-            done: tx,
-        };
+        let (waiter, rx) = Waiter::new(true);
         let action = Action {
             subscribe: true,
             kind: SubKind::Channel,
         };
-        match self
-            .shared
-            .request(action, vec![Bytes::copy_from_slice(channel)], waiter)
-        {
-            Ok(()) => {}
-            Err((waiter, None)) => waiter.succeed(),
-            Err((waiter, Some(error))) => {
-                let _ = waiter.done.send(Err(error));
-            }
-        }
+        let names = vec![Bytes::copy_from_slice(channel)];
+        self.shared.enqueue(Request { action, names }, waiter);
         rx
     }
 
@@ -84,7 +69,7 @@ impl InternalSubscription {
 
     /// True while a connection is up.
     pub(crate) fn is_connected(&self) -> bool {
-        self.shared.is_connected()
+        self.shared.status().is_connected()
     }
 
     /// True once [`close`](Self::close) was called.

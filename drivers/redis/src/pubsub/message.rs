@@ -56,18 +56,6 @@ pub(crate) enum SubKind {
     Shard,
 }
 
-impl SubKind {
-    pub(crate) const ALL: [SubKind; 3] = [SubKind::Channel, SubKind::Pattern, SubKind::Shard];
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            SubKind::Channel => 0,
-            SubKind::Pattern => 1,
-            SubKind::Shard => 2,
-        }
-    }
-}
-
 /// A subscribe or an unsubscribe in one namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Action {

@@ -48,6 +48,10 @@
 //!   subscribed. The stream goes on; [`Subscriber::connects`] counts the connections.
 //!   **Messages published while disconnected are lost**: Redis pub/sub is at-most-once.
 //!   A dead peer that never closes (a half-open TCP connection) is not detected.
+//! - **Shared machinery.** The connection task's loop (backoff, reconnect, resubscribe,
+//!   serve), the request queue, the waiters, the status and the inbox are the runtime's
+//!   [`corelane_runtime::session`]; this module holds what a (un)subscribe does to the
+//!   wanted names, the handshake and the wire format.
 //! - **Drop.** Dropping the [`Subscriber`] closes the connection and stops reconnecting.
 
 mod handler;
@@ -63,7 +67,9 @@ use std::time::Duration;
 pub use self::message::Message;
 pub use self::subscriber::{Subscriber, SubscriberHandle};
 
-use self::shared::{EndGuard, Shared};
+use corelane_runtime::pool::Backoff;
+
+use self::shared::Shared;
 use crate::{Client, Error};
 
 /// Settings of a [`Subscriber`].
@@ -116,18 +122,10 @@ impl Client {
     /// A new [`Subscriber`] with `options`.
     pub fn subscriber_with(&self, options: SubscriberOptions) -> Result<Subscriber, Error> {
         let worker = self.pick_worker()?;
-        let shared = Arc::new(Shared::new(worker.clone(), options.capacity));
-        let task_shared = shared.clone();
-        let config = self.config().clone();
-        // If the job never runs (the worker is shutting down), dropping it drops the guard,
-        // which ends the stream.
-        let guard = EndGuard(shared.clone());
-        worker.submit(move || {
-            let task = session::run(task_shared, vec![config], options, guard);
-            // Fails only off a worker, and jobs run on one; were it to, the task (and its
-            // guard) is dropped and the stream ends.
-            let _ = corelane_runtime::task::spawn_detached(task);
-        })?;
+        let shared = Arc::new(Shared::new(worker, options.capacity));
+        let connect = session::Connector::new(vec![self.config().clone()]);
+        let backoff = Backoff::new(options.backoff_initial, options.backoff_max);
+        corelane_runtime::session::start(&shared, connect, backoff)?;
         Ok(Subscriber::new(shared, self.clone()))
     }
 }

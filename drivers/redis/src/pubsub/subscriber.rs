@@ -6,12 +6,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use corelane_runtime::oneshot;
-
 use super::message::{Action, Message, SubKind};
-use super::shared::{subscriber_closed, Shared, Waiter};
+use super::shared::{Request, Shared};
 use crate::{Client, Error};
+use bytes::Bytes;
 
 /// A pub/sub subscriber: a dedicated connection on one worker, and the stream of the messages
 /// it receives. Made by [`Client::subscriber`].
@@ -70,7 +68,7 @@ impl std::fmt::Debug for Subscriber {
 impl std::fmt::Debug for SubscriberHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SubscriberHandle")
-            .field("connected", &self.shared.is_connected())
+            .field("connected", &self.shared.status().is_connected())
             .finish_non_exhaustive()
     }
 }
@@ -150,33 +148,33 @@ impl Subscriber {
 
     /// True while the connection is up and handshaken (subscriptions may still be in flight).
     pub fn is_connected(&self) -> bool {
-        self.handle.shared.is_connected()
+        self.handle.shared.status().is_connected()
     }
 
     /// How many times a connection was established (1 after the first connect; each
     /// reconnection adds one).
     pub fn connects(&self) -> u64 {
-        self.handle.shared.connects()
+        self.handle.shared.status().connects()
     }
 
     /// The last connection or subscription error (kept after recovery, for diagnostics).
     pub fn last_error(&self) -> Option<Error> {
-        self.handle.shared.last_error()
+        self.handle.shared.status().last_error()
     }
 
     /// The channels subscribed, or to be subscribed again on the next connection.
     pub fn channels(&self) -> Vec<Bytes> {
-        self.handle.shared.wanted(SubKind::Channel)
+        self.handle.shared.with_wanted(|w| w.list(SubKind::Channel))
     }
 
     /// The patterns subscribed, or to be subscribed again on the next connection.
     pub fn patterns(&self) -> Vec<Bytes> {
-        self.handle.shared.wanted(SubKind::Pattern)
+        self.handle.shared.with_wanted(|w| w.list(SubKind::Pattern))
     }
 
     /// The shard channels subscribed, or to be subscribed again on the next connection.
     pub fn shard_channels(&self) -> Vec<Bytes> {
-        self.handle.shared.wanted(SubKind::Shard)
+        self.handle.shared.with_wanted(|w| w.list(SubKind::Shard))
     }
 }
 
@@ -207,25 +205,10 @@ impl SubscriberHandle {
                 list.push(Bytes::copy_from_slice(name));
             }
         }
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            subscribe: action.subscribe,
-            done: tx,
-        };
-        let early = match self.shared.request(action, list, waiter) {
-            Ok(()) => None,
-            Err((waiter, None)) => {
-                waiter.succeed();
-                None
-            }
-            Err((_, Some(error))) => Some(error),
-        };
-        async move {
-            if let Some(error) = early {
-                return Err(error);
-            }
-            rx.await.unwrap_or_else(|_| Err(subscriber_closed()))
-        }
+        self.shared.request(Request {
+            action,
+            names: list,
+        })
     }
 
     /// `SUBSCRIBE channel...`. The request is made when this is called; the future resolves
