@@ -418,9 +418,7 @@ pub use copy::{copy_text_row, CopyBinary, CopyOutStream};
 pub use corelane_pg_proto::bytes;
 pub use corelane_pg_proto::types;
 pub use corelane_pg_proto::types::oid;
-pub use corelane_pg_proto::types::{
-    Field, FromSql, IsNull, Kind, Oid, Range, ToSql, Type, TypeError,
-};
+pub use corelane_pg_proto::types::{Field, FromSql, IsNull, Kind, Oid, ToSql, Type, TypeError};
 pub use corelane_pg_proto::SqlState;
 pub use corelane_pg_proto::{pg_composite, pg_enum, to_sql_checked};
 /// The reports of [`Client::stats`] and [`Client::health`].

@@ -157,7 +157,10 @@ fn a_session_transaction_rolls_back_on_an_application_error_and_the_session_serv
                 .unwrap()
                 .get(0)
                 .unwrap();
-            assert_eq!(staged, 0, "the temp table outlives the rolled-back transaction");
+            assert_eq!(
+                staged, 0,
+                "the temp table outlives the rolled-back transaction"
+            );
             assert_eq!(ids(&client, "app_err_sess").await, Vec::<i32>::new());
         })
     });

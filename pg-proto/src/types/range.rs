@@ -160,10 +160,12 @@ fn put_bound<T: ToSql>(sub: &Type, v: &T, out: &mut BytesMut) -> Result<(), Type
     out.put_i32(0);
     if v.to_sql_checked(sub, out)? == IsNull::Yes {
         // PostgreSQL has no NULL bound; an absent bound is `Bound::Unbounded`.
-        return Err(TypeError::Malformed("range: a bound is NULL (use Bound::Unbounded)"));
+        return Err(TypeError::Malformed(
+            "range: a bound is NULL (use Bound::Unbounded)",
+        ));
     }
-    let len = i32::try_from(out.len() - len_at - 4)
-        .map_err(|_| TypeError::OutOfRange("range bound"))?;
+    let len =
+        i32::try_from(out.len() - len_at - 4).map_err(|_| TypeError::OutOfRange("range bound"))?;
     out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
     Ok(())
 }
@@ -244,9 +246,12 @@ fn decode<'a, T: FromSql<'a>>(ty: &Type, raw: &'a [u8]) -> Result<Range<T>, Type
     } else {
         // `range_serialize` never marks an infinite bound inclusive: a value that does was not
         // made by PostgreSQL.
-        if flags & (LB_INC | LB_INF) == LB_INC | LB_INF || flags & (UB_INC | UB_INF) == UB_INC | UB_INF
+        if flags & (LB_INC | LB_INF) == LB_INC | LB_INF
+            || flags & (UB_INC | UB_INF) == UB_INC | UB_INF
         {
-            return Err(TypeError::Malformed("range: infinite bound marked inclusive"));
+            return Err(TypeError::Malformed(
+                "range: infinite bound marked inclusive",
+            ));
         }
         let lower = read_bound(sub, &mut buf, flags & LB_INC != 0, flags & LB_INF != 0)?;
         let upper = read_bound(sub, &mut buf, flags & UB_INC != 0, flags & UB_INF != 0)?;
