@@ -47,7 +47,10 @@
 //!   other callers' statements): `BEGIN` with [`TransactionOptions`], `COMMIT` on `Ok`,
 //!   `ROLLBACK` on `Err` or when the future is dropped, nested savepoints
 //!   ([`Transaction::savepoint`]), and a refused `COMMIT` reported as such
-//!   ([`Error::is_commit_failed`]). A connection goes back to that pool reset (`DISCARD ALL`),
+//!   ([`Error::is_commit_failed`]). [`Client::try_transaction`] (and
+//!   [`Transaction::try_savepoint`], [`Session::try_transaction`]) take a closure that fails
+//!   with the application's own error type (`E: From<Error>`), returned unchanged after the
+//!   rollback. A connection goes back to that pool reset (`DISCARD ALL`),
 //!   so one transaction's `SET`, `LISTEN` or temp tables never reach the next.
 //!   [`Client::begin`] gives the same transaction as a value ([`TransactionHandle`]: `commit`,
 //!   `rollback`, rolled back when dropped), usable on a worker and off the loop.
@@ -351,6 +354,7 @@
 //! | `types::JsonOf<T>` (`T: Serialize` to send, `T: Deserialize` to read) | `json`, `jsonb` | `serde_json` |
 //! | `rust_decimal::Decimal` | `numeric` | `rust_decimal` |
 //! | `Vec<T>` (1-D), [`types::Array<T>`] (up to 6 dimensions) of any of the above | arrays of the element type | as the element's |
+//! | [`types::Range<T>`] (empty, or each bound inclusive, exclusive or unbounded; `From` Rust's `a..b`, `a..=b`, `a..`, …) | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange`, user-defined ranges (of `T`'s type) | as the element's |
 //! | `Option<T>` | NULL | |
 //!
 //! A value that the Rust type cannot hold is a typed error ([`Error::is_type`], from a

@@ -438,8 +438,27 @@ impl Session {
         F: FnOnce(Transaction) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
+        self.try_transaction(options, f).await
+    }
+
+    /// [`transaction`](Self::transaction) for a closure that fails with the application's own
+    /// error type `E: From<Error>`, as [`Client::try_transaction`]: an `Err` from `f` rolls
+    /// the transaction back and comes back unchanged; the driver's errors arrive as
+    /// `E::from`.
+    pub async fn try_transaction<T, E, F, Fut>(
+        &mut self,
+        options: TransactionOptions,
+        f: F,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(Transaction) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + 'static,
+    {
         let cancelled = Arc::new(AtomicBool::new(false));
         let mut cancel = CancelOnDrop(Some(cancelled.clone()));
+        // The outer error: no transaction began (`f` never ran); the inner result is `f`'s.
         let out = self
             .pinned
             .on_worker(move |session| async move {
@@ -447,10 +466,10 @@ impl Session {
                 let open =
                     transaction::begin_in_session(session.x.clone(), options, cancelled).await?;
                 let result = f(open.handle()).await;
-                open.finish(result).await
+                Ok(open.finish(result).await)
             })
             .await;
         cancel.0 = None;
-        out
+        out.unwrap_or_else(|e| Err(E::from(e)))
     }
 }

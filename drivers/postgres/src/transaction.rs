@@ -363,6 +363,20 @@ impl Transaction {
         F: FnOnce(Transaction) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
+        self.try_savepoint(f).await
+    }
+
+    /// [`savepoint`](Self::savepoint) for a closure that fails with the application's own
+    /// error type `E` (any `E: From<Error>`): an `Err` rolls the savepoint back and is returned
+    /// unchanged; the driver's own errors arrive converted by `E::from`. Name `E` at the call
+    /// (`tx.try_savepoint::<_, AppError, _, _>(..)`) or on the closure's `Ok` when nothing
+    /// else pins it.
+    pub async fn try_savepoint<T, E, F, Fut>(&mut self, f: F) -> Result<T, E>
+    where
+        E: From<Error>,
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         self.check()?;
         let depth = self.depth.saturating_add(1);
         let name = format!("corelane_sp{depth}");
@@ -379,7 +393,7 @@ impl Transaction {
         if let Response::Failed(e) = self.x.conn.simple(&format!("SAVEPOINT {name}")).await? {
             // No savepoint to undo.
             guard.rollback = None;
-            return Err(Error::db(e));
+            return Err(Error::db(e).into());
         }
         let level = self.scope.next.get();
         self.scope.next.set(level.wrapping_add(1));
@@ -405,8 +419,8 @@ impl Transaction {
         let reply = self.x.conn.simple(&end).await;
         match (result, reply) {
             (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(e),
-            (Ok(_), Ok(Response::Failed(e))) => Err(Error::db(e)),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Ok(_), Ok(Response::Failed(e))) => Err(Error::db(e).into()),
             (Ok(value), Ok(_)) => Ok(value),
         }
     }
@@ -449,20 +463,22 @@ impl Drop for TransactionGuard {
 }
 
 /// Runs a whole transaction on `permit`'s connection (on its worker). See the module docs.
-pub(crate) async fn run<T, F, Fut>(
+/// The outer error: `BEGIN` failed (`f` never ran); the inner result: `f`'s, after its end.
+pub(crate) async fn run<T, E, F, Fut>(
     client: Client,
     permit: Pooled<PgManager>,
     options: TransactionOptions,
     cancelled: Arc<AtomicBool>,
     f: F,
-) -> Result<T, Error>
+) -> Result<Result<T, E>, Error>
 where
+    E: From<Error>,
     F: FnOnce(Transaction) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let open = begin(client, permit, options, cancelled).await?;
     let result = f(open.handle()).await;
-    open.finish(result).await
+    Ok(open.finish(result).await)
 }
 
 /// A transaction begun on this worker and not ended yet: dropped, it is rolled back (see
@@ -495,8 +511,9 @@ impl Open {
 
     /// Ends the transaction: `COMMIT` when `result` is `Ok` (its value is returned when the
     /// commit succeeds), `ROLLBACK` when it is `Err` (returned as it is); either with
-    /// `DISCARD ALL` unless in a session (see [`Open::reset`]).
-    pub(crate) async fn finish<T>(mut self, result: Result<T, Error>) -> Result<T, Error> {
+    /// `DISCARD ALL` unless in a session (see [`Open::reset`]). The driver's own errors
+    /// (cancelled, `COMMIT` refused, connection lost) arrive as `E::from`.
+    pub(crate) async fn finish<T, E: From<Error>>(mut self, result: Result<T, E>) -> Result<T, E> {
         let scope = self.tx.scope.clone();
         let conn = self.tx.x.conn.clone();
         let reset = self.reset;
@@ -504,7 +521,7 @@ impl Open {
         // No handle works from here on, whatever the closure kept.
         scope.active.set(0);
         let result = match result {
-            Ok(_) if scope.cancelled.load(Ordering::Relaxed) => Err(cancelled_error()),
+            Ok(_) if scope.cancelled.load(Ordering::Relaxed) => Err(cancelled_error().into()),
             other => other,
         };
         match result {
@@ -516,9 +533,9 @@ impl Open {
                         complete: Some(c), ..
                     }) if &*c.tag == "COMMIT" => Ok(value),
                     // The server answers COMMIT of a failed transaction with a ROLLBACK tag.
-                    Some(Response::Rows { .. }) => Err(Error::commit_failed(None)),
-                    Some(Response::Failed(e)) => Err(Error::commit_failed(Some(e))),
-                    _ => Err(Error::protocol("unexpected reply to COMMIT")),
+                    Some(Response::Rows { .. }) => Err(Error::commit_failed(None).into()),
+                    Some(Response::Failed(e)) => Err(Error::commit_failed(Some(e)).into()),
+                    _ => Err(Error::protocol("unexpected reply to COMMIT").into()),
                 }
             }
             Err(e) => {
@@ -659,11 +676,12 @@ impl Client {
     ///     .await?;
     /// # let _ = balance; Ok(()) }
     /// ```
-    // Not yet: `f` returning the caller's own error type (`E: From<Error>`). Generic over `E`,
-    // every existing closure that uses `?` and ends in `Ok(..)` stops compiling (nothing pins
-    // `E`: "type annotations needed"), so the signature stays on `Error`; a caller with its own
-    // error type converts after the call, or uses `Client::begin`, whose handle any error
-    // type's code can drive.
+    ///
+    /// For a closure that fails with the application's own error type, see
+    /// [`try_transaction`](Self::try_transaction).
+    // Why two methods: generic over the closure's error type `E`, every closure that uses `?`
+    // and ends in `Ok(..)` stops compiling (nothing pins `E`: "type annotations needed"). So
+    // this one stays on `Error`, the common case, and `try_transaction` names `E`.
     pub async fn transaction<T, F, Fut>(
         &self,
         options: TransactionOptions,
@@ -675,24 +693,108 @@ impl Client {
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
         trace::run(trace::span(self, "TRANSACTION", None), async move {
-            let cancelled = Arc::new(AtomicBool::new(false));
-            let mut cancel = CancelOnDrop(Some(cancelled.clone()));
-            let client = self.clone();
-            let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
-            let out = dispatch(
-                &**self.inner.states.workers(),
-                fallback,
-                move || async move {
-                    let permit = worker_state::exclusive(&client).await?;
-                    run(client, permit, options, cancelled, f).await
-                },
-            )
-            .await
-            .map_err(Error::from);
-            cancel.0 = None;
-            out?
+            self.transaction_core(options, f).await?
         })
         .await
+    }
+
+    /// [`transaction`](Self::transaction) for a closure that fails with the application's own
+    /// error type `E` (any `E: From<Error> + Send`): an `Err` from `f` rolls the transaction
+    /// back and comes back unchanged, so the caller can match on its own variants; the
+    /// driver's errors (no connection, `BEGIN` or `COMMIT` refused, the statements' errors
+    /// `f` passed on with `?`) arrive as `E::from(error)`. Everything else — the connection,
+    /// cancellation, the reset — is as in [`transaction`](Self::transaction).
+    ///
+    /// Use `transaction` when the closure only passes on driver errors (its `?` needs no
+    /// annotation); use this one when it decides to roll back for a reason of its own. `E` is
+    /// pinned by the closure's error, or named at the call
+    /// (`client.try_transaction::<_, AppError, _, _>(..)`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: &corelane_postgres::Client) {
+    /// use corelane_postgres::{Error, TransactionOptions};
+    ///
+    /// #[derive(Debug)]
+    /// enum AppError {
+    ///     OutOfStock { sku: String },
+    ///     Db(Error),
+    /// }
+    /// impl From<Error> for AppError {
+    ///     fn from(e: Error) -> AppError {
+    ///         AppError::Db(e)
+    ///     }
+    /// }
+    ///
+    /// let reserved = client
+    ///     .try_transaction(TransactionOptions::new(), |tx| async move {
+    ///         let left: i32 = tx
+    ///             .query_one("UPDATE stock SET qty = qty - 1 WHERE sku = 'A1' RETURNING qty", &[])
+    ///             .await?
+    ///             .get(0)?;
+    ///         if left < 0 {
+    ///             // Rolled back: the stock is as it was.
+    ///             return Err(AppError::OutOfStock { sku: "A1".into() });
+    ///         }
+    ///         Ok(left)
+    ///     })
+    ///     .await;
+    /// match reserved {
+    ///     Ok(left) => println!("{left} left"),
+    ///     Err(AppError::OutOfStock { sku }) => println!("{sku} is out of stock"),
+    ///     Err(AppError::Db(e)) => println!("database: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn try_transaction<T, E, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        f: F,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(Transaction) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + 'static,
+    {
+        // The span records the driver's failures before `f` ran; what `f` returns is the
+        // application's to judge.
+        trace::run(
+            trace::span(self, "TRANSACTION", None),
+            self.transaction_core(options, f),
+        )
+        .await
+        .unwrap_or_else(|e| Err(E::from(e)))
+    }
+
+    /// Runs a transaction on a worker: the outer error when none began (no connection, no
+    /// worker, `BEGIN` refused), else `f`'s result after the transaction's end.
+    async fn transaction_core<T, E, F, Fut>(
+        &self,
+        options: TransactionOptions,
+        f: F,
+    ) -> Result<Result<T, E>, Error>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(Transaction) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + 'static,
+    {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let mut cancel = CancelOnDrop(Some(cancelled.clone()));
+        let client = self.clone();
+        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let out = dispatch(
+            &**self.inner.states.workers(),
+            fallback,
+            move || async move {
+                let permit = worker_state::exclusive(&client).await?;
+                run(client, permit, options, cancelled, f).await
+            },
+        )
+        .await
+        .map_err(Error::from);
+        cancel.0 = None;
+        out?
     }
 }
 

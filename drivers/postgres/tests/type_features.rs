@@ -458,3 +458,36 @@ fn table_columns() {
         })
     });
 }
+
+#[test]
+fn ranges_of_feature_types() {
+    use corelane_postgres::types::Range;
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let (_server, client) = client();
+    guard("ranges_of_feature_types", move || {
+        block_on(async {
+            let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+            let r = Range::new(Excluded(d("1.50")), Included(d("2.25")));
+            assert_eq!(roundtrip(&client, "numrange", r).await, "(1.50,2.25]");
+            let day = |m, dd| NaiveDate::from_ymd_opt(2024, m, dd).unwrap();
+            assert_eq!(
+                roundtrip(&client, "daterange", Range::from(day(1, 1)..day(2, 1))).await,
+                "[2024-01-01,2024-02-01)"
+            );
+            assert_eq!(
+                select::<Range<NaiveDate>>(&client, "'[2024-01-01,2024-01-31]'::daterange").await,
+                Range::from(day(1, 1)..day(2, 1))
+            );
+            let at = Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap();
+            assert_eq!(
+                roundtrip(&client, "tstzrange", Range::new(Included(at), Unbounded)).await,
+                r#"["2024-05-06 07:08:09+00",)"#
+            );
+            let t = time::macros::datetime!(2024-05-06 07:08:09.5);
+            assert_eq!(
+                roundtrip(&client, "tsrange", Range::new(Unbounded, Excluded(t))).await,
+                r#"(,"2024-05-06 07:08:09.5")"#
+            );
+        })
+    });
+}

@@ -8,7 +8,10 @@
 //!   and cancelling run in transaction handles (`Client::begin`): a coupon is redeemed in a
 //!   savepoint, a refund that needs approval rolls the whole cancellation back. The product
 //!   import needs one connection for a while (a temporary table, `SET LOCAL`): it runs in a
-//!   transaction too, since shared connections refuse session changes.
+//!   transaction too, since shared connections refuse session changes. The report of a
+//!   period (a `tstzrange` parameter, [`Range`](corelane_postgres::types::Range)) runs in a
+//!   session (`Client::session`): its own `search_path` and `statement_timeout`, a snapshot
+//!   copied into a temporary table by a short transaction, the grouping read from the copy.
 //! - **Redis** keeps the stock (reserved atomically by a Lua [`Script`](corelane_redis::Script)),
 //!   a cache of order views (`Json<Order>` with an expiry), and the order events: a stream
 //!   (`XADD`) read by a consumer group (`XREADGROUP`, `XACK`) that ships paid orders.

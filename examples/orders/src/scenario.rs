@@ -5,11 +5,13 @@
 //! alice pays with the single-use coupon; bob's payment first arrives under alice's payment
 //! reference (refused), then under its own, and his coupon is already used (full price);
 //! carol cancels; bob's cancellation would need a refund over the limit (rolled back); the
-//! fulfilment consumer reads the six events and ships the paid orders; the report closes the
-//! day.
+//! fulfilment consumer reads the six events and ships the paid orders; the report of the day
+//! (and of the time before the opening, empty) closes it.
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+use corelane_postgres::types::Range;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -48,8 +50,10 @@ pub struct Summary {
     pub cache_hits: u64,
     /// See [`cache_hits`](Self::cache_hits).
     pub cache_misses: u64,
-    /// The end-of-day report.
+    /// The report of the day: from the opening on (`[opened,)`).
     pub report: Report,
+    /// The report of the time before the opening (`(,opened)`): nothing happened then.
+    pub report_before: Report,
 }
 
 /// The catalogue of the day.
@@ -88,6 +92,8 @@ pub async fn play(
     redis: corelane_redis::Client,
 ) -> Result<Summary, AppError> {
     let shop = Shop::start_fresh(pg, redis).await?;
+    // The shop opens: by the database's clock, which stamps the orders and payments.
+    let opened: DateTime<Utc> = shop.pg.query_one("SELECT now()", &[]).await?.get(0)?;
     let mut steps = Vec::new();
     let mut step = |what, outcome| steps.push(Step { what, outcome });
 
@@ -169,7 +175,8 @@ pub async fn play(
     let skus = ["A", "B", "C"];
     let units = shop.stock(&skus).await?;
     let stock = skus.iter().map(|s| (*s).to_owned()).zip(units).collect();
-    let report = shop.report().await?;
+    let report = shop.report(Range::from(opened..)).await?;
+    let report_before = shop.report(Range::from(..opened)).await?;
     let (cache_hits, cache_misses) = shop.cache_counts();
     Ok(Summary {
         steps,
@@ -183,6 +190,7 @@ pub async fn play(
         cache_hits,
         cache_misses,
         report,
+        report_before,
     })
 }
 
@@ -213,7 +221,7 @@ impl fmt::Display for Summary {
                 o.created_at.to_rfc3339()
             )?;
         }
-        writeln!(f, "-- report")?;
+        writeln!(f, "-- report of the day (orders placed since the opening)")?;
         for s in &self.report.by_status {
             writeln!(f, "  {:<9} {} orders, {}", s.status, s.orders, s.total)?;
         }

@@ -1,8 +1,9 @@
 //! The service: its clients, set-up, the catalogue import, reading an order (through the
-//! cache), fulfilment (the stream's consumer) and the end-of-day report. Placing, paying and
+//! cache), fulfilment (the stream's consumer) and the reports. Placing, paying and
 //! cancelling are in `checkout.rs`.
 
-use corelane_postgres::types::JsonOf;
+use chrono::{DateTime, Utc};
+use corelane_postgres::types::{JsonOf, Range};
 use corelane_postgres::{IsolationLevel, Row, Statement, TransactionOptions};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -36,9 +37,11 @@ pub struct StatusCount {
     pub total: Decimal,
 }
 
-/// The end-of-day report, from one snapshot of the database.
+/// A report of a period, from one snapshot of the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// The period reported on.
+    pub period: Range<DateTime<Utc>>,
     /// Per status, in the enum's order; statuses no order has are absent.
     pub by_status: Vec<StatusCount>,
     /// Money taken (the sum of the payments).
@@ -167,19 +170,47 @@ impl Shop {
         self.cache.forget(order).await
     }
 
-    /// The report, read in one read-only `REPEATABLE READ` transaction so that the counts and
-    /// the revenue come from the same snapshot.
-    pub async fn report(&self) -> Result<Report, AppError> {
+    /// The report of the orders placed in `period` (`tstzrange`; an order's `created_at`
+    /// in it) and the payments taken in it.
+    ///
+    /// A reporting job with settings of its own, so it runs in a session (one connection,
+    /// reset when the session is dropped): `search_path` and `statement_timeout` hold for
+    /// all its statements. The snapshot is taken in a short read-only `REPEATABLE READ`
+    /// transaction that copies the period's orders into a temporary table of the session
+    /// and sums the payments from the same snapshot; the grouping then reads the copy,
+    /// holding no snapshot open (a temp table may be written in a read-only transaction).
+    pub async fn report(&self, period: Range<DateTime<Utc>>) -> Result<Report, AppError> {
+        let mut session = self.pg.session().await?;
+        session
+            .batch_execute(
+                "SET search_path = shop; SET statement_timeout = '10s';
+                 CREATE TEMP TABLE report_orders (status order_status, total numeric(12,2))",
+            )
+            .await?;
         let options = TransactionOptions::new()
             .isolation(IsolationLevel::RepeatableRead)
             .read_only(true);
-        let tx = self.pg.begin_with(options).await?;
-        tx.batch_execute("SET LOCAL statement_timeout = '10s'")
+        let revenue = session
+            .transaction(options, move |tx| async move {
+                tx.execute(
+                    "INSERT INTO report_orders
+                     SELECT status, total FROM orders WHERE created_at <@ $1::tstzrange",
+                    &[&period],
+                )
+                .await?;
+                tx.query_one(
+                    "SELECT coalesce(sum(amount), 0) AS revenue FROM payments
+                     WHERE paid_at <@ $1::tstzrange",
+                    &[&period],
+                )
+                .await?
+                .get("revenue")
+            })
             .await?;
-        let rows = tx
+        let rows = session
             .query(
                 "SELECT status, count(*) AS orders, sum(total) AS total
-                 FROM shop.orders GROUP BY status ORDER BY status",
+                 FROM report_orders GROUP BY status ORDER BY status",
                 &[],
             )
             .await?;
@@ -193,15 +224,11 @@ impl Shop {
                 })
             })
             .collect::<Result<Vec<_>, corelane_postgres::Error>>()?;
-        let revenue = tx
-            .query_one(
-                "SELECT coalesce(sum(amount), 0) AS revenue FROM shop.payments",
-                &[],
-            )
-            .await?
-            .get("revenue")?;
-        tx.commit().await?;
-        Ok(Report { by_status, revenue })
+        Ok(Report {
+            period,
+            by_status,
+            revenue,
+        })
     }
 }
 

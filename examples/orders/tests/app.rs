@@ -4,8 +4,13 @@
 //! report, what the database holds, and both clients' stats.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::ops::Bound;
+
 use corelane_orders::scenario::{self, Summary};
-use corelane_orders::{AppError, CouponOutcome, EventKind, Line, OrderStatus, StatusCount, STREAM};
+use corelane_orders::{
+    AppError, CouponOutcome, EventKind, Line, OrderStatus, Report, StatusCount, STREAM,
+};
+use corelane_postgres::types::Range;
 use futures_lite::future::block_on;
 use rust_decimal::Decimal;
 
@@ -198,6 +203,24 @@ fn a_day_at_the_shop() {
         ]
     );
     assert_eq!(s.report.revenue, dec(18971));
+    // The day's period is `[opened,)` (the database's clock when the shop opened, before any
+    // order); the time before it is `(,opened)` and holds nothing.
+    let Some(Bound::Included(opened)) = s.report.period.lower().map(|b| b.cloned()) else {
+        panic!("period {:?}", s.report.period)
+    };
+    assert_eq!(s.report.period, Range::from(opened..));
+    assert!(s
+        .orders
+        .iter()
+        .all(|o| s.report.period.contains(&o.created_at)));
+    assert_eq!(
+        s.report_before,
+        Report {
+            period: Range::from(..opened),
+            by_status: Vec::new(),
+            revenue: Decimal::ZERO,
+        }
+    );
 
     block_on(async {
         // What the database holds: no row of dave's order, no refund (rolled back), one

@@ -15,6 +15,7 @@
 //! | `numeric` | [`Numeric`] (exact decimal string, `NaN`, `±Infinity`) |
 //! | `date`, `time`, `timestamp`, `timestamptz`, `interval` | [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`], [`Interval`] |
 //! | arrays of the above | `Vec<T>` (1-D), [`Array<T>`] (up to 6 dimensions) |
+//! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange`, user-defined ranges | [`Range<T>`] (`T` any element type above, or a feature's type below) |
 //! | NULL | `Option<T>` |
 //!
 //! With cargo features (off by default), popular crates' types too:
@@ -49,6 +50,7 @@ mod json;
 mod numeric;
 pub mod oid;
 mod primitive;
+mod range;
 mod record;
 mod ty;
 mod user;
@@ -68,6 +70,8 @@ mod with_uuid;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_range;
+#[cfg(test)]
 mod tests_support;
 #[cfg(test)]
 mod tests_user;
@@ -81,6 +85,7 @@ pub use self::array::{Array, Dimension};
 pub use self::datetime::{Date, DateTimeParts, Interval, Time, Timestamp, TimestampTz};
 pub use self::json::Json;
 pub use self::numeric::Numeric;
+pub use self::range::Range;
 pub use self::record::{RecordReader, RecordWriter};
 pub use self::ty::{Field, Kind, Type};
 #[doc(hidden)]

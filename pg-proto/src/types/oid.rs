@@ -61,3 +61,16 @@ pub const UNKNOWN: Oid = 705;
 pub const VOID: Oid = 2278;
 /// `record`.
 pub const RECORD: Oid = 2249;
+
+/// `int4range`.
+pub const INT4_RANGE: Oid = 3904;
+/// `numrange`.
+pub const NUM_RANGE: Oid = 3906;
+/// `tsrange`.
+pub const TS_RANGE: Oid = 3908;
+/// `tstzrange`.
+pub const TSTZ_RANGE: Oid = 3910;
+/// `daterange`.
+pub const DATE_RANGE: Oid = 3912;
+/// `int8range`.
+pub const INT8_RANGE: Oid = 3926;
