@@ -310,12 +310,20 @@ impl Client {
     /// The [`Statement`] runs anywhere ([`ToStatement`]): on this worker, another one, or off
     /// the loop; each connection parses it on first use.
     ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// ```
+    /// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::PgServer::start()?;
+    /// # let client = corelane_postgres::Client::connect(&server.url())?;
+    /// # let client = &client;
+    /// # futures_lite::future::block_on(async {
+    /// # client.batch_execute("CREATE TABLE log (line text)").await?;
     /// let insert = client.prepare("INSERT INTO log (line) VALUES ($1)").await?;
     /// for line in ["a", "b"] {
     ///     client.execute(&insert, &[&line]).await?;
     /// }
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// # })?;
     /// # Ok(()) }
     /// ```
     pub async fn prepare(&self, sql: &str) -> Result<Statement, Error> {
@@ -378,12 +386,20 @@ impl Client {
     /// Runs `statement` (SQL text or a prepared [`Statement`], see [`ToStatement`]) with
     /// `params` (extended protocol, prepared and cached per connection) and returns its rows.
     ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// ```
+    /// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::PgServer::start()?;
+    /// # let client = corelane_postgres::Client::connect(&server.url())?;
+    /// # let client = &client;
+    /// # futures_lite::future::block_on(async {
+    /// # client.batch_execute("CREATE TABLE users (id int4, name text); INSERT INTO users VALUES (11, 'ada')").await?;
     /// for row in client.query("SELECT id, name FROM users WHERE id > $1", &[&10i32]).await? {
     ///     let (id, name): (i32, String) = (row.get(0)?, row.get(1)?);
     ///     # let _ = (id, name);
     /// }
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// # })?;
     /// # Ok(()) }
     /// ```
     pub async fn query<T: ToStatement + ?Sized>(

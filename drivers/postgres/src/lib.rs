@@ -1,11 +1,14 @@
 //! corelane-postgres: a pipelined PostgreSQL client for thread-per-core services, on
 //! corelane-runtime.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), corelane_postgres::Error> {
+//! ```
+//! # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::PgServer::start()?;
+//! # let url = server.url();
 //! use corelane_postgres::Client;
 //!
-//! let client = Client::connect("postgres://postgres@127.0.0.1:5432/postgres")?;
+//! let client = Client::connect(&url)?; // e.g. "postgres://postgres@127.0.0.1:5432/postgres"
 //! futures_lite::future::block_on(async {
 //!     let row = client.query_one("SELECT $1::int4 + 1 AS n", &[&41i32]).await?;
 //!     let n: i32 = row.get("n")?;
@@ -16,9 +19,9 @@
 //!         .pipeline(&[("SELECT $1::int4", &[&1i32]), ("SELECT $1::int4", &[&2i32]), ("SELECT 3", &[])])
 //!         .await?;
 //!     assert_eq!(outcomes.len(), 3);
-//!     Ok(())
-//! })
-//! # }
+//!     Ok::<(), corelane_postgres::Error>(())
+//! })?;
+//! # Ok(()) }
 //! ```
 //!
 //! # Behavior
@@ -287,7 +290,8 @@
 //! place is not noticed when reading with a statement already described: its values no longer
 //! fit the description, which is a [`TypeError`], never a misread.
 //!
-//! ```no_run
+//! ```
+//! # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
 //! use corelane_postgres::{pg_composite, pg_enum, Client, Error};
 //!
 //! pg_enum! {
@@ -310,7 +314,12 @@
 //!     }
 //! }
 //!
-//! # async fn demo(client: &Client) -> Result<(), Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::PgServer::start()?;
+//! # let client = corelane_postgres::Client::connect(&server.url())?;
+//! # let client = &client;
+//! # futures_lite::future::block_on(async {
+//! # client.batch_execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); CREATE TYPE item AS (id int4, name text, mood mood)").await?;
 //! let item = Item { id: 1, name: Some("one".into()), mood: Mood::Happy };
 //! let row = client
 //!     .query_one("SELECT $1::item, $2::mood[]", &[&item, &vec![Mood::Sad, Mood::Ok]])
@@ -318,6 +327,8 @@
 //! assert_eq!(row.get::<Item>(0)?, item);
 //! assert_eq!(row.get::<Vec<Mood>>(1)?, [Mood::Sad, Mood::Ok]);
 //! assert_eq!(row.columns()[0].type_().name(), "item");
+//! # Ok::<(), corelane_postgres::Error>(())
+//! # })?;
 //! # Ok(()) }
 //! ```
 //!

@@ -221,8 +221,14 @@ impl Client {
     /// its next use. Not bounded by the query timeout. Dropping the stream before its end
     /// closes that connection (the server stops the statement).
     ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// ```
+    /// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::PgServer::start()?;
+    /// # let client = corelane_postgres::Client::connect(&server.url())?;
+    /// # let client = &client;
+    /// # futures_lite::future::block_on(async {
+    /// # client.batch_execute("CREATE TABLE events (id int8, payload text, day text); INSERT INTO events VALUES (1, 'x', '2024-01-01'), (2, 'y', '2024-01-01')").await?;
     /// use futures_lite::StreamExt;
     ///
     /// let mut rows = client
@@ -232,7 +238,10 @@ impl Client {
     /// while let Some(row) = rows.next().await {
     ///     total += row?.get::<i64>("id")?;
     /// }
-    /// # let _ = total; Ok(()) }
+    /// # let _ = total;
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// # })?;
+    /// # Ok(()) }
     /// ```
     pub async fn query_stream<T: ToStatement + ?Sized>(
         &self,

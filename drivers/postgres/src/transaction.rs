@@ -656,8 +656,14 @@ impl Client {
     /// be retried when the error's [`code`](Error::code) is `40001`, whether a statement or
     /// the `COMMIT` failed.
     ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// ```
+    /// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::PgServer::start()?;
+    /// # let client = corelane_postgres::Client::connect(&server.url())?;
+    /// # let client = &client;
+    /// # futures_lite::future::block_on(async {
+    /// # client.batch_execute("CREATE TABLE account (id int4 PRIMARY KEY, balance int8); INSERT INTO account VALUES (1, 100); CREATE TABLE audit (note text)").await?;
     /// use corelane_postgres::{IsolationLevel, TransactionOptions};
     ///
     /// let options = TransactionOptions::new().isolation(IsolationLevel::Serializable);
@@ -674,7 +680,10 @@ impl Client {
     ///             .get(0)
     ///     })
     ///     .await?;
-    /// # let _ = balance; Ok(()) }
+    /// # let _ = balance;
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// # })?;
+    /// # Ok(()) }
     /// ```
     ///
     /// For a closure that fails with the application's own error type, see

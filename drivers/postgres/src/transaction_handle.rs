@@ -106,12 +106,20 @@ impl Descriptions for Client {
 ///
 /// Savepoints: [`savepoint`](Self::savepoint).
 ///
-/// ```no_run
-/// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+/// ```
+/// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = corelane_testkit::PgServer::start()?;
+/// # let client = corelane_postgres::Client::connect(&server.url())?;
+/// # let client = &client;
+/// # futures_lite::future::block_on(async {
+/// # client.batch_execute("CREATE TABLE account (id int4 PRIMARY KEY, balance int8); INSERT INTO account VALUES (1, 100), (2, 0)").await?;
 /// let tx = client.begin().await?;
 /// tx.execute("UPDATE account SET balance = balance - $1 WHERE id = 1", &[&10i64]).await?;
 /// tx.execute("UPDATE account SET balance = balance + $1 WHERE id = 2", &[&10i64]).await?;
 /// tx.commit().await?; // dropped instead, it would have rolled back
+/// # Ok::<(), corelane_postgres::Error>(())
+/// # })?;
 /// # Ok(()) }
 /// ```
 pub struct TransactionHandle {

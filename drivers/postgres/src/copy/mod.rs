@@ -95,8 +95,14 @@ impl Client {
     /// the copy is aborted with `CopyFail` if it was waiting for the source, or its connection
     /// closed if it was waiting on the server.
     ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// ```
+    /// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::PgServer::start()?;
+    /// # let client = corelane_postgres::Client::connect(&server.url())?;
+    /// # let client = &client;
+    /// # futures_lite::future::block_on(async {
+    /// # client.batch_execute("CREATE TABLE items (id int4, note text)").await?;
     /// use bytes::{Bytes, BytesMut};
     /// use corelane_postgres::copy_text_row;
     /// use futures_lite::StreamExt;
@@ -108,6 +114,8 @@ impl Client {
     /// });
     /// let n = client.copy_in("COPY items (id, note) FROM STDIN", rows).await?;
     /// assert_eq!(n, 1000);
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// # })?;
     /// # Ok(()) }
     /// ```
     pub async fn copy_in<S, E>(&self, sql: &str, source: S) -> Result<u64, Error>
@@ -154,8 +162,14 @@ impl Client {
     /// next piece is bounded by [`Config::copy_timeout`](crate::Config::copy_timeout) (the
     /// stream then ends with [`Error::is_timeout`]); the time the consumer takes is not.
     ///
-    /// ```no_run
-    /// # async fn demo(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
+    /// ```
+    /// # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = corelane_testkit::PgServer::start()?;
+    /// # let client = corelane_postgres::Client::connect(&server.url())?;
+    /// # let client = &client;
+    /// # futures_lite::future::block_on(async {
+    /// # client.batch_execute("CREATE TABLE items (id int4, note text); INSERT INTO items VALUES (1, 'a')").await?;
     /// use futures_lite::StreamExt;
     ///
     /// let mut out = client.copy_out("COPY items TO STDOUT").await?;
@@ -164,6 +178,8 @@ impl Client {
     ///     bytes += piece?.len();
     /// }
     /// println!("{bytes} bytes, {:?} rows", out.rows());
+    /// # Ok::<(), corelane_postgres::Error>(())
+    /// # })?;
     /// # Ok(()) }
     /// ```
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {

@@ -1,11 +1,14 @@
 //! LISTEN/NOTIFY: notifications as a stream, on a dedicated connection that listens again
 //! after a reconnection.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), corelane_postgres::Error> {
+//! ```
+//! # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::PgServer::start()?;
+//! # let url = server.url();
 //! use corelane_postgres::Client;
 //!
-//! let client = Client::connect("postgres://postgres@127.0.0.1:5432/postgres")?;
+//! let client = Client::connect(&url)?; // e.g. "postgres://postgres@127.0.0.1:5432/postgres"
 //! futures_lite::future::block_on(async {
 //!     let mut listener = client.listener()?;
 //!     listener.listen("jobs").await?; // confirmed by the server
@@ -13,10 +16,11 @@
 //!     client.execute("SELECT pg_notify('jobs', 'job 42')", &[]).await?;
 //!     if let Some(n) = listener.next().await {
 //!         println!("{} on {} from backend {}", n.payload, n.channel, n.process_id);
+//!         # assert_eq!((n.channel.as_str(), n.payload.as_str()), ("jobs", "job 42"));
 //!     }
-//!     Ok(())
-//! })
-//! # }
+//!     Ok::<(), corelane_postgres::Error>(())
+//! })?;
+//! # Ok(()) }
 //! ```
 //!
 //! # Design
