@@ -23,7 +23,7 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! ```
 //! use corelane_runtime::{resolve, EventLoopProvider};
 //!
 //! let workers = resolve(None)?; // the shared standalone loop, started on first use

@@ -5,18 +5,43 @@
 //! (open, `is_broken`, health check, recycle); the pool owns slots, lifetimes, idle limits,
 //! health checks and reconnect backoff.
 //!
-//! ```ignore
-//! use corelane_runtime::pool::{Config, Pool, SharedPool};
+//! ```
+//! use corelane_runtime::pool::{Config, Manager, Pool, SharedPool};
+//!
+//! /// A driver's connection factory (here connections are just numbers; a real one connects,
+//! /// see the memcached example's `pool.rs`).
+//! struct Numbers(std::cell::Cell<u32>);
+//!
+//! impl Manager for Numbers {
+//!     type Conn = u32;
+//!     type Error = std::io::Error;
+//!     async fn connect(&self) -> Result<u32, std::io::Error> {
+//!         self.0.set(self.0.get() + 1);
+//!         Ok(self.0.get())
+//!     }
+//!     fn is_broken(&self, _conn: &u32) -> bool {
+//!         false
+//!     }
+//! }
 //!
 //! // On a worker:
-//! let pool = Pool::new(MyManager::new(addr), Config::default().with_max_size(8))?;
-//! let mut conn = pool.get().await?;      // exclusive: a `Pooled` permit
-//! conn.query("SELECT 1").await?;
-//! drop(conn);                            // back to the pool (recycled before next use)
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = Pool::new(Numbers(Default::default()), Config::default().with_max_size(8))?;
+//! let conn = pool.get().await?; // exclusive: a `Pooled` permit
+//! assert_eq!(*conn, 1);
+//! drop(conn); // back to the pool (recycled before its next use)
+//! assert_eq!(*pool.get().await?, 1); // the same connection again
 //!
-//! let shared = SharedPool::new(MyManager::new(addr), Config::shared())?;
+//! let shared = SharedPool::new(Numbers(Default::default()), Config::shared())?;
 //! let conn = shared.get_shared().await?; // a `Shared` handle, multiplexed with other callers
-//! conn.send(request).await?;
+//! assert_eq!(*conn, 1);
+//! # Ok(()) }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use corelane_runtime::EventLoopProvider;
+//! # let workers = corelane_runtime::resolve(None)?;
+//! # let worker = workers.worker(0).ok_or("no worker")?;
+//! # futures_lite::future::block_on(worker.spawn(|| async { demo().await.map_err(|e| e.to_string()) }))??;
+//! # Ok(()) }
 //! ```
 //!
 //! # Two ways to use connections

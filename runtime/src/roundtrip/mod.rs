@@ -51,7 +51,7 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! ```
 //! # use corelane_runtime::roundtrip::{Codec, Pipe, Batch};
 //! # use corelane_runtime::{Limits, Stream};
 //! # use bytes::BytesMut;
@@ -78,6 +78,30 @@
 //! }
 //! pipe.run(&mut batch).await?;
 //! let replies = batch.take_all();
+//! # assert_eq!(&one[..], b"hello\n");
+//! # assert_eq!(replies.len(), 64);
+//! # assert!(matches!(&replies[63], Ok(r) if &r[..] == b"line 63\n"));
+//! # Ok(()) }
+//! # // A line echo server on loopback, and the demo run on a worker of the standalone loop.
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use corelane_runtime::EventLoopProvider;
+//! # use std::io::{BufRead, Write};
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! # let addr = listener.local_addr()?;
+//! # std::thread::spawn(move || {
+//! #     if let Ok((socket, _)) = listener.accept() {
+//! #         let mut out = socket.try_clone().expect("clone");
+//! #         for line in std::io::BufReader::new(socket).lines() {
+//! #             let Ok(line) = line else { break };
+//! #             if out.write_all(format!("{line}\n").as_bytes()).is_err() { break; }
+//! #         }
+//! #     }
+//! # });
+//! # let workers = corelane_runtime::resolve(None)?;
+//! # let worker = workers.worker(0).ok_or("no worker")?;
+//! # futures_lite::future::block_on(worker.spawn(move || async move {
+//! #     demo(addr).await.map_err(|e| e.to_string())
+//! # }))??;
 //! # Ok(()) }
 //! ```
 
