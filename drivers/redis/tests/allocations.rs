@@ -1,9 +1,10 @@
 //! Heap allocations of the hot paths on a worker, warm: a sequential GET and a 64-GET
-//! pipeline, and a GET through the cluster client. The driver encodes into recycled buffers, reads replies into its batch's slots
-//! and (with glommio patches 6 and 7 in vendor/glommio) the reactor reuses its readiness-poll
-//! and timer sources, so a GET allocates nothing and a pipeline only the `Vec` of replies the
-//! caller asked for. The bounds leave room for the reactor's occasional throughput timer and a
-//! loaded machine, and fail if any one allocation per call comes back.
+//! pipeline, and a GET through the cluster client. The driver encodes into recycled
+//! buffers, reads replies into its batch's slots and (with glommio patches 6 and 7 in
+//! vendor/glommio) the reactor reuses its readiness-poll and timer sources, so a GET
+//! allocates nothing and a pipeline only the `Vec` of replies the caller asked for. The
+//! bounds leave room for the reactor's occasional throughput timer and a loaded machine, and
+//! fail if any one allocation per call comes back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
