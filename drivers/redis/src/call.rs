@@ -155,6 +155,20 @@ impl<T> Call<T> {
         self
     }
 
+    /// The command of a single-command call, taken back once the call has ended: a cluster
+    /// call sends it again after a redirect without having copied it for the first attempt.
+    /// `None` for a pipeline, once taken, or when the call ran through a worker's mailbox
+    /// (the command went with it).
+    pub(crate) fn take_cmd(&mut self) -> Option<Cmd> {
+        match self.request.take()? {
+            Request::One(cmd) => Some(cmd),
+            many => {
+                self.request = Some(many);
+                None
+            }
+        }
+    }
+
     /// A raw command from the user: refused when it would change the state of the shared
     /// connection, sent on a connection of its own when it blocks (no command timeout: it
     /// waits as long as the server makes it wait, or until dropped), else an ordinary call.

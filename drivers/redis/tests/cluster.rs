@@ -178,6 +178,94 @@ fn follows_moved_after_a_slot_moves() {
     });
 }
 
+/// On a worker a call's first attempt goes straight to the node's connection, and a
+/// redirect hands the command (taken back from that attempt) to the routing loop. Concurrent
+/// `INCR`s sent to a slot's old master after a move (`MOVED`), then to the source of a
+/// migration after their key left it (`ASK`), each run exactly once: every caller gets its
+/// own count and the key ends at the number of calls.
+#[test]
+fn redirected_calls_on_a_worker_run_exactly_once() {
+    guard("worker redirects", || {
+        let mut cluster = RedisCluster::start().unwrap();
+        let client = ClusterClient::builder(corelane_redis::Config::default())
+            .seed("127.0.0.1", cluster.addrs()[0].port())
+            .refresh_interval(None)
+            .build()
+            .unwrap();
+        const CALLS: i64 = 32;
+        // `CALLS` INCRs of `key` at once on worker 0: their replies, sorted.
+        let burst = |client: &ClusterClient, key: &'static str| {
+            let c = client.clone();
+            on_worker(0, move || async move {
+                let tasks: Vec<_> = (0..CALLS)
+                    .map(|_| corelane_runtime::task::spawn(c.incr::<i64>(key)).unwrap())
+                    .collect();
+                let mut replies = Vec::new();
+                for t in tasks {
+                    replies.push(t.await.unwrap());
+                }
+                replies.sort_unstable();
+                replies
+            })
+        };
+        let other_master = |cluster: &mut RedisCluster, slot: u16| {
+            let owner = cluster.master_of(slot).unwrap().addr;
+            let to = cluster
+                .nodes()
+                .unwrap()
+                .into_iter()
+                .find(|n| n.role == Role::Master && n.addr != owner)
+                .unwrap()
+                .addr;
+            (owner, to)
+        };
+
+        // MOVED: the worker's map still names the old master (no refresh runs by itself).
+        let moved = "worker-moved";
+        let slot = key_slot(moved.as_bytes());
+        assert_eq!(burst(&client, moved), (1..=CALLS).collect::<Vec<_>>());
+        let (owner, to) = other_master(&mut cluster, slot);
+        cluster.move_slot(slot, to).unwrap();
+        assert_eq!(
+            burst(&client, moved),
+            (CALLS + 1..=2 * CALLS).collect::<Vec<_>>()
+        );
+        let there = cluster.command(to, &["GET", moved]).unwrap();
+        assert_eq!(
+            there,
+            Reply::Bulk(Some((2 * CALLS).to_string().into_bytes()))
+        );
+        assert!(cluster
+            .command(owner, &["GET", moved])
+            .unwrap()
+            .text()
+            .starts_with("MOVED"));
+
+        // ASK: the slot is migrating and the key already left the source the map names.
+        let asked = "worker-asked";
+        let slot = key_slot(asked.as_bytes());
+        assert_eq!(burst(&client, asked), (1..=CALLS).collect::<Vec<_>>());
+        let (_, to) = other_master(&mut cluster, slot);
+        let from = cluster.begin_migration(slot, to).unwrap();
+        cluster.migrate_key(from, to, asked).unwrap();
+        let answer = cluster.command(from, &["GET", asked]).unwrap();
+        assert!(
+            answer.text().starts_with(&format!("ASK {slot} ")),
+            "{answer:?}"
+        );
+        assert_eq!(
+            burst(&client, asked),
+            (CALLS + 1..=2 * CALLS).collect::<Vec<_>>()
+        );
+        cluster.finish_migration(slot, from, to).unwrap();
+        let there = cluster.command(to, &["GET", asked]).unwrap();
+        assert_eq!(
+            there,
+            Reply::Bulk(Some((2 * CALLS).to_string().into_bytes()))
+        );
+    });
+}
+
 #[test]
 fn ask_during_a_migration_under_load() {
     guard("ask", || {
@@ -500,6 +588,27 @@ fn a_redirect_loop_ends_with_a_typed_error() {
         let e = futures_lite::future::block_on(client.get::<Option<String>>("ask-me")).unwrap_err();
         assert!(
             e.is_cluster() && e.to_string().contains("redirected"),
+            "{e}"
+        );
+        assert_eq!(gets.swap(0, Ordering::Relaxed), 5);
+        // On a worker the first attempt goes out before the routing loop runs: it counts
+        // among the five.
+        let c = client.clone();
+        let e =
+            on_worker(0, move || async move { c.get::<Option<String>>("x").await }).unwrap_err();
+        assert!(
+            e.is_cluster() && e.to_string().contains("redirected 5 times"),
+            "{e}"
+        );
+        assert_eq!(gets.swap(0, Ordering::Relaxed), 5);
+        let c = client.clone();
+        let e = on_worker(
+            0,
+            move || async move { c.get::<Option<String>>("ask-me").await },
+        )
+        .unwrap_err();
+        assert!(
+            e.is_cluster() && e.to_string().contains("redirected 5 times"),
             "{e}"
         );
         assert_eq!(gets.load(Ordering::Relaxed), 5);

@@ -12,7 +12,6 @@ use super::discover::NodeAddr;
 use super::pipeline::{run_pipeline, ClusterPipeline};
 use super::read_from::ReadFrom;
 use super::route::target;
-use super::run::run;
 use super::state::{Options, Shared};
 use super::subscriber::ClusterSubscriber;
 use super::transaction::{run_transaction, watch_slot};
@@ -203,14 +202,7 @@ impl ClusterClient {
             Ok(t) => t,
             Err(e) => return ClusterCall::failed(e),
         };
-        let shared = self.shared.clone();
-        let fallback = self.fallback();
-        let run = dispatch(
-            &*self.shared.workers.as_arc(),
-            fallback,
-            move || async move { run(&shared, &cmd, target).await },
-        );
-        ClusterCall::new(run, reply)
+        ClusterCall::command(&self.shared, cmd, target, reply)
     }
 
     /// Sends a pipeline: its commands split by node (each node's share in one write, all

@@ -10,9 +10,10 @@
 //! Inside: `route` finds a command's keys and slot, `discover` reads the layout, `map` holds
 //! it, `state` shares and refreshes it, `run` follows redirects for one command, `fanout`
 //! sends `DBSIZE`/`KEYS` to every master, `pipeline` splits and reassembles pipelines (`join`
-//! awaits node calls together), `call` is the future, `transaction` runs optimistic
-//! transactions, `read_from` says which commands a replica may serve, `subscriber` merges
-//! the shard-channel subscribers of the masters.
+//! awaits node calls together), `call` is the future (on a worker a single command's first
+//! attempt is the node's own call; `run` takes over on a redirect), `transaction` runs
+//! optimistic transactions, `read_from` says which commands a replica may serve,
+//! `subscriber` merges the shard-channel subscribers of the masters.
 
 mod call;
 mod client;

@@ -151,7 +151,7 @@ pub(crate) async fn run_pipeline(
             let (Some(cmd), Some(t)) = (commands.get(i), targets.get(i)) else {
                 continue;
             };
-            *reply = Some(match run(shared, cmd, *t).await {
+            *reply = Some(match run(shared, cmd, *t, None).await {
                 Ok(value) => value,
                 Err(e) => match e.server_error() {
                     Some(server) => Value::Error(server.clone()),

@@ -29,12 +29,20 @@ use crate::{Client, Error, FromValue, Pipeline};
 /// (see [`replica`]); a redirect from a replica goes where it says (a master).
 ///
 /// At most `max_attempts` sends; past that, the last error (or a cluster error for a
-/// redirect loop).
-pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Result<Value, Error> {
+/// redirect loop). `first`: the first attempt was already sent (by a [`ClusterCall`] on a
+/// worker, see call.rs) and failed so; the loop goes on from its error.
+///
+/// [`ClusterCall`]: super::ClusterCall
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    cmd: &Cmd,
+    target: Target,
+    first: Option<First>,
+) -> Result<Value, Error> {
     if let Target::All(merge) = target {
         return super::fanout::fan_out(shared, cmd, merge).await;
     }
-    let options = shared.options.clone();
+    let options = &shared.options;
     let from_replica = options.read_from != ReadFrom::Master && is_read_only(cmd);
     // Set once a replica could not be reached in `PreferReplica` mode: the master then.
     let mut to_master = false;
@@ -42,49 +50,59 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
     let mut direct: Option<Node> = None;
     let mut last: Option<Error> = None;
     let mut redirected = false;
+    let mut first = first;
     for attempt in 0..options.max_attempts {
-        let map = shared.map();
-        if map.served() == 0 {
-            if let Err(e) = shared.refresh().await {
-                last = Some(e);
-                wait(shared, attempt).await;
-                continue;
-            }
-        } else if shared.stale(&map) {
-            shared.refresh_later();
-        }
         let mut on_replica = false;
-        let result = match (ask.take(), direct.take()) {
-            (Some(addr), _) => match shared.client(&addr) {
-                Ok(client) => asking(&client, cmd).await,
-                Err(e) => Err(e),
-            },
-            (None, Some(node)) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
-            (None, None) => {
-                let map = shared.map();
-                let node = match target {
-                    Target::Slot(slot) if from_replica && !to_master => {
-                        let chosen = replica(shared, &map, slot);
-                        on_replica = chosen.as_ref().is_some_and(|(_, r)| *r);
-                        chosen.map(|(node, _)| node)
-                    }
-                    _ => pick(shared, &map, target),
-                };
-                match node {
-                    Some(node) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
-                    None if from_replica && options.read_from == ReadFrom::Replica => {
-                        last = Some(Error::cluster(format!(
-                            "no replica is known for the shard of {target:?} (read_from=replica)"
-                        )));
-                        shared.refresh_later();
-                        wait(shared, attempt).await;
-                        continue;
-                    }
-                    None => {
-                        last = Some(Error::cluster(format!("no node serves {target:?} yet")));
-                        shared.refresh_later();
-                        wait(shared, attempt).await;
-                        continue;
+        let result = if let Some(sent) = first.take() {
+            on_replica = sent.on_replica;
+            Err(sent.error)
+        } else {
+            let map = shared.map();
+            if map.served() == 0 {
+                if let Err(e) = shared.refresh().await {
+                    last = Some(e);
+                    wait(shared, attempt).await;
+                    continue;
+                }
+            } else if shared.stale(&map) {
+                shared.refresh_later();
+            }
+            match (ask.take(), direct.take()) {
+                (Some(addr), _) => match shared.client(&addr) {
+                    Ok(client) => asking(&client, cmd).await,
+                    Err(e) => Err(e),
+                },
+                (None, Some(node)) => node.client.typed::<Value>(cmd.clone(), Reply::Any).await,
+                (None, None) => {
+                    // After a first refresh the map above may be the empty one: read again.
+                    let map = shared.map();
+                    let node = match target {
+                        Target::Slot(slot) if from_replica && !to_master => {
+                            let chosen = replica(shared, &map, slot);
+                            on_replica = chosen.is_some_and(|(_, r)| r);
+                            chosen.map(|(node, _)| node)
+                        }
+                        _ => pick(shared, &map, target),
+                    };
+                    match node {
+                        Some(node) => {
+                            let call = node.client.typed::<Value>(cmd.clone(), Reply::Any);
+                            call.await
+                        }
+                        None if from_replica && options.read_from == ReadFrom::Replica => {
+                            last = Some(Error::cluster(format!(
+                                "no replica is known for the shard of {target:?} (read_from=replica)"
+                            )));
+                            shared.refresh_later();
+                            wait(shared, attempt).await;
+                            continue;
+                        }
+                        None => {
+                            last = Some(Error::cluster(format!("no node serves {target:?} yet")));
+                            shared.refresh_later();
+                            wait(shared, attempt).await;
+                            continue;
+                        }
                     }
                 }
             }
@@ -148,6 +166,14 @@ pub(crate) async fn run(shared: &Arc<Shared>, cmd: &Cmd, target: Target) -> Resu
     })
 }
 
+/// The first attempt of a call, sent outside [`run`], and how it failed.
+pub(crate) struct First {
+    /// What the node answered (or why nothing was sent).
+    pub(crate) error: Error,
+    /// It went to a replica (a read with [`ReadFrom`] replicas).
+    pub(crate) on_replica: bool,
+}
+
 /// Backs off before retry `attempt` (TRYAGAIN, CLUSTERDOWN, a node unreachable).
 pub(super) async fn wait(shared: &Shared, attempt: usize) {
     let options = &shared.options;
@@ -155,14 +181,15 @@ pub(super) async fn wait(shared: &Shared, attempt: usize) {
 }
 
 /// The node for `target` in `map`: its slot's master, or any master (round-robin).
-fn pick(shared: &Shared, map: &SlotMap, target: Target) -> Option<Node> {
+/// Borrowed: a cloned `Node` would copy its address (an allocation per call).
+pub(super) fn pick<'m>(shared: &Shared, map: &'m SlotMap, target: Target) -> Option<&'m Node> {
     match target {
-        Target::Slot(slot) => map.node(slot).cloned(),
+        Target::Slot(slot) => map.node(slot),
         Target::Any => {
             let n = shared
                 .next
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            map.any(n).cloned()
+            map.any(n)
         }
         Target::All(_) => None,
     }
@@ -171,18 +198,22 @@ fn pick(shared: &Shared, map: &SlotMap, target: Target) -> Option<Node> {
 /// The node for a read of `slot` from replicas: the next of the slot's replicas (round
 /// robin), with `true`; with no replica known, the master (and `false`) in `PreferReplica`
 /// mode, none in `Replica` mode.
-fn replica(shared: &Shared, map: &SlotMap, slot: u16) -> Option<(Node, bool)> {
+pub(super) fn replica<'m>(
+    shared: &Shared,
+    map: &'m SlotMap,
+    slot: u16,
+) -> Option<(&'m Node, bool)> {
     let replicas = map.replicas(slot);
     if replicas.is_empty() {
         return match shared.options.read_from {
             ReadFrom::Replica => None,
-            _ => map.node(slot).cloned().map(|n| (n, false)),
+            _ => map.node(slot).map(|n| (n, false)),
         };
     }
     let n = shared
         .next
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    replicas.get(n % replicas.len()).cloned().map(|n| (n, true))
+    replicas.get(n % replicas.len()).map(|n| (n, true))
 }
 
 /// A redirect with no host (a node that does not know its address) means the host we use

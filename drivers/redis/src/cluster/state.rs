@@ -101,14 +101,24 @@ impl Shared {
 
     /// The current map. On a worker its cached copy, unless a refresh happened since.
     pub(crate) fn map(&self) -> Arc<SlotMap> {
+        self.with_map(Arc::clone)
+    }
+
+    /// Runs `f` with the current map, borrowed from this worker's cached copy: the hot path
+    /// reads it without touching the `Arc`'s count, which every worker shares (one atomic
+    /// increment and decrement per call, on a cache line that bounced between cores). `f`
+    /// may call `map()` again; it must not await.
+    pub(crate) fn with_map<R>(&self, f: impl FnOnce(&Arc<SlotMap>) -> R) -> R {
         let epoch = self.epoch.load(Ordering::Acquire);
         let local = self
             .local
             .local(|| Ok::<_, Infallible>(LocalMap::default()));
         let Ok(local) = local;
-        if let Some((seen, map)) = &*local.cached.borrow() {
-            if *seen == epoch {
-                return map.clone();
+        if let Ok(cached) = local.cached.try_borrow() {
+            if let Some((seen, map)) = &*cached {
+                if *seen == epoch {
+                    return f(map);
+                }
             }
         }
         let map = self
@@ -116,8 +126,11 @@ impl Shared {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        *local.cached.borrow_mut() = Some((epoch, map.clone()));
-        map
+        // Busy only when `f` of an outer `with_map` asks again: that one keeps its copy.
+        if let Ok(mut cached) = local.cached.try_borrow_mut() {
+            *cached = Some((epoch, map.clone()));
+        }
+        f(&map)
     }
 
     fn install(&self, map: SlotMap) {
