@@ -349,6 +349,9 @@
 //! | `String`, `&str` | `text`, `varchar`, `name`, `bpchar`, `unknown`, `citext`, enums (the label) | |
 //! | `Vec<u8>`, `&[u8]`, `Bytes` | `bytea` | |
 //! | [`types::Uuid`] | `uuid` | |
+//! | `std::net::IpAddr`, `Ipv4Addr`, `Ipv6Addr` (a single host) | `inet`, `cidr` | |
+//! | [`types::Inet`] (address and netmask: `10.1.2.3/24`) | `inet`, `cidr` | |
+//! | [`types::MacAddr`], [`types::MacAddr8`] | `macaddr`, `macaddr8` | |
 //! | [`types::Json`] (the document's text) | `json`, `jsonb` | |
 //! | [`types::Numeric`] (exact decimal text, `NaN`, `±Infinity`) | `numeric` | |
 //! | [`types::Date`], [`types::Time`], [`types::Timestamp`], [`types::TimestampTz`], [`types::Interval`] (with `±infinity`) | `date`, `time`, `timestamp`, `timestamptz`, `interval` | |
@@ -364,6 +367,9 @@
 //! | `serde_json::Value` | `json`, `jsonb` | `serde_json` |
 //! | `types::JsonOf<T>` (`T: Serialize` to send, `T: Deserialize` to read) | `json`, `jsonb` | `serde_json` |
 //! | `rust_decimal::Decimal` | `numeric` | `rust_decimal` |
+//! | `cidr::IpInet`, `cidr::IpCidr` | `inet`, `cidr` | `cidr` |
+//! | `ipnetwork::IpNetwork`, `Ipv4Network`, `Ipv6Network` | `inet`, `cidr` | `ipnetwork` |
+//! | `bit_vec::BitVec` | `bit`, `varbit` | `bit-vec` |
 //! | `Vec<T>` (1-D), [`types::Array<T>`] (up to 6 dimensions) of any of the above | arrays of the element type | as the element's |
 //! | [`types::Range<T>`] (empty, or each bound inclusive, exclusive or unbounded; `From` Rust's `a..b`, `a..=b`, `a..`, …) | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange`, user-defined ranges (of `T`'s type) | as the element's |
 //! | `Option<T>` | NULL | |
@@ -371,7 +377,10 @@
 //! A value that the Rust type cannot hold is a typed error ([`Error::is_type`], from a
 //! [`TypeError`]), never a silent rounding: `infinity` read into a chrono or time type
 //! ([`TypeError::NotFinite`]), `NaN` or more than 28 fractional digits into a `Decimal`, a
-//! date before 4714 BC sent (refused before it is sent), `24:00:00` into a `NaiveTime`.
+//! date before 4714 BC sent (refused before it is sent), `24:00:00` into a `NaiveTime`, a
+//! network such as `'10.1.2.0/24'::cidr` into an `IpAddr` ([`TypeError::Unrepresentable`]:
+//! read it as [`types::Inet`]; the netmask is never dropped silently), an `Inet` with host
+//! bits sent as `cidr` (refused before it is sent).
 //! Sub-microsecond parts of chrono and time values are dropped (floored), as PostgreSQL keeps
 //! microseconds. `timestamptz` carries an instant and no offset: `DateTime<FixedOffset>` and
 //! `OffsetDateTime` read back in UTC, `DateTime<Local>` in the local zone.

@@ -69,8 +69,9 @@ fn queries_rows_and_types() {
             .query_one("SELECT 1 UNION ALL SELECT 2", &[])
             .await
             .is_err());
-        // Every column comes in binary: a type without a bundled decoder is read through
-        // your own `FromSql`, or cast to text in SQL; `String` does not take it.
+        // Every column comes in binary: `String` does not take a non-text type such as
+        // `inet` (read it as `IpAddr`), and a type without a bundled decoder (`money`) is read
+        // through your own `FromSql`, or cast to text in SQL.
         let row = client
             .query_one(
                 "SELECT '1.5'::money::text, inet '10.0.0.1' AS ip, host(inet '10.0.0.1') AS t",
@@ -82,6 +83,10 @@ fn queries_rows_and_types() {
         assert_eq!(row.get::<String>("t").unwrap(), "10.0.0.1");
         let e = row.get::<String>("ip").unwrap_err();
         assert!(e.to_string().contains("PostgreSQL type inet"), "{e}");
+        assert_eq!(
+            row.get::<std::net::IpAddr>("ip").unwrap(),
+            std::net::IpAddr::from([10, 0, 0, 1])
+        );
         assert_eq!(
             row.get::<&[u8]>("ip").err().map(|e| e.is_type()),
             Some(true)

@@ -1,7 +1,7 @@
 //! The optional type integrations (features `uuid`, `chrono`, `time`, `serde_json`,
-//! `rust_decimal`) through a real server, in binary: each value sent as `$1::<type>` comes
-//! back equal, the server reads it as we meant (`::text`), and table columns of those types
-//! decode. Compiled only with all five features; `cargo test --workspace` has them on
+//! `rust_decimal`, `cidr`, `ipnetwork`, `bit-vec`) through a real server, in binary: each value
+//! sent as `$1::<type>` comes back equal, the server reads it as we meant (`::text`), and table
+//! columns of those types decode. Compiled only with all eight features; `cargo test --workspace` has them on
 //! through `corelane-examples`' dependency on this crate (feature unification); to run it
 //! alone: `cargo test --workspace --test type_features` (the same unified features) or
 //! `cargo test -p corelane-postgres --all-features --test type_features`. Plain
@@ -12,7 +12,10 @@
     feature = "chrono",
     feature = "time",
     feature = "serde_json",
-    feature = "rust_decimal"
+    feature = "rust_decimal",
+    feature = "cidr",
+    feature = "ipnetwork",
+    feature = "bit-vec"
 ))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -488,6 +491,179 @@ fn ranges_of_feature_types() {
                 roundtrip(&client, "tsrange", Range::new(Unbounded, Excluded(t))).await,
                 r#"(,"2024-05-06 07:08:09.5")"#
             );
+        })
+    });
+}
+
+#[test]
+fn cidr_crate() {
+    use cidr::{IpCidr, IpInet};
+    let (_server, client) = client();
+    guard("cidr_crate", move || {
+        block_on(async {
+            for (s, text) in [
+                ("10.1.2.3/24", "10.1.2.3/24"),
+                ("10.1.2.3/32", "10.1.2.3/32"),
+                ("2001:db8::1/64", "2001:db8::1/64"),
+            ] {
+                let v: IpInet = s.parse().unwrap();
+                assert_eq!(roundtrip(&client, "inet", v).await, text);
+            }
+            for s in ["10.1.2.0/24", "0.0.0.0/0", "2001:db8::/32", "::1/128"] {
+                let v: IpCidr = s.parse().unwrap();
+                let text = roundtrip(&client, "cidr", v).await;
+                assert_eq!(text.parse::<IpCidr>().unwrap(), v, "{s}");
+            }
+            assert_eq!(
+                select::<IpCidr>(&client, "'10.1.2.0/24'::cidr").await,
+                "10.1.2.0/24".parse::<IpCidr>().unwrap()
+            );
+            assert_eq!(
+                select::<IpInet>(&client, "'10.1.2.0/24'::cidr").await,
+                "10.1.2.0/24".parse::<IpInet>().unwrap()
+            );
+            // An inet with host bits cannot be an IpCidr.
+            let err = select_err::<IpCidr>(&client, "'10.1.2.3/24'::inet").await;
+            assert!(err.contains("10.1.2.3/24"), "{err}");
+            let v: Vec<IpInet> = vec!["10.0.0.1/8".parse().unwrap(), "::1/128".parse().unwrap()];
+            let row = one(&client, "SELECT $1::inet[]", &[&v]).await;
+            assert_eq!(get::<Vec<IpInet>>(&row, 0, "inet[]"), v);
+        })
+    });
+}
+
+#[test]
+fn ipnetwork_crate() {
+    use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
+    let (_server, client) = client();
+    guard("ipnetwork_crate", move || {
+        block_on(async {
+            for (s, text) in [
+                ("192.168.1.5/24", "192.168.1.5/24"),
+                ("192.168.1.5/32", "192.168.1.5/32"),
+                ("fe80::1/10", "fe80::1/10"),
+            ] {
+                let v: IpNetwork = s.parse().unwrap();
+                assert_eq!(roundtrip(&client, "inet", v).await, text);
+            }
+            let net: Ipv4Network = "10.1.2.0/24".parse().unwrap();
+            assert_eq!(roundtrip(&client, "cidr", net).await, "10.1.2.0/24");
+            let net6: Ipv6Network = "2001:db8::/32".parse().unwrap();
+            assert_eq!(roundtrip(&client, "cidr", net6).await, "2001:db8::/32");
+            assert_eq!(
+                select::<IpNetwork>(&client, "'10.1.2.0/24'::cidr").await,
+                IpNetwork::V4(net)
+            );
+            select_err::<Ipv4Network>(&client, "'::1'::inet").await;
+            // Host bits sent as cidr: refused before sending, typed.
+            let host: IpNetwork = "10.1.2.3/24".parse().unwrap();
+            let err = client
+                .query_one("SELECT $1::cidr", &[&host])
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.as_type_error(),
+                Some(&TypeError::OutOfRange("cidr")),
+                "{err}"
+            );
+            let v = vec![Some(host), None];
+            let row = one(&client, "SELECT $1::inet[]", &[&v]).await;
+            assert_eq!(get::<Vec<Option<IpNetwork>>>(&row, 0, "inet[]"), v);
+        })
+    });
+}
+
+#[test]
+fn bit_vec_crate() {
+    use bit_vec::BitVec;
+    let (_server, client) = client();
+    guard("bit_vec_crate", move || {
+        block_on(async {
+            let bits = |s: &str| s.chars().map(|c| c == '1').collect::<BitVec>();
+            for s in [
+                "",
+                "1",
+                "0",
+                "101",
+                "11110000",
+                "111100001",
+                "0000000000000001",
+            ] {
+                assert_eq!(roundtrip(&client, "varbit", bits(s)).await, s);
+            }
+            assert_eq!(roundtrip(&client, "bit(5)", bits("10110")).await, "10110");
+            assert_eq!(
+                select::<BitVec>(&client, "B'101'::bit(3)").await,
+                bits("101")
+            );
+            assert_eq!(
+                select::<BitVec>(&client, "B'1010101010101'::varbit").await,
+                bits("1010101010101")
+            );
+            // The server counts the bits we sent.
+            let row = one(
+                &client,
+                "SELECT length($1::varbit), bit_count($1::varbit)",
+                &[&bits("1100111")],
+            )
+            .await;
+            assert_eq!(get::<i32>(&row, 0, "length"), 7);
+            assert_eq!(get::<i64>(&row, 1, "bit_count"), 5);
+            let v = vec![bits("1"), bits("0101010101")];
+            let row = one(&client, "SELECT $1::varbit[]", &[&v]).await;
+            assert_eq!(get::<Vec<BitVec>>(&row, 0, "varbit[]"), v);
+        })
+    });
+}
+
+#[test]
+fn network_and_bit_columns() {
+    let (_server, client) = client();
+    guard("network_and_bit_columns", move || {
+        block_on(async {
+            client
+                .batch_execute(
+                    "DROP TABLE IF EXISTS type_features_net; CREATE TABLE type_features_net (
+                        id int4 PRIMARY KEY, host inet, net cidr, flags bit(4), tags varbit)",
+                )
+                .await
+                .unwrap();
+            let host: cidr::IpInet = "10.0.0.7/8".parse().unwrap();
+            let net: ipnetwork::IpNetwork = "2001:db8::/48".parse().unwrap();
+            let flags: bit_vec::BitVec = [true, false, false, true].into_iter().collect();
+            let tags = bit_vec::BitVec::from_elem(70, true);
+            client
+                .execute(
+                    "INSERT INTO type_features_net VALUES (1, $1, $2, $3, $4), (2, NULL, NULL, NULL, NULL)",
+                    &[&host, &net, &flags, &tags],
+                )
+                .await
+                .unwrap();
+            let rows = client
+                .query(
+                    "SELECT host, net, flags, tags FROM type_features_net ORDER BY id",
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert_eq!(get::<cidr::IpInet>(&rows[0], 0, "host"), host);
+            assert_eq!(get::<ipnetwork::IpNetwork>(&rows[0], 1, "net"), net);
+            assert_eq!(
+                get::<cidr::IpCidr>(&rows[0], 1, "net").to_string(),
+                "2001:db8::/48"
+            );
+            assert_eq!(get::<bit_vec::BitVec>(&rows[0], 2, "flags"), flags);
+            assert_eq!(get::<bit_vec::BitVec>(&rows[0], 3, "tags"), tags);
+            assert_eq!(get::<Option<cidr::IpInet>>(&rows[1], 0, "host"), None);
+            assert_eq!(
+                get::<Option<ipnetwork::IpNetwork>>(&rows[1], 1, "net"),
+                None
+            );
+            assert_eq!(get::<Option<bit_vec::BitVec>>(&rows[1], 2, "flags"), None);
+            client
+                .batch_execute("DROP TABLE type_features_net")
+                .await
+                .unwrap();
         })
     });
 }

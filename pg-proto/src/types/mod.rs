@@ -11,6 +11,8 @@
 //! | `text`, `varchar`, `name`, `bpchar`, `unknown`, `citext`, any enum (its label) | `String`, `&str` |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Bytes` |
 //! | `uuid` | [`Uuid`] |
+//! | `inet`, `cidr` | [`Inet`] (address and netmask), `IpAddr`, `Ipv4Addr`, `Ipv6Addr` (a single host: a netmask shorter than the address is [`TypeError::Unrepresentable`], never a silent truncation) |
+//! | `macaddr`, `macaddr8` | [`MacAddr`], [`MacAddr8`] |
 //! | `json`, `jsonb` | [`Json`] (raw text; the `jsonb` version byte is handled) |
 //! | `numeric` | [`Numeric`] (exact decimal string, `NaN`, `±Infinity`) |
 //! | `date`, `time`, `timestamp`, `timestamptz`, `interval` | [`Date`], [`Time`], [`Timestamp`], [`TimestampTz`], [`Interval`] |
@@ -28,6 +30,9 @@
 //! | `date`, `time`, `timestamp`, `timestamptz` | `time::Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` | `time` |
 //! | `json`, `jsonb` | `serde_json::Value`, `JsonOf<T>` (any `T: Serialize`/`Deserialize`) | `serde_json` |
 //! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
+//! | `inet`, `cidr` | `cidr::IpInet`, `cidr::IpCidr` | `cidr` |
+//! | `inet`, `cidr` | `ipnetwork::IpNetwork`, `Ipv4Network`, `Ipv6Network` | `ipnetwork` |
+//! | `bit`, `varbit` | `bit_vec::BitVec` | `bit-vec` |
 //!
 //! They share the bundled types' wire code and range checks: a value PostgreSQL cannot hold
 //! is refused before it is sent ([`TypeError::OutOfRange`]), and a PostgreSQL value the Rust
@@ -47,6 +52,8 @@
 mod array;
 mod datetime;
 mod json;
+mod macaddr;
+mod network;
 mod numeric;
 pub mod oid;
 mod primitive;
@@ -56,8 +63,14 @@ mod ty;
 mod user;
 mod uuid;
 
+#[cfg(feature = "bit-vec")]
+mod with_bit_vec;
 #[cfg(feature = "chrono")]
 mod with_chrono;
+#[cfg(feature = "cidr")]
+mod with_cidr;
+#[cfg(feature = "ipnetwork")]
+mod with_ipnetwork;
 #[cfg(feature = "rust_decimal")]
 mod with_rust_decimal;
 #[cfg(feature = "serde_json")]
@@ -69,6 +82,8 @@ mod with_uuid;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_network;
 #[cfg(test)]
 mod tests_range;
 #[cfg(test)]
@@ -84,6 +99,8 @@ use bytes::BytesMut;
 pub use self::array::{Array, Dimension};
 pub use self::datetime::{Date, DateTimeParts, Interval, Time, Timestamp, TimestampTz};
 pub use self::json::Json;
+pub use self::macaddr::{MacAddr, MacAddr8};
+pub use self::network::Inet;
 pub use self::numeric::Numeric;
 pub use self::range::Range;
 pub use self::record::{RecordReader, RecordWriter};
@@ -187,6 +204,19 @@ pub enum TypeError {
         what: &'static str,
         /// `NaN`, `infinity` or `-infinity`.
         value: &'static str,
+        /// The Rust type.
+        rust: &'static str,
+    },
+    /// An `inet`/`cidr` value the Rust type cannot hold: a network (a netmask shorter than
+    /// the address, like `10.1.2.0/24`) read into a host address type (`IpAddr`,
+    /// `Ipv4Addr`, `Ipv6Addr`: read it as [`Inet`] instead), or an address of the other IP
+    /// family read into `Ipv4Addr`/`Ipv6Addr`.
+    #[error("{ty} value {value} cannot be represented as {rust}")]
+    Unrepresentable {
+        /// The PostgreSQL type (`inet` or `cidr`).
+        ty: &'static str,
+        /// The value as PostgreSQL would print it (`10.1.2.0/24`).
+        value: String,
         /// The Rust type.
         rust: &'static str,
     },

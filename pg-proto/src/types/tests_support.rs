@@ -71,6 +71,14 @@ pub(crate) mod ty {
     pub(crate) const MONEY_ARRAY: &Type = &Type::MONEY_ARRAY;
     pub(crate) const INET: &Type = &Type::INET;
     pub(crate) const INET_ARRAY: &Type = &Type::INET_ARRAY;
+    pub(crate) const CIDR: &Type = &Type::CIDR;
+    pub(crate) const CIDR_ARRAY: &Type = &Type::CIDR_ARRAY;
+    pub(crate) const MACADDR: &Type = &Type::MACADDR;
+    pub(crate) const MACADDR_ARRAY: &Type = &Type::MACADDR_ARRAY;
+    pub(crate) const MACADDR8: &Type = &Type::MACADDR8;
+    pub(crate) const BIT: &Type = &Type::BIT;
+    pub(crate) const VARBIT: &Type = &Type::VARBIT;
+    pub(crate) const VARBIT_ARRAY: &Type = &Type::VARBIT_ARRAY;
     pub(crate) const BPCHAR: &Type = &Type::BPCHAR;
     pub(crate) const BPCHAR_ARRAY: &Type = &Type::BPCHAR_ARRAY;
     pub(crate) const VARCHAR: &Type = &Type::VARCHAR;
