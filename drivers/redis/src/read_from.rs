@@ -5,8 +5,8 @@ use corelane_redis_proto::Cmd;
 
 use crate::Error;
 
-/// Which nodes serve the read-only commands of a [`ClusterClient`](super::ClusterClient)
-/// ([`ClusterBuilder::read_from`](super::ClusterBuilder::read_from), or `?read_from=` in a
+/// Which nodes serve the read-only commands of a [`ClusterClient`](crate::cluster::ClusterClient)
+/// ([`ClusterBuilder::read_from`](crate::cluster::ClusterBuilder::read_from), or `?read_from=` in a
 /// `redis+cluster://` URL). Writes, transactions, pipelines and every command not known to
 /// be read-only always go to the slot's master.
 ///

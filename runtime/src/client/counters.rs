@@ -12,7 +12,7 @@ use crate::roundtrip::{Codec, Pipe, PipeCounters};
 /// One client's counters on one worker. Not `Sync`: bumped and read on its worker.
 ///
 /// With the `metrics` feature, counters made by [`labelled`](Self::labelled) also publish
-/// through the `metrics` facade (see the [`metrics`](super::metrics) module for the names).
+/// through the `metrics` facade (see the `client::metrics` module, feature `metrics`, for the names).
 #[derive(Default)]
 pub struct Counters {
     started: Cell<u64>,

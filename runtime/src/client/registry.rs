@@ -21,7 +21,7 @@ pub trait WorkerState: 'static {
 
     /// The state's counters, if it keeps [`Counters`]: with the `metrics` feature, each
     /// worker then publishes [`stats`](Self::stats) every
-    /// [`PUBLISH_EVERY`](super::metrics::PUBLISH_EVERY) while the state lives.
+    /// `metrics::PUBLISH_EVERY` (feature `metrics`) while the state lives.
     fn counters(&self) -> Option<&Counters> {
         None
     }

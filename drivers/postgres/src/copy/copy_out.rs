@@ -23,7 +23,7 @@ pub(super) enum Msg {
     Failed(Error),
 }
 
-/// The data of a `COPY ... TO STDOUT`, as it arrives: see [`Client::copy_out`].
+/// The data of a `COPY ... TO STDOUT`, as it arrives: see [`Client::copy_out`](crate::Client::copy_out).
 ///
 /// Each item is a piece of the copy's output: one or more whole `CopyData` payloads, in order
 /// (for the text and CSV formats, whole rows; the binary format's header and trailer come as
