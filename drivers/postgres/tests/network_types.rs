@@ -6,64 +6,17 @@
 
 mod support;
 
-use std::fmt::Debug;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use corelane_postgres::types::{Inet, MacAddr, MacAddr8};
-use corelane_postgres::{Client, FromSql, Row, ToSql, TypeError};
+use corelane_postgres::{Client, TypeError};
+use support::types::{get, one, roundtrip, select, select_type_error as select_err};
 use support::{block_on, client_for, guard, shared_server};
 
 fn client() -> (std::sync::Arc<corelane_testkit::PgServer>, Client) {
     let server = shared_server();
     let client = client_for(&server, |c| c);
     (server, client)
-}
-
-async fn one(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row {
-    client
-        .query_one(sql, params)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn get<T: for<'a> FromSql<'a>>(row: &Row, i: usize, what: &str) -> T {
-    assert!(
-        row.columns()[i].is_binary(),
-        "{what}: column {i} not binary"
-    );
-    row.get::<T>(i)
-        .unwrap_or_else(|e| panic!("{what}: decoding column {i}: {e}"))
-}
-
-/// Sends `value` as `ty`: asserts it comes back equal (and its NULL as `None`), returns the
-/// server's text form of it (`::text`, which always shows the netmask: `10.0.0.1/32`).
-async fn roundtrip<T>(client: &Client, ty: &str, value: T) -> String
-where
-    T: ToSql + Sync + for<'a> FromSql<'a> + PartialEq + Debug,
-{
-    let sql = format!("SELECT $1::{ty}, $1::{ty}::text");
-    let row = one(client, &sql, &[&value]).await;
-    let back: T = get(&row, 0, &sql);
-    assert_eq!(back, value, "{ty}: round trip");
-    let text: String = get(&row, 1, &sql);
-    let row = one(client, &format!("SELECT $1::{ty}"), &[&None::<T>]).await;
-    assert_eq!(get::<Option<T>>(&row, 0, ty), None, "{ty}: NULL");
-    text
-}
-
-/// `SELECT <expr>` decoded as `T`.
-async fn select<T: for<'a> FromSql<'a>>(client: &Client, expr: &str) -> T {
-    let sql = format!("SELECT {expr}");
-    get(&one(client, &sql, &[]).await, 0, &sql)
-}
-
-/// `SELECT <expr>` decoded as `T`: the type error.
-async fn select_err<T: for<'a> FromSql<'a> + Debug>(client: &Client, expr: &str) -> TypeError {
-    let sql = format!("SELECT {expr}");
-    let row = one(client, &sql, &[]).await;
-    let err = row.get::<T>(0).expect_err(&sql);
-    assert!(err.is_type(), "{sql}: {err}");
-    err.as_type_error().cloned().expect(&sql)
 }
 
 fn ip(s: &str) -> IpAddr {

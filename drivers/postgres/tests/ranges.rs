@@ -7,57 +7,11 @@
 
 mod support;
 
-use std::fmt::Debug;
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
 use corelane_postgres::types::{Date, Numeric, Range, Timestamp, TimestampTz};
-use corelane_postgres::{Client, FromSql, Row, ToSql};
-use support::{block_on, client_for, guard, shared_server};
-
-/// A client whose sessions run in UTC, so `tstzrange::text` is stable.
-fn client() -> (std::sync::Arc<corelane_testkit::PgServer>, Client) {
-    let server = shared_server();
-    let client = client_for(&server, |c| c.param("TimeZone", "UTC"));
-    (server, client)
-}
-
-async fn one(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row {
-    client
-        .query_one(sql, params)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn get<T: for<'a> FromSql<'a>>(row: &Row, i: usize, what: &str) -> T {
-    assert!(
-        row.columns()[i].is_binary(),
-        "{what}: column {i} not binary"
-    );
-    row.get::<T>(i)
-        .unwrap_or_else(|e| panic!("{what}: decoding column {i}: {e}"))
-}
-
-/// Sends `value` as `ty`: asserts it comes back equal (and its NULL as `None`), returns the
-/// server's text form of it.
-async fn roundtrip<T>(client: &Client, ty: &str, value: T) -> String
-where
-    T: ToSql + Sync + for<'a> FromSql<'a> + PartialEq + Debug,
-{
-    let sql = format!("SELECT $1::{ty}, $1::{ty}::text");
-    let row = one(client, &sql, &[&value]).await;
-    let back: T = get(&row, 0, &sql);
-    assert_eq!(back, value, "{ty}: round trip");
-    let text: String = get(&row, 1, &sql);
-    let row = one(client, &format!("SELECT $1::{ty}"), &[&None::<T>]).await;
-    assert_eq!(get::<Option<T>>(&row, 0, ty), None, "{ty}: NULL");
-    text
-}
-
-/// `SELECT <expr>` decoded as `T`.
-async fn select<T: for<'a> FromSql<'a>>(client: &Client, expr: &str) -> T {
-    let sql = format!("SELECT {expr}");
-    get(&one(client, &sql, &[]).await, 0, &sql)
-}
+use support::types::{get, one, roundtrip, select, utc_client as client};
+use support::{block_on, guard};
 
 fn num(s: &str) -> Numeric {
     Numeric::parse(s).unwrap()

@@ -25,65 +25,15 @@ use std::fmt::Debug;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use corelane_postgres::types::{JsonOf, Timestamp};
-use corelane_postgres::{Client, FromSql, Row, ToSql, TypeError};
+use corelane_postgres::{Client, FromSql, TypeError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use support::{block_on, client_for, guard, shared_server};
+use support::types::{get, one, roundtrip, select, select_type_error, utc_client as client};
+use support::{block_on, guard};
 
-/// A client whose sessions run in UTC, so `timestamptz::text` is stable.
-fn client() -> (std::sync::Arc<corelane_testkit::PgServer>, Client) {
-    let server = shared_server();
-    let client = client_for(&server, |c| c.param("TimeZone", "UTC"));
-    (server, client)
-}
-
-async fn one(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row {
-    client
-        .query_one(sql, params)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn get<T: for<'a> FromSql<'a>>(row: &Row, i: usize, what: &str) -> T {
-    assert!(
-        row.columns()[i].is_binary(),
-        "{what}: column {i} was not transferred in binary"
-    );
-    row.get::<T>(i)
-        .unwrap_or_else(|e| panic!("{what}: decoding column {i}: {e}"))
-}
-
-/// `value` round-trips through the server as `ty` (and so does its NULL); returns the
-/// server's text form of it.
-async fn roundtrip<T>(client: &Client, ty: &str, value: T) -> String
-where
-    T: ToSql + Sync + for<'a> FromSql<'a> + PartialEq + Debug,
-{
-    let sql = format!("SELECT $1::{ty}, $1::{ty}::text");
-    let row = one(client, &sql, &[&value]).await;
-    let back: T = get(&row, 0, &sql);
-    assert_eq!(back, value, "{ty}: round trip");
-    let text: String = get(&row, 1, &sql);
-    let row = one(client, &format!("SELECT $1::{ty}"), &[&None::<T>]).await;
-    assert_eq!(get::<Option<T>>(&row, 0, ty), None, "{ty}: NULL");
-    text
-}
-
-/// `SELECT <expr>` decoded as `T`.
-async fn select<T: for<'a> FromSql<'a>>(client: &Client, expr: &str) -> T {
-    let sql = format!("SELECT {expr}");
-    let row = one(client, &sql, &[]).await;
-    get(&row, 0, &sql)
-}
-
-/// `SELECT <expr>` decoded as `T`: the error.
+/// `SELECT <expr>` read as `T`: the type error's text.
 async fn select_err<T: for<'a> FromSql<'a> + Debug>(client: &Client, expr: &str) -> String {
-    let sql = format!("SELECT {expr}");
-    let row = one(client, &sql, &[]).await;
-    let err = row.get::<T>(0).expect_err(&sql);
-    assert!(err.is_type(), "{sql}: {err}");
-    assert!(err.as_type_error().is_some(), "{sql}: {err}");
-    err.to_string()
+    select_type_error::<T>(client, expr).await.to_string()
 }
 
 #[test]

@@ -13,31 +13,9 @@ use corelane_pg_proto::types::{
     Array, Date, DateTimeParts, Dimension, Interval, Json, Numeric, Time, Timestamp, TimestampTz,
     Uuid,
 };
-use corelane_postgres::{Client, FromSql, Row, ToSql};
-use support::{block_on, client_for, guard, on_worker, shared_server};
-
-/// A client whose sessions run in UTC (a startup parameter), so `timestamptz::text` is stable.
-fn client() -> (std::sync::Arc<corelane_testkit::PgServer>, Client) {
-    let server = shared_server();
-    let client = client_for(&server, |c| c.param("TimeZone", "UTC"));
-    (server, client)
-}
-
-async fn one(client: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row {
-    client
-        .query_one(sql, params)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn get<T: for<'a> FromSql<'a>>(row: &Row, i: usize, what: &str) -> T {
-    assert!(
-        row.columns()[i].is_binary(),
-        "{what}: column {i} was not transferred in binary"
-    );
-    row.get::<T>(i)
-        .unwrap_or_else(|e| panic!("{what}: decoding column {i}: {e}"))
-}
+use corelane_postgres::{Client, FromSql, ToSql};
+use support::types::{get, one, utc_client as client};
+use support::{block_on, guard, on_worker};
 
 /// `SELECT $1::<ty>` with `value`, read back as `T`.
 async fn echo<T>(client: &Client, ty: &str, value: &T) -> T
