@@ -41,7 +41,8 @@ impl Config {
     }
 }
 
-use crate::config::{Addr, Config, Protocol, DEFAULT_PORT};
+use crate::addr::Addr;
+use crate::config::{Config, Protocol, DEFAULT_PORT};
 use crate::tls::{ClientCert, TlsSettings};
 use crate::Error;
 
