@@ -21,6 +21,12 @@ pub enum Protocol {
     Resp2,
 }
 
+/// [`Config::exclusive_per_worker`]'s default.
+const DEFAULT_EXCLUSIVE_PER_WORKER: usize = 8;
+
+/// [`Config::acquire_timeout`]'s default.
+const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Everything needed to connect, authenticate and size the pools.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -91,8 +97,8 @@ impl Default for Config {
             client_name: None,
             connections_per_worker: 1,
             max_connections: None,
-            exclusive_per_worker: crate::budget::DEFAULT_EXCLUSIVE_PER_WORKER,
-            acquire_timeout: Some(crate::budget::DEFAULT_ACQUIRE_TIMEOUT),
+            exclusive_per_worker: DEFAULT_EXCLUSIVE_PER_WORKER,
+            acquire_timeout: Some(DEFAULT_ACQUIRE_TIMEOUT),
             connect_timeout: Duration::from_secs(5),
             command_timeout: None,
             on_push: None,

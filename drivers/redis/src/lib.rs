@@ -324,6 +324,7 @@ mod switch_hint;
 mod tls;
 mod trace;
 mod url;
+mod url_text;
 mod worker_state;
 
 pub use addr::Addr;
