@@ -39,6 +39,7 @@ pub mod conn;
 pub mod deadline;
 mod dispatch;
 mod error;
+mod event_loop_provider;
 pub mod guide;
 pub mod inbox;
 pub mod oneshot;
@@ -62,10 +63,10 @@ pub use conn::{
 };
 pub use dispatch::{dispatch, Dispatch, LocalBoxFuture};
 pub use error::{Error, SubmitError};
+pub use event_loop_provider::{EventLoopProvider, ServerProvider};
 pub use probe::probe_io_uring;
 pub use provider::{
-    configure_standalone, resolve, standalone_running, standalone_starts, EventLoopProvider,
-    Provider, ServerProvider,
+    configure_standalone, resolve, standalone_running, standalone_starts, Provider,
 };
 pub use spare::SpareBuf;
 pub use standalone::{Loop, LoopBuilder, Placement, DEFAULT_IO_MEMORY};

@@ -11,13 +11,6 @@ use corelane_runtime::pool::{check_budget, worker_share, WorkerShare};
 
 use crate::{Config, Error};
 
-/// [`Config::exclusive_per_worker`]'s default: the most exclusive connections one worker
-/// opens when the budget leaves room for them.
-pub(crate) const DEFAULT_EXCLUSIVE_PER_WORKER: usize = 10;
-
-/// [`Config::acquire_timeout`]'s default.
-pub(crate) const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The default budget's ceiling: a default PostgreSQL accepts 100 connections, of which
 /// `superuser_reserved_connections` (3) are kept for superusers; 90 leaves those and a few
 /// more for psql, migrations and monitoring.
@@ -207,7 +200,7 @@ mod tests {
         assert_eq!(c.get_acquire_timeout(), None);
         assert_eq!(
             Config::default().get_acquire_timeout(),
-            Some(DEFAULT_ACQUIRE_TIMEOUT)
+            Some(crate::config::DEFAULT_ACQUIRE_TIMEOUT)
         );
         let e = Config::parse_with_env("host=h max_connections=many", |_| None).unwrap_err();
         assert!(e.is_config(), "{e}");

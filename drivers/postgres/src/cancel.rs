@@ -74,14 +74,16 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use corelane_pg_proto::message::backend::BackendKeyData;
 use corelane_pg_proto::message::frontend;
+use corelane_runtime::client::PerWorker;
 use corelane_runtime::{task, CloseCause, Handler, Limits, Registered};
 
 use crate::cancel_gate::GateOpen;
 use crate::codec::Expect;
+use crate::config::Config;
 use crate::connection::Connection;
 use crate::transport::{connect_for_cancel, Route};
-use crate::Client;
-use crate::{worker_state, Error};
+use crate::worker_state::{self, WorkerPools};
+use crate::Error;
 
 /// Bounds connecting to the server for a `CancelRequest`, sending it and seeing the server
 /// close that connection.
@@ -93,9 +95,13 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// A shared connection of client `id` on this worker whose gate is open: a cancel in flight
 /// on the pool's choice is waited out (it ends with the connection back in service, or closed
 /// and replaced).
-pub(crate) async fn connection(client: &Client) -> Result<Connection, Error> {
+/// Takes the client's `config` and per-worker `states` (see [`worker_state::pools`]).
+pub(crate) async fn connection(
+    config: &Config,
+    states: &PerWorker<WorkerPools>,
+) -> Result<Connection, Error> {
     loop {
-        let conn = worker_state::connection(client).await?;
+        let conn = worker_state::connection(config, states).await?;
         if !conn.cancel.draining.get() {
             return Ok(conn);
         }

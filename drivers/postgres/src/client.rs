@@ -245,6 +245,56 @@ impl Client {
             .and_then(|d| corelane_runtime::deadline::after(Instant::now(), d).map(|at| (at, d)))
     }
 
+    /// The statement `target` names, ready to run: SQL is described (or found described);
+    /// a prepared statement is used as it is, unless `again` (its columns changed since it was
+    /// described, or a type it uses may have: it is described afresh, with the types of the
+    /// connection that describes it looked up again). Either is refused when it would change the session
+    /// of a shared connection (a statement prepared in a transaction may).
+    pub(crate) async fn resolve(
+        &self,
+        target: Target<'_>,
+        again: bool,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
+        match target {
+            Target::Sql(sql) if again => self.prepare_again(sql, deadline).await,
+            Target::Sql(sql) => self.prepare_by(sql, deadline).await,
+            Target::Prepared(stmt) => {
+                crate::session::check(&stmt.sql)?;
+                if !again {
+                    Ok(stmt.clone())
+                } else if stmt.is_typed() {
+                    self.describe_typed(
+                        &stmt.sql,
+                        stmt.params
+                            .iter()
+                            .map(corelane_pg_proto::types::Type::oid)
+                            .collect(),
+                        true,
+                        deadline,
+                    )
+                    .await
+                } else {
+                    self.prepare_again(&stmt.sql, deadline).await
+                }
+            }
+        }
+    }
+
+    /// This worker's pools and counters for this client, made on first use (call it on one of
+    /// the client's workers).
+    pub(crate) fn worker_pools(&self) -> Result<std::rc::Rc<WorkerPools>, Error> {
+        worker_state::pools(&self.inner.config, &self.inner.states)
+    }
+
+    /// A connection of this client on this worker for exclusive use, checked out until the
+    /// permit drops.
+    pub(crate) async fn exclusive_connection(
+        &self,
+    ) -> Result<corelane_runtime::pool::Pooled<worker_state::PgManager>, Error> {
+        worker_state::exclusive(&self.inner.config, &self.inner.states).await
+    }
+
     /// Runs `op` with a connection of the worker this call runs on, under `deadline` (see
     /// [`crate::cancel`]).
     pub(crate) async fn on_connection<T, F, Fut>(
@@ -279,7 +329,7 @@ impl Client {
             &**self.inner.states.workers(),
             fallback,
             move || async move {
-                let counters = worker_state::pools(&client)?.counters.clone();
+                let counters = client.worker_pools()?.counters.clone();
                 if let Some(size) = pipeline {
                     counters.batch(size);
                 }
@@ -288,7 +338,8 @@ impl Client {
                 // futures are large in debug builds, and a remote call's is spawned by value).
                 let result = futures_lite::FutureExt::or(
                     async {
-                        let conn = cancel::connection(&client).await?;
+                        let conn =
+                            cancel::connection(&client.inner.config, &client.inner.states).await?;
                         // Before the call's future: dropped after it (see `Watch`).
                         let _watch = cancel::Watch::new(&conn);
                         op(conn).await
@@ -408,7 +459,7 @@ impl Client {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
         let target = to_statement::target(statement);
-        trace::run(trace::span(self, "", Some(target.sql())), async {
+        trace::run(trace::span(self.config(), "", Some(target.sql())), async {
             let (stmt, response) = self.run_statement(target, params).await?;
             Ok(outcome(self, &stmt, response)?.rows)
         })
@@ -422,7 +473,7 @@ impl Client {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, Error> {
         let target = to_statement::target(statement);
-        trace::run(trace::span(self, "", Some(target.sql())), async {
+        trace::run(trace::span(self.config(), "", Some(target.sql())), async {
             let (columns, rows) = self.query_data(target, params).await?;
             match rows.at_most_one() {
                 Ok(Some(data)) => Ok(Row { columns, data }),
@@ -440,7 +491,7 @@ impl Client {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
         let target = to_statement::target(statement);
-        trace::run(trace::span(self, "", Some(target.sql())), async {
+        trace::run(trace::span(self.config(), "", Some(target.sql())), async {
             let (columns, rows) = self.query_data(target, params).await?;
             match rows.at_most_one() {
                 Ok(data) => Ok(data.map(|data| Row { columns, data })),
@@ -549,7 +600,13 @@ impl Client {
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Response, Error> {
         let (stmt, params) = if self.inner.states.workers().current_worker().is_some() {
-            match Execute::start(self, stmt, params, deadline) {
+            match Execute::start(
+                &self.inner.config,
+                &self.inner.states,
+                stmt,
+                params,
+                deadline,
+            ) {
                 Ok(execute) => return execute.await,
                 Err(back) => back,
             }
@@ -570,7 +627,7 @@ impl Client {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, Error> {
         let target = to_statement::target(statement);
-        trace::run(trace::span(self, "", Some(target.sql())), async {
+        trace::run(trace::span(self.config(), "", Some(target.sql())), async {
             let (_, response) = self.run_statement(target, params).await?;
             let (_, affected, _) = raw_outcome(response)?;
             Ok(affected.unwrap_or(0))
@@ -584,7 +641,7 @@ impl Client {
     /// control, `SET`, `LISTEN`, `COPY ... FROM STDIN`) are refused with
     /// [`Error::is_session_change`]; so are they by `query`, `execute` and `pipeline`.
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
+        trace::run(trace::span(self.config(), "", Some(sql)), async {
             crate::session::check(sql)?;
             let owned = sql.to_owned();
             self.on_connection(self.deadline(), move |conn| async move {
@@ -630,7 +687,7 @@ impl Client {
         &self,
         items: &[(&str, &[&(dyn ToSql + Sync)])],
     ) -> Result<Vec<Result<Outcome, Error>>, Error> {
-        let span = trace::span(self, "PIPELINE", None);
+        let span = trace::span(self.config(), "PIPELINE", None);
         trace::batch_size(&span, items.len());
         trace::run(span, self.pipeline_untraced(items)).await
     }

@@ -12,6 +12,13 @@ pub use crate::password::Password;
 use crate::pgpass;
 use crate::Error;
 
+/// [`Config::exclusive_per_worker`]'s default: the most exclusive connections one worker
+/// opens when the budget leaves room for them.
+const DEFAULT_EXCLUSIVE_PER_WORKER: usize = 10;
+
+/// [`Config::acquire_timeout`]'s default.
+pub(crate) const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The default [`Config::max_result_bytes`].
 const DEFAULT_MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
 
@@ -159,8 +166,8 @@ impl Default for Config {
             statement_cache_size: 256,
             connections_per_worker: 1,
             max_connections: None,
-            exclusive_per_worker: crate::budget::DEFAULT_EXCLUSIVE_PER_WORKER,
-            acquire_timeout: Some(crate::budget::DEFAULT_ACQUIRE_TIMEOUT),
+            exclusive_per_worker: DEFAULT_EXCLUSIVE_PER_WORKER,
+            acquire_timeout: Some(DEFAULT_ACQUIRE_TIMEOUT),
             query_timeout: None,
             trace_query_text: false,
             copy_timeout: Some(DEFAULT_COPY_TIMEOUT),

@@ -15,16 +15,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use corelane_runtime::client::{InFlight, Outcome};
+use corelane_runtime::client::{InFlight, Outcome, PerWorker};
 use corelane_runtime::roundtrip::OwnedRun;
 use corelane_runtime::task::Sleep;
 use corelane_runtime::ThreadBound;
 
 use crate::cancel::Watch;
 use crate::codec::{PgCodec, Response};
+use crate::config::Config;
 use crate::connection::Sent;
 use crate::statement::{Params, Statement};
-use crate::{worker_state, Client, Error};
+use crate::worker_state::{self, WorkerPools};
+use crate::Error;
 
 /// One statement running on this worker's connection; resolves to its response.
 ///
@@ -62,16 +64,18 @@ struct Local {
 }
 
 impl Execute {
-    /// Starts `stmt` on this worker's shared connection of `client` when one is ready now.
+    /// Starts `stmt` on this worker's shared connection of a client (its config and per-worker
+    /// states) when one is ready now.
     /// Call it only on one of the client's workers. Gives the statement and its parameters
     /// back when the fast path does not apply, for the general path.
     pub(crate) fn start(
-        client: &Client,
+        config: &Config,
+        states: &PerWorker<WorkerPools>,
         stmt: Statement,
         params: Params,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Execute, (Statement, Params)> {
-        let Ok(pools) = worker_state::pools(client) else {
+        let Ok(pools) = worker_state::pools(config, states) else {
             return Err((stmt, params));
         };
         let Some(conn) = worker_state::ready_connection(&pools) else {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use corelane_runtime::client::{Health, Stats, WorkerHealth, WorkerState, HEALTH_CHECK_WITHIN};
 
 use crate::codec::Response;
-use crate::{worker_state, Client, Error};
+use crate::{Client, Error};
 
 impl Client {
     /// This client's counters on every worker, and their sum ([`Stats::total`]): calls by
@@ -59,12 +59,12 @@ impl Client {
 
     /// Runs on worker `worker`.
     async fn worker_health(&self, worker: usize, within: Duration) -> WorkerHealth {
-        let state = match worker_state::pools(self) {
+        let state = match self.worker_pools() {
             Ok(state) => state,
             Err(e) => return WorkerHealth::answered(worker, Err(e.to_string()), 0, 0, None),
         };
         let ping = async {
-            let conn = crate::cancel::connection(self).await?;
+            let conn = crate::cancel::connection(&self.inner.config, &self.inner.states).await?;
             match conn.simple("").await? {
                 Response::Failed(e) => Err(Error::db(e)),
                 _ => Ok(()),

@@ -33,7 +33,7 @@ use crate::pump_chan::{self, Receiver, Sender};
 use crate::row::Row;
 use crate::statement::{Column, Params, Statement};
 use crate::to_statement::ToStatement;
-use crate::{worker_state, Error};
+use crate::Error;
 
 #[cfg(doc)]
 use crate::codec::ROW_CHUNK;
@@ -261,7 +261,7 @@ impl Client {
             fallback,
             move || async move {
                 tx.on_this_worker();
-                let result = match worker_state::exclusive(&client).await {
+                let result = match client.exclusive_connection().await {
                     Ok(permit) => pump((*permit).clone(), bytes, &tx).await,
                     Err(e) => Err(e),
                 };

@@ -283,7 +283,7 @@ impl Client {
             &**self.inner.states.workers(),
             fallback,
             move || async move {
-                let permit = worker_state::exclusive(&client).await?;
+                let permit = client.exclusive_connection().await?;
                 let conn = (*permit).clone();
                 // Whatever the session does, the connection is reset before its next user.
                 conn.mark_session_dirty();

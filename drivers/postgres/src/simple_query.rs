@@ -135,7 +135,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        trace::run(trace::span(self, "", Some(sql)), async {
+        trace::run(trace::span(self.config(), "", Some(sql)), async {
             crate::session::check(sql)?;
             let owned = sql.to_owned();
             let response = self

@@ -5,10 +5,7 @@
 //! thread — the worker that prepared it, another worker, or a thread off the loop — and each
 //! connection parses it on first use, as it would the SQL.
 
-use std::time::{Duration, Instant};
-
 use crate::statement::Statement;
-use crate::{Client, Error};
 
 /// Something a query can run: `&str`, `&String`, or a [`Statement`] from
 /// [`Client::prepare`](crate::Client::prepare) /
@@ -86,43 +83,5 @@ impl<T: ToStatement + ?Sized> sealed::Sealed for &T {
     #[allow(private_interfaces)]
     fn target(&self) -> Target<'_> {
         target(&**self)
-    }
-}
-
-impl Client {
-    /// The statement `target` names, ready to run: SQL is described (or found described);
-    /// a prepared statement is used as it is, unless `again` (its columns changed since it was
-    /// described, or a type it uses may have: it is described afresh, with the types of the
-    /// connection that describes it looked up again). Either is refused when it would change the session
-    /// of a shared connection (a statement prepared in a transaction may).
-    pub(crate) async fn resolve(
-        &self,
-        target: Target<'_>,
-        again: bool,
-        deadline: Option<(Instant, Duration)>,
-    ) -> Result<Statement, Error> {
-        match target {
-            Target::Sql(sql) if again => self.prepare_again(sql, deadline).await,
-            Target::Sql(sql) => self.prepare_by(sql, deadline).await,
-            Target::Prepared(stmt) => {
-                crate::session::check(&stmt.sql)?;
-                if !again {
-                    Ok(stmt.clone())
-                } else if stmt.is_typed() {
-                    self.describe_typed(
-                        &stmt.sql,
-                        stmt.params
-                            .iter()
-                            .map(corelane_pg_proto::types::Type::oid)
-                            .collect(),
-                        true,
-                        deadline,
-                    )
-                    .await
-                } else {
-                    self.prepare_again(&stmt.sql, deadline).await
-                }
-            }
-        }
     }
 }

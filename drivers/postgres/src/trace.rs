@@ -9,7 +9,8 @@
 
 use std::future::Future;
 
-use crate::{Client, Error};
+use crate::config::Config;
+use crate::Error;
 #[cfg(feature = "tracing")]
 use corelane_runtime::client::OperationName;
 
@@ -37,8 +38,7 @@ fn first_keyword(sql: &str) -> Option<OperationName> {
 /// The span of a statement (`sql: Some`) or of an operation named `operation` over several.
 /// Nothing is computed (no name, no allocation) unless a subscriber wants the span.
 #[cfg(feature = "tracing")]
-pub(crate) fn span(client: &Client, operation: &str, sql: Option<&str>) -> CallSpan {
-    let config = &client.inner.config;
+pub(crate) fn span(config: &Config, operation: &str, sql: Option<&str>) -> CallSpan {
     let span = tracing::info_span!(
         "postgresql",
         otel.name = tracing::field::Empty,
@@ -74,7 +74,7 @@ pub(crate) fn span(client: &Client, operation: &str, sql: Option<&str>) -> CallS
 /// The span of a statement or operation (the `tracing` feature is off: nothing).
 #[cfg(not(feature = "tracing"))]
 #[inline(always)]
-pub(crate) fn span(_client: &Client, _operation: &str, _sql: Option<&str>) -> CallSpan {
+pub(crate) fn span(_config: &Config, _operation: &str, _sql: Option<&str>) -> CallSpan {
     CallSpan
 }
 

@@ -55,7 +55,7 @@ use crate::simple_query::SimpleQueryMessage;
 use crate::statement::{Params, Statement};
 use crate::to_statement::{self, Target, ToStatement};
 use crate::trace;
-use crate::worker_state::{self, PgManager};
+use crate::worker_state::PgManager;
 use crate::Error;
 
 /// A transaction isolation level.
@@ -701,9 +701,10 @@ impl Client {
         F: FnOnce(Transaction) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
-        trace::run(trace::span(self, "TRANSACTION", None), async move {
-            self.transaction_core(options, f).await?
-        })
+        trace::run(
+            trace::span(self.config(), "TRANSACTION", None),
+            async move { self.transaction_core(options, f).await? },
+        )
         .await
     }
 
@@ -768,7 +769,7 @@ impl Client {
         // The span records the driver's failures before `f` ran; what `f` returns is the
         // application's to judge.
         trace::run(
-            trace::span(self, "TRANSACTION", None),
+            trace::span(self.config(), "TRANSACTION", None),
             self.transaction_core(options, f),
         )
         .await
@@ -796,7 +797,7 @@ impl Client {
             &**self.inner.states.workers(),
             fallback,
             move || async move {
-                let permit = worker_state::exclusive(&client).await?;
+                let permit = client.exclusive_connection().await?;
                 run(client, permit, options, cancelled, f).await
             },
         )

@@ -30,7 +30,7 @@ use crate::simple_query::SimpleQueryMessage;
 use crate::statement::{Params, Statement};
 use crate::to_statement::{self, ToStatement};
 use crate::transaction::{self, Open, Transaction, TransactionOptions};
-use crate::{worker_state, Client, Error, Row};
+use crate::{Client, Error, Row};
 
 thread_local! {
     /// The transactions begun by handles on this worker and not ended yet.
@@ -170,7 +170,7 @@ impl Client {
             &**self.inner.states.workers(),
             fallback,
             move || async move {
-                let permit = worker_state::exclusive(&client).await?;
+                let permit = client.exclusive_connection().await?;
                 let open = transaction::begin(
                     client.clone(),
                     permit,

@@ -7,13 +7,13 @@ use std::time::Duration;
 use corelane_runtime::pool::PoolKind;
 
 use corelane_runtime::client::{
-    ConnectionCounts, Counters, InFlight, Outcome, WorkerState, WorkerStats,
+    ConnectionCounts, Counters, InFlight, Outcome, PerWorker, WorkerState, WorkerStats,
 };
 use corelane_runtime::pool::{Config as PoolConfig, Manager, Pool, PoolError, Pooled, SharedPool};
 
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::{Client, Error};
+use crate::Error;
 
 /// Bounds the reset of a returned exclusive connection; past it the connection is closed. A
 /// reset waits behind whatever its last user left in flight (a cancelled long query).
@@ -169,16 +169,19 @@ impl WorkerPools {
     }
 }
 
-/// This worker's pools and counters for `client`, made on first use. Call it on one of the
-/// client's workers.
+/// This worker's pools and counters for a client (its `config` and its per-worker `states`:
+/// this module takes them, not the `Client`, so that it does not depend on the client's),
+/// made on first use. Call it on one of the client's workers.
 ///
 /// The worker's index among the client's workers picks its share of the budget. A thread that
 /// is not one of them (the driver never makes pools there: its calls run on a worker) gets the
 /// last worker's share.
-pub(crate) fn pools(client: &Client) -> Result<Rc<WorkerPools>, Error> {
-    let config = &client.inner.config;
-    let workers = client.inner.states.workers();
-    client.inner.states.local(|| {
+pub(crate) fn pools(
+    config: &Config,
+    states: &PerWorker<WorkerPools>,
+) -> Result<Rc<WorkerPools>, Error> {
+    let workers = states.workers();
+    states.local(|| {
         let index = workers.current_index().unwrap_or(usize::MAX);
         WorkerPools::new(config, workers.num_workers(), index)
     })
@@ -198,9 +201,13 @@ fn pool_error(
     }
 }
 
-/// A live shared (pipelined) connection of `client` on this worker, opened if needed.
-pub(crate) async fn connection(client: &Client) -> Result<Connection, Error> {
-    let pool = pools(client)?.shared.clone();
+/// A live shared (pipelined) connection of a client on this worker, opened if needed (see
+/// [`pools`] for the arguments).
+pub(crate) async fn connection(
+    config: &Config,
+    states: &PerWorker<WorkerPools>,
+) -> Result<Connection, Error> {
+    let pool = pools(config, states)?.shared.clone();
     if let Some(shared) = pool.try_get_shared() {
         return Ok((*shared).clone());
     }
@@ -208,7 +215,7 @@ pub(crate) async fn connection(client: &Client) -> Result<Connection, Error> {
         Ok(shared) => Ok((*shared).clone()),
         Err(e) => {
             let limit = pool.config().acquire_timeout;
-            Err(pool_error(&client.inner.config, PoolKind::Shared, limit, e))
+            Err(pool_error(config, PoolKind::Shared, limit, e))
         }
     }
 }
@@ -221,14 +228,17 @@ pub(crate) fn ready_connection(pools: &WorkerPools) -> Option<Connection> {
     Some((*shared).clone())
 }
 
-/// A connection of `client` on this worker for exclusive use (a transaction), checked out
+/// A connection of a client on this worker for exclusive use (a transaction), checked out
 /// until the permit drops. It comes reset (see [`PgManager::recycle`]).
-pub(crate) async fn exclusive(client: &Client) -> Result<Pooled<PgManager>, Error> {
-    let pool = pools(client)?.exclusive.clone();
+pub(crate) async fn exclusive(
+    config: &Config,
+    states: &PerWorker<WorkerPools>,
+) -> Result<Pooled<PgManager>, Error> {
+    let pool = pools(config, states)?.exclusive.clone();
     let limit = pool.config().acquire_timeout;
     pool.get()
         .await
-        .map_err(|e| pool_error(&client.inner.config, PoolKind::Exclusive, limit, e))
+        .map_err(|e| pool_error(config, PoolKind::Exclusive, limit, e))
 }
 
 /// Ends a counted call with its result.

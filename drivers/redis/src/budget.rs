@@ -12,12 +12,6 @@ use corelane_runtime::pool::{check_budget, worker_share, WorkerShare};
 
 use crate::{Config, Error};
 
-/// [`Config::exclusive_per_worker`]'s default.
-pub(crate) const DEFAULT_EXCLUSIVE_PER_WORKER: usize = 8;
-
-/// [`Config::acquire_timeout`]'s default.
-pub(crate) const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
-
 impl Config {
     /// The most connections the client opens in all, over all its workers: shared
     /// (pipelined) ones and exclusive ones ([`Client::with_connection`],

@@ -8,7 +8,6 @@ use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
 
 use crate::call::{Call, Reply};
 use crate::config::Config;
-use crate::connection::Connection;
 use crate::pipeline::Pipeline;
 use crate::request::Request;
 use crate::{Error, FromValue};
@@ -73,7 +72,7 @@ impl Client {
             &**self.workers(),
             self.next_fallback(),
             move || async move {
-                let conn = Connection::open(&config, None).await?;
+                let conn = crate::connect::open(&config, None).await?;
                 let pong = conn.query::<String>(&Cmd::new("PING")).await.map(drop);
                 conn.pipe.close();
                 pong

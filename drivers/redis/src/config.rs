@@ -5,24 +5,10 @@ use std::time::Duration;
 
 use corelane_runtime::conn::TlsConfig;
 
+use crate::addr::Addr;
 use crate::secret::Secret;
 use crate::tls::{ClientCert, TlsSettings};
 use crate::Error;
-
-/// Where the server is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Addr {
-    /// TCP; the host may be a name (resolved off the worker) or an IP literal.
-    Tcp {
-        /// Host name or IP.
-        host: String,
-        /// Port.
-        port: u16,
-    },
-    /// A Unix domain socket.
-    Unix(PathBuf),
-}
 
 /// The RESP version to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,6 +20,12 @@ pub enum Protocol {
     /// RESP2 only (`AUTH`, `SELECT`, `CLIENT SETNAME` as separate commands).
     Resp2,
 }
+
+/// [`Config::exclusive_per_worker`]'s default.
+const DEFAULT_EXCLUSIVE_PER_WORKER: usize = 8;
+
+/// [`Config::acquire_timeout`]'s default.
+const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything needed to connect, authenticate and size the pools.
 #[derive(Debug, Clone)]
@@ -60,7 +52,7 @@ pub struct Config {
     /// retrying and must not wait seconds on a dead node it is about to route away from.
     pub(crate) reconnect_backoff: Option<(Duration, Duration)>,
     /// Ask these sentinels for the master's address at each connect (`addr` is unused).
-    pub(crate) sentinel: Option<crate::sentinel::SentinelSettings>,
+    pub(crate) sentinel: Option<crate::sentinel_settings::SentinelSettings>,
     /// ACL user for the sentinels themselves (not the master's).
     pub(crate) sentinel_username: Option<String>,
     /// The sentinels' own password (their `requirepass`), not the master's.
@@ -105,8 +97,8 @@ impl Default for Config {
             client_name: None,
             connections_per_worker: 1,
             max_connections: None,
-            exclusive_per_worker: crate::budget::DEFAULT_EXCLUSIVE_PER_WORKER,
-            acquire_timeout: Some(crate::budget::DEFAULT_ACQUIRE_TIMEOUT),
+            exclusive_per_worker: DEFAULT_EXCLUSIVE_PER_WORKER,
+            acquire_timeout: Some(DEFAULT_ACQUIRE_TIMEOUT),
             connect_timeout: Duration::from_secs(5),
             command_timeout: None,
             on_push: None,
@@ -272,7 +264,7 @@ impl Config {
         master: impl Into<String>,
         sentinels: impl IntoIterator<Item = (H, u16)>,
     ) -> Self {
-        self.sentinel = Some(crate::sentinel::SentinelSettings {
+        self.sentinel = Some(crate::sentinel_settings::SentinelSettings {
             master: master.into(),
             sentinels: sentinels.into_iter().map(|(h, p)| (h.into(), p)).collect(),
             switch: Default::default(),

@@ -1,4 +1,6 @@
-//! One connection: connect, handshake (HELLO / AUTH / SETNAME / SELECT), then pipelined calls.
+//! One connection: connect to an address, handshake (HELLO / AUTH / SETNAME / SELECT), then
+//! pipelined calls. Where the address comes from (the config, or the sentinels) is `connect`'s
+//! business: this module knows nothing of Sentinel, so the sentinel lookup can use it.
 
 use std::net::SocketAddr;
 
@@ -7,8 +9,9 @@ use corelane_runtime::conn::TlsError;
 use corelane_runtime::roundtrip::Pipe;
 use corelane_runtime::{Limits, Stream};
 
+use crate::addr::Addr;
 use crate::codec::{PushSink, RespCodec};
-use crate::config::{Addr, Config, Protocol};
+use crate::config::{Config, Protocol};
 use crate::{Error, FromValue};
 
 /// A handshaken connection on the current worker. Cheap to clone (one connection).
@@ -23,26 +26,38 @@ pub(crate) struct Connection {
     pub(crate) tracking: bool,
     /// With Sentinel: the master the sentinels named (checked against `+switch-master`).
     pub(crate) master: Option<Addr>,
-    /// The [`SwitchHint`](crate::sentinel::switch::SwitchHint) generation `master` was last
+    /// The [`SwitchHint`](crate::switch_hint::SwitchHint) generation `master` was last
     /// compared at.
     pub(crate) switch_seen: std::cell::Cell<u64>,
 }
 
 impl Connection {
-    /// Connects and authenticates, all within `config.connect_timeout`.
-    pub(crate) async fn open(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
+    /// Connects to `config.addr` as it is (no Sentinel lookup: see `connect::open`) and
+    /// authenticates, all within `config.connect_timeout`. The sentinels themselves are
+    /// reached this way.
+    pub(crate) async fn open_direct(
+        config: &Config,
+        on_push: Option<PushSink>,
+    ) -> Result<Self, Error> {
         let timeout = config.connect_timeout;
-        match corelane_runtime::task::timeout(timeout, Self::open_inner(config, on_push)).await {
+        let open = async {
+            let stream = connect_to(config, &config.addr).await?;
+            Self::handshake(config, stream, None, on_push).await
+        };
+        match corelane_runtime::task::timeout(timeout, open).await {
             Some(result) => result,
-            None => Err(Error::connect(
-                describe(&config.addr),
-                format!("timed out after {timeout:?} (connect + handshake)"),
-            )),
+            None => Err(timed_out(config)),
         }
     }
 
-    async fn open_inner(config: &Config, on_push: Option<PushSink>) -> Result<Self, Error> {
-        let (stream, master) = connect_master(config).await?;
+    /// Runs the handshake on `stream` (the caller bounds it by the connect timeout). `master`:
+    /// the master the sentinels named, when that is where `stream` goes.
+    pub(crate) async fn handshake(
+        config: &Config,
+        stream: Stream,
+        master: Option<Addr>,
+        on_push: Option<PushSink>,
+    ) -> Result<Self, Error> {
         let limits = corelane_redis_proto::Limits::default()
             .with_max_aggregate_len(config.max_aggregate_len);
         let pipe = Pipe::new(stream, RespCodec::new(on_push, limits), Limits::default())
@@ -62,18 +77,6 @@ impl Connection {
             // A cluster client reading from replicas. Once per connection: it lasts until the
             // connection closes (the exclusive pool's reset sends only `DISCARD`/`UNWATCH`).
             conn.query::<()>(&Cmd::new("READONLY")).await?;
-        }
-        if let (Some(settings), Some(master)) = (&config.sentinel, &conn.master) {
-            if let Err(e) = crate::sentinel::resolve::check_master(&conn, master, settings).await {
-                conn.pipe.close();
-                return Err(e);
-            }
-        }
-        if let Some(settings) = config.sentinel.as_ref().filter(|s| s.to_replica) {
-            if let Err(e) = crate::sentinel::resolve::check_replica(&conn, settings).await {
-                conn.pipe.close();
-                return Err(e);
-            }
         }
         Ok(conn)
     }
@@ -154,32 +157,19 @@ pub(crate) fn describe(addr: &Addr) -> String {
     }
 }
 
-/// Opens the transport every connection of `config` runs over (command, exclusive, blocking,
-/// pub/sub): TCP (trying each resolved address) or a Unix socket, then TLS when configured,
-/// with the host from the address as the name to verify and send in SNI. The caller bounds
-/// the whole (connect and handshake) by the connect timeout.
-pub(crate) async fn connect_stream(config: &Config) -> Result<Stream, Error> {
-    connect_master(config).await.map(|(stream, _)| stream)
+/// The connect timeout passed while connecting or handshaking.
+pub(crate) fn timed_out(config: &Config) -> Error {
+    let timeout = config.connect_timeout;
+    Error::connect(
+        describe(&config.addr),
+        format!("timed out after {timeout:?} (connect + handshake)"),
+    )
 }
 
-/// [`connect_stream`], with the master's address when the sentinels named it.
-async fn connect_master(config: &Config) -> Result<(Stream, Option<Addr>), Error> {
-    match &config.sentinel {
-        None => Ok((connect_to(config, &config.addr).await?, None)),
-        Some(settings) if settings.to_replica => {
-            let addr = crate::sentinel::resolve::replica_addr(config, settings).await?;
-            Ok((connect_to(config, &addr).await?, None))
-        }
-        Some(settings) => {
-            let addr = crate::sentinel::resolve::master_addr(config, settings).await?;
-            let stream = connect_to(config, &addr).await?;
-            Ok((stream, Some(addr)))
-        }
-    }
-}
-
-/// [`connect_stream`] to `addr`.
-async fn connect_to(config: &Config, addr: &Addr) -> Result<Stream, Error> {
+/// Opens the transport to `addr`: TCP (trying each resolved address) or a Unix socket, then
+/// TLS when `config` has it, with the host from the address as the name to verify and send in
+/// SNI. The caller bounds the whole (connect and handshake) by the connect timeout.
+pub(crate) async fn connect_to(config: &Config, addr: &Addr) -> Result<Stream, Error> {
     let timeout = config.connect_timeout;
     let stream = match addr {
         Addr::Tcp { host, port } => {

@@ -6,11 +6,13 @@
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use corelane_runtime::client::PerWorker;
 use corelane_runtime::{Provider, WorkerLoop};
 
 use crate::config::Config;
+use crate::sentinel::watch::SwitchTarget;
 use crate::worker_state::WorkerClient;
 use crate::Error;
 
@@ -45,6 +47,23 @@ impl WeakClient {
     /// The client, unless every handle was dropped.
     pub(crate) fn upgrade(&self) -> Option<Client> {
         self.0.upgrade().map(|inner| Client { inner })
+    }
+}
+
+impl SwitchTarget for WeakClient {
+    async fn master_switched(&self, deadline: Duration) -> bool {
+        let Some(client) = self.upgrade() else {
+            return false;
+        };
+        let _ = client
+            .states()
+            .gather(deadline, |_, state| async move {
+                if let Some(state) = state {
+                    state.master_switched();
+                }
+            })
+            .await;
+        true
     }
 }
 

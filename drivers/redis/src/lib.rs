@@ -288,6 +288,7 @@
 //! ([`Config::sentinel_tls`]); reads may go to replicas ([`Config::sentinel_read_from`]).
 //! See [`sentinel`].
 
+mod addr;
 mod blocking;
 mod budget;
 pub mod cache;
@@ -298,6 +299,7 @@ pub mod cluster;
 mod codec;
 mod commands;
 mod config;
+mod connect;
 mod connection;
 mod error;
 mod exclusive;
@@ -316,17 +318,21 @@ mod scan;
 mod script;
 mod secret;
 pub mod sentinel;
+mod sentinel_settings;
 mod streams;
+mod switch_hint;
 mod tls;
 mod trace;
 mod url;
+mod url_text;
 mod worker_state;
 
+pub use addr::Addr;
 pub use cache::{CacheConfig, CacheStats};
 pub use call::Call;
 pub use client::Client;
 pub use commands::{SetCondition, SetOptions};
-pub use config::{Addr, Config, Protocol, PushCallback, DEFAULT_PORT};
+pub use config::{Config, Protocol, PushCallback, DEFAULT_PORT};
 pub use corelane_redis_proto::{ArgSink, Cmd, NullKind, ToArg, Value};
 /// The reports of [`Client::stats`] and [`Client::health`].
 pub use corelane_runtime::client::{ConnectionCounts, Health, Stats, WorkerHealth, WorkerStats};

@@ -41,8 +41,10 @@ impl Config {
     }
 }
 
-use crate::config::{Addr, Config, Protocol, DEFAULT_PORT};
+use crate::addr::Addr;
+use crate::config::{Config, Protocol};
 use crate::tls::{ClientCert, TlsSettings};
+use crate::url_text::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
 
 pub(crate) fn parse(url: &str) -> Result<Config, Error> {
@@ -127,22 +129,6 @@ fn split_query(s: &str) -> (&str, Option<&str>) {
     }
 }
 
-pub(crate) fn split_host_port(s: &str) -> Option<(&str, u16)> {
-    if let Some(rest) = s.strip_prefix('[') {
-        // [v6]:port
-        let (host, after) = rest.split_once(']')?;
-        return match after.strip_prefix(':') {
-            Some(port) => Some((host, port.parse().ok()?)),
-            None if after.is_empty() => Some((host, DEFAULT_PORT)),
-            None => None,
-        };
-    }
-    match s.rsplit_once(':') {
-        Some((host, port)) => Some((host, port.parse().ok()?)),
-        None => Some((s, DEFAULT_PORT)),
-    }
-}
-
 /// The TLS parameters of a `rediss://` URL's query.
 const TLS_KEYS: [&str; 5] = [
     "ca_file",
@@ -151,16 +137,6 @@ const TLS_KEYS: [&str; 5] = [
     "insecure",
     "system_roots",
 ];
-
-pub(crate) fn boolean(key: &str, value: &str) -> Result<bool, Error> {
-    match value {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::config(format!(
-            "bad {key} {value:?} in URL query (true or false)"
-        ))),
-    }
-}
 
 fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
     let (mut cert_file, mut key_file) = (None, None);
@@ -239,53 +215,6 @@ fn apply_query(query: &str, config: &mut Config) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Percent-decoding; a `%` not followed by two hex digits is refused (the crate would pass
-/// it through).
-pub(crate) fn percent_decode(s: &str) -> Result<String, Error> {
-    let bytes = s.as_bytes();
-    for (i, _) in s.match_indices('%') {
-        let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
-        if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
-            return Err(Error::config("bad percent-escape in URL"));
-        }
-    }
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
-        .map_err(|_| Error::config("URL component is not UTF-8"))
-}
-
-/// The URL with any password replaced (in the user info, and `password=` /
-/// `sentinel_password=` query values), for error messages.
-pub(crate) fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match (base.find("://"), base.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &base[s + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &base[..s + 3], user, &base[at..]),
-                None => base.to_owned(),
-            }
-        }
-        _ => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.ends_with("password") => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ impl RedisManager {
 
     /// Opens a connection, with `CLIENT TRACKING` on when this pool feeds a cache.
     async fn open(&self, on_push: Option<crate::codec::PushSink>) -> Result<Connection, Error> {
-        let mut conn = Connection::open(&self.config, on_push).await?;
+        let mut conn = crate::connect::open(&self.config, on_push).await?;
         if let Some(cache) = &self.cache {
             let tracking = corelane_runtime::task::timeout(
                 self.config.connect_timeout,
@@ -222,7 +222,7 @@ pub(crate) fn pool_error(pool: PoolKind, limit: Option<Duration>, e: PoolError<E
 
 impl WorkerClient {
     /// A `+switch-master` replaced the master (already recorded in the client's
-    /// [`SwitchHint`](crate::sentinel::switch::SwitchHint)): close the shared and idle
+    /// [`SwitchHint`](crate::switch_hint::SwitchHint)): close the shared and idle
     /// exclusive connections to the old one now, rather than at their next use.
     pub(crate) fn master_switched(&self) {
         self.pool.reap_now();

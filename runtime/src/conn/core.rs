@@ -6,6 +6,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, BytesMut};
 
+use super::append::append_whole;
 use super::registry::{self, Closeable};
 use super::write_back::Outbound;
 use super::{CloseCause, Stream, WriteBack, WriteError};
@@ -67,32 +68,6 @@ impl Limits {
     pub fn with_max_outbound(max_outbound: usize) -> Self {
         Limits { max_outbound }
     }
-}
-
-/// Appends what `encode` writes to `buf`, or nothing at all: if `encode` unwinds, the bytes it
-/// wrote are cut off again, so a panicking encoder (caught by the mailbox) cannot leave half a
-/// request on the wire.
-pub(crate) fn append_whole(buf: &mut BytesMut, encode: impl FnOnce(&mut BytesMut)) {
-    struct Rollback<'a> {
-        buf: &'a mut BytesMut,
-        mark: usize,
-        done: bool,
-    }
-    impl Drop for Rollback<'_> {
-        fn drop(&mut self) {
-            if !self.done {
-                self.buf.truncate(self.mark);
-            }
-        }
-    }
-    let mark = buf.len();
-    let mut guard = Rollback {
-        buf,
-        mark,
-        done: false,
-    };
-    encode(guard.buf);
-    guard.done = true;
 }
 
 /// How big one `recv` may be. Reads go into one per-worker scratch buffer of this size and

@@ -17,22 +17,26 @@
 //!    an I/O error, a protocol error from the handler, [`Registered::unregister`], the last
 //!    handle dropped, or the loop shutting down.
 
+mod append;
 mod cause;
 mod core;
 mod keepalive;
 mod lease;
+mod plain;
 pub(crate) mod registry;
 mod stream;
 mod tcp_listener;
 pub mod tls;
 mod write_back;
 
+pub(crate) use self::append::append_whole;
 pub use self::cause::{CloseCause, WriteError};
-pub(crate) use self::core::{append_whole, READS_PER_WAKE};
+pub(crate) use self::core::READS_PER_WAKE;
 pub use self::core::{Handler, Limits, Registered};
 pub use self::keepalive::TcpKeepalive;
 pub use self::lease::ReadLease;
-pub use self::stream::{Stream, Transport};
+pub use self::plain::Transport;
+pub use self::stream::Stream;
 pub use self::tcp_listener::TcpListener;
 pub use self::tls::{TlsConfig, TlsConfigBuilder, TlsError, TlsInfo, Verification};
 pub use self::write_back::WriteBack;

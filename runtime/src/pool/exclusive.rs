@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::connect::{with_timeout, Connector};
+use super::inner::Inner;
 use super::slots::{Grant, Idle, Slots, Waiter};
 use super::{Config, ConfigError, Expiry, Manager, PoolError, Pooled};
 
@@ -17,14 +18,6 @@ use super::{Config, ConfigError, Expiry, Manager, PoolError, Pooled};
 /// See the [module docs](super) for the checkout, return and cancellation rules.
 pub struct Pool<M: Manager> {
     inner: Rc<Inner<M>>,
-}
-
-pub(crate) struct Inner<M: Manager> {
-    pub(crate) manager: M,
-    pub(crate) config: Config,
-    pub(crate) expiry: Expiry,
-    pub(crate) connector: Connector,
-    pub(crate) slots: RefCell<Slots<M::Conn>>,
 }
 
 /// A snapshot of a pool's counters.

@@ -98,6 +98,7 @@ mod connect;
 mod error;
 mod exclusive;
 mod expiry;
+mod inner;
 mod manager;
 mod permit;
 mod shared;

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::exclusive::Inner;
+use super::inner::Inner;
 use super::slots::Idle;
 use super::Manager;
 

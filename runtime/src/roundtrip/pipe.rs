@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use super::bridge::{Entry, PipeHandler, PipeState};
 use super::slots::{Sink, WakerCache};
 use super::stats::{PipeCounters, PipeStats, StatCells};
-use super::{Batch, Codec, OwnedRun, RequestError, Run};
+use super::{Batch, Codec, RequestError};
 use crate::conn::{CloseCause, Limits, ReadLease, Registered, Stream};
 use crate::{oneshot, Error};
 
@@ -71,19 +71,6 @@ impl<C: Codec> Pipe<C> {
             stats: Rc::default(),
             wakers: Rc::default(),
         })
-    }
-
-    /// Sends `batch` and fills its reply slots. On an idle connection the batch reads its own
-    /// replies (direct index); otherwise it joins the bridge queue behind the requests in
-    /// flight. See [`Run`] for cancellation.
-    pub fn run<'a>(&'a self, batch: &'a mut Batch<C>) -> Run<'a, C> {
-        Run::new(self, batch)
-    }
-
-    /// Like [`run`](Self::run), but the future owns a handle to this connection and the batch:
-    /// it is `'static`, for drivers that keep a batch in flight inside their own future types.
-    pub fn run_owned(&self, batch: Batch<C>) -> OwnedRun<C> {
-        OwnedRun::new(self.clone(), batch)
     }
 
     /// An empty batch from this connection's spares (or a new one): with

@@ -16,6 +16,22 @@ use crate::conn::{CloseCause, READS_PER_WAKE};
 /// bytes are all buffered does not hold its core for the whole decode.
 const REPLIES_PER_POLL: usize = 4096;
 
+// Starting a run is the run's business: `pipe.rs` does not name the futures.
+impl<C: Codec> Pipe<C> {
+    /// Sends `batch` and fills its reply slots. On an idle connection the batch reads its own
+    /// replies (direct index); otherwise it joins the bridge queue behind the requests in
+    /// flight. See [`Run`] for cancellation.
+    pub fn run<'a>(&'a self, batch: &'a mut Batch<C>) -> Run<'a, C> {
+        Run::new(self, batch)
+    }
+
+    /// Like [`run`](Self::run), but the future owns a handle to this connection and the batch:
+    /// it is `'static`, for drivers that keep a batch in flight inside their own future types.
+    pub fn run_owned(&self, batch: Batch<C>) -> OwnedRun<C> {
+        OwnedRun::new(self.clone(), batch)
+    }
+}
+
 /// The future of [`Pipe::run`]. Resolves to `Ok(())` once every request has its reply or its
 /// error in the batch's slots, or to `Err` when the batch was not sent at all.
 ///

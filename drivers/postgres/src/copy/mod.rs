@@ -68,7 +68,6 @@ pub use self::format::{copy_text_row, CopyBinary};
 use self::wait::{unless_gone, CallerGone, RaiseOnDrop};
 use crate::client::Client;
 use crate::pump_chan;
-use crate::worker_state;
 use crate::Error;
 
 impl Client {
@@ -133,7 +132,7 @@ impl Client {
             &**self.inner.states.workers(),
             fallback,
             move || async move {
-                let permit = match unless_gone(worker_state::exclusive(&client), &gone).await {
+                let permit = match unless_gone(client.exclusive_connection(), &gone).await {
                     Some(permit) => permit?,
                     None => return Err(Error::copy_aborted(CALLER_GONE)),
                 };
@@ -193,7 +192,7 @@ impl Client {
             fallback,
             move || async move {
                 tx.on_this_worker();
-                let result = match worker_state::exclusive(&client).await {
+                let result = match client.exclusive_connection().await {
                     Ok(permit) => {
                         let conn = (*permit).clone();
                         pump(conn, &sql, &tx, config.copy_timeout).await

@@ -61,6 +61,7 @@
 
 mod handler;
 mod listener;
+mod notification;
 mod session;
 mod shared;
 
@@ -71,24 +72,12 @@ use std::time::Duration;
 use corelane_runtime::WorkerLoop;
 
 pub use self::listener::Listener;
+pub use self::notification::Notification;
 
 use corelane_runtime::pool::Backoff;
 
 use self::shared::Shared;
 use crate::{Client, Error};
-
-/// One notification: a `NOTIFY channel, 'payload'` (or `pg_notify`) another session sent
-/// to a channel this listener listens to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Notification {
-    /// The channel it was sent to.
-    pub channel: String,
-    /// The payload (empty when none was given).
-    pub payload: String,
-    /// The process id of the backend that sent it.
-    pub process_id: i32,
-}
 
 /// Settings of a [`Listener`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

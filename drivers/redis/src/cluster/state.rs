@@ -15,7 +15,8 @@ use corelane_runtime::Provider;
 use super::discover::{parse_shards, parse_slots, Layout, NodeAddr};
 use super::map::{Node, SlotMap};
 use super::read_from::ReadFrom;
-use crate::config::{Addr, Config};
+use crate::addr::Addr;
+use crate::config::Config;
 use crate::{Client, Error};
 
 /// Tuning of a cluster client (see [`ClusterBuilder`](super::ClusterBuilder)).

@@ -2,7 +2,7 @@
 
 use super::read_from::ReadFrom;
 use crate::config::{Config, DEFAULT_PORT};
-use crate::url::{redact, split_host_port};
+use crate::url_text::{redact, split_host_port};
 use crate::Error;
 
 /// What a cluster URL says: the options every node connection shares, the seeds, and

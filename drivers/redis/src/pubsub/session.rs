@@ -17,7 +17,8 @@ use super::handler::{Command, Local, PubSubHandler};
 use super::message::Action;
 use super::shared::{PubSub, Request, Shared, Waiter};
 use crate::config::Config;
-use crate::connection::{connect_stream, describe, tls_refusal};
+use crate::connect::connect_stream;
+use crate::connection::{describe, tls_refusal};
 use crate::Error;
 
 type Conn = Registered<PubSubHandler>;

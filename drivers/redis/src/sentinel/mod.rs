@@ -51,20 +51,5 @@
 //! pipelines.
 
 pub(crate) mod resolve;
-pub(crate) mod switch;
 pub(crate) mod url;
 pub(crate) mod watch;
-
-/// Which master to ask the sentinels for, and where they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SentinelSettings {
-    pub(crate) master: String,
-    pub(crate) sentinels: Vec<(String, u16)>,
-    /// What the `+switch-master` events taught this client (fresh per client).
-    pub(crate) switch: switch::SwitchHint,
-    /// Where read-only commands go.
-    pub(crate) read_from: crate::read_from::ReadFrom,
-    /// This config's connections go to a replica (the replica client's, made by the client
-    /// when `read_from` is not the master).
-    pub(crate) to_replica: bool,
-}

@@ -3,9 +3,10 @@
 use corelane_redis_proto::hello::is_auth_failure;
 use corelane_redis_proto::Cmd;
 
-use super::SentinelSettings;
-use crate::config::{Addr, Config, Protocol};
+use crate::addr::Addr;
+use crate::config::{Config, Protocol};
 use crate::connection::{describe, Connection};
+use crate::sentinel_settings::SentinelSettings;
 use crate::Error;
 
 /// The master's address according to the first sentinel that knows it (each sentinel gets
@@ -74,10 +75,8 @@ pub(crate) fn sentinel_config(config: &Config, host: &str, port: u16) -> Config 
 }
 
 async fn ask(sentinel: &Config, master: &str) -> Result<Addr, Error> {
-    // Boxed: opening a connection may ask the sentinels, which opens a connection.
-    let open: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, Error>>>> =
-        Box::pin(Connection::open(sentinel, None));
-    let conn = open.await?;
+    // Straight to the sentinel: its config has no Sentinel settings of its own.
+    let conn = Connection::open_direct(sentinel, None).await?;
     let reply = conn
         .query::<Option<(String, u16)>>(
             &Cmd::new("SENTINEL")
@@ -159,9 +158,8 @@ pub(crate) async fn replica_addr(
 
 /// The replicas a sentinel reports up and linked to their master.
 async fn ask_replicas(sentinel: &Config, master: &str) -> Result<Vec<Addr>, Error> {
-    let open: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Connection, Error>>>> =
-        Box::pin(Connection::open(sentinel, None));
-    let conn = open.await?;
+    // Straight to the sentinel: its config has no Sentinel settings of its own.
+    let conn = Connection::open_direct(sentinel, None).await?;
     let reply = conn
         .query::<Vec<corelane_redis_proto::Value>>(
             &Cmd::new("SENTINEL").arg("REPLICAS").arg(master),

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::read_from::ReadFrom;
-use crate::url::{boolean, percent_decode, redact, split_host_port};
+use crate::url_text::{boolean, percent_decode, redact, split_host_port};
 use crate::Error;
 
 /// The port sentinels listen on by default.

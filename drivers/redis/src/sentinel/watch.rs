@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use super::resolve::sentinel_config;
-use super::switch::SwitchHint;
-use crate::config::{Addr, Config};
-use crate::handle::WeakClient;
+use crate::addr::Addr;
+use crate::config::Config;
 use crate::pubsub::internal::InternalSubscription;
+use crate::switch_hint::SwitchHint;
 use crate::{Error, SubscriberOptions};
 
 /// The channel sentinels announce a new master on.
@@ -20,6 +20,14 @@ const GATHER_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Between attempts to have the subscription confirmed.
 const RESUBSCRIBE_WAIT: Duration = Duration::from_millis(200);
+
+/// The client as the watcher sees it. The client implements it (with a reference that does not
+/// keep it alive), so that this module does not depend on the client's.
+pub(crate) trait SwitchTarget: Send + 'static {
+    /// Has every worker close its connections to the old master, giving each `deadline` to
+    /// answer. False when the client is gone: the watcher then ends.
+    async fn master_switched(&self, deadline: Duration) -> bool;
+}
 
 /// Owned by the client: dropping it closes the subscription and ends the watcher's task.
 pub(crate) struct Watch {
@@ -38,7 +46,7 @@ impl Watch {
     pub(crate) fn start(
         config: &Config,
         worker: &corelane_runtime::WorkerLoop,
-        client: WeakClient,
+        client: impl SwitchTarget,
     ) -> Result<Option<Watch>, Error> {
         let Some(settings) = &config.sentinel else {
             return Ok(None);
@@ -72,7 +80,7 @@ impl Watch {
 /// The watcher's task: confirm the subscription, then act on each event for `master`.
 async fn follow(
     subscription: InternalSubscription,
-    client: WeakClient,
+    client: impl SwitchTarget,
     hint: SwitchHint,
     master: String,
 ) {
@@ -93,17 +101,9 @@ async fn follow(
             continue;
         }
         hint.record(old);
-        let Some(client) = client.upgrade() else {
+        if !client.master_switched(GATHER_DEADLINE).await {
             return;
-        };
-        let _ = client
-            .states()
-            .gather(GATHER_DEADLINE, |_, state| async move {
-                if let Some(state) = state {
-                    state.master_switched();
-                }
-            })
-            .await;
+        }
     }
 }
 
@@ -124,7 +124,7 @@ fn parse_switch(payload: &str) -> Option<(&str, Addr, Addr)> {
 #[cfg(test)]
 mod tests {
     use super::parse_switch;
-    use crate::config::Addr;
+    use crate::addr::Addr;
 
     #[test]
     fn switch_master_payloads() {

@@ -14,7 +14,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
 
 use super::{TlsConfig, TlsError, TlsInfo};
-use crate::conn::stream::Plain;
+use crate::conn::plain::Plain;
 
 /// How many ciphertext bytes one socket read takes (a socket read happens only when no
 /// plaintext is buffered and no ciphertext is pending).

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::config::Addr;
+use crate::addr::Addr;
 
 /// The replaced master, if any, behind a generation counter (bumped at each change) so that a
 /// connection compares addresses once per change, not once per call.
