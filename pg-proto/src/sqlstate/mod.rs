@@ -4,15 +4,11 @@
 //! by `scripts/gen_sqlstate.py` (see `codes.rs`); regenerate rather than edit.
 
 mod codes;
+mod state;
 
 use std::fmt;
 
-/// A five-character SQLSTATE code, such as `23505` (`unique_violation`).
-///
-/// Stored inline (no allocation). Every code known to PostgreSQL has a constant,
-/// e.g. [`SqlState::UNIQUE_VIOLATION`]; unknown codes received from a server are kept as is.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SqlState([u8; 5]);
+pub use self::state::SqlState;
 
 impl SqlState {
     /// Parses a code: exactly five ASCII digits or upper-case letters.

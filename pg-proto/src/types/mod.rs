@@ -102,6 +102,7 @@ pub use self::json::Json;
 pub use self::macaddr::{MacAddr, MacAddr8};
 pub use self::network::Inet;
 pub use self::numeric::Numeric;
+pub use self::oid::Oid;
 pub use self::range::Range;
 pub use self::record::{RecordReader, RecordWriter};
 pub use self::ty::{Field, Kind, Type};
@@ -113,9 +114,6 @@ pub use self::user::{
 pub use self::uuid::Uuid;
 #[cfg(feature = "serde_json")]
 pub use self::with_serde_json::JsonOf;
-
-/// A PostgreSQL type OID.
-pub type Oid = u32;
 
 /// Whether a serialized value is NULL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

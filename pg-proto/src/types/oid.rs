@@ -1,6 +1,7 @@
 //! OIDs of the built-in types this crate knows (from `pg_type.dat`).
 
-use super::Oid;
+/// A PostgreSQL type OID.
+pub type Oid = u32;
 
 macro_rules! oids {
     ($($name:ident = $oid:expr, $array:ident = $aoid:expr;)*) => {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use super::Oid;
+use super::oid::Oid;
 
 /// How deep [`Type::base`] follows domains (a domain over a domain …); PostgreSQL has no such
 /// limit, but a type that deep is certainly a cycle in data the client was given.
