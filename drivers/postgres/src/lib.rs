@@ -235,7 +235,7 @@
 //! the codec's [`TypeError`] in [`Error::as_type_error`]; it names the PostgreSQL type
 //! (`timestamptz`, `app.mood`).
 //!
-//! A type without a bundled codec (`inet`, `money`, `point`, an extension's type) is read
+//! A type without a bundled codec (`money`, `point`, an extension's type) is read
 //! through your own [`FromSql`], or cast to `text` in SQL: `String` reads text types,
 //! `citext` and enums only. (Before every column came in binary, such columns came as text and read as
 //! `String`.)
