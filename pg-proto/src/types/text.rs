@@ -14,17 +14,18 @@ use crate::types::{IsNull, ToSql, Type, TypeError};
 /// NULL for `None`. Only a whole parameter can be text: a `Text` inside an array, range,
 /// record or binary COPY row is refused.
 ///
-/// ```no_run
-/// # async fn example(client: &corelane_postgres::Client) -> Result<(), corelane_postgres::Error> {
-/// use corelane_postgres::types::Text;
+/// With the driver: `client.query_one("SELECT $1::point::text", &[&Text("(1,2)")])` reads
+/// back `"(1,2)"` (see `corelane_postgres`'s crate docs). Here, the bytes and the flag:
 ///
-/// let row = client
-///     .query_one("SELECT $1::point::text", &[&Text("(1,2)")])
-///     .await?;
-/// let point: String = row.get(0);
-/// assert_eq!(point, "(1,2)");
-/// # Ok(())
-/// # }
+/// ```
+/// use corelane_pg_proto::bytes::BytesMut;
+/// use corelane_pg_proto::types::{IsNull, Text, ToSql, Type};
+///
+/// let mut out = BytesMut::new();
+/// let point = Text("(1,2)");
+/// assert_eq!(point.to_sql_checked(&Type::POINT, &mut out), Ok(IsNull::No));
+/// assert_eq!(&out[..], b"(1,2)");
+/// assert!(point.is_text());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Text<T: AsRef<str>>(pub T);
