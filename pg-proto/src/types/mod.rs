@@ -246,7 +246,7 @@ impl TypeError {
     }
 }
 
-/// A Rust value that can be sent as a binary-format parameter.
+/// A Rust value that can be sent as a binary-format parameter (or, for [`Text`], a text one).
 ///
 /// Object safe for `&dyn ToSql` parameter lists; implementors add [`crate::to_sql_checked!`]
 /// inside the impl to get `to_sql_checked`.
