@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use corelane_pg_proto::message::backend::{
     BackendKeyData, ErrorFields, Message, TransactionStatus, DEFAULT_MAX_MESSAGE_LEN,
 };
-use corelane_pg_proto::message::frontend::{self, Format, Target};
+use corelane_pg_proto::message::frontend::{self, Target};
 use corelane_pg_proto::types::{IsNull, Oid, Type};
 use corelane_runtime::roundtrip::{Batch, OwnedRun, Pipe, RequestError};
 use corelane_runtime::{Limits, SpareBuf};
@@ -299,7 +299,7 @@ impl Connection {
         frontend::bind(
             "",
             name,
-            [Format::Binary],
+            params.formats().iter().copied(),
             params.iter(),
             |value, buf| -> Result<IsNull, std::convert::Infallible> {
                 match value {

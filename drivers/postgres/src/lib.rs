@@ -240,6 +240,28 @@
 //! `citext` and enums only. (Before every column came in binary, such columns came as text and read as
 //! `String`.)
 //!
+//! To send such a value, wrap its text form in [`types::Text`]: it is sent in text format
+//! and the server parses it with the type's input function (a malformed one fails there,
+//! SQLSTATE 22P02). It is a whole parameter only (not an array element or range bound), and
+//! `Option<Text<_>>` sends NULL.
+//!
+//! ```
+//! # // Runs against a throwaway PostgreSQL (corelane-testkit, a dev-dependency).
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = corelane_testkit::PgServer::start()?;
+//! # let client = corelane_postgres::Client::connect(&server.url())?;
+//! # futures_lite::future::block_on(async {
+//! use corelane_postgres::types::Text;
+//!
+//! let row = client
+//!     .query_one("SELECT $1::point::text", &[&Text("(1,2)")])
+//!     .await?;
+//! assert_eq!(row.get::<String>(0)?, "(1,2)");
+//! # Ok::<(), corelane_postgres::Error>(())
+//! # })?;
+//! # Ok(()) }
+//! ```
+//!
 //! ```
 //! use corelane_postgres::bytes::BytesMut;
 //! use corelane_postgres::types::{IsNull, ToSql, Type, TypeError};

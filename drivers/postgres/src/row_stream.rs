@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use corelane_pg_proto::message::frontend::{self, Format};
+use corelane_pg_proto::message::frontend;
 use corelane_pg_proto::types::{IsNull, ToSql, Type};
 use corelane_runtime::dispatch;
 use futures_lite::Stream;
@@ -139,7 +139,7 @@ fn encode(stmt: &Statement, params: &Params) -> Result<BytesMut, Error> {
     frontend::bind(
         "",
         "",
-        [Format::Binary],
+        params.formats().iter().copied(),
         params.iter(),
         |value, buf| -> Result<IsNull, std::convert::Infallible> {
             match value {

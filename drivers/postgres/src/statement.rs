@@ -221,7 +221,16 @@ impl Statement {
         // Each value goes in as Bind carries it (length, then bytes) into one spare buffer:
         // no vector of values, no buffer per value, and in steady state no allocation.
         let mut encoded = SpareBuf::new();
+        // Per-value formats only once a value is text: all-binary needs no allocation.
+        let mut formats: Option<Vec<Format>> = None;
         for (i, (value, ty)) in values.iter().zip(self.params.iter()).enumerate() {
+            let text = value.is_text();
+            if text || formats.is_some() {
+                let format = if text { Format::Text } else { Format::Binary };
+                formats
+                    .get_or_insert_with(|| vec![Format::Binary; i])
+                    .push(format);
+            }
             let len_at = encoded.len();
             encoded.put_i32(0);
             let len = match value.to_sql_checked(ty, &mut encoded) {
@@ -246,6 +255,7 @@ impl Statement {
         Ok(Params {
             encoded,
             count: values.len(),
+            formats: formats.map(Vec::into_boxed_slice),
         })
     }
 }
@@ -267,9 +277,18 @@ pub(crate) struct Params {
     /// Per value: its length as a big-endian `i32` (`-1` for NULL), then its bytes.
     encoded: SpareBuf,
     count: usize,
+    /// One format per value when some value is text ([`ToSql::is_text`]); `None` when all
+    /// are binary.
+    formats: Option<Box<[Format]>>,
 }
 
 impl Params {
+    /// Parameter formats for Bind: one code, binary, for all when every value is binary (the
+    /// encoding every statement had before text parameters), else one code per value.
+    pub(crate) fn formats(&self) -> &[Format] {
+        self.formats.as_deref().unwrap_or(&[Format::Binary])
+    }
+
     /// The values in order, `None` for NULL.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Option<&[u8]>> + '_ {
         let mut rest: &[u8] = &self.encoded;

@@ -101,6 +101,44 @@ fn bind_bytes() {
     assert_eq!(got, frame(b'B', body));
 }
 
+/// Writes each param's bytes (`None`: NULL).
+fn put_param(p: Option<&[u8]>, buf: &mut BytesMut) -> Result<IsNull, std::convert::Infallible> {
+    Ok(match p {
+        Some(v) => {
+            buf.put_slice(v);
+            IsNull::No
+        }
+        None => IsNull::Yes,
+    })
+}
+
+/// All binary: one format code for all (the driver's hot path); one text parameter among
+/// binary ones: one code per parameter, text (0) where it is.
+#[test]
+fn bind_param_format_codes() {
+    let params: [Option<&[u8]>; 3] = [Some(b"\0\0\0\x01"), Some(b"(1,2)"), None];
+    let all_binary = enc(|b| {
+        bind(
+            "",
+            "",
+            [Format::Binary],
+            params,
+            put_param,
+            [Format::Binary],
+            b,
+        )
+        .unwrap()
+    });
+    let body =
+        b"\0\0\0\x01\0\x01\0\x03\0\0\0\x04\0\0\0\x01\0\0\0\x05(1,2)\xff\xff\xff\xff\0\x01\0\x01";
+    assert_eq!(all_binary, frame(b'B', body));
+
+    let formats = [Format::Binary, Format::Text, Format::Binary];
+    let mixed = enc(|b| bind("", "", formats, params, put_param, [Format::Binary], b).unwrap());
+    let body = b"\0\0\0\x03\0\x01\0\0\0\x01\0\x03\0\0\0\x04\0\0\0\x01\0\0\0\x05(1,2)\xff\xff\xff\xff\0\x01\0\x01";
+    assert_eq!(mixed, frame(b'B', body));
+}
+
 #[test]
 fn errors_leave_buffer_unchanged() {
     let mut b = BytesMut::new();

@@ -118,6 +118,7 @@ where
     }
     let mut has_null = false;
     for e in elements {
+        super::binary_only(e)?;
         let len_at = out.len();
         out.put_i32(0);
         let len = match e.to_sql_checked(elem, out)? {

@@ -59,6 +59,7 @@ pub mod oid;
 mod primitive;
 mod range;
 mod record;
+mod text;
 mod ty;
 mod user;
 mod uuid;
@@ -89,6 +90,8 @@ mod tests_range;
 #[cfg(test)]
 mod tests_support;
 #[cfg(test)]
+mod tests_text;
+#[cfg(test)]
 mod tests_user;
 
 use std::fmt;
@@ -105,6 +108,7 @@ pub use self::numeric::Numeric;
 pub use self::oid::Oid;
 pub use self::range::Range;
 pub use self::record::{RecordReader, RecordWriter};
+pub use self::text::Text;
 pub use self::ty::{Field, Kind, Type};
 #[doc(hidden)]
 pub use self::user::{
@@ -242,7 +246,7 @@ impl TypeError {
     }
 }
 
-/// A Rust value that can be sent as a binary-format parameter.
+/// A Rust value that can be sent as a binary-format parameter (or, for [`Text`], a text one).
 ///
 /// Object safe for `&dyn ToSql` parameter lists; implementors add [`crate::to_sql_checked!`]
 /// inside the impl to get `to_sql_checked`.
@@ -259,6 +263,24 @@ pub trait ToSql {
 
     /// [`ToSql::to_sql`] after checking [`ToSql::accepts`].
     fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, TypeError>;
+
+    /// Whether [`ToSql::to_sql`] writes the type's text form (Bind format code 0, parsed by
+    /// the server with the type's input function) instead of its binary form. False except for
+    /// [`Text`]; a wrapper that forwards `to_sql` forwards this too.
+    fn is_text(&self) -> bool {
+        false
+    }
+}
+
+/// Refuses a [`Text`] value inside a binary container (array element, range bound, record
+/// field): the container's binary form has no place for a text-format value.
+pub(crate) fn binary_only(value: &(impl ToSql + ?Sized)) -> Result<(), TypeError> {
+    if value.is_text() {
+        return Err(TypeError::other(
+            "a Text value can only be a whole parameter, not inside an array, range or record",
+        ));
+    }
+    Ok(())
 }
 
 /// A Rust value that can be read from a binary-format result column.
@@ -335,6 +357,10 @@ impl<T: ToSql> ToSql for Option<T> {
         T::accepts(ty)
     }
     to_sql_checked!();
+    // NULL has no bytes, so its format code does not matter: binary, as for every other NULL.
+    fn is_text(&self) -> bool {
+        self.as_ref().is_some_and(ToSql::is_text)
+    }
 }
 
 impl<T: ToSql> ToSql for &T {
@@ -345,6 +371,9 @@ impl<T: ToSql> ToSql for &T {
         T::accepts(ty)
     }
     to_sql_checked!();
+    fn is_text(&self) -> bool {
+        (**self).is_text()
+    }
 }
 
 impl<'a, T: FromSql<'a>> FromSql<'a> for Option<T> {

@@ -156,6 +156,7 @@ fn accepts_range(ty: &Type, elem_accepts: impl Fn(&Type) -> bool) -> bool {
 
 /// Appends one present bound: its length, then its bytes.
 fn put_bound<T: ToSql>(sub: &Type, v: &T, out: &mut BytesMut) -> Result<(), TypeError> {
+    super::binary_only(v)?;
     let len_at = out.len();
     out.put_i32(0);
     if v.to_sql_checked(sub, out)? == IsNull::Yes {

@@ -124,6 +124,7 @@ impl<'b> RecordWriter<'b> {
 
     /// Appends a field of type `ty` (checked: `value` must accept `ty`).
     pub fn field<T: ToSql + ?Sized>(&mut self, ty: &Type, value: &T) -> Result<(), TypeError> {
+        super::binary_only(value)?;
         self.count = self
             .count
             .checked_add(1)

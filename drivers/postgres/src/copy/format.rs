@@ -1,7 +1,7 @@
 //! Formatting rows for COPY FROM STDIN: the text format and the binary format.
 
 use bytes::{BufMut, BytesMut};
-use corelane_pg_proto::types::{IsNull, Oid, ToSql, Type};
+use corelane_pg_proto::types::{IsNull, Oid, ToSql, Type, TypeError};
 
 use crate::Error;
 
@@ -108,7 +108,15 @@ impl CopyBinary {
         for (value, ty) in values.iter().zip(&self.types) {
             let at = out.len();
             out.put_i32(0);
-            let written = match value.to_sql_checked(ty, out) {
+            // A binary COPY row has no per-value format: text there would be misread.
+            let checked = if value.is_text() {
+                Err(TypeError::other(
+                    "a Text value cannot go in a binary COPY row",
+                ))
+            } else {
+                value.to_sql_checked(ty, out)
+            };
+            let written = match checked {
                 Ok(IsNull::No) => i32::try_from(out.len() - at - 4)
                     .map_err(|_| Error::type_error("a value too large for a binary COPY row")),
                 Ok(IsNull::Yes) => Ok(-1),
