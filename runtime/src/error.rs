@@ -41,4 +41,8 @@ pub enum SubmitError {
     /// its other tasks and connections live on.
     #[error(transparent)]
     Panicked(#[from] crate::Panicked),
+    /// Work made to run on a worker (a [`Dispatch`](crate::Dispatch) built there) was moved
+    /// to and polled from another thread, where its worker-bound state cannot be touched.
+    #[error("work made on a worker was polled from another thread")]
+    WrongThread,
 }

@@ -68,9 +68,15 @@
 //!    on one (no thread hop) and through a worker's mailbox otherwise, so the client handle is
 //!    `Send + Sync` and works from any thread. Put the command timeout around the work on the
 //!    worker, and close the connection when it fires: every later reply would be late too.
-//!    `dispatch` boxes the future; a driver whose hot path cannot afford one allocation per
-//!    call writes its own local path first (the bundled Redis driver's `call.rs` does) —
-//!    lifting that into the runtime is still open.
+//!    Awaited where it is made, a dispatch holds the work's future inline: the local path
+//!    allocates nothing of its own. A driver whose call type must be named (a `Call<T>` its
+//!    users hold, as the bundled drivers return) writes the worker-side work once as a
+//!    hand-written, `Unpin` future, implements [`ClientHandle`](crate::ClientHandle) for its
+//!    handle, and runs the work with [`dispatch_from`](crate::dispatch_from) and
+//!    [`Dispatch::movable`](crate::Dispatch::movable): the same future then runs in place on
+//!    a worker and is spawned by value from anywhere else, and the handle is cloned only for
+//!    the remote path (the bundled Redis driver's `local_call.rs` and the PostgreSQL driver's
+//!    `execute.rs` are that future).
 //! 6. **Batches** (`examples/memcached/src/pipeline.rs`): an explicit pipeline encodes all its
 //!    requests into one [`Batch`](crate::roundtrip::Batch) (`push` per request with a reply,
 //!    `push_no_reply` for those without) and runs it; results come back per request, in

@@ -61,7 +61,7 @@ pub use conn::{
     CloseCause, Handler, Limits, ReadLease, Registered, Stream, TcpKeepalive, TcpListener,
     WriteBack, WriteError,
 };
-pub use dispatch::{dispatch, Dispatch, LocalBoxFuture};
+pub use dispatch::{dispatch, dispatch_from, ClientHandle, Dispatch, Fallback, LocalBoxFuture};
 pub use error::{Error, SubmitError};
 pub use event_loop_provider::{EventLoopProvider, ServerProvider};
 pub use probe::probe_io_uring;

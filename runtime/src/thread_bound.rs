@@ -20,7 +20,7 @@ thread_local! {
 /// after this one died (the address of a thread-local, used before, can be reused by a new
 /// thread, which would then pass for the owner of a dead thread's values). One atomic
 /// increment per thread, on its first call; a thread-local read after that.
-fn thread_id() -> u64 {
+pub(crate) fn thread_id() -> u64 {
     THREAD_ID.with(|id| {
         let current = id.get();
         if current != 0 {
@@ -57,6 +57,11 @@ impl<T> ThreadBound<T> {
             value: ManuallyDrop::new(value),
             owner: thread_id(),
         }
+    }
+
+    /// The owning thread's identity (see `thread_id`).
+    pub(crate) fn owner_id(&self) -> u64 {
+        self.owner
     }
 
     /// True on the owning thread.

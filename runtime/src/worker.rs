@@ -70,8 +70,50 @@ struct DetachOnExit(Option<WorkerLoop>);
 impl Drop for DetachOnExit {
     fn drop(&mut self) {
         if let Some(worker) = self.0.take() {
+            forget_home(&worker);
             worker.detach();
         }
+    }
+}
+
+/// Every worker thread's worker, by the thread's identity (`thread_bound::thread_id`): where a
+/// value bound to a worker thread that is dropped elsewhere goes back to be dropped (see
+/// [`send_home`]). Touched when a worker attaches or ends, and on that rare drop only.
+static HOMES: Mutex<Vec<(u64, WorkerLoop)>> = Mutex::new(Vec::new());
+
+fn register_home(worker: &WorkerLoop) {
+    let id = crate::thread_bound::thread_id();
+    let mut homes = HOMES.lock().unwrap_or_else(|p| p.into_inner());
+    homes.retain(|(_, w)| !Arc::ptr_eq(&w.shared, &worker.shared));
+    homes.push((id, worker.clone()));
+}
+
+fn forget_home(worker: &WorkerLoop) {
+    let mut homes = HOMES.lock().unwrap_or_else(|p| p.into_inner());
+    homes.retain(|(_, w)| !Arc::ptr_eq(&w.shared, &worker.shared));
+}
+
+/// Drops `bound` on the worker thread that owns it, through that worker's mailbox, when it is
+/// dropped on another thread: a worker-bound value (a call's future holding a pool checkout or
+/// a connection's request) must be dropped where it lives, or the state it would release stays
+/// taken. Leaked, as [`ThreadBound`] does, when its thread is no worker or has ended.
+pub(crate) fn send_home<T: 'static>(bound: ThreadBound<T>) {
+    if bound.is_owner() {
+        drop(bound);
+        return;
+    }
+    let owner = bound.owner_id();
+    let home = {
+        let homes = HOMES.lock().unwrap_or_else(|p| p.into_inner());
+        homes
+            .iter()
+            .find(|(id, _)| *id == owner)
+            .map(|(_, w)| w.clone())
+    };
+    if let Some(home) = home {
+        // Refused when the worker is shutting down: the job (and `bound`) is dropped here,
+        // which leaks it.
+        let _ = home.submit(move || drop(bound));
     }
 }
 
@@ -274,6 +316,7 @@ impl WorkerLoop {
         CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
         count_panics_into(Some(self.shared.panics.clone()));
         EXIT_GUARD.with(|g| *g.borrow_mut() = Some(DetachOnExit(Some(self.clone()))));
+        register_home(self);
         let queue = glommio::executor().create_task_queue(
             glommio::Shares::default(),
             glommio::Latency::Matters(Duration::from_millis(1)),

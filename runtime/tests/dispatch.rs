@@ -8,6 +8,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use corelane_runtime::{dispatch, Loop, Placement, SubmitError};
@@ -119,17 +121,20 @@ fn a_panic_in_local_work_is_a_typed_error_and_the_worker_lives_on() {
 }
 
 #[test]
-fn a_local_dispatch_dropped_off_its_thread_before_its_first_poll_is_harmless() {
+fn a_local_dispatch_dropped_off_its_thread_before_its_first_poll_is_dropped_on_its_worker() {
     let lp = one_worker();
     let set = lp.worker_set();
     let worker = lp.workers()[0].clone();
-    // Made on the worker, never polled, sent back here and dropped: its future is leaked
-    // (never touched off its thread); nothing else happens.
+    // Made on the worker, never polled, sent back here and dropped: its future goes back to
+    // the worker and is dropped there (never touched here).
+    let drops = Arc::new(Drops::default());
+    let counted = drops.clone();
     let unpolled = futures_lite::future::block_on(
-        worker.spawn(move || async move { dispatch(&set, 0, || async { 5u8 }) }),
+        worker.spawn(move || async move { dispatch(&set, 0, move || PendingUnpin(counted)) }),
     )
     .unwrap();
     drop(unpolled);
+    wait_for_drops_on_worker(&drops, 1);
     // And a dispatch moved off its thread before its first poll cannot run there.
     let set = lp.worker_set();
     let moved = futures_lite::future::block_on(
@@ -138,8 +143,124 @@ fn a_local_dispatch_dropped_off_its_thread_before_its_first_poll_is_harmless() {
     .unwrap();
     assert_eq!(
         futures_lite::future::block_on(moved),
-        Err(SubmitError::WorkerClosed)
+        Err(SubmitError::WrongThread)
     );
+    lp.shutdown();
+}
+
+/// An `Unpin` future that is pending forever and counts its drops: on a worker thread, and
+/// anywhere else.
+struct PendingUnpin(Arc<Drops>);
+
+#[derive(Default)]
+struct Drops {
+    on_worker: AtomicUsize,
+    elsewhere: AtomicUsize,
+}
+
+impl Future for PendingUnpin {
+    type Output = u8;
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u8> {
+        Poll::Pending
+    }
+}
+
+impl Drop for PendingUnpin {
+    fn drop(&mut self) {
+        let count = if corelane_runtime::WorkerLoop::current().is_some() {
+            &self.0.on_worker
+        } else {
+            &self.0.elsewhere
+        };
+        count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (bounded) until `drops` counts `n` drops on a worker.
+fn wait_for_drops_on_worker(drops: &Drops, n: usize) {
+    for _ in 0..2_000 {
+        if drops.on_worker.load(Ordering::SeqCst) >= n {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        drops.on_worker.load(Ordering::SeqCst),
+        n,
+        "drops on the worker"
+    );
+    assert_eq!(
+        drops.elsewhere.load(Ordering::SeqCst),
+        0,
+        "drops off the worker"
+    );
+}
+
+#[test]
+fn a_started_movable_dispatch_moved_off_its_thread_errors_and_is_dropped_on_its_worker() {
+    let lp = one_worker();
+    let set = lp.worker_set();
+    let worker = lp.workers()[0].clone();
+    let drops = Arc::new(Drops::default());
+    let counted = drops.clone();
+    let mut started = futures_lite::future::block_on(worker.spawn(move || async move {
+        let mut fut = dispatch(&set, 0, move || PendingUnpin(counted)).movable();
+        // Polled once on the worker: started, but `Unpin`, so not pinned.
+        assert!(futures_lite::future::poll_once(&mut fut).await.is_none());
+        fut
+    }))
+    .unwrap();
+    // Polled here, off its worker: a typed error, the future untouched.
+    assert_eq!(
+        futures_lite::future::block_on(&mut started),
+        Err(SubmitError::WrongThread)
+    );
+    // Dropped here: the process lives on, and the future is dropped on its worker.
+    drop(started);
+    wait_for_drops_on_worker(&drops, 1);
+    // A boxed dispatch is movable too.
+    let set = lp.worker_set();
+    let counted = drops.clone();
+    let boxed = futures_lite::future::block_on(worker.spawn(move || async move {
+        let mut fut = dispatch(&set, 0, move || async move {
+            PendingUnpin(counted).await;
+        })
+        .boxed();
+        assert!(futures_lite::future::poll_once(&mut fut).await.is_none());
+        fut
+    }))
+    .unwrap();
+    drop(boxed);
+    wait_for_drops_on_worker(&drops, 2);
+    lp.shutdown();
+}
+
+#[test]
+fn a_lazy_fallback_is_called_only_on_the_remote_path() {
+    let lp = one_worker();
+    let set = lp.worker_set();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let remote = futures_lite::future::block_on(dispatch(
+        &set,
+        move || counted.fetch_add(1, Ordering::SeqCst),
+        || async { 7u8 },
+    ));
+    assert_eq!(remote, Ok(7));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let worker = lp.workers()[0].clone();
+    let counted = calls.clone();
+    let local = futures_lite::future::block_on(worker.spawn(move || async move {
+        dispatch(
+            &set,
+            move || counted.fetch_add(1, Ordering::SeqCst),
+            || async { 8u8 },
+        )
+        .await
+    }))
+    .unwrap();
+    assert_eq!(local, Ok(8));
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "local path");
     lp.shutdown();
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use corelane_pg_proto::message::backend::RowDescription;
 use corelane_pg_proto::types::ToSql;
 use corelane_runtime::client::PerWorker;
-use corelane_runtime::{dispatch, resolve, Provider, ServerProvider};
+use corelane_runtime::{dispatch, dispatch_from, resolve, ClientHandle, Provider, ServerProvider};
 
 use crate::cancel;
 use crate::codec::Response;
@@ -89,6 +89,17 @@ pub(crate) struct Inner {
     /// Alive as long as the client: the per-thread description caches drop a dead client's
     /// entries (see `described.rs`).
     alive: Arc<()>,
+}
+
+/// Statements run through `corelane_runtime::dispatch_from` (see `execute_response`).
+impl ClientHandle for Client {
+    fn workers(&self) -> &dyn corelane_runtime::EventLoopProvider {
+        &**self.inner.states.workers()
+    }
+
+    fn fallback(&self) -> usize {
+        self.inner.next_worker.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -175,7 +186,7 @@ impl Client {
     /// (tokio, plain threads), like every other call.
     pub async fn check(&self) -> Result<(), Error> {
         let config = self.inner.config.clone();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         dispatch(
             &**self.inner.states.workers(),
             fallback,
@@ -324,7 +335,7 @@ impl Client {
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
         let client = self.clone();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         dispatch(
             &**self.inner.states.workers(),
             fallback,
@@ -589,34 +600,28 @@ impl Client {
         }
     }
 
-    /// Runs one prepared statement and returns its response. On one of the client's workers
-    /// with the worker's connection ready (the hot path) it runs as [`Execute`], a future held
-    /// by value; anywhere else through [`on_connection`](Self::on_connection), which boxes
-    /// the work on a worker. Both take the same steps (see `execute.rs`).
+    /// Runs one prepared statement on a shared connection and returns its response: an
+    /// [`Execute`], run in place on one of the client's workers, spawned on one from anywhere
+    /// else (see `execute.rs`).
     async fn execute_response(
         &self,
         stmt: Statement,
         params: Params,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Response, Error> {
-        let (stmt, params) = if self.inner.states.workers().current_worker().is_some() {
-            match Execute::start(
-                &self.inner.config,
-                &self.inner.states,
-                stmt,
-                params,
-                deadline,
-            ) {
-                Ok(execute) => return execute.await,
-                Err(back) => back,
-            }
-        } else {
-            (stmt, params)
-        };
-        self.on_connection(deadline, move |conn| async move {
-            conn.execute(&stmt, &params).await
-        })
-        .await
+        let run = dispatch_from(self, move |client: &Client| {
+            let (config, states) = (&client.inner.config, &client.inner.states);
+            Execute::new(config, states, stmt, params, deadline, || {
+                // Cold path (no connection ready): boxed, with its own handle.
+                let client = client.clone();
+                Box::pin(async move {
+                    cancel::connection(&client.inner.config, &client.inner.states).await
+                })
+            })
+        });
+        // `Execute` is `Unpin`: moved to another thread after it started, it ends with an
+        // error there instead of aborting the process.
+        run.movable().await.map_err(Error::from)?
     }
 
     /// Runs a statement (SQL text or a prepared [`Statement`]) and returns the rows it

@@ -534,6 +534,9 @@ impl From<corelane_runtime::SubmitError> for Error {
     fn from(e: corelane_runtime::SubmitError) -> Self {
         match e {
             corelane_runtime::SubmitError::Panicked(panicked) => Kind::Panicked(panicked).into(),
+            wrong @ corelane_runtime::SubmitError::WrongThread => {
+                Kind::Runtime(wrong.to_string()).into()
+            }
             _ => Kind::WorkerClosed.into(),
         }
     }

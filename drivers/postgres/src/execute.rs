@@ -1,14 +1,14 @@
-//! The on-worker fast path of one statement: a hand-written future, held by value.
+//! One prepared statement's run on the worker that serves it: the one path every statement of
+//! the shared connections takes, whether its caller is on that worker or not.
 //!
-//! [`Client`](crate::Client) runs its operations through `corelane_runtime::dispatch`, which
-//! boxes the operation's future when called on a worker (a `!Send` future inside a `Send` one
-//! must live behind a pointer that stays put when the outer future moves). A prepared query is
-//! the hot path, so when it is issued on one of the client's workers and that worker's shared
-//! connection is open and not gated by a cancel, it runs as [`Execute`] instead: the same steps
-//! as the general path — a [`Watch`] on the connection, the statement's run, the retry after
-//! 26000, the deadline — made of parts that are polled through `&mut` (no pinning), so they sit
-//! in a [`ThreadBound`] by value and nothing is allocated. Anything else (no connection yet, a
-//! cancel in flight, off the loop) takes the general path.
+//! [`Client`](crate::Client) hands an [`Execute`] to `corelane_runtime::dispatch_from`: on one
+//! of the client's workers it runs in place, in the caller's task (no box, no thread hop);
+//! from anywhere else the dispatch spawns the same future on a worker through its mailbox.
+//! Its steps: count the call, take this worker's shared connection (waiting while a cancel
+//! drains it, or for the pool to open one), hold a [`Watch`] on it, run the statement, run it
+//! once more after a 26000 (a statement the connection forgot), all bounded by the query
+//! deadline. A hand-written state machine, polled through `&mut`: it is `Unpin` and its type
+//! can be named, so a caller holds it by value.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,46 +18,50 @@ use std::time::{Duration, Instant};
 use corelane_runtime::client::{InFlight, Outcome, PerWorker};
 use corelane_runtime::roundtrip::OwnedRun;
 use corelane_runtime::task::Sleep;
-use corelane_runtime::ThreadBound;
 
 use crate::cancel::Watch;
 use crate::codec::{PgCodec, Response};
 use crate::config::Config;
-use crate::connection::Sent;
+use crate::connection::{Connection, Sent};
 use crate::statement::{Params, Statement};
 use crate::worker_state::{self, WorkerPools};
 use crate::Error;
 
-/// One statement running on this worker's connection; resolves to its response.
+/// Waits for a connection that is open and not being drained (see `cancel::connection`).
+pub(crate) type Acquire = Pin<Box<dyn Future<Output = Result<Connection, Error>>>>;
+
+/// One statement on this worker's shared connection; resolves to its response.
 ///
-/// Dropping it at any point is safe and behaves like dropping the general path's future: the
-/// run goes first (its unanswered request becomes a placeholder whose reply is discarded),
-/// then the watch, which may start a cancel (see [`crate::cancel`]).
+/// Dropping it at any point is safe: the run goes first (its unanswered request becomes a
+/// placeholder whose reply is discarded), then the watch, which may start a cancel (see
+/// [`crate::cancel`]).
 pub(crate) struct Execute {
-    state: State,
+    step: Step,
+    /// The call in the worker's counters (a drop before the end counts as cancelled).
+    in_flight: Option<InFlight>,
+    /// The call's deadline, with the limit it reports. It covers the wait for a connection.
+    deadline: Option<(Sleep, Duration)>,
+    stmt: Statement,
+    params: Params,
 }
 
 // The running state is large by design: boxing it is the allocation this type exists to avoid.
 #[allow(clippy::large_enum_variant)]
-enum State {
-    Running(ThreadBound<Local>),
-    /// Encoding failed before anything was sent: reported at the first poll.
-    Failed(Error),
+enum Step {
+    /// Ended before anything was sent: reported at the first poll.
+    Ready(Result<Response, Error>),
+    /// Waiting for a connection.
+    Acquire(Acquire),
+    Run(Running),
     Done,
 }
 
-/// The worker-local part.
-struct Local {
+/// The statement in flight on a connection.
+struct Running {
     // Fields drop in declaration order: the run before the watch (see `Watch`).
     /// `None` only between two attempts.
     run: Option<OwnedRun<PgCodec>>,
-    /// The call in the worker's counters (a drop before the end counts as cancelled).
-    in_flight: Option<InFlight>,
-    /// The call's deadline, with the limit it reports.
-    deadline: Option<(Sleep, Duration)>,
     watch: Watch,
-    stmt: Statement,
-    params: Params,
     /// What the run sent (see `Connection::retry_execute`).
     sent: Sent,
     attempt: u32,
@@ -65,111 +69,100 @@ struct Local {
 
 impl Execute {
     /// Starts `stmt` on this worker's shared connection of a client (its config and per-worker
-    /// states) when one is ready now.
-    /// Call it only on one of the client's workers. Gives the statement and its parameters
-    /// back when the fast path does not apply, for the general path.
-    pub(crate) fn start(
+    /// states); call it on one of the client's workers. When no connection is ready (none is
+    /// open, or a cancel is draining it), `acquire` makes the future that waits for one.
+    pub(crate) fn new(
         config: &Config,
         states: &PerWorker<WorkerPools>,
         stmt: Statement,
         params: Params,
         deadline: Option<(Instant, Duration)>,
-    ) -> Result<Execute, (Statement, Params)> {
-        let Ok(pools) = worker_state::pools(config, states) else {
-            return Err((stmt, params));
+        acquire: impl FnOnce() -> Acquire,
+    ) -> Execute {
+        let mut execute = Execute {
+            step: Step::Done,
+            in_flight: None,
+            // Off a worker `Sleep::new` is `None`; this runs on one.
+            deadline: deadline.and_then(|(at, limit)| {
+                Sleep::new(at.saturating_duration_since(Instant::now())).map(|s| (s, limit))
+            }),
+            stmt,
+            params,
         };
-        let Some(conn) = worker_state::ready_connection(&pools) else {
-            return Err((stmt, params));
-        };
-        if conn.cancel.is_gated() {
-            // Gated: the general path waits for the gate.
-            return Err((stmt, params));
-        }
-        // Before the run: dropped after it.
-        let watch = Watch::new(&conn);
-        let in_flight = pools.counters.begin();
-        let (run, sent) = match conn.start_execute(&stmt, &params) {
-            Ok(started) => started,
+        let pools = match worker_state::pools(config, states) {
+            Ok(pools) => pools,
             Err(e) => {
-                in_flight.fail(e.outcome(), &e);
-                return Ok(Execute {
-                    state: State::Failed(e),
-                });
+                execute.step = Step::Ready(Err(e));
+                return execute;
             }
         };
-        // Off a worker `Sleep::new` is `None`; this runs on one.
-        let deadline = deadline.and_then(|(at, limit)| {
-            Sleep::new(at.saturating_duration_since(Instant::now())).map(|s| (s, limit))
-        });
-        Ok(Execute {
-            state: State::Running(ThreadBound::new(Local {
+        execute.in_flight = Some(pools.counters.begin());
+        execute.step = match worker_state::ready_connection(&pools) {
+            // Gated: wait for the gate, as for a connection.
+            Some(conn) if !conn.cancel.is_gated() => execute.start(&conn, 0),
+            _ => Step::Acquire(acquire()),
+        };
+        execute
+    }
+
+    /// Sends attempt `attempt` of the statement on `conn`.
+    fn start(&self, conn: &Connection, attempt: u32) -> Step {
+        // Before the run: dropped after it.
+        let watch = Watch::new(conn);
+        match conn.start_execute(&self.stmt, &self.params) {
+            Ok((run, sent)) => Step::Run(Running {
                 run: Some(run),
-                in_flight: Some(in_flight),
-                deadline,
                 watch,
-                stmt,
-                params,
                 sent,
-                attempt: 0,
-            })),
-        })
-    }
-}
-
-impl Local {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
-        let polled = self.poll_run(cx);
-        if let Poll::Ready(result) = &polled {
-            if let Some(in_flight) = self.in_flight.take() {
-                match result {
-                    Ok(Response::Failed(e)) => in_flight.fail(Outcome::ServerError, &e.message),
-                    Ok(_) => in_flight.end(Outcome::Ok),
-                    Err(e) => in_flight.fail(e.outcome(), e),
-                }
-            }
+                attempt,
+            }),
+            Err(e) => Step::Ready(Err(e)),
         }
-        polled
     }
 
-    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
+    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Result<Response, Error>> {
         loop {
-            let Some(run) = &mut self.run else {
-                return Poll::Ready(Err(Error::protocol("statement retry loop ended")));
-            };
-            let outcome = match Pin::new(run).poll(cx) {
-                Poll::Ready(outcome) => outcome,
-                Poll::Pending => {
-                    // Polled after the run, so the call wins a tie (as in `cancel::expire`),
-                    // and a timer made at the start is registered at the first poll.
-                    if let Some((sleep, limit)) = &mut self.deadline {
-                        if Pin::new(sleep).poll(cx).is_ready() {
-                            let limit = *limit;
-                            // The request becomes an orphan; the watch goes with `self`.
-                            self.run = None;
-                            return Poll::Ready(Err(Error::timeout(limit)));
-                        }
+            match &mut self.step {
+                Step::Ready(_) => {
+                    let Step::Ready(result) = std::mem::replace(&mut self.step, Step::Done) else {
+                        return Poll::Ready(Err(Error::protocol("statement state changed")));
+                    };
+                    return Poll::Ready(result);
+                }
+                Step::Acquire(acquire) => match acquire.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(conn)) => self.step = self.start(&conn, 0),
+                },
+                Step::Run(running) => {
+                    let Some(run) = &mut running.run else {
+                        return Poll::Ready(Err(Error::protocol("statement retry loop ended")));
+                    };
+                    let outcome = match Pin::new(run).poll(cx) {
+                        Poll::Ready(outcome) => outcome,
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let conn = running.watch.connection();
+                    let Some(run) = running.run.take() else {
+                        return Poll::Ready(Err(Error::protocol("statement run lost")));
+                    };
+                    let response =
+                        match conn.finish_execute(&self.stmt, &mut running.sent, run, outcome) {
+                            Ok(response) => response,
+                            Err(e) => return Poll::Ready(Err(e)),
+                        };
+                    if !conn.retry_execute(&self.stmt, &running.sent, &response, running.attempt) {
+                        return Poll::Ready(Ok(response));
                     }
-                    return Poll::Pending;
+                    let (conn, attempt) = (conn.clone(), running.attempt + 1);
+                    // The old watch leaves after the new one arrives: the connection never
+                    // looks idle in between (which could start a cancel).
+                    let next = self.start(&conn, attempt);
+                    self.step = next;
                 }
-            };
-            let conn = self.watch.connection();
-            let Some(run) = self.run.take() else {
-                return Poll::Ready(Err(Error::protocol("statement run lost")));
-            };
-            let response = match conn.finish_execute(&self.stmt, &mut self.sent, run, outcome) {
-                Ok(response) => response,
-                Err(e) => return Poll::Ready(Err(e)),
-            };
-            if !conn.retry_execute(&self.stmt, &self.sent, &response, self.attempt) {
-                return Poll::Ready(Ok(response));
-            }
-            self.attempt += 1;
-            match conn.start_execute(&self.stmt, &self.params) {
-                Ok((run, sent)) => {
-                    self.run = Some(run);
-                    self.sent = sent;
+                Step::Done => {
+                    return Poll::Ready(Err(Error::runtime("query polled after completion")))
                 }
-                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
@@ -180,26 +173,30 @@ impl Future for Execute {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let result = match &mut this.state {
-            State::Running(bound) => match bound.get_mut() {
-                Some(local) => match local.poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(result) => result,
-                },
-                None => Err(Error::runtime(
-                    "a query started on a worker was polled from another thread",
-                )),
-            },
-            State::Failed(_) | State::Done => {
-                return Poll::Ready(match std::mem::replace(&mut this.state, State::Done) {
-                    State::Failed(e) => Err(e),
-                    _ => Err(Error::runtime("query polled after completion")),
-                })
+        let mut polled = this.poll_step(cx);
+        if polled.is_pending() {
+            // Polled after the run, so the call wins a tie (as in `cancel::expire`), and a
+            // timer made at the start is registered at the first poll.
+            if let Some((sleep, limit)) = &mut this.deadline {
+                if Pin::new(sleep).poll(cx).is_ready() {
+                    polled = Poll::Ready(Err(Error::timeout(*limit)));
+                }
             }
+        }
+        let Poll::Ready(result) = polled else {
+            return Poll::Pending;
         };
-        // The watch leaves the connection (here, on the worker) before the caller sees the
-        // result, as on the general path.
-        this.state = State::Done;
+        // The run, then the watch, leave the connection (here, on the worker) before the
+        // caller sees the result; an unanswered request becomes an orphan.
+        this.step = Step::Done;
+        this.deadline = None;
+        if let Some(in_flight) = this.in_flight.take() {
+            match &result {
+                Ok(Response::Failed(e)) => in_flight.fail(Outcome::ServerError, &e.message),
+                Ok(_) => in_flight.end(Outcome::Ok),
+                Err(e) => in_flight.fail(e.outcome(), e),
+            }
+        }
         Poll::Ready(result)
     }
 }

@@ -255,7 +255,7 @@ impl Client {
         let bytes = encode(&stmt, &encoded)?;
         let (tx, mut rx) = pump_chan::channel();
         let client = self.clone();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let pump = dispatch(
             &**self.inner.states.workers(),
             fallback,

@@ -278,7 +278,7 @@ impl Client {
     /// ```
     pub async fn session(&self) -> Result<Session, Error> {
         let client = self.clone();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         dispatch(
             &**self.inner.states.workers(),
             fallback,

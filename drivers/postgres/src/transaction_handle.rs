@@ -165,7 +165,7 @@ impl Client {
         options: TransactionOptions,
     ) -> Result<TransactionHandle, Error> {
         let client = self.clone();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         dispatch(
             &**self.inner.states.workers(),
             fallback,

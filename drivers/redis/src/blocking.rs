@@ -27,7 +27,7 @@ impl Client {
         let client = self.clone();
         dispatch(
             &**self.workers(),
-            self.next_fallback(),
+            || self.next_fallback(),
             move || async move {
                 let mut permit = checkout(&client).await?;
                 // Cancelled while blocked: the connection must not be reused.

@@ -70,7 +70,7 @@ impl Client {
         let config = self.config().clone();
         dispatch(
             &**self.workers(),
-            self.next_fallback(),
+            || self.next_fallback(),
             move || async move {
                 let conn = crate::connect::open(&config, None).await?;
                 let pong = conn.query::<String>(&Cmd::new("PING")).await.map(drop);

@@ -125,7 +125,7 @@ impl Client {
         let client = self.clone();
         dispatch(
             &**self.workers(),
-            self.next_fallback(),
+            || self.next_fallback(),
             move || async move {
                 let permit = checkout(&client).await?;
                 f(Exclusive {

@@ -173,11 +173,6 @@ impl Client {
         &self.inner.states
     }
 
-    /// True when the calling thread is one of this client's workers.
-    pub(crate) fn on_own_worker(&self) -> bool {
-        self.inner.states.workers().current_worker().is_some()
-    }
-
     pub(crate) fn workers(&self) -> &Provider {
         self.inner.states.workers()
     }
@@ -192,5 +187,16 @@ impl Client {
         let n = workers.num_workers();
         let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % n.max(1);
         workers.worker(i).cloned().ok_or_else(Error::worker_closed)
+    }
+}
+
+/// Calls run through `corelane_runtime::dispatch_from` (see call.rs).
+impl corelane_runtime::ClientHandle for Client {
+    fn workers(&self) -> &dyn corelane_runtime::EventLoopProvider {
+        &**self.inner.states.workers()
+    }
+
+    fn fallback(&self) -> usize {
+        self.next_fallback()
     }
 }

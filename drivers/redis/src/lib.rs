@@ -309,6 +309,7 @@ mod handshake;
 #[cfg(feature = "serde_json")]
 mod json;
 mod limits;
+mod local_call;
 mod pipeline;
 mod pubsub;
 mod read_from;

@@ -11,10 +11,9 @@ use corelane_runtime::pool::{
     Config as PoolConfig, Manager, Pool, PoolError, PoolKind, SharedPool,
 };
 
-use crate::cache::worker::{PendingRead, WorkerCache};
+use crate::cache::worker::WorkerCache;
 use crate::config::Config;
 use crate::connection::Connection;
-use crate::request::Request;
 use crate::Error;
 
 /// Opens connections for a worker's pool.
@@ -241,78 +240,6 @@ impl WorkerClient {
             .map_err(|e| pool_error(PoolKind::Shared, self.pool.config().acquire_timeout, e))?;
         Ok((*shared).clone())
     }
-
-    /// Runs a request on this worker (the path of callers on other threads), bounded by
-    /// `limit` once it has a connection (opening one is bounded by `connect_timeout`). A reply
-    /// overdue past `limit` closes the connection: the server stopped answering on it, and
-    /// every later request would wait behind that reply. Counted in this worker's counters.
-    pub(crate) async fn execute_within(
-        &self,
-        request: &Request,
-        limit: Option<Duration>,
-    ) -> Result<Value, Error> {
-        if let Some(size) = request.pipeline_size() {
-            self.counters.batch(size);
-        }
-        let in_flight = self.counters.begin();
-        if let (Some(cache), Request::One(cmd)) = (&self.cache, request) {
-            if let Some(value) = cache.lookup(cmd) {
-                in_flight.end(Outcome::Ok);
-                return Ok(value);
-            }
-        }
-        let result = self.execute_bounded(request, limit).await;
-        record(in_flight, &result);
-        result
-    }
-
-    async fn execute_bounded(
-        &self,
-        request: &Request,
-        limit: Option<Duration>,
-    ) -> Result<Value, Error> {
-        let conn = self.connection().await?;
-        // A miss on a tracking connection: its reply may fill the cache.
-        let pending = match (&self.cache, request, conn.tracking) {
-            (Some(cache), Request::One(cmd), true) => cache.begin_read(cmd),
-            _ => None,
-        };
-        let Some(limit) = limit.and_then(crate::limits::representable) else {
-            let value = Self::execute_on(&conn, request).await;
-            return fill(pending, request, value);
-        };
-        match corelane_runtime::task::timeout(limit, Self::execute_on(&conn, request)).await {
-            Some(value) => fill(pending, request, value),
-            None => {
-                conn.pipe.close();
-                Err(Error::timeout(limit))
-            }
-        }
-    }
-
-    async fn execute_on(conn: &Connection, request: &Request) -> Result<Value, Error> {
-        let mut batch = conn.pipe.take_batch();
-        request.fill(&mut batch);
-        let outcome = conn.pipe.run(&mut batch).await;
-        let value = match outcome {
-            Ok(()) => request.assemble(&mut batch),
-            Err(e) => Err(e.into()),
-        };
-        conn.pipe.recycle_batch(batch);
-        value
-    }
-}
-
-/// Hands a cacheable read's reply to the cache (see [`PendingRead::complete`]).
-pub(crate) fn fill(
-    pending: Option<PendingRead>,
-    request: &Request,
-    value: Result<Value, Error>,
-) -> Result<Value, Error> {
-    if let (Some(pending), Request::One(cmd), Ok(value)) = (pending, request, &value) {
-        pending.complete(cmd, value);
-    }
-    value
 }
 
 /// Ends a counted call with its result: a server error reply counts as a server error.
@@ -321,30 +248,5 @@ pub(crate) fn record(in_flight: InFlight, result: &Result<Value, Error>) {
         Ok(Value::Error(_) | Value::BlobError(_)) => in_flight.end(Outcome::ServerError),
         Ok(_) => in_flight.end(Outcome::Ok),
         Err(e) => in_flight.fail(e.outcome(), e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::WorkerClient;
-    use crate::request::Request;
-
-    fn future_size<'a, F, Fut>(_f: F) -> usize
-    where
-        F: Fn(&'a WorkerClient, &'a Request) -> Fut,
-    {
-        std::mem::size_of::<Fut>()
-    }
-
-    /// Every call from another thread spawns this future on a worker. The connect path
-    /// (TCP connect, handshake) once made it 26 KB, which cost an allocation of that size and
-    /// its copies per call; the pool now boxes the connect, so the future stays small.
-    #[test]
-    fn the_per_call_future_does_not_carry_the_connect_path() {
-        let size = future_size(|state, request| state.execute_within(request, None));
-        assert!(
-            size < 2048,
-            "WorkerClient::execute's future is {size} bytes"
-        );
     }
 }

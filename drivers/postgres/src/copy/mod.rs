@@ -127,7 +127,7 @@ impl Client {
         let client = self.clone();
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let out = dispatch(
             &**self.inner.states.workers(),
             fallback,
@@ -186,7 +186,7 @@ impl Client {
         let client = self.clone();
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
-        let fallback = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
         let pump = dispatch(
             &**self.inner.states.workers(),
             fallback,
