@@ -1,7 +1,7 @@
 //! The TechEmpower-style HTTP service on corelane's workers.
 //!
 //! ```text
-//! cargo run --release -p corelane-web
+//! cargo run --release --example web      # or: cargo run --release -p corelane-web
 //! ```
 //!
 //! Uses `DATABASE_URL` and `REDIS_URL` when set; otherwise starts a throwaway PostgreSQL and
