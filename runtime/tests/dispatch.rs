@@ -315,3 +315,69 @@ fn a_started_local_dispatch_dropped_off_its_thread_aborts_the_process() {
         out.status
     );
 }
+
+/// A client handle that counts its clones and the fallbacks asked of it.
+struct CountingHandle {
+    workers: corelane_runtime::WorkerSet,
+    clones: Arc<AtomicUsize>,
+    fallbacks: Arc<AtomicUsize>,
+}
+
+impl Clone for CountingHandle {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, Ordering::SeqCst);
+        CountingHandle {
+            workers: self.workers.clone(),
+            clones: self.clones.clone(),
+            fallbacks: self.fallbacks.clone(),
+        }
+    }
+}
+
+impl corelane_runtime::ClientHandle for CountingHandle {
+    fn workers(&self) -> &dyn corelane_runtime::EventLoopProvider {
+        &self.workers
+    }
+
+    fn fallback(&self) -> usize {
+        self.fallbacks.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn dispatch_from_clones_the_handle_only_for_the_remote_path() {
+    let lp = one_worker();
+    let handle = CountingHandle {
+        workers: lp.worker_set(),
+        clones: Arc::new(AtomicUsize::new(0)),
+        fallbacks: Arc::new(AtomicUsize::new(0)),
+    };
+    let counts = |h: &CountingHandle| {
+        (
+            h.clones.load(Ordering::SeqCst),
+            h.fallbacks.load(Ordering::SeqCst),
+        )
+    };
+    // Off the loop: one clone goes through the mailbox, one fallback picks the worker, and
+    // `make` runs on the worker.
+    let remote = futures_lite::future::block_on(corelane_runtime::dispatch_from(&handle, |_h| {
+        let on_worker = corelane_runtime::WorkerLoop::current().is_some();
+        async move { on_worker }
+    }));
+    assert_eq!(remote, Ok(true));
+    assert_eq!(counts(&handle), (1, 1));
+    // On the worker: `make` gets the caller's handle, with no clone and no fallback.
+    let worker = lp.workers()[0].clone();
+    let on_loop = handle.clone();
+    let local = futures_lite::future::block_on(worker.spawn(move || async move {
+        let before = counts(&on_loop);
+        let out = corelane_runtime::dispatch_from(&on_loop, |_h| std::future::ready(5u8))
+            .movable()
+            .await;
+        (out, before, counts(&on_loop))
+    }))
+    .unwrap();
+    assert_eq!(local.0, Ok(5));
+    assert_eq!(local.1, local.2, "clones and fallbacks on the local path");
+    lp.shutdown();
+}

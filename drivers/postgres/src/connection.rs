@@ -357,26 +357,8 @@ impl Connection {
         self.types.borrow_mut().clear();
     }
 
-    /// Runs one statement; re-prepares and retries once when the server lost it (26000).
-    pub(crate) async fn execute(
-        &self,
-        stmt: &Statement,
-        params: &Params,
-    ) -> Result<Response, Error> {
-        for attempt in 0..2 {
-            let (mut run, mut sent) = self.start_execute(stmt, params)?;
-            let outcome = (&mut run).await;
-            let response = self.finish_execute(stmt, &mut sent, run, outcome)?;
-            if self.retry_execute(stmt, &sent, &response, attempt) {
-                continue;
-            }
-            return Ok(response);
-        }
-        Err(Error::protocol("statement retry loop ended"))
-    }
-
     /// Starts one statement (`[Close…][Parse] Bind [Describe] Execute Sync`) as a run that owns
-    /// its batch, so [`crate::execute::Execute`] can hold it by value. Also returns what was
+    /// its batch, so [`crate::attempts::Attempts`] can hold it by value. Also returns what was
     /// sent, for [`Connection::retry_execute`] and [`Connection::finish_execute`].
     pub(crate) fn start_execute(
         &self,

@@ -50,7 +50,7 @@ impl Exclusive {
         stmt: &Statement,
         encoded: &Params,
     ) -> Result<Outcome, Error> {
-        let response = self.conn.execute(stmt, encoded).await?;
+        let response = crate::attempts::run(&self.conn, stmt, encoded).await?;
         // Not retried here (in a transaction the failure aborted it), but described afresh
         // next time.
         self.client.forget_if_stale(&stmt.sql, &response);

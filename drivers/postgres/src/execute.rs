@@ -5,10 +5,10 @@
 //! of the client's workers it runs in place, in the caller's task (no box, no thread hop);
 //! from anywhere else the dispatch spawns the same future on a worker through its mailbox.
 //! Its steps: count the call, take this worker's shared connection (waiting while a cancel
-//! drains it, or for the pool to open one), hold a [`Watch`] on it, run the statement, run it
-//! once more after a 26000 (a statement the connection forgot), all bounded by the query
-//! deadline. A hand-written state machine, polled through `&mut`: it is `Unpin` and its type
-//! can be named, so a caller holds it by value.
+//! drains it, or for the pool to open one), hold a [`Watch`] on it, run the statement (and
+//! once more after a 26000: [`Attempts`]), all bounded by the query deadline. A hand-written
+//! state machine, polled through `&mut`: it is `Unpin` and its type can be named, so a caller
+//! holds it by value.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,13 +16,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use corelane_runtime::client::{InFlight, Outcome, PerWorker};
-use corelane_runtime::roundtrip::OwnedRun;
 use corelane_runtime::task::Sleep;
 
+use crate::attempts::Attempts;
 use crate::cancel::Watch;
-use crate::codec::{PgCodec, Response};
+use crate::codec::Response;
 use crate::config::Config;
-use crate::connection::{Connection, Sent};
+use crate::connection::Connection;
 use crate::statement::{Params, Statement};
 use crate::worker_state::{self, WorkerPools};
 use crate::Error;
@@ -59,12 +59,8 @@ enum Step {
 /// The statement in flight on a connection.
 struct Running {
     // Fields drop in declaration order: the run before the watch (see `Watch`).
-    /// `None` only between two attempts.
-    run: Option<OwnedRun<PgCodec>>,
+    attempts: Attempts,
     watch: Watch,
-    /// What the run sent (see `Connection::retry_execute`).
-    sent: Sent,
-    attempt: u32,
 }
 
 impl Execute {
@@ -99,23 +95,18 @@ impl Execute {
         execute.in_flight = Some(pools.counters.begin());
         execute.step = match worker_state::ready_connection(&pools) {
             // Gated: wait for the gate, as for a connection.
-            Some(conn) if !conn.cancel.is_gated() => execute.start(&conn, 0),
+            Some(conn) if !conn.cancel.is_gated() => execute.start(&conn),
             _ => Step::Acquire(acquire()),
         };
         execute
     }
 
-    /// Sends attempt `attempt` of the statement on `conn`.
-    fn start(&self, conn: &Connection, attempt: u32) -> Step {
+    /// Sends the statement on `conn`.
+    fn start(&self, conn: &Connection) -> Step {
         // Before the run: dropped after it.
         let watch = Watch::new(conn);
-        match conn.start_execute(&self.stmt, &self.params) {
-            Ok((run, sent)) => Step::Run(Running {
-                run: Some(run),
-                watch,
-                sent,
-                attempt,
-            }),
+        match Attempts::start(conn, &self.stmt, &self.params) {
+            Ok(attempts) => Step::Run(Running { attempts, watch }),
             Err(e) => Step::Ready(Err(e)),
         }
     }
@@ -132,33 +123,11 @@ impl Execute {
                 Step::Acquire(acquire) => match acquire.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Ready(Ok(conn)) => self.step = self.start(&conn, 0),
+                    Poll::Ready(Ok(conn)) => self.step = self.start(&conn),
                 },
                 Step::Run(running) => {
-                    let Some(run) = &mut running.run else {
-                        return Poll::Ready(Err(Error::protocol("statement retry loop ended")));
-                    };
-                    let outcome = match Pin::new(run).poll(cx) {
-                        Poll::Ready(outcome) => outcome,
-                        Poll::Pending => return Poll::Pending,
-                    };
                     let conn = running.watch.connection();
-                    let Some(run) = running.run.take() else {
-                        return Poll::Ready(Err(Error::protocol("statement run lost")));
-                    };
-                    let response =
-                        match conn.finish_execute(&self.stmt, &mut running.sent, run, outcome) {
-                            Ok(response) => response,
-                            Err(e) => return Poll::Ready(Err(e)),
-                        };
-                    if !conn.retry_execute(&self.stmt, &running.sent, &response, running.attempt) {
-                        return Poll::Ready(Ok(response));
-                    }
-                    let (conn, attempt) = (conn.clone(), running.attempt + 1);
-                    // The old watch leaves after the new one arrives: the connection never
-                    // looks idle in between (which could start a cancel).
-                    let next = self.start(&conn, attempt);
-                    self.step = next;
+                    return running.attempts.poll(conn, &self.stmt, &self.params, cx);
                 }
                 Step::Done => {
                     return Poll::Ready(Err(Error::runtime("query polled after completion")))

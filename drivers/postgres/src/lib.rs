@@ -407,6 +407,7 @@
 //! microseconds. `timestamptz` carries an instant and no offset: `DateTime<FixedOffset>` and
 //! `OffsetDateTime` read back in UTC, `DateTime<Local>` in the local zone.
 
+mod attempts;
 mod budget;
 mod cancel;
 mod cancel_gate;
