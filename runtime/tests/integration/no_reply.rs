@@ -5,17 +5,14 @@
 //! The server answers a line `x` with `x|<quiet lines seen so far>|<last quiet line>` and a line
 //! `q:y` with nothing: every reply proves both that it is its own request's and how many
 //! no-reply requests the server had read before it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 
+use crate::support::{run_on, test_loop, Cancellable, Lines};
 use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
 use corelane_runtime::{Limits, Stream};
-use support::{run_on, test_loop, Cancellable, Lines};
 
 /// The quiet-echo server: one thread per connection.
 fn quiet_server() -> SocketAddr {

@@ -3,9 +3,6 @@
 //! connection closes), never return the extra reply — on the direct path, on the bridge queue,
 //! from off the loop, with the extra sent at once or after a delay, and whether or not the
 //! connection's reader task had a chance to run since it arrived.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
@@ -13,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{run_on, test_loop, Lines};
 use bytes::Bytes;
 use corelane_runtime::oneshot;
 use corelane_runtime::roundtrip::{Pipe, RequestError};
 use corelane_runtime::{CloseCause, Limits, Stream, WorkerLoop};
 use corelane_testkit::ScriptedServer;
-use support::{run_on, test_loop, Lines};
 
 /// Rounds per case; each round opens a connection, provokes the extra reply and checks.
 const ROUNDS: usize = 12;

@@ -1,14 +1,13 @@
 //! No panic from a `Duration` (issue 9 A4): sleeps, timeouts and timers of any length are
 //! built overflow-free; a length past `deadline::NEVER_AFTER` means "never".
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{run_on, test_loop};
 use corelane_runtime::task::{self, Sleep};
 use futures_lite::future::poll_once;
-use support::{run_on, test_loop};
 
 const HUGE: [Duration; 3] = [
     Duration::MAX,

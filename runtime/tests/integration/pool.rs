@@ -1,5 +1,4 @@
 //! Pool behavior on a real glommio executor, with a fake [`Manager`].
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

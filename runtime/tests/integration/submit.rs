@@ -1,14 +1,11 @@
 //! The mailbox: jobs from a plain thread and from tokio reach the right worker.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{test_loop, wait};
 use corelane_runtime::{SubmitError, WorkerLoop};
-use support::{test_loop, wait};
 
 #[test]
 fn submit_from_a_plain_thread_reaches_the_right_worker() {

@@ -2,16 +2,13 @@
 //! nothing to do (but an open connection) uses next to no CPU. glommio 0.9.0 as published spun
 //! at 50–70% of a core here (see vendor/glommio/CORELANE_PATCHES.md, patch 2); this guards it.
 //! CPU time, not wall time, is measured, so a loaded machine does not make it fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::{run_on, test_loop, EchoServer, Lines};
 use corelane_runtime::roundtrip::Pipe;
 use corelane_runtime::{task, ThreadBound};
 use corelane_runtime::{Limits, Stream};
-use support::{run_on, test_loop, EchoServer, Lines};
 
 /// utime + stime of one thread of this process, in clock ticks.
 fn thread_cpu_ticks(tid: &str) -> u64 {

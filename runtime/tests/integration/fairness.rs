@@ -1,9 +1,6 @@
 //! Fairness of a batch reading its own replies (issue 9 A7): one huge reply must not hold the
 //! worker until the socket drains. The direct reader has the loop reader's per-wake budget, so
 //! another task on the same worker runs between every few reads.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Write};
@@ -11,11 +8,11 @@ use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::support::{run_on, test_loop};
 use bytes::{Bytes, BytesMut};
 use corelane_runtime::roundtrip::{Codec, Pipe};
 use corelane_runtime::{Limits, Stream};
 use futures_lite::future::poll_once;
-use support::{run_on, test_loop};
 
 /// The runtime's read size (one `recv` of at most 64 KiB).
 const READ_SIZE: usize = 64 << 10;

@@ -10,9 +10,6 @@
 //! Setup: a line-echo server on std threads, a [`FaultProxy`] in front of it, and a `Pipe` on a
 //! corelane worker connected to the proxy. Requests and replies are framed lines with a
 //! checksum (`support::framed`), so a corrupted reply cannot pass for a good one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
@@ -20,14 +17,14 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::framed::{frames, FrameError, Framed, MAX_LINE};
+use crate::support::{run_on, test_loop, wait, EchoServer, Lines};
 use bytes::{Bytes, BytesMut};
 use corelane_runtime::roundtrip::{Batch, Codec, Pipe, RequestError};
 use corelane_runtime::task::{sleep, spawn, timeout, yield_now};
 use corelane_runtime::{oneshot, CloseCause, Limits, Loop, Stream};
 use corelane_testkit::{Direction, FaultProxy, Mode, RedisServer};
 use futures_lite::future::poll_once;
-use support::framed::{frames, FrameError, Framed, MAX_LINE};
-use support::{run_on, test_loop, wait, EchoServer, Lines};
 
 /// Payload bytes per request: with the 10-digit id, two colons, the 8-digit checksum and the
 /// newline, every framed line is [`LINE`] bytes long.

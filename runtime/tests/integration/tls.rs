@@ -1,9 +1,6 @@
 //! TLS under the round trip: the direct index, the bridge queue and the handoff over
 //! encrypted connections; every certificate failure typed; servers that do not speak TLS,
 //! stall, cut or drip records one byte at a time; mutual TLS; any transport.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -11,12 +8,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::tls_echo::{echo_tls, tls_echo};
+use crate::support::{lines, run_checked, run_on, test_loop, Lines};
 use corelane_runtime::conn::{TlsConfig, TlsError, Verification};
 use corelane_runtime::roundtrip::{Batch, Pipe};
 use corelane_runtime::{task, Limits, Stream};
 use corelane_testkit::{CertFiles, FaultProxy, Mode, ScriptedServer, TestCerts};
-use support::tls_echo::{echo_tls, tls_echo};
-use support::{lines, run_checked, run_on, test_loop, Lines};
 
 fn client_config(certs: &TestCerts) -> TlsConfig {
     TlsConfig::builder()

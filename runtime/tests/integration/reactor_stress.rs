@@ -10,13 +10,10 @@
 //!
 //! `CORELANE_REACTOR_STRESS_SECS` sets the length (default 15 s) for local soak runs, e.g.
 //! `CORELANE_REACTOR_STRESS_SECS=600 cargo test -p corelane-runtime --test reactor_stress`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
-use support::{stress, test_loop};
+use crate::support::{stress, test_loop};
 
 fn run_for() -> Duration {
     let secs = std::env::var("CORELANE_REACTOR_STRESS_SECS")

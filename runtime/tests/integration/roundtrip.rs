@@ -1,14 +1,13 @@
 //! The round-trip toolkit over a real socket with a line-echo protocol: direct index, the
 //! bridge queue, the handoff on drop, peer close mid-batch, and backpressure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::rc::Rc;
 
+use crate::support::{
+    lines, run_checked, run_on, test_loop, Cancellable, DeafServer, EchoServer, Lines,
+};
 use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
 use corelane_runtime::{CloseCause, Limits, Stream};
-use support::{lines, run_checked, run_on, test_loop, Cancellable, DeafServer, EchoServer, Lines};
 
 async fn connect(addr: std::net::SocketAddr) -> Pipe<Lines> {
     let stream = Stream::connect_tcp(addr).await.unwrap();

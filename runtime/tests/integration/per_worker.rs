@@ -1,7 +1,6 @@
 //! `client::PerWorker`: a client's state made once per worker, closed on every worker when the
 //! client drops, and read on every worker by `gather` — with a deadline that holds on and off
 //! the loop when a worker is stuck.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,15 +1,12 @@
 //! A panic on a worker ends one task, never the worker: caught per task and reported to the
 //! awaiter as a typed error; a worker whose executor still dies is restarted (issue 9 A8).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::support::{run_on, test_loop, wait, EchoServer};
 use bytes::BytesMut;
 use corelane_runtime::{dispatch, CloseCause, Handler, Limits, Registered, Stream, SubmitError};
-use support::{run_on, test_loop, wait, EchoServer};
 
 const WAIT: Duration = Duration::from_secs(60);
 

@@ -3,9 +3,6 @@
 //! another call on the same connection) and a `join` of futures polled at different paces.
 //! The read lease is revocable: the quiet run's requests move to the bridge queue and its
 //! replies wait in its slots until it is polled again (or are discarded if it is dropped).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -14,11 +11,11 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::support::{lines, run_on, test_loop, EchoServer, Lines};
 use corelane_runtime::roundtrip::{Batch, Pipe};
 use corelane_runtime::task::timeout;
 use corelane_runtime::{Limits, Stream};
 use futures_lite::future::poll_once;
-use support::{lines, run_on, test_loop, EchoServer, Lines};
 
 /// Far longer than any echo takes: past it, the call is stuck behind a reader that never runs.
 const STUCK: Duration = Duration::from_secs(20);

@@ -2,9 +2,6 @@
 //! desyncing `send_remote`, busy submitters holding a shutdown open, >32k pending calls of one
 //! task overflowing glommio's waker count, socket constructors panicking off a worker) or
 //! guards a tricky path (lease/reader handoff, close mid-batch, write failure, shutdown).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,11 +14,11 @@ use std::sync::{mpsc, Arc};
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::support::{lines, run_on, test_loop, DeafServer, EchoServer, Lines};
 use bytes::{Bytes, BytesMut};
 use corelane_runtime::oneshot;
 use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
 use corelane_runtime::{CloseCause, Handler, Limits, Registered, Stream};
-use support::{lines, run_on, test_loop, DeafServer, EchoServer, Lines};
 
 type Reply = Result<Bytes, RequestError>;
 

@@ -2,10 +2,8 @@
 //! (SO_REUSEPORT), keep-alive and pipelining, graceful drain, the deadline, panics in handlers,
 //! and the loop shutting down under a running server. The client is a plain blocking
 //! `std::net::TcpStream` speaking raw HTTP/1.1.
-#![cfg(feature = "hyper")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::io::{ErrorKind, Read, Write};
@@ -14,13 +12,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::test_loop;
 use bytes::Bytes;
 use corelane_runtime::serve::{serve_http, ShutdownReport};
 use corelane_runtime::{task, EventLoopProvider, SubmitError, WorkerLoop};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use support::test_loop;
 
 const HANG: Duration = Duration::from_secs(60);
 

@@ -1,17 +1,14 @@
 //! Registered connections: `on_close` exactly once whatever ends them, protocol errors from the
 //! handler, loop shutdown, and the bounded outbound buffer.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{run_on, test_loop, DeafServer, EchoServer};
 use bytes::BytesMut;
 use corelane_runtime::{CloseCause, Handler, Limits, Registered, Stream, WriteError};
-use support::{run_on, test_loop, DeafServer, EchoServer};
 
 /// Reports every event over std channels so the test thread can watch.
 struct Probe {

@@ -1,17 +1,14 @@
 //! `resolve`: the shared standalone loop (refcounted) and a server's own workers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::support::toy_server::ToyEchoServer;
+use crate::support::{run_on, Lines};
 use corelane_runtime::roundtrip::Pipe;
 use corelane_runtime::{
     resolve, standalone_running, standalone_starts, Limits, Stream, WorkerLoop,
 };
-use support::toy_server::ToyEchoServer;
-use support::{run_on, Lines};
 
 /// The standalone loop is process-global: these tests take turns.
 static SERIAL: Mutex<()> = Mutex::new(());

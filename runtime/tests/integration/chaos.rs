@@ -12,19 +12,19 @@
     non_snake_case
 )]
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::support::tls_echo::tls_echo;
+use crate::support::{run_on, test_loop, wait, Cancellable, EchoServer, Lines};
 use bytes::Bytes;
 use corelane_runtime::conn::TlsConfig;
 use corelane_runtime::roundtrip::{Batch, Pipe, RequestError};
 use corelane_runtime::{oneshot, Limits, Stream};
 use corelane_testkit::TestCerts;
-use support::tls_echo::tls_echo;
-use support::{run_on, test_loop, wait, Cancellable, EchoServer, Lines};
 
 const WORKERS: usize = 2;
 

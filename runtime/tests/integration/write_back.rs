@@ -7,9 +7,6 @@
 //! its connection, never preceded by a PING; `later N` answers `ok` and sends `N` PINGs when the
 //! client next sends `go` (which has no reply). Every PING sent before the reply that came before
 //! `stats` must have been answered by then, on whichever path read it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Write};
@@ -19,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use crate::support::{run_on, test_loop, Cancellable};
 use bytes::{Bytes, BytesMut};
 use corelane_runtime::roundtrip::{Batch, Codec, Pipe, RequestError};
 use corelane_runtime::{CloseCause, Handler, Limits, Registered, Stream, WriteBack};
-use support::{run_on, test_loop, Cancellable};
 
 /// Replies are lines; `PING` lines between (or instead of) them are the server's, answered
 /// with `PONG` from the read path.

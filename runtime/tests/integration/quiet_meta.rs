@@ -3,18 +3,15 @@
 //! ended by `mn` (which always answers `MN`), the group is one request whose `Expect` collects
 //! the replies up to `MN`. It takes one bridge-queue entry, so concurrent callers and direct
 //! batches around it stay matched and nothing waits for a reply that never comes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
 
+use crate::support::{run_on, test_loop};
 use bytes::{Bytes, BytesMut};
 use corelane_runtime::roundtrip::{Batch, Codec, Pipe};
 use corelane_runtime::{Limits, Stream};
 use corelane_testkit::MemcachedServer;
-use support::{run_on, test_loop};
 
 /// What a request tells the decoder.
 enum Expect {

@@ -3,9 +3,6 @@
 //! `SUB x` with `OK x`, pushes `MSG m` lines, can leave a request unanswered and can drop a
 //! connection. Checks resubscription after a lost connection, waiters carried across it, and
 //! that dropping the consumer ends the task and closes the socket.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -15,13 +12,13 @@ use std::rc::Rc;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::test_loop;
 use bytes::BytesMut;
 use corelane_runtime::pool::Backoff;
 use corelane_runtime::session::{
     self, Connect, Connection, Link, Pending, Shared, Spec, Waiter, Wanted,
 };
 use corelane_runtime::{CloseCause, Handler, Limits, Registered, Stream};
-use support::test_loop;
 
 /// A hang guard, not a timing assertion.
 const WAIT: Duration = Duration::from_secs(60);
