@@ -3,16 +3,15 @@
 //! worker's share wait (and show in `stats().waiting`) until one is released, a wait past
 //! `acquire_timeout` fails with a typed error naming the pool, and `Client::check` /
 //! `Client::new_checked` report a wrong password at start-up.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, guard, num_workers, on_worker};
 use corelane_redis::{Client, Cmd, Config, PoolKind};
 use corelane_runtime::RemoteTask;
 use corelane_testkit::RedisServer;
-use support::{block_on, guard, num_workers, on_worker};
 
 /// Connections the server has for client name `name`, counted through `observer`.
 fn named_clients(observer: &Client, name: &str) -> usize {

@@ -1,5 +1,4 @@
 //! Exclusive connections: WATCH transactions under contention, blocking pops, reset on return.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -1,15 +1,14 @@
 //! Commands that would change the state of a shared connection: refused with a typed error
 //! naming the API to use, or (blocking commands) run on a connection of their own — through
 //! raw `query`, inside pipelines, and on exclusive connections.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, guard, on_worker};
 use corelane_redis::{Cmd, Pipeline, Value};
 use corelane_testkit::RedisServer;
-use support::{block_on, guard, on_worker};
 
 /// Long enough to be a hang on any machine, short enough that a failing run ends quickly.
 const STUCK: Duration = Duration::from_secs(20);

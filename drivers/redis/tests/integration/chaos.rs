@@ -18,7 +18,6 @@
 //! `CHAOS_SEED=<n>` replays a run's random choices (task interleavings still vary). The same run
 //! also goes over TLS (`cancellation_chaos_over_tls`, a testkit redis-server's TLS port); the
 //! two take turns.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::future::Future;
 use std::pin::{pin, Pin};

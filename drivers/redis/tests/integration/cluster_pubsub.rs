@@ -2,16 +2,13 @@
 //! shards received in order per channel, unsubscribed, and subscribed again at the new
 //! master after the channel's slot moved (resharding, there and back) and after its master
 //! died (failover).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::guard;
 use corelane_redis::cluster::{key_slot, ClusterClient, ClusterSubscriber};
 use corelane_redis::{Cmd, Message, SubscriberOptions};
 use corelane_testkit::{RedisCluster, Role};
-use support::guard;
 
 /// Bound of a wait for one message: longer means it never comes.
 const RECEIVE_LIMIT: Duration = Duration::from_secs(30);

@@ -1,6 +1,5 @@
 //! Every command group against a real redis-server, over RESP3 and RESP2, called from a plain
 //! thread, from tokio and from the loop's own workers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,15 +1,12 @@
 //! Client-side caching against a real redis-server 7: `CLIENT TRACKING` invalidations keep
 //! each worker's cache current; a read that races an invalidation does not fill it; a killed
 //! tracking connection flushes it; RESP2 leaves it off.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, bulk, guard, num_workers, on_worker, FakeServer};
 use corelane_redis::{CacheConfig, CacheStats, Client, Cmd, Config, Pipeline, Protocol, Value};
 use corelane_testkit::RedisServer;
-use support::{block_on, bulk, guard, num_workers, on_worker, FakeServer};
 
 fn cached(server: &RedisServer, cache: CacheConfig) -> Client {
     let config = Config::from_url(&server.url())

@@ -1,18 +1,15 @@
 //! A client that finds its master through Redis Sentinel: it reaches the master the
 //! sentinels name, and after the master is killed every call either succeeds or fails with a
 //! typed error (none hangs), and calls reach the promoted replica.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{bulk, guard, on_worker, FakeServer};
 use corelane_redis::{Client, Cmd, Config, Error, Value};
 use corelane_testkit::resp::{command, Reply};
 use corelane_testkit::{RedisServer, SentinelTrio, SENTINEL_MASTER};
-use support::{bulk, guard, on_worker, FakeServer};
 
 const CALL_LIMIT: Duration = Duration::from_secs(20);
 

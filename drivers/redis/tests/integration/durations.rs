@@ -1,14 +1,13 @@
 //! No panic from a `Duration` (issue 9 A4): every duration knob at `Duration::MAX`, and huge
 //! URL values, behave as "no timeout" — on a worker and off the loop.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, guard, on_worker};
 use corelane_redis::{Client, Config};
 use corelane_testkit::RedisServer;
-use support::{block_on, guard, on_worker};
 
 fn exercise(client: &Client) {
     // Off the loop, through every worker.

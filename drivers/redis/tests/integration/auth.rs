@@ -1,13 +1,12 @@
 //! The handshake against real redis-servers: ACL users and legacy passwords over RESP3 and
 //! RESP2, refused credentials (clear, typed, secret-free errors, no hang), CLIENT SETNAME and
 //! SELECT from the URL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
+use crate::support::{block_on, client_with, guard, on_worker, PROTOCOLS};
 use corelane_redis::{Client, Cmd, Config, Error, Protocol};
 use corelane_testkit::RedisServer;
-use support::{block_on, client_with, guard, on_worker, PROTOCOLS};
 
 const ACL_RULES: &str = "on >s3cret ~* +@all";
 

@@ -1,13 +1,12 @@
 //! Blocking commands: block-forever pops, huge timeouts, and blocking commands sent raw.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, guard};
 use corelane_redis::{Client, Config};
 use corelane_testkit::RedisServer;
-use support::{block_on, guard};
 
 /// A client whose connect timeout is short, so "longer than connect_timeout" is quick to reach.
 fn short_connect_client(server: &RedisServer) -> Client {

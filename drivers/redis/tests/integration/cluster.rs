@@ -1,20 +1,17 @@
 //! The cluster client against a real Redis Cluster (three masters, a replica each): routing
 //! and hash tags, CROSSSLOT refused, MOVED after a slot move, ASK during a migration under
 //! load, pipelines across nodes, and a master's failover under load.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{guard, on_worker, FakeServer};
 use corelane_redis::cluster::{key_slot, ClusterClient, ClusterPipeline};
 use corelane_redis::{Cmd, Error, Value};
 use corelane_testkit::resp::Reply;
 use corelane_testkit::{RedisCluster, Role};
-use support::{guard, on_worker, FakeServer};
 
 /// Bound of one call in the load tests: a call that takes longer counts as hung.
 const CALL_LIMIT: Duration = Duration::from_secs(20);

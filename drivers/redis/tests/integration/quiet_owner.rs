@@ -1,9 +1,6 @@
 //! A call left alive but unpolled must not block its connection (issue 9 A1), against a real
 //! redis-server: the `select!` shape (a GET polled once, then the same task awaits other GETs
 //! on the same worker's connection) and a `join` polling a call at a slower pace than others.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -12,11 +9,11 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::support::{client, guard, on_worker, PROTOCOLS};
 use corelane_redis::Client;
 use corelane_runtime::task::timeout;
 use corelane_testkit::RedisServer;
 use futures_lite::future::poll_once;
-use support::{client, guard, on_worker, PROTOCOLS};
 
 /// Far longer than any GET takes: past it, the call is stuck behind a reader that never runs.
 const STUCK: Duration = Duration::from_secs(20);

@@ -1,13 +1,12 @@
 //! Explicit pipelines against real redis-servers: 10k commands on both paths (direct index on
 //! a worker, mailbox from a plain thread), replies split at every byte boundary by a proxy,
 //! MULTI/EXEC, and failing commands inside a pipeline.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
+use crate::support::{block_on, client, client_with, guard, on_worker, PROTOCOLS};
 use corelane_redis::{Client, Cmd, Pipeline, Value};
 use corelane_testkit::{Direction, FaultProxy, Mode, RedisServer};
-use support::{block_on, client, client_with, guard, on_worker, PROTOCOLS};
 
 const BIG: usize = 10_000;
 

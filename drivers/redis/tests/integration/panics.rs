@@ -1,12 +1,11 @@
 //! A panic in user code run on a worker ends that call only: the worker and every other call
 //! of every client on the loop go on (issue 9 A8).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
+use crate::support::guard;
 use corelane_redis::{Client, Pipeline};
 use corelane_testkit::RedisServer;
-use support::guard;
 
 fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -3,17 +3,14 @@
 //! the master's does not) and reads the value once `WAIT 1 0` saw it replicated; with the
 //! default, replicas serve no GET; with `prefer-replica`, a dead replica's reads go to the
 //! master; writes always go to the master.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::net::SocketAddr;
 
+use crate::support::guard;
 use corelane_redis::cluster::{key_slot, ClusterClient, ReadFrom};
 use corelane_redis::{Client, Cmd, Config};
 use corelane_testkit::resp::Reply;
 use corelane_testkit::{RedisCluster, Role};
-use support::guard;
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     futures_lite::future::block_on(f)

@@ -2,18 +2,15 @@
 //! retried an exact number of times, keys of different slots refused before sending, and a
 //! transaction that follows its slot to another master (moved before it, and moved between
 //! its WATCH and its EXEC).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::support::{guard, on_worker};
 use corelane_redis::cluster::{key_slot, ClusterClient, ClusterPipeline};
 use corelane_redis::Config;
 use corelane_testkit::resp::Reply;
 use corelane_testkit::{RedisCluster, Role};
-use support::{guard, on_worker};
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     futures_lite::future::block_on(f)

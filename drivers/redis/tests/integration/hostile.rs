@@ -2,17 +2,18 @@
 //! bytes, lengths claiming gigabytes, replies cut mid-frame, replies nobody asked for. Each
 //! must end the call with a typed error, panic nothing, allocate nothing big, and leave the
 //! worker's other connections (to a real redis-server) untouched.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{
+    block_on, bulk, client, client_with, guard, on_worker, rss_kib, FakeServer, HANG,
+};
 use corelane_redis::{Client, Error, Pipeline, Protocol};
 use corelane_testkit::RedisServer;
-use support::{block_on, bulk, client, client_with, guard, on_worker, rss_kib, FakeServer, HANG};
 
 /// RESP type bytes: a garbage reply starting with none of these is refused at its first byte.
 const TYPE_BYTES: &[u8] = b"+-:$*_#,(!=%~|>";

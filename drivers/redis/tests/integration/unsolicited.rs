@@ -1,12 +1,9 @@
 //! A server that sends one reply too many (issue 9 C4): the next command must never return
 //! that extra reply — whether or not the worker had a chance to read it before the command.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
-use support::{bulk, client, guard, on_worker, FakeServer};
+use crate::support::{bulk, client, guard, on_worker, FakeServer};
 
 #[test]
 fn an_extra_reply_never_becomes_the_next_gets_value() {

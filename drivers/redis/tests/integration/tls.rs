@@ -2,19 +2,18 @@
 //! pipelines and many concurrent callers; every certificate failure typed, and `insecure`
 //! accepting them; mutual TLS; pub/sub reconnecting; blocking pops and transactions; a fault
 //! proxy dripping TLS records one byte at a time or cutting the connection.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::{guard, on_worker};
 use corelane_redis::{Client, Cmd, Config, Error, Pipeline, Subscriber, TlsError};
 use corelane_testkit::{
     CertFiles, Direction, FaultProxy, Mode, RedisServer, TestCerts, TlsAuthClients,
 };
 use futures_lite::future::block_on;
-use support::{guard, on_worker};
 
 /// A redis-server with a TLS port showing `cert` (signed by `certs`' CA unless it is the
 /// untrusted one), its plain port kept for administration.

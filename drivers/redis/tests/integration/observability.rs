@@ -1,15 +1,14 @@
 //! `Client::stats` and `Client::health` (issue 15): the counters a small workload leaves, on
 //! every path — answered, server error, timeout, cancelled, off the loop — and health against a
 //! live, a stalled and a dead server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, guard, on_worker};
 use corelane_redis::{Client, Config};
 use corelane_testkit::{poll_once_then_drop, FaultProxy, Mode, RedisServer};
-use support::{block_on, guard, on_worker};
 
 #[test]
 fn stats_count_every_outcome_on_the_worker_that_ran_the_call() {

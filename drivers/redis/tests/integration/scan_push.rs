@@ -1,5 +1,4 @@
 //! SCAN-family streams and RESP3 push frames on command connections.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

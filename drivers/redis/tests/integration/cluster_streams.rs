@@ -1,14 +1,11 @@
 //! Streams and scripts through the cluster client: the same typed commands routed by key
 //! (hash tags keep a stream family in one slot), scripts cached per node.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::{block_on, guard};
 use bytes::Bytes;
 use corelane_redis::cluster::{ClusterClient, ClusterPipeline};
 use corelane_redis::{Script, StreamId, StreamPendingReply, StreamReadOptions, StreamReadReply};
 use corelane_testkit::RedisCluster;
-use support::{block_on, guard};
 
 #[test]
 fn streams_and_scripts_on_a_cluster() {

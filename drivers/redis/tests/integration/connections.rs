@@ -1,12 +1,11 @@
 //! `connections_per_worker`: a worker under concurrent load opens that many shared
 //! connections and spreads its callers over all of them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
+use crate::support::{block_on, guard, on_worker};
 use corelane_redis::{Client, Config};
 use corelane_testkit::RedisServer;
-use support::{block_on, guard, on_worker};
 
 const PER_WORKER: usize = 4;
 const CONCURRENT: usize = 64;

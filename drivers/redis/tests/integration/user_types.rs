@@ -1,7 +1,6 @@
 //! Replies into maps, sets, pairs and a user's own type, and collections as arguments, against
 //! a real redis-server over RESP3 and RESP2; `Json<T>` and `Uuid` when their features are on
 //! (the workspace turns them on through `examples/`, so `cargo test --workspace` runs them).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

@@ -1,17 +1,16 @@
 //! Faults a real server and a proxy can produce: the server killed mid-pipeline, replies
 //! stalled past the command timeout, connections cut mid-traffic. Every call ends (no hang, no
 //! panic, no reply of another request), and the same client recovers afterwards.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::{block_on, client, guard, on_worker, HANG};
 use corelane_redis::{Client, Config, Error, Pipeline};
 use corelane_runtime::RemoteTask;
 use corelane_testkit::{Direction, FaultProxy, Mode, RedisServer};
-use support::{block_on, client, guard, on_worker, HANG};
 
 fn value_for(i: usize) -> String {
     format!("v:{i}")

@@ -1,7 +1,6 @@
 //! Pub/sub against a real redis-server: delivery and order over RESP3 and RESP2, patterns,
 //! shard channels, unsubscribe, backpressure, reconnection after `CLIENT KILL` and after a
 //! server restart, consumption from tokio, plain threads and the loop's own workers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

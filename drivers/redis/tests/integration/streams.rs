@@ -1,12 +1,12 @@
 //! Streams against a real redis-server, over RESP3 and RESP2: exact entries from XADD, XRANGE
 //! and XREAD; the consumer-group flow; XAUTOCLAIM; XINFO; blocking reads woken by XADD and
 //! blocking reads dropped mid-wait.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{block_on, client_with, guard, on_worker, PROTOCOLS};
 use bytes::Bytes;
 use corelane_redis::{
     Client, Pipeline, StreamAddOptions, StreamAutoClaimReply, StreamConsumerInfo, StreamGroupInfo,
@@ -15,7 +15,6 @@ use corelane_redis::{
 };
 use corelane_testkit::RedisServer;
 use futures_lite::future::poll_once;
-use support::{block_on, client_with, guard, on_worker, PROTOCOLS};
 
 fn entry(id: &str, fields: &[(&str, &str)]) -> StreamId {
     StreamId {

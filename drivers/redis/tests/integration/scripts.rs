@@ -1,13 +1,12 @@
 //! Lua scripts (`Script`: EVALSHA, EVAL after NOSCRIPT) and functions (FUNCTION LOAD, FCALL)
 //! against a real redis-server, over RESP3 and RESP2, on a client, an exclusive connection,
 //! a transaction and in pipelines.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
+use crate::support::{block_on, client_with, guard, on_worker, PROTOCOLS};
 use corelane_redis::{Client, Pipeline, Script, Value};
 use corelane_testkit::RedisServer;
-use support::{block_on, client_with, guard, on_worker, PROTOCOLS};
 
 const INCRBY: &str = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
