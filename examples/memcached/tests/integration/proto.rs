@@ -1,6 +1,5 @@
 //! The sans-IO decoder alone: every reply kind, every split point of a reply stream, and the
 //! malformed inputs that must be errors (never a panic, never a wait for claimed bytes).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::BytesMut;
 use corelane_memcached::proto::{key_hash, Decoder, ErrorKind, Expect, ProtoError, Reply};

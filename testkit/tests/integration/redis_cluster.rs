@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Throwaway Redis Cluster: forms, routes by slot, moves a slot, fails over a killed master.
 
 use std::time::Duration;

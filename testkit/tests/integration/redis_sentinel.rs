@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Throwaway Sentinel trio: the sentinels agree on the master and replace a killed one.
 
 use corelane_testkit::resp::Reply;

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Throwaway redis-server: startup, PING, drop, kill/restart, options, parallel use.
 
 use std::io::{ErrorKind, Read, Write};

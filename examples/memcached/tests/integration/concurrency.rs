@@ -1,14 +1,11 @@
 //! Many concurrent callers against a real memcached: 64 tasks on each worker (implicit
 //! pipelining over each worker's connection), plain threads and a tokio runtime off the loop
 //! (mailbox path), all at once. Every reply is checked against its own key.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 
+use crate::support::{off_loop, on_worker, server_and_client, value_of, workers};
 use corelane_memcached::{Client, Pipeline, Reply, Stored};
-use support::{off_loop, on_worker, server_and_client, value_of, workers};
 
 const KEYS: usize = 2000;
 const TASKS_PER_WORKER: usize = 64;

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! A primary and its streaming standby: replication, read-only standby, promotion, stop.
 
 use std::process::{Command, Output};

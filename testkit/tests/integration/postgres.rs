@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Throwaway PostgreSQL: startup, raw protocol answer, psql, auth methods, kill/restart, drop.
 
 use std::io::{ErrorKind, Read, Write};

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! FaultProxy in front of a throwaway redis-server: each mode as a raw client sees it.
 
 use std::io::{ErrorKind, Read, Write};

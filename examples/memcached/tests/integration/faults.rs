@@ -2,19 +2,16 @@
 //! cut mid-frame, an over-reply, a claimed length far beyond what was sent, a value for a key
 //! nobody asked for, an endless line. Each ends only its own connection with a typed error —
 //! never a panic, never a hang — and the worker lives on.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::{on_worker, workers};
 use corelane_memcached::proto::ErrorKind;
 use corelane_memcached::{Client, Config, Error};
 use corelane_testkit::ScriptedServer;
-use support::{on_worker, workers};
 
 /// A fake server answering every request line with `reply(line)`; with `cut`, it closes right
 /// after its first answer. It reports `"closed"` when the client closes the connection.

@@ -13,9 +13,6 @@
 //! nothing hangs, and the connections stay in step: the main server accepted no connection
 //! during the chaos (none was closed and reopened) and a final 1000-get pipeline on each worker
 //! is all correct. `CHAOS_SEED=<n>` replays a run's random choices.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::future::Future;
 use std::pin::pin;
@@ -23,9 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{off_loop, on_worker, value_of, workers, Cancellable};
 use corelane_memcached::{Client, Error, Item, Options, Pipeline, Reply, Store, Stored};
 use corelane_testkit::MemcachedServer;
-use support::{off_loop, on_worker, value_of, workers, Cancellable};
 
 const KEYS: usize = 3000;
 const TASKS_PER_WORKER: usize = 32;

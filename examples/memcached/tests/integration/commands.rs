@@ -1,13 +1,12 @@
 //! Every command against a real memcached, on a worker (local path) and from a plain thread
 //! (mailbox path); server errors, invalid requests, `noreply` interleaved, multi-get and
 //! pipelines.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
+use crate::support::{off_loop, on_worker, server_and_client, workers};
 use corelane_memcached::proto::ErrorKind;
 use corelane_memcached::{Client, Error, InvalidRequest, Options, Pipeline, Reply, Store, Stored};
-use support::{off_loop, on_worker, server_and_client, workers};
 
 async fn exercise(client: Client, p: &'static str) {
     let k = |s: &str| format!("{p}:{s}");
