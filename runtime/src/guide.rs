@@ -84,7 +84,7 @@
 //!    meta commands: a hit or an error replies, a success or a miss does not) is neither kind:
 //!    end a run of them with one that always answers (`mn`) and send them as one request
 //!    whose `Expect` collects the replies up to its answer — one bridge-queue entry, so
-//!    nothing stalls and nothing is mismatched (the runtime's `tests/quiet_meta.rs`).
+//!    nothing stalls and nothing is mismatched (the runtime's `tests/integration/quiet_meta.rs`).
 //! 7. **Optional: answering the server from the read path.** When the protocol makes the
 //!    client answer frames that are not replies — NATS' `PING` wants a `PONG` at any time,
 //!    between two replies, in the middle of a batch's replies or while nothing is in flight —
@@ -159,7 +159,7 @@
 //!    assert_eq!(&sent[..], b"PONG\r\n");
 //!    ```
 //!
-//!    The runtime's `tests/write_back.rs` drives such a codec against a scripted server on
+//!    The runtime's `tests/integration/write_back.rs` drives such a codec against a scripted server on
 //!    every read path, including a write-back refused for a full buffer.
 //! 8. **Optional: sessions** (subscriptions, LISTEN, server pushes): a dedicated,
 //!    reconnecting connection on one worker, fed (un)subscribe requests from anywhere and
@@ -171,14 +171,14 @@
 //!    [`Confirmations`](crate::session::Confirmations)); your handler delivers into
 //!    [`Shared::inbox`](crate::session::Shared::inbox) and settles confirmations; spawn
 //!    [`session::run`](crate::session::run) on a worker. The bundled drivers' `pubsub/`
-//!    (Redis) and `listen/` (PostgreSQL) are the examples; `runtime/tests/session.rs` is a
+//!    (Redis) and `listen/` (PostgreSQL) are the examples; `runtime/tests/integration/session.rs` is a
 //!    line-protocol one in one file.
 //!
 //! # Testing it
 //!
 //! Test against the real server (the example's tests start a throwaway `memcached` through
 //! `corelane-testkit`), and try to break the round trip the way users do: futures dropped at
-//! random points (`tests/chaos.rs`), a future polled once and then left alone, a server that
-//! stalls, over-replies, or sends corrupt bytes (`tests/faults.rs`, with a scripted fake server
+//! random points (`tests/integration/chaos.rs`), a future polled once and then left alone, a server that
+//! stalls, over-replies, or sends corrupt bytes (`tests/integration/faults.rs`, with a scripted fake server
 //! only for faults a real server cannot produce), and the codec fed random bytes
-//! (`tests/proto.rs`).
+//! (`tests/integration/proto.rs`).

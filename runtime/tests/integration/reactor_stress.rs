@@ -9,7 +9,8 @@
 //! bug in each of 10 runs, 0.7–9.3 s into the run (the measurements are in the patch notes).
 //!
 //! `CORELANE_REACTOR_STRESS_SECS` sets the length (default 15 s) for local soak runs, e.g.
-//! `CORELANE_REACTOR_STRESS_SECS=600 cargo test -p corelane-runtime --test reactor_stress`.
+//! `CORELANE_REACTOR_STRESS_SECS=600 cargo test -p corelane-runtime --test integration
+//! reactor_stress::`.
 
 use std::time::Duration;
 

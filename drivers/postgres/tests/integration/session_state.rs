@@ -3,26 +3,19 @@
 //! API to use, and other callers of the same connection are never affected. A setting changed
 //! in a way no check can see before sending (inside a `DO` block) retires the connection.
 //!
-//! One worker and one shared connection per worker, so every call below shares the same
-//! connection unless it was retired.
+//! Every call below runs on worker 0 with one shared connection per worker, so they all share
+//! the same connection unless it was retired.
 
 use std::time::Duration;
 
-use crate::support::{client_for, guard, on_worker, shared_server};
+use crate::support::{client_for, guard, on_worker, shared_server, two_workers};
 use corelane_postgres::{Client, Error};
-use corelane_runtime::{configure_standalone, task, Loop, Placement};
-
-fn one_worker() {
-    let _ = configure_standalone(
-        Loop::builder()
-            .workers(1)
-            .placement(Placement::Unbound)
-            .name("pg-session"),
-    );
-}
+use corelane_runtime::task;
 
 fn client() -> (std::sync::Arc<corelane_testkit::PgServer>, Client) {
-    one_worker();
+    // The binary's usual loop (a loop of one worker here would be the one every other test
+    // started meanwhile got): the calls below all run on worker 0 anyway.
+    two_workers();
     let server = shared_server();
     let client = client_for(&server, |c| c.connections_per_worker(1));
     (server, client)

@@ -3,10 +3,10 @@
 //! sent as `$1::<type>` comes back equal, the server reads it as we meant (`::text`), and table
 //! columns of those types decode. Compiled only with all eight features; `cargo test --workspace` has them on
 //! through `corelane-examples`' dependency on this crate (feature unification); to run it
-//! alone: `cargo test --workspace --test type_features` (the same unified features) or
-//! `cargo test -p corelane-postgres --all-features --test type_features`. Plain
-//! `cargo test -p corelane-postgres` builds it empty (0 tests): `-p` unifies only the
-//! selected package's features.
+//! alone: `cargo test --workspace --test integration type_features::` (the same unified
+//! features) or `cargo test -p corelane-postgres --all-features --test integration
+//! type_features::`. Plain `cargo test -p corelane-postgres` compiles this module out (0 tests):
+//! `-p` unifies only the selected package's features.
 
 use std::fmt::Debug;
 
