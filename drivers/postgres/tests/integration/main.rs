@@ -26,6 +26,7 @@ mod durations;
 mod faults;
 mod hostile;
 mod listen;
+mod moved_query;
 mod multi_host;
 mod network_types;
 mod observability;

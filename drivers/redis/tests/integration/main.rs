@@ -26,6 +26,7 @@ mod durations;
 mod exclusive;
 mod faults;
 mod hostile;
+mod moved_call;
 mod observability;
 mod panics;
 mod pipelines;

@@ -2,16 +2,15 @@
 //! or a manual `poll` can do that: glommio's tasks never move) ends with a clear error there,
 //! is dropped there without aborting the process, and leaves its worker and connection
 //! working: the request it left in flight is read and discarded like any other abandoned one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // Calls are returned unawaited on purpose: to move them to another thread.
 #![allow(clippy::async_yields_async)]
 
-mod support;
+use crate::support;
 
+use crate::support::{block_on, guard, on_worker};
 use corelane_redis::{Call, Cmd, Value};
 use corelane_testkit::RedisServer;
 use futures_lite::future::poll_once;
-use support::{block_on, guard, on_worker};
 
 /// A script that keeps the server busy for about `ms` milliseconds, so its call is surely
 /// still waiting after one poll.

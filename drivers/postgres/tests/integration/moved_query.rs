@@ -3,17 +3,14 @@
 //! clear error there, is dropped there without aborting the process, and leaves its worker and
 //! connection working: the statement it left running is cancelled and drained like any other
 //! abandoned one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // Calls are returned unawaited on purpose: to move them to another thread.
 #![allow(clippy::async_yields_async)]
-
-mod support;
 
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::support::{block_on, client_for, guard, on_worker, shared_server};
 use futures_lite::future::poll_once;
-use support::{block_on, client_for, guard, on_worker, shared_server};
 
 type Moved = Pin<
     Box<dyn Future<Output = Result<Vec<corelane_postgres::Row>, corelane_postgres::Error>> + Send>,
