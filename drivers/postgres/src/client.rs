@@ -186,7 +186,7 @@ impl Client {
     /// (tokio, plain threads), like every other call.
     pub async fn check(&self) -> Result<(), Error> {
         let config = self.inner.config.clone();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || ClientHandle::fallback(self);
         dispatch(
             &**self.inner.states.workers(),
             fallback,
@@ -335,7 +335,7 @@ impl Client {
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
         let client = self.clone();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || ClientHandle::fallback(self);
         dispatch(
             &**self.inner.states.workers(),
             fallback,

@@ -15,7 +15,6 @@
 //! write); it never goes back to the pool mid-result.
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -255,7 +254,7 @@ impl Client {
         let bytes = encode(&stmt, &encoded)?;
         let (tx, mut rx) = pump_chan::channel();
         let client = self.clone();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || corelane_runtime::ClientHandle::fallback(self);
         let pump = dispatch(
             &**self.inner.states.workers(),
             fallback,

@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use corelane_pg_proto::types::{Oid, ToSql};
@@ -278,7 +278,7 @@ impl Client {
     /// ```
     pub async fn session(&self) -> Result<Session, Error> {
         let client = self.clone();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || corelane_runtime::ClientHandle::fallback(self);
         dispatch(
             &**self.inner.states.workers(),
             fallback,

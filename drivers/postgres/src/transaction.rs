@@ -792,7 +792,7 @@ impl Client {
         let cancelled = Arc::new(AtomicBool::new(false));
         let mut cancel = CancelOnDrop(Some(cancelled.clone()));
         let client = self.clone();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || corelane_runtime::ClientHandle::fallback(self);
         let out = dispatch(
             &**self.inner.states.workers(),
             fallback,

@@ -18,7 +18,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use corelane_pg_proto::types::{Oid, ToSql};
@@ -165,7 +165,7 @@ impl Client {
         options: TransactionOptions,
     ) -> Result<TransactionHandle, Error> {
         let client = self.clone();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || corelane_runtime::ClientHandle::fallback(self);
         dispatch(
             &**self.inner.states.workers(),
             fallback,

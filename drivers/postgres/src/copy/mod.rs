@@ -54,7 +54,6 @@ mod step;
 pub(crate) mod wait;
 
 use std::fmt::Display;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -127,7 +126,7 @@ impl Client {
         let client = self.clone();
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || corelane_runtime::ClientHandle::fallback(self);
         let out = dispatch(
             &**self.inner.states.workers(),
             fallback,
@@ -186,7 +185,7 @@ impl Client {
         let client = self.clone();
         let config = self.inner.config.clone();
         let sql = sql.to_owned();
-        let fallback = || self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let fallback = || corelane_runtime::ClientHandle::fallback(self);
         let pump = dispatch(
             &**self.inner.states.workers(),
             fallback,
