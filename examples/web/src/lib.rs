@@ -20,6 +20,7 @@
 //! standard rows) when they are missing; [`Web::start`] runs it, then serves.
 
 mod axum_serve;
+pub mod env;
 mod fortunes;
 pub mod metrics;
 pub mod offloop;
@@ -54,6 +55,10 @@ pub struct Config {
     /// CPUs) or left to the OS scheduler, which can be faster when the load generator and the
     /// databases share the same few CPUs.
     pub placement: Placement,
+    /// How long an idle worker spins before it sleeps (`None`: it sleeps at once). Spinning
+    /// saves a wake-up per request when requests come one at a time, and takes CPU the
+    /// databases and the clients could use when they share the machine.
+    pub spin_before_park: Option<Duration>,
 }
 
 /// Why the service could not start.
@@ -95,6 +100,9 @@ impl Web {
         let mut builder = Loop::builder().name("web").placement(config.placement);
         if let Some(n) = config.workers {
             builder = builder.workers(n);
+        }
+        if let Some(spin) = config.spin_before_park {
+            builder = builder.spin_before_park(spin);
         }
         let lp = builder.start()?;
         // The clients' connections live on the server's workers; the set does not keep the

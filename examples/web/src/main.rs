@@ -9,7 +9,9 @@
 //! and stops them on exit. Listens on `WEB_ADDR` (default `127.0.0.1:8080`). Stops on Ctrl-C
 //! or SIGTERM, draining requests in flight. `/metrics` serves the drivers' counters in
 //! Prometheus format (`WEB_METRICS=off` leaves the recorder out, for benchmarks).
-//! `WEB_PLACEMENT=unbound` leaves the worker threads to the OS scheduler (`pinned`, `auto`).
+//! `WEB_PLACEMENT=unbound` leaves the worker threads to the OS scheduler (`pinned`, `auto`);
+//! `WEB_WORKERS=N` runs N workers (default: one per CPU); `WEB_SPIN_US=N` lets an idle worker
+//! spin N µs before it sleeps (default: it sleeps at once).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -59,8 +61,9 @@ fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
         addr: addr.parse()?,
         database_url: database.url(),
         redis_url: redis.url(),
-        workers: None,
+        workers: corelane_web::env::number("WEB_WORKERS")?,
         placement: placement()?,
+        spin_before_park: corelane_web::env::number("WEB_SPIN_US")?.map(Duration::from_micros),
     };
     let web = Web::start(&config)?;
     let base = format!("http://{}", web.local_addr());

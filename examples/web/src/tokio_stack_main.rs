@@ -1,6 +1,7 @@
 //! The `main` the two tokio stacks' binaries share (`peer`, `corelane-offloop`): signals
 //! blocked before any thread starts, servers from the environment (throwaway ones when unset),
-//! serve until Ctrl-C or SIGTERM, then drain.
+//! serve until Ctrl-C or SIGTERM, then drain. `WEB_WORKERS=N` runs N tokio worker threads
+//! (default: one per CPU).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -56,8 +57,9 @@ fn run(
         addr: addr.parse()?,
         database_url: database.url(),
         redis_url: redis.url(),
-        workers: None,
+        workers: corelane_web::env::number("WEB_WORKERS")?,
         placement: corelane_runtime::Placement::Auto,
+        spin_before_park: None,
     })?;
     println!(
         "{name} ({about}) serving on http://{}/ — Ctrl-C stops it.",

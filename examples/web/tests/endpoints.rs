@@ -202,6 +202,7 @@ fn config(database: &corelane_testkit::PgTarget, redis: &corelane_testkit::Redis
         redis_url: redis.url(),
         workers: Some(2),
         placement: corelane_runtime::Placement::Auto,
+        spin_before_park: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn metrics_page_shows_both_drivers_counters() {
             redis_url: redis.url(),
             workers: Some(2),
             placement: corelane_runtime::Placement::Auto,
+            spin_before_park: None,
         })
         .unwrap();
         let addr = web.local_addr();

@@ -9,10 +9,9 @@
 //! - [`serve_http`], [`serve_http_with`]: [`serve`] with an HTTP/1.1 connection per task and
 //!   graceful drain.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
@@ -30,10 +29,15 @@ use hyper::{Request, Response};
 use super::{serve, Drain, ServeError, Serving};
 use crate::{EventLoopProvider, Stream, ThreadBound};
 
-/// The most one read asks of the socket. hyper offers its whole unfilled buffer (it grows to
-/// hundreds of KiB under large bodies), and each read first zeroes what it offers (see
-/// [`HyperStream`]'s `poll_read`): this bounds that work per read.
+/// The most one read takes from the socket: the size of each worker's scratch buffer (see
+/// [`HyperStream`]'s `poll_read`).
 const MAX_READ: usize = 64 * 1024;
+
+thread_local! {
+    /// Where reads land before hyper's buffer: initialized once per thread, reused by every
+    /// connection of the worker (reads never overlap on a thread).
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; MAX_READ].into_boxed_slice());
+}
 
 /// A [`Stream`] as hyper's I/O: `rt::Read` and `rt::Write`.
 #[derive(Debug)]
@@ -57,30 +61,32 @@ impl Read for HyperStream {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // SAFETY: we only write initialized bytes into the unfilled part (zeroes, then what the
-        // socket gave), and never de-initialize any.
-        let unfilled = unsafe { buf.as_mut() };
-        let len = unfilled.len().min(MAX_READ);
-        let Some(unfilled) = unfilled.get_mut(..len) else {
+        // hyper offers uninitialized memory and cannot say which of it is initialized; the
+        // socket read wants `&mut [u8]`. Zeroing what hyper offers (8 KiB and up) before every
+        // read cost more than the request itself, and hyper also reads mid-request just to see
+        // an EOF: read into initialized scratch instead and copy only what arrived.
+        let room = buf.remaining().min(MAX_READ);
+        if room == 0 {
             return Poll::Ready(Ok(()));
-        };
-        // hyper cannot tell us which of its bytes are initialized; reading into uninitialized
-        // memory through `&mut [u8]` would be undefined behaviour, so zero them first.
-        for byte in unfilled.iter_mut() {
-            *byte = MaybeUninit::new(0);
         }
-        // SAFETY: every one of these `len` bytes was initialized just above, and
-        // `MaybeUninit<u8>` has the layout of `u8`.
-        let bytes: &mut [u8] = unsafe { &mut *(unfilled as *mut [MaybeUninit<u8>] as *mut [u8]) };
-        match self.get_mut().0.poll_read(cx, bytes) {
-            Poll::Ready(Ok(n)) => {
-                // SAFETY: the read initialized (filled) the first `n <= len` bytes.
-                unsafe { buf.advance(n.min(len)) };
-                Poll::Ready(Ok(()))
+        let stream = &mut self.get_mut().0;
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                // Only a read inside a read could get here; no stream does that.
+                return Poll::Ready(Err(io::Error::other("HyperStream: nested read")));
+            };
+            let Some(scratch) = scratch.get_mut(..room) else {
+                return Poll::Ready(Ok(()));
+            };
+            match stream.poll_read(cx, scratch) {
+                Poll::Ready(Ok(n)) => {
+                    buf.put_slice(scratch.get(..n).unwrap_or(&[]));
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        })
     }
 }
 

@@ -56,7 +56,15 @@ pub fn run(
             .clients
             .is_none_or(|c| c.iter().any(|n| n == kind.client))
         {
-            stacks.push(Stack::start(kind, &dir, &ctx.database_url, &ctx.redis_url)?);
+            for workers in worker_counts() {
+                stacks.push(Stack::start(
+                    kind,
+                    workers,
+                    &dir,
+                    &ctx.database_url,
+                    &ctx.redis_url,
+                )?);
+            }
         }
     }
     println!(
@@ -66,11 +74,14 @@ pub fn run(
         opts.seconds,
         stacks
             .iter()
-            .map(|s| format!("{} (bin {}, :{})", s.kind.client, s.kind.binary, s.port))
+            .map(|s| format!(
+                "{} x{} (bin {}, :{})",
+                s.kind.client, s.workers, s.kind.binary, s.port
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("# web columns: ops_per_sec = requests/s; cpu_us/op = stack process + wrk CPU per request; srv_us/op, srv% = postgres + redis-server");
+    println!("# web columns: ops_per_sec = requests/s; cpu_us/op = stack process + wrk CPU per request; srv_us/op, srv% = postgres + redis-server; each stack's row is its faster worker count (xN: N worker threads)");
     let mut samples: Vec<Vec<Vec<WrkSample>>> = workloads
         .iter()
         .map(|_| stacks.iter().map(|_| Vec::new()).collect())
@@ -103,10 +114,34 @@ pub fn run(
         }
     }
     for (workload, per_stack) in workloads.iter().zip(samples) {
+        let medians: Vec<(&Stack, WrkSample)> = stacks
+            .iter()
+            .zip(per_stack)
+            .filter_map(|(stack, list)| Some((stack, median_by(list, |s| s.req_per_sec)?)))
+            .collect();
         let mut lines = Vec::new();
-        for (stack, list) in stacks.iter().zip(per_stack) {
-            if let Some(sample) = median_by(list, |s| s.req_per_sec) {
-                lines.push(report(*workload, stack.kind.client, &sample));
+        for kind in web_stacks::STACKS {
+            let mine: Vec<&(&Stack, WrkSample)> = medians
+                .iter()
+                .filter(|(stack, _)| stack.kind.client == kind.client)
+                .collect();
+            for (stack, sample) in &mine {
+                println!(
+                    "#   {} {} x{}: {:.0} req/s, p50 {} us, p99 {} us, {:.1} us/req (stack + wrk)",
+                    workload.name(),
+                    kind.client,
+                    stack.workers,
+                    sample.req_per_sec,
+                    micros(sample.p50_us),
+                    micros(sample.p99_us),
+                    per_request(sample.stack_cpu + sample.wrk_cpu, sample.requests)
+                );
+            }
+            let best = mine
+                .into_iter()
+                .max_by(|a, b| a.1.req_per_sec.total_cmp(&b.1.req_per_sec));
+            if let Some((stack, sample)) = best {
+                lines.push(report(*workload, kind.client, stack.workers, sample));
             }
         }
         run.record(*workload, lines);
@@ -119,7 +154,21 @@ fn per_request(d: Duration, requests: u64) -> f64 {
     d.as_secs_f64() * 1e6 / requests.max(1) as f64
 }
 
-fn report(workload: Workload, client: &str, s: &WrkSample) -> Line {
+fn micros(us: Option<f64>) -> String {
+    us.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+}
+
+/// The worker counts every stack runs with: one, and one per CPU.
+fn worker_counts() -> Vec<usize> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus > 1 {
+        vec![1, cpus]
+    } else {
+        vec![1]
+    }
+}
+
+fn report(workload: Workload, client: &str, workers: usize, s: &WrkSample) -> Line {
     let cpu = per_request(s.stack_cpu + s.wrk_cpu, s.requests);
     print_row(
         workload,
@@ -137,7 +186,7 @@ fn report(workload: Workload, client: &str, s: &WrkSample) -> Line {
         },
     );
     println!(
-        "#   {} {client}: stack {:.1} us/req, wrk {:.1} us/req{}",
+        "#   {} {client} (best: x{workers}): stack {:.1} us/req, wrk {:.1} us/req{}",
         workload.name(),
         per_request(s.stack_cpu, s.requests),
         per_request(s.wrk_cpu, s.requests),

@@ -79,15 +79,18 @@ pub fn build() -> Result<PathBuf, String> {
 /// A running stack.
 pub struct Stack {
     pub kind: StackKind,
+    /// Its worker threads (`WEB_WORKERS`): corelane's workers, or tokio's.
+    pub workers: usize,
     pub port: u16,
     child: Child,
 }
 
 impl Stack {
-    /// Starts `kind` from `dir` against the given servers and waits until `/plaintext`
-    /// answers 200 (at most 60 s).
+    /// Starts `kind` with `workers` worker threads from `dir` against the given servers and
+    /// waits until `/plaintext` answers 200 (at most 60 s).
     pub fn start(
         kind: StackKind,
+        workers: usize,
         dir: &Path,
         database_url: &str,
         redis_url: &str,
@@ -97,6 +100,7 @@ impl Stack {
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
             .env("WEB_ADDR", format!("127.0.0.1:{port}"))
+            .env("WEB_WORKERS", workers.to_string())
             // The peers export no metrics: neither does corelane-web while measured.
             // (WEB_PLACEMENT, when set for the compare run, passes through to it.)
             .env("WEB_METRICS", "off")
@@ -105,7 +109,12 @@ impl Stack {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("{}: {e}", kind.binary))?;
-        let mut stack = Stack { kind, port, child };
+        let mut stack = Stack {
+            kind,
+            workers,
+            port,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = stack.child.try_wait() {
