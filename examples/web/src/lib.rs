@@ -59,6 +59,9 @@ pub struct Config {
     /// saves a wake-up per request when requests come one at a time, and takes CPU the
     /// databases and the clients could use when they share the machine.
     pub spin_before_park: Option<Duration>,
+    /// The off-loop stack only: workers of corelane's standalone loop, where its clients'
+    /// connections live (default: one per CPU). `workers` counts its tokio threads.
+    pub loop_workers: Option<usize>,
 }
 
 /// Why the service could not start.

@@ -64,6 +64,7 @@ fn run(signals: &signals::Blocked) -> Result<(), Box<dyn std::error::Error>> {
         workers: corelane_web::env::number("WEB_WORKERS")?,
         placement: placement()?,
         spin_before_park: corelane_web::env::number("WEB_SPIN_US")?.map(Duration::from_micros),
+        loop_workers: None,
     };
     let web = Web::start(&config)?;
     let base = format!("http://{}", web.local_addr());

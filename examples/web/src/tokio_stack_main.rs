@@ -1,7 +1,8 @@
 //! The `main` the two tokio stacks' binaries share (`peer`, `corelane-offloop`): signals
 //! blocked before any thread starts, servers from the environment (throwaway ones when unset),
 //! serve until Ctrl-C or SIGTERM, then drain. `WEB_WORKERS=N` runs N tokio worker threads
-//! (default: one per CPU).
+//! (default: one per CPU); for the off-loop stack, `WEB_LOOP_WORKERS=N` runs corelane's
+//! standalone loop with N workers (default: one per CPU).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -60,6 +61,7 @@ fn run(
         workers: corelane_web::env::number("WEB_WORKERS")?,
         placement: corelane_runtime::Placement::Auto,
         spin_before_park: None,
+        loop_workers: corelane_web::env::number("WEB_LOOP_WORKERS")?,
     })?;
     println!(
         "{name} ({about}) serving on http://{}/ — Ctrl-C stops it.",

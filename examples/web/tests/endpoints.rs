@@ -203,6 +203,7 @@ fn config(database: &corelane_testkit::PgTarget, redis: &corelane_testkit::Redis
         workers: Some(2),
         placement: corelane_runtime::Placement::Auto,
         spin_before_park: None,
+        loop_workers: None,
     }
 }
 

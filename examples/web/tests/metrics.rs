@@ -35,6 +35,7 @@ fn metrics_page_shows_both_drivers_counters() {
             workers: Some(2),
             placement: corelane_runtime::Placement::Auto,
             spin_before_park: None,
+            loop_workers: None,
         })
         .unwrap();
         let addr = web.local_addr();

@@ -8,11 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// One stack: its printed client name and its binary.
+/// One stack: its printed client name, its binary, and the variable that sets its worker
+/// threads.
 #[derive(Debug, Clone, Copy)]
 pub struct StackKind {
     pub client: &'static str,
     pub binary: &'static str,
+    /// corelane's workers (`corelane`, and the loop under `corelane-offloop`, whose tokio
+    /// runtime keeps its default of one thread per CPU), or tokio's threads (the peer).
+    pub workers_env: &'static str,
 }
 
 /// The three stacks, in run order: thread-per-core, off-loop, peer.
@@ -20,14 +24,17 @@ pub const STACKS: [StackKind; 3] = [
     StackKind {
         client: "corelane",
         binary: "corelane-web",
+        workers_env: "WEB_WORKERS",
     },
     StackKind {
         client: "corelane-offloop",
         binary: "corelane-offloop",
+        workers_env: "WEB_LOOP_WORKERS",
     },
     StackKind {
         client: "axum-tokio-postgres",
         binary: "peer",
+        workers_env: "WEB_WORKERS",
     },
 ];
 
@@ -79,7 +86,7 @@ pub fn build() -> Result<PathBuf, String> {
 /// A running stack.
 pub struct Stack {
     pub kind: StackKind,
-    /// Its worker threads (`WEB_WORKERS`): corelane's workers, or tokio's.
+    /// Its worker threads (see [`StackKind::workers_env`]).
     pub workers: usize,
     pub port: u16,
     child: Child,
@@ -100,7 +107,7 @@ impl Stack {
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
             .env("WEB_ADDR", format!("127.0.0.1:{port}"))
-            .env("WEB_WORKERS", workers.to_string())
+            .env(kind.workers_env, workers.to_string())
             // The peers export no metrics: neither does corelane-web while measured.
             // (WEB_PLACEMENT, when set for the compare run, passes through to it.)
             .env("WEB_METRICS", "off")

@@ -47,6 +47,11 @@ impl Offloop {
     /// Connects corelane's clients on the standalone loop, creates and fills the tables when
     /// missing, fills the cache, and serves on a tokio runtime.
     pub fn start(config: &Config) -> Result<Offloop, OffloopError> {
+        if let Some(n) = config.loop_workers {
+            // Before the first client starts the standalone loop; `false` (a loop already
+            // running, as in tests) leaves that loop as it is.
+            corelane_runtime::configure_standalone(corelane_runtime::Loop::builder().workers(n));
+        }
         let pg =
             corelane_postgres::Client::connect(&config.database_url).map_err(WebError::from)?;
         let redis = corelane_redis::Client::open(&config.redis_url).map_err(WebError::from)?;
