@@ -92,6 +92,19 @@ async fn count(client: &Client, table: &str) -> i64 {
         .unwrap()
 }
 
+/// [`count`] on a client whose connections the proxy has just cut. The cut reaches the
+/// worker's reader asynchronously: under load a statement can find its connection closed when
+/// it starts, and fails with `is_closed` without having been sent (the driver does not yet
+/// retry such a statement on a new connection). The next statement opens a new one.
+async fn count_after_cut(client: &Client, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM {table}");
+    let row = match client.query_one(&sql, &[]).await {
+        Err(e) if e.is_closed() => client.query_one(&sql, &[]).await,
+        other => other,
+    };
+    row.unwrap().get(0).unwrap()
+}
+
 /// Waits (bounded) until `flag` is up.
 fn eventually(flag: &AtomicBool, what: &str) {
     let start = Instant::now();
@@ -148,7 +161,7 @@ fn copy_in_gives_up_on_a_stalled_server() {
         // apply the copy (a timeout leaves the outcome unknown, as any timeout). Cut instead.
         proxy.cut_all();
         proxy.set_mode(Mode::PassThrough);
-        assert_eq!(block_on(count(&client, "copy_stalled")), 0);
+        assert_eq!(block_on(count_after_cut(&client, "copy_stalled")), 0);
 
         // The client serves on, copies included.
         let n = block_on(client.copy_in(
