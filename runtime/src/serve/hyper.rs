@@ -75,8 +75,10 @@ impl Read for HyperStream {
                 // Only a read inside a read could get here; no stream does that.
                 return Poll::Ready(Err(io::Error::other("HyperStream: nested read")));
             };
+            // `room` is at most `MAX_READ`, the scratch's length; an empty read here would
+            // tell hyper the peer closed, so the impossible case is an error, not `Ok`.
             let Some(scratch) = scratch.get_mut(..room) else {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(Err(io::Error::other("HyperStream: scratch too small")));
             };
             match stream.poll_read(cx, scratch) {
                 Poll::Ready(Ok(n)) => {

@@ -702,3 +702,37 @@ fn large_bodies_arriving_in_pieces_on_two_connections_of_one_worker_are_read_who
     futures_lite::future::block_on(server.shutdown(Duration::from_secs(5)));
     lp.shutdown();
 }
+
+/// Request heads that drip in one byte at a time, two connections of one worker interleaved:
+/// every read returns a byte or two through the shared scratch buffer, and each head must
+/// still parse whole and be answered on its own connection.
+#[test]
+fn request_heads_dripping_a_byte_at_a_time_on_two_connections_are_answered() {
+    let (lp, server, _gates) = start(1);
+    let mut clients: Vec<Client> = (0..2)
+        .map(|_| Client::connect(server.local_addr()))
+        .collect();
+    for client in &clients {
+        client.sock.set_nodelay(true).unwrap();
+    }
+    let heads: Vec<String> = (0..2)
+        .map(|c| format!("GET /drip{c} HTTP/1.1\r\nHost: test\r\n\r\n"))
+        .collect();
+    for k in 0..heads.iter().map(String::len).max().unwrap() {
+        for (client, head) in clients.iter_mut().zip(&heads) {
+            if let Some(byte) = head.as_bytes().get(k) {
+                client.sock.write_all(&[*byte]).unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for (c, client) in clients.iter_mut().enumerate() {
+        let reply = client
+            .reply()
+            .expect("the connection closed before a reply");
+        assert_eq!((reply.status, reply.body), (200, format!("/drip{c}")));
+    }
+    drop(clients);
+    futures_lite::future::block_on(server.shutdown(Duration::from_secs(5)));
+    lp.shutdown();
+}

@@ -84,12 +84,14 @@ fn source(
 }
 
 async fn count(client: &Client, table: &str) -> i64 {
+    try_count(client, table).await.unwrap()
+}
+
+async fn try_count(client: &Client, table: &str) -> Result<i64, corelane_postgres::Error> {
     client
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-        .await
-        .unwrap()
+        .await?
         .get(0)
-        .unwrap()
 }
 
 /// [`count`] on a client whose connections the proxy has just cut. The cut reaches the
@@ -97,12 +99,10 @@ async fn count(client: &Client, table: &str) -> i64 {
 /// it starts, and fails with `is_closed` without having been sent (the driver does not yet
 /// retry such a statement on a new connection). The next statement opens a new one.
 async fn count_after_cut(client: &Client, table: &str) -> i64 {
-    let sql = format!("SELECT count(*) FROM {table}");
-    let row = match client.query_one(&sql, &[]).await {
-        Err(e) if e.is_closed() => client.query_one(&sql, &[]).await,
-        other => other,
-    };
-    row.unwrap().get(0).unwrap()
+    match try_count(client, table).await {
+        Err(e) if e.is_closed() => count(client, table).await,
+        other => other.unwrap(),
+    }
 }
 
 /// Waits (bounded) until `flag` is up.
