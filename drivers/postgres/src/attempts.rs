@@ -10,7 +10,7 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use corelane_runtime::roundtrip::OwnedRun;
+use corelane_runtime::roundtrip::{OwnedRun, RequestError};
 
 use crate::codec::{PgCodec, Response};
 use crate::connection::{Connection, Sent};
@@ -26,6 +26,9 @@ pub(crate) struct Attempts {
     sent: Sent,
     /// 0 for the first run.
     attempt: u32,
+    /// The last run ended without being sent because its connection was closed (see
+    /// [`Attempts::unsent`]).
+    unsent: bool,
 }
 
 impl Attempts {
@@ -40,7 +43,15 @@ impl Attempts {
             run: Some(run),
             sent,
             attempt: 0,
+            unsent: false,
         })
+    }
+
+    /// True when the statement ended with an error because its connection was found closed
+    /// before any of it was sent: nothing of it reached the server, so it may go to another
+    /// connection.
+    pub(crate) fn unsent(&self) -> bool {
+        self.unsent
     }
 
     /// Polls the run on `conn` (the connection it was started on); after a 26000 sends the
@@ -63,6 +74,8 @@ impl Attempts {
             let Some(run) = self.run.take() else {
                 return Poll::Ready(Err(Error::protocol("statement run lost")));
             };
+            // A run fails as a whole only when nothing of it was written (see `Run`).
+            self.unsent = matches!(outcome, Err(RequestError::Closed(_)));
             let response = match conn.finish_execute(stmt, &mut self.sent, run, outcome) {
                 Ok(response) => response,
                 Err(e) => return Poll::Ready(Err(e)),

@@ -92,7 +92,7 @@ pub(crate) const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bounds the drain to `ReadyForQuery` after a cancel; past it the connection is closed.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A shared connection of client `id` on this worker whose gate is open: a cancel in flight
+/// A shared connection of a client on this worker whose gate is open: a cancel in flight
 /// on the pool's choice is waited out (it ends with the connection back in service, or closed
 /// and replaced).
 /// Takes the client's `config` and per-worker `states` (see [`worker_state::pools`]).
@@ -100,14 +100,34 @@ pub(crate) async fn connection(
     config: &Config,
     states: &PerWorker<WorkerPools>,
 ) -> Result<Connection, Error> {
+    connection_of(&*worker_state::pools(config, states)?).await
+}
+
+/// [`connection`] from this worker's pools of a client.
+///
+/// An idle connection is probed first (`Pipe::probe_idle`): one the server (or a proxy) closed
+/// while it sat idle is found closed here, and the pool's next one is taken, instead of failing
+/// the call that would have been the first to use it. At most as many probes fail as the pool
+/// holds connections, and one more: a server that closes every new connection at once cannot
+/// keep a call here.
+pub(crate) async fn connection_of(pools: &WorkerPools) -> Result<Connection, Error> {
+    let mut probes = pools.shared_max_size().saturating_add(1);
     loop {
-        let conn = worker_state::connection(config, states).await?;
-        if !conn.cancel.draining.get() {
-            return Ok(conn);
+        let conn = worker_state::shared_connection(pools).await?;
+        if conn.cancel.draining.get() {
+            GateOpen(&conn.cancel).await;
+            // Ask the pool again: the connection may have been closed (and replaced), or gated
+            // again by the time this task runs.
+            continue;
         }
-        GateOpen(&conn.cancel).await;
-        // Ask the pool again: the connection may have been closed (and replaced), or gated
-        // again by the time this task runs.
+        if probes > 0 && conn.pipe.is_idle() {
+            probes -= 1;
+            if conn.pipe.probe_idle().is_err() {
+                // Closed now: the pool drops it and picks (or opens) another.
+                continue;
+            }
+        }
+        return Ok(conn);
     }
 }
 

@@ -611,13 +611,7 @@ impl Client {
     ) -> Result<Response, Error> {
         let run = dispatch_from(self, move |client: &Client| {
             let (config, states) = (&client.inner.config, &client.inner.states);
-            Execute::new(config, states, stmt, params, deadline, || {
-                // Cold path (no connection ready): boxed, with its own handle.
-                let client = client.clone();
-                Box::pin(async move {
-                    cancel::connection(&client.inner.config, &client.inner.states).await
-                })
-            })
+            Execute::new(config, states, stmt, params, deadline)
         });
         // `Execute` is `Unpin`: moved to another thread after it started, it ends with an
         // error there instead of aborting the process.

@@ -6,12 +6,15 @@
 //! from anywhere else the dispatch spawns the same future on a worker through its mailbox.
 //! Its steps: count the call, take this worker's shared connection (waiting while a cancel
 //! drains it, or for the pool to open one), hold a [`Watch`] on it, run the statement (and
-//! once more after a 26000: [`Attempts`]), all bounded by the query deadline. A hand-written
-//! state machine, polled through `&mut`: it is `Unpin` and its type can be named, so a caller
-//! holds it by value.
+//! once more after a 26000: [`Attempts`]), all bounded by the query deadline. A statement whose
+//! connection turns out closed before any of it was sent (the server or a proxy dropped it
+//! while it sat idle) goes to the pool's next connection, once: nothing of it reached a server.
+//! A hand-written state machine, polled through `&mut`: it is `Unpin` and its type can be
+//! named, so a caller holds it by value.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,7 +22,7 @@ use corelane_runtime::client::{InFlight, Outcome, PerWorker};
 use corelane_runtime::task::Sleep;
 
 use crate::attempts::Attempts;
-use crate::cancel::Watch;
+use crate::cancel::{self, Watch};
 use crate::codec::Response;
 use crate::config::Config;
 use crate::connection::Connection;
@@ -28,7 +31,14 @@ use crate::worker_state::{self, WorkerPools};
 use crate::Error;
 
 /// Waits for a connection that is open and not being drained (see `cancel::connection`).
-pub(crate) type Acquire = Pin<Box<dyn Future<Output = Result<Connection, Error>>>>;
+type Acquire = Pin<Box<dyn Future<Output = Result<Connection, Error>>>>;
+
+/// The cold path (no connection ready, or the ready one was closed): boxed, with its own
+/// handle on the pools.
+fn acquire(pools: &Rc<WorkerPools>) -> Step {
+    let pools = pools.clone();
+    Step::Acquire(Box::pin(async move { cancel::connection_of(&pools).await }))
+}
 
 /// One statement on this worker's shared connection; resolves to its response.
 ///
@@ -43,6 +53,11 @@ pub(crate) struct Execute {
     deadline: Option<(Sleep, Duration)>,
     stmt: Statement,
     params: Params,
+    /// This worker's pools of the client, to wait for a connection (`None` when they could
+    /// not be made: the call has already ended).
+    pools: Option<Rc<WorkerPools>>,
+    /// The statement already went to a second connection after its first was found closed.
+    resent: bool,
 }
 
 // The running state is large by design: boxing it is the allocation this type exists to avoid.
@@ -65,15 +80,13 @@ struct Running {
 
 impl Execute {
     /// Starts `stmt` on this worker's shared connection of a client (its config and per-worker
-    /// states); call it on one of the client's workers. When no connection is ready (none is
-    /// open, or a cancel is draining it), `acquire` makes the future that waits for one.
+    /// states); call it on one of the client's workers.
     pub(crate) fn new(
         config: &Config,
         states: &PerWorker<WorkerPools>,
         stmt: Statement,
         params: Params,
         deadline: Option<(Instant, Duration)>,
-        acquire: impl FnOnce() -> Acquire,
     ) -> Execute {
         let mut execute = Execute {
             step: Step::Done,
@@ -84,6 +97,8 @@ impl Execute {
             }),
             stmt,
             params,
+            pools: None,
+            resent: false,
         };
         let pools = match worker_state::pools(config, states) {
             Ok(pools) => pools,
@@ -96,8 +111,9 @@ impl Execute {
         execute.step = match worker_state::ready_connection(&pools) {
             // Gated: wait for the gate, as for a connection.
             Some(conn) if !conn.cancel.is_gated() => execute.start(&conn),
-            _ => Step::Acquire(acquire()),
+            _ => acquire(&pools),
         };
+        execute.pools = Some(pools);
         execute
     }
 
@@ -127,7 +143,19 @@ impl Execute {
                 },
                 Step::Run(running) => {
                     let conn = running.watch.connection();
-                    return running.attempts.poll(conn, &self.stmt, &self.params, cx);
+                    let polled = running.attempts.poll(conn, &self.stmt, &self.params, cx);
+                    match (&polled, &self.pools) {
+                        (Poll::Ready(Err(_)), Some(pools))
+                            if running.attempts.unsent() && !self.resent =>
+                        {
+                            // The connection was found closed before the statement went out:
+                            // the pool's next one (probed, or opened) gets it. The closed
+                            // one's run and watch drop here.
+                            self.resent = true;
+                            self.step = acquire(pools);
+                        }
+                        _ => return polled,
+                    }
                 }
                 Step::Done => {
                     return Poll::Ready(Err(Error::runtime("query polled after completion")))

@@ -62,6 +62,10 @@
 //!   advisory locks and `PREPARE` stick across calls ([`Session`]); reset before its next user
 //!   once dropped. What is and is not shared between calls: see [`Client`].
 //! - **Errors** carry the SQLSTATE and every field the server sent ([`Error::as_db_error`]).
+//!   A broken connection gives [`Error::is_closed`] to the calls whose statements were on it.
+//!   A statement on the shared connections that finds its connection closed before anything
+//!   of it was sent (the server or a proxy dropped it while it sat idle) goes to a new
+//!   connection instead of failing; a statement that was sent is never sent again.
 //! - **Timeouts and cancellation** ([`Config::query_timeout`], [`Client::with_query_timeout`]):
 //!   a call past its timeout fails with [`Error::is_timeout`], and its statement is cancelled
 //!   on the server (`CancelRequest`) only when that cannot hit another caller's statement on

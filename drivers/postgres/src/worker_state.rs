@@ -163,6 +163,11 @@ impl WorkerPools {
         })
     }
 
+    /// How many shared connections this worker may hold.
+    pub(crate) fn shared_max_size(&self) -> usize {
+        self.shared.config().max_size
+    }
+
     /// Consecutive failed connects of the shared pool since its last success.
     pub(crate) fn connect_failures(&self) -> u32 {
         self.shared.status().connect_failures
@@ -201,13 +206,10 @@ fn pool_error(
     }
 }
 
-/// A live shared (pipelined) connection of a client on this worker, opened if needed (see
-/// [`pools`] for the arguments).
-pub(crate) async fn connection(
-    config: &Config,
-    states: &PerWorker<WorkerPools>,
-) -> Result<Connection, Error> {
-    let pool = pools(config, states)?.shared.clone();
+/// A live shared (pipelined) connection of a client on this worker (its pools, from
+/// [`pools`]), opened if needed.
+pub(crate) async fn shared_connection(pools: &WorkerPools) -> Result<Connection, Error> {
+    let pool = &pools.shared;
     if let Some(shared) = pool.try_get_shared() {
         return Ok((*shared).clone());
     }
@@ -215,7 +217,12 @@ pub(crate) async fn connection(
         Ok(shared) => Ok((*shared).clone()),
         Err(e) => {
             let limit = pool.config().acquire_timeout;
-            Err(pool_error(config, PoolKind::Shared, limit, e))
+            Err(pool_error(
+                &pool.manager().config,
+                PoolKind::Shared,
+                limit,
+                e,
+            ))
         }
     }
 }

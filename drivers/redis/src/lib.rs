@@ -37,7 +37,10 @@
 //!   requests already sent are read and discarded.
 //! - **Errors.** A server error reply is an [`Error`] with the server's code
 //!   ([`Error::code`]) and leaves the connection usable; a broken connection gives
-//!   [`Error::is_closed`], and the next call reconnects.
+//!   [`Error::is_closed`] to the calls whose requests were on it, and the next call
+//!   reconnects. A call that finds its connection closed before anything of it was sent (the
+//!   server or a proxy dropped it while it sat idle) goes to a new connection instead of
+//!   failing; a request that was sent is never sent again.
 //! - **Protocol.** RESP3 (`HELLO 3`) by default, falling back to RESP2 when the server refuses
 //!   HELLO; AUTH with an ACL user or a legacy password; SELECT; CLIENT SETNAME. RESP3 pushes on
 //!   command connections go to [`Config::on_push`].

@@ -7,7 +7,9 @@
 //! worker through its mailbox. Its steps: count the call, answer it from the client-side
 //! cache when it can, take a live connection of this worker's pool (opening one when needed),
 //! then run the request as a batch — direct index when the connection is idle, the bridge
-//! queue when others are in flight — bounded by the command timeout.
+//! queue when others are in flight — bounded by the command timeout. A request whose
+//! connection turns out closed before any of it was sent (the server or a proxy dropped it
+//! while it sat idle) goes to the pool's next connection, once: nothing of it reached a server.
 //!
 //! A hand-written state machine rather than an `async` block: it is `Unpin` (so the dispatch
 //! can be [`movable`](corelane_runtime::Dispatch::movable)) and its type can be named in
@@ -21,7 +23,7 @@ use std::time::Duration;
 
 use corelane_redis_proto::Value;
 use corelane_runtime::client::InFlight;
-use corelane_runtime::roundtrip::{OwnedRun, Pipe};
+use corelane_runtime::roundtrip::{OwnedRun, Pipe, RequestError};
 use corelane_runtime::task::Sleep;
 
 use crate::cache::worker::{PendingRead, WorkerCache};
@@ -34,6 +36,13 @@ use crate::worker_state::{record, WorkerClient};
 use crate::Error;
 
 type Acquire = Pin<Box<dyn Future<Output = Result<Connection, Error>>>>;
+
+/// The cold path (no connection ready, or the ready one was closed): boxed, with its own
+/// handle on the worker's state.
+fn acquire(state: &Rc<WorkerClient>) -> Step {
+    let state = state.clone();
+    Step::Acquire(Box::pin(async move { state.connection().await }))
+}
 
 /// One call's work on a worker; ends with its reply and gives its request back.
 ///
@@ -51,6 +60,11 @@ pub(crate) struct LocalCall {
     in_flight: Option<InFlight>,
     /// The client-side cache's part, when caching is on.
     cache: Option<CacheStep>,
+    /// This worker's state of the client, to take another connection (`None` when it could not
+    /// be made: the call has already ended).
+    state: Option<Rc<WorkerClient>>,
+    /// The request already went to a second connection after its first was found closed.
+    resent: bool,
 }
 
 /// How a [`LocalCall`] ended: its reply, and its request given back (a cluster call sends a
@@ -90,6 +104,8 @@ impl LocalCall {
             deadline: None,
             in_flight: None,
             cache: None,
+            state: None,
+            resent: false,
         };
         call.step = match client.worker_state() {
             Ok(state) => call.start(state),
@@ -109,10 +125,12 @@ impl LocalCall {
             }
             self.cache = Some(CacheStep::Missed(cache.clone()));
         }
-        match state.pool.try_get_shared() {
+        let step = match state.pool.try_get_shared() {
             Some(shared) => self.run_on(&shared),
-            None => Step::Acquire(Box::pin(async move { state.connection().await })),
-        }
+            None => acquire(&state),
+        };
+        self.state = Some(state);
+        step
     }
 
     fn run_on(&mut self, conn: &Connection) -> Step {
@@ -172,6 +190,22 @@ impl LocalCall {
                     let Step::Run(pipe, run) = std::mem::replace(&mut self.step, Step::Done) else {
                         return self.finish(Err(Error::runtime("call state changed")));
                     };
+                    // A run fails as a whole only when nothing of it was written (see `Run`).
+                    if let (Err(RequestError::Closed(_)), Some(state), false) =
+                        (&outcome, &self.state, self.resent)
+                    {
+                        // The connection was found closed before the request went out: the
+                        // pool's next one (probed, or opened) gets it. A cache read begun on the
+                        // closed connection is given up: the new one did not see its tracking.
+                        self.resent = true;
+                        if matches!(self.cache, Some(CacheStep::Pending(_))) {
+                            self.cache = None;
+                        }
+                        self.deadline = None;
+                        pipe.recycle_batch(run.into_batch());
+                        self.step = acquire(state);
+                        continue;
+                    }
                     let mut batch = run.into_batch();
                     let value = match (outcome, &self.request) {
                         (Ok(()), Some(request)) => request.assemble(&mut batch),

@@ -229,7 +229,29 @@ impl WorkerClient {
     }
 
     /// A live connection, opening one if needed.
+    ///
+    /// An idle connection is probed first (`Pipe::probe_idle`): one the server (or a proxy)
+    /// closed while it sat idle is found closed here, and the pool's next one is taken, instead
+    /// of failing the call that would have been the first to use it. At most as many probes
+    /// fail as the pool holds connections, and one more: a server that closes every new
+    /// connection at once cannot keep a call here.
     pub(crate) async fn connection(&self) -> Result<Connection, Error> {
+        let mut probes = self.pool.config().max_size.saturating_add(1);
+        loop {
+            let conn = self.any_connection().await?;
+            if probes > 0 && conn.pipe.is_idle() {
+                probes -= 1;
+                if conn.pipe.probe_idle().is_err() {
+                    // Closed now: the pool drops it and picks (or opens) another.
+                    continue;
+                }
+            }
+            return Ok(conn);
+        }
+    }
+
+    /// The pool's choice of connection, opening one if needed.
+    async fn any_connection(&self) -> Result<Connection, Error> {
         if let Some(shared) = self.pool.try_get_shared() {
             return Ok((*shared).clone());
         }

@@ -234,6 +234,19 @@ impl<C: Codec> Pipe<C> {
         self.conn.close_cause()
     }
 
+    /// Looks, without waiting, for a close the loop's reader has not seen yet: on a connection
+    /// with nothing outstanding, reads what the socket has now (one non-blocking `recv`), as
+    /// the next batch would before it is sent. `Err` with the cause when the connection is
+    /// closed, or is found closed (the peer hung up while it was idle, or sent bytes nobody
+    /// asked for). A driver calls it before it hands an idle pooled connection to work that
+    /// cannot be sent again elsewhere once it fails.
+    pub fn probe_idle(&self) -> Result<(), CloseCause> {
+        if let Some(cause) = self.conn.close_cause() {
+            return Err(cause);
+        }
+        self.check_quiet()
+    }
+
     /// Closes the connection; every request in flight ends with `Closed(Unregistered)`.
     pub fn close(&self) {
         self.conn.unregister();

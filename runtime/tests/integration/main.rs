@@ -21,6 +21,7 @@ mod no_reply;
 mod panics;
 mod per_worker;
 mod pool;
+mod probe_idle;
 mod provider;
 mod quiet_meta;
 mod quiet_owner;

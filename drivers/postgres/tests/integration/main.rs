@@ -25,6 +25,7 @@ mod copy_cancel;
 mod durations;
 mod faults;
 mod hostile;
+mod idle_cut;
 mod listen;
 mod moved_query;
 mod multi_host;

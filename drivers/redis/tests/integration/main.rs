@@ -26,6 +26,7 @@ mod durations;
 mod exclusive;
 mod faults;
 mod hostile;
+mod idle_cut;
 mod moved_call;
 mod observability;
 mod panics;
