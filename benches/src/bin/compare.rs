@@ -57,7 +57,7 @@ mod web_wrk;
 use std::error::Error;
 use std::time::Duration;
 
-use corelane_runtime::{Loop, Placement, Provider};
+use corelane_runtime::{Loop, Placement, Provider, WorkerSet};
 
 use measure::{Sample, Timing};
 use memcached_side::MemcachedClient;
@@ -230,6 +230,8 @@ pub(crate) struct Ctx {
     pub(crate) tls: PgTls,
     pub(crate) timing: Timing,
     pub(crate) workers: Provider,
+    /// A second loop of one worker, when the main loop has more (`corelane-1w`).
+    pub(crate) one_worker: Option<WorkerSet>,
     /// `127.0.0.1:PORT` of the throwaway memcached (empty when not run).
     pub(crate) memcached_addr: String,
 }
@@ -244,7 +246,25 @@ pub(crate) struct PgTls {
     pub(crate) ca_file: std::path::PathBuf,
 }
 
+/// Where a corelane row runs its calls.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum At {
+    /// On the main loop's workers (`corelane`).
+    Loop,
+    /// On the one-worker loop (`corelane-1w`).
+    OneWorker,
+    /// From a tokio runtime, through the main loop's mailboxes (`corelane-offloop`).
+    Offloop,
+}
+
 impl Ctx {
+    /// The one-worker loop's worker (see [`At::OneWorker`]).
+    pub(crate) fn one_worker(&self) -> Result<&WorkerSet, String> {
+        self.one_worker
+            .as_ref()
+            .ok_or_else(|| "no one-worker loop (the main loop has one worker)".to_owned())
+    }
+
     /// The URL corelane (and pgbench) use for `workload`.
     pub(crate) fn pg_url(&self, workload: Workload) -> &str {
         if workload == Workload::PgSelect1C64Tls {
@@ -514,6 +534,7 @@ fn run_workload(
     let mut clients: Vec<(&str, Which)> = clients
         .into_iter()
         .filter(|(name, _)| wanted(name))
+        .filter(|(name, _)| *name != "corelane-1w" || ctx.one_worker.is_some())
         .collect();
     // Rounds interleave the clients, so a slow spell of a shared machine (seconds long on
     // a VM) hits them all alike; each client is reported by its median round.
@@ -638,11 +659,20 @@ struct RunOpts<'a> {
 
 fn kind_of(name: &str) -> Kind {
     match name {
-        "corelane" => Kind::Corelane,
+        "corelane" | "corelane-1w" => Kind::Corelane,
         "corelane-offloop" => Kind::Offloop,
         "corelane-pipeline" => Kind::Variant,
         _ => Kind::Peer,
     }
+}
+
+/// corelane's fastest thread-per-core line (`corelane`, or `corelane-1w` when one worker
+/// left the machine's other CPUs to the server and did better).
+pub(crate) fn best_corelane(lines: &[Line]) -> Option<&Line> {
+    lines
+        .iter()
+        .filter(|l| l.kind == Kind::Corelane)
+        .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec))
 }
 
 fn ratio_line(workload: Workload, lines: &[Line]) -> String {
@@ -656,19 +686,23 @@ fn ratio_line(workload: Workload, lines: &[Line]) -> String {
         .filter(|l| l.kind == Kind::Peer)
         .filter_map(|l| l.cpu_us_per_op.map(|c| (l, c)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
+    // corelane at its best worker count, as the peers at their best runtime.
+    let corelane = best_corelane(lines);
     let mut parts = vec![format!("RATIO {:<22}", workload.name())];
-    match (of(Kind::Corelane), best_peer) {
+    match (corelane, best_peer) {
         (Some(c), Some(p)) => parts.push(format!(
-            "corelane/best-peer ops {:.2}x ({})",
+            "corelane/best-peer ops {:.2}x ({}{})",
             c.ops_per_sec / p.ops_per_sec,
-            p.client
+            p.client,
+            if c.client == "corelane" {
+                String::new()
+            } else {
+                format!("; {}", c.client)
+            }
         )),
         _ => parts.push("corelane/best-peer ops ?".to_owned()),
     }
-    match (
-        of(Kind::Corelane).and_then(|c| c.cpu_us_per_op),
-        leanest_peer,
-    ) {
+    match (corelane.and_then(|c| c.cpu_us_per_op), leanest_peer) {
         (Some(c), Some((p, pc))) => {
             parts.push(format!("cpu/op {:.2}x (leanest peer {})", c / pc, p.client))
         }
@@ -680,7 +714,7 @@ fn ratio_line(workload: Workload, lines: &[Line]) -> String {
             o.ops_per_sec / p.ops_per_sec
         ));
     }
-    if let (Some(c), Some(x)) = (of(Kind::Corelane), of(Kind::Ceiling)) {
+    if let (Some(c), Some(x)) = (corelane, of(Kind::Ceiling)) {
         parts.push(format!(
             "corelane/ceiling {:.2}x",
             c.ops_per_sec / x.ops_per_sec
@@ -728,6 +762,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let configured = corelane_runtime::configure_standalone(builder);
     let workers = corelane_runtime::resolve(None)?;
+    // `corelane-1w`: the same settings on one worker. Idle while the other rows run.
+    let one_loop = if workers.num_workers() > 1 {
+        let mut one = Loop::builder()
+            .placement(args.placement)
+            .workers(1)
+            .name("corelane-1w");
+        if args.spin_us > 0 {
+            one = one.spin_before_park(Duration::from_micros(args.spin_us));
+        }
+        Some(one.start()?)
+    } else {
+        None
+    };
 
     let needs_redis = workloads
         .iter()
@@ -856,6 +903,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             " (NOT applied: loop already running)"
         }
     );
+    if one_loop.is_some() {
+        println!(
+            "# corelane-1w: the same calls on a second loop of one worker (same settings), leaving the other CPUs to the server; corelane's ratios use the faster of corelane and corelane-1w, as the peers' use their fastest runtime"
+        );
+    }
     println!("# observability: {observability}");
     // The web rows print their own (wrk's) method; these lines are about the client rows.
     let client_rows = workloads.iter().any(|w| !w.is_web());
@@ -955,6 +1007,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         tls,
         timing,
         workers: workers.clone(),
+        one_worker: one_loop.as_ref().map(Loop::worker_set),
         memcached_addr,
     };
     let opts = RunOpts {
@@ -1007,6 +1060,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         // A stuck worker cannot be joined: leave the loop to die with the process.
         std::mem::forget(ctx);
         std::mem::forget(workers);
+        std::mem::forget(one_loop);
     }
     outcome
 }

@@ -34,7 +34,7 @@ const TOP: f64 = 40.0;
 /// path against the best peer. Empty when corelane has no row (it failed).
 fn bars(chart: &Chart) -> Vec<Bar> {
     let find = |k: Kind| chart.lines.iter().find(|l| l.kind == k);
-    let Some(corelane) = find(Kind::Corelane) else {
+    let Some(corelane) = crate::best_corelane(&chart.lines) else {
         return Vec::new();
     };
     let mut out: Vec<Bar> = chart

@@ -218,7 +218,7 @@ where
 /// Runs one task per `op` on the corelane loop's workers (task `i` on worker `i % n`): the
 /// thread-per-core usage, no thread hop on the request path.
 pub fn launch_corelane<F, Fut>(
-    workers: &corelane_runtime::Provider,
+    workers: &dyn corelane_runtime::EventLoopProvider,
     window: Window,
     ops: Vec<F>,
 ) -> Result<Joiner, String>

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, workload: Workload, client: MemcachedClient) -> Result<Sam
 }
 
 enum Place<'a> {
-    Loop(&'a corelane_runtime::Provider),
+    Loop(&'a dyn corelane_runtime::EventLoopProvider),
     Tokio(tokio::runtime::Runtime),
 }
 
@@ -133,7 +133,7 @@ fn corelane(
     let place = if offloop {
         Place::Tokio(measure::tokio_multi_thread(2)?)
     } else {
-        Place::Loop(&ctx.workers)
+        Place::Loop(&*ctx.workers)
     };
     match workload {
         Workload::MemcachedGetC64 => go(ctx.timing, place, workload.tasks(), |_| {

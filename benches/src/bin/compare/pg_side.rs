@@ -6,7 +6,7 @@ use std::sync::Arc;
 use corelane_postgres::ToSql;
 
 use crate::measure::{self, Sample, Timing};
-use crate::{Ctx, Workload};
+use crate::{At, Ctx, Workload};
 
 /// The single-value query.
 pub const SELECT1: &str = "SELECT $1::int";
@@ -23,6 +23,9 @@ const SERVER: &str = "postgres";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PgClient {
     Corelane,
+    /// corelane on a loop of one worker (when the main loop has more): the other CPUs are
+    /// left to the server, as the peers' current-thread runtimes leave them.
+    CorelaneOneWorker,
     CorelaneOffloop,
     TokioPgCurrentThread,
     TokioPgMultiThread2,
@@ -35,8 +38,9 @@ pub enum PgClient {
 }
 
 impl PgClient {
-    pub const ALL: [PgClient; 10] = [
+    pub const ALL: [PgClient; 11] = [
         PgClient::Corelane,
+        PgClient::CorelaneOneWorker,
         PgClient::CorelaneOffloop,
         PgClient::TokioPgCurrentThread,
         PgClient::TokioPgMultiThread2,
@@ -51,6 +55,7 @@ impl PgClient {
     pub fn name(self) -> &'static str {
         match self {
             PgClient::Corelane => "corelane",
+            PgClient::CorelaneOneWorker => "corelane-1w",
             PgClient::CorelaneOffloop => "corelane-offloop",
             PgClient::TokioPgCurrentThread => "tokio-postgres-ct",
             PgClient::TokioPgMultiThread2 => "tokio-postgres-mt2",
@@ -114,8 +119,9 @@ fn check_rows(n: usize, sum: i64) -> Result<u64, String> {
 /// One measurement of `client` on `workload`.
 pub fn run(ctx: &Ctx, workload: Workload, client: PgClient) -> Result<Sample, String> {
     match client {
-        PgClient::Corelane => corelane(ctx, workload, false),
-        PgClient::CorelaneOffloop => corelane(ctx, workload, true),
+        PgClient::Corelane => corelane(ctx, workload, At::Loop),
+        PgClient::CorelaneOneWorker => corelane(ctx, workload, At::OneWorker),
+        PgClient::CorelaneOffloop => corelane(ctx, workload, At::Offloop),
         PgClient::TokioPgCurrentThread => {
             tokio_pg(ctx, workload, measure::tokio_current_thread()?, 1)
         }
@@ -140,7 +146,7 @@ pub fn run(ctx: &Ctx, workload: Workload, client: PgClient) -> Result<Sample, St
 }
 
 enum Place<'a> {
-    Loop(&'a corelane_runtime::Provider),
+    Loop(&'a dyn corelane_runtime::EventLoopProvider),
     Tokio(tokio::runtime::Runtime),
 }
 
@@ -166,12 +172,25 @@ fn counter(task: usize) -> impl FnMut() -> i32 {
     }
 }
 
-fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
-    let client = corelane_postgres::Client::connect(ctx.pg_url(workload)).map_err(err)?;
-    let place = if offloop {
-        Place::Tokio(measure::tokio_multi_thread(2)?)
-    } else {
-        Place::Loop(&ctx.workers)
+fn corelane(ctx: &Ctx, workload: Workload, at: At) -> Result<Sample, String> {
+    let url = ctx.pg_url(workload);
+    let (client, place) = match at {
+        At::Loop => (
+            corelane_postgres::Client::connect(url).map_err(err)?,
+            Place::Loop(&*ctx.workers),
+        ),
+        At::OneWorker => {
+            let one = ctx.one_worker()?;
+            let config = corelane_postgres::Config::parse(url).map_err(err)?;
+            (
+                corelane_postgres::Client::with_server(config, one).map_err(err)?,
+                Place::Loop(one),
+            )
+        }
+        At::Offloop => (
+            corelane_postgres::Client::connect(url).map_err(err)?,
+            Place::Tokio(measure::tokio_multi_thread(2)?),
+        ),
     };
     let tasks = workload.tasks();
     match workload {

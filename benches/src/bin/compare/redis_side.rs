@@ -13,7 +13,7 @@ use std::future::Future;
 use bytes::Bytes;
 
 use crate::measure::{self, Sample, Timing};
-use crate::{Ctx, Workload};
+use crate::{At, Ctx, Workload};
 
 /// The key every GET reads; set once before the runs.
 pub const KEY: &str = "corelane:bench:get";
@@ -29,6 +29,10 @@ const SERVER: &str = "redis-server";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedisClient {
     Corelane,
+    /// corelane on a loop of one worker (when the main loop has more): the other CPUs are
+    /// left to the server, as the peers' current-thread runtimes leave them. Not on the
+    /// cluster rows.
+    CorelaneOneWorker,
     CorelaneOffloop,
     RedisRsCurrentThread,
     RedisRsMultiThread2,
@@ -39,8 +43,9 @@ pub enum RedisClient {
 }
 
 impl RedisClient {
-    pub const ALL: [RedisClient; 7] = [
+    pub const ALL: [RedisClient; 8] = [
         RedisClient::Corelane,
+        RedisClient::CorelaneOneWorker,
         RedisClient::CorelaneOffloop,
         RedisClient::RedisRsCurrentThread,
         RedisClient::RedisRsMultiThread2,
@@ -54,13 +59,19 @@ impl RedisClient {
     /// callers queue behind each other, which measures fewer callers than the row says), and
     /// redis-rs' blocking cluster connection is not wired up.
     pub fn applies(self, workload: Workload) -> bool {
-        self != RedisClient::RedisRsSync
-            || (workload.tasks() == 1 && !workload.is_tls() && !workload.is_cluster())
+        match self {
+            RedisClient::RedisRsSync => {
+                workload.tasks() == 1 && !workload.is_tls() && !workload.is_cluster()
+            }
+            RedisClient::CorelaneOneWorker => !workload.is_cluster(),
+            _ => true,
+        }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             RedisClient::Corelane => "corelane",
+            RedisClient::CorelaneOneWorker => "corelane-1w",
             RedisClient::CorelaneOffloop => "corelane-offloop",
             RedisClient::RedisRsCurrentThread => "redis-rs-ct",
             RedisClient::RedisRsMultiThread2 => "redis-rs-mt2",
@@ -134,8 +145,9 @@ pub fn prepare_cluster(seeds: &[String]) -> Result<(), String> {
 /// One measurement of `client` on `workload`.
 pub fn run(ctx: &Ctx, workload: Workload, client: RedisClient) -> Result<Sample, String> {
     match client {
-        RedisClient::Corelane => corelane(ctx, workload, false),
-        RedisClient::CorelaneOffloop => corelane(ctx, workload, true),
+        RedisClient::Corelane => corelane(ctx, workload, At::Loop),
+        RedisClient::CorelaneOneWorker => corelane(ctx, workload, At::OneWorker),
+        RedisClient::CorelaneOffloop => corelane(ctx, workload, At::Offloop),
         RedisClient::RedisRsCurrentThread => {
             redis_rs(ctx, workload, measure::tokio_current_thread()?)
         }
@@ -150,7 +162,7 @@ pub fn run(ctx: &Ctx, workload: Workload, client: RedisClient) -> Result<Sample,
 
 /// Where the tasks run.
 enum Place<'a> {
-    Loop(&'a corelane_runtime::Provider),
+    Loop(&'a dyn corelane_runtime::EventLoopProvider),
     Tokio(tokio::runtime::Runtime),
 }
 
@@ -196,20 +208,26 @@ fn rustls_config(ca_pem: &str) -> Result<rustls::ClientConfig, String> {
         .with_no_client_auth())
 }
 
-fn corelane(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Sample, String> {
+fn corelane(ctx: &Ctx, workload: Workload, at: At) -> Result<Sample, String> {
     if workload.is_cluster() {
-        return corelane_cluster(ctx, workload, offloop);
+        return corelane_cluster(ctx, workload, at == At::Offloop);
     }
     let url = match tls_of(ctx, workload)? {
         Some(tls) => tls.corelane_url.as_str(),
         None => ctx.redis_url.as_str(),
     };
-    let client = corelane_redis::Client::open(url).map_err(err)?;
+    let client = match at {
+        At::OneWorker => {
+            let config = corelane_redis::Config::from_url(url).map_err(err)?;
+            corelane_redis::Client::with_server(config, ctx.one_worker()?).map_err(err)?
+        }
+        At::Loop | At::Offloop => corelane_redis::Client::open(url).map_err(err)?,
+    };
     let place = || -> Result<Place<'_>, String> {
-        Ok(if offloop {
-            Place::Tokio(measure::tokio_multi_thread(2)?)
-        } else {
-            Place::Loop(&ctx.workers)
+        Ok(match at {
+            At::Loop => Place::Loop(&*ctx.workers),
+            At::OneWorker => Place::Loop(ctx.one_worker()?),
+            At::Offloop => Place::Tokio(measure::tokio_multi_thread(2)?),
         })
     };
     let tasks = workload.tasks();
@@ -267,7 +285,7 @@ fn corelane_cluster(ctx: &Ctx, workload: Workload, offloop: bool) -> Result<Samp
     let place = if offloop {
         Place::Tokio(measure::tokio_multi_thread(2)?)
     } else {
-        Place::Loop(&ctx.workers)
+        Place::Loop(&*ctx.workers)
     };
     let tasks = workload.tasks();
     match workload {
