@@ -257,9 +257,9 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let took = self.took();
+        // After `end` or `fail` there is nothing left to count: no clock read on that path.
         if let Some(counters) = self.counters.take() {
-            counters.finish_after(Outcome::Cancelled, took);
+            counters.finish_after(Outcome::Cancelled, self.took());
         }
     }
 }
