@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::{block_on, client_for, guard, on_worker, shared_server, two_workers};
-use corelane_postgres::{Client, ToSql};
+use corelane_postgres::{Client, ToSql, Transaction, TransactionOptions};
 use corelane_testkit::{FaultProxy, PgServer};
 
 /// A client whose connections go through a fault proxy in front of the shared server (kept
@@ -66,6 +66,36 @@ fn statements_on_a_connection_cut_while_idle_go_to_a_new_one() {
             let row = block_on(client.query_one("SELECT $1::int4", &[&i])).unwrap();
             assert_eq!(row.get::<i32>(0).unwrap(), i);
         }
+    });
+}
+
+#[test]
+fn transactions_on_a_connection_cut_while_idle_get_a_new_one() {
+    let (_server, proxy, client) = proxied();
+    guard("idle cut of an exclusive connection", move || {
+        on_worker(0, move || async move {
+            for i in 0..10i32 {
+                let tx = |i: i32| {
+                    move |tx: Transaction| async move {
+                        let row = tx.query_one("SELECT $1::int4", &[&i]).await?;
+                        row.get::<i32>(0)
+                    }
+                };
+                // Leaves an idle exclusive connection in the pool.
+                let v = client
+                    .transaction(TransactionOptions::new(), tx(i))
+                    .await
+                    .unwrap();
+                assert_eq!(v, i);
+                proxy.cut_all();
+                // Its checkout probes it and finds it closed: a new one runs the transaction.
+                let v = client
+                    .transaction(TransactionOptions::new(), tx(i + 1))
+                    .await
+                    .unwrap();
+                assert_eq!(v, i + 1, "round {i}");
+            }
+        });
     });
 }
 

@@ -65,6 +65,48 @@ fn calls_on_a_connection_cut_while_idle_go_to_a_new_one() {
 }
 
 #[test]
+fn exclusive_connections_cut_while_idle_are_not_handed_out() {
+    guard("idle cut of an exclusive connection", || {
+        let server = RedisServer::start().unwrap();
+        let proxy = Arc::new(FaultProxy::start(server.addr()).unwrap());
+        let client = support::client(&format!("redis://{}", proxy.addr()));
+        on_worker(0, move || async move {
+            for i in 0..10i64 {
+                // Leaves an idle exclusive connection in the pool.
+                client
+                    .with_connection(move |conn| async move {
+                        conn.query::<()>(Cmd::new("SET").arg("x").arg(i)).await
+                    })
+                    .await
+                    .unwrap();
+                proxy.cut_all();
+                // Its checkout resets it (every exclusive connection is reset before its next
+                // user), which finds it closed before anything was sent: a new one runs the
+                // closure.
+                let v: i64 = client
+                    .with_connection(
+                        |conn| async move { conn.query(Cmd::new("GET").arg("x")).await },
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(v, i, "round {i}");
+                // A WATCH transaction too.
+                proxy.cut_all();
+                let (n,): (i64,) = client
+                    .transaction(&["x"], |_conn| async move {
+                        let mut pipe = Pipeline::new();
+                        pipe.incr("tx");
+                        Ok(pipe)
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(n, i + 1, "round {i}");
+            }
+        });
+    });
+}
+
+#[test]
 fn a_call_whose_request_went_out_is_not_sent_again() {
     guard("no resend", || {
         let server = RedisServer::start().unwrap();
