@@ -61,13 +61,17 @@ impl PartialEq<&str> for BytesStr {
 }
 
 /// Reads fields off a body; every read is bounds-checked and errors name the field.
-pub(crate) struct Reader {
+///
+/// Over a `Bytes` body (the default) the fields it returns share the message's buffer; over a
+/// `&[u8]` (a row's columns, read by the thousand) it only checks and skips, with no reference
+/// count touched per field.
+pub(crate) struct Reader<B: Buf = Bytes> {
     tag: char,
-    buf: Bytes,
+    buf: B,
 }
 
-impl Reader {
-    pub(crate) fn new(tag: u8, body: Bytes) -> Reader {
+impl<B: Buf> Reader<B> {
+    pub(crate) fn new(tag: u8, body: B) -> Reader<B> {
         Reader {
             tag: char::from(tag),
             buf: body,
@@ -75,7 +79,7 @@ impl Reader {
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.buf.len()
+        self.buf.remaining()
     }
 
     pub(crate) fn short(&self, what: &'static str) -> Error {
@@ -93,28 +97,28 @@ impl Reader {
     }
 
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, Error> {
-        if self.buf.is_empty() {
+        if !self.buf.has_remaining() {
             return Err(self.short(what));
         }
         Ok(self.buf.get_u8())
     }
 
     pub(crate) fn i16(&mut self, what: &'static str) -> Result<i16, Error> {
-        if self.buf.len() < 2 {
+        if self.buf.remaining() < 2 {
             return Err(self.short(what));
         }
         Ok(self.buf.get_i16())
     }
 
     pub(crate) fn i32(&mut self, what: &'static str) -> Result<i32, Error> {
-        if self.buf.len() < 4 {
+        if self.buf.remaining() < 4 {
             return Err(self.short(what));
         }
         Ok(self.buf.get_i32())
     }
 
     pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, Error> {
-        if self.buf.len() < 4 {
+        if self.buf.remaining() < 4 {
             return Err(self.short(what));
         }
         Ok(self.buf.get_u32())
@@ -124,12 +128,35 @@ impl Reader {
     pub(crate) fn count(&mut self, what: &'static str, min_item: usize) -> Result<usize, Error> {
         let n = self.i16(what)?;
         let n = usize::try_from(n).map_err(|_| self.invalid(what))?;
-        if n.saturating_mul(min_item) > self.buf.len() {
+        if n.saturating_mul(min_item) > self.buf.remaining() {
             return Err(self.short(what));
         }
         Ok(n)
     }
 
+    /// Skips `n` bytes that must be there.
+    pub(crate) fn skip(&mut self, n: usize, what: &'static str) -> Result<(), Error> {
+        if self.buf.remaining() < n {
+            return Err(self.short(what));
+        }
+        self.buf.advance(n);
+        Ok(())
+    }
+
+    /// Errors if anything is left.
+    pub(crate) fn finish(self) -> Result<(), Error> {
+        if !self.buf.has_remaining() {
+            Ok(())
+        } else {
+            Err(Error::TrailingBytes {
+                tag: self.tag,
+                extra: self.buf.remaining(),
+            })
+        }
+    }
+}
+
+impl Reader<Bytes> {
     pub(crate) fn bytes(&mut self, n: usize, what: &'static str) -> Result<Bytes, Error> {
         if self.buf.len() < n {
             return Err(self.short(what));
@@ -157,17 +184,5 @@ impl Reader {
     pub(crate) fn cstr(&mut self, what: &'static str) -> Result<BytesStr, Error> {
         let b = self.cbytes(what)?;
         BytesStr::from_utf8(b).ok_or_else(|| self.invalid(what))
-    }
-
-    /// Errors if anything is left.
-    pub(crate) fn finish(self) -> Result<(), Error> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::TrailingBytes {
-                tag: self.tag,
-                extra: self.buf.len(),
-            })
-        }
     }
 }

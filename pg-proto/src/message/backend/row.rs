@@ -108,7 +108,7 @@ impl Column {
     };
 
     /// Reads one length-prefixed value off `r`, whose cursor is in a body of `body_len` bytes.
-    fn read(r: &mut Reader, body_len: usize) -> Result<Column, Error> {
+    fn read(r: &mut Reader<&[u8]>, body_len: usize) -> Result<Column, Error> {
         let len = r.i32("column length")?;
         if len == -1 {
             return Ok(Column::NULL);
@@ -119,7 +119,7 @@ impl Column {
             .ok_or_else(|| r.invalid("column offset"))?;
         let start = u32::try_from(start).map_err(|_| r.invalid("column offset"))?;
         // Bounds-checked against the bytes present before the range is recorded.
-        r.bytes(len as usize, "column value")?;
+        r.skip(len as usize, "column value")?;
         Ok(Column { start, len })
     }
 
@@ -171,8 +171,8 @@ impl Eq for Columns {}
 
 impl DataRow {
     pub(crate) fn parse(body: Bytes) -> Result<DataRow, Error> {
-        // The reader walks a second handle on the same buffer (a refcount bump, no copy).
-        let mut r = Reader::new(b'D', body.clone());
+        // The reader walks the body as a slice: no reference count is touched per column.
+        let mut r = Reader::new(b'D', &body[..]);
         // Each column takes at least its 4-byte length: the count is bounded by what arrived,
         // so the heap slice of a wide row is never larger than the body justifies.
         let n = r.count("column count", 4)?;
