@@ -46,15 +46,18 @@ impl Manager for PgManager {
         Ok(conn)
     }
 
-    /// Closed, or (shared) retired because its session changed. An idle exclusive connection
-    /// is probed too (`Pipe::probe_idle`, one non-blocking `recv`): one the server or a proxy
-    /// dropped while it sat idle is not handed to a transaction, a session or a COPY, whose
-    /// statements could not go to another connection once they failed. The shared pool asks on
-    /// every call; its statements resend what was never sent instead (see `execute.rs`).
+    /// Closed, or (shared) retired because its session changed.
     fn is_broken(&self, conn: &Connection) -> bool {
-        conn.pipe.is_closed()
-            || conn.session.is_retired()
-            || (!self.shared && conn.pipe.probe_idle().is_err())
+        conn.pipe.is_closed() || conn.session.is_retired()
+    }
+
+    /// An idle exclusive connection is probed before it is handed out (`Pipe::probe_idle`, one
+    /// non-blocking `recv`): one the server or a proxy dropped while it sat idle does not go to
+    /// a transaction, a session or a COPY, whose statements could not go to another connection
+    /// once they failed. (Only the exclusive pool asks; the shared pool's statements resend
+    /// what was never sent instead, see `execute.rs`.)
+    fn check_out(&self, conn: &Connection) -> bool {
+        conn.pipe.probe_idle().is_ok()
     }
 
     /// Requests in flight (queued, or read by a caller directly): what spreads concurrent

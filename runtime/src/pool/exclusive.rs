@@ -136,6 +136,7 @@ impl<M: Manager> Pool<M> {
             .expired(idle.created, idle.last_used, now)
             .is_some()
             || manager.is_broken(&idle.conn)
+            || !manager.check_out(&idle.conn)
         {
             return None;
         }

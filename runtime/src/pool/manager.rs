@@ -36,6 +36,18 @@ pub trait Manager: 'static {
     /// error)? Must not block.
     fn is_broken(&self, conn: &Self::Conn) -> bool;
 
+    /// Checks an idle connection of an exclusive [`Pool`](super::Pool) right before it is handed
+    /// out (after [`is_broken`](Self::is_broken)); `false` closes it and the pool takes the
+    /// next one (or opens one). Unlike `is_broken`, which the pool also asks of every idle
+    /// connection when it reaps, this runs once per checkout, on the connection chosen: the
+    /// place for a check that costs a system call, such as looking for a close the
+    /// connection's reader has not seen yet (`Pipe::probe_idle`). Must not block. The default
+    /// accepts every connection.
+    fn check_out(&self, conn: &Self::Conn) -> bool {
+        let _ = conn;
+        true
+    }
+
     /// Checks a connection that was idle longer than `Config::health_check_after`; `Err` closes
     /// it. The default accepts every connection.
     async fn health_check(&self, conn: &mut Self::Conn) -> Result<(), Self::Error> {

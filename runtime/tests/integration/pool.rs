@@ -36,6 +36,10 @@ struct Stats {
     connect_delay: Cell<Option<Duration>>,
     recycle_keeps: Cell<bool>,
     health_fails: Cell<bool>,
+    /// `check_out` refuses connections with these ids.
+    refused: RefCell<Vec<usize>>,
+    /// How many times `check_out` was asked.
+    check_outs: Cell<usize>,
     /// `recycle` and `health_check` take this long.
     check_delay: Cell<Option<Duration>>,
     /// The `broken` flag of every connection ever opened, by id.
@@ -90,6 +94,11 @@ impl Manager for FakeManager {
 
     fn is_broken(&self, conn: &FakeConn) -> bool {
         conn.broken.get()
+    }
+
+    fn check_out(&self, conn: &FakeConn) -> bool {
+        self.stats.check_outs.set(self.stats.check_outs.get() + 1);
+        !self.stats.refused.borrow().contains(&conn.id)
     }
 
     async fn health_check(&self, _conn: &mut FakeConn) -> Result<(), Down> {
@@ -395,6 +404,42 @@ fn broken_conns_are_replaced() {
         s.flags.borrow()[1].set(true);
         let conn = pool.get().await.unwrap();
         assert_eq!(conn.id, 2);
+        assert_eq!(s.live.get(), 1);
+        assert_eq!(pool.status().open, 1);
+    });
+}
+
+#[test]
+fn check_out_is_asked_once_per_checkout_and_a_refused_conn_is_replaced() {
+    run(async {
+        let s = stats();
+        let pool = pool(&s, quiet(3));
+        // Three idle connections: 0, 1, 2 (2 returned last, so it is handed out first).
+        let conns = [
+            pool.get().await.unwrap(),
+            pool.get().await.unwrap(),
+            pool.get().await.unwrap(),
+        ];
+        assert_eq!(s.check_outs.get(), 0, "new connections are not checked");
+        drop(conns);
+        assert_eq!(pool.status().idle, 3);
+        // Only the connection chosen is asked, not every idle one.
+        let conn = pool.get().await.unwrap();
+        assert_eq!(conn.id, 2);
+        assert_eq!(s.check_outs.get(), 1);
+        drop(conn);
+        // Refused: closed, and the next idle one is asked and handed out.
+        s.refused.borrow_mut().push(2);
+        let conn = pool.get().await.unwrap();
+        assert_eq!(conn.id, 1);
+        assert_eq!(s.check_outs.get(), 3);
+        assert_eq!(pool.status().open, 2);
+        assert_eq!(s.live.get(), 2);
+        drop(conn);
+        // Every idle one refused: a new one is opened.
+        s.refused.borrow_mut().extend([0, 1]);
+        let conn = pool.get().await.unwrap();
+        assert_eq!(conn.id, 3);
         assert_eq!(s.live.get(), 1);
         assert_eq!(pool.status().open, 1);
     });
