@@ -68,19 +68,25 @@ fn server(then: Then) -> (std::net::SocketAddr, mpsc::Sender<()>, mpsc::Receiver
     (addr, go_tx, done_rx)
 }
 
+/// A pipe to the test's server, after its first round trip: open, idle, in step.
+async fn echoed_once(addr: std::net::SocketAddr) -> Pipe<Lines> {
+    let stream = Stream::connect_tcp(addr).await.unwrap();
+    let pipe = Pipe::new(stream, Lines, Limits::default()).unwrap();
+    let reply = pipe
+        .call((), |b| b.extend_from_slice(b"one\n"))
+        .await
+        .unwrap();
+    assert_eq!(&reply[..], b"one\n");
+    pipe
+}
+
 #[test]
 fn probe_idle_finds_a_hang_up_the_reader_has_not_seen() {
     let lp = test_loop(1);
     let worker = lp.workers()[0].clone();
     let (addr, go, done) = server(Then::Close);
     run_on(&worker, move || async move {
-        let stream = Stream::connect_tcp(addr).await.unwrap();
-        let pipe = Pipe::new(stream, Lines, Limits::default()).unwrap();
-        let reply = pipe
-            .call((), |b| b.extend_from_slice(b"one\n"))
-            .await
-            .unwrap();
-        assert_eq!(&reply[..], b"one\n");
+        let pipe = echoed_once(addr).await;
         assert_eq!(pipe.probe_idle(), Ok(()), "a live idle connection");
         go.send(()).unwrap();
         done.recv().unwrap();
@@ -100,13 +106,7 @@ fn probe_idle_finds_bytes_nobody_asked_for() {
     let worker = lp.workers()[0].clone();
     let (addr, go, done) = server(Then::Extra);
     run_on(&worker, move || async move {
-        let stream = Stream::connect_tcp(addr).await.unwrap();
-        let pipe = Pipe::new(stream, Lines, Limits::default()).unwrap();
-        let reply = pipe
-            .call((), |b| b.extend_from_slice(b"one\n"))
-            .await
-            .unwrap();
-        assert_eq!(&reply[..], b"one\n");
+        let pipe = echoed_once(addr).await;
         go.send(()).unwrap();
         done.recv().unwrap();
         // `Lines` allows nothing unsolicited: the line would be taken for the next reply.
@@ -122,13 +122,7 @@ fn probe_idle_leaves_a_connection_with_a_request_in_flight_alone() {
     let worker = lp.workers()[0].clone();
     let (addr, go, done) = server(Then::EchoAfterGo);
     run_on(&worker, move || async move {
-        let stream = Stream::connect_tcp(addr).await.unwrap();
-        let pipe = Pipe::new(stream, Lines, Limits::default()).unwrap();
-        let reply = pipe
-            .call((), |b| b.extend_from_slice(b"one\n"))
-            .await
-            .unwrap();
-        assert_eq!(&reply[..], b"one\n");
+        let pipe = echoed_once(addr).await;
         let mut call = Box::pin(pipe.call((), |b| b.extend_from_slice(b"two\n")));
         assert!(poll_once(&mut call).await.is_none(), "sent, not answered");
         go.send(()).unwrap();

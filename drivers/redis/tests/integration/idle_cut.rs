@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::{self, block_on, guard, on_worker};
-use corelane_redis::{Cmd, Pipeline, Value};
+use corelane_redis::{Client, Cmd, Pipeline, Value};
 use corelane_testkit::{FaultProxy, RedisServer};
 
 /// A script that counts its run in `KEYS[1]` and then keeps the server busy for `ARGV[1]`
@@ -30,12 +30,19 @@ fn counted_busy(key: &str, ms: u64) -> Cmd {
         .arg(ms)
 }
 
+/// A throwaway server (kept running while the test holds it), a fault proxy in front of it,
+/// and a client whose connections go through the proxy.
+fn proxied() -> (RedisServer, Arc<FaultProxy>, Client) {
+    let server = RedisServer::start().unwrap();
+    let proxy = Arc::new(FaultProxy::start(server.addr()).unwrap());
+    let client = support::client(&format!("redis://{}", proxy.addr()));
+    (server, proxy, client)
+}
+
 #[test]
 fn calls_on_a_connection_cut_while_idle_go_to_a_new_one() {
     guard("idle cut", || {
-        let server = RedisServer::start().unwrap();
-        let proxy = Arc::new(FaultProxy::start(server.addr()).unwrap());
-        let client = support::client(&format!("redis://{}", proxy.addr()));
+        let (_server, proxy, client) = proxied();
         let c = client.clone();
         let p = proxy.clone();
         on_worker(0, move || async move {
@@ -67,9 +74,7 @@ fn calls_on_a_connection_cut_while_idle_go_to_a_new_one() {
 #[test]
 fn exclusive_connections_cut_while_idle_are_not_handed_out() {
     guard("idle cut of an exclusive connection", || {
-        let server = RedisServer::start().unwrap();
-        let proxy = Arc::new(FaultProxy::start(server.addr()).unwrap());
-        let client = support::client(&format!("redis://{}", proxy.addr()));
+        let (_server, proxy, client) = proxied();
         on_worker(0, move || async move {
             for i in 0..10i64 {
                 // Leaves an idle exclusive connection in the pool.
@@ -109,9 +114,7 @@ fn exclusive_connections_cut_while_idle_are_not_handed_out() {
 #[test]
 fn a_call_whose_request_went_out_is_not_sent_again() {
     guard("no resend", || {
-        let server = RedisServer::start().unwrap();
-        let proxy = Arc::new(FaultProxy::start(server.addr()).unwrap());
-        let client = support::client(&format!("redis://{}", proxy.addr()));
+        let (server, proxy, client) = proxied();
         let direct = support::client(&server.url());
         let c = client.clone();
         let p = proxy.clone();
