@@ -76,7 +76,12 @@
 //!    [`Dispatch::movable`](crate::Dispatch::movable): the same future then runs in place on
 //!    a worker and is spawned by value from anywhere else, and the handle is cloned only for
 //!    the remote path (the bundled Redis driver's `local_call.rs` and the PostgreSQL driver's
-//!    `execute.rs` are that future).
+//!    `execute.rs` are that future). A connection the server dropped while it sat idle is
+//!    found by the first run on it, before anything is written: the run resolves to `Err`
+//!    (never sent), and the work can take the pool's next connection and send again, once.
+//!    For connections that are held rather than shared, implement `Manager::check_out` with
+//!    [`Pipe::probe_idle`](crate::roundtrip::Pipe::probe_idle) so a dead one is never handed
+//!    out. A request that was sent must not be sent again: the server may have run it.
 //! 6. **Batches** (`examples/memcached/src/pipeline.rs`): an explicit pipeline encodes all its
 //!    requests into one [`Batch`](crate::roundtrip::Batch) (`push` per request with a reply,
 //!    `push_no_reply` for those without) and runs it; results come back per request, in

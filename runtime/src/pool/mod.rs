@@ -2,8 +2,8 @@
 //!
 //! A pool lives on one worker (one glommio `LocalExecutor` thread) and is `!Send`: each worker
 //! keeps its own pool per server, with no lock and no atomic. A driver plugs in a [`Manager`]
-//! (open, `is_broken`, health check, recycle); the pool owns slots, lifetimes, idle limits,
-//! health checks and reconnect backoff.
+//! (open, `is_broken`, `check_out`, health check, recycle); the pool owns slots, lifetimes,
+//! idle limits, health checks and reconnect backoff.
 //!
 //! ```
 //! use corelane_runtime::pool::{Config, Manager, Pool, SharedPool};
