@@ -103,31 +103,18 @@ pub(crate) async fn connection(
     connection_of(&*worker_state::pools(config, states)?).await
 }
 
-/// [`connection`] from this worker's pools of a client.
-///
-/// An idle connection is probed first (`Pipe::probe_idle`): one the server (or a proxy) closed
-/// while it sat idle is found closed here, and the pool's next one is taken, instead of failing
-/// the call that would have been the first to use it. At most as many probes fail as the pool
-/// holds connections, and one more: a server that closes every new connection at once cannot
-/// keep a call here.
+/// [`connection`] from this worker's pools of a client. The pool probes the connection it
+/// chose (`PgManager::check_out`): one the server (or a proxy) closed while it sat idle is not
+/// handed to the call that would have been the first to find it closed.
 pub(crate) async fn connection_of(pools: &WorkerPools) -> Result<Connection, Error> {
-    let mut probes = pools.shared_max_size().saturating_add(1);
     loop {
         let conn = worker_state::shared_connection(pools).await?;
-        if conn.cancel.draining.get() {
-            GateOpen(&conn.cancel).await;
-            // Ask the pool again: the connection may have been closed (and replaced), or gated
-            // again by the time this task runs.
-            continue;
+        if !conn.cancel.draining.get() {
+            return Ok(conn);
         }
-        if probes > 0 && conn.pipe.is_idle() {
-            probes -= 1;
-            if conn.pipe.probe_idle().is_err() {
-                // Closed now: the pool drops it and picks (or opens) another.
-                continue;
-            }
-        }
-        return Ok(conn);
+        GateOpen(&conn.cancel).await;
+        // Ask the pool again: the connection may have been closed (and replaced), or gated
+        // again by the time this task runs.
     }
 }
 

@@ -51,11 +51,12 @@ impl Manager for PgManager {
         conn.pipe.is_closed() || conn.session.is_retired()
     }
 
-    /// An idle exclusive connection is probed before it is handed out (`Pipe::probe_idle`, one
+    /// An idle connection is probed before it is handed out (`Pipe::probe_idle`, one
     /// non-blocking `recv`): one the server or a proxy dropped while it sat idle does not go to
-    /// a transaction, a session or a COPY, whose statements could not go to another connection
-    /// once they failed. (Only the exclusive pool asks; the shared pool's statements resend
-    /// what was never sent instead, see `execute.rs`.)
+    /// a transaction, a session, a COPY or a pipeline, whose statements could not go to another
+    /// connection once they failed. The exclusive pool asks at each checkout, the shared pool
+    /// on the cold path (`shared_connection`); the hot path asks nothing, and its statements
+    /// resend what was never sent instead (see `execute.rs`).
     fn check_out(&self, conn: &Connection) -> bool {
         conn.pipe.probe_idle().is_ok()
     }
@@ -172,11 +173,6 @@ impl WorkerPools {
         })
     }
 
-    /// How many shared connections this worker may hold.
-    pub(crate) fn shared_max_size(&self) -> usize {
-        self.shared.config().max_size
-    }
-
     /// Consecutive failed connects of the shared pool since its last success.
     pub(crate) fn connect_failures(&self) -> u32 {
         self.shared.status().connect_failures
@@ -216,13 +212,10 @@ fn pool_error(
 }
 
 /// A live shared (pipelined) connection of a client on this worker (its pools, from
-/// [`pools`]), opened if needed.
+/// [`pools`]), opened if needed; probed first when it was idle (see `check_out`).
 pub(crate) async fn shared_connection(pools: &WorkerPools) -> Result<Connection, Error> {
     let pool = &pools.shared;
-    if let Some(shared) = pool.try_get_shared() {
-        return Ok((*shared).clone());
-    }
-    match pool.get_shared().await {
+    match pool.get_checked().await {
         Ok(shared) => Ok((*shared).clone()),
         Err(e) => {
             let limit = pool.config().acquire_timeout;

@@ -57,6 +57,15 @@ impl Manager for RedisManager {
         conn.pipe.is_closed() || self.reaches_replaced_master(conn)
     }
 
+    /// An idle connection is probed before it is handed out (`Pipe::probe_idle`, one
+    /// non-blocking `recv`): one the server or a proxy dropped while it sat idle does not go to
+    /// the call that would have been the first to find it closed. The shared pool asks on the
+    /// cold path (`WorkerClient::connection`), the exclusive pool at each checkout; the hot path
+    /// asks nothing, and its calls resend what was never sent instead (see `local_call.rs`).
+    fn check_out(&self, conn: &Connection) -> bool {
+        conn.pipe.probe_idle().is_ok()
+    }
+
     /// Requests in flight (queued, or read by a caller directly): what spreads concurrent
     /// callers over the worker's shared connections, since a call holds no pool handle while
     /// its request is out.
@@ -228,36 +237,12 @@ impl WorkerClient {
         self.exclusive.reap_now();
     }
 
-    /// A live connection, opening one if needed.
-    ///
-    /// An idle connection is probed first (`Pipe::probe_idle`): one the server (or a proxy)
-    /// closed while it sat idle is found closed here, and the pool's next one is taken, instead
-    /// of failing the call that would have been the first to use it. At most as many probes
-    /// fail as the pool holds connections, and one more: a server that closes every new
-    /// connection at once cannot keep a call here.
+    /// A live connection, opening one if needed; probed first when it was idle (see
+    /// `RedisManager::check_out`).
     pub(crate) async fn connection(&self) -> Result<Connection, Error> {
-        let mut probes = self.pool.config().max_size.saturating_add(1);
-        loop {
-            let conn = self.any_connection().await?;
-            if probes > 0 && conn.pipe.is_idle() {
-                probes -= 1;
-                if conn.pipe.probe_idle().is_err() {
-                    // Closed now: the pool drops it and picks (or opens) another.
-                    continue;
-                }
-            }
-            return Ok(conn);
-        }
-    }
-
-    /// The pool's choice of connection, opening one if needed.
-    async fn any_connection(&self) -> Result<Connection, Error> {
-        if let Some(shared) = self.pool.try_get_shared() {
-            return Ok((*shared).clone());
-        }
         let shared = self
             .pool
-            .get_shared()
+            .get_checked()
             .await
             .map_err(|e| pool_error(PoolKind::Shared, self.pool.config().acquire_timeout, e))?;
         Ok((*shared).clone())

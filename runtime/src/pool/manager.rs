@@ -36,13 +36,14 @@ pub trait Manager: 'static {
     /// error)? Must not block.
     fn is_broken(&self, conn: &Self::Conn) -> bool;
 
-    /// Checks an idle connection of an exclusive [`Pool`](super::Pool) right before it is handed
-    /// out (after [`is_broken`](Self::is_broken)); `false` closes it and the pool takes the
-    /// next one (or opens one). Unlike `is_broken`, which the pool also asks of every idle
-    /// connection when it reaps, this runs once per checkout, on the connection chosen: the
-    /// place for a check that costs a system call, such as looking for a close the
-    /// connection's reader has not seen yet (`Pipe::probe_idle`). Must not block. The default
-    /// accepts every connection.
+    /// Checks a connection right before it is handed out: an idle one of an exclusive
+    /// [`Pool`](super::Pool) at each checkout (after [`is_broken`](Self::is_broken)), and the
+    /// one [`SharedPool::get_checked`](super::SharedPool::get_checked) chose. `false` closes it
+    /// (for a shared one: takes it out of the rotation) and the pool takes the next one (or
+    /// opens one). Unlike `is_broken`, which the pools also ask of every connection when they
+    /// reap, this runs once per checkout, on the connection chosen: the place for a check that
+    /// costs a system call, such as looking for a close the connection's reader has not seen
+    /// yet (`Pipe::probe_idle`). Must not block. The default accepts every connection.
     fn check_out(&self, conn: &Self::Conn) -> bool {
         let _ = conn;
         true

@@ -150,6 +150,28 @@ impl<M: Manager> SharedPool<M> {
             .unwrap_or(Err(PoolError::Timeout))
     }
 
+    /// [`get_shared`](Self::get_shared), asking [`Manager::check_out`] of the connection
+    /// chosen before it is handed out: one it refuses is discarded and the pool chooses again
+    /// (or opens one). For a driver's cold path, where a check that costs a system call is
+    /// affordable (the hot path, [`try_get_shared`](Self::try_get_shared), asks nothing). At
+    /// most `max_size + 1` connections are refused; after that the next one is handed out
+    /// unchecked, so a server that closes every new connection at once cannot keep a caller
+    /// here.
+    pub async fn get_checked(&self) -> Result<Shared<M::Conn>, PoolError<M::Error>> {
+        let mut checks = self.inner.config.max_size.saturating_add(1);
+        loop {
+            let handle = match self.try_get_shared() {
+                Some(handle) => handle,
+                None => self.get_shared().await?,
+            };
+            if checks == 0 || self.inner.manager.check_out(&handle) {
+                return Ok(handle);
+            }
+            checks -= 1;
+            handle.discard();
+        }
+    }
+
     /// A handle to a live connection without waiting: `Some` when [`get_shared`] would return
     /// an existing connection at once, `None` when it would have to open one or wait (call
     /// [`get_shared`] then). The hot path of drivers: no future, no allocation.

@@ -446,6 +446,36 @@ fn check_out_is_asked_once_per_checkout_and_a_refused_conn_is_replaced() {
 }
 
 #[test]
+fn get_checked_replaces_a_refused_shared_conn_and_gives_up_checking_after_max_size_plus_one() {
+    run(async {
+        let s = stats();
+        let pool = shared_pool(&s, quiet(2));
+        // Opened, then checked on the way out: 0 is accepted.
+        let conn = pool.get_checked().await.unwrap();
+        assert_eq!(conn.id, 0);
+        assert_eq!(s.check_outs.get(), 1);
+        drop(conn);
+        // The hot path asks nothing.
+        drop(pool.try_get_shared().unwrap());
+        assert_eq!(s.check_outs.get(), 1);
+        // Refused: taken out of the rotation, and a new one is handed out.
+        s.refused.borrow_mut().push(0);
+        let conn = pool.get_checked().await.unwrap();
+        assert_eq!(conn.id, 1);
+        assert_eq!(s.check_outs.get(), 3);
+        drop(conn);
+        pool.reap_now();
+        assert_eq!(s.live.get(), 1, "the refused connection is closed");
+        // Every connection refused: after max_size + 1 refusals the next is handed out as is.
+        s.refused.borrow_mut().extend(0..100);
+        let before = s.check_outs.get();
+        let conn = pool.get_checked().await.unwrap();
+        assert_eq!(s.check_outs.get() - before, 3);
+        drop(conn);
+    });
+}
+
+#[test]
 fn discard_and_detach_free_the_slot() {
     run(async {
         let s = stats();
