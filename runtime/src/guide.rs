@@ -79,9 +79,10 @@
 //!    `execute.rs` are that future). A connection the server dropped while it sat idle is
 //!    found by the first run on it, before anything is written: the run resolves to `Err`
 //!    (never sent), and the work can take the pool's next connection and send again, once.
-//!    For connections that are held rather than shared, implement `Manager::check_out` with
-//!    [`Pipe::probe_idle`](crate::roundtrip::Pipe::probe_idle) so a dead one is never handed
-//!    out. A request that was sent must not be sent again: the server may have run it.
+//!    Implement `Manager::check_out` with
+//!    [`Pipe::probe_idle`](crate::roundtrip::Pipe::probe_idle) so the exclusive pool and
+//!    `SharedPool::get_checked` (the cold path) never hand out a dead one. A request that was
+//!    sent must not be sent again: the server may have run it.
 //! 6. **Batches** (`examples/memcached/src/pipeline.rs`): an explicit pipeline encodes all its
 //!    requests into one [`Batch`](crate::roundtrip::Batch) (`push` per request with a reply,
 //!    `push_no_reply` for those without) and runs it; results come back per request, in
