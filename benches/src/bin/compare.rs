@@ -255,6 +255,8 @@ pub(crate) enum At {
     OneWorker,
     /// From a tokio runtime, through the main loop's mailboxes (`corelane-offloop`).
     Offloop,
+    /// From a tokio runtime, through the one-worker loop's mailbox (`corelane-offloop-1w`).
+    OffloopOneWorker,
 }
 
 impl Ctx {
@@ -534,7 +536,7 @@ fn run_workload(
     let mut clients: Vec<(&str, Which)> = clients
         .into_iter()
         .filter(|(name, _)| wanted(name))
-        .filter(|(name, _)| *name != "corelane-1w" || ctx.one_worker.is_some())
+        .filter(|(name, _)| !name.ends_with("-1w") || ctx.one_worker.is_some())
         .collect();
     // Rounds interleave the clients, so a slow spell of a shared machine (seconds long on
     // a VM) hits them all alike; each client is reported by its median round.
@@ -660,7 +662,7 @@ struct RunOpts<'a> {
 fn kind_of(name: &str) -> Kind {
     match name {
         "corelane" | "corelane-1w" => Kind::Corelane,
-        "corelane-offloop" => Kind::Offloop,
+        "corelane-offloop" | "corelane-offloop-1w" => Kind::Offloop,
         "corelane-pipeline" => Kind::Variant,
         _ => Kind::Peer,
     }
@@ -672,6 +674,15 @@ pub(crate) fn best_corelane(lines: &[Line]) -> Option<&Line> {
     lines
         .iter()
         .filter(|l| l.kind == Kind::Corelane)
+        .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec))
+}
+
+/// corelane's fastest off-loop line (`corelane-offloop`, or `corelane-offloop-1w` when one
+/// worker left a CPU to the caller's tokio threads and did better).
+pub(crate) fn best_offloop(lines: &[Line]) -> Option<&Line> {
+    lines
+        .iter()
+        .filter(|l| l.kind == Kind::Offloop)
         .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec))
 }
 
@@ -708,10 +719,15 @@ fn ratio_line(workload: Workload, lines: &[Line]) -> String {
         }
         _ => parts.push("cpu/op ?".to_owned()),
     }
-    if let (Some(o), Some(p)) = (of(Kind::Offloop), best_peer) {
+    if let (Some(o), Some(p)) = (best_offloop(lines), best_peer) {
         parts.push(format!(
-            "offloop/best-peer {:.2}x",
-            o.ops_per_sec / p.ops_per_sec
+            "offloop/best-peer {:.2}x{}",
+            o.ops_per_sec / p.ops_per_sec,
+            if o.client == "corelane-offloop" {
+                ""
+            } else {
+                " (1w)"
+            }
         ));
     }
     if let (Some(c), Some(x)) = (corelane, of(Kind::Ceiling)) {
@@ -905,7 +921,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     if one_loop.is_some() {
         println!(
-            "# corelane-1w: the same calls on a second loop of one worker (same settings), leaving the other CPUs to the server; corelane's ratios use the faster of corelane and corelane-1w, as the peers' use their fastest runtime"
+            "# corelane-1w: the same calls on a second loop of one worker (same settings), leaving the other CPUs to the server; corelane's ratios use the faster of corelane and corelane-1w, as the peers' use their fastest runtime; likewise corelane-offloop-1w calls through that loop from the same tokio runtime (2 threads), and the off-loop ratio uses the faster of the two"
         );
     }
     println!("# observability: {observability}");

@@ -33,7 +33,6 @@ const TOP: f64 = 40.0;
 /// The bars of one workload: corelane against each peer and the ceiling, and the off-loop
 /// path against the best peer. Empty when corelane has no row (it failed).
 fn bars(chart: &Chart) -> Vec<Bar> {
-    let find = |k: Kind| chart.lines.iter().find(|l| l.kind == k);
     let Some(corelane) = crate::best_corelane(&chart.lines) else {
         return Vec::new();
     };
@@ -53,7 +52,7 @@ fn bars(chart: &Chart) -> Vec<Bar> {
         .iter()
         .filter(|l| l.kind == Kind::Peer)
         .max_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
-    if let (Some(off), Some(best)) = (find(Kind::Offloop), best_peer) {
+    if let (Some(off), Some(best)) = (crate::best_offloop(&chart.lines), best_peer) {
         if best.ops_per_sec > 0.0 {
             out.push(Bar {
                 label: format!("off-loop vs {}", best.client),
@@ -196,6 +195,31 @@ mod tests {
                 ("vs redis-rs-ct".to_owned(), 1.5, false),
                 ("vs fred-mt2".to_owned(), 3.0, false),
                 ("off-loop vs redis-rs-ct".to_owned(), 0.75, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_bars_use_the_faster_of_each_worker_count() {
+        let chart = Chart {
+            workload: "pg_select1_c64".into(),
+            lines: vec![
+                line("corelane", Kind::Corelane, 300.0),
+                line("corelane-1w", Kind::Corelane, 400.0),
+                line("corelane-offloop", Kind::Offloop, 50.0),
+                line("corelane-offloop-1w", Kind::Offloop, 150.0),
+                line("xitca-postgres-ct", Kind::Peer, 200.0),
+            ],
+        };
+        let got: Vec<(String, f64)> = bars(&chart)
+            .iter()
+            .map(|b| (b.label.clone(), b.ratio))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("vs xitca-postgres-ct".to_owned(), 2.0),
+                ("off-loop vs xitca-postgres-ct".to_owned(), 0.75),
             ]
         );
     }

@@ -27,6 +27,9 @@ pub enum PgClient {
     /// left to the server, as the peers' current-thread runtimes leave them.
     CorelaneOneWorker,
     CorelaneOffloop,
+    /// The off-loop calls through a loop of one worker: the other CPU is left to the
+    /// caller's tokio threads (and the server).
+    CorelaneOffloopOneWorker,
     TokioPgCurrentThread,
     TokioPgMultiThread2,
     TokioPgMultiThread2Conns2,
@@ -38,10 +41,11 @@ pub enum PgClient {
 }
 
 impl PgClient {
-    pub const ALL: [PgClient; 11] = [
+    pub const ALL: [PgClient; 12] = [
         PgClient::Corelane,
         PgClient::CorelaneOneWorker,
         PgClient::CorelaneOffloop,
+        PgClient::CorelaneOffloopOneWorker,
         PgClient::TokioPgCurrentThread,
         PgClient::TokioPgMultiThread2,
         PgClient::TokioPgCurrentThreadConns2,
@@ -57,6 +61,7 @@ impl PgClient {
             PgClient::Corelane => "corelane",
             PgClient::CorelaneOneWorker => "corelane-1w",
             PgClient::CorelaneOffloop => "corelane-offloop",
+            PgClient::CorelaneOffloopOneWorker => "corelane-offloop-1w",
             PgClient::TokioPgCurrentThread => "tokio-postgres-ct",
             PgClient::TokioPgMultiThread2 => "tokio-postgres-mt2",
             PgClient::TokioPgMultiThread2Conns2 => "tokio-postgres-mt2-2conn",
@@ -122,6 +127,7 @@ pub fn run(ctx: &Ctx, workload: Workload, client: PgClient) -> Result<Sample, St
         PgClient::Corelane => corelane(ctx, workload, At::Loop),
         PgClient::CorelaneOneWorker => corelane(ctx, workload, At::OneWorker),
         PgClient::CorelaneOffloop => corelane(ctx, workload, At::Offloop),
+        PgClient::CorelaneOffloopOneWorker => corelane(ctx, workload, At::OffloopOneWorker),
         PgClient::TokioPgCurrentThread => {
             tokio_pg(ctx, workload, measure::tokio_current_thread()?, 1)
         }
@@ -185,6 +191,13 @@ fn corelane(ctx: &Ctx, workload: Workload, at: At) -> Result<Sample, String> {
             (
                 corelane_postgres::Client::with_server(config, one).map_err(err)?,
                 Place::Loop(one),
+            )
+        }
+        At::OffloopOneWorker => {
+            let config = corelane_postgres::Config::parse(url).map_err(err)?;
+            (
+                corelane_postgres::Client::with_server(config, ctx.one_worker()?).map_err(err)?,
+                Place::Tokio(measure::tokio_multi_thread(2)?),
             )
         }
         At::Offloop => (

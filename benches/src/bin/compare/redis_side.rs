@@ -34,6 +34,9 @@ pub enum RedisClient {
     /// cluster rows.
     CorelaneOneWorker,
     CorelaneOffloop,
+    /// The off-loop calls through a loop of one worker: the other CPU is left to the
+    /// caller's tokio threads (and the server). Not on the cluster rows.
+    CorelaneOffloopOneWorker,
     RedisRsCurrentThread,
     RedisRsMultiThread2,
     /// redis-rs' blocking `Connection`, one per caller on a thread of its own.
@@ -43,10 +46,11 @@ pub enum RedisClient {
 }
 
 impl RedisClient {
-    pub const ALL: [RedisClient; 8] = [
+    pub const ALL: [RedisClient; 9] = [
         RedisClient::Corelane,
         RedisClient::CorelaneOneWorker,
         RedisClient::CorelaneOffloop,
+        RedisClient::CorelaneOffloopOneWorker,
         RedisClient::RedisRsCurrentThread,
         RedisClient::RedisRsMultiThread2,
         RedisClient::RedisRsSync,
@@ -63,7 +67,9 @@ impl RedisClient {
             RedisClient::RedisRsSync => {
                 workload.tasks() == 1 && !workload.is_tls() && !workload.is_cluster()
             }
-            RedisClient::CorelaneOneWorker => !workload.is_cluster(),
+            RedisClient::CorelaneOneWorker | RedisClient::CorelaneOffloopOneWorker => {
+                !workload.is_cluster()
+            }
             _ => true,
         }
     }
@@ -73,6 +79,7 @@ impl RedisClient {
             RedisClient::Corelane => "corelane",
             RedisClient::CorelaneOneWorker => "corelane-1w",
             RedisClient::CorelaneOffloop => "corelane-offloop",
+            RedisClient::CorelaneOffloopOneWorker => "corelane-offloop-1w",
             RedisClient::RedisRsCurrentThread => "redis-rs-ct",
             RedisClient::RedisRsMultiThread2 => "redis-rs-mt2",
             RedisClient::RedisRsSync => "redis-rs-sync",
@@ -148,6 +155,7 @@ pub fn run(ctx: &Ctx, workload: Workload, client: RedisClient) -> Result<Sample,
         RedisClient::Corelane => corelane(ctx, workload, At::Loop),
         RedisClient::CorelaneOneWorker => corelane(ctx, workload, At::OneWorker),
         RedisClient::CorelaneOffloop => corelane(ctx, workload, At::Offloop),
+        RedisClient::CorelaneOffloopOneWorker => corelane(ctx, workload, At::OffloopOneWorker),
         RedisClient::RedisRsCurrentThread => {
             redis_rs(ctx, workload, measure::tokio_current_thread()?)
         }
@@ -217,7 +225,7 @@ fn corelane(ctx: &Ctx, workload: Workload, at: At) -> Result<Sample, String> {
         None => ctx.redis_url.as_str(),
     };
     let client = match at {
-        At::OneWorker => {
+        At::OneWorker | At::OffloopOneWorker => {
             let config = corelane_redis::Config::from_url(url).map_err(err)?;
             corelane_redis::Client::with_server(config, ctx.one_worker()?).map_err(err)?
         }
@@ -227,7 +235,7 @@ fn corelane(ctx: &Ctx, workload: Workload, at: At) -> Result<Sample, String> {
         Ok(match at {
             At::Loop => Place::Loop(&*ctx.workers),
             At::OneWorker => Place::Loop(ctx.one_worker()?),
-            At::Offloop => Place::Tokio(measure::tokio_multi_thread(2)?),
+            At::Offloop | At::OffloopOneWorker => Place::Tokio(measure::tokio_multi_thread(2)?),
         })
     };
     let tasks = workload.tasks();
