@@ -5,6 +5,8 @@
 //! 2. Per-request cost of the round-trip toolkit on one connection to a byte-echo server in a
 //!    separate process: a 64-request batch by direct index vs the same requests through the
 //!    bridge queue, and single sequential calls; wall and CPU time per request.
+//! 3. The off-loop handoff alone: 64 tokio tasks calling a worker that does nothing; calls
+//!    per second and CPU per call, on one worker and on two.
 //!
 //! ```text
 //! cargo run --release -p corelane-benches --bin runtime_bench [-- --quick]
@@ -15,6 +17,8 @@
 mod echo;
 #[path = "runtime_bench/guard.rs"]
 mod guard;
+#[path = "runtime_bench/handoff.rs"]
+mod handoff;
 #[path = "runtime_bench/pipeline.rs"]
 mod pipeline;
 #[path = "runtime_bench/sys.rs"]
@@ -464,6 +468,21 @@ fn print_summary(summary: &Summary) {
     }
 }
 
+/// Part 3: the off-loop handoff alone (see `handoff.rs`), on one worker and on two.
+fn part3(settings: &Settings) -> Result<(), Box<dyn Error>> {
+    println!("# part 3: off-loop handoff, {} tokio tasks (2 threads) awaiting worker.spawn(|| async {{ 1 }})", 64);
+    for workers in [1, WORKERS] {
+        let h = handoff::measure(workers, settings.window)?;
+        println!(
+            "handoff workers={}  {} calls/s  cpu {:.2} us/call",
+            h.workers,
+            si(h.calls_per_sec),
+            h.cpu_us_per_call
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == echo::ARG) {
@@ -509,5 +528,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     part2(&settings, &[PARK_UNBOUND, SPIN_UNBOUND], &mut summary)?;
     print_summary(&summary);
+    part3(&settings)?;
     Ok(())
 }
