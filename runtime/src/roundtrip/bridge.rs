@@ -27,6 +27,10 @@ pub(crate) struct PipeState<C: Codec> {
     /// over (see [`revoke_direct`](Self::revoke_direct)) even while that future is not polled.
     /// While it is `Some` the queue is empty: every enqueue revokes it first.
     pub(crate) direct: Option<Direct<C>>,
+    /// A batch queued behind another since the last direct run began: callers share this
+    /// connection now, so the next direct run's bytes wait for the writer (this tick's other
+    /// writes join them in one `send`) instead of leaving alone (see `Run::start`).
+    pub(crate) shared_lately: bool,
 }
 
 /// A direct run in flight: its read lease and the requests it has not had replies for.

@@ -59,6 +59,7 @@ impl<C: Codec> Pipe<C> {
             codec,
             queue: VecDeque::new(),
             direct: None,
+            shared_lately: false,
         }));
         let handler = PipeHandler {
             state: state.clone(),

@@ -296,3 +296,59 @@ fn owned_runs_complete_and_hand_off_when_dropped() {
         }
     });
 }
+
+/// A caller alone on an idle connection sends its request at once, from its own poll. Once
+/// callers have shared the connection, the next direct run leaves its bytes to the writer, so
+/// the other requests of the same tick go out with them in one `send` (one packet for the
+/// server to answer) instead of after them.
+#[test]
+fn a_lone_caller_sends_at_once_and_sharing_callers_send_together() {
+    let server = EchoServer::start();
+    let lp = test_loop(1);
+    let addr = server.addr;
+    run_on(&lp.workers()[0], move || async move {
+        let pipe = connect(addr).await;
+        let call = |pipe: &Pipe<Lines>, r: &str| {
+            let (pipe, r) = (pipe.clone(), r.to_owned());
+            Box::pin(async move { pipe.call((), |b| b.extend_from_slice(r.as_bytes())).await })
+        };
+
+        // Alone: the first poll has sent the request.
+        let mut lone = call(&pipe, "lone\n");
+        assert!(futures_lite::future::poll_once(&mut lone).await.is_none());
+        assert_eq!(pipe.outbound_len(), 0, "a lone caller's request waits");
+        assert_eq!(&lone.await.unwrap()[..], b"lone\n");
+
+        // Two callers at once: the second queues behind the first.
+        let (a, b) = (call(&pipe, "a\n"), call(&pipe, "b\n"));
+        let (a, b) = futures_lite::future::zip(a, b).await;
+        assert_eq!(
+            (&a.unwrap()[..], &b.unwrap()[..]),
+            (&b"a\n"[..], &b"b\n"[..])
+        );
+
+        // Shared lately: the direct run's bytes wait for the tick's other writes...
+        let mut first = call(&pipe, "first\n");
+        let mut second = call(&pipe, "second\n");
+        assert!(futures_lite::future::poll_once(&mut first).await.is_none());
+        assert!(futures_lite::future::poll_once(&mut second).await.is_none());
+        assert_eq!(
+            pipe.outbound_len(),
+            "first\nsecond\n".len(),
+            "both requests wait for one send"
+        );
+        // ...and every reply still reaches its own caller.
+        let (first, second) = futures_lite::future::zip(first, second).await;
+        assert_eq!(
+            (&first.unwrap()[..], &second.unwrap()[..]),
+            (&b"first\n"[..], &b"second\n"[..])
+        );
+
+        // Alone again: one direct run without company, and the next lone call sends at once.
+        assert_eq!(&call(&pipe, "x\n").await.unwrap()[..], b"x\n");
+        let mut again = call(&pipe, "again\n");
+        assert!(futures_lite::future::poll_once(&mut again).await.is_none());
+        assert_eq!(pipe.outbound_len(), 0);
+        assert_eq!(&again.await.unwrap()[..], b"again\n");
+    });
+}
