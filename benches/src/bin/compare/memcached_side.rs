@@ -10,7 +10,7 @@ use std::future::Future;
 use async_memcached::AsciiProtocol;
 
 use crate::measure::{self, Sample, Timing};
-use crate::{Ctx, Workload};
+use crate::{At, Ctx, Workload};
 
 /// The key every get reads; set once before the runs.
 pub const KEY: &str = "corelane:bench:get";
@@ -24,7 +24,11 @@ const SERVER: &str = "memcached";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemcachedClient {
     Corelane,
+    /// corelane on the one-worker loop (`corelane-1w`), as on the Redis and PostgreSQL rows.
+    CorelaneOneWorker,
     CorelaneOffloop,
+    /// The off-loop calls through the one-worker loop (`corelane-offloop-1w`).
+    CorelaneOffloopOneWorker,
     /// The pipeline row as 64 separate `get`s in one `Pipeline` (the runtime's direct-index
     /// batch). The server does far more work for 64 commands than for one 64-key get (the
     /// peer's only way, and the `corelane` row's), so this is printed beside, not compared.
@@ -34,9 +38,11 @@ pub enum MemcachedClient {
 }
 
 impl MemcachedClient {
-    pub const ALL: [MemcachedClient; 5] = [
+    pub const ALL: [MemcachedClient; 7] = [
         MemcachedClient::Corelane,
+        MemcachedClient::CorelaneOneWorker,
         MemcachedClient::CorelaneOffloop,
+        MemcachedClient::CorelaneOffloopOneWorker,
         MemcachedClient::CorelanePipeline,
         MemcachedClient::AsyncMemcachedCurrentThread,
         MemcachedClient::AsyncMemcachedMultiThread2,
@@ -45,7 +51,9 @@ impl MemcachedClient {
     pub fn name(self) -> &'static str {
         match self {
             MemcachedClient::Corelane => "corelane",
+            MemcachedClient::CorelaneOneWorker => "corelane-1w",
             MemcachedClient::CorelaneOffloop => "corelane-offloop",
+            MemcachedClient::CorelaneOffloopOneWorker => "corelane-offloop-1w",
             MemcachedClient::CorelanePipeline => "corelane-pipeline",
             MemcachedClient::AsyncMemcachedCurrentThread => "async-memcached-ct",
             MemcachedClient::AsyncMemcachedMultiThread2 => "async-memcached-mt2",
@@ -91,9 +99,13 @@ pub fn prepare(addr: &str) -> Result<(), String> {
 /// One measurement of `client` on `workload`.
 pub fn run(ctx: &Ctx, workload: Workload, client: MemcachedClient) -> Result<Sample, String> {
     match client {
-        MemcachedClient::Corelane => corelane(ctx, workload, false, false),
-        MemcachedClient::CorelaneOffloop => corelane(ctx, workload, true, false),
-        MemcachedClient::CorelanePipeline => corelane(ctx, workload, false, true),
+        MemcachedClient::Corelane => corelane(ctx, workload, At::Loop, false),
+        MemcachedClient::CorelaneOneWorker => corelane(ctx, workload, At::OneWorker, false),
+        MemcachedClient::CorelaneOffloop => corelane(ctx, workload, At::Offloop, false),
+        MemcachedClient::CorelaneOffloopOneWorker => {
+            corelane(ctx, workload, At::OffloopOneWorker, false)
+        }
+        MemcachedClient::CorelanePipeline => corelane(ctx, workload, At::Loop, true),
         MemcachedClient::AsyncMemcachedCurrentThread => {
             peer(ctx, workload, measure::tokio_current_thread()?)
         }
@@ -121,19 +133,20 @@ where
     })
 }
 
-fn corelane(
-    ctx: &Ctx,
-    workload: Workload,
-    offloop: bool,
-    pipeline: bool,
-) -> Result<Sample, String> {
+fn corelane(ctx: &Ctx, workload: Workload, at: At, pipeline: bool) -> Result<Sample, String> {
     let addr: std::net::SocketAddr = ctx.memcached_addr.parse().map_err(err)?;
-    let client = corelane_memcached::Client::new(corelane_memcached::Config::from_addr(addr))
-        .map_err(err)?;
-    let place = if offloop {
-        Place::Tokio(measure::tokio_multi_thread(2)?)
-    } else {
-        Place::Loop(&*ctx.workers)
+    let config = corelane_memcached::Config::from_addr(addr);
+    let client = match at {
+        At::Loop | At::Offloop => corelane_memcached::Client::new(config),
+        At::OneWorker | At::OffloopOneWorker => {
+            corelane_memcached::Client::with_server(config, ctx.one_worker()?)
+        }
+    }
+    .map_err(err)?;
+    let place = match at {
+        At::Loop => Place::Loop(&*ctx.workers),
+        At::OneWorker => Place::Loop(ctx.one_worker()?),
+        At::Offloop | At::OffloopOneWorker => Place::Tokio(measure::tokio_multi_thread(2)?),
     };
     match workload {
         Workload::MemcachedGetC64 => go(ctx.timing, place, workload.tasks(), |_| {
