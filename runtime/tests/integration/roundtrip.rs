@@ -344,6 +344,22 @@ fn a_lone_caller_sends_at_once_and_sharing_callers_send_together() {
             (&b"first\n"[..], &b"second\n"[..])
         );
 
+        // Shared lately, and the direct run is polled once and dropped (a `select!` that took
+        // another branch) while its bytes still wait for the writer: they still go out, its
+        // reply is discarded, and the calls after it get their own replies.
+        let (c, d) = futures_lite::future::zip(call(&pipe, "c\n"), call(&pipe, "d\n")).await;
+        assert_eq!(
+            (&c.unwrap()[..], &d.unwrap()[..]),
+            (&b"c\n"[..], &b"d\n"[..])
+        );
+        let mut abandoned = call(&pipe, "abandoned\n");
+        assert!(futures_lite::future::poll_once(&mut abandoned)
+            .await
+            .is_none());
+        assert_eq!(pipe.outbound_len(), "abandoned\n".len());
+        drop(abandoned);
+        assert_eq!(&call(&pipe, "after\n").await.unwrap()[..], b"after\n");
+
         // Alone again: one direct run without company, and the next lone call sends at once.
         assert_eq!(&call(&pipe, "x\n").await.unwrap()[..], b"x\n");
         let mut again = call(&pipe, "again\n");
