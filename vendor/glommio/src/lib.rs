@@ -300,6 +300,30 @@ pub fn corelane_link_submit_faults_injected() -> usize {
     sys::link_fault::injected()
 }
 
+/// corelane test hook (patch 10): runs `rounds` socket reads on a ring of its own, set up
+/// with cooperative task work (`cooperative`) or not, while another thread writes, and reports
+/// what one look at the completion queue after each write found. Not an API.
+#[doc(hidden)]
+pub fn corelane_task_work_probe(
+    cooperative: bool,
+    rounds: usize,
+) -> std::io::Result<sys::task_work::TaskWorkProbe> {
+    let mode = if cooperative {
+        sys::task_work::TaskWork::Cooperative
+    } else {
+        sys::task_work::TaskWork::Interrupt
+    };
+    sys::probe_task_work(mode, rounds)
+}
+
+/// corelane test hook (patch 10): whether the current executor's main ring runs its task work
+/// cooperatively; `None` off an executor. Not an API.
+#[doc(hidden)]
+pub fn corelane_main_ring_cooperative() -> Option<bool> {
+    executor::executor_id()?;
+    Some(executor().reactor().sys.main_ring_cooperative())
+}
+
 #[allow(dead_code)]
 #[allow(clippy::upper_case_acronyms)]
 mod uring_sys;

@@ -92,6 +92,13 @@ bitflags::bitflags! {
         const CQSIZE    = 1 << 3;
         const CLAMP     = 1 << 4;
         const ATTACH_WQ = 1 << 5;
+        /// corelane patch 10: completions that need the submitting task's own context (task
+        /// work) do not interrupt it with an IPI while it runs in user space; they run at its
+        /// next transition into the kernel (Linux 5.19).
+        const COOP_TASKRUN = 1 << 8;
+        /// corelane patch 10: with `COOP_TASKRUN`, the kernel sets `IORING_SQ_TASKRUN` in the
+        /// SQ flags while such task work waits (Linux 5.19).
+        const TASKRUN_FLAG = 1 << 9;
     }
 }
 

@@ -176,6 +176,7 @@ pub(crate) mod link_fault;
 mod membarrier;
 pub(crate) mod source;
 pub(crate) mod sysfs;
+pub(crate) mod task_work;
 mod uring;
 
 pub use self::dma_buffer::DmaBuffer;

@@ -53,6 +53,8 @@ use smallvec::SmallVec;
 
 const MSG_ZEROCOPY: i32 = 0x4000000;
 
+use crate::sys::task_work::{TaskWork, TaskWorkProbe, IORING_SQ_TASKRUN};
+
 #[allow(dead_code)]
 #[derive(Debug)]
 enum UringOpDescriptor {
@@ -704,7 +706,12 @@ pub(crate) trait UringCommon {
         self.consume_sqe_queue(&mut queue.submissions, true)
     }
 
+    /// corelane patch 10: makes completions the kernel holds back visible before the
+    /// completion queue is read (see `SleepableRing::run_deferred_task_work`).
+    fn before_consuming_completions(&mut self) {}
+
     fn consume_completion_queue(&mut self, woke: &mut usize) -> usize {
+        self.before_consuming_completions();
         let mut completed = 0;
         loop {
             match self.consume_one_event() {
@@ -904,6 +911,8 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    /// corelane patch 10: the ring was set up with `COOP_TASKRUN | TASKRUN_FLAG`.
+    coop_taskrun: bool,
     /// corelane test hook (issue 9 A2): faults to inject into link submissions
     /// (`sys::link_fault`); only ever set on the main ring, from the environment.
     link_faults: Option<sys::link_fault::LinkFaults>,
@@ -916,9 +925,36 @@ impl SleepableRing {
         allocator: Rc<UringBufferAllocator>,
         source_map: Rc<RefCell<SourceMap>>,
     ) -> io::Result<Self> {
+        Self::with_task_work(size, name, allocator, source_map, TaskWork::Interrupt)
+    }
+
+    /// corelane patch 10: a ring whose completions run their task work as `task_work` asks.
+    /// `Cooperative` falls back to `Interrupt` on a kernel without it (before 5.19: EINVAL).
+    fn with_task_work(
+        size: usize,
+        name: &'static str,
+        allocator: Rc<UringBufferAllocator>,
+        source_map: Rc<RefCell<SourceMap>>,
+        task_work: TaskWork,
+    ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
+        let cooperative = match task_work {
+            TaskWork::Cooperative => iou::IoUring::new_with_flags(
+                size as _,
+                iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
+                iou::SetupFeatures::empty(),
+            )
+            .ok(),
+            TaskWork::Interrupt => None,
+        };
+        let coop_taskrun = cooperative.is_some();
+        let ring = match cooperative {
+            Some(ring) => ring,
+            None => iou::IoUring::new(size as _)?,
+        };
         Ok(SleepableRing {
-            ring: iou::IoUring::new(size as _)?,
+            ring,
+            coop_taskrun,
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
@@ -933,6 +969,45 @@ impl SleepableRing {
 
     fn ring_fd(&self) -> RawFd {
         self.ring.raw().ring_fd
+    }
+
+    /// corelane patch 10: the kernel holds completions of this ring back as task work
+    /// (`IORING_SQ_TASKRUN`): they appear at this thread's next transition into the kernel.
+    fn task_work_pending(&self) -> bool {
+        if !self.coop_taskrun {
+            return false;
+        }
+        let kflags = self.ring.raw().sq.kflags;
+        // SAFETY: `kflags` points into the SQ ring mapping, valid while `self.ring` lives; the
+        // kernel updates it concurrently, hence the atomic read.
+        let flags = unsafe {
+            (*(kflags as *const std::sync::atomic::AtomicU32))
+                .load(std::sync::atomic::Ordering::Acquire)
+        };
+        flags & IORING_SQ_TASKRUN != 0
+    }
+
+    /// corelane patch 10: with cooperative task work, a completion that needs this thread's
+    /// context (a socket read armed as a poll, for one) waits for the thread to enter the
+    /// kernel instead of interrupting it. The executor's loop enters the kernel on its own
+    /// when it sends or sleeps, but a loop that only looks at the completion queue (spinning
+    /// before it parks, or turns with nothing to submit) would not see such completions until
+    /// a timer tick: when the kernel says task work waits, enter once to run it.
+    fn run_deferred_task_work(&mut self) {
+        if self.task_work_pending() {
+            // SAFETY: a valid ring fd; no SQEs submitted, no wait (min_complete 0): this only
+            // runs the pending task work, which posts the completions. An error (EINTR) just
+            // leaves them for the next look.
+            unsafe {
+                uring_sys::syscalls::io_uring_enter(
+                    self.ring_fd(),
+                    0,
+                    0,
+                    uring_sys::IORING_ENTER_GETEVENTS,
+                    std::ptr::null(),
+                );
+            }
+        }
     }
 
     /// This function prepares a timer that fires unconditionally after a
@@ -1195,6 +1270,10 @@ impl UringCommon for SleepableRing {
         self.name
     }
 
+    fn before_consuming_completions(&mut self) {
+        self.run_deferred_task_work();
+    }
+
     fn io_stats_mut(&mut self) -> &mut RingIoStats {
         &mut self.stats
     }
@@ -1357,6 +1436,130 @@ macro_rules! flush_cancellations {
     }}
 }
 
+/// corelane patch 10 test hook: see [`crate::corelane_task_work_probe`].
+///
+/// The reading thread and the writing thread are pinned to two different CPUs (when the
+/// process may use two): on one CPU, the writer would run only by preempting the reader, and
+/// coming back from that the reader runs its task work anyway, so nothing would be held back.
+pub(crate) fn probe_task_work(task_work: TaskWork, rounds: usize) -> io::Result<TaskWorkProbe> {
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+        .take(2)
+        .collect();
+    let (reader_cpu, writer_cpu) = match cpus.as_slice() {
+        &[a, b] => (Some(a), Some(b)),
+        _ => (None, None),
+    };
+    std::thread::spawn(move || {
+        if let Some(cpu) = reader_cpu {
+            pin_to(cpu)?;
+        }
+        probe_on_this_thread(task_work, rounds, writer_cpu)
+    })
+    .join()
+    .map_err(|_| io::Error::other("the probe thread panicked"))?
+}
+
+/// Binds the calling thread to `cpu`.
+fn pin_to(cpu: usize) -> io::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)
+        .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| io::Error::from_raw_os_error(e as i32))
+}
+
+fn probe_on_this_thread(
+    task_work: TaskWork,
+    rounds: usize,
+    writer_cpu: Option<usize>,
+) -> io::Result<TaskWorkProbe> {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+    use std::sync::Arc;
+
+    let allocator = Rc::new(UringBufferAllocator::new(65536));
+    let source_map = Rc::new(RefCell::new(SourceMap::default()));
+    let mut ring = SleepableRing::with_task_work(4, "main", allocator, source_map, task_work)?;
+    let (mut ours, mut theirs) = UnixStream::pair()?;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (asked, written) = (asked.clone(), written.clone());
+        std::thread::spawn(move || -> io::Result<()> {
+            if let Some(cpu) = writer_cpu {
+                pin_to(cpu)?;
+            }
+            let mut done = 0;
+            while done < rounds {
+                if asked.load(AtomicOrdering::Acquire) == done {
+                    std::thread::park();
+                    continue;
+                }
+                theirs.write_all(b"x")?;
+                done += 1;
+                written.store(done, AtomicOrdering::Release);
+            }
+            Ok(())
+        })
+    };
+    let mut probe = TaskWorkProbe {
+        cooperative: ring.coop_taskrun,
+        rounds,
+        deferred: 0,
+        seen: 0,
+    };
+    let give_up = Instant::now() + Duration::from_secs(30);
+    for round in 1..=rounds {
+        // A readiness poll of our end, armed in the kernel (no data yet, so it waits).
+        let mut sq = ring.ring.sq();
+        let Some(mut sqe) = sq.prepare_sqe() else {
+            return Err(io::Error::other("no SQE free"));
+        };
+        // SAFETY: `ours` outlives the request, which completes within this round; user data
+        // 0 marks a completion with no source behind it.
+        unsafe {
+            sqe.prep_poll_add(
+                std::os::fd::AsRawFd::as_raw_fd(&ours),
+                common_flags() | read_flags(),
+            );
+            sqe.set_user_data(0);
+        }
+        drop(sq);
+        ring.submit_sqes()?;
+        // The peer writes; from here until the look below this thread makes no syscall
+        // (`Instant::now` is the vDSO), so only the kernel's choice decides what we see.
+        asked.store(round, AtomicOrdering::Release);
+        writer.thread().unpark();
+        while written.load(AtomicOrdering::Acquire) < round {
+            if Instant::now() > give_up {
+                return Err(io::Error::other("the peer thread did not write"));
+            }
+            std::hint::spin_loop();
+        }
+        if ring.task_work_pending() && ring.ring.cq().ready() == 0 {
+            probe.deferred += 1;
+        }
+        // One look, as a spinning executor's loop turn makes.
+        if ring.consume_completion_queue(&mut 0) > 0 {
+            probe.seen += 1;
+        } else {
+            // Not seen: wait for it, so the next round starts in step.
+            ring.ring.cq().wait(1)?;
+            ring.consume_completion_queue(&mut 0);
+        }
+        let mut byte = [0u8; 1];
+        ours.read_exact(&mut byte)?;
+    }
+    writer
+        .join()
+        .map_err(|_| io::Error::other("the peer thread panicked"))??;
+    Ok(probe)
+}
+
 macro_rules! flush_rings {
     ($( $ring:expr ),+ ) => {{
         let mut ret = 0;
@@ -1397,8 +1600,17 @@ impl Reactor {
         let allocator = Rc::new(UringBufferAllocator::new(io_memory));
         let registry = vec![allocator.as_bytes()];
 
-        let mut main_ring =
-            SleepableRing::new(ring_depth, "main", allocator.clone(), source_map.clone())?;
+        // corelane patch 10: only the main ring (sockets, files) runs its task work
+        // cooperatively. The latency ring's completions (the preemption timer, the eventfd of
+        // remote wakes) must still interrupt a running task queue, or preemption would wait
+        // for the queue's next syscall.
+        let mut main_ring = SleepableRing::with_task_work(
+            ring_depth,
+            "main",
+            allocator.clone(),
+            source_map.clone(),
+            TaskWork::from_env(),
+        )?;
         main_ring.link_faults = sys::link_fault::LinkFaults::from_env();
         let poll_ring = PollRing::new(ring_depth, allocator.clone(), source_map.clone())?;
         let mut latency_ring =
@@ -1839,6 +2051,11 @@ impl Reactor {
         ring.sleep(&self.link_src)
             .or_else(Self::busy_ok)
             .map(|_| {})
+    }
+
+    /// corelane patch 10: the main ring runs its task work cooperatively.
+    pub(crate) fn main_ring_cooperative(&self) -> bool {
+        self.main_ring.borrow().coop_taskrun
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
