@@ -78,8 +78,16 @@ fn workers_run_task_work_cooperatively_unless_told_to_interrupt() {
     );
     std::env::set_var(MODE, "interrupt");
     let interrupting = cooperative();
+    // Anything else is the default (with a warning in the log).
+    std::env::set_var(MODE, "nonsense");
+    let unknown = cooperative();
     std::env::remove_var(MODE);
     assert_eq!(interrupting, Some(false), "{MODE}=interrupt");
+    assert_eq!(
+        unknown,
+        Some(kernel_has_cooperative_task_work()),
+        "{MODE}=nonsense"
+    );
     assert_eq!(
         glommio::corelane_main_ring_cooperative(),
         None,

@@ -66,16 +66,3 @@ pub struct TaskWorkProbe {
     /// the completion.
     pub seen: usize,
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_interrupt_turns_it_off() {
-        assert_eq!(parse(None), TaskWork::Cooperative);
-        assert_eq!(parse(Some("cooperative")), TaskWork::Cooperative);
-        assert_eq!(parse(Some("interrupt")), TaskWork::Interrupt);
-        assert_eq!(parse(Some("nonsense")), TaskWork::Cooperative);
-    }
-}
