@@ -267,26 +267,30 @@ impl Client {
         again: bool,
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Statement, Error> {
+        // The describing paths are boxed: they are cold, and inline they would make every
+        // statement's future (and the copies of it) kilobytes larger.
         match target {
-            Target::Sql(sql) if again => self.prepare_again(sql, deadline).await,
+            Target::Sql(sql) if again => Box::pin(self.prepare_again(sql, deadline)).await,
             Target::Sql(sql) => self.prepare_by(sql, deadline).await,
             Target::Prepared(stmt) => {
                 crate::session::check(&stmt.sql)?;
                 if !again {
                     Ok(stmt.clone())
                 } else if stmt.is_typed() {
-                    self.describe_typed(
-                        &stmt.sql,
-                        stmt.params
-                            .iter()
-                            .map(corelane_pg_proto::types::Type::oid)
-                            .collect(),
-                        true,
-                        deadline,
+                    Box::pin(
+                        self.describe_typed(
+                            &stmt.sql,
+                            stmt.params
+                                .iter()
+                                .map(corelane_pg_proto::types::Type::oid)
+                                .collect(),
+                            true,
+                            deadline,
+                        ),
                     )
                     .await
                 } else {
-                    self.prepare_again(&stmt.sql, deadline).await
+                    Box::pin(self.prepare_again(&stmt.sql, deadline)).await
                 }
             }
         }
@@ -403,6 +407,17 @@ impl Client {
         if let Some(found) = self.described(sql) {
             return Ok(found);
         }
+        // Boxed: the cold path, kept out of the future of every statement that finds its
+        // description here.
+        Box::pin(self.describe_and_remember(sql, deadline)).await
+    }
+
+    /// Describes `sql` on a connection and remembers it (see [`prepare_by`](Self::prepare_by)).
+    async fn describe_and_remember(
+        &self,
+        sql: &str,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<Statement, Error> {
         let owned = sql.to_owned();
         let stmt = self
             .on_connection(

@@ -88,26 +88,31 @@ pub(crate) fn batch_size(span: &CallSpan, size: usize) {
 }
 
 /// Runs `fut` inside `span` (entered at each poll) and records how it ended.
+#[cfg(feature = "tracing")]
 pub(crate) async fn run<T>(
     span: CallSpan,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    #[cfg(feature = "tracing")]
-    {
-        use tracing::Instrument;
-        let result = fut.instrument(span.clone()).await;
-        if let Err(e) = &result {
-            span.record("error.type", e.outcome().as_str());
-            span.record("otel.status_code", "ERROR");
-            if let Some(code) = e.code() {
-                span.record("db.response.status_code", code.code());
-            }
+    use tracing::Instrument;
+    let result = fut.instrument(span.clone()).await;
+    if let Err(e) = &result {
+        span.record("error.type", e.outcome().as_str());
+        span.record("otel.status_code", "ERROR");
+        if let Some(code) = e.code() {
+            span.record("db.response.status_code", code.code());
         }
-        result
     }
-    #[cfg(not(feature = "tracing"))]
-    {
-        let _ = span;
-        fut.await
-    }
+    result
+}
+
+/// Runs `fut` (the `tracing` feature is off: `fut` itself). Not an `async fn` that awaits
+/// it: that would be a second state machine around the call's, and the call's (kilobytes)
+/// would be copied into it on the first poll.
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn run<T, F>(_span: CallSpan, fut: F) -> F
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    fut
 }
