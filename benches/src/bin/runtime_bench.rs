@@ -4,7 +4,8 @@
 //!    starts), and the round trip of `block_on(worker.spawn(..))`, for several loop settings.
 //! 2. Per-request cost of the round-trip toolkit on one connection to a byte-echo server in a
 //!    separate process: a 64-request batch by direct index vs the same requests through the
-//!    bridge queue, and single sequential calls; wall and CPU time per request.
+//!    bridge queue, and single sequential calls; wall and CPU time per request. The baseline of
+//!    the sequential calls: the same requests from a plain thread with a blocking socket.
 //! 3. The off-loop handoff alone: 64 tokio tasks calling a worker that does nothing; calls
 //!    per second and CPU per call, on one worker and on two.
 //!
@@ -13,6 +14,8 @@
 //! ```
 
 // The crate root lives in src/bin/, so its modules are named by path.
+#[path = "runtime_bench/blocking.rs"]
+mod blocking;
 #[path = "runtime_bench/echo.rs"]
 mod echo;
 #[path = "runtime_bench/guard.rs"]
@@ -158,6 +161,8 @@ struct Summary {
     spawn: Vec<(String, Quantiles)>,
     /// (loop label, mode, median ns/req, median thread CPU ns/req).
     pipeline: Vec<(String, Mode, f64, f64)>,
+    /// The blocking-socket baseline of the sequential calls: (median ns/req, thread CPU ns/req).
+    blocking_c1: Option<(f64, f64)>,
     warnings: Vec<String>,
 }
 
@@ -277,6 +282,7 @@ fn part2(
         "# cpu ns/req: thread = client worker thread (RUSAGE_THREAD), proc = client process \
          (RUSAGE_SELF), server = echo process (/proc, 10 ms ticks); stats = batches direct/bridged"
     );
+    part2_blocking(settings, &server, summary);
     for config in configs {
         let lp = config.start()?;
         let worker = lp.workers().first().ok_or("loop without workers")?.clone();
@@ -318,6 +324,60 @@ fn part2(
         finish_loop(lp, hung);
     }
     Ok(())
+}
+
+/// The baseline of `c1.direct`: sequential requests from a plain thread on a blocking socket
+/// (see `blocking.rs`), reported in the same format.
+fn part2_blocking(settings: &Settings, server: &echo::EchoProcess, summary: &mut Summary) {
+    let limit = settings.warmup + settings.window + Duration::from_secs(30);
+    let mut reps = Vec::new();
+    for rep in 0..REPS {
+        let (addr, pid) = (server.addr(), server.pid());
+        let (warmup, window) = (settings.warmup, settings.window);
+        match guard::guarded(limit, move || {
+            blocking::measure_c1(addr, pid, warmup, window)
+        }) {
+            Ok(s) => reps.push(s),
+            Err(failure) => {
+                println!(
+                    "c1.blocking      thread/blocking  rep {} {failure}",
+                    rep + 1
+                );
+                summary
+                    .warnings
+                    .push(format!("c1.blocking rep {}: {failure}", rep + 1));
+                return;
+            }
+        }
+    }
+    let ns: Vec<f64> = reps.iter().map(Sample::ns_per_req).collect();
+    let med = median(ns.clone());
+    let Some(mid) = reps
+        .iter()
+        .min_by(|a, b| {
+            (a.ns_per_req() - med)
+                .abs()
+                .total_cmp(&(b.ns_per_req() - med).abs())
+        })
+        .copied()
+    else {
+        return;
+    };
+    let runs: Vec<String> = ns.iter().map(|x| format!("{x:>6.0}")).collect();
+    let thread = pipeline::per_req(mid.thread_cpu, mid.requests);
+    let server_cpu = mid.server_cpu.map_or("?".to_owned(), |d| {
+        format!("{:.0}", pipeline::per_req(d, mid.requests))
+    });
+    println!(
+        "{:<16} {:<16} ns/req {}  median {med:>6.0}  {:>7} req/s  cpu ns/req thread {thread:>5.0} \
+         proc {:>5.0} server {server_cpu:>5}",
+        "c1.blocking",
+        "thread/blocking",
+        runs.join(" "),
+        si(1e9 / med),
+        pipeline::per_req(mid.process_cpu, mid.requests),
+    );
+    summary.blocking_c1 = Some((med, thread));
 }
 
 /// The client side of connections to `server` as the kernel sees them: unread bytes in a
@@ -459,6 +519,16 @@ fn print_summary(summary: &Summary) {
             ratio(Mode::BridgeBatch64, Mode::Direct64),
             ratio(Mode::C1Bridge, Mode::C1Direct)
         );
+        if let (Some((ns, cpu)), Some((bns, bcpu))) =
+            (find(label, Mode::C1Direct), summary.blocking_c1)
+        {
+            println!(
+                "{:<17} {label:<16} c1.direct/c1.blocking {:.2}x wall {:.2}x cpu",
+                "ratios",
+                ns / bns,
+                cpu / bcpu
+            );
+        }
     }
     if summary.warnings.is_empty() {
         println!("no warnings");
