@@ -350,33 +350,10 @@ fn part2_blocking(settings: &Settings, server: &echo::EchoProcess, summary: &mut
             }
         }
     }
-    let ns: Vec<f64> = reps.iter().map(Sample::ns_per_req).collect();
-    let med = median(ns.clone());
-    let Some(mid) = reps
-        .iter()
-        .min_by(|a, b| {
-            (a.ns_per_req() - med)
-                .abs()
-                .total_cmp(&(b.ns_per_req() - med).abs())
-        })
-        .copied()
+    let Some((med, thread)) = print_row("c1.blocking", "thread/blocking", &reps, |_| String::new())
     else {
         return;
     };
-    let runs: Vec<String> = ns.iter().map(|x| format!("{x:>6.0}")).collect();
-    let thread = pipeline::per_req(mid.thread_cpu, mid.requests);
-    let server_cpu = mid.server_cpu.map_or("?".to_owned(), |d| {
-        format!("{:.0}", pipeline::per_req(d, mid.requests))
-    });
-    println!(
-        "{:<16} {:<16} ns/req {}  median {med:>6.0}  {:>7} req/s  cpu ns/req thread {thread:>5.0} \
-         proc {:>5.0} server {server_cpu:>5}",
-        "c1.blocking",
-        "thread/blocking",
-        runs.join(" "),
-        si(1e9 / med),
-        pipeline::per_req(mid.process_cpu, mid.requests),
-    );
     summary.blocking_c1 = Some((med, thread));
 }
 
@@ -413,22 +390,22 @@ fn hang_diagnosis(server: std::net::SocketAddr) -> String {
     }
 }
 
-fn report_mode(label: &str, mode: Mode, reps: &[Sample], summary: &mut Summary) {
-    if reps.is_empty() {
-        return;
-    }
+/// Prints one row: every repetition's ns/req, their median, and the CPU numbers of the
+/// repetition whose wall time is the median, then `suffix` of that repetition. Returns the
+/// median ns/req and that repetition's thread CPU ns/req (`None` without repetitions).
+fn print_row(
+    name: &str,
+    label: &str,
+    reps: &[Sample],
+    suffix: impl Fn(&Sample) -> String,
+) -> Option<(f64, f64)> {
     let ns: Vec<f64> = reps.iter().map(Sample::ns_per_req).collect();
     let med = median(ns.clone());
-    // The CPU numbers and stats of the repetition whose wall time is the median.
-    let mid = reps
-        .iter()
-        .min_by(|a, b| {
-            (a.ns_per_req() - med)
-                .abs()
-                .total_cmp(&(b.ns_per_req() - med).abs())
-        })
-        .copied();
-    let Some(mid) = mid else { return };
+    let mid = reps.iter().min_by(|a, b| {
+        (a.ns_per_req() - med)
+            .abs()
+            .total_cmp(&(b.ns_per_req() - med).abs())
+    })?;
     let runs: Vec<String> = ns.iter().map(|x| format!("{x:>6.0}")).collect();
     let thread = pipeline::per_req(mid.thread_cpu, mid.requests);
     let process = pipeline::per_req(mid.process_cpu, mid.requests);
@@ -436,14 +413,20 @@ fn report_mode(label: &str, mode: Mode, reps: &[Sample], summary: &mut Summary) 
         format!("{:.0}", pipeline::per_req(d, mid.requests))
     });
     println!(
-        "{:<16} {label:<16} ns/req {}  median {med:>6.0}  {:>7} req/s  cpu ns/req thread {thread:>5.0} \
-         proc {process:>5.0} server {server:>5}  stats {}/{}",
-        mode.name(),
+        "{name:<16} {label:<16} ns/req {}  median {med:>6.0}  {:>7} req/s  cpu ns/req thread {thread:>5.0} \
+         proc {process:>5.0} server {server:>5}{}",
         runs.join(" "),
         si(1e9 / med),
-        mid.stats.direct,
-        mid.stats.bridged
+        suffix(mid)
     );
+    Some((med, thread))
+}
+
+fn report_mode(label: &str, mode: Mode, reps: &[Sample], summary: &mut Summary) {
+    let stats = |mid: &Sample| format!("  stats {}/{}", mid.stats.direct, mid.stats.bridged);
+    let Some((med, thread)) = print_row(mode.name(), label, reps, stats) else {
+        return;
+    };
     for (i, s) in reps.iter().enumerate() {
         let ok = match mode {
             Mode::Direct64 | Mode::C1Direct => s.stats.bridged == 0 && s.stats.direct > 0,

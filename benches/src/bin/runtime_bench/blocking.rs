@@ -9,10 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use corelane_runtime::roundtrip::PipeStats;
-
-use crate::pipeline::{Sample, BATCH};
-use crate::sys;
+use crate::pipeline::{Meter, Sample, BATCH};
 
 /// Sends one line and reads until its echo is whole; checks it.
 fn round_trip(sock: &mut TcpStream, line: &[u8], buf: &mut [u8]) -> Result<(), Box<dyn Error>> {
@@ -57,9 +54,7 @@ pub fn measure_c1(
     while Instant::now() < deadline {
         one(&mut sock)?;
     }
-    let server0 = sys::other_process_cpu(server_pid);
-    let process0 = sys::process_cpu();
-    let thread0 = sys::thread_cpu();
+    let meter = Meter::start(server_pid);
     let start = Instant::now();
     let mut requests = 0u64;
     let wall = loop {
@@ -72,18 +67,5 @@ pub fn measure_c1(
             }
         }
     };
-    let thread_cpu = sys::thread_cpu().saturating_sub(thread0);
-    let process_cpu = sys::process_cpu().saturating_sub(process0);
-    let server_cpu = match (server0, sys::other_process_cpu(server_pid)) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
-    Ok(Sample {
-        requests,
-        wall,
-        thread_cpu,
-        process_cpu,
-        server_cpu,
-        stats: PipeStats::default(),
-    })
+    Ok(meter.finish(requests, wall))
 }

@@ -153,9 +153,7 @@ async fn run(
     }
 
     let stats0 = client.pipe.stats();
-    let server0 = sys::other_process_cpu(server_pid);
-    let process0 = sys::process_cpu();
-    let thread0 = sys::thread_cpu();
+    let meter = Meter::start(server_pid);
     let start = Instant::now();
     let mut requests = 0;
     let mut rounds = 0u64;
@@ -169,26 +167,50 @@ async fn run(
             }
         }
     };
-    let thread_cpu = sys::thread_cpu().saturating_sub(thread0);
-    let process_cpu = sys::process_cpu().saturating_sub(process0);
-    let server_cpu = match (server0, sys::other_process_cpu(server_pid)) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
+    let mut sample = meter.finish(requests, wall);
     let stats1 = client.pipe.stats();
-    let mut stats = PipeStats::default();
-    stats.direct = stats1.direct - stats0.direct;
-    stats.bridged = stats1.bridged - stats0.bridged;
-    stats.handoffs = stats1.handoffs - stats0.handoffs;
+    sample.stats.direct = stats1.direct - stats0.direct;
+    sample.stats.bridged = stats1.bridged - stats0.bridged;
+    sample.stats.handoffs = stats1.handoffs - stats0.handoffs;
     client.pipe.close();
-    Ok(Sample {
-        requests,
-        wall,
-        thread_cpu,
-        process_cpu,
-        server_cpu,
-        stats,
-    })
+    Ok(sample)
+}
+
+/// The CPU clocks of a measured window: this thread, this process, and the server process.
+pub struct Meter {
+    server_pid: u32,
+    server0: Option<Duration>,
+    process0: Duration,
+    thread0: Duration,
+}
+
+impl Meter {
+    /// Reads the clocks at the window's start (on the thread that does the work).
+    pub fn start(server_pid: u32) -> Meter {
+        Meter {
+            server_pid,
+            server0: sys::other_process_cpu(server_pid),
+            process0: sys::process_cpu(),
+            thread0: sys::thread_cpu(),
+        }
+    }
+
+    /// The window's sample: `requests` answered in `wall`, the CPU each clock spent since
+    /// [`Meter::start`]; no pipe stats.
+    pub fn finish(self, requests: u64, wall: Duration) -> Sample {
+        let server_cpu = match (self.server0, sys::other_process_cpu(self.server_pid)) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        Sample {
+            requests,
+            wall,
+            thread_cpu: sys::thread_cpu().saturating_sub(self.thread0),
+            process_cpu: sys::process_cpu().saturating_sub(self.process0),
+            server_cpu,
+            stats: PipeStats::default(),
+        }
+    }
 }
 
 /// One connection and the reusable request material.
