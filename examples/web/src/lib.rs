@@ -30,6 +30,7 @@ mod routes;
 pub mod rules;
 pub mod setup;
 mod world;
+pub mod xitca;
 
 use std::net::SocketAddr;
 use std::rc::Rc;

@@ -1,4 +1,4 @@
-//! The three stacks (corelane, the axum peer, corelane-offloop) against the TechEmpower
+//! The four stacks (corelane, the axum peer, the xitca peer, corelane-offloop) against the TechEmpower
 //! Framework Benchmarks rules, on a free port, with a throwaway PostgreSQL and redis-server (or
 //! DATABASE_URL / REDIS_URL), through a raw HTTP/1.1 client on a plain `std::net::TcpStream`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use corelane_web::offloop::Offloop;
 use corelane_web::peer::Peer;
+use corelane_web::xitca::Xitca;
 use corelane_web::{Config, Web};
 use serde_json::Value;
 
@@ -226,6 +227,16 @@ fn the_peer_stack_follows_the_benchmark_rules() {
     let peer = Peer::start(&config(&database, &redis)).unwrap();
     check_every_endpoint(peer.local_addr(), &database.url());
     peer.shutdown(Duration::from_secs(5));
+}
+
+#[test]
+fn the_xitca_stack_follows_the_benchmark_rules() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let database = corelane_testkit::database_url().unwrap();
+    let redis = corelane_testkit::redis_url().unwrap();
+    let stack = Xitca::start(&config(&database, &redis)).unwrap();
+    check_every_endpoint(stack.local_addr(), &database.url());
+    stack.shutdown(Duration::from_secs(5));
 }
 
 #[test]

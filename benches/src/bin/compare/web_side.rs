@@ -1,5 +1,6 @@
-//! The web rows: the three HTTP stacks of `examples/web` (corelane on its workers, axum with
-//! corelane's clients off the loop, axum + tokio-postgres + redis-rs) under wrk, endpoint by
+//! The web rows: the four HTTP stacks of `examples/web` (corelane on its workers, axum with
+//! corelane's clients off the loop, axum + tokio-postgres + redis-rs, xitca-web +
+//! xitca-postgres + redis-rs thread-per-core on tokio) under wrk, endpoint by
 //! endpoint, rounds interleaved over stacks × endpoints.
 
 use std::time::Duration;

@@ -15,12 +15,13 @@ pub struct StackKind {
     pub client: &'static str,
     pub binary: &'static str,
     /// corelane's workers (`corelane`, and the loop under `corelane-offloop`, whose tokio
-    /// runtime keeps its default of one thread per CPU), or tokio's threads (the peer).
+    /// runtime keeps its default of one thread per CPU), or the peers' threads (tokio's for axum,
+    /// xitca-server's workers for xitca-web).
     pub workers_env: &'static str,
 }
 
-/// The three stacks, in run order: thread-per-core, off-loop, peer.
-pub const STACKS: [StackKind; 3] = [
+/// The four stacks, in run order: thread-per-core, off-loop, the axum peer, the xitca peer.
+pub const STACKS: [StackKind; 4] = [
     StackKind {
         client: "corelane",
         binary: "corelane-web",
@@ -34,6 +35,11 @@ pub const STACKS: [StackKind; 3] = [
     StackKind {
         client: "axum-tokio-postgres",
         binary: "peer",
+        workers_env: "WEB_WORKERS",
+    },
+    StackKind {
+        client: "xitca-web",
+        binary: "xitca",
         workers_env: "WEB_WORKERS",
     },
 ];

@@ -1,5 +1,5 @@
 //! The off-loop handlers: axum extractors around the corelane service's own data functions,
-//! so the three stacks differ only in where the work runs.
+//! so the stacks differ only in where the work runs.
 
 use std::sync::Arc;
 
