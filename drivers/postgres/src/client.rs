@@ -273,7 +273,7 @@ impl Client {
             Target::Sql(sql) if again => Box::pin(self.prepare_again(sql, deadline)).await,
             Target::Sql(sql) => self.prepare_by(sql, deadline).await,
             Target::Prepared(stmt) => {
-                crate::session::check(&stmt.sql)?;
+                crate::session::check_statement(stmt)?;
                 if !again {
                     Ok(stmt.clone())
                 } else if stmt.is_typed() {
@@ -402,11 +402,14 @@ impl Client {
         deadline: Option<(Instant, Duration)>,
     ) -> Result<Statement, Error> {
         // Every statement bound for a shared connection comes through here (see
-        // `session.rs`): a session change is refused before anything is sent.
-        crate::session::check(sql)?;
+        // `session.rs`): a session change is refused before anything is sent. A statement
+        // described before carries its classification (its SQL is not lexed again); one
+        // remembered from a transaction may change the session, and is refused the same.
         if let Some(found) = self.described(sql) {
+            crate::session::check_statement(&found)?;
             return Ok(found);
         }
+        crate::session::check(sql)?;
         // Boxed: the cold path, kept out of the future of every statement that finds its
         // description here.
         Box::pin(self.describe_and_remember(sql, deadline)).await

@@ -207,8 +207,17 @@ pub(crate) fn check_session(sql: &str) -> Result<(), Error> {
     }
 }
 
+/// [`check`] for a described statement: its SQL was classified when it was described
+/// ([`Statement::session_change`](crate::Statement)), so this lexes nothing.
+pub(crate) fn check_statement(stmt: &crate::Statement) -> Result<(), Error> {
+    match stmt.session_change {
+        Some(change) => Err(Error::session_change(change)),
+        None => Ok(()),
+    }
+}
+
 /// The first session-changing statement of `sql`, if any.
-fn classify(sql: &str) -> Option<Change> {
+pub(crate) fn classify(sql: &str) -> Option<Change> {
     first_change(sql, |_| true)
 }
 

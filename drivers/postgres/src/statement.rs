@@ -62,6 +62,11 @@ pub struct Statement {
     /// server-side statement). SQL text holds no NUL byte (the server refuses it), so the
     /// two kinds of key never collide.
     pub(crate) key: Arc<str>,
+    /// The first statement in `sql` that would change the session of a shared connection
+    /// (`SET`, `BEGIN`, `LISTEN`, ...), classified once when the statement is described: a
+    /// statement's every later use on a shared connection checks this field instead of
+    /// lexing its SQL again (see `session.rs`).
+    pub(crate) session_change: Option<crate::session::Change>,
 }
 
 impl Statement {
@@ -84,6 +89,7 @@ impl Statement {
         let sql: Arc<str> = sql.into();
         Statement {
             key: sql.clone(),
+            session_change: crate::session::classify(&sql),
             sql,
             params: params.into(),
             columns: columns.into(),
@@ -177,6 +183,7 @@ impl Statement {
         Statement {
             sql: self.sql.clone(),
             key: self.key.clone(),
+            session_change: self.session_change,
             params: self.params.clone(),
             columns: described
                 .fields

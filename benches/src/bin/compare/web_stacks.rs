@@ -64,10 +64,18 @@ pub fn build() -> Result<PathBuf, String> {
     let dir = release_dir();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!(
-        "# web: cargo build --release -p corelane-web --bins (the stacks run as release binaries)"
+        "# web: cargo build --release -p corelane-web --bins --no-default-features (the stacks run as release binaries; the drivers' metrics compiled out, as in the client rows: the peers have none)"
     );
     let status = Command::new(&cargo)
-        .args(["build", "--release", "-q", "-p", "corelane-web", "--bins"])
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "corelane-web",
+            "--bins",
+            "--no-default-features",
+        ])
         .current_dir(workspace())
         .status();
     match status {
@@ -81,7 +89,7 @@ pub fn build() -> Result<PathBuf, String> {
     for stack in STACKS {
         if !dir.join(stack.binary).is_file() {
             return Err(format!(
-                "{} missing: run `cargo build --release -p corelane-web --bins`",
+                "{} missing: run `cargo build --release -p corelane-web --bins --no-default-features`",
                 dir.join(stack.binary).display()
             ));
         }

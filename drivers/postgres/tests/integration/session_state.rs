@@ -273,3 +273,38 @@ fn a_listen_unseen_retires_the_connection_at_its_first_notification() {
         })
     });
 }
+
+/// A described statement carries its classification, so the shared path does not lex its
+/// SQL on every call: one that a transaction described (and the client remembered) must be
+/// refused on the shared connection all the same, by SQL text and as a prepared statement.
+#[test]
+fn a_session_change_a_transaction_described_is_still_refused_on_the_shared_connection() {
+    let (_server, client) = client();
+    guard("SET described in a transaction", move || {
+        on_worker(0, move || async move {
+            const SET: &str = "SET statement_timeout = 4321";
+            let prepared = client
+                .transaction(
+                    corelane_postgres::TransactionOptions::new(),
+                    |tx| async move {
+                        // Allowed here: the transaction's connection is reset after it.
+                        tx.execute(SET, &[]).await?;
+                        tx.prepare(SET).await
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(prepared.sql(), SET);
+            assert_refused(client.execute(SET, &[]).await, "transaction()");
+            assert_refused(client.query(SET, &[]).await, "transaction()");
+            assert_refused(client.execute(&prepared, &[]).await, "transaction()");
+            assert_refused(client.prepare(SET).await, "transaction()");
+            // The shared connection never saw it.
+            let row = client
+                .query_one("SHOW statement_timeout", &[])
+                .await
+                .unwrap();
+            assert_ne!(row.get::<String>(0).unwrap(), "4321ms");
+        })
+    });
+}
