@@ -17,6 +17,7 @@ mod durations;
 mod fairness;
 mod faults;
 mod idle;
+mod io_timestamps;
 mod no_reply;
 mod panics;
 mod per_worker;

@@ -316,6 +316,14 @@ pub fn corelane_task_work_probe(
     sys::probe_task_work(mode, rounds)
 }
 
+/// corelane test hook (patch 11): runs three timeouts on a reactor of its own, two whose
+/// latencies are not collected and one whose are, and reports which had their queued,
+/// submitted and fulfilled times read from the clock. Not an API.
+#[doc(hidden)]
+pub fn corelane_latency_timestamps_probe() -> std::io::Result<sys::TimestampProbe> {
+    sys::probe_latency_timestamps()
+}
+
 /// corelane test hook (patch 10): whether the current executor's main ring runs its task work
 /// cooperatively; `None` off an executor. Not an API.
 #[doc(hidden)]

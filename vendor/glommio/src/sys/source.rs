@@ -113,6 +113,16 @@ pub(crate) struct StatsCollection {
     pub(crate) latency: Option<LatencyCollectionFn>,
 }
 
+impl InnerSource {
+    /// True when this source's latencies are collected (its [`StatsCollection::latency`]):
+    /// only then are its queued, submitted and fulfilled times read from the clock. Other
+    /// sources (every socket poll, every network read and write) would read the clock three
+    /// times per operation for timestamps nobody looks at.
+    pub(crate) fn collects_latency(&self) -> bool {
+        self.stats_collection.is_some_and(|s| s.latency.is_some())
+    }
+}
+
 /// A registered source of I/O events.
 pub(crate) struct InnerSource {
     /// Raw file descriptor on Unix platforms.
