@@ -25,6 +25,7 @@ mod fortunes;
 pub mod metrics;
 pub mod offloop;
 pub mod peer;
+mod redis_rs;
 mod reply;
 mod routes;
 pub mod rules;

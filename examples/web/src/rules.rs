@@ -1,5 +1,6 @@
-//! What both stacks share: the benchmark's rules as plain functions (no I/O), so the corelane
-//! service and its peer (`corelane_web::peer`) answer with the same bytes.
+//! What every stack shares: the benchmark's rules as plain functions (no I/O), so the corelane
+//! service and its peers (`corelane_web::peer`, `corelane_web::xitca`) answer with the same
+//! bytes.
 
 use std::fmt::Write;
 
@@ -47,6 +48,18 @@ pub fn distinct_ids(n: usize) -> Vec<i32> {
         }
     }
     ids
+}
+
+/// Gives every row of `rows` a new random number, and returns their ids and new numbers in
+/// ascending id order: the order every stack writes them back in, so concurrent updates lock
+/// the rows they share in one order (no deadlock).
+pub fn renumber(rows: &mut [World]) -> (Vec<i32>, Vec<i32>) {
+    for row in rows.iter_mut() {
+        row.random_number = random_id();
+    }
+    let mut sorted = rows.to_vec();
+    sorted.sort_unstable_by_key(|w| w.id);
+    sorted.iter().map(|w| (w.id, w.random_number)).unzip()
 }
 
 /// The Redis key caching row `id`.

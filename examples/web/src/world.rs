@@ -71,13 +71,7 @@ pub(crate) async fn update_many(
 ) -> Result<Vec<World>, DataError> {
     let ids = distinct_ids(n);
     let mut rows = select_each(pg, &ids).await?;
-    for row in &mut rows {
-        row.random_number = random_id();
-    }
-    let mut sorted = rows.clone();
-    sorted.sort_unstable_by_key(|w| w.id);
-    let (ids, numbers): (Vec<i32>, Vec<i32>) =
-        sorted.iter().map(|w| (w.id, w.random_number)).unzip();
+    let (ids, numbers) = crate::rules::renumber(&mut rows);
     pg.execute(UPDATE, &[&ids, &numbers]).await?;
     let keys: Vec<String> = ids.iter().map(|&id| cache_key(id)).collect();
     redis.del::<i64>(&keys).await?;

@@ -9,7 +9,8 @@ use axum::http::{Response, StatusCode};
 use futures_util::future::try_join_all;
 
 use super::state::{Db, State};
-use crate::rules::{self, cache_key, World, HTML, JSON, TEXT};
+use crate::redis_rs;
+use crate::rules::{self, World, HTML, JSON, TEXT};
 
 pub(crate) type Reply = Response<Body>;
 type AppState = Shared<Arc<State>>;
@@ -120,20 +121,9 @@ pub(super) async fn updates(Shared(state): AppState, RawQuery(query): RawQuery) 
         async {
             let db = connection(&state)?;
             let mut rows = select_each(db, &ids).await?;
-            for row in &mut rows {
-                row.random_number = rules::random_id();
-            }
-            let mut sorted = rows.clone();
-            sorted.sort_unstable_by_key(|w| w.id);
-            let (ids, numbers): (Vec<i32>, Vec<i32>) =
-                sorted.iter().map(|w| (w.id, w.random_number)).unzip();
+            let (ids, numbers) = rules::renumber(&mut rows);
             db.client.execute(&db.update, &[&ids, &numbers]).await?;
-            let keys: Vec<String> = ids.iter().map(|&id| cache_key(id)).collect();
-            let mut redis = state.redis.clone();
-            redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<i64>(&mut redis)
-                .await?;
+            redis_rs::forget(&state.redis, &ids).await?;
             Ok::<_, PeerDataError>(rows)
         }
         .await,
@@ -143,35 +133,13 @@ pub(super) async fn updates(Shared(state): AppState, RawQuery(query): RawQuery) 
 pub(super) async fn cached_queries(Shared(state): AppState, RawQuery(query): RawQuery) -> Reply {
     let ids = rules::random_ids(rules::queries(query.as_deref()));
     json_or_500(
-        async {
-            let keys: Vec<String> = ids.iter().map(|&id| cache_key(id)).collect();
-            let mut redis = state.redis.clone();
-            let cached: Vec<Option<i32>> = redis::cmd("MGET")
-                .arg(&keys)
-                .query_async(&mut redis)
-                .await?;
-            let mut rows = Vec::with_capacity(ids.len());
-            for (id, hit) in ids.iter().zip(cached) {
-                let row = match hit {
-                    Some(random_number) => World {
-                        id: *id,
-                        random_number,
-                    },
-                    None => {
-                        let db = connection(&state)?;
-                        let row = from_row(&db.client.query_one(&db.world, &[id]).await?)?;
-                        redis::cmd("SET")
-                            .arg(cache_key(row.id))
-                            .arg(row.random_number)
-                            .query_async::<()>(&mut redis)
-                            .await?;
-                        row
-                    }
-                };
-                rows.push(row);
+        redis_rs::cached_worlds(&state.redis, &ids, |id| {
+            let state = &state;
+            async move {
+                let db = connection(state)?;
+                Ok::<_, PeerDataError>(from_row(&db.client.query_one(&db.world, &[&id]).await?)?)
             }
-            Ok::<_, PeerDataError>(rows)
-        }
+        })
         .await,
     )
 }

@@ -9,7 +9,8 @@ use xitca_web::http::{StatusCode, WebResponse};
 use xitca_web::WebContext;
 
 use super::state::State;
-use crate::rules::{self, cache_key, World, HTML, JSON, TEXT};
+use crate::redis_rs;
+use crate::rules::{self, World, HTML, JSON, TEXT};
 
 type Ctx<'a> = WebContext<'a, State>;
 type Reply = Result<WebResponse, Error>;
@@ -126,24 +127,13 @@ pub(super) async fn updates(ctx: Ctx<'_>) -> Reply {
     let state = ctx.state();
     let rows = async {
         let mut rows = select_each(state, &ids).await?;
-        for row in &mut rows {
-            row.random_number = rules::random_id();
-        }
-        let mut sorted = rows.clone();
-        sorted.sort_unstable_by_key(|w| w.id);
-        let (ids, numbers): (Vec<i32>, Vec<i32>) =
-            sorted.iter().map(|w| (w.id, w.random_number)).unzip();
+        let (ids, numbers) = rules::renumber(&mut rows);
         state
             .update
             .bind_dyn(&[&ids, &numbers])
             .execute(&state.pg)
             .await?;
-        let keys: Vec<String> = ids.iter().map(|&id| cache_key(id)).collect();
-        let mut redis = state.redis.clone();
-        redis::cmd("DEL")
-            .arg(&keys)
-            .query_async::<i64>(&mut redis)
-            .await?;
+        redis_rs::forget(&state.redis, &ids).await?;
         Ok::<_, DataError>(rows)
     }
     .await;
@@ -153,32 +143,10 @@ pub(super) async fn updates(ctx: Ctx<'_>) -> Reply {
 pub(super) async fn cached_queries(ctx: Ctx<'_>) -> Reply {
     let ids = rules::random_ids(query_count(&ctx));
     let state = ctx.state();
-    let rows = async {
-        let keys: Vec<String> = ids.iter().map(|&id| cache_key(id)).collect();
-        let mut redis = state.redis.clone();
-        let cached: Vec<Option<i32>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut redis)
-            .await?;
-        let mut rows = Vec::with_capacity(ids.len());
-        for (&id, hit) in ids.iter().zip(cached) {
-            let row = match hit {
-                Some(random_number) => World { id, random_number },
-                None => {
-                    let mut stream = state.world.bind([id]).query(&state.pg).await?;
-                    let row = world_of(&mut stream, id).await?;
-                    redis::cmd("SET")
-                        .arg(cache_key(row.id))
-                        .arg(row.random_number)
-                        .query_async::<()>(&mut redis)
-                        .await?;
-                    row
-                }
-            };
-            rows.push(row);
-        }
-        Ok::<_, DataError>(rows)
-    }
+    let rows = redis_rs::cached_worlds(&state.redis, &ids, |id| async move {
+        let mut stream = state.world.bind([id]).query(&state.pg).await?;
+        world_of(&mut stream, id).await
+    })
     .await;
     json_or_500(ctx, rows)
 }
