@@ -7,22 +7,15 @@ use hyper::body::Incoming;
 use hyper::Request;
 
 use crate::reply::{self, Reply};
-use crate::rules::queries;
+use crate::rules::{queries, HELLO, HELLO_MESSAGE};
 use crate::{fortunes, world, App};
-
-#[derive(serde::Serialize)]
-struct Message {
-    message: &'static str,
-}
 
 /// Answers one request (errors become 500s; the connection serves on).
 pub(crate) async fn handle(req: Request<Incoming>, app: Rc<App>) -> Result<Reply, Infallible> {
     let query = req.uri().query();
     let reply = match req.uri().path() {
-        "/plaintext" => reply::ok(reply::TEXT, "Hello, World!"),
-        "/json" => reply::json(&Message {
-            message: "Hello, World!",
-        }),
+        "/plaintext" => reply::ok(reply::TEXT, HELLO),
+        "/json" => reply::json(&HELLO_MESSAGE),
         "/db" => match world::random_one(&app.pg).await {
             Ok(row) => reply::json(&row),
             Err(e) => reply::error(&e),

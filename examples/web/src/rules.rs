@@ -26,6 +26,19 @@ pub const JSON: &str = "application/json";
 /// `Content-Type` of `/fortunes`.
 pub const HTML: &str = "text/html; charset=utf-8";
 
+/// The body of `/plaintext`, and the message of `/json`.
+pub const HELLO: &str = "Hello, World!";
+
+/// The object `/json` answers with.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Message {
+    /// [`HELLO`].
+    pub message: &'static str,
+}
+
+/// `{"message":"Hello, World!"}`.
+pub const HELLO_MESSAGE: Message = Message { message: HELLO };
+
 /// A random row id.
 pub fn random_id() -> i32 {
     fastrand::i32(1..=WORLD_ROWS)

@@ -80,18 +80,11 @@ async fn select_each(db: &Db, ids: &[i32]) -> Result<Vec<World>, tokio_postgres:
 }
 
 pub(crate) async fn plaintext() -> Reply {
-    ok(TEXT, "Hello, World!")
-}
-
-#[derive(serde::Serialize)]
-struct Message {
-    message: &'static str,
+    ok(TEXT, rules::HELLO)
 }
 
 pub(crate) async fn json() -> Reply {
-    to_json(&Message {
-        message: "Hello, World!",
-    })
+    to_json(&rules::HELLO_MESSAGE)
 }
 
 pub(super) async fn db(Shared(state): AppState) -> Reply {

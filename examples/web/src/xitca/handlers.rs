@@ -37,16 +37,20 @@ fn ok(
     reply(ctx, StatusCode::OK, content_type, body)
 }
 
+fn to_json<T: serde::Serialize + ?Sized>(ctx: Ctx<'_>, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => ok(ctx, JSON, body),
+        Err(e) => reply(ctx, StatusCode::INTERNAL_SERVER_ERROR, TEXT, e.to_string()),
+    }
+}
+
 fn json_or_500<T: serde::Serialize, E: std::fmt::Display>(
     ctx: Ctx<'_>,
     result: Result<T, E>,
 ) -> Reply {
-    match result
-        .map_err(|e| e.to_string())
-        .and_then(|value| serde_json::to_vec(&value).map_err(|e| e.to_string()))
-    {
-        Ok(body) => ok(ctx, JSON, body),
-        Err(e) => reply(ctx, StatusCode::INTERNAL_SERVER_ERROR, TEXT, e),
+    match result {
+        Ok(value) => to_json(ctx, &value),
+        Err(e) => reply(ctx, StatusCode::INTERNAL_SERVER_ERROR, TEXT, e.to_string()),
     }
 }
 
@@ -84,21 +88,11 @@ async fn select_each(state: &State, ids: &[i32]) -> Result<Vec<World>, DataError
 }
 
 pub(super) async fn plaintext(ctx: Ctx<'_>) -> Reply {
-    ok(ctx, TEXT, "Hello, World!")
-}
-
-#[derive(serde::Serialize)]
-struct Message {
-    message: &'static str,
+    ok(ctx, TEXT, rules::HELLO)
 }
 
 pub(super) async fn json(ctx: Ctx<'_>) -> Reply {
-    json_or_500(
-        ctx,
-        Ok::<_, DataError>(Message {
-            message: "Hello, World!",
-        }),
-    )
+    to_json(ctx, &rules::HELLO_MESSAGE)
 }
 
 pub(super) async fn db(ctx: Ctx<'_>) -> Reply {
